@@ -1,0 +1,1 @@
+"""CRM adapters behind one small interface: sandbox (embedded), Salesforce, HubSpot."""

@@ -1,0 +1,90 @@
+"""The one small interface every CRM adapter implements. Adapters never import the engine, store or Flask."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """A field as the CRM describes it."""
+
+    name: str
+    type: str  # our FIELD_TYPES vocabulary (number, boolean, date, datetime, text, long_text, picklist)
+    label: str = ""
+    options: tuple = ()
+
+
+@dataclass(frozen=True)
+class CrmRecord:
+    """A person or account read from the CRM, with the watermark value it was changed at."""
+
+    object_type: str  # Lead | Contact | Account | contacts | companies | leads (sandbox)
+    id: str
+    values: dict
+    modified_at: str
+
+
+@dataclass(frozen=True)
+class RecordUpdate:
+    object_type: str
+    id: str
+    values: dict
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    id: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Owner:
+    id: str
+    email: str
+    name: str = ""
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    subject: str
+    body: str
+    due: str  # ISO date
+    owner_id: str | None
+    who_object: str | None  # Lead | Contact | contacts
+    who_id: str | None
+    what_id: str | None = None  # account / company
+    priority: str = "Normal"
+
+
+@dataclass
+class CallCounter:
+    """API calls used, per endpoint family, for status and budgeting."""
+
+    calls: dict = field(default_factory=dict)
+
+    def count(self, family: str, n: int = 1) -> None:
+        self.calls[family] = self.calls.get(family, 0) + n
+
+
+class CrmAdapter(Protocol):
+    """What the services need from a CRM. Batching, retries and limits live inside each adapter."""
+
+    name: str
+    counter: CallCounter
+
+    def describe_fields(self, object_type: str) -> dict[str, FieldInfo]: ...
+
+    def create_field(self, object_type: str, spec) -> None: ...
+
+    def read_changed(self, object_type: str, since: str | None) -> Iterator[CrmRecord]: ...
+
+    def write_values(self, updates: list[RecordUpdate]) -> list[WriteOutcome]: ...
+
+    def list_owners(self) -> list[Owner]: ...
+
+    def set_owner(self, object_type: str, record_id: str, owner_id: str) -> None: ...
+
+    def create_task(self, task: TaskRequest) -> str: ...

@@ -1,0 +1,63 @@
+"""Condition trees -> fast predicates over (record, features, as_of)."""
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from crm_app.engine.operators import COMPARE, field_predicate
+from crm_app.engine.plan import FIRST_SEEN, metric_key, score_key
+from crm_app.specs.conditions import (AllOf, AnyOf, EventCondition, FieldCondition, MetricCondition, Not,
+                                      ScoreCondition, last_at_key)
+
+DAY = 86400
+Check = Callable[[Mapping, Mapping, int], bool]
+
+
+def days_since_last(cond: EventCondition, features: Mapping, as_of: int):
+    """Whole days since the last matching event, or since the first event seen when there is none."""
+    last = features.get(last_at_key(cond.selector))
+    if last is None:
+        last = features.get(FIRST_SEEN)
+    if last is None:
+        return None
+    return max(0, (as_of - int(last)) // DAY)
+
+
+def measured_value(cond: EventCondition, features: Mapping, as_of: int):
+    """The number an event condition compares: a count, distinct count, average, sum or days."""
+    if cond.measure == "days_since_last":
+        return days_since_last(cond, features, as_of)
+    value = features.get(cond.feature_key)
+    if value is None and cond.measure in ("count", "distinct", "sum"):
+        return 0
+    return value
+
+
+def _compare(comparison) -> Callable:
+    test, target = COMPARE[comparison.op], comparison.value
+    return lambda n: n is not None and test(n, target)
+
+
+def compile_condition(cond) -> Check:
+    """A predicate for a condition tree; leaves missing data are false, never errors."""
+    if isinstance(cond, FieldCondition):
+        pred, name = field_predicate(cond.op, cond.value), cond.field
+        return lambda record, features, as_of: pred(record.get(name))
+    if isinstance(cond, EventCondition):
+        test = _compare(cond.comparison)
+        return lambda record, features, as_of: test(measured_value(cond, features, as_of))
+    if isinstance(cond, MetricCondition):
+        test, key = _compare(cond.comparison), metric_key(cond.name)
+        return lambda record, features, as_of: test(features.get(key))
+    if isinstance(cond, ScoreCondition):
+        test, key = _compare(cond.comparison), score_key(cond.model)
+        return lambda record, features, as_of: test(features.get(key))
+    if isinstance(cond, AllOf):
+        checks = tuple(compile_condition(c) for c in cond.items)
+        return lambda record, features, as_of: all(c(record, features, as_of) for c in checks)
+    if isinstance(cond, AnyOf):
+        checks = tuple(compile_condition(c) for c in cond.items)
+        return lambda record, features, as_of: any(c(record, features, as_of) for c in checks)
+    if isinstance(cond, Not):
+        inner = compile_condition(cond.item)
+        return lambda record, features, as_of: not inner(record, features, as_of)
+    raise TypeError(f"unknown condition type {type(cond).__name__}")

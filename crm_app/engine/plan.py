@@ -1,0 +1,74 @@
+"""Which aggregates the store must compute for a set of models: one pass, every person at once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crm_app.specs.conditions import (EventCondition, EventSelector, MetricCondition, ScoreCondition,
+                                      iter_conditions, last_at_key)
+
+FIRST_SEEN = "first_seen"
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One per-subject number computed over events known at as_of."""
+
+    key: str
+    measure: str  # count | distinct | average | sum | last_at | first_seen
+    of: str | None
+    selector: EventSelector | None
+
+
+def activity_key(model) -> str:
+    """Feature key of a model's last product activity."""
+    return last_at_key(model.activity)
+
+
+def metric_key(name: str) -> str:
+    return f"metric:{name}"
+
+
+def score_key(model_name: str) -> str:
+    return f"score:{model_name}"
+
+
+def feature_plan(models) -> tuple:
+    """Every aggregate the models need, deduplicated, in a stable order."""
+    plan: dict[str, Aggregate] = {FIRST_SEEN: Aggregate(FIRST_SEEN, "first_seen", None, None)}
+    for model in models:
+        plan.setdefault(activity_key(model), Aggregate(activity_key(model), "last_at", None, model.activity))
+        for cond in model.event_conditions():
+            last = last_at_key(cond.selector)
+            unwindowed = EventSelector(cond.selector.names, cond.selector.where, None)
+            plan.setdefault(last, Aggregate(last, "last_at", None, unwindowed))
+            if cond.measure != "days_since_last":
+                plan.setdefault(cond.feature_key, Aggregate(cond.feature_key, cond.measure, cond.of, cond.selector))
+    return tuple(plan[k] for k in sorted(plan))
+
+
+def metric_names(models) -> tuple:
+    """Names of rolled-up metrics the models read."""
+    names = {leaf.name for m in models for r in m.rules for leaf in iter_conditions(r.when)
+             if isinstance(leaf, MetricCondition)}
+    return tuple(sorted(names))
+
+
+def score_inputs(models) -> tuple:
+    """Names of other models whose scores these models read."""
+    names = {leaf.model for m in models for r in m.rules for leaf in iter_conditions(r.when)
+             if isinstance(leaf, ScoreCondition)}
+    return tuple(sorted(names))
+
+
+def event_names(models) -> tuple:
+    """Every event name any selector mentions (lower-cased)."""
+    names = set()
+    for m in models:
+        names.update(m.activity.names)
+        for cond in m.event_conditions():
+            names.update(cond.selector.names)
+    return tuple(sorted(names))
+
+
+__all__ = ["Aggregate", "feature_plan", "metric_names", "score_inputs", "activity_key", "metric_key",
+           "score_key", "FIRST_SEEN", "event_names", "EventCondition"]

@@ -1,0 +1,149 @@
+"""Load a whole admin file set (rules, field specs, playbooks); refuse it whole if any file is wrong."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from crm_app.errors import ErrorCollector, SpecError, SpecSetInvalid, did_you_mean
+from crm_app.specs.fields import FieldSpec, parse_field_specs
+from crm_app.specs.reader import Where
+from crm_app.specs.rules import RuleSet, parse_lists, parse_model
+from crm_app.specs.yamlsource import load_yaml
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class SpecDirs:
+    rules: Path
+    field_specs: Path
+    playbooks: Path
+
+    @classmethod
+    def under(cls, root: Path) -> "SpecDirs":
+        root = Path(root)
+        return cls(root / "rules", root / "field_specs", root / "playbooks")
+
+
+@dataclass(frozen=True)
+class SpecSet:
+    """A validated set of admin files, identified by the hash of their contents."""
+
+    rules: RuleSet
+    fields: tuple
+    playbook_files: tuple
+    hash: str
+
+
+def yaml_files(directory: Path) -> list[Path]:
+    """The YAML files of a directory, in a stable order."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+
+
+def display_path(path: Path) -> str:
+    """A path as an admin would type it: relative to the working directory when possible."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def content_hash(paths: list[Path]) -> str:
+    """sha256 over file names and bytes: the identity of an applied set."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def load_rules(directory: Path, errors: ErrorCollector) -> RuleSet:
+    """Every model in a rules directory; files holding only `lists:` define lists for all models."""
+    docs = []
+    for path in yaml_files(directory):
+        name = display_path(path)
+        doc = load_yaml(path, errors, name)
+        if doc is None:
+            if not any(e.file == name for e in errors.errors):
+                errors.add(name, 1, "", "the file is empty; add a model or delete the file")
+            continue
+        docs.append((name, doc))
+    global_lists: dict = {}
+    for name, doc in docs:
+        if isinstance(doc, dict) and set(doc) == {"lists"}:
+            global_lists.update(parse_lists(doc["lists"], Where(name, doc.key_lines["lists"], "lists"), errors))
+    models = []
+    for name, doc in docs:
+        if isinstance(doc, dict) and set(doc) == {"lists"}:
+            continue
+        model = parse_model(doc, name, errors, global_lists)
+        if model is not None:
+            models.append((name, model))
+    seen: dict = {}
+    for name, model in models:
+        if model.name in seen:
+            errors.add(name, 1, "model", f"model '{model.name}' is already defined in {seen[model.name]}; "
+                       "rename one of them")
+        seen[model.name] = name
+    files = yaml_files(directory)
+    if not models and not errors:
+        errors.add(display_path(directory), 1, "", "no model found; add a rule file such as conversion.yaml")
+    return RuleSet(models=tuple(m for _, m in models), lists=tuple(sorted(global_lists.items())),
+                   hash=content_hash(files), files=tuple(display_path(f) for f in files))
+
+
+def load_field_specs(directory: Path, errors: ErrorCollector, model_names: list[str]) -> tuple:
+    """Every field spec; keys and CRM names must be unique and models must exist."""
+    specs: list[FieldSpec] = []
+    for path in yaml_files(directory):
+        doc = load_yaml(path, errors, display_path(path))
+        if doc is not None:
+            specs.extend(parse_field_specs(doc, display_path(path), errors))
+    seen: dict = {}
+    for spec in specs:
+        file, line = spec.source.rsplit(":", 1)
+        for ident, what in ((spec.key, "key"), (spec.salesforce_name, "salesforce.api_name"),
+                            (spec.hubspot_name, "hubspot.name")):
+            if ident is None:
+                continue
+            if (what, ident) in seen:
+                errors.add(file, int(line), what, f"'{ident}' is used twice (also at {seen[(what, ident)]})")
+            seen[(what, ident)] = spec.source
+        if model_names and spec.model not in model_names:
+            errors.add(file, int(line), "model", f"no model named '{spec.model}'",
+                       did_you_mean(spec.model, model_names))
+    return tuple(specs)
+
+
+def load_playbook_files(directory: Path, errors: ErrorCollector) -> tuple:
+    """Playbook files are parsed for syntax and duplicate keys here; their meaning by the playbook specs."""
+    found = []
+    for path in yaml_files(directory):
+        doc = load_yaml(path, errors, display_path(path))
+        if doc is not None:
+            found.append((display_path(path), doc))
+    return tuple(found)
+
+
+def load_spec_set(dirs: SpecDirs) -> SpecSet:
+    """Load and validate the whole set; raise SpecSetInvalid listing every error if anything is wrong."""
+    errors = ErrorCollector()
+    rules = load_rules(dirs.rules, errors)
+    fields = load_field_specs(dirs.field_specs, errors, rules.names)
+    playbooks = load_playbook_files(dirs.playbooks, errors)
+    if errors:
+        raise SpecSetInvalid(errors.sorted())
+    all_files = yaml_files(dirs.rules) + yaml_files(dirs.field_specs) + yaml_files(dirs.playbooks)
+    return SpecSet(rules=rules, fields=fields, playbook_files=playbooks, hash=content_hash(all_files))
+
+
+def check_spec_set(dirs: SpecDirs) -> list[SpecError]:
+    """Every error in the set, sorted by file and line; empty when the set is valid."""
+    try:
+        load_spec_set(dirs)
+    except SpecSetInvalid as exc:
+        return exc.errors
+    return []

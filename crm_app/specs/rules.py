@@ -1,0 +1,338 @@
+"""Scoring models from rule files -> frozen, typed objects."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from crm_app.errors import ErrorCollector, did_you_mean
+from crm_app.specs.conditions import (EventCondition, EventSelector, iter_conditions, parse_condition)
+from crm_app.specs.reader import Reader, Where, item_where
+
+STAGES = ("conversion", "onboarding", "expansion", "retention", "account", "health")
+SUBJECT_KINDS = ("person", "account")
+REASON_PLACEHOLDERS = ("count", "distinct", "average", "sum", "days", "value", "window")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One scoring rule: points awarded when its condition holds."""
+
+    id: str
+    kind: str  # fit | behaviour
+    label: str
+    points: float
+    when: object
+    group: str | None = None
+    reason: str | None = None  # template with {count}-style placeholders
+    exclusive: str | None = None  # among rules sharing this, only the first that fires counts
+    recency_weighted: bool = True
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Decay:
+    """Behaviour points lost per step of inactivity; fit never decays."""
+
+    points: float
+    every: int  # seconds
+    floor: float = 0.0
+
+
+@dataclass(frozen=True)
+class Recency:
+    """Weight of a behaviour rule by the age of its latest evidence: 1.0 when fresh, falling linearly."""
+
+    full_within: int  # seconds: evidence this recent earns full points
+    reduced_after: int  # seconds: evidence this old or older earns reduced_factor
+    reduced_factor: float
+
+
+@dataclass(frozen=True)
+class Bands:
+    high: float
+    medium: float
+
+
+@dataclass(frozen=True)
+class PqlSpec:
+    threshold: float
+    min_fit: float | None = None
+
+
+@dataclass(frozen=True)
+class Activation:
+    milestones: tuple
+    activated_at: int
+    power_user_at: int
+
+
+@dataclass(frozen=True)
+class Model:
+    """A scoring model: fit + behaviour rules, decay, recency, bands, PQL and activation."""
+
+    name: str
+    label: str
+    stage: str
+    subject: str
+    fit: tuple
+    behaviour: tuple
+    decay: Decay | None
+    recency: Recency | None
+    bands: Bands
+    pql: PqlSpec | None
+    activation: Activation | None
+    activity: EventSelector
+    clamp: tuple = (0.0, 100.0)
+    source: str = ""
+
+    @property
+    def rules(self) -> tuple:
+        return self.fit + self.behaviour
+
+    def event_conditions(self) -> list[EventCondition]:
+        """Every event condition the model's rules use, for set-wise feature computation."""
+        found = []
+        for rule in self.rules:
+            found.extend(c for c in iter_conditions(rule.when) if isinstance(c, EventCondition))
+        return found
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Every model of a file set, with the content hash that identifies the set."""
+
+    models: tuple
+    lists: tuple = field(default=())  # (name, values) pairs, global lists
+    hash: str = ""
+    files: tuple = ()
+
+    def model(self, name: str) -> Model:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [m.name for m in self.models]
+
+
+MODEL_KEYS = ("model", "label", "stage", "subject", "lists", "fit", "behaviour", "decay", "recency", "bands",
+              "pql", "activation", "activity_events", "clamp")
+
+
+def parse_lists(node, where: Where, errors: ErrorCollector) -> dict:
+    """Named lists: name -> tuple of lower-cased values."""
+    r = Reader(node, where, errors, "'lists'")
+    lists = {}
+    for name in list(r.node):
+        values = r.sequence(name)
+        if values is None:
+            continue
+        if not _ID.match(str(name)):
+            r.error(r.at(name), f"list name '{name}' must be lower_snake_case")
+        lists[str(name)] = tuple(str(v).strip().lower() if isinstance(v, str) else v for v in values)
+    return lists
+
+
+def parse_model(doc, file: str, errors: ErrorCollector, global_lists: dict) -> Model | None:
+    """One model file -> Model, recording every problem."""
+    root = Where(file, getattr(doc, "line", 1), "")
+    r = Reader(doc, root, errors, "a rule file")
+    if not r.ok:
+        return None
+    name = r.text("model", required=True)
+    if name and not _ID.match(name):
+        r.error(r.at("model"), f"model name '{name}' must be lower_snake_case, such as 'conversion'")
+    lists = dict(global_lists)
+    local = r.mapping("lists")
+    if local is not None:
+        lists.update(parse_lists(local, r.at("lists"), errors))
+    stage = r.choice("stage", STAGES, default="conversion")
+    subject = r.choice("subject", SUBJECT_KINDS, default="person")
+    fit = _parse_rules(r, "fit", lists)
+    behaviour = _parse_rules(r, "behaviour", lists)
+    decay = _parse_decay(r)
+    recency = _parse_recency(r)
+    bands = _parse_bands(r)
+    pql = _parse_pql(r)
+    activity = _parse_activity(r, lists)
+    clamp = _parse_clamp(r)
+    activation = _parse_activation(r, {rule.id for rule in behaviour + fit})
+    label = r.text("label", default=name or "")
+    r.finish(MODEL_KEYS)
+    _check_unique_ids(r, fit + behaviour)
+    if not r.ok or name is None:
+        return None
+    return Model(name=name, label=label, stage=stage, subject=subject, fit=fit, behaviour=behaviour,
+                 decay=decay, recency=recency, bands=bands, pql=pql, activation=activation,
+                 activity=activity, clamp=clamp, source=file)
+
+
+def _parse_rules(r: Reader, kind: str, lists: dict) -> tuple:
+    items = r.sequence(kind)
+    if items is None:
+        return ()
+    rules = []
+    for i, item in enumerate(items):
+        where = item_where(r.at(kind), items, i)
+        rule = _parse_rule(item, where, r, kind, lists)
+        if rule is not None:
+            rules.append(rule)
+    return tuple(rules)
+
+
+def _parse_rule(node, where: Where, parent: Reader, kind: str, lists: dict) -> Rule | None:
+    rr = Reader(node, where, parent.errors, "a rule")
+    if not rr.ok:
+        parent.ok = False
+        return None
+    rule_id = rr.text("id", required=True)
+    if rule_id and not _ID.match(rule_id):
+        rr.error(rr.at("id"), f"rule id '{rule_id}' must be lower_snake_case, such as 'invited_teammates'")
+    label = rr.text("label", required=True)
+    points = rr.number("points", required=True, minimum=-1000, maximum=1000)
+    reason = rr.text("reason", default=None)
+    if reason is not None:
+        for placeholder in _PLACEHOLDER.findall(reason):
+            if placeholder not in REASON_PLACEHOLDERS:
+                rr.error(rr.at("reason"), f"unknown placeholder '{{{placeholder}}}'; use one of: "
+                         + ", ".join("{" + p + "}" for p in REASON_PLACEHOLDERS))
+    group = rr.text("group", default=None)
+    exclusive = rr.text("exclusive", default=None)
+    weighted = rr.boolean("recency_weighted", default=True)
+    when_raw = rr.raw("when", required=True)
+    when = parse_condition(when_raw, rr.at("when"), parent.errors, lists) if when_raw is not None else None
+    rr.finish(["id", "label", "points", "reason", "group", "exclusive", "recency_weighted", "when"])
+    if kind == "fit" and when is not None:
+        for leaf in iter_conditions(when):
+            if isinstance(leaf, EventCondition):
+                rr.error(rr.at("when"), "fit rules describe who someone is and never decay; "
+                         "move event conditions to 'behaviour'")
+                break
+    if not rr.ok or when is None:
+        parent.ok = False
+        return None
+    return Rule(id=rule_id, kind=kind, label=label, points=float(points), when=when, group=group, reason=reason,
+                exclusive=exclusive, recency_weighted=weighted, source=f"{where.file}:{where.line}")
+
+
+def _check_unique_ids(r: Reader, rules: tuple) -> None:
+    seen = {}
+    for rule in rules:
+        if rule.id in seen:
+            file, line = rule.source.rsplit(":", 1)
+            r.error(Where(file, int(line), "id"), f"rule id '{rule.id}' is used twice (also at {seen[rule.id]}); "
+                    "give each rule its own id")
+        seen[rule.id] = rule.source
+
+
+def _parse_decay(r: Reader) -> Decay | None:
+    node = r.mapping("decay")
+    if node is None:
+        return None
+    d = Reader(node, r.at("decay"), r.errors)
+    points = d.number("points", required=True, minimum=0, maximum=100)
+    every = d.duration("every", required=True)
+    floor = d.number("floor", default=0)
+    d.finish()
+    if every == 0:
+        d.error(d.at("every"), "'every' must be longer than zero, such as 30d")
+    if not d.ok:
+        r.ok = False
+        return None
+    return Decay(float(points), every, float(floor))
+
+
+def _parse_recency(r: Reader) -> Recency | None:
+    node = r.mapping("recency")
+    if node is None:
+        return None
+    d = Reader(node, r.at("recency"), r.errors)
+    full = d.duration("full_points_within", required=True)
+    after = d.duration("reduced_after", required=True)
+    factor = d.number("reduced_factor", required=True, minimum=0, maximum=1)
+    d.finish()
+    if d.ok and full is not None and after is not None and after <= full:
+        d.error(d.at("reduced_after"), "'reduced_after' must be longer than 'full_points_within'")
+    if not d.ok:
+        r.ok = False
+        return None
+    return Recency(full, after, float(factor))
+
+
+def _parse_bands(r: Reader) -> Bands:
+    node = r.mapping("bands")
+    if node is None:
+        return Bands(70.0, 40.0)
+    d = Reader(node, r.at("bands"), r.errors)
+    high = d.number("high", required=True, minimum=0, maximum=100)
+    medium = d.number("medium", required=True, minimum=0, maximum=100)
+    d.finish()
+    if d.ok and medium >= high:
+        d.error(d.at("medium"), f"the medium threshold ({medium}) must be below the high threshold ({high})")
+    if not d.ok:
+        r.ok = False
+        return Bands(70.0, 40.0)
+    return Bands(float(high), float(medium))
+
+
+def _parse_pql(r: Reader) -> PqlSpec | None:
+    node = r.mapping("pql")
+    if node is None:
+        return None
+    d = Reader(node, r.at("pql"), r.errors)
+    threshold = d.number("threshold", default=75, minimum=0, maximum=100)
+    min_fit = d.number("min_fit", default=None, minimum=-1000, maximum=100)
+    d.finish()
+    if not d.ok:
+        r.ok = False
+        return None
+    return PqlSpec(float(threshold), None if min_fit is None else float(min_fit))
+
+
+def _parse_activation(r: Reader, rule_ids: set) -> Activation | None:
+    node = r.mapping("activation")
+    if node is None:
+        return None
+    d = Reader(node, r.at("activation"), r.errors)
+    milestones = d.sequence("milestones", required=True) or []
+    activated = d.number("activated_at", required=True, minimum=1, maximum=100)
+    power = d.number("power_user_at", required=True, minimum=1, maximum=100)
+    d.finish()
+    for i, ms in enumerate(milestones):
+        if ms not in rule_ids:
+            d.error(item_where(d.at("milestones"), milestones, i), f"no rule with id '{ms}'",
+                    did_you_mean(ms, rule_ids))
+    if d.ok and power < activated:
+        d.error(d.at("power_user_at"), "'power_user_at' must be at least 'activated_at'")
+    if d.ok and power > len(milestones):
+        d.error(d.at("power_user_at"), f"{power} milestones can never be reached: only {len(milestones)} are listed")
+    if not d.ok:
+        r.ok = False
+        return None
+    return Activation(tuple(milestones), int(activated), int(power))
+
+
+def _parse_activity(r: Reader, lists: dict) -> EventSelector:
+    """Which events count as product activity, for decay and 'last product activity'."""
+    raw = r.raw("activity_events", "any")
+    if isinstance(raw, str) and raw.startswith("$"):
+        raw = lists.get(raw[1:], ())
+    if raw in ("any", "*"):
+        return EventSelector((), (), None)
+    if isinstance(raw, list):
+        return EventSelector(tuple(str(n).strip().lower() for n in raw), (), None)
+    r.error(r.at("activity_events"), "expected 'any' or a list of event names")
+    return EventSelector((), (), None)
+
+
+def _parse_clamp(r: Reader) -> tuple:
+    raw = r.raw("clamp", [0, 100])
+    if not (isinstance(raw, list) and len(raw) == 2 and all(isinstance(v, (int, float)) for v in raw)
+            and raw[0] < raw[1]):
+        r.error(r.at("clamp"), f"expected [low, high], such as [0, 100]; got {raw!r}")
+        return (0.0, 100.0)
+    return (float(raw[0]), float(raw[1]))

@@ -1,0 +1,137 @@
+"""People and accounts: upserts that merge attributes, set-wise reads of flat records for scoring."""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Connection, func, select
+
+from crm_app.store import schema
+from crm_app.store.dialect import chunks, insert_for, upsert
+
+
+
+def email_domain(email) -> str | None:
+    """The lower-cased domain of an email address, or None."""
+    if not isinstance(email, str) or "@" not in email:
+        return None
+    return email.rsplit("@", 1)[1].strip().lower() or None
+
+
+def _merge(existing: dict | None, new: dict) -> dict:
+    merged = dict(existing or {})
+    merged.update({k: v for k, v in new.items() if v is not None})
+    return merged
+
+
+def upsert_accounts(conn: Connection, rows: list[dict]) -> dict:
+    """Create or update accounts by external_id, merging attributes; return external_id -> id."""
+    ids = [r["external_id"] for r in rows]
+    existing = {r.external_id: r for r in _select_in(conn, schema.accounts, "external_id", ids)}
+    now = int(time.time())
+    merged: dict[str, dict] = {}
+    for row in rows:
+        base = merged.get(row["external_id"]) or (
+            dict(existing[row["external_id"]]._mapping) if row["external_id"] in existing else {})
+        merged[row["external_id"]] = {
+            "external_id": row["external_id"],
+            "name": row.get("name") or base.get("name"),
+            "domain": (row.get("domain") or base.get("domain") or None),
+            "attributes": _merge(base.get("attributes"), row.get("attributes") or {}),
+            "updated_at": now,
+        }
+    upsert(conn, schema.accounts, list(merged.values()), ["external_id"], ["name", "domain", "attributes",
+                                                                          "updated_at"])
+    return account_ids(conn, ids)
+
+
+def account_ids(conn: Connection, external_ids: list[str]) -> dict:
+    return {r.external_id: r.id for r in _select_in(conn, schema.accounts, "external_id", external_ids)}
+
+
+def upsert_people(conn: Connection, rows: list[dict]) -> dict:
+    """Create or update people by external_id, merging attributes; mark them for rescoring."""
+    ids = [r["external_id"] for r in rows]
+    existing = {r.external_id: r for r in _select_in(conn, schema.people, "external_id", ids)}
+    now = int(time.time())
+    merged: dict[str, dict] = {}
+    for row in rows:
+        ext = row["external_id"]
+        base = merged.get(ext) or (dict(existing[ext]._mapping) if ext in existing else {})
+        merged[ext] = {
+            "external_id": ext,
+            "email": row.get("email") or base.get("email"),
+            "account_id": row.get("account_id") or base.get("account_id"),
+            "attributes": _merge(base.get("attributes"), row.get("attributes") or {}),
+            "created_at": base.get("created_at") or row.get("created_at") or now,
+            "updated_at": now,
+        }
+    upsert(conn, schema.people, list(merged.values()), ["external_id"],
+           ["email", "account_id", "attributes", "updated_at"])
+    found = person_ids(conn, ids)
+    mark_dirty(conn, list(found.values()))
+    return found
+
+
+def person_ids(conn: Connection, external_ids: list[str]) -> dict:
+    return {r.external_id: r.id for r in _select_in(conn, schema.people, "external_id", external_ids)}
+
+
+def ensure_people(conn: Connection, external_ids: list[str]) -> dict:
+    """external_id -> id, creating a bare person for ids seen for the first time."""
+    found = person_ids(conn, external_ids)
+    missing = sorted({e for e in external_ids if e not in found})
+    if missing:
+        now = int(time.time())
+        upsert(conn, schema.people, [{"external_id": e, "attributes": {}, "created_at": now, "updated_at": now}
+                                     for e in missing], ["external_id"])
+        found.update(person_ids(conn, missing))
+    return found
+
+
+def mark_dirty(conn: Connection, person_ids_: list[int]) -> None:
+    """Queue people for the next incremental scoring; a re-mark bumps the version."""
+    ids = sorted(set(i for i in person_ids_ if i is not None))
+    if not ids:
+        return
+    stmt = insert_for(conn, schema.dirty)
+    stmt = stmt.on_conflict_do_update(index_elements=["person_id"], set_={"version": schema.dirty.c.version + 1})
+    for part in chunks(ids, 5000):
+        conn.execute(stmt, [{"person_id": i, "version": 1} for i in part])
+
+
+def _select_in(conn: Connection, table, column: str, values: list, size: int = 900):
+    col = table.c[column]
+    out = []
+    for part in chunks(sorted(set(values)), size):
+        out.extend(conn.execute(select(table).where(col.in_(part))).all())
+    return out
+
+
+def person_id_bounds(conn: Connection) -> tuple[int, int]:
+    row = conn.execute(select(func.min(schema.people.c.id), func.max(schema.people.c.id))).one()
+    return (row[0] or 0, row[1] or -1)
+
+
+def flat_records(conn: Connection, lo: int, hi: int, only: list[int] | None = None) -> dict:
+    """person id -> flat record: attributes, email, email_domain, and account.* fields."""
+    p, a = schema.people, schema.accounts
+    query = (select(p.c.id, p.c.external_id, p.c.email, p.c.attributes, p.c.created_at,
+                    a.c.external_id.label("account_external_id"), a.c.name.label("account_name"),
+                    a.c.domain.label("account_domain"), a.c.attributes.label("account_attributes"))
+             .select_from(p.outerjoin(a, p.c.account_id == a.c.id)))
+    query = query.where(p.c.id.in_(only)) if only is not None else query.where(p.c.id.between(lo, hi))
+    records = {}
+    for row in conn.execute(query):
+        record = dict(row.attributes or {})
+        record["external_id"] = row.external_id
+        record["email"] = row.email
+        record["email_domain"] = email_domain(row.email)
+        record["created_at"] = row.created_at
+        if row.account_external_id is not None:
+            record["account.id"] = row.account_external_id
+            record["account.name"] = row.account_name
+            record["account.domain"] = row.account_domain
+            for key, value in (row.account_attributes or {}).items():
+                record[f"account.{key}"] = value
+        records[row.id] = record
+    return records

@@ -1,0 +1,70 @@
+"""Latest results, score history, score runs and the dirty queue."""
+from __future__ import annotations
+
+from sqlalchemy import Connection, and_, delete, func, select, tuple_
+
+from crm_app.store import schema
+from crm_app.store.dialect import chunks, upsert
+
+RESULT_COLUMNS = ("fit", "fit_raw", "behaviour", "behaviour_before_decay", "decay", "combined", "band", "pql",
+                  "pql_since", "pql_first_at", "activation", "milestones", "last_activity", "days_inactive",
+                  "reasons")
+# Columns whose change makes a result "changed" (as_of alone does not).
+COMPARED = tuple(c for c in RESULT_COLUMNS if c not in ("days_inactive",))
+
+
+def previous_results(conn: Connection, model: str, lo: int, hi: int, only=None) -> dict:
+    """subject id -> latest stored result row (as a dict) for one model."""
+    r = schema.results
+    scope = r.c.subject_id.in_(only) if only is not None else r.c.subject_id.between(lo, hi)
+    rows = conn.execute(select(r).where(r.c.model == model, scope))
+    return {row.subject_id: dict(row._mapping) for row in rows}
+
+
+def save_results(conn: Connection, rows: list[dict], history: list[dict]) -> None:
+    """Upsert result rows and append history rows, in batches."""
+    for part in chunks(rows, 2000):
+        upsert(conn, schema.results, part, ["model", "subject_id"], ["as_of", *RESULT_COLUMNS, "rules_hash"])
+    for part in chunks(history, 2000):
+        upsert(conn, schema.score_history, part, ["model", "subject_id", "as_of"],
+               ["fit", "behaviour", "combined", "band", "pql", "rules_hash"])
+
+
+def record_run(conn: Connection, run: dict) -> None:
+    conn.execute(schema.score_runs.insert().values(**run))
+
+
+def last_run(conn: Connection):
+    r = schema.score_runs
+    row = conn.execute(select(r).order_by(r.c.id.desc()).limit(1)).first()
+    return dict(row._mapping) if row else None
+
+
+def claim_dirty(conn: Connection) -> list[tuple[int, int]]:
+    """(person_id, version) of everyone queued for rescoring."""
+    d = schema.dirty
+    return [tuple(r) for r in conn.execute(select(d.c.person_id, d.c.version).order_by(d.c.person_id))]
+
+
+def release_dirty(conn: Connection, claimed: list[tuple[int, int]]) -> None:
+    """Dequeue what was scored, unless it was marked again meanwhile (its version moved on)."""
+    d = schema.dirty
+    for part in chunks(claimed, 500):
+        conn.execute(delete(d).where(tuple_(d.c.person_id, d.c.version).in_(part)))
+
+
+def clear_dirty(conn: Connection) -> None:
+    conn.execute(delete(schema.dirty))
+
+
+def band_counts(conn: Connection, model: str) -> dict:
+    r = schema.results
+    rows = conn.execute(select(r.c.band, func.count()).where(r.c.model == model).group_by(r.c.band))
+    return dict(rows.all())
+
+
+def history_for(conn: Connection, model: str, subject_id: int) -> list[dict]:
+    h = schema.score_history
+    rows = conn.execute(select(h).where(and_(h.c.model == model, h.c.subject_id == subject_id))
+                        .order_by(h.c.as_of))
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,140 @@
+"""Tables of the store (SQLAlchemy Core). Changes to them are migrations in store/migrations.py."""
+from __future__ import annotations
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint)
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("external_id", String(255), nullable=False, unique=True),  # workspace / group id
+    Column("name", String(255)),
+    Column("domain", String(255), index=True),
+    Column("attributes", JSON, nullable=False, default=dict),
+    Column("updated_at", BigInteger),
+)
+
+people = Table(
+    "people", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("external_id", String(255), nullable=False, unique=True),  # product user id
+    Column("email", String(320), index=True),
+    Column("account_id", Integer, index=True),
+    Column("attributes", JSON, nullable=False, default=dict),
+    Column("created_at", BigInteger),
+    Column("updated_at", BigInteger),
+)
+
+event_types = Table(
+    "event_types", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False, unique=True),  # lower-cased name, what rules match on
+    Column("name", String(255), nullable=False),  # as first seen, for display
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(255), unique=True),
+    Column("person_id", Integer),  # NULL until the sender is known (anonymous id not yet identified)
+    Column("anonymous_id", String(255)),
+    Column("type_id", Integer, nullable=False),
+    Column("ts", BigInteger, nullable=False),  # epoch seconds, UTC
+    Column("properties", JSON),
+    Column("received_at", BigInteger, nullable=False),
+    Index("ix_events_person_ts_type", "person_id", "ts", "type_id"),
+    Index("ix_events_anonymous", "anonymous_id"),
+)
+
+metrics = Table(
+    "metrics", metadata,
+    Column("person_id", Integer, primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("as_of", BigInteger, primary_key=True),
+    Column("value", Float),
+)
+
+dirty = Table(
+    "dirty_people", metadata,
+    Column("person_id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+results = Table(
+    "results", metadata,
+    Column("model", String(64), primary_key=True),
+    Column("subject_id", Integer, primary_key=True),
+    Column("as_of", BigInteger, nullable=False),
+    Column("fit", Integer), Column("fit_raw", Integer), Column("behaviour", Integer),
+    Column("behaviour_before_decay", Integer), Column("decay", Integer), Column("combined", Integer, index=True),
+    Column("band", String(16), index=True),
+    Column("pql", Boolean, index=True),
+    Column("pql_since", BigInteger), Column("pql_first_at", BigInteger),
+    Column("activation", String(32)), Column("milestones", Integer),
+    Column("last_activity", BigInteger), Column("days_inactive", Integer),
+    Column("reasons", JSON),
+    Column("rules_hash", String(32)),
+)
+
+score_history = Table(
+    "score_history", metadata,
+    Column("model", String(64), primary_key=True),
+    Column("subject_id", Integer, primary_key=True),
+    Column("as_of", BigInteger, primary_key=True),
+    Column("fit", Integer), Column("behaviour", Integer), Column("combined", Integer),
+    Column("band", String(16)), Column("pql", Boolean),
+    Column("rules_hash", String(32)),
+)
+
+score_runs = Table(
+    "score_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", BigInteger), Column("finished_at", BigInteger), Column("as_of", BigInteger),
+    Column("mode", String(16)), Column("dry_run", Boolean),
+    Column("scored", Integer), Column("changed", Integer), Column("new_pqls", Integer),
+    Column("rules_hash", String(32)),
+)
+
+rule_sets = Table(
+    "rule_sets", metadata,
+    Column("hash", String(32), primary_key=True),
+    Column("applied_at", BigInteger, nullable=False),
+    Column("files", JSON),
+)
+
+ingest_log = Table(
+    "ingest_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", BigInteger, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("accepted", Integer, nullable=False), Column("duplicates", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+)
+
+ingest_rejects = Table(
+    "ingest_rejects", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("log_id", Integer, index=True),
+    Column("position", Integer),
+    Column("reason", Text, nullable=False),
+    Column("payload", Text),
+)
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(128), primary_key=True),
+    Column("value", Text),
+)
+
+schema_migrations = Table(
+    "schema_migrations", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("description", String(255)),
+    Column("applied_at", BigInteger),
+)
+
+__all__ = ["metadata", "accounts", "people", "event_types", "events", "metrics", "dirty", "results",
+           "score_history", "score_runs", "rule_sets", "ingest_log", "ingest_rejects", "meta",
+           "schema_migrations", "UniqueConstraint"]

@@ -37,7 +37,7 @@ def import_events(store: Store, path: Path, quiet: bool = False) -> IngestReport
             lines.append(line_no)
             if len(batch) >= BATCH:
                 report.merge(ingest_messages(store, batch, f"file:{path.name}", "track", positions=lines))
-                bar.update(handle.tell() - bar.n)
+                bar.update(handle.buffer.tell() - bar.n)  # text tell() fails while csv iterates
                 batch, lines = [], []
         if batch:
             report.merge(ingest_messages(store, batch, f"file:{path.name}", "track", positions=lines))
@@ -143,7 +143,7 @@ def import_records(store: Store, path: Path, kind: str, mapping: ImportMapping |
             batch.append(record)
             if len(batch) >= BATCH:
                 count += _store_records(store, kind, batch)
-                bar.update(handle.tell() - bar.n)
+                bar.update(handle.buffer.tell() - bar.n)  # text tell() fails while csv iterates
                 batch = []
         count += _store_records(store, kind, batch)
     return count
@@ -198,7 +198,7 @@ def import_metrics(store: Store, path: Path, mapping: ImportMapping | None = Non
                 batch.append((person, str(name).strip(), stamp, float(number)))
             if len(batch) >= BATCH:
                 count += _store_metrics(store, batch)
-                bar.update(handle.tell() - bar.n)
+                bar.update(handle.buffer.tell() - bar.n)  # text tell() fails while csv iterates
                 batch = []
         count += _store_metrics(store, batch)
     return count

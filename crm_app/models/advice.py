@@ -83,7 +83,7 @@ def advise(model_name: str, positives: int, negatives: int, min_positives: int, 
     for leak in leaks:
         out.append({"kind": "leak" if leak["severity"] == "likely" else "check_leak",
                     "severity": "warning" if leak["severity"] == "likely" else "info",
-                    "indicator": leak["indicator"], "message": f"'{leak['indicator']}' {leak['message']}."})
+                    "indicator": leak["indicator"], "message": f"'{leak['indicator']}': {leak['message']}."})
     if likely:
         out.append({"kind": "exclude", "severity": "warning",
                     "message": f"Exclude the likely leaks and retrain: python -m crm_app indicators {model_name} "

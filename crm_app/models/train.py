@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
@@ -24,21 +24,22 @@ CANDIDATES = {"auto": ("logistic", "gradient_boosting"), "logistic": ("logistic"
 
 @dataclass
 class Fitted:
-    """What scoring needs later: the calibrated model, the column layout and the reference distribution."""
+    """What scoring needs later: the model, its calibrator, the column layout and the reference distribution."""
 
     estimator: object
+    calibrator: object  # maps the model's raw probability to a calibrated one
     columns: list  # (name, kind)
     categories: dict
-    reference: np.ndarray  # sorted out-of-fold probabilities of the training population
+    reference: np.ndarray  # sorted out-of-fold calibrated probabilities of the training population
     algorithm: str
-    oof: np.ndarray | None = None  # out-of-fold probabilities, in training order
+    oof: np.ndarray | None = None  # out-of-fold calibrated probabilities, in training order
 
     def probabilities(self, columns: list[Column]) -> np.ndarray:
         by_name = {c.name: c for c in columns}
         n = len(columns[0].values) if columns else 0
         ordered = [by_name.get(name) or Column(name, kind, (None,) * n, "field") for name, kind in self.columns]
         matrix, _ = to_matrix(ordered, self.categories)
-        return self.estimator.predict_proba(matrix)[:, 1]
+        return apply_calibrator(self.calibrator, self.estimator.predict_proba(matrix)[:, 1])
 
     def scores(self, probabilities: np.ndarray) -> np.ndarray:
         return percentile_scores(self.reference, probabilities)
@@ -73,21 +74,43 @@ def make_estimator(algorithm: str, kinds: list[str]):
     return make_pipeline(ColumnTransformer(parts), LogisticRegression(max_iter=3000, C=0.5))
 
 
-def calibrated(algorithm: str, kinds: list[str], method: str):
-    return CalibratedClassifierCV(make_estimator(algorithm, kinds), method=method, cv=3)
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p)).reshape(-1, 1)
 
 
-def out_of_fold(matrix: np.ndarray, y: np.ndarray, algorithm: str, kinds: list[str], method: str,
-                folds: int, progress: Progress | None = None) -> np.ndarray:
-    """Calibrated probabilities for every subject from a model that never saw it."""
+def fit_calibrator(method: str, raw: np.ndarray, y: np.ndarray):
+    """Platt scaling (sigmoid) or isotonic regression from raw out-of-fold probabilities to observed rates."""
+    if method == "isotonic":
+        return IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw, y)
+    return LogisticRegression(C=1e6).fit(_logit(raw), y)
+
+
+def apply_calibrator(calibrator, raw: np.ndarray) -> np.ndarray:
+    if isinstance(calibrator, IsotonicRegression):
+        return calibrator.predict(raw)
+    return calibrator.predict_proba(_logit(raw))[:, 1]
+
+
+def out_of_fold(matrix: np.ndarray, y: np.ndarray, algorithm: str, kinds: list[str], folds: int,
+                progress: Progress | None = None) -> np.ndarray:
+    """Raw probabilities for every subject from a model that never saw it."""
     oof = np.zeros(len(y))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     for k, (train, test) in enumerate(splitter.split(matrix, y), 1):
-        model = calibrated(algorithm, kinds, method).fit(matrix[train], y[train])
+        model = make_estimator(algorithm, kinds).fit(matrix[train], y[train])
         oof[test] = model.predict_proba(matrix[test])[:, 1]
         if progress:
             progress(f"{algorithm}: fold {k}/{folds}")
     return oof
+
+
+def calibrated_out_of_fold(method: str, raw: np.ndarray, y: np.ndarray, folds: int) -> np.ndarray:
+    """Calibrated out-of-fold probabilities: each calibrator is fitted on the other folds' subjects."""
+    out = np.zeros(len(y))
+    for train, test in StratifiedKFold(n_splits=folds, shuffle=True, random_state=2).split(raw, y):
+        out[test] = apply_calibrator(fit_calibrator(method, raw[train], y[train]), raw[test])
+    return out
 
 
 def calibration_summary(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict:
@@ -111,23 +134,29 @@ def metrics_of(y: np.ndarray, p: np.ndarray) -> dict:
 
 def fit(columns: list[Column], y: np.ndarray, algorithm: str = "auto", method: str = "sigmoid", folds: int = 5,
         progress: Progress | None = None) -> tuple[Fitted, dict]:
-    """Cross-validate each candidate algorithm, keep the best by ROC AUC, refit it on everyone."""
+    """Cross-validate each candidate algorithm, keep the best by ROC AUC, refit it on everyone, calibrate.
+
+    Calibration reuses the cross-validation: the calibrator maps out-of-fold probabilities to outcomes (as
+    CalibratedClassifierCV with ensemble=False does), so no extra round of fits is needed.
+    """
     matrix, categories = to_matrix(columns)
     kinds = [c.kind for c in columns]
     folds = max(2, min(folds, int(y.sum()), int(len(y) - y.sum())))
     tried = {}
     for name in CANDIDATES[algorithm]:
-        oof = out_of_fold(matrix, y, name, kinds, method, folds, progress)
-        tried[name] = (metrics_of(y, oof), oof)
+        raw = out_of_fold(matrix, y, name, kinds, folds, progress)
+        tried[name] = (metrics_of(y, raw), raw)
     best = max(tried, key=lambda n: tried[n][0]["roc_auc"])
-    final = calibrated(best, kinds, method).fit(matrix, y)
+    raw = tried[best][1]
+    final = make_estimator(best, kinds).fit(matrix, y)
+    calibrator = fit_calibrator(method, raw, y)
     if progress:
         progress(f"{best}: final fit")
-    oof = tried[best][1]
-    metrics = dict(tried[best][0], algorithm=best, folds=folds,
+    oof = calibrated_out_of_fold(method, raw, y, folds)
+    metrics = dict(tried[best][0], algorithm=best, folds=folds, calibration_method=method,
                    candidates={n: m for n, (m, _) in tried.items()},
                    calibration=calibration_summary(y, oof))
-    fitted = Fitted(final, [(c.name, c.kind) for c in columns], categories, np.sort(oof), best, oof)
+    fitted = Fitted(final, calibrator, [(c.name, c.kind) for c in columns], categories, np.sort(oof), best, oof)
     return fitted, metrics
 
 

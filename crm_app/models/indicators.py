@@ -91,6 +91,9 @@ def indicator(column: Column, y: np.ndarray) -> dict:
     sign = "+" if best is not None and best["lift"] >= 1 else "-"
     if column.kind == "numeric":
         sign = _numeric_sign(column, y) or sign
+        # Describe the feature by its most telling bin in the direction of its sign.
+        pick = max if sign == "+" else min
+        best = pick(supported, key=lambda r: r["lift"], default=best)
     summary = None
     if best is not None:
         summary = (f"{column.name} {best['value']}: {best['converted_share']:.0%} of converted, "

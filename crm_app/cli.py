@@ -79,7 +79,7 @@ def cmd_import(args, config: Config) -> int:
         return 1
     mapping = load_mapping(Path(args.mapping)) if args.mapping else None
     if args.kind == "events":
-        report = imports.import_events(store, path, quiet=args.quiet)
+        report = imports.import_events(store, path, quiet=args.quiet, mapping=mapping)
         print(f"{path}: {report.accepted} stored, {report.duplicates} duplicates skipped, "
               f"{len(report.rejected)} rejected")
         for reject in report.rejected[:50]:

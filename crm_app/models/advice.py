@@ -42,11 +42,11 @@ def leak_screen(columns: list[Column], y: np.ndarray) -> list[dict]:
         if auc >= GOAL_LIKE_AUC:
             found[col.name] = ("likely", f"alone predicts the goal with ROC AUC {auc:.2f}: it looks like the goal "
                                "itself or is set once the outcome is known")
-        elif _words(col.name) & AFTER_THE_FACT_WORDS and (auc >= SIGNAL_AUC or gap >= MISSING_GAP):
+        elif col.source == "field" and _words(col.name) & AFTER_THE_FACT_WORDS and (auc >= SIGNAL_AUC or gap >= MISSING_GAP):
             word = sorted(_words(col.name) & AFTER_THE_FACT_WORDS)[0]
             evidence = filled if gap >= MISSING_GAP else f"alone it reaches ROC AUC {auc:.2f}"
             found[col.name] = ("likely", f"its name ('{word}') suggests sales fills it in after contact, and {evidence}")
-        elif gap >= MISSING_GAP:
+        elif gap >= MISSING_GAP and col.source == "field":  # a missing event count means 'never did it'
             found[col.name] = ("check", f"{filled}; if it is recorded after the outcome, exclude it")
     _add_siblings(columns, found)
     return [{"indicator": name, "severity": sev, "message": msg} for name, (sev, msg) in found.items()]

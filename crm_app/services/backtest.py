@@ -46,18 +46,17 @@ def _rule_scores(store: Store, model: Model, as_of: int, records: dict) -> dict:
 
 
 def collect(store: Store, models: list[Model], goal: LifecycleModel, dates: list[int], window: int,
-            progress: Callable[[str], None] | None = None) -> dict:
+            progress: Callable[[str], None] | None = None) -> list:
     """Samples per rule model over the same history: subjects not at the goal at t, scored at t."""
-    rows = {m.name: ([], [], [], []) for m in models}
+    rows = [([], [], [], []) for _ in models]  # by position: a compared copy has the same model name
     for k, as_of in enumerate(dates, 1):
         now = data.snapshot(store, goal, as_of, [], [])
         later = data.snapshot(store, goal, as_of + window, [], [])
         reached_now, reached_later = data.goal_reached(goal, now), data.goal_reached(goal, later)
         admitted = data.in_population(goal, now)
         eligible = {i: r for i, r in now.records.items() if admitted[i] and not reached_now[i]}
-        for model in models:
+        for model, (subject, when, score, converted) in zip(models, rows):
             scores = _rule_scores(store, model, as_of, eligible)
-            subject, when, score, converted = rows[model.name]
             for pid, (combined, _) in scores.items():
                 subject.append(pid)
                 when.append(as_of)
@@ -66,8 +65,8 @@ def collect(store: Store, models: list[Model], goal: LifecycleModel, dates: list
         if progress:
             progress(f"as of {time.strftime('%Y-%m-%d', time.gmtime(as_of))}: {len(eligible)} eligible "
                      f"({k}/{len(dates)})")
-    return {name: figures.Samples(np.array(s), np.array(w), np.array(c, dtype=float), np.array(v, dtype=bool))
-            for name, (s, w, c, v) in rows.items()}
+    return [figures.Samples(np.array(s), np.array(w), np.array(c, dtype=float), np.array(v, dtype=bool))
+            for s, w, c, v in rows]
 
 
 def run(store: Store, models: list[Model], goal: LifecycleModel, start: int, end: int, window: int,
@@ -80,9 +79,9 @@ def run(store: Store, models: list[Model], goal: LifecycleModel, start: int, end
     samples = collect(store, models, goal, dates, window, progress)
     labels = ["live", "edited"] if len(models) == 2 else [m.name for m in models]
     reports = {}
-    for label, model in zip(labels, models):
+    for label, model, sample in zip(labels, models, samples):
         threshold = model.pql.threshold if model.pql else model.bands.high
-        reports[label] = figures.report(samples[model.name], threshold, reps, step, target_lift, target_volume)
+        reports[label] = figures.report(sample, threshold, reps, step, target_lift, target_volume)
     out = {"model": models[0].name, "goal": goal.name, "from": start, "to": end, "window_days": window / DAY,
            "step_days": step / DAY, "reps": reps, "results": reports, "notes": _notes(last_event, end, window)}
     if save:

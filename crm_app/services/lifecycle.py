@@ -17,6 +17,7 @@ from crm_app.store import Store
 from crm_app.store import lifecycle as lifecycle_store
 
 Progress = Callable[[str], None]
+MIN_FOR_SCREEN = 10  # below this many of either outcome, per-indicator evidence is noise
 
 
 class TrainingError(Exception):
@@ -88,7 +89,7 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
         raise TrainingError(f"model '{spec.name}': no usable indicator left (every field is excluded, constant or "
                             "an identifier); import fields or events first")
     progress("screening indicators for leaks")
-    leaks = advice.leak_screen(columns, y) if positives and negatives else []
+    leaks = advice.leak_screen(columns, y) if min(positives, negatives) >= MIN_FOR_SCREEN else []
     if min(positives, negatives) < spec.min_positives:
         report.update(status="insufficient", metrics=None, indicators=indicators.rank_indicators(columns, y),
                       advice=advice.advise(spec.name, positives, negatives, spec.min_positives, columns, leaks,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.stats import rankdata
 
 from crm_app.models.dataset import MISSING, OTHER, Column
 
@@ -111,7 +112,7 @@ def _numeric_sign(column: Column, y: np.ndarray) -> str | None:
         return None
     values = np.array([p[0] for p in pairs], dtype=float)
     targets = np.array([p[1] for p in pairs], dtype=float)
-    ranks = values.argsort().argsort().astype(float)
+    ranks = rankdata(values)  # average ranks: ties must not take an order from the rows
     if ranks.std() == 0 or targets.std() == 0:
         return None
     return "+" if np.corrcoef(ranks, targets)[0, 1] >= 0 else "-"

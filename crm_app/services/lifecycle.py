@@ -65,6 +65,9 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
     """Train one lifecycle model; store the version, its report and the 1-100 scores; return the report."""
     progress = progress or _noop
     started = time.time()
+    if spec.subject == "account":
+        raise TrainingError(f"model '{spec.name}': account-level lifecycle models are not implemented yet; "
+                            "use subject: person (account fields are available to people as account.*)")
     with store.read() as conn:
         extra = lifecycle_store.extra_exclusions(conn, spec.name)
         goal_metrics = {c.name for c in iter_conditions(spec.goal) if isinstance(c, MetricCondition)}

@@ -91,7 +91,8 @@ def _store_messages(conn, messages: list[Message], received_at: int) -> tuple[in
     for m in messages:
         if m.user_id is None:
             continue
-        row = person_rows.setdefault(m.user_id, {"external_id": m.user_id, "attributes": {}})
+        row = person_rows.setdefault(m.user_id, {"external_id": m.user_id, "attributes": {}, "created_at": m.ts})
+        row["created_at"] = min(row["created_at"], m.ts)
         if m.group_id and m.type in ("group", "identify"):
             row["account_id"] = accounts[m.group_id]
         elif m.group_id and "account_id" not in row:

@@ -81,6 +81,7 @@ results = Table(
     Column("activation", String(32)), Column("milestones", Integer),
     Column("last_activity", BigInteger), Column("days_inactive", Integer),
     Column("reasons", JSON),
+    Column("digest", String(32)),  # hash of every compared value: "changed?" without reading reasons back
     Column("rules_hash", String(32)),
 )
 

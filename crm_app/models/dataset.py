@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crm_app.engine.plan import FIRST_SEEN, Aggregate
+from crm_app.engine.plan import Aggregate
 from crm_app.specs.conditions import EventSelector
 
 DAY = 86400
@@ -41,7 +41,7 @@ def window_label(seconds: int) -> str:
 
 def event_plan(event_names: list[str], windows: tuple) -> tuple:
     """Aggregates for the store: per event and for any event, counts per window and the last time seen."""
-    plan = {FIRST_SEEN: Aggregate(FIRST_SEEN, "first_seen", None, None)}
+    plan = {}
     for name in [None, *event_names]:
         names = () if name is None else (name,)
         slug = "any" if name is None else event_slug(name)
@@ -55,12 +55,9 @@ def event_plan(event_names: list[str], windows: tuple) -> tuple:
 
 
 def event_columns(ids: list, features: dict, event_names: list[str], windows: tuple, as_of: int) -> list[Column]:
-    """Counts per window, days since last and tenure, named events.<event>.<measure>."""
+    """Counts per window and days since last, named events.<event>.<measure>."""
     cols = []
     fs = [features.get(i, {}) for i in ids]
-    first = [f.get(FIRST_SEEN) for f in fs]
-    cols.append(Column("events.tenure_days", "numeric",
-                       tuple(None if t is None else (as_of - t) / DAY for t in first), "event"))
     for name in [None, *event_names]:
         slug = "any" if name is None else event_slug(name)
         for suffix in ["all", *[window_label(w) for w in windows]]:

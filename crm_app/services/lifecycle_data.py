@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crm_app.engine.conditions import compile_condition
-from crm_app.engine.plan import FIRST_SEEN, Aggregate
+from crm_app.engine.plan import Aggregate
 from crm_app.models.dataset import event_columns, event_plan, event_slug, field_columns, metric_columns
 from crm_app.specs.conditions import (EventCondition, EventSelector, MetricCondition, ScoreCondition,
                                       iter_conditions, last_at_key)
@@ -28,7 +28,7 @@ class Snapshot:
 
 def condition_plan(conditions) -> tuple[tuple, tuple, tuple]:
     """(aggregates, metric names, score models) the goal and filter conditions read."""
-    plan = {FIRST_SEEN: Aggregate(FIRST_SEEN, "first_seen", None, None)}
+    plan = {}
     metrics, scores = set(), set()
     for cond in conditions:
         for leaf in iter_conditions(cond):

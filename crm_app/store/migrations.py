@@ -25,15 +25,22 @@ def events_by_person_index(dialect: str) -> Index:
 
 
 def _initial(conn: Connection) -> None:
-    tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations"]
+    from crm_app.store.lifecycle import TABLES as later  # created by their own migrations
+    tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
     index = events_by_person_index(conn.dialect.name)
     schema.events.indexes.discard(index)  # built for one dialect: keep it out of the shared metadata
     index.create(conn)
 
 
+def _lifecycle(conn: Connection) -> None:
+    from crm_app.store.lifecycle import create_tables
+    create_tables(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
+    (20, "lifecycle models (trained versions, reports) and backtest runs", _lifecycle),
 ]
 
 

@@ -9,11 +9,21 @@ from flask import Flask
 from crm_app.config import Config
 
 
-def create_app(config: Config | None = None, store=None) -> Flask:
-    """The Flask app: ingest API and health, wired to one store."""
+def create_app(config: Config | None = None, store=None, embedded: bool | None = None) -> Flask:
+    """The Flask app: ingest API and health, wired to one store.
+
+    Built from the environment (gunicorn's `crm_app:create_app()`), it refuses to start without the secrets
+    a deployment needs; `serve` on loopback and tests pass their config and run embedded.
+    """
+    from crm_app.config import missing_secrets
+    from crm_app.errors import ConfigError
     from crm_app.store import Store
     from crm_app.web import health, ingest
 
+    embedded = config is not None if embedded is None else embedded
+    if not embedded and missing_secrets():
+        raise ConfigError(f"set {', '.join(missing_secrets())} in the environment: required outside the "
+                          "embedded demo (python -m crm_app serve on 127.0.0.1)")
     config = config or Config.from_env()
     app = Flask(__name__)
     app.config["SECRET_KEY"] = config.secret_key or secrets.token_hex(32)

@@ -103,14 +103,6 @@ def cmd_demo(args, config: Config) -> int:
     return run_demo(config, people=args.people, seed=args.seed, out=print)
 
 
-def cmd_serve(args, config: Config) -> int:
-    """Run the web service (ingest API, health) in this process."""
-    from crm_app import create_app
-    app = create_app(config)
-    app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
-    return 0
-
-
 def cmd_status(args, config: Config) -> int:
     """Show the store, the last scoring run and the ingest totals."""
     from crm_app.services.status import format_status
@@ -143,13 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--people", type=int, default=2000, help="how many people to generate (default 2000)")
     p.add_argument("--seed", type=int, default=7, help="random seed, for a reproducible demo")
     p.set_defaults(func=cmd_demo)
-    p = sub.add_parser("serve", help=cmd_serve.__doc__)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5000)
-    p.set_defaults(func=cmd_serve)
     sub.add_parser("status", help=cmd_status.__doc__).set_defaults(func=cmd_status)
     from crm_app.cli_models import register as register_models
     register_models(sub)
+    from crm_app.cli_service import register as register_service
+    register_service(sub)
     return parser
 
 

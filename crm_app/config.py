@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from crm_app.specs.loader import SpecDirs
@@ -17,17 +17,45 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "SECRET_KEY": ("", "Flask session key; generated per process when empty"),
     "LOG_LEVEL": ("INFO", "logging level"),
     "SALES_REPS": ("1", "sales reps sharing the PQLs, for PQLs per rep per week (backtest, health)"),
+    # The running service (worker, serve): see README "Running the service".
+    "SCORE_WORKERS": ("", "processes for large scoring runs; empty = one per core, at most 4"),
+    "SCORE_CHANGED_SECONDS": ("5", "worker: how often people whose data changed are rescored"),
+    "CRM_SYNC_SECONDS": ("300", "worker: how often the CRM is read incrementally"),
+    "WRITE_BACK_SECONDS": ("60", "worker: how often changed scores are written to the CRM"),
+    "PLAYBOOK_SECONDS": ("30", "worker: how often playbooks run"),
+    "RULES_POLL_SECONDS": ("5", "worker: how often rules/, field_specs/ and playbooks/ are checked for edits"),
+    "FULL_RESCORE_AT": ("03:00", "worker: daily full rescore (applies decay) at this UTC time, HH:MM"),
+    "SNAPSHOT_AT": ("00:10", "worker: daily score snapshot at this UTC time, HH:MM"),
+    "MISFIRE_GRACE_SECONDS": ("60", "worker: a job late by more than this is skipped until its next time"),
+    "LEADER_LEASE_SECONDS": ("30", "worker: scheduler lease; a standby takes over within this after a crash"),
+    "SHUTDOWN_GRACE_SECONDS": ("25", "worker: on SIGTERM, how long the running job may take to finish"),
 }
+
+
+# Secrets a deployment must set; the embedded demo (serve on loopback) may run without them.
+REQUIRED_OUTSIDE_EMBEDDED = ("WRITE_KEY", "SECRET_KEY", "DASHBOARD_ADMIN_PASSWORD")
+
+
+def missing_secrets(env: dict | None = None) -> list[str]:
+    """Names (never values) of the required secrets not set in the environment."""
+    env = os.environ if env is None else env
+    return [name for name in REQUIRED_OUTSIDE_EMBEDDED if name in SETTINGS and not env.get(name)]
+
+
+def setting(name: str, env: dict | None = None) -> str:
+    """One setting from the environment, else its default (SETTINGS must list it)."""
+    env = os.environ if env is None else env
+    return env.get(name) or SETTINGS[name][0]
 
 
 @dataclass(frozen=True)
 class Config:
     database_url: str
     specs_root: str
-    write_key: str
+    write_key: str = field(repr=False)  # secrets never reach a log line through repr()
     max_message_bytes: int
     max_batch_bytes: int
-    secret_key: str
+    secret_key: str = field(repr=False)
     log_level: str
 
     @classmethod

@@ -61,7 +61,8 @@ def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print) -> in
     out(f"\nDone in {time.time() - started:.1f}s. Next:\n"
         f"  python -m crm_app explain u000001      # one person's breakdown\n"
         f"  python -m crm_app score --dry-run       # rescore without saving\n"
-        f"  python -m crm_app serve                 # ingest API and health on http://127.0.0.1:5000")
+        f"  python -m crm_app serve                 # keep it running: web (ingest, health) + scheduler "
+        f"on http://127.0.0.1:5000")
     return 0
 
 

@@ -20,7 +20,8 @@ def gather_status(store: Store, config: Config) -> dict:
         run = last_run(conn)
         version = current_version(conn)
     errors = check_spec_set(config.spec_dirs)
-    return {"database": {"backend": store.backend, "schema_version": version, "ok": True},
+    from crm_app.services.service_status import service_status
+    return {**service_status(store), "database": {"backend": store.backend, "schema_version": version, "ok": True},
             "counts": counts, "ingest": {"accepted": int(ingest[0]), "rejected": int(ingest[1])},
             "last_score_run": run, "admin_files": {"ok": not errors, "errors": [str(e) for e in errors]}}
 
@@ -39,4 +40,6 @@ def format_status(store: Store, config: Config) -> str:
     files = status["admin_files"]
     lines.append("admin files: OK" if files["ok"] else f"admin files: {len(files['errors'])} error(s)")
     lines.extend(f"  {e}" for e in files["errors"])
+    from crm_app.services.service_status import format_service_status
+    lines.extend(format_service_status(status))
     return "\n".join(lines)

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.pool import StaticPool
 
 from crm_app.store.migrations import migrate
+
+
+MIGRATION_LOCK = 7_160_001  # advisory lock key held while migrating a PostgreSQL store
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -42,5 +45,9 @@ def open_engine(url: str) -> Engine:
     """Make the engine and bring its schema up to date."""
     engine = make_engine(url)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several processes start at once (gunicorn workers, workers on other machines): one migrates,
+            # the others wait here and then find nothing left to do. Released at commit.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         migrate(conn)
     return engine

@@ -26,6 +26,8 @@ def events_by_person_index(dialect: str) -> Index:
 
 def _initial(conn: Connection) -> None:
     from crm_app.store.lifecycle import TABLES as later  # created by their own migrations
+    from crm_app.store.ops import TABLES as service
+    later = (*later, *service)
     tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
     index = events_by_person_index(conn.dialect.name)
@@ -38,9 +40,15 @@ def _lifecycle(conn: Connection) -> None:
     create_tables(conn)
 
 
+def _service(conn: Connection) -> None:
+    from crm_app.store.ops import create_tables
+    create_tables(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (20, "lifecycle models (trained versions, reports) and backtest runs", _lifecycle),
+    (60, "service: job runs, scheduler lease, daily score snapshots", _service),
 ]
 
 

@@ -56,6 +56,9 @@ def _handle(kind: str | None):
         messages, default_type = [body], kind
     report = ingest_messages(current_app.config["PQL_STORE"], messages, f"http:{kind or 'batch'}",
                              default_type, max_message_bytes=config.max_message_bytes)
+    wake = current_app.config.get("PQL_ON_INGEST")  # `serve`: wake the in-process scoring job
+    if wake is not None and report.accepted:
+        wake()
     status = 400 if report.rejected and not report.accepted and not report.duplicates else 200
     return jsonify(report.as_json()), status
 

@@ -1,0 +1,157 @@
+"""The worker's jobs: what each does, when it runs, and the record every run leaves (status, /readyz, logs)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from crm_app.config import Config, setting
+from crm_app.services.rule_reload import RuleHolder
+from crm_app.services.scoring import score
+from crm_app.store import Store
+from crm_app.store import ops as ops_store
+
+log = logging.getLogger("crm_app.jobs")
+
+
+class NotConfigured(Exception):
+    """The job has nothing to run in this deployment (say why); recorded as not_configured, not failed."""
+
+
+@dataclass
+class JobContext:
+    """What jobs share in one worker process."""
+
+    store: Store
+    config: Config
+    rules: RuleHolder
+    env: dict = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    wake: Callable[[str], None] | None = None  # run a job now (set by the scheduler)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    func: Callable[[JobContext], dict]  # returns detail; may include "api_calls" and "idle"
+    trigger: str  # "interval" or "daily"
+    setting: str  # the setting holding its interval (seconds) or daily time (HH:MM, UTC)
+    help: str
+
+
+def job_score_changed(ctx: JobContext) -> dict:
+    """Score the people whose data changed (the fast path)."""
+    with ctx.store.read() as conn:
+        waiting = ops_store.dirty_count(conn)
+    if not waiting:
+        return {"idle": True, "waiting": 0}
+    specs = ctx.rules.require()
+    summary = score(ctx.store, specs.rules, int(time.time()), mode="changed", workers=_workers(ctx))
+    return {"scored": summary.people, "rules_hash": specs.hash, "changed": _changed(summary)}
+
+
+def job_full_rescore(ctx: JobContext) -> dict:
+    """Rescore everyone as of now: decay reaches people with no new events."""
+    specs = ctx.rules.require()
+    summary = score(ctx.store, specs.rules, int(time.time()), mode="full", workers=_workers(ctx))
+    return {"scored": summary.people, "rules_hash": specs.hash, "changed": _changed(summary)}
+
+
+def job_snapshot(ctx: JobContext) -> dict:
+    """Keep today's per-model, per-band summary of the scores (drift and trend charts read it)."""
+    day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    with ctx.store.begin() as conn:
+        rows = ops_store.band_summary(conn)
+        ops_store.save_snapshot(conn, day, rows)
+    return {"day": day, "rows": len(rows)}
+
+
+def job_reload_rules(ctx: JobContext) -> dict:
+    """Notice edited admin files; apply a valid set, refuse an invalid one."""
+    outcome = ctx.rules.check()
+    if outcome.errors:
+        raise RuntimeError(f"rule set refused ({len(outcome.errors)} error(s)); still scoring with "
+                           f"{outcome.set_hash or 'no set'}: " + "; ".join(outcome.errors[:5]))
+    return {"idle": not outcome.changed, "applied": outcome.applied, "rules_hash": outcome.set_hash}
+
+
+# Jobs whose service is built in another issue. They run only when their module is part of this build AND
+# a hook is registered for them in HOOKS (module -> function taking the JobContext); until then they are
+# listed, and recorded as not_configured, never faked.
+PENDING_SERVICES = {
+    "crm_sync": "crm_app.services.crm_sync",
+    "write_back": "crm_app.services.crm_writeback",
+    "playbooks": "crm_app.services.playbook_runtime",
+}
+HOOKS: dict[str, Callable[[JobContext], dict]] = {}
+
+
+def _pending(name: str) -> Callable[[JobContext], dict]:
+    def run(ctx: JobContext) -> dict:
+        module = PENDING_SERVICES[name]
+        if name in HOOKS:
+            return HOOKS[name](ctx)
+        if importlib.util.find_spec(module) is None:
+            raise NotConfigured(f"{module} is not part of this build")
+        raise NotConfigured(f"{module} exists but no worker hook is registered for it yet")
+    run.__doc__ = f"Run the {name} service (not configured until it is wired in)."
+    return run
+
+
+JOBS: tuple[Job, ...] = (
+    Job("reload_rules", job_reload_rules, "interval", "RULES_POLL_SECONDS", "notice edited admin files"),
+    Job("score_changed", job_score_changed, "interval", "SCORE_CHANGED_SECONDS", "score people whose data changed"),
+    Job("crm_sync", _pending("crm_sync"), "interval", "CRM_SYNC_SECONDS", "incremental CRM sync"),
+    Job("write_back", _pending("write_back"), "interval", "WRITE_BACK_SECONDS", "write changed values to the CRM"),
+    Job("playbooks", _pending("playbooks"), "interval", "PLAYBOOK_SECONDS", "run playbooks on score changes"),
+    Job("full_rescore", job_full_rescore, "daily", "FULL_RESCORE_AT", "rescore everyone; applies decay"),
+    Job("snapshot", job_snapshot, "daily", "SNAPSHOT_AT", "daily snapshot of score history"),
+)
+JOBS_BY_NAME = {job.name: job for job in JOBS}
+
+
+def run_job(ctx: JobContext, job: Job) -> dict:
+    """Run one job, time it, record its outcome and log one structured line; never raises."""
+    started = time.time()
+    outcome, error, detail = "ok", None, {}
+    try:
+        detail = job.func(ctx) or {}
+        if detail.pop("idle", False):
+            outcome = "idle"
+    except NotConfigured as exc:
+        outcome, error = "not_configured", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a failing job must not stop the scheduler; it is recorded
+        outcome, error = "failed", f"{type(exc).__name__}: {exc}"
+        log.debug("job %s failed", job.name, exc_info=True)
+    finished = time.time()
+    run = {"started_at": started, "finished_at": finished, "seconds": round(finished - started, 4),
+           "outcome": outcome, "error": error, "api_calls": int(detail.pop("api_calls", 0) or 0),
+           "detail": detail, "host": HOST}
+    try:
+        with ctx.store.begin() as conn:
+            ops_store.record_job_run(conn, job.name, run)
+    except Exception as exc:  # noqa: BLE001 - the database may be the thing that is down; the log still has it
+        run["record_error"] = str(exc)
+    level = logging.ERROR if outcome == "failed" else logging.INFO
+    if outcome != "idle" or log.isEnabledFor(logging.DEBUG):
+        log.log(level, json.dumps({"event": "job", "job": job.name, **run}, default=str, sort_keys=True))
+    return run
+
+
+HOST = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _workers(ctx: JobContext) -> int | None:
+    raw = setting("SCORE_WORKERS", ctx.env or None)
+    return int(raw) if raw else None
+
+
+def _changed(summary) -> dict:
+    return {name: m.changed for name, m in summary.models.items()}

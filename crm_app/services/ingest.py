@@ -52,7 +52,7 @@ def _domain(traits: dict) -> str | None:
 
 
 def ingest_messages(store: Store, raw_messages: list, source: str, default_type: str | None = None,
-                    received_at: int | None = None, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                    received_at: int | None = None, max_message_bytes: int | None = DEFAULT_MAX_MESSAGE_BYTES,
                     positions: list | None = None) -> IngestReport:
     """Validate and store a list of messages in one transaction; return what was kept and what was refused."""
     received_at = int(time.time()) if received_at is None else received_at

@@ -45,6 +45,10 @@ def open_engine(url: str) -> Engine:
     """Make the engine and bring its schema up to date."""
     engine = make_engine(url)
     with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            # The same for SQLite: take the write lock before looking at schema_migrations (the driver would
+            # otherwise begin only at the first INSERT, after another process created the same tables).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         if conn.dialect.name == "postgresql":
             # Several processes start at once (gunicorn workers, workers on other machines): one migrates,
             # the others wait here and then find nothing left to do. Released at commit.

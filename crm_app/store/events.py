@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from crm_app.store import schema
+from crm_app.store.bulk import insert_new
 from crm_app.store.dialect import chunks, upsert
 from crm_app.store.people import mark_dirty
 
@@ -30,6 +31,9 @@ def known_type_ids(conn: Connection, keys) -> dict:
     return {r.key: r.id for r in conn.execute(select(t.c.key, t.c.id).where(t.c.key.in_(keys)))}
 
 
+EVENT_COLUMNS = ["message_id", "person_id", "anonymous_id", "type_id", "ts", "properties", "received_at"]
+
+
 def insert_events(conn: Connection, rows: list[dict]) -> tuple[int, int]:
     """Store events, skipping message ids already stored or repeated; return (stored, duplicates)."""
     seen: set = set()
@@ -39,13 +43,10 @@ def insert_events(conn: Connection, rows: list[dict]) -> tuple[int, int]:
             continue
         seen.add(row["message_id"])
         fresh.append(row)
-    existing: set = set()
-    for part in chunks(list(seen), 900):
-        existing.update(conn.execute(select(schema.events.c.message_id)
-                                     .where(schema.events.c.message_id.in_(part))).scalars())
-    fresh = [r for r in fresh if r["message_id"] not in existing]
-    # ON CONFLICT DO NOTHING still guards a race with another process ingesting the same message.
-    upsert(conn, schema.events, fresh, ["message_id"])
+    # ON CONFLICT DO NOTHING skips ids already stored, also those another process is storing right now.
+    stored = insert_new(conn, "events", EVENT_COLUMNS, "message_id",
+                        [tuple(r.get(c) for c in EVENT_COLUMNS) for r in fresh], json_columns=("properties",))
+    fresh = [r for r in fresh if r["message_id"] in stored]
     mark_dirty(conn, [r["person_id"] for r in fresh])
     return len(fresh), len(rows) - len(fresh)
 

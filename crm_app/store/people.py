@@ -6,6 +6,7 @@ import time
 from sqlalchemy import Connection, func, select
 
 from crm_app.store import schema
+from crm_app.store.bulk import bump_versions, lookup
 from crm_app.store.dialect import chunks, insert_for, upsert
 
 
@@ -39,13 +40,14 @@ def upsert_accounts(conn: Connection, rows: list[dict]) -> dict:
             "attributes": _merge(base.get("attributes"), row.get("attributes") or {}),
             "updated_at": now,
         }
-    upsert(conn, schema.accounts, list(merged.values()), ["external_id"], ["name", "domain", "attributes",
+    # Sorted by key: concurrent PostgreSQL writers then lock rows in one order and never deadlock.
+    upsert(conn, schema.accounts, [merged[k] for k in sorted(merged)], ["external_id"], ["name", "domain", "attributes",
                                                                           "updated_at"])
     return account_ids(conn, ids)
 
 
 def account_ids(conn: Connection, external_ids: list[str]) -> dict:
-    return {r.external_id: r.id for r in _select_in(conn, schema.accounts, "external_id", external_ids)}
+    return lookup(conn, "accounts", "external_id", "id", external_ids)
 
 
 def _earliest(*stamps):
@@ -70,7 +72,7 @@ def upsert_people(conn: Connection, rows: list[dict]) -> dict:
             "created_at": _earliest(base.get("created_at"), row.get("created_at")) or now,
             "updated_at": now,
         }
-    upsert(conn, schema.people, list(merged.values()), ["external_id"],
+    upsert(conn, schema.people, [merged[k] for k in sorted(merged)], ["external_id"],
            ["email", "account_id", "attributes", "created_at", "updated_at"])
     found = person_ids(conn, ids)
     mark_dirty(conn, list(found.values()))
@@ -78,7 +80,7 @@ def upsert_people(conn: Connection, rows: list[dict]) -> dict:
 
 
 def person_ids(conn: Connection, external_ids: list[str]) -> dict:
-    return {r.external_id: r.id for r in _select_in(conn, schema.people, "external_id", external_ids)}
+    return lookup(conn, "people", "external_id", "id", external_ids)
 
 
 def ensure_people(conn: Connection, external_ids: list[str], created_at: dict | None = None) -> dict:
@@ -96,13 +98,9 @@ def ensure_people(conn: Connection, external_ids: list[str], created_at: dict | 
 
 def mark_dirty(conn: Connection, person_ids_: list[int]) -> None:
     """Queue people for the next incremental scoring; a re-mark bumps the version."""
-    ids = sorted(set(i for i in person_ids_ if i is not None))
-    if not ids:
-        return
-    stmt = insert_for(conn, schema.dirty)
-    stmt = stmt.on_conflict_do_update(index_elements=["person_id"], set_={"version": schema.dirty.c.version + 1})
-    for part in chunks(ids, 5000):
-        conn.execute(stmt, [{"person_id": i, "version": 1} for i in part])
+    ids = [i for i in person_ids_ if i is not None]
+    if ids:
+        bump_versions(conn, "dirty_people", "person_id", ids)
 
 
 def _select_in(conn: Connection, table, column: str, values: list, size: int = 900):

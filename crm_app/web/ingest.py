@@ -55,7 +55,8 @@ def _handle(kind: str | None):
     else:
         messages, default_type = [body], kind
     report = ingest_messages(current_app.config["PQL_STORE"], messages, f"http:{kind or 'batch'}",
-                             default_type, max_message_bytes=config.max_message_bytes)
+                             default_type, max_message_bytes=None if len(raw) <= config.max_message_bytes
+                             else config.max_message_bytes)
     wake = current_app.config.get("PQL_ON_INGEST")  # `serve`: wake the in-process scoring job
     if wake is not None and report.accepted:
         wake()

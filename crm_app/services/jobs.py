@@ -74,7 +74,7 @@ def job_snapshot(ctx: JobContext) -> dict:
 
 
 def job_reload_rules(ctx: JobContext) -> dict:
-    """Notice edited admin files; apply a valid set, refuse an invalid one."""
+    """Notice edited admin files; apply a valid set, refuse an invalid one (failed until the files are fixed)."""
     outcome = ctx.rules.check()
     if outcome.errors:
         raise RuntimeError(f"rule set refused ({len(outcome.errors)} error(s)); still scoring with "

@@ -39,6 +39,7 @@ class RuleHolder:
         self.store, self.dirs = store, dirs
         self._specs: SpecSet | None = None
         self._seen: str | None = None
+        self.refused: list = []  # errors of the files on disk while they are refused
         self._lock = threading.Lock()
         self.on_applied = None  # called with the new SpecSet after a switch (the worker wakes a full rescore)
 
@@ -59,17 +60,18 @@ class RuleHolder:
         with self._lock:
             seen = fingerprint(self.dirs)
             if seen == self._seen:
-                return ReloadOutcome(False, False, self._specs.hash if self._specs else None, [])
+                return ReloadOutcome(False, False, self._specs.hash if self._specs else None, self.refused)
             self._seen = seen
             try:
                 specs = load_spec_set(self.dirs)
             except SpecSetInvalid as exc:
-                errors = [str(e) for e in exc.errors]
+                errors = self.refused = [str(e) for e in exc.errors]
                 with self.store.begin() as conn:
                     ops_store.record_refused(conn, seen, errors)
                 log.error("rule set refused: %d error(s); still scoring with %s", len(errors),
                           self._specs.hash if self._specs else "no set", extra={"errors": errors})
                 return ReloadOutcome(True, False, self._specs.hash if self._specs else None, errors)
+            self.refused = []
             if self._specs is not None and specs.hash == self._specs.hash:
                 with self.store.begin() as conn:  # an edit reverted to the active set: clear the refusal
                     ops_store.record_rule_set(conn, specs.hash, list(_files(specs)))

@@ -1,0 +1,165 @@
+"""The worker's jobs, their records in status and /readyz, the scheduler lease, and the secrets rule."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from crm_app.config import Config
+from crm_app.errors import ConfigError
+from crm_app.services.ingest import ingest_messages
+from crm_app.services.jobs import JOBS, JOBS_BY_NAME, JobContext, run_job
+from crm_app.services.rule_reload import RuleHolder
+from crm_app.services.service_status import service_status
+from crm_app.store import ops as ops_store
+from crm_app.store import schema
+from crm_app.worker import Worker, trigger_for
+from tests.conftest import ROOT
+
+
+def context(store, env: dict | None = None) -> JobContext:
+    config = Config.from_env({}, database_url=store.url, specs_root=str(ROOT))
+    return JobContext(store, config, RuleHolder(store, config.spec_dirs), env=env or {"SCORE_WORKERS": "1"})
+
+
+def track(user: str, n: int, event: str = "Invite Sent") -> list[dict]:
+    return [{"type": "track", "userId": user, "event": event, "messageId": f"{user}-{event}-{i}",
+             "timestamp": "2026-11-20T10:00:00Z"} for i in range(n)]
+
+
+def test_every_job_of_the_issue_is_registered():
+    assert {j.name for j in JOBS} == {"reload_rules", "score_changed", "crm_sync", "write_back", "playbooks",
+                                      "full_rescore", "snapshot"}
+
+
+@pytest.mark.parametrize("setting,value,message", [
+    ("SCORE_CHANGED_SECONDS", "soon", "expected a number of seconds"),
+    ("SCORE_CHANGED_SECONDS", "0", "must be more than 0"),
+    ("FULL_RESCORE_AT", "25:00", "expected a UTC time as HH:MM"),
+    ("SNAPSHOT_AT", "noon", "expected a UTC time as HH:MM"),
+])
+def test_a_bad_schedule_setting_is_a_clear_error(setting, value, message):
+    job = next(j for j in JOBS if j.setting == setting)
+    with pytest.raises(ConfigError, match=message) as info:
+        trigger_for(job, {setting: value})
+    assert setting in str(info.value)
+
+
+def test_scheduler_uses_coalesce_one_instance_and_the_misfire_grace(sqlite_store):
+    config = Config.from_env({}, database_url=sqlite_store.url, specs_root=str(ROOT))
+    worker = Worker(config, store=sqlite_store, env={"MISFIRE_GRACE_SECONDS": "42", "SCORE_CHANGED_SECONDS": "7"})
+    worker.scheduler.start(paused=True)  # job defaults are applied when the scheduler starts
+    job = worker.scheduler.get_job("score_changed")
+    assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 42)
+    assert job.trigger.interval.total_seconds() == 7
+    daily = worker.scheduler.get_job("full_rescore")
+    assert str(daily.trigger.fields[5]) == "3" and str(daily.trigger.fields[6]) == "0"  # hour, minute
+    worker.scheduler.shutdown(wait=False)
+
+
+def test_score_changed_scores_queued_people_and_records_the_run(store):
+    ctx = context(store)
+    ingest_messages(store, track("ann", 3) + track("bob", 1), "test")
+    run = run_job(ctx, JOBS_BY_NAME["score_changed"])
+    assert run["outcome"] == "ok" and run["detail"]["scored"] == 2
+    with store.read() as conn:
+        hashes = set(conn.execute(select(schema.results.c.rules_hash)).scalars())
+        assert ops_store.dirty_count(conn) == 0
+    assert hashes == {ctx.rules.specs.hash}
+    assert run_job(ctx, JOBS_BY_NAME["score_changed"])["outcome"] == "idle"
+    last = service_status(store)["jobs"]["score_changed"]["last"]
+    assert last["outcome"] == "idle" and last["runs"] == 2 and last["failures"] == 0
+
+
+def test_pending_services_are_listed_as_not_configured_never_faked(sqlite_store):
+    ctx = context(sqlite_store)
+    for name in ("crm_sync", "write_back", "playbooks"):
+        run = run_job(ctx, JOBS_BY_NAME[name])
+        assert run["outcome"] == "not_configured" and "crm_app.services." in run["error"]
+    jobs = service_status(sqlite_store)["jobs"]
+    assert jobs["crm_sync"]["last"]["outcome"] == "not_configured"
+    assert jobs["full_rescore"]["last"] is None  # never run: still listed
+
+
+def test_a_failing_job_is_recorded_logged_as_one_json_line_and_does_not_raise(sqlite_store, caplog, tmp_path):
+    ctx = context(sqlite_store)
+    ctx.rules = RuleHolder(sqlite_store, Config.from_env({}, specs_root=str(tmp_path)).spec_dirs)  # no rules
+    ingest_messages(sqlite_store, track("ann", 1), "test")
+    with caplog.at_level(logging.INFO, logger="crm_app.jobs"):
+        run = run_job(ctx, JOBS_BY_NAME["score_changed"])
+    assert run["outcome"] == "failed" and "SpecSetInvalid" in run["error"]
+    line = json.loads(caplog.records[-1].getMessage())
+    assert line["job"] == "score_changed" and line["outcome"] == "failed" and "seconds" in line
+    assert service_status(sqlite_store)["jobs"]["score_changed"]["last"]["failures"] == 1
+
+
+def test_full_rescore_and_snapshot(store):
+    ctx = context(store)
+    ingest_messages(store, track("ann", 2) + track("bob", 5, "Report Created"), "test")
+    assert run_job(ctx, JOBS_BY_NAME["full_rescore"])["detail"]["scored"] == 2
+    run = run_job(ctx, JOBS_BY_NAME["snapshot"])
+    assert run["outcome"] == "ok" and run["detail"]["rows"] >= 1
+    with store.read() as conn:
+        people = conn.execute(select(func.sum(ops_store.score_snapshots.c.people))
+                              .where(ops_store.score_snapshots.c.model == "conversion")).scalar()
+    assert people == 2
+
+
+def test_the_lease_has_one_holder_and_passes_on_after_expiry_or_release(store):
+    with store.begin() as conn:
+        assert ops_store.try_lease(conn, "scheduler", "a", 30, now=1000)
+        assert not ops_store.try_lease(conn, "scheduler", "b", 30, now=1010)
+        assert ops_store.try_lease(conn, "scheduler", "a", 30, now=1020)  # renewal
+        assert not ops_store.try_lease(conn, "scheduler", "b", 30, now=1049)
+        assert ops_store.try_lease(conn, "scheduler", "b", 30, now=1051)  # a stopped renewing
+        assert not ops_store.try_lease(conn, "scheduler", "a", 30, now=1052)
+        ops_store.release_lease(conn, "scheduler", "b")
+        assert ops_store.try_lease(conn, "scheduler", "a", 30, now=1053)
+        assert ops_store.lease_state(conn, "scheduler")["holder"] == "a"
+
+
+def test_readyz_and_status_show_jobs_and_the_scheduler(app, client, runner):
+    store = app.config["PQL_STORE"]
+    with store.begin() as conn:
+        ops_store.try_lease(conn, "scheduler", "host-1:42", 30)
+    run_job(context(store), JOBS_BY_NAME["reload_rules"])
+    body = client.get("/readyz").get_json()
+    assert body["ready"] and body["scheduler"]["holder"] == "host-1:42" and body["scheduler"]["live"]
+    assert body["jobs"]["reload_rules"]["last"]["outcome"] == "ok"
+    assert body["rule_sets"]["active"]["hash"]
+    code, out, _ = runner("status")
+    assert code == 0 and "scheduler: held by host-1:42" in out and "job reload_rules: ok" in out
+
+
+@pytest.mark.parametrize("env,missing", [
+    ({}, "WRITE_KEY, SECRET_KEY"),
+    ({"WRITE_KEY": "k"}, "SECRET_KEY"),
+])
+def test_the_procfile_app_refuses_to_start_without_secrets(monkeypatch, tmp_path, env, missing):
+    from crm_app import create_app
+    for name in ("WRITE_KEY", "SECRET_KEY", "DASHBOARD_ADMIN_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/s.db")
+    with pytest.raises(ConfigError, match=missing):
+        create_app()
+
+
+def test_the_procfile_app_starts_with_secrets_and_never_shows_them(monkeypatch, tmp_path):
+    from crm_app import create_app
+    from crm_app.config import REQUIRED_OUTSIDE_EMBEDDED
+    for name in REQUIRED_OUTSIDE_EMBEDDED:
+        monkeypatch.setenv(name, f"s3cret-{name}")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/s.db")
+    app = create_app()
+    assert "s3cret" not in repr(app.config["PQL_CONFIG"])
+    app.config["PQL_STORE"].dispose()
+
+
+def test_serve_on_a_public_address_needs_the_secrets(runner, monkeypatch):
+    monkeypatch.delenv("WRITE_KEY", raising=False)
+    code, _, err = runner("serve", "--host", "0.0.0.0", "--port", "0")
+    assert code == 2 and "WRITE_KEY" in err

@@ -60,7 +60,9 @@ def lookup(conn: Connection, table_name: str, key: str, value: str, keys) -> dic
     cursor = conn.connection.driver_connection.cursor()
     found: dict = {}
     if conn.dialect.name == "postgresql":
-        cursor.execute(f"SELECT {key}, {value} FROM {table_name} WHERE {key} = ANY(%s)", (keys,))
+        # prepare=False: psycopg prepares a statement after 5 runs, and PostgreSQL's generic plan for
+        # "= ANY(array)" is a slow scan (measured 8 ms against 1 ms for a 100-key lookup in 5,000 people).
+        cursor.execute(f"SELECT {key}, {value} FROM {table_name} WHERE {key} = ANY(%s)", (keys,), prepare=False)
         found.update(cursor.fetchall())
         return found
     for part in chunks(keys, 900):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Connection
+from sqlalchemy import JSON, Connection
 
 from crm_app.store import schema
 from crm_app.store.dialect import chunks
@@ -104,3 +104,29 @@ def insert_new(conn: Connection, table_name: str, columns: list[str], key: str, 
                        f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}", values)
         stored.update(r[0] for r in cursor.fetchall())
     return stored
+
+
+def rows_by_key(conn: Connection, table_name: str, key: str, keys) -> dict:
+    """key -> whole row as a dict (JSON columns decoded) through the driver, for the ingest upserts."""
+    table = schema.metadata.tables[table_name]
+    if key not in table.c:
+        raise ValueError(f"{table_name} has no column {key!r}")
+    names = [c.name for c in table.c]
+    json_names = {c.name for c in table.c if isinstance(c.type, JSON)}
+    keys = sorted(set(k for k in keys if k is not None))
+    cursor = conn.connection.driver_connection.cursor()
+    found: dict = {}
+    select_list = ", ".join(names)
+    for part in chunks(keys, 900):
+        if conn.dialect.name == "postgresql":
+            cursor.execute(f"SELECT {select_list} FROM {table_name} WHERE {key} = ANY(%s)", (part,), prepare=False)
+        else:
+            cursor.execute(f"SELECT {select_list} FROM {table_name} WHERE {key} IN ({', '.join('?' * len(part))})",
+                           part)
+        for values in cursor.fetchall():
+            row = dict(zip(names, values))
+            for name in json_names:
+                if isinstance(row[name], str):
+                    row[name] = json.loads(row[name])
+            found[row[key]] = row
+    return found

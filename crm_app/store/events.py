@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from crm_app.store import schema
-from crm_app.store.bulk import insert_new
+from crm_app.store.bulk import insert_new, lookup
 from crm_app.store.dialect import chunks, upsert
 from crm_app.store.people import mark_dirty
 
@@ -13,7 +13,7 @@ def event_type_ids(conn: Connection, names: list[str]) -> dict:
     """Lower-cased event name -> type id, creating types seen for the first time."""
     wanted = {n.strip().lower(): n.strip() for n in names}
     t = schema.event_types
-    found = {r.key: r.id for r in conn.execute(select(t.c.key, t.c.id).where(t.c.key.in_(list(wanted))))}
+    found = lookup(conn, "event_types", "key", "id", wanted)
     missing = [{"key": k, "name": v} for k, v in wanted.items() if k not in found]
     if missing:
         upsert(conn, t, missing, ["key"])

@@ -6,7 +6,7 @@ import time
 from sqlalchemy import Connection, func, select
 
 from crm_app.store import schema
-from crm_app.store.bulk import bump_versions, lookup
+from crm_app.store.bulk import bump_versions, lookup, rows_by_key
 from crm_app.store.dialect import chunks, insert_for, upsert
 
 
@@ -27,12 +27,12 @@ def _merge(existing: dict | None, new: dict) -> dict:
 def upsert_accounts(conn: Connection, rows: list[dict]) -> dict:
     """Create or update accounts by external_id, merging attributes; return external_id -> id."""
     ids = [r["external_id"] for r in rows]
-    existing = {r.external_id: r for r in _select_in(conn, schema.accounts, "external_id", ids)}
+    existing = rows_by_key(conn, "accounts", "external_id", ids)
     now = int(time.time())
     merged: dict[str, dict] = {}
     for row in rows:
         base = merged.get(row["external_id"]) or (
-            dict(existing[row["external_id"]]._mapping) if row["external_id"] in existing else {})
+            existing.get(row["external_id"], {}))
         merged[row["external_id"]] = {
             "external_id": row["external_id"],
             "name": row.get("name") or base.get("name"),
@@ -58,12 +58,12 @@ def _earliest(*stamps):
 def upsert_people(conn: Connection, rows: list[dict]) -> dict:
     """Create or update people by external_id, merging attributes; mark them for rescoring."""
     ids = [r["external_id"] for r in rows]
-    existing = {r.external_id: r for r in _select_in(conn, schema.people, "external_id", ids)}
+    existing = rows_by_key(conn, "people", "external_id", ids)
     now = int(time.time())
     merged: dict[str, dict] = {}
     for row in rows:
         ext = row["external_id"]
-        base = merged.get(ext) or (dict(existing[ext]._mapping) if ext in existing else {})
+        base = merged.get(ext) or existing.get(ext, {})
         merged[ext] = {
             "external_id": ext,
             "email": row.get("email") or base.get("email"),
@@ -101,14 +101,6 @@ def mark_dirty(conn: Connection, person_ids_: list[int]) -> None:
     ids = [i for i in person_ids_ if i is not None]
     if ids:
         bump_versions(conn, "dirty_people", "person_id", ids)
-
-
-def _select_in(conn: Connection, table, column: str, values: list, size: int = 900):
-    col = table.c[column]
-    out = []
-    for part in chunks(sorted(set(values)), size):
-        out.extend(conn.execute(select(table).where(col.in_(part))).all())
-    return out
 
 
 def person_id_bounds(conn: Connection) -> tuple[int, int]:

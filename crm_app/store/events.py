@@ -14,7 +14,7 @@ def event_type_ids(conn: Connection, names: list[str]) -> dict:
     wanted = {n.strip().lower(): n.strip() for n in names}
     t = schema.event_types
     found = lookup(conn, "event_types", "key", "id", wanted)
-    missing = [{"key": k, "name": v} for k, v in wanted.items() if k not in found]
+    missing = [{"key": k, "name": v} for k, v in sorted(wanted.items()) if k not in found]
     if missing:
         upsert(conn, t, missing, ["key"])
         found.update({r.key: r.id for r in conn.execute(
@@ -43,7 +43,9 @@ def insert_events(conn: Connection, rows: list[dict]) -> tuple[int, int]:
             continue
         seen.add(row["message_id"])
         fresh.append(row)
-    # ON CONFLICT DO NOTHING skips ids already stored, also those another process is storing right now.
+    # ON CONFLICT DO NOTHING skips ids already stored, also those another process is storing right now;
+    # key order means two processes storing overlapping batches wait for each other but never deadlock.
+    fresh.sort(key=lambda r: r["message_id"])
     stored = insert_new(conn, "events", EVENT_COLUMNS, "message_id",
                         [tuple(r.get(c) for c in EVENT_COLUMNS) for r in fresh], json_columns=("properties",))
     fresh = [r for r in fresh if r["message_id"] in stored]
@@ -62,10 +64,10 @@ def link_aliases(conn: Connection, pairs: dict) -> int:
     """Tie anonymous ids to people and bring the anonymous history along; return events attached."""
     if not pairs:
         return 0
-    upsert(conn, schema.aliases, [{"anonymous_id": a, "person_id": p} for a, p in pairs.items()],
+    upsert(conn, schema.aliases, [{"anonymous_id": a, "person_id": p} for a, p in sorted(pairs.items())],
            ["anonymous_id"], ["person_id"])
     attached = 0
-    for anonymous_id, person_id in pairs.items():
+    for anonymous_id, person_id in sorted(pairs.items()):
         result = conn.execute(schema.events.update()
                               .where(schema.events.c.anonymous_id == anonymous_id,
                                      schema.events.c.person_id.is_(None))

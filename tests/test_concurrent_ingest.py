@@ -4,6 +4,8 @@ from __future__ import annotations
 import random
 import threading
 
+import pytest
+
 from sqlalchemy import func, select
 
 from crm_app.services.ingest import ingest_messages
@@ -57,3 +59,30 @@ def test_overlapping_batches_from_several_writers(store):
     assert sum(o.accepted for o in outcomes) - sum(1 for m in stream if m["type"] != "track") * 4 == tracks
     assert sum(o.duplicates for o in outcomes) == tracks * 3
     assert people == 40
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+def test_a_real_deadlock_is_recognised_as_retryable(store):
+    """Two transactions take two rows in opposite orders; PostgreSQL kills one, and ingest would retry it."""
+    from crm_app.store.dialect import is_deadlock
+    ingest_messages(store, [{"type": "identify", "userId": u, "messageId": f"dl-{u}"} for u in ("a", "b")], "t")
+    barrier = threading.Barrier(2)
+    caught: list = []
+
+    def take(first: str, second: str) -> None:
+        try:
+            with store.begin() as conn:
+                p = schema.people
+                conn.execute(p.update().where(p.c.external_id == first).values(email=f"{first}@x.io"))
+                barrier.wait()
+                conn.execute(p.update().where(p.c.external_id == second).values(email=f"{second}@x.io"))
+        except Exception as exc:  # noqa: BLE001 - the deadlock victim, examined below
+            caught.append(exc)
+
+    threads = [threading.Thread(target=take, args=pair) for pair in (("a", "b"), ("b", "a"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(caught) == 1 and is_deadlock(caught[0])
+    assert not is_deadlock(ValueError("not a database error"))

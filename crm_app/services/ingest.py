@@ -9,10 +9,12 @@ from urllib.parse import urlparse
 from crm_app.errors import IngestError
 from crm_app.services.segment import Message, parse_message
 from crm_app.store import Store
+from crm_app.store.dialect import is_deadlock
 from crm_app.store import events as event_store
 from crm_app.store import people as people_store
 
 DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024
+DEADLOCK_RETRIES = 3
 
 
 @dataclass
@@ -67,11 +69,17 @@ def ingest_messages(store: Store, raw_messages: list, source: str, default_type:
             report.rejected.append({"index": position, "reason": str(exc)})
             rejects.append({"position": position, "reason": str(exc),
                             "payload": json.dumps(raw, default=str)[:65536]})
-    with store.begin() as conn:
-        if valid:
-            accepted, duplicates = _store_messages(conn, valid, received_at)
-            report.accepted, report.duplicates = accepted, duplicates
-        event_store.log_ingest(conn, source, received_at, report.accepted, report.duplicates, rejects)
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            with store.begin() as conn:
+                if valid:
+                    report.accepted, report.duplicates = _store_messages(conn, valid, received_at)
+                event_store.log_ingest(conn, source, received_at, report.accepted, report.duplicates, rejects)
+            return report
+        except Exception as exc:  # a deadlock: another writer held rows this batch needs, in the other order
+            if not is_deadlock(exc) or attempt == DEADLOCK_RETRIES:
+                raise
+            time.sleep(0.01 * (attempt + 1))
     return report
 
 

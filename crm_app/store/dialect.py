@@ -28,3 +28,8 @@ def chunks(items: list, size: int):
     """Successive slices of at most size items."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """True for a PostgreSQL deadlock or serialization failure: the transaction can simply be run again."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001")

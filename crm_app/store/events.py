@@ -43,9 +43,9 @@ def insert_events(conn: Connection, rows: list[dict]) -> tuple[int, int]:
             continue
         seen.add(row["message_id"])
         fresh.append(row)
-    # ON CONFLICT DO NOTHING skips ids already stored, also those another process is storing right now;
-    # key order means two processes storing overlapping batches wait for each other but never deadlock.
-    fresh.sort(key=lambda r: r["message_id"])
+    # ON CONFLICT DO NOTHING skips ids already stored, also those another process is storing right now.
+    # Arrival order is kept (event ids follow it); two processes storing the same messages in different
+    # orders can deadlock on PostgreSQL, and ingest then retries the whole transaction (dialect.is_deadlock).
     stored = insert_new(conn, "events", EVENT_COLUMNS, "message_id",
                         [tuple(r.get(c) for c in EVENT_COLUMNS) for r in fresh], json_columns=("properties",))
     fresh = [r for r in fresh if r["message_id"] in stored]

@@ -163,3 +163,19 @@ def test_serve_on_a_public_address_needs_the_secrets(runner, monkeypatch):
     monkeypatch.delenv("WRITE_KEY", raising=False)
     code, _, err = runner("serve", "--host", "0.0.0.0", "--port", "0")
     assert code == 2 and "WRITE_KEY" in err
+
+
+def test_a_full_rescore_keeps_people_marked_while_it_runs(store, default_rules):
+    """An event arriving mid-run for someone already scored keeps them queued for the fast path."""
+    from crm_app.services.scoring import score
+    ingest_messages(store, track("ann", 1) + track("bob", 1), "test")
+    arrived = []
+
+    def event_arrives(_people: int) -> None:
+        if not arrived:
+            arrived.append(ingest_messages(store, track("ann", 1, "Report Created"), "test"))
+
+    score(store, default_rules, 1_795_000_000, mode="full", chunk=1, workers=1, progress=event_arrives)
+    assert arrived and arrived[0].accepted == 1
+    with store.read() as conn:
+        assert ops_store.dirty_count(conn) == 1

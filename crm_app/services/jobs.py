@@ -19,6 +19,9 @@ from crm_app.store import Store
 from crm_app.store import ops as ops_store
 
 log = logging.getLogger("crm_app.jobs")
+# The fast path and the full rescore never overlap: a slower full run must not overwrite a result the fast
+# path has just computed from newer events. Only the lease holder runs jobs, so a process lock is enough.
+SCORING = threading.Lock()
 
 
 class NotConfigured(Exception):
@@ -53,14 +56,16 @@ def job_score_changed(ctx: JobContext) -> dict:
     if not waiting:
         return {"idle": True, "waiting": 0}
     specs = ctx.rules.require()
-    summary = score(ctx.store, specs.rules, int(time.time()), mode="changed", workers=_workers(ctx))
+    with SCORING:
+        summary = score(ctx.store, specs.rules, int(time.time()), mode="changed", workers=_workers(ctx))
     return {"scored": summary.people, "rules_hash": specs.hash, "changed": _changed(summary)}
 
 
 def job_full_rescore(ctx: JobContext) -> dict:
     """Rescore everyone as of now: decay reaches people with no new events."""
     specs = ctx.rules.require()
-    summary = score(ctx.store, specs.rules, int(time.time()), mode="full", workers=_workers(ctx))
+    with SCORING:
+        summary = score(ctx.store, specs.rules, int(time.time()), mode="full", workers=_workers(ctx))
     return {"scored": summary.people, "rules_hash": specs.hash, "changed": _changed(summary)}
 
 

@@ -170,7 +170,8 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
     summary = ScoreSummary(as_of=as_of, mode=mode, dry_run=dry_run, rules_hash=ruleset.hash)
     summary.models = {m.name: ModelSummary(m.name) for m in ordered_models(ruleset)}
     with store.read() as conn:
-        claimed = results_store.claim_dirty(conn) if mode == "changed" else []
+        # Full runs claim the queue too: someone marked after this point (new events mid-run) stays queued.
+        claimed = results_store.claim_dirty(conn)
         lo, hi = people_store.person_id_bounds(conn)
     batches = list(_batches(mode, claimed, lo, hi, chunk))
     workers = default_workers() if workers is None else workers
@@ -184,10 +185,7 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
         for name, ms in summary.models.items():
             ms.bands = ms.run_bands if dry_run else results_store.band_counts(conn, name)
         if not dry_run:
-            if mode == "changed":
-                results_store.release_dirty(conn, claimed)
-            else:
-                results_store.clear_dirty(conn)
+            results_store.release_dirty(conn, claimed)
         summary.seconds = time.time() - started
         first = next(iter(summary.models.values()), ModelSummary(""))
         results_store.record_run(conn, {

@@ -22,6 +22,7 @@ from crm_app.store import schema
 from tests.test_failover import start_worker
 from tests.test_hot_reload import wait_for
 
+BATCHES = 150
 EVENTS = ["Logged In", "Invite Sent", "Report Created", "Integration Connected", "Feature Used"]
 
 
@@ -49,30 +50,33 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
     rng = random.Random(5)
     sent: set = set()
     done = threading.Event()
-    sender = threading.Thread(target=stream, args=(store, 80, 11, sent, done))
+    sender = threading.Thread(target=stream, args=(store, BATCHES, 11, sent, done))
     sender.start()
     kills = 0
     worker = start_worker(store.url, tmp_path, "w0", {"LEADER_LEASE_SECONDS": "1"})
     try:
         while not done.is_set():
-            time.sleep(rng.uniform(0.3, 1.2))
+            time.sleep(rng.uniform(0.6, 1.8))  # long enough, often, to be caught mid-run
             worker.kill()  # SIGKILL: no chance to finish or release anything
             worker.wait()
             kills += 1
             worker = start_worker(store.url, tmp_path, f"w{kills}", {"LEADER_LEASE_SECONDS": "1"})
         sender.join()
+        stream_ended = time.time()
         # The last worker drains the queue once it holds the lease (the killed one's lease must expire first).
         wait_for(lambda: _drained(store), seconds=60)
     finally:
         worker.terminate()
         worker.wait(20)
-    assert kills >= 3
     with store.read() as conn:
         stored = conn.execute(select(func.count()).select_from(schema.events)).scalar()
         people = conn.execute(select(func.count()).select_from(schema.people)).scalar()
         scored = conn.execute(select(func.count()).select_from(schema.results)
                               .where(schema.results.c.model == "conversion")).scalar()
-    assert stored == len(sent) == 80 * 50
+        runs = conn.execute(select(func.count()).select_from(schema.score_runs)
+                            .where(schema.score_runs.c.started_at < stream_ended)).scalar()
+    assert kills >= 3 and runs >= 3  # workers did score between kills, during the stream
+    assert stored == len(sent) == BATCHES * 50
     assert scored == people
     check = score(store, default_rules, int(time.time()), mode="full", dry_run=True, workers=1)
     assert check.models["conversion"].changed == 0, "a stored score differs from a fresh scoring"

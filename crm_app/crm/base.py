@@ -57,16 +57,31 @@ class TaskRequest:
     who_id: str | None
     what_id: str | None = None  # account / company
     priority: str = "Normal"
+    # Why: a create whose answer was lost (reset, timeout, 5xx) may have happened; the adapter looks the
+    # task up by (who, subject, due) before trying again, so a retry never makes a second task.
 
 
 @dataclass
 class CallCounter:
-    """API calls used, per endpoint family, for status and budgeting."""
+    """API calls used, per endpoint family (every attempt, retries included), and the last limit headers."""
 
     calls: dict = field(default_factory=dict)
+    limits: dict = field(default_factory=dict)
 
     def count(self, family: str, n: int = 1) -> None:
         self.calls[family] = self.calls.get(family, 0) + n
+
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def take(self) -> dict:
+        """The calls counted so far, resetting the counter (one operation's share)."""
+        taken, self.calls = self.calls, {}
+        return taken
+
+
+class CrmError(Exception):
+    """A CRM call failed for good (after retries), or the CRM refused a request as malformed."""
 
 
 class CrmAdapter(Protocol):
@@ -79,9 +94,12 @@ class CrmAdapter(Protocol):
 
     def create_field(self, object_type: str, spec) -> None: ...
 
-    def read_changed(self, object_type: str, since: str | None) -> Iterator[CrmRecord]: ...
+    def read_changed(self, object_type: str, since: str | None,
+                     fields: list[str] | None = None) -> Iterator[CrmRecord]: ...
 
-    def write_values(self, updates: list[RecordUpdate]) -> list[WriteOutcome]: ...
+    def write_values(self, updates: list[RecordUpdate]) -> list[WriteOutcome]:
+        """Write canonical values (see crm/values.py); one outcome per update, in order."""
+        ...
 
     def list_owners(self) -> list[Owner]: ...
 

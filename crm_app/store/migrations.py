@@ -16,8 +16,14 @@ def _initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def _crm_tables(conn: Connection) -> None:
+    from crm_app.store import crm  # noqa: F401 - defines the tables on schema.metadata
+    crm.create_tables(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
+    (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
 ]
 
 

@@ -27,9 +27,19 @@ class CrmRecord:
 
 @dataclass(frozen=True)
 class RecordUpdate:
+    """Canonical values for one record; `types` (field -> our type) is shared by a batch, inferred if absent."""
+
     object_type: str
     id: str
     values: dict
+    types: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def type_of(self, name: str) -> str:
+        """Our type of a field: as given, else inferred from the Python value."""
+        if name in self.types:
+            return self.types[name]
+        value = self.values.get(name)
+        return "boolean" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "text"
 
 
 @dataclass(frozen=True)

@@ -154,3 +154,37 @@ def call_totals(conn: Connection, crm: str, since: int) -> list[tuple[str, str, 
                         .where(t.c.crm == crm, t.c.at >= since).group_by(t.c.operation, t.c.family)
                         .order_by(t.c.operation, t.c.family))
     return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def people_by_email(conn: Connection, emails: list[str]) -> dict:
+    """lower-cased email -> (person id, external id), for matching CRM records to product users."""
+    p = schema.people
+    out = {}
+    for part in chunks(sorted({e.lower() for e in emails if e}), 900):
+        for row in conn.execute(select(p.c.id, p.c.external_id, p.c.email).where(func.lower(p.c.email).in_(part))):
+            out.setdefault(row.email.lower(), (row.id, row.external_id))
+    return out
+
+
+def accounts_by_domain(conn: Connection, domains: list[str]) -> dict:
+    """lower-cased domain -> (account id, external id)."""
+    a = schema.accounts
+    out = {}
+    for part in chunks(sorted({d.lower() for d in domains if d}), 900):
+        for row in conn.execute(select(a.c.id, a.c.external_id, a.c.domain).where(func.lower(a.c.domain).in_(part))):
+            out.setdefault(row.domain.lower(), (row.id, row.external_id))
+    return out
+
+
+def external_ids(conn: Connection, table_name: str, ids: list[int]) -> dict:
+    """store id -> external id, for people or accounts."""
+    table = schema.people if table_name == "people" else schema.accounts
+    out = {}
+    for part in chunks(sorted(set(ids)), 900):
+        out.update(dict(conn.execute(select(table.c.id, table.c.external_id).where(table.c.id.in_(part))).all()))
+    return out
+
+
+def watermarks(conn: Connection, crm: str) -> dict:
+    t = crm_watermarks
+    return dict(conn.execute(select(t.c.object_type, t.c.watermark).where(t.c.crm == crm)).all())

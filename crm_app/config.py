@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from crm_app.crm.settings import CRM_SETTINGS
 from crm_app.specs.loader import SpecDirs
 
 # name -> (default, meaning). README.md documents each; tests/test_docs.py checks that.
@@ -17,6 +18,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "SECRET_KEY": ("", "Flask session key; generated per process when empty"),
     "LOG_LEVEL": ("INFO", "logging level"),
 }
+SETTINGS.update(CRM_SETTINGS)  # issue 3: CRM integration settings
 
 
 @dataclass(frozen=True)

@@ -142,3 +142,34 @@ def seed_hubspot(emu: hs_emu.HubSpotEmulator) -> None:
 
 
 __all__ = ["tls", "store", "sf_server", "hs_server", "Faults"]
+
+
+def seed_many(store: Store, emulator, crm: str, n: int) -> list[str]:
+    """n people in the store and as Salesforce leads or HubSpot contacts; returns the CRM ids."""
+    emails = [f"person{i:06d}@example.com" for i in range(n)]
+    with store.begin() as conn:
+        people_store.upsert_people(conn, [{"external_id": f"u{i:06d}", "email": e, "attributes": {}}
+                                          for i, e in enumerate(emails)])
+    if crm == "salesforce":
+        return [emulator.insert("Lead", {"Email": e, "LastName": "x", "Company": "c"}) for e in emails]
+    return [emulator.insert("contacts", {"email": e}) for e in emails]
+
+
+def put_scores(store: Store, emails: list[str] | None, combined: int, model: str = "conversion") -> None:
+    """Store a result for people (all when emails is None) as scoring would, so write-back has work."""
+    from sqlalchemy import select
+
+    from crm_app.store import results as results_store
+    from crm_app.store import schema
+    with store.begin() as conn:
+        query = select(schema.people.c.id)
+        if emails is not None:
+            query = query.where(schema.people.c.email.in_(emails))
+        ids = list(conn.execute(query).scalars())
+        rows = [{"model": model, "subject_id": pid, "as_of": AS_OF, "fit": combined // 2, "fit_raw": combined // 2,
+                 "behaviour": combined - combined // 2, "behaviour_before_decay": 0, "decay": 0, "combined": combined,
+                 "band": "high" if combined >= 70 else "low", "pql": combined >= 75, "pql_since": None,
+                 "pql_first_at": AS_OF if combined >= 75 else None, "activation": "Activated", "milestones": 2,
+                 "last_activity": AS_OF - DAY, "days_inactive": 1, "reasons": [["r", f"Scored {combined}", combined]],
+                 "rules_hash": "test"} for pid in ids]
+        results_store.save_results(conn, rows, [])

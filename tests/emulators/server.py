@@ -45,6 +45,7 @@ class Faults:
     kinds: tuple = ("429", "500", "reset")
     seed: int = 7
     timeout_seconds: float = 1.5
+    start_after: int = 0  # let this many calls through first (to interrupt a run halfway)
     injected: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -53,6 +54,9 @@ class Faults:
 
     def draw(self) -> str | None:
         with self._lock:
+            if self.start_after > 0:
+                self.start_after -= 1
+                return None
             if self.rate <= 0 or self._random.random() >= self.rate:
                 return None
             kind = self._random.choice(self.kinds)

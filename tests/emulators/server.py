@@ -111,6 +111,7 @@ class EmulatorServer:
 def _make_handler(server: EmulatorServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as separate writes; no 40 ms delayed-ACK stall
 
         def log_message(self, *args):  # quiet: tests read server.calls instead
             pass

@@ -30,7 +30,7 @@ def soql_quote(value: str) -> str:
 
 
 def soql_datetime(watermark: str) -> str:
-    """A SystemModstamp as an unquoted SOQL datetime literal (seconds; the comparison re-reads at most 1 s)."""
+    """A SystemModstamp as an unquoted SOQL datetime literal, in whole seconds as Salesforce stores them."""
     return watermark[:19] + "Z"
 
 
@@ -117,7 +117,9 @@ class SalesforceCrm:
                      fields: list[str] | None = None) -> Iterator[CrmRecord]:
         types = self._types.get(object_type) or {n: i.type for n, i in self.describe_fields(object_type).items()}
         names = ["Id", "SystemModstamp"] + [f for f in (fields or []) if f not in ("Id", "SystemModstamp")]
-        where = [f"SystemModstamp > {soql_datetime(since)}"] if since else []
+        # >= re-reads the watermark's own second: Salesforce keeps whole seconds, and a record committed late in
+        # that second would otherwise be missed. Re-read records cost nothing: sync compares mapped inputs.
+        where = [f"SystemModstamp >= {soql_datetime(since)}"] if since else []
         if object_type == "Lead":
             where.append("IsConverted = false")  # a converted lead lives on as a contact
         q = f"SELECT {', '.join(names)} FROM {object_type}" + (f" WHERE {' AND '.join(where)}" if where else "") \

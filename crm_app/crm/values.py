@@ -77,6 +77,11 @@ def iso_from_epoch(seconds: int | float) -> str:
 
 
 def epoch_ms(iso: str) -> int:
-    """A canonical or vendor ISO datetime as epoch milliseconds (HubSpot search filters)."""
-    parsed = datetime.strptime(_canonical_datetime(iso), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp() * 1000)
+    """An ISO datetime as epoch milliseconds, keeping its milliseconds (HubSpot search filters and watermarks)."""
+    text = str(iso).replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]  # +0000 -> +00:00
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return round(parsed.timestamp() * 1000)

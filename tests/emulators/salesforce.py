@@ -63,7 +63,8 @@ _PATH = re.compile(r"^/services/data/v\d+\.\d+/(?P<rest>.*)$")
 
 
 def stamp(moment: datetime | None = None) -> str:
-    return (moment or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+    """Datetimes keep whole seconds in Salesforce; the API shows them with .000 milliseconds."""
+    return (moment or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S") + ".000+0000"
 
 
 def error(status: int, code: str, message: str, fields=()) -> Response:
@@ -92,7 +93,7 @@ class SalesforceEmulator:
         return f"{PREFIX[obj]}{next(self.ids):012d}AAA"
 
     def tick(self) -> str:
-        """A strictly increasing SystemModstamp, a millisecond apart."""
+        """The clock moves a millisecond per write; SystemModstamp shows the whole second, as in Salesforce."""
         self.clock += timedelta(milliseconds=1)
         return stamp(self.clock)
 

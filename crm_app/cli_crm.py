@@ -14,7 +14,7 @@ from crm_app.services.crm_provision import provision
 from crm_app.services.crm_sync import sync_crm
 from crm_app.services.crm_writeback import push_scores
 from crm_app.specs.loader import load_spec_set
-from crm_app.specs.mapping import load_mapping
+from crm_app.specs.crm_mapping import load_mapping
 from crm_app.store import Store
 
 

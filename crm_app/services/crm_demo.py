@@ -10,7 +10,7 @@ from crm_app.crm.sandbox import SandboxCrm, now_iso
 from crm_app.services.crm_provision import provision
 from crm_app.services.crm_sync import sync_crm
 from crm_app.services.crm_writeback import push_scores
-from crm_app.specs.mapping import load_mapping
+from crm_app.specs.crm_mapping import load_mapping
 from crm_app.store import Store, schema
 
 DEMO_OWNERS = (("005-demo-ada", "ada@example.com", "Ada Lovelace"), ("005-demo-grace", "grace@example.com",

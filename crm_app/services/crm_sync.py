@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from crm_app.services.crm_accounting import record_usage
-from crm_app.specs.mapping import CrmMapping, ObjectMapping
+from crm_app.specs.crm_mapping import CrmMapping, ObjectMapping
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
 from crm_app.store import people as people_store

@@ -1,7 +1,8 @@
-"""CLI commands of the CRM integration: provision, sync, writeback, status (`python -m crm_app <command>`)."""
+"""CLI commands of the CRM integration: provision, sync, writeback, crm-status (`python -m crm_app <command>`)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def register_crm(subparsers) -> None:
     p = subparsers.add_parser("writeback", help="write changed scores into the CRM")
     p.add_argument("--dry-run", action="store_true", help="count what would be written, send nothing")
     p.set_defaults(func=cmd_writeback)
-    p = subparsers.add_parser("status", help="CRM API calls used today, limits, watermarks, failed writes")
+    p = subparsers.add_parser("crm-status", help="CRM API calls used today, limits, watermarks, failed writes")
     p.add_argument("--refresh-limits", action="store_true", help="ask Salesforce for its limits (one API call)")
     p.set_defaults(func=cmd_status)
 
@@ -39,6 +40,19 @@ def _context():
     return config, Store(config.database_url), make_adapter()
 
 
+def _crm_errors(command):
+    """CRM failures print one clear line and exit 2, like admin-file errors in the main CLI."""
+    @functools.wraps(command)
+    def run(args, config=None) -> int:
+        try:
+            return command(args)
+        except CrmError as exc:
+            print(f"CRM error: {exc}", file=sys.stderr)
+            return 2
+    return run
+
+
+@_crm_errors
 def cmd_provision(args) -> int:
     config, store, adapter = _context()
     fields = load_spec_set(config.spec_dirs).fields
@@ -52,6 +66,7 @@ def cmd_provision(args) -> int:
     return 1 if counts["clash"] else 0
 
 
+@_crm_errors
 def cmd_sync(args) -> int:
     config, store, adapter = _context()
     mapping = load_mapping(Path(config.specs_root) / setting("CRM_MAPPING_FILE"), adapter.name)
@@ -61,6 +76,7 @@ def cmd_sync(args) -> int:
     return 0
 
 
+@_crm_errors
 def cmd_writeback(args) -> int:
     config, store, adapter = _context()
     fields = load_spec_set(config.spec_dirs).fields
@@ -72,6 +88,7 @@ def cmd_writeback(args) -> int:
     return 1 if summary.failed else 0
 
 
+@_crm_errors
 def cmd_status(args) -> int:
     config, store, adapter = _context()
     if args.refresh_limits and hasattr(adapter, "refresh_limits"):
@@ -79,6 +96,12 @@ def cmd_status(args) -> int:
         record_usage(store, adapter, "status")
     print(format_status(crm_status(store, adapter.name)))
     return 0
+
+
+def print_crm_status(config: Config) -> None:
+    """The CRM section of `python -m crm_app status`: calls today, limits, watermarks (no API call)."""
+    print()
+    print(format_status(crm_status(Store(config.database_url), setting("CRM"))))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,8 +113,6 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SpecSetInvalid as exc:
         print(f"admin files have errors:\n{exc}", file=sys.stderr)
-    except CrmError as exc:
-        print(f"CRM error: {exc}", file=sys.stderr)
     return 2
 
 

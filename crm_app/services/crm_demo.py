@@ -4,14 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from crm_app.crm.sandbox import SandboxCrm, now_iso
 from crm_app.services.crm_provision import provision
 from crm_app.services.crm_sync import sync_crm
 from crm_app.services.crm_writeback import push_scores
 from crm_app.specs.crm_mapping import load_mapping
-from crm_app.store import Store, schema
+from crm_app.store import Store
+from crm_app.store import crm as crm_store
 
 DEMO_OWNERS = (("005-demo-ada", "ada@example.com", "Ada Lovelace"), ("005-demo-grace", "grace@example.com",
                "Grace Hopper"), ("005-demo-alan", "alan@example.com", "Alan Turing"))
@@ -41,10 +40,8 @@ def seed_sandbox_from_store(store: Store, sandbox_path: str | Path, specs, mappi
 
 def _seed(store: Store, crm: SandboxCrm) -> tuple[int, int, int]:
     """Copy accounts and people into the sandbox CRM, keeping ids stable so a second demo run adds nothing."""
-    a, p = schema.accounts, schema.people
     with store.read() as conn:
-        account_rows = conn.execute(select(a.c.id, a.c.name, a.c.domain, a.c.attributes)).all()
-        people_rows = conn.execute(select(p.c.id, p.c.email, p.c.account_id, p.c.attributes)).all()
+        account_rows, people_rows = crm_store.demo_rows(conn)
     stamp = now_iso()
     owners = [{"id": i, "email": e, "name": n, "active": 1} for i, e, n in DEMO_OWNERS]
     accounts = [{"id": f"ACC-{r.id:06d}", "name": r.name, "domain": r.domain,

@@ -188,3 +188,11 @@ def external_ids(conn: Connection, table_name: str, ids: list[int]) -> dict:
 def watermarks(conn: Connection, crm: str) -> dict:
     t = crm_watermarks
     return dict(conn.execute(select(t.c.object_type, t.c.watermark).where(t.c.crm == crm)).all())
+
+
+def demo_rows(conn: Connection) -> tuple[list, list]:
+    """Every account and person, for seeding the demo's sandbox CRM."""
+    a, p = schema.accounts, schema.people
+    accounts = conn.execute(select(a.c.id, a.c.name, a.c.domain, a.c.attributes)).all()
+    people = conn.execute(select(p.c.id, p.c.email, p.c.account_id, p.c.attributes)).all()
+    return accounts, people

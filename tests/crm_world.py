@@ -171,5 +171,5 @@ def put_scores(store: Store, emails: list[str] | None, combined: int, model: str
                  "band": "high" if combined >= 70 else "low", "pql": combined >= 75, "pql_since": None,
                  "pql_first_at": AS_OF if combined >= 75 else None, "activation": "Activated", "milestones": 2,
                  "last_activity": AS_OF - DAY, "days_inactive": 1, "reasons": [["r", f"Scored {combined}", combined]],
-                 "rules_hash": "test"} for pid in ids]
+                 "digest": f"test-{combined}", "rules_hash": "test"} for pid in ids]
         results_store.save_results(conn, rows, [])

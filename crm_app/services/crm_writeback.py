@@ -13,7 +13,6 @@ from crm_app.services.crm_accounting import record_usage
 from crm_app.services.crm_values import field_value
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
-from crm_app.store import results as results_store
 
 READ_CHUNK = 5000
 
@@ -52,7 +51,7 @@ def _diff(store: Store, crm: str, object_type: str, fields: list, types: dict, l
     person_ids = [lk["person_id"] for lk in links]
     models = sorted({spec.model for _, spec in fields})
     with store.read() as conn:
-        rows = {m: results_store.previous_results(conn, m, 0, 0, only=person_ids) for m in models}
+        rows = {m: crm_store.results_for(conn, m, person_ids) for m in models}
         written = crm_store.written(conn, crm, object_type, [lk["record_id"] for lk in links])
     out = []
     for lk in links:

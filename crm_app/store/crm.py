@@ -196,3 +196,13 @@ def demo_rows(conn: Connection) -> tuple[list, list]:
     accounts = conn.execute(select(a.c.id, a.c.name, a.c.domain, a.c.attributes)).all()
     people = conn.execute(select(p.c.id, p.c.email, p.c.account_id, p.c.attributes)).all()
     return accounts, people
+
+
+def results_for(conn: Connection, model: str, person_ids: list[int]) -> dict:
+    """person id -> the whole latest result row of one model (what the CRM fields show)."""
+    r = schema.results
+    out = {}
+    for part in chunks(sorted(set(person_ids)), 900):
+        rows = conn.execute(select(r).where(r.c.model == model, r.c.subject_id.in_(part)))
+        out.update({row.subject_id: dict(row._mapping) for row in rows})
+    return out

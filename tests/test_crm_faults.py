@@ -64,9 +64,9 @@ def test_no_duplicate_task_when_answers_are_lost(crm, request, store, tls):
 
 @pytest.mark.parametrize("crm", ["salesforce", "hubspot"])
 def test_timeouts_are_retried(crm, request, store, tls):
-    server, adapter, fields, _ = _world(crm, request, store, tls, timeout=0.3)
+    server, adapter, fields, _ = _world(crm, request, store, tls, timeout=0.5)
     w.put_scores(store, None, 66)
-    server.faults = Faults(rate=0.3, kinds=("timeout",), seed=3, timeout_seconds=0.6)
+    server.faults = Faults(rate=0.3, kinds=("timeout",), seed=3, timeout_seconds=1.0)
     summary = push_scores(store, adapter, fields)
     assert server.faults.injected.get("timeout", 0) > 0
     assert summary.written == N and not summary.failed

@@ -20,14 +20,13 @@ Sources (Salesforce Developer documentation):
 """
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import re
 import threading
 from datetime import datetime, timedelta, timezone
 
 from tests.emulators import soql
+from tests.emulators.salesforce_schema import METADATA_TYPES, PREFIX, STANDARD, check_metadata, csv_rows  # noqa: F401
 from tests.emulators.server import Request, Response
 
 TOKEN = "00D000000000001!emulator-session"
@@ -35,30 +34,6 @@ USER_ID = "005000000000001AAA"
 QUEUE_ID = "00G000000000001AAA"  # where the "lead assignment rule" sends leads
 PAGE = 2000
 COLLECTION_LIMIT = 200
-STANDARD = {
-    "Lead": {"Id": "id", "FirstName": "string", "LastName": "string", "Email": "email", "Title": "string",
-             "Company": "string", "Industry": "picklist", "NumberOfEmployees": "int", "Country": "string",
-             "OwnerId": "reference", "IsConverted": "boolean", "SystemModstamp": "datetime",
-             "LastModifiedById": "reference"},
-    "Contact": {"Id": "id", "FirstName": "string", "LastName": "string", "Email": "email", "Title": "string",
-                "MailingCountry": "string", "AccountId": "reference", "OwnerId": "reference",
-                "SystemModstamp": "datetime", "LastModifiedById": "reference"},
-    "Account": {"Id": "id", "Name": "string", "Website": "url", "Industry": "picklist", "NumberOfEmployees": "int",
-                "BillingCountry": "string", "OwnerId": "reference", "SystemModstamp": "datetime",
-                "LastModifiedById": "reference"},
-    "Task": {"Id": "id", "Subject": "string", "Description": "textarea", "WhoId": "reference",
-             "WhatId": "reference", "OwnerId": "reference", "ActivityDate": "date", "Status": "picklist",
-             "Priority": "picklist", "SystemModstamp": "datetime"},
-    "User": {"Id": "id", "Username": "string", "Email": "email", "Name": "string", "IsActive": "boolean"},
-    "PermissionSet": {"Id": "id", "Name": "string", "Label": "string"},
-    "FieldPermissions": {"Id": "id", "ParentId": "reference", "SobjectType": "string", "Field": "string",
-                         "PermissionsRead": "boolean", "PermissionsEdit": "boolean"},
-    "PermissionSetAssignment": {"Id": "id", "AssigneeId": "reference", "PermissionSetId": "reference"},
-}
-PREFIX = {"Lead": "00Q", "Contact": "003", "Account": "001", "Task": "00T", "User": "005", "PermissionSet": "0PS",
-          "FieldPermissions": "01k", "PermissionSetAssignment": "0Pa", "CustomField": "00N", "Job": "750"}
-METADATA_TYPES = {"Number": "double", "Checkbox": "boolean", "Date": "date", "DateTime": "datetime", "Text": "string",
-                  "LongTextArea": "textarea", "Picklist": "picklist"}
 _PATH = re.compile(r"^/services/data/v\d+\.\d+/(?P<rest>.*)$")
 
 
@@ -251,7 +226,7 @@ class SalesforceEmulator:
             return error(400, "INVALID_TYPE", f"no object {obj}")
         if (obj, name) in self.custom:
             return error(400, "DUPLICATE_DEVELOPER_NAME", f"duplicate value found: {full}")
-        problem = _check_metadata(meta)
+        problem = check_metadata(meta)
         if problem:
             return error(400, "FIELD_INTEGRITY_EXCEPTION", problem)
         field_id = self.new_id("CustomField")
@@ -339,26 +314,3 @@ class SalesforceEmulator:
             out.append({"id": record["id"], "success": problem is None, "errors": [] if problem is None else
                         [{"statusCode": problem[0], "message": problem[1], "fields": []}]})
         return Response(200, out)
-
-
-def _check_metadata(meta: dict) -> str | None:
-    """The Metadata API's required attributes per field type."""
-    kind = meta.get("type")
-    if kind not in METADATA_TYPES:
-        return f"unsupported field type {kind!r}"
-    if not meta.get("label"):
-        return "label is required"
-    required = {"Number": ("precision", "scale"), "Text": ("length",), "LongTextArea": ("length", "visibleLines"),
-                "Checkbox": ("defaultValue",), "Picklist": ("valueSet",)}.get(kind, ())
-    missing = [k for k in required if meta.get(k) is None]
-    if missing:
-        return f"{kind} requires {', '.join(missing)}"
-    if kind == "Text" and not 1 <= int(meta["length"]) <= 255:
-        return "Text length must be 1-255"
-    if kind == "LongTextArea" and not 256 <= int(meta["length"]) <= 131072:
-        return "LongTextArea length must be 256-131072"
-    return None
-
-
-def csv_rows(text: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(text)))

@@ -105,7 +105,7 @@ def main() -> None:
         provision(store, adapter, fields)
         rows.append(_run("HubSpot batch update", store, adapter, fields, server))
         sample = list(server.app.objects["contacts"])[: args.naive]
-        api = adapter.client.crm.objects.basic_api
+        api = adapter.basic_api
         rows.extend(_naive("HubSpot naive PATCH per record", lambda rid: api.update(
             "contacts", rid, SimplePublicObjectInput(properties={"pql_score": "43"})), sample, args.records, server))
     finally:

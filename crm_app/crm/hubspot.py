@@ -5,14 +5,13 @@ sorted by the last-modified date, restarting from the last timestamp seen before
 """
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
 import urllib3
 from hubspot import HubSpot
-from hubspot.crm.objects import (AssociationSpec, BatchInputSimplePublicObjectBatchInput, Filter, FilterGroup,
-                                 PublicAssociationsForObject, PublicObjectId, PublicObjectSearchRequest,
-                                 SimplePublicObjectBatchInput, SimplePublicObjectInput,
-                                 SimplePublicObjectInputForCreate)
+from hubspot.crm.objects import (AssociationSpec, Filter, FilterGroup, PublicAssociationsForObject, PublicObjectId,
+                                 PublicObjectSearchRequest, SimplePublicObjectInput, SimplePublicObjectInputForCreate)
 from hubspot.crm.properties import Option, PropertyCreate, PropertyGroupCreate
 
 from crm_app.crm.base import CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, TaskRequest, WriteOutcome
@@ -55,6 +54,12 @@ class HubSpotCrm:
         if ca_bundle:
             options["ssl_ca_cert"] = ca_bundle
         self.client = HubSpot(access_token=access_token, **options)
+        # Each attribute access on the discovery objects builds a new ApiClient and connection pool; keep one
+        # of each API so connections (and TLS sessions) are reused.
+        crm = self.client.crm
+        self.core_api, self.groups_api = crm.properties.core_api, crm.properties.groups_api
+        self.batch_api, self.search_api = crm.objects.batch_api, crm.objects.search_api
+        self.basic_api, self.owners_api = crm.objects.basic_api, crm.owners.owners_api
         self._types: dict[str, dict] = {}
         self._groups_ok: set = set()
 
@@ -63,7 +68,7 @@ class HubSpotCrm:
         return [(spec.hubspot_object, spec.hubspot_name)] if spec.hubspot_name else []
 
     def describe_fields(self, object_type: str) -> dict[str, FieldInfo]:
-        result = self._call(lambda: self.client.crm.properties.core_api.get_all(object_type))
+        result = self._call(lambda: self.core_api.get_all(object_type))
         out = {}
         for prop in result.results:
             d = prop.to_dict()
@@ -81,12 +86,12 @@ class HubSpotCrm:
                        Option(label="No", value="false", display_order=1, hidden=False)]
         body = PropertyCreate(name=spec.hubspot_name, label=spec.label, type=kind, field_type=field_type,
                               group_name=GROUP, options=options, description=f"PQL scoring engine ({spec.key})")
-        self._create_once(lambda: self.client.crm.properties.core_api.create(object_type, body),
-                          lambda: self._exists(lambda: self.client.crm.properties.core_api.get_by_name(
+        self._create_once(lambda: self.core_api.create(object_type, body),
+                          lambda: self._exists(lambda: self.core_api.get_by_name(
                               object_type, spec.hubspot_name)))
 
     def _ensure_group(self, object_type: str) -> None:
-        groups = self.client.crm.properties.groups_api
+        groups = self.groups_api
         if object_type in self._groups_ok or self._exists(lambda: groups.get_by_name(object_type, GROUP)):
             self._groups_ok.add(object_type)
             return
@@ -134,7 +139,7 @@ class HubSpotCrm:
         request = PublicObjectSearchRequest(filter_groups=[FilterGroup(filters=filters)] if filters else [],
                                             sorts=[{"propertyName": modified, "direction": "ASCENDING"}],
                                             properties=names, limit=PAGE, after=str(after))
-        return self._call(lambda: self.client.crm.objects.search_api.do_search(object_type, request))
+        return self._call(lambda: self.search_api.do_search(object_type, request))
 
     # --- writes
     def part_size(self, total: int) -> int:
@@ -151,10 +156,15 @@ class HubSpotCrm:
         return [outcomes[u.id] for u in updates]
 
     def _write_batch(self, object_type: str, batch: list[RecordUpdate]) -> dict[str, WriteOutcome]:
-        body = BatchInputSimplePublicObjectBatchInput(inputs=[SimplePublicObjectBatchInput(
-            id=u.id, properties={k: to_hubspot(u.type_of(k), v) for k, v in u.values.items()}) for u in batch])
+        # A plain dict body (the client serialises it as is): building one SDK model per input costs a
+        # Configuration object each, which dominated the CPU of a large write-back.
+        body = {"inputs": [{"id": u.id, "properties": {k: to_hubspot(u.type_of(k), v) for k, v in u.values.items()}}
+                           for u in batch]}
         try:
-            result = self.client.crm.objects.batch_api.update(object_type, body).to_dict()
+            # Raw JSON: we need ids and errors only, and the SDK's model building (a dateutil parse per
+            # timestamp of every returned object) costs more CPU than the rest of the write path.
+            raw = self.batch_api.update(object_type, body, _preload_content=False)
+            result = json.loads(raw.data or b"{}")
         except urllib3.exceptions.HTTPError as exc:
             raise CrmError(f"HubSpot unreachable after retries: {exc}") from exc
         except Exception as exc:
@@ -172,7 +182,7 @@ class HubSpotCrm:
     def list_owners(self) -> list[Owner]:
         owners, after = [], None
         while True:
-            page = self._call(lambda: self.client.crm.owners.owners_api.get_page(limit=100, after=after))
+            page = self._call(lambda: self.owners_api.get_page(limit=100, after=after))
             owners += [Owner(o.id, o.email or "", f"{o.first_name or ''} {o.last_name or ''}".strip(),
                              not o.archived) for o in page.results]
             if not page.paging or not page.paging.next:
@@ -180,7 +190,7 @@ class HubSpotCrm:
             after = page.paging.next.after
 
     def set_owner(self, object_type: str, record_id: str, owner_id: str) -> None:
-        self._call(lambda: self.client.crm.objects.basic_api.update(
+        self._call(lambda: self.basic_api.update(
             object_type, record_id, SimplePublicObjectInput(properties={"hubspot_owner_id": owner_id})))
 
     def create_task(self, task: TaskRequest) -> str:
@@ -194,7 +204,7 @@ class HubSpotCrm:
             association_category="HUBSPOT_DEFINED", association_type_id=type_id)])
             for oid, type_id in ((task.who_id, TASK_TO["contacts"]), (task.what_id, TASK_TO["companies"])) if oid]
         body = SimplePublicObjectInputForCreate(properties=props, associations=associations)
-        found = self._create_once(lambda: self.client.crm.objects.basic_api.create("tasks", body),
+        found = self._create_once(lambda: self.basic_api.create("tasks", body),
                                   lambda: self._find_task(task, due_ms))
         return found.id if hasattr(found, "id") else str(found)
 
@@ -205,7 +215,7 @@ class HubSpotCrm:
             filters.append(Filter(property_name="associations.contact", operator="EQ", value=task.who_id))
         request = PublicObjectSearchRequest(filter_groups=[FilterGroup(filters=filters)], limit=1,
                                             properties=["hs_task_subject"])
-        page = self._call(lambda: self.client.crm.objects.search_api.do_search("tasks", request))
+        page = self._call(lambda: self.search_api.do_search("tasks", request))
         return page.results[0].id if page.results else None
 
     # --- helpers

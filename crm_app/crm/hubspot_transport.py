@@ -52,7 +52,7 @@ def _wrap(rest_client, counter: CallCounter, policy: RetryPolicy, timeout: float
             counter.count(family)
             try:
                 response = original(method, url, *args, **kwargs)
-                _note(counter, response.getheaders())
+                _note(counter, _headers(response))
                 return response
             except urllib3.exceptions.HTTPError:
                 if not safe or attempt + 1 >= policy.attempts:
@@ -68,6 +68,15 @@ def _wrap(rest_client, counter: CallCounter, policy: RetryPolicy, timeout: float
             attempt += 1
 
     rest_client.request = request
+
+
+def _headers(response):
+    """Response headers of a preloaded RESTResponse or of a raw urllib3 response."""
+    getter = getattr(response, "getheaders", None)
+    try:
+        return getter() if getter else response.headers
+    except AttributeError:
+        return getattr(response, "headers", {})
 
 
 def _note(counter: CallCounter, headers) -> None:

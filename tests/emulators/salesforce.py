@@ -87,12 +87,18 @@ class SalesforceEmulator:
         """Standard fields always; a custom field only with read access through an assigned permission set."""
         if name in STANDARD.get(obj, {}):
             return True
-        if (obj, name) not in self.custom:
-            return False
-        assigned = {a["PermissionSetId"] for a in self.records["PermissionSetAssignment"].values()
-                    if a["AssigneeId"] == USER_ID}
-        return any(p["ParentId"] in assigned and p["Field"] == f"{obj}.{name}" and p.get("PermissionsRead")
-                   for p in self.records["FieldPermissions"].values())
+        return (obj, name) in self.custom and f"{obj}.{name}" in self._readable()
+
+    def _readable(self) -> set:
+        """Fields the integration user may read, recomputed only when permission records change."""
+        key = (len(self.records["FieldPermissions"]), len(self.records["PermissionSetAssignment"]))
+        if getattr(self, "_readable_key", None) != key:
+            assigned = {a["PermissionSetId"] for a in self.records["PermissionSetAssignment"].values()
+                        if a["AssigneeId"] == USER_ID}
+            self._readable_cache = {p["Field"] for p in self.records["FieldPermissions"].values()
+                                    if p["ParentId"] in assigned and p.get("PermissionsRead")}
+            self._readable_key = key
+        return self._readable_cache
 
     def field_type(self, obj: str, name: str) -> str | None:
         if name in STANDARD.get(obj, {}):

@@ -100,7 +100,13 @@ class CrmAdapter(Protocol):
     name: str
     counter: CallCounter
 
-    def describe_fields(self, object_type: str) -> dict[str, FieldInfo]: ...
+    def field_targets(self, spec) -> list[tuple[str, str]]:
+        """(object type, field name) pairs a field spec lands on in this CRM."""
+        ...
+
+    def describe_fields(self, object_type: str) -> dict[str, FieldInfo]:
+        """Fields as the CRM shows them to us; a field hidden from the integration user has type 'hidden'."""
+        ...
 
     def create_field(self, object_type: str, spec) -> None: ...
 

@@ -15,14 +15,15 @@ from tests.crm_world import hs_server, sf_server, store, tls  # noqa: F401 - fix
 from tests.emulators.server import Faults
 
 N = 300
+BIG = 1900  # below the Bulk API threshold: 10 Salesforce and 19 HubSpot write calls for 20% faults to hit
 SCORE_FIELD = {"salesforce": "PQL_Score__c", "hubspot": "pql_score"}
 
 
-def _world(crm, request, store, tls, faults: Faults | None = None, **options):
+def _world(crm, request, store, tls, faults: Faults | None = None, n: int = N, **options):
     server = request.getfixturevalue("sf_server" if crm == "salesforce" else "hs_server")
     server.faults = faults or Faults()
     adapter = (w.salesforce_adapter if crm == "salesforce" else w.hubspot_adapter)(server, tls[0], **options)
-    ids = w.seed_many(store, server.app, crm, N)
+    ids = w.seed_many(store, server.app, crm, n)
     fields = w.spec_fields()
     provision(store, adapter, fields)
     sync_crm(store, adapter, w.mapping(crm))
@@ -38,16 +39,34 @@ def _scores_in_crm(server, crm: str) -> list:
 @pytest.mark.parametrize("crm", ["salesforce", "hubspot"])
 def test_every_score_lands_despite_20_percent_failures(crm, request, store, tls):
     # Provision, sync and write-back all run against the faulty CRM.
-    server, adapter, fields, _ = _world(crm, request, store, tls, Faults(rate=0.2, kinds=("429", "500", "reset")))
+    faults = Faults(rate=0.2, kinds=("429", "500", "reset"), seed=7)
+    server, adapter, fields, _ = _world(crm, request, store, tls, faults, n=BIG)
     w.put_scores(store, None, 77)
     summary = push_scores(store, adapter, fields)
-    assert sum(server.faults.injected.values()) > 0  # faults really happened
-    assert summary.written == N and not summary.failed
+    write_path = "/composite/sobjects" if crm == "salesforce" else "/batch/update"
+    write_faults = {kind for kind, path in server.faulted if path.endswith(write_path)}
+    assert "reset" in write_faults and len(write_faults) >= 2  # lost answers hit the score writes themselves
+    assert summary.written == BIG and not summary.failed
+    assert len(server.app.applied) == BIG and set(server.app.applied.values()) == {1}  # each applied once
     assert {str(v) if crm == "hubspot" else v for v in _scores_in_crm(server, crm)} == {77 if crm == "salesforce"
                                                                                         else "77"}
     server.reset_calls()
     again = push_scores(store, adapter, fields)  # still faulty, but there is nothing left to send
     assert again.changed == 0 and server.calls == []
+
+
+@pytest.mark.parametrize("crm", ["salesforce", "hubspot"])
+def test_a_write_whose_answer_was_lost_is_not_applied_again(crm, request, store, tls):
+    server, adapter, fields, _ = _world(crm, request, store, tls)
+    w.put_scores(store, None, 88)
+    write_path = "/composite/sobjects" if crm == "salesforce" else "/batch/update"
+    # Seeded: both kinds of lost answer hit these few write calls (asserted below, so a change shows).
+    server.faults = Faults(rate=0.5, kinds=("reset", "500"), seed=1, paths=(write_path,))
+    server.app.applied.clear()
+    summary = push_scores(store, adapter, fields)
+    assert {kind for kind, _ in server.faulted} == {"reset", "500"}
+    assert summary.written == N and not summary.failed
+    assert len(server.app.applied) == N and set(server.app.applied.values()) == {1}
 
 
 @pytest.mark.parametrize("crm", ["salesforce", "hubspot"])

@@ -16,6 +16,7 @@ from hubspot.crm.properties import Option, PropertyCreate, PropertyGroupCreate
 
 from crm_app.crm.base import CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, TaskRequest, WriteOutcome
 from crm_app.crm.hubspot_transport import api_factory
+from crm_app.crm.readback import LostAnswer, write_checked
 from crm_app.crm.retry import RetryPolicy
 from crm_app.crm.values import canonical, epoch_ms, to_hubspot
 
@@ -156,6 +157,11 @@ class HubSpotCrm:
         return [outcomes[u.id] for u in updates]
 
     def _write_batch(self, object_type: str, batch: list[RecordUpdate]) -> dict[str, WriteOutcome]:
+        outcomes = write_checked(batch, lambda part: self._send_batch(object_type, part),
+                                 lambda part: self._read_back(object_type, part), self.policy)
+        return {o.id: o for o in outcomes}
+
+    def _send_batch(self, object_type: str, batch: list[RecordUpdate]) -> list[WriteOutcome]:
         # A plain dict body (the client serialises it as is): building one SDK model per input costs a
         # Configuration object each, which dominated the CPU of a large write-back.
         body = {"inputs": [{"id": u.id, "properties": {k: to_hubspot(u.type_of(k), v) for k, v in u.values.items()}}
@@ -166,18 +172,29 @@ class HubSpotCrm:
             raw = self.batch_api.update(object_type, body, _preload_content=False)
             result = json.loads(raw.data or b"{}")
         except urllib3.exceptions.HTTPError as exc:
-            raise CrmError(f"HubSpot unreachable after retries: {exc}") from exc
+            raise LostAnswer(str(exc)) from exc
         except Exception as exc:
-            if getattr(exc, "status", None) == 400:  # the batch was refused as a whole: each record failed
-                return {u.id: WriteOutcome(u.id, False, f"400: {getattr(exc, 'body', exc)}") for u in batch}
-            raise CrmError(f"HubSpot batch update failed: {getattr(exc, 'status', '')} {exc}") from exc
+            status = getattr(exc, "status", None)
+            if status is None:
+                raise
+            if status >= 500 or status == 0:
+                raise LostAnswer(str(exc)) from exc
+            if status == 400:  # the batch was refused as a whole: each record failed
+                return [WriteOutcome(u.id, False, f"400: {getattr(exc, 'body', exc)}") for u in batch]
+            raise CrmError(f"HubSpot batch update failed: {status} {exc}") from exc
         errors = {}
         for error in result.get("errors") or []:  # HTTP 207: partial failure
             for record_id in (error.get("context") or {}).get("ids") or []:
                 errors[str(record_id)] = f"{error.get('category')}: {error.get('message')}"
         done = {str(r["id"]) for r in result.get("results") or []}
-        return {u.id: WriteOutcome(u.id, u.id in done, None if u.id in done else errors.get(u.id, "no result"))
-                for u in batch}
+        return [WriteOutcome(u.id, u.id in done, None if u.id in done else errors.get(u.id, "no result"))
+                for u in batch]
+
+    def _read_back(self, object_type: str, batch: list[RecordUpdate]) -> dict:
+        """id -> current values of the properties a batch writes (batch read, 100 ids a call)."""
+        body = {"inputs": [{"id": u.id} for u in batch], "properties": sorted({k for u in batch for k in u.values})}
+        raw = self._call(lambda: self.batch_api.read(object_type, body, _preload_content=False))
+        return {str(r["id"]): r.get("properties") or {} for r in json.loads(raw.data or b"{}").get("results") or []}
 
     def list_owners(self) -> list[Owner]:
         owners, after = [], None

@@ -14,7 +14,7 @@ import urllib3
 from crm_app.crm.base import CallCounter
 from crm_app.crm.retry import RETRY_STATUSES, RetryPolicy, family_of
 
-SAFE_POSTS = ("/batch/update", "/batch/read", "/search")
+SAFE_POSTS = ("/batch/read", "/search")  # batch/update: the adapter reads back after a lost answer
 LIMIT_HEADERS = ("X-HubSpot-RateLimit-Daily", "X-HubSpot-RateLimit-Daily-Remaining",
                  "X-HubSpot-RateLimit-Max", "X-HubSpot-RateLimit-Remaining", "X-HubSpot-RateLimit-Interval-Milliseconds")
 

@@ -15,6 +15,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
 from crm_app.crm.base import CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, TaskRequest, WriteOutcome
+from crm_app.crm.readback import LostAnswer, write_checked
 from crm_app.crm.retry import RetryPolicy
 from crm_app.crm.salesforce_fields import field_metadata, our_type
 from crm_app.crm.transport import CountingSession
@@ -46,7 +47,7 @@ class SalesforceCrm:
         self.policy = policy or RetryPolicy()
         self.bulk_threshold, self.bulk_poll = bulk_threshold, bulk_poll
         self.session = CountingSession(self.counter, self.policy, timeout, ca_bundle or True,
-                                       safe_posts=("/jobs/ingest",))
+                                       safe_posts=("/jobs/ingest",), checked_writes=("/composite/sobjects",))
         auth = {"session_id": session_id, "instance_url": instance_url} if session_id else \
             {"username": username, "password": password, "security_token": security_token,
              "consumer_key": consumer_key, "consumer_secret": consumer_secret}
@@ -149,13 +150,34 @@ class SalesforceCrm:
         return outcomes
 
     def _write_collection(self, batch: list[RecordUpdate]) -> list[WriteOutcome]:
+        return write_checked(batch, self._send_collection, self._read_back, self.policy)
+
+    def _send_collection(self, batch: list[RecordUpdate]) -> list[WriteOutcome]:
         records = [{"attributes": {"type": u.object_type}, "id": u.id,
                     **{k: to_salesforce(u.type_of(k), v) for k, v in u.values.items()}} for u in batch]
-        results = self._call(lambda: self.sf.restful("composite/sobjects", method="PATCH", headers=NO_ASSIGN,
-                                                      json={"allOrNone": False, "records": records}))
+        try:
+            results = self.sf.restful("composite/sobjects", method="PATCH", headers=NO_ASSIGN,
+                                      json={"allOrNone": False, "records": records})
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise LostAnswer(str(exc)) from exc
+        except SalesforceError as exc:
+            if exc.status >= 500:
+                raise LostAnswer(str(exc.content)) from exc
+            raise CrmError(f"Salesforce refused the batch: {exc.status} {exc.content}") from exc
         return [WriteOutcome(u.id, bool(r.get("success")), None if r.get("success") else
                              "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in r.get("errors") or []))
                 for u, r in zip(batch, results)]
+
+    def _read_back(self, batch: list[RecordUpdate]) -> dict:
+        """id -> current values of the fields a batch writes (one query per object type)."""
+        current: dict = {}
+        for object_type in sorted({u.object_type for u in batch}):
+            part = [u for u in batch if u.object_type == object_type]
+            names = sorted({k for u in part for k in u.values})
+            ids = ", ".join(soql_quote(u.id) for u in part)
+            for row in self._query(f"SELECT Id, {', '.join(names)} FROM {object_type} WHERE Id IN ({ids})"):
+                current[row["Id"]] = dict(row)
+        return current
 
     def list_owners(self) -> list[Owner]:
         return [Owner(r["Id"], r.get("Email") or "", r.get("Name") or "", bool(r.get("IsActive")))

@@ -19,10 +19,12 @@ class CountingSession(requests.Session):
     """Counted, backed-off HTTP for one CRM; POST is repeated only after a 429 (the request was not processed)."""
 
     def __init__(self, counter: CallCounter, policy: RetryPolicy, timeout: float, verify: str | bool = True,
-                 safe_posts: tuple = ()):
+                 safe_posts: tuple = (), checked_writes: tuple = ()):
         super().__init__()
         self.counter, self.policy, self.timeout, self.verify = counter, policy, timeout, verify
         self.safe_posts = safe_posts  # POST paths that only read or are harmless to repeat
+        # Paths whose lost answers the adapter resolves by reading back, so a write is applied once.
+        self.checked_writes = checked_writes
 
     def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", self.timeout)
@@ -30,7 +32,8 @@ class CountingSession(requests.Session):
         kwargs.setdefault("verify", self.verify)
         path = urlsplit(url).path
         family = family_of(path)
-        safe = method.upper() in SAFE_METHODS or any(path.endswith(p) for p in self.safe_posts)
+        safe = (method.upper() in SAFE_METHODS or any(path.endswith(p) for p in self.safe_posts)) \
+            and not any(path.endswith(p) for p in self.checked_writes)
         attempt = 0
         while True:
             self.counter.count(family)

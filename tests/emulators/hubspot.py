@@ -67,6 +67,7 @@ class HubSpotEmulator:
         self.clock = datetime.now(timezone.utc)
         self.usage, self.daily_limit = 0, daily_limit
         self.fail_ids: set[str] = set()
+        self.applied: dict[str, int] = {}  # record id -> updates applied (to prove writes land once)
 
     # --- seeding
     def tick(self) -> str:
@@ -129,6 +130,8 @@ class HubSpotEmulator:
     def _objects(self, req: Request, object_type: str, rest: str) -> Response:
         if rest == "batch/update" and req.method == "POST":
             return self._batch_update(object_type, req.json() or {})
+        if rest == "batch/read" and req.method == "POST":
+            return self._batch_read(object_type, req.json() or {})
         if rest == "search" and req.method == "POST":
             from tests.emulators.hubspot_search import search
             return search(self, object_type, req.json() or {})
@@ -160,6 +163,7 @@ class HubSpotEmulator:
             if problem:
                 return fail(400, "VALIDATION_ERROR", problem)
         now = self.tick()
+        self.applied[record["id"]] = self.applied.get(record["id"], 0) + 1
         for name, value in properties.items():
             record["properties"][name] = None if value == "" else str(value)
         record["properties"].update(lastmodifieddate=now, hs_lastmodifieddate=now)
@@ -207,6 +211,16 @@ class HubSpotEmulator:
             body.update(errors=errors, numErrors=len(errors))
             return Response(207, body)
         return Response(200, body)
+
+    def _batch_read(self, object_type: str, body: dict) -> Response:
+        """Batch read (CRM API "Batch"): at most 100 ids; unknown ids are left out (a 207 lists them)."""
+        inputs = body.get("inputs") or []
+        if len(inputs) > BATCH_LIMIT:
+            return fail(400, "VALIDATION_ERROR", f"Batch input size must be at most {BATCH_LIMIT}")
+        names = body.get("properties") or []
+        found = [self.objects[object_type][str(i["id"])] for i in inputs if str(i.get("id")) in self.objects[object_type]]
+        return Response(200, {"status": "COMPLETE", "results": [self.public(r, names) for r in found],
+                              "startedAt": iso(self.clock), "completedAt": iso(self.clock)})
 
     def _create(self, object_type: str, body: dict) -> Response:
         properties = body.get("properties") or {}

@@ -57,6 +57,7 @@ class SalesforceEmulator:
         self.usage = 0
         self.daily_limit = daily_limit
         self.fail_ids: set[str] = set()
+        self.applied: dict[str, int] = {}  # record id -> updates applied (to prove writes land once)
         self.jobs: dict[str, dict] = {}
         self.cursors: dict[str, list] = {}
         self.clock = datetime.now(timezone.utc)
@@ -273,6 +274,7 @@ class SalesforceEmulator:
                 return problem
         record.update({k: v for k, v in values.items() if k not in ("attributes", "id")})
         record.update(SystemModstamp=self.tick(), LastModifiedById=USER_ID)
+        self.applied[record_id] = self.applied.get(record_id, 0) + 1
         if obj == "Lead" and headers.get("sforce-auto-assign", "TRUE").upper() != "FALSE":
             record["OwnerId"] = QUEUE_ID  # the active lead assignment rule fires on update without the header
         return None

@@ -46,13 +46,16 @@ class Faults:
     seed: int = 7
     timeout_seconds: float = 1.5
     start_after: int = 0  # let this many calls through first (to interrupt a run halfway)
+    paths: tuple = ()  # when given, only requests whose path ends with one of these can fail
     injected: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
 
-    def draw(self) -> str | None:
+    def draw(self, path: str = "") -> str | None:
+        if self.paths and not path.endswith(self.paths):
+            return None
         with self._lock:
             if self.start_after > 0:
                 self.start_after -= 1
@@ -71,6 +74,7 @@ class EmulatorServer:
         self.app = app
         self.faults = faults or Faults()
         self.calls: list[tuple[str, str]] = []
+        self.faulted: list[tuple[str, str]] = []  # (fault kind, path) of every injected fault
         self._lock = threading.Lock()
         handler = _make_handler(self)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -123,7 +127,9 @@ def _make_handler(server: EmulatorServer):
             request = Request(self.command, parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()},
                               {k.lower(): v for k, v in self.headers.items()}, body)
             server.log(self.command, parts.path)
-            fault = server.faults.draw()
+            fault = server.faults.draw(parts.path)
+            if fault:
+                server.faulted.append((fault, parts.path))
             if fault == "429":
                 return self._send(Response(429, server.app.rate_limited_body(), {"Retry-After": "0"}))
             if fault == "500":

@@ -12,7 +12,7 @@ from datetime import datetime
 _QUERY = re.compile(r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<obj>\w+)(?:\s+WHERE\s+(?P<where>.+?))?"
                     r"(?:\s+ORDER\s+BY\s+(?P<order>[\w, ]+?)(?:\s+(?P<dir>ASC|DESC))?)?"
                     r"(?:\s+LIMIT\s+(?P<limit>\d+))?\s*$", re.I | re.S)
-_COND = re.compile(r"^\s*(\w+)\s*(=|!=|>=|<=|>|<)\s*(.+?)\s*$", re.S)
+_COND = re.compile(r"^\s*(\w+)\s*(=|!=|>=|<=|>|<|\bIN\b)\s*(.+?)\s*$", re.S | re.I)
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
 
 
@@ -40,10 +40,20 @@ def parse(text: str) -> Query:
             cond = _COND.match(part)
             if not cond:
                 raise SoqlError(f"unexpected token: {part}")
-            conditions.append((cond.group(1), cond.group(2), literal(cond.group(3))))
+            op = cond.group(2).upper()
+            value = [literal(t.strip()) for t in _in_list(cond.group(3))] if op == "IN" else literal(cond.group(3))
+            conditions.append((cond.group(1), op, value))
     order = [f.strip() for f in (match.group("order") or "").split(",") if f.strip()]
     return Query([f.strip() for f in match.group("fields").split(",")], match.group("obj"), conditions, order,
                  (match.group("dir") or "").upper() == "DESC", int(match.group("limit")) if match.group("limit") else None)
+
+
+def _in_list(text: str) -> list[str]:
+    """The items of "('a', 'b')" (no commas inside the quoted ids this emulator deals in)."""
+    text = text.strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        raise SoqlError(f"IN needs a parenthesised list, got {text[:40]}")
+    return [t for t in text[1:-1].split(",") if t.strip()]
 
 
 def literal(token: str):
@@ -76,10 +86,14 @@ def parse_datetime(text: str) -> datetime:
 def matches(record: dict, conditions: list) -> bool:
     for name, op, value in conditions:
         have = record.get(name)
-        if isinstance(value, datetime) and isinstance(have, str):
+        if op != "IN" and isinstance(value, datetime) and isinstance(have, str):
             have = parse_datetime(have)
-        if isinstance(value, float) and have is not None:
+        if op != "IN" and isinstance(value, float) and have is not None:
             have = float(have)
+        if op == "IN":
+            if have not in value:
+                return False
+            continue
         if op == "=" and have != value or op == "!=" and have == value:
             return False
         if op in (">", ">=", "<", "<=") and (have is None or not _compare(have, op, value)):

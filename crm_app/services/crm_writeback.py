@@ -19,7 +19,6 @@ READ_CHUNK = 5000
 
 @dataclass
 class PushSummary:
-    records: int = 0  # linked records considered
     changed: int = 0  # records with at least one changed value
     written: int = 0
     failed: dict = field(default_factory=dict)  # record id -> error, after the in-run retry

@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from crm_app.crm.settings import CRM_SETTINGS
 from crm_app.specs.loader import SpecDirs
 
 # name -> (default, meaning). README.md documents each; tests/test_docs.py checks that.
@@ -30,6 +31,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "LEADER_LEASE_SECONDS": ("30", "worker: scheduler lease; a standby takes over within this after a crash"),
     "SHUTDOWN_GRACE_SECONDS": ("25", "worker: on SIGTERM, how long the running job may take to finish"),
 }
+SETTINGS.update(CRM_SETTINGS)  # issue 3: CRM integration settings
 
 
 # Secrets a deployment must set; the embedded demo (serve on loopback) may run without them.

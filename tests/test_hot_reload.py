@@ -61,7 +61,8 @@ def test_edits_while_the_worker_runs(store, specs_root):
     config = Config.from_env({}, database_url=store.url, specs_root=str(specs_root))
     ingest_messages(store, [{"type": "track", "userId": f"u{i}", "event": "Invite Sent", "messageId": f"m{i}",
                              "timestamp": recent(2 + i)} for i in range(5)], "test")
-    worker = Worker(config, store=store, env=FAST, holder="test-worker")
+    env = dict(FAST, CRM_SANDBOX_PATH=str(specs_root.parent / "crm.db"))  # the CRM jobs run too
+    worker = Worker(config, store=store, env=env, holder="test-worker")
     worker.start()
     try:
         first = wait_for(lambda: len(scores(store)) == 5 and scores(store))

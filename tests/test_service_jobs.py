@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +23,9 @@ from tests.conftest import ROOT
 
 def context(store, env: dict | None = None) -> JobContext:
     config = Config.from_env({}, database_url=store.url, specs_root=str(ROOT))
-    return JobContext(store, config, RuleHolder(store, config.spec_dirs), env=env or {"SCORE_WORKERS": "1"})
+    sandbox = store.url.rsplit("/", 1)[-1].replace(".db", "") + "-crm.db"
+    env = env or {"SCORE_WORKERS": "1", "CRM_SANDBOX_PATH": str(Path(tempfile.gettempdir()) / sandbox)}
+    return JobContext(store, config, RuleHolder(store, config.spec_dirs), env=env)
 
 
 def track(user: str, n: int, event: str = "Invite Sent") -> list[dict]:
@@ -67,20 +71,41 @@ def test_score_changed_scores_queued_people_and_records_the_run(store):
     with store.read() as conn:
         hashes = set(conn.execute(select(schema.results.c.rules_hash)).scalars())
         assert ops_store.dirty_count(conn) == 0
-    assert hashes == {ctx.rules.specs.hash}
+    assert hashes == {ctx.rules.specs.rules.hash}
+    with store.read() as conn:  # the hash on every result leads back to the rule files that produced it
+        assert ops_store.rule_set_applied(conn, ctx.rules.specs.rules.hash)["files"] == list(
+            ctx.rules.specs.rules.files)
     assert run_job(ctx, JOBS_BY_NAME["score_changed"])["outcome"] == "idle"
     last = service_status(store)["jobs"]["score_changed"]["last"]
     assert last["outcome"] == "idle" and last["runs"] == 2 and last["failures"] == 0
 
 
-def test_pending_services_are_listed_as_not_configured_never_faked(sqlite_store):
-    ctx = context(sqlite_store)
-    for name in ("crm_sync", "write_back", "playbooks"):
-        run = run_job(ctx, JOBS_BY_NAME[name])
-        assert run["outcome"] == "not_configured" and "crm_app.services." in run["error"]
+def test_playbooks_are_listed_as_not_configured_never_faked(sqlite_store):
+    run = run_job(context(sqlite_store), JOBS_BY_NAME["playbooks"])
+    assert run["outcome"] == "not_configured" and "crm_app.services.playbook_runtime" in run["error"]
     jobs = service_status(sqlite_store)["jobs"]
-    assert jobs["crm_sync"]["last"]["outcome"] == "not_configured"
+    assert jobs["playbooks"]["last"]["outcome"] == "not_configured"
     assert jobs["full_rescore"]["last"] is None  # never run: still listed
+
+
+def test_sync_score_and_write_back_against_the_sandbox_crm(store, tmp_path):
+    """The worker's CRM jobs call the CRM services; an unchanged world then costs zero API calls."""
+    from crm_app.services.crm_demo import seed_sandbox_from_store
+    ctx = context(store, {"SCORE_WORKERS": "1", "CRM_SANDBOX_PATH": str(tmp_path / "crm.db")})
+    ingest_messages(store, [{"type": "identify", "userId": f"p{i}", "messageId": f"id-{i}",
+                             "traits": {"email": f"p{i}@acme.io", "title": "VP Data"}} for i in range(6)], "t")
+    seed_sandbox_from_store(store, tmp_path / "crm.db", ctx.rules.require().fields, ROOT / "mapping" / "crm.yaml")
+    assert run_job(ctx, JOBS_BY_NAME["crm_sync"])["outcome"] == "ok"
+    assert run_job(ctx, JOBS_BY_NAME["score_changed"])["detail"]["scored"] == 6
+    assert run_job(ctx, JOBS_BY_NAME["write_back"])["detail"]["written"] == 6
+    ingest_messages(store, track("p1", 3) + track("p2", 1, "Integration Connected"), "t")
+    assert run_job(ctx, JOBS_BY_NAME["score_changed"])["detail"]["scored"] == 2
+    pushed = run_job(ctx, JOBS_BY_NAME["write_back"])
+    assert pushed["outcome"] == "ok" and pushed["detail"]["written"] == 2 and pushed["api_calls"] >= 1
+    again = run_job(ctx, JOBS_BY_NAME["write_back"])
+    assert again["outcome"] == "idle" and again["api_calls"] == 0
+    status = service_status(store)["jobs"]
+    assert status["write_back"]["last"]["runs"] == 3 and status["crm_sync"]["last"]["outcome"] == "ok"
 
 
 def test_a_failing_job_is_recorded_logged_as_one_json_line_and_does_not_raise(sqlite_store, caplog, tmp_path):

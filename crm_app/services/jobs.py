@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import logging
+import os
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 from crm_app.config import Config, setting
@@ -38,6 +39,7 @@ class JobContext:
     env: dict = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
     wake: Callable[[str], None] | None = None  # run a job now (set by the scheduler)
+    adapter: object | None = None  # the CRM adapter, made on first use
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,63 @@ def job_reload_rules(ctx: JobContext) -> dict:
     return {"idle": not outcome.changed, "applied": outcome.applied, "rules_hash": outcome.set_hash}
 
 
+def job_crm_sync(ctx: JobContext) -> dict:
+    """Read the CRM records changed since the last sync (watermarks kept by the sync service)."""
+    from crm_app.services.crm_sync import sync_crm
+    from crm_app.specs.crm_mapping import load_mapping
+    adapter = _adapter(ctx)
+    path = Path(ctx.config.specs_root) / setting("CRM_MAPPING_FILE", ctx.env or None)
+    if not path.is_file():
+        raise NotConfigured(f"no CRM mapping file at {path} (CRM_MAPPING_FILE)")
+    started = time.time()
+    summary = sync_crm(ctx.store, adapter, load_mapping(path, adapter.name))
+    return {"crm": adapter.name, "read": summary.read, "changed": summary.changed,
+            "api_calls": _calls_since(ctx, adapter.name, "sync", started)}
+
+
+def job_write_back(ctx: JobContext) -> dict:
+    """Send the score values that changed since the last confirmed write; failures are retried next run."""
+    from crm_app.services.crm_writeback import push_scores
+    specs = ctx.rules.require()
+    if not specs.fields:
+        raise NotConfigured("no field specs in field_specs/: nothing to write")
+    adapter = _adapter(ctx)
+    summary = push_scores(ctx.store, adapter, specs.fields)
+    detail = {"crm": adapter.name, "changed": summary.changed, "written": summary.written,
+              "failed": len(summary.failed), "api_calls": sum(summary.calls.values()), "idle": not summary.changed}
+    if summary.failed:
+        first = next(iter(summary.failed.items()))
+        raise JobFailed(f"{len(summary.failed)} record(s) refused by {adapter.name} (kept, retried next run); "
+                        f"first: {first[0]}: {first[1]}", detail)
+    return detail
+
+
+def _adapter(ctx: JobContext):
+    """One CRM adapter per worker process, reused across runs (connections, counters)."""
+    if ctx.adapter is None:
+        from crm_app.crm.registry import make_adapter
+        ctx.adapter = make_adapter(ctx.env or None)
+    return ctx.adapter
+
+
+def _calls_since(ctx: JobContext, crm: str, operation: str, since: float) -> int:
+    from crm_app.store import crm as crm_store
+    with ctx.store.read() as conn:
+        return sum(n for op, _, n in crm_store.call_totals(conn, crm, int(since)) if op == operation)
+
+
+class JobFailed(Exception):
+    """A job that did part of its work: failed, with what it did kept in the record."""
+
+    def __init__(self, message: str, detail: dict):
+        super().__init__(message)
+        self.detail = detail
+
+
 # Jobs whose service is built in another issue. They run only when their module is part of this build AND
-# a hook is registered for them in HOOKS (module -> function taking the JobContext); until then they are
+# a hook is registered for them in HOOKS (name -> function taking the JobContext); until then they are
 # listed, and recorded as not_configured, never faked.
 PENDING_SERVICES = {
-    "crm_sync": "crm_app.services.crm_sync",
-    "write_back": "crm_app.services.crm_writeback",
     "playbooks": "crm_app.services.playbook_runtime",
 }
 HOOKS: dict[str, Callable[[JobContext], dict]] = {}
@@ -113,8 +166,8 @@ def _pending(name: str) -> Callable[[JobContext], dict]:
 JOBS: tuple[Job, ...] = (
     Job("reload_rules", job_reload_rules, "interval", "RULES_POLL_SECONDS", "notice edited admin files"),
     Job("score_changed", job_score_changed, "interval", "SCORE_CHANGED_SECONDS", "score people whose data changed"),
-    Job("crm_sync", _pending("crm_sync"), "interval", "CRM_SYNC_SECONDS", "incremental CRM sync"),
-    Job("write_back", _pending("write_back"), "interval", "WRITE_BACK_SECONDS", "write changed values to the CRM"),
+    Job("crm_sync", job_crm_sync, "interval", "CRM_SYNC_SECONDS", "incremental CRM sync"),
+    Job("write_back", job_write_back, "interval", "WRITE_BACK_SECONDS", "write changed values to the CRM"),
     Job("playbooks", _pending("playbooks"), "interval", "PLAYBOOK_SECONDS", "run playbooks on score changes"),
     Job("full_rescore", job_full_rescore, "daily", "FULL_RESCORE_AT", "rescore everyone; applies decay"),
     Job("snapshot", job_snapshot, "daily", "SNAPSHOT_AT", "daily snapshot of score history"),
@@ -132,6 +185,9 @@ def run_job(ctx: JobContext, job: Job) -> dict:
             outcome = "idle"
     except NotConfigured as exc:
         outcome, error = "not_configured", str(exc)
+    except JobFailed as exc:
+        outcome, error, detail = "failed", str(exc), dict(exc.detail)
+        detail.pop("idle", None)
     except Exception as exc:  # noqa: BLE001 - a failing job must not stop the scheduler; it is recorded
         outcome, error = "failed", f"{type(exc).__name__}: {exc}"
         log.debug("job %s failed", job.name, exc_info=True)

@@ -74,16 +74,20 @@ class RuleHolder:
             self.refused = []
             if self._specs is not None and specs.hash == self._specs.hash:
                 with self.store.begin() as conn:  # an edit reverted to the active set: clear the refusal
-                    ops_store.record_rule_set(conn, specs.hash, list(_files(specs)))
+                    _record(conn, specs)
                 return ReloadOutcome(True, False, specs.hash, [])
             with self.store.begin() as conn:
-                ops_store.record_rule_set(conn, specs.hash, list(_files(specs)))
+                _record(conn, specs)
             first = self._specs is None
             self._specs = specs  # one reference assignment: the switch is atomic for every reader
             log.info("rule set %s applied", specs.hash)
         if self.on_applied is not None and not first:
             self.on_applied(specs)
         return ReloadOutcome(True, True, specs.hash, [])
+
+
+def _record(conn, specs: SpecSet) -> None:
+    ops_store.record_rule_set(conn, specs.hash, list(_files(specs)), specs.rules.hash, list(specs.rules.files))
 
 
 def _files(specs: SpecSet) -> tuple:

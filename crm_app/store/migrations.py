@@ -25,9 +25,10 @@ def events_by_person_index(dialect: str) -> Index:
 
 
 def _initial(conn: Connection) -> None:
-    from crm_app.store.lifecycle import TABLES as later  # created by their own migrations
+    from crm_app.store.crm import TABLES as crm_tables  # created by their own migrations
+    from crm_app.store.lifecycle import TABLES as later
     from crm_app.store.ops import TABLES as service
-    later = (*later, *service)
+    later = (*later, *crm_tables, *service)
     tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
     index = events_by_person_index(conn.dialect.name)
@@ -40,6 +41,11 @@ def _lifecycle(conn: Connection) -> None:
     create_tables(conn)
 
 
+def _crm_tables(conn: Connection) -> None:
+    from crm_app.store import crm  # noqa: F401 - defines the tables on schema.metadata
+    crm.create_tables(conn)
+
+
 def _service(conn: Connection) -> None:
     from crm_app.store.ops import create_tables
     create_tables(conn)
@@ -47,6 +53,7 @@ def _service(conn: Connection) -> None:
 
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
+    (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
     (20, "lifecycle models (trained versions, reports) and backtest runs", _lifecycle),
     (60, "service: job runs, scheduler lease, daily score snapshots", _service),
 ]

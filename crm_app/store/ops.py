@@ -93,14 +93,21 @@ def lease_state(conn: Connection, name: str) -> dict | None:
     return dict(row._mapping) if row else None
 
 
-def record_rule_set(conn: Connection, set_hash: str, files: list[str], now: float | None = None) -> bool:
-    """Record an applied set (once per hash) and make it active; True when the hash is new."""
+def record_rule_set(conn: Connection, set_hash: str, files: list[str], rules_hash: str | None = None,
+                    rules_files: list[str] | None = None, now: float | None = None) -> bool:
+    """Record an applied set once per hash, and its rules alone under the hash results carry; make it active.
+
+    Results record the hash of the rules/ files (`results.rules_hash`); the whole set (with field specs and
+    playbooks) has its own. Both are rows here, so every score traces back to the files that produced it."""
     now = int(time.time() if now is None else now)
     t = schema.rule_sets
-    fresh = conn.execute(select(func.count()).select_from(t).where(t.c.hash == set_hash)).scalar() == 0
-    if fresh:
-        conn.execute(t.insert().values(hash=set_hash, applied_at=now, files=files))
-    upsert(conn, schema.meta, [{"key": ACTIVE_KEY, "value": json.dumps({"hash": set_hash, "since": now})},
+    fresh = False
+    for digest, names in ((set_hash, files), (rules_hash, rules_files)):
+        if digest and conn.execute(select(func.count()).select_from(t).where(t.c.hash == digest)).scalar() == 0:
+            conn.execute(t.insert().values(hash=digest, applied_at=now, files=names or []))
+            fresh = fresh or digest == set_hash
+    active = {"hash": set_hash, "rules_hash": rules_hash, "since": now}
+    upsert(conn, schema.meta, [{"key": ACTIVE_KEY, "value": json.dumps(active)},
                                {"key": REFUSED_KEY, "value": ""}], ["key"], ["value"])
     return fresh
 

@@ -31,8 +31,7 @@ def upsert_accounts(conn: Connection, rows: list[dict]) -> dict:
     now = int(time.time())
     merged: dict[str, dict] = {}
     for row in rows:
-        base = merged.get(row["external_id"]) or (
-            existing.get(row["external_id"], {}))
+        base = merged.get(row["external_id"]) or existing.get(row["external_id"], {})
         merged[row["external_id"]] = {
             "external_id": row["external_id"],
             "name": row.get("name") or base.get("name"),
@@ -41,8 +40,8 @@ def upsert_accounts(conn: Connection, rows: list[dict]) -> dict:
             "updated_at": now,
         }
     # Sorted by key: concurrent PostgreSQL writers then lock rows in one order and never deadlock.
-    upsert(conn, schema.accounts, [merged[k] for k in sorted(merged)], ["external_id"], ["name", "domain", "attributes",
-                                                                          "updated_at"])
+    upsert(conn, schema.accounts, [merged[k] for k in sorted(merged)], ["external_id"],
+           ["name", "domain", "attributes", "updated_at"])
     return account_ids(conn, ids)
 
 
@@ -56,7 +55,7 @@ def _earliest(*stamps):
 
 
 def upsert_people(conn: Connection, rows: list[dict]) -> dict:
-    """Create or update people by external_id, merging attributes; mark them for rescoring."""
+    """Create or update people by external_id, merging attributes; queue those that changed for rescoring."""
     ids = [r["external_id"] for r in rows]
     existing = rows_by_key(conn, "people", "external_id", ids)
     now = int(time.time())
@@ -72,10 +71,15 @@ def upsert_people(conn: Connection, rows: list[dict]) -> dict:
             "created_at": _earliest(base.get("created_at"), row.get("created_at")) or now,
             "updated_at": now,
         }
-    upsert(conn, schema.people, [merged[k] for k in sorted(merged)], ["external_id"],
-           ["email", "account_id", "attributes", "created_at", "updated_at"])
+    compared = ("email", "account_id", "attributes", "created_at")
+    # Sorted by key: concurrent PostgreSQL writers then lock rows in one order.
+    changed = [merged[ext] for ext in sorted(merged) if ext not in existing
+               or any(merged[ext][c] != existing[ext][c] for c in compared)]
+    upsert(conn, schema.people, changed, ["external_id"], ["email", "account_id", "attributes", "created_at",
+                                                           "updated_at"])
     found = person_ids(conn, ids)
-    mark_dirty(conn, list(found.values()))
+    # Only people whose data really changed are queued: a sync that re-reads what we hold rescores no one.
+    mark_dirty(conn, [found[m["external_id"]] for m in changed])
     return found
 
 

@@ -1,12 +1,14 @@
 """Crash test: ingest a stream while the worker is killed (SIGKILL) and restarted at random points.
 
-In the end every event is stored once, the dirty queue is drained, and every stored score equals what a
-fresh full scoring computes: no update was lost to a kill. (Write-back and playbook checks join this test
-when those services are wired into the worker.)
+In the end every event is stored once, the dirty queue is drained, every stored score equals what a fresh
+full scoring computes (no update was lost to a kill), and every score reached the CRM: the sandbox CRM's
+records hold exactly our values and write-back has nothing left to send. (Playbooks are not wired into the
+worker yet, so "no action ran twice" is not part of this test.)
 """
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -14,6 +16,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from crm_app.crm.sandbox import SandboxCrm
+from crm_app.services.crm_writeback import plan_updates
 from crm_app.services.ingest import ingest_messages
 from crm_app.services.scoring import score
 from crm_app.services.service_status import service_status
@@ -48,23 +52,27 @@ def stream(store, batches: int, seed: int, sent: set, stop: threading.Event) -> 
 
 def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, default_rules):
     rng = random.Random(5)
+    crm_path = tmp_path / "crm.db"
+    fields = _seed_crm(store, crm_path)
+    crm_env = {"LEADER_LEASE_SECONDS": "1", "CRM_SANDBOX_PATH": str(crm_path), "WRITE_BACK_SECONDS": "0.4",
+               "CRM_SYNC_SECONDS": "2"}
     sent: set = set()
     done = threading.Event()
     sender = threading.Thread(target=stream, args=(store, BATCHES, 11, sent, done))
     sender.start()
     kills = 0
-    worker = start_worker(store.url, tmp_path, "w0", {"LEADER_LEASE_SECONDS": "1"})
+    worker = start_worker(store.url, tmp_path, "w0", crm_env)
     try:
         while not done.is_set():
             time.sleep(rng.uniform(0.6, 1.8))  # long enough, often, to be caught mid-run
             worker.kill()  # SIGKILL: no chance to finish or release anything
             worker.wait()
             kills += 1
-            worker = start_worker(store.url, tmp_path, f"w{kills}", {"LEADER_LEASE_SECONDS": "1"})
+            worker = start_worker(store.url, tmp_path, f"w{kills}", crm_env)
         sender.join()
         stream_ended = time.time()
         # The last worker drains the queue once it holds the lease (the killed one's lease must expire first).
-        wait_for(lambda: _drained(store), seconds=60)
+        wait_for(lambda: _drained(store) and _written(store), seconds=60)
     finally:
         worker.terminate()
         worker.wait(20)
@@ -80,6 +88,15 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
     assert scored == people
     check = score(store, default_rules, int(time.time()), mode="full", dry_run=True, workers=1)
     assert check.models["conversion"].changed == 0, "a stored score differs from a fresh scoring"
+    assert plan_updates(store, SandboxCrm(str(crm_path)), fields) == []
+    r = schema.results
+    with store.read() as conn:
+        ours = dict(conn.execute(select(r.c.subject_id, r.c.combined).where(r.c.model == "conversion")).all())
+    crm = sqlite3.connect(crm_path)
+    theirs = {int(lead_id.split("-")[1]): score_value for lead_id, score_value
+              in crm.execute("SELECT id, pql_score FROM leads").fetchall()}
+    crm.close()
+    assert theirs == ours  # every person's latest score is what the CRM holds
 
 
 def _drained(store) -> bool:
@@ -88,6 +105,26 @@ def _drained(store) -> bool:
             return False
     last = service_status(store)["jobs"]["score_changed"]["last"]
     return bool(last) and last["outcome"] in ("ok", "idle") and last["started_at"] > time.time() - 3
+
+
+def _seed_crm(store, crm_path) -> tuple:
+    """120 people, each a lead in the sandbox CRM with the score fields provisioned and linked by a sync."""
+    from crm_app.services.crm_demo import seed_sandbox_from_store
+    from crm_app.specs.loader import SpecDirs, load_spec_set
+    from tests.conftest import ROOT
+    ingest_messages(store, [{"type": "identify", "userId": f"c{i}", "messageId": f"crash-id-{i}",
+                             "traits": {"email": f"c{i}@example.com"}} for i in range(120)], "crash-test")
+    fields = load_spec_set(SpecDirs.under(ROOT)).fields
+    seed_sandbox_from_store(store, crm_path, fields, ROOT / "mapping" / "crm.yaml")
+    return fields
+
+
+def _written(store) -> bool:
+    """Write-back found nothing to send, in a run that started after the last scoring run ended."""
+    jobs = service_status(store)["jobs"]
+    pushed, scored = jobs["write_back"]["last"], jobs["score_changed"]["last"]
+    return bool(pushed and scored) and pushed["outcome"] == "idle" and scored["outcome"] == "idle" \
+        and pushed["started_at"] > scored["started_at"] and pushed["started_at"] > time.time() - 2
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import json
 import threading
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterator
 
 import sqlite_utils
@@ -46,6 +47,7 @@ class SandboxCrm:
 
     def __init__(self, path: str):
         self.path = str(path)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
         self.counter = CallCounter()
         self._local = threading.local()
         self.ensure_schema()

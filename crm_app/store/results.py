@@ -1,11 +1,10 @@
 """Latest results, score history, score runs and the dirty queue."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, delete, func, select, tuple_
+from sqlalchemy import Connection, and_, delete, func, select
 
 from crm_app.store import schema
-from crm_app.store.bulk import bulk_upsert
-from crm_app.store.dialect import chunks
+from crm_app.store.bulk import bulk_upsert, delete_versions
 
 RESULT_COLUMNS = ("fit", "fit_raw", "behaviour", "behaviour_before_decay", "decay", "combined", "band", "pql",
                   "pql_since", "pql_first_at", "activation", "milestones", "last_activity", "days_inactive",
@@ -62,9 +61,7 @@ def claim_dirty(conn: Connection) -> list[tuple[int, int]]:
 
 def release_dirty(conn: Connection, claimed: list[tuple[int, int]]) -> None:
     """Dequeue what was scored, unless it was marked again meanwhile (its version moved on)."""
-    d = schema.dirty
-    for part in chunks(claimed, 500):
-        conn.execute(delete(d).where(tuple_(d.c.person_id, d.c.version).in_(part)))
+    delete_versions(conn, "dirty_people", "person_id", [tuple(p) for p in claimed])
 
 
 def clear_dirty(conn: Connection) -> None:

@@ -16,8 +16,14 @@ def _initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def _playbooks(conn: Connection) -> None:
+    from crm_app.store.playbook_schema import create_playbook_tables
+    create_playbook_tables(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
+    (30, "playbooks: trigger state, action ledger, routing counters, Slack alerts, outbox, feedback", _playbooks),
 ]
 
 

@@ -34,6 +34,12 @@ def claim_handling(conn: Connection, alert_id: int, action: str, who: str, at: i
     return result.rowcount == 1
 
 
+def release_handling(conn: Connection, alert_id: int) -> None:
+    """Undo a claim whose CRM work failed, so the button can be pressed again."""
+    conn.execute(update(slack_alerts).where(slack_alerts.c.id == alert_id)
+                 .values(handled_action=None, handled_by=None, handled_at=None, detail=None, snoozed_until=None))
+
+
 def due_snoozes(conn: Connection, now: int) -> list[dict]:
     q = select(slack_alerts).where(slack_alerts.c.handled_action == "snooze", slack_alerts.c.snoozed_until <= now,
                                    slack_alerts.c.realerted.is_not(True))

@@ -4,28 +4,33 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from crm_app.engine.operators import COMPARE, field_predicate
-from crm_app.engine.plan import FIRST_SEEN, metric_key, score_key
+from crm_app.engine.plan import metric_key, score_key
 from crm_app.specs.conditions import (AllOf, AnyOf, EventCondition, FieldCondition, MetricCondition, Not,
                                       ScoreCondition, last_at_key)
 
 DAY = 86400
+CREATED_AT = "created_at"  # epoch seconds the person was created; set by the store
 Check = Callable[[Mapping, Mapping, int], bool]
 
 
-def days_since_last(cond: EventCondition, features: Mapping, as_of: int):
-    """Whole days since the last matching event, or since the first event seen when there is none."""
+def days_since_last(cond: EventCondition, record: Mapping, features: Mapping, as_of: int):
+    """Whole days since the last matching event; with none, since the person was created (signed up).
+
+    Counting from sign-up rather than from the first event keeps "adding an event never lowers behaviour"
+    true: a first event must not start a never-logged-in clock.
+    """
     last = features.get(last_at_key(cond.selector))
     if last is None:
-        last = features.get(FIRST_SEEN)
-    if last is None:
+        last = record.get(CREATED_AT)
+    if last is None or isinstance(last, bool) or not isinstance(last, (int, float)):
         return None
     return max(0, (as_of - int(last)) // DAY)
 
 
-def measured_value(cond: EventCondition, features: Mapping, as_of: int):
+def measured_value(cond: EventCondition, record: Mapping, features: Mapping, as_of: int):
     """The number an event condition compares: a count, distinct count, average, sum or days."""
     if cond.measure == "days_since_last":
-        return days_since_last(cond, features, as_of)
+        return days_since_last(cond, record, features, as_of)
     value = features.get(cond.feature_key)
     if value is None and cond.measure in ("count", "distinct", "sum"):
         return 0
@@ -44,7 +49,7 @@ def compile_condition(cond) -> Check:
         return lambda record, features, as_of: pred(record.get(name))
     if isinstance(cond, EventCondition):
         test = _compare(cond.comparison)
-        return lambda record, features, as_of: test(measured_value(cond, features, as_of))
+        return lambda record, features, as_of: test(measured_value(cond, record, features, as_of))
     if isinstance(cond, MetricCondition):
         test, key = _compare(cond.comparison), metric_key(cond.name)
         return lambda record, features, as_of: test(features.get(key))

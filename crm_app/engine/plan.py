@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from crm_app.specs.conditions import (EventCondition, EventSelector, MetricCondition, ScoreCondition,
                                       iter_conditions, last_at_key)
 
-FIRST_SEEN = "first_seen"
 
 
 @dataclass(frozen=True)
@@ -14,7 +13,7 @@ class Aggregate:
     """One per-subject number computed over events known at as_of."""
 
     key: str
-    measure: str  # count | distinct | average | sum | last_at | first_seen
+    measure: str  # count | distinct | average | sum | last_at
     of: str | None
     selector: EventSelector | None
 
@@ -34,7 +33,7 @@ def score_key(model_name: str) -> str:
 
 def feature_plan(models) -> tuple:
     """Every aggregate the models need, deduplicated, in a stable order."""
-    plan: dict[str, Aggregate] = {FIRST_SEEN: Aggregate(FIRST_SEEN, "first_seen", None, None)}
+    plan: dict[str, Aggregate] = {}
     for model in models:
         plan.setdefault(activity_key(model), Aggregate(activity_key(model), "last_at", None, model.activity))
         for cond in model.event_conditions():
@@ -71,4 +70,4 @@ def event_names(models) -> tuple:
 
 
 __all__ = ["Aggregate", "feature_plan", "metric_names", "score_inputs", "activity_key", "metric_key",
-           "score_key", "FIRST_SEEN", "event_names", "EventCondition"]
+           "score_key", "event_names", "EventCondition"]

@@ -115,9 +115,9 @@ def _reason_text(cr: CompiledRule, record: Mapping, features: Mapping, as_of: in
         if name == "window":
             return _window_text(event.selector.within)
         if name == "days":
-            return _format_number(days_since_last(event, features, as_of))
+            return _format_number(days_since_last(event, record, features, as_of))
         if name == event.measure:
-            return _format_number(measured_value(event, features, as_of))
+            return _format_number(measured_value(event, record, features, as_of))
         return "?"
     return _PLACEHOLDER.sub(fill, template)
 

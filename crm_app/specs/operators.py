@@ -42,7 +42,7 @@ EVENT_MEASURES: dict[str, tuple[bool, str]] = {
     "distinct": (True, "how many distinct values of a property (`of: event` counts distinct event names)"),
     "average": (True, "the average of a numeric property"),
     "sum": (True, "the sum of a numeric property"),
-    "days_since_last": (False, "whole days since the last matching event (or since the first event seen, if none)"),
+    "days_since_last": (False, "whole days since the last matching event (or since the person was created, if none)"),
 }
 
 COMBINATORS: dict[str, str] = {

@@ -55,3 +55,41 @@ def upsert_metrics(conn: Connection, rows: list[dict]) -> int:
     upsert(conn, schema.metrics, rows, ["person_id", "name", "as_of"], ["value"])
     mark_dirty(conn, [r["person_id"] for r in rows])
     return len(rows)
+
+
+def link_aliases(conn: Connection, pairs: dict) -> int:
+    """Tie anonymous ids to people and bring the anonymous history along; return events attached."""
+    if not pairs:
+        return 0
+    upsert(conn, schema.aliases, [{"anonymous_id": a, "person_id": p} for a, p in pairs.items()],
+           ["anonymous_id"], ["person_id"])
+    attached = 0
+    for anonymous_id, person_id in pairs.items():
+        result = conn.execute(schema.events.update()
+                              .where(schema.events.c.anonymous_id == anonymous_id,
+                                     schema.events.c.person_id.is_(None))
+                              .values(person_id=person_id))
+        attached += result.rowcount or 0
+    mark_dirty(conn, list(pairs.values()))
+    return attached
+
+
+def alias_people(conn: Connection, anonymous_ids: list[str]) -> dict:
+    """anonymous id -> person id for the ids already identified."""
+    a = schema.aliases
+    found = {}
+    for part in chunks(sorted(set(anonymous_ids)), 900):
+        found.update(dict(conn.execute(select(a.c.anonymous_id, a.c.person_id).where(a.c.anonymous_id.in_(part)))
+                          .all()))
+    return found
+
+
+def log_ingest(conn: Connection, source: str, received_at: int, accepted: int, duplicates: int,
+               rejects: list[dict]) -> int:
+    """Record one ingest request and keep every rejected message with its reason."""
+    log_id = conn.execute(schema.ingest_log.insert().values(
+        received_at=received_at, source=source, accepted=accepted, duplicates=duplicates,
+        rejected=len(rejects))).inserted_primary_key[0]
+    if rejects:
+        conn.execute(schema.ingest_rejects.insert(), [dict(r, log_id=log_id) for r in rejects])
+    return log_id

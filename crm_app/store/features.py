@@ -57,8 +57,6 @@ def _selector_predicate(selector, type_ids: dict, as_of: int):
 
 
 def _aggregate_column(agg, type_ids: dict, as_of: int):
-    if agg.measure == "first_seen":
-        return func.min(e.c.ts)
     pred = _selector_predicate(agg.selector, type_ids, as_of)
     if agg.measure == "count":
         return func.count(case((pred, 1)))

@@ -48,6 +48,11 @@ def account_ids(conn: Connection, external_ids: list[str]) -> dict:
     return {r.external_id: r.id for r in _select_in(conn, schema.accounts, "external_id", external_ids)}
 
 
+def _earliest(*stamps):
+    present = [t for t in stamps if t is not None]
+    return min(present) if present else None
+
+
 def upsert_people(conn: Connection, rows: list[dict]) -> dict:
     """Create or update people by external_id, merging attributes; mark them for rescoring."""
     ids = [r["external_id"] for r in rows]
@@ -62,11 +67,11 @@ def upsert_people(conn: Connection, rows: list[dict]) -> dict:
             "email": row.get("email") or base.get("email"),
             "account_id": row.get("account_id") or base.get("account_id"),
             "attributes": _merge(base.get("attributes"), row.get("attributes") or {}),
-            "created_at": base.get("created_at") or row.get("created_at") or now,
+            "created_at": _earliest(base.get("created_at"), row.get("created_at")) or now,
             "updated_at": now,
         }
     upsert(conn, schema.people, list(merged.values()), ["external_id"],
-           ["email", "account_id", "attributes", "updated_at"])
+           ["email", "account_id", "attributes", "created_at", "updated_at"])
     found = person_ids(conn, ids)
     mark_dirty(conn, list(found.values()))
     return found
@@ -76,14 +81,15 @@ def person_ids(conn: Connection, external_ids: list[str]) -> dict:
     return {r.external_id: r.id for r in _select_in(conn, schema.people, "external_id", external_ids)}
 
 
-def ensure_people(conn: Connection, external_ids: list[str]) -> dict:
+def ensure_people(conn: Connection, external_ids: list[str], created_at: dict | None = None) -> dict:
     """external_id -> id, creating a bare person for ids seen for the first time."""
     found = person_ids(conn, external_ids)
     missing = sorted({e for e in external_ids if e not in found})
     if missing:
         now = int(time.time())
-        upsert(conn, schema.people, [{"external_id": e, "attributes": {}, "created_at": now, "updated_at": now}
-                                     for e in missing], ["external_id"])
+        created_at = created_at or {}
+        upsert(conn, schema.people, [{"external_id": e, "attributes": {}, "created_at": created_at.get(e, now),
+                                      "updated_at": now} for e in missing], ["external_id"])
         found.update(person_ids(conn, missing))
     return found
 

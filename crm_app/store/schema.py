@@ -48,6 +48,12 @@ events = Table(
     Index("ix_events_anonymous", "anonymous_id"),
 )
 
+aliases = Table(
+    "aliases", metadata,
+    Column("anonymous_id", String(255), primary_key=True),  # a pre-sign-up id later tied to a person
+    Column("person_id", Integer, nullable=False),
+)
+
 metrics = Table(
     "metrics", metadata,
     Column("person_id", Integer, primary_key=True),
@@ -135,6 +141,6 @@ schema_migrations = Table(
     Column("applied_at", BigInteger),
 )
 
-__all__ = ["metadata", "accounts", "people", "event_types", "events", "metrics", "dirty", "results",
+__all__ = ["metadata", "accounts", "people", "event_types", "events", "aliases", "metrics", "dirty", "results",
            "score_history", "score_runs", "rule_sets", "ingest_log", "ingest_rejects", "meta",
            "schema_migrations", "UniqueConstraint"]

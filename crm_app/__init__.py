@@ -1,0 +1,28 @@
+"""PQL scoring engine. create_app(): config, wiring, blueprints. Nothing else."""
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask
+
+from crm_app.config import Config
+
+
+def create_app(config: Config | None = None, store=None) -> Flask:
+    """The Flask app: ingest API and health, wired to one store."""
+    from crm_app.store import Store
+    from crm_app.web import health, ingest
+
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = config.secret_key or secrets.token_hex(32)
+    app.config["PQL_CONFIG"] = config
+    app.config["PQL_STORE"] = store or Store(config.database_url)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_batch_bytes * 2
+    if not config.write_key:
+        logging.getLogger(__name__).warning("WRITE_KEY is empty: the ingest API accepts any sender "
+                                            "(fine for the embedded demo, never in production)")
+    app.register_blueprint(ingest.bp)
+    app.register_blueprint(health.bp)
+    return app

@@ -1,0 +1,112 @@
+"""Validation of Segment-spec messages (track, identify, group, page, screen): pure, one message at a time."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from crm_app.errors import IngestError
+
+MESSAGE_TYPES = ("track", "identify", "group", "page", "screen")
+PAGE_EVENT, SCREEN_EVENT = "Page Viewed", "Screen Viewed"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One valid message, reduced to what the store keeps."""
+
+    type: str
+    message_id: str
+    user_id: str | None
+    anonymous_id: str | None
+    ts: int
+    event: str | None = None
+    properties: dict | None = None
+    traits: dict | None = None
+    group_id: str | None = None
+
+
+def parse_timestamp(value, field: str = "timestamp") -> int:
+    """Epoch seconds from ISO-8601 text (a missing zone means UTC) or epoch seconds / milliseconds."""
+    if isinstance(value, bool):
+        raise IngestError(f"'{field}' must be an ISO-8601 date-time such as 2026-11-01T12:00:00Z")
+    if isinstance(value, (int, float)):
+        return int(value / 1000) if value > 10_000_000_000 else int(value)
+    if not isinstance(value, str) or not value.strip():
+        raise IngestError(f"'{field}' must be an ISO-8601 date-time such as 2026-11-01T12:00:00Z")
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise IngestError(f"'{field}' {value!r} is not an ISO-8601 date-time such as 2026-11-01T12:00:00Z")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return int(parsed.timestamp())
+
+
+def _identifier(raw, field: str) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise IngestError(f"'{field}' must be text or a whole number, got {type(raw).__name__}")
+    text = str(raw).strip()
+    if len(text) > 255:
+        raise IngestError(f"'{field}' is longer than 255 characters")
+    return text or None
+
+
+def _mapping(raw, field: str) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise IngestError(f"'{field}' must be an object, got {type(raw).__name__}")
+    return raw
+
+
+def derived_message_id(message: dict) -> str:
+    """A stable id for a message sent without one, so re-sending the same file stores it once."""
+    canonical = json.dumps(message, sort_keys=True, separators=(",", ":"), default=str)
+    return "derived-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def parse_message(raw, default_type: str | None, received_at: int, max_bytes: int) -> Message:
+    """Check one message against the Segment spec; raise IngestError with the reason when it is not valid."""
+    if not isinstance(raw, dict):
+        raise IngestError(f"a message must be a JSON object, got {type(raw).__name__}")
+    size = len(json.dumps(raw, default=str).encode())
+    if size > max_bytes:
+        raise IngestError(f"message is {size} bytes; the limit is {max_bytes} bytes (32 KB)")
+    kind = raw.get("type", default_type)
+    if kind not in MESSAGE_TYPES:
+        raise IngestError(f"'type' must be one of {', '.join(MESSAGE_TYPES)}, got {kind!r}")
+    user_id = _identifier(raw.get("userId"), "userId")
+    anonymous_id = _identifier(raw.get("anonymousId"), "anonymousId")
+    if user_id is None and anonymous_id is None:
+        raise IngestError("a message needs 'userId' or 'anonymousId'")
+    stamp = raw.get("timestamp") or raw.get("originalTimestamp") or raw.get("sentAt")
+    ts = parse_timestamp(stamp) if stamp is not None else received_at
+    message_id = _identifier(raw.get("messageId"), "messageId") or derived_message_id(raw)
+    context = _mapping(raw.get("context"), "context")
+    group_id = _identifier(context.get("groupId"), "context.groupId")
+    if kind == "track":
+        event = raw.get("event")
+        if not isinstance(event, str) or not event.strip():
+            raise IngestError("a track message needs 'event', the name of what the user did")
+        if len(event) > 255:
+            raise IngestError("'event' is longer than 255 characters")
+        return Message(kind, message_id, user_id, anonymous_id, ts, event.strip(),
+                       _mapping(raw.get("properties"), "properties"), group_id=group_id)
+    if kind in ("page", "screen"):
+        props = dict(_mapping(raw.get("properties"), "properties"))
+        if raw.get("name"):
+            props.setdefault("name", raw["name"])
+        return Message(kind, message_id, user_id, anonymous_id, ts, PAGE_EVENT if kind == "page" else SCREEN_EVENT,
+                       props, group_id=group_id)
+    traits = _mapping(raw.get("traits"), "traits")
+    if kind == "identify":
+        return Message(kind, message_id, user_id, anonymous_id, ts, traits=traits, group_id=group_id)
+    group = _identifier(raw.get("groupId"), "groupId")
+    if group is None:
+        raise IngestError("a group message needs 'groupId', the account or workspace id")
+    return Message(kind, message_id, user_id, anonymous_id, ts, traits=traits, group_id=group)

@@ -1,0 +1,1 @@
+"""Flask blueprints: ingest API, health (the Slack endpoint and dashboard join them)."""

@@ -1,0 +1,110 @@
+"""Fixtures: app, client, runner, store — on SQLite, and on PostgreSQL where a server answers."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_available() -> str | None:
+    try:
+        import psycopg
+        with psycopg.connect(PG_URL.replace("postgresql://", "postgresql://", 1), connect_timeout=3):
+            return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "skip with the reason"
+        return f"PostgreSQL not reachable at {PG_URL}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh PostgreSQL schema-isolated database URL, or a clear skip."""
+    reason = _postgres_available()
+    if reason:
+        if os.environ.get("CI") and os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return PG_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """An empty, migrated store on each backend."""
+    from crm_app.store import Store
+    if request.param == "sqlite":
+        st = Store(f"sqlite:///{tmp_path}/store.db")
+        yield st
+        st.dispose()
+        return
+    base = request.getfixturevalue("postgres_url")
+    import psycopg
+    name = f"pql_test_{uuid.uuid4().hex[:10]}"
+    admin = base.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    st = Store(base.rsplit("/", 1)[0] + f"/{name}")
+    yield st
+    st.dispose()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    from crm_app.store import Store
+    st = Store(f"sqlite:///{tmp_path}/store.db")
+    yield st
+    st.dispose()
+
+
+@pytest.fixture
+def config(tmp_path):
+    from crm_app.config import Config
+    return Config.from_env({}, database_url=f"sqlite:///{tmp_path}/pql.db", specs_root=str(ROOT),
+                           write_key="test-write-key")
+
+
+@pytest.fixture
+def app(config):
+    from crm_app import create_app
+    application = create_app(config)
+    application.config["TESTING"] = True
+    yield application
+    application.config["PQL_STORE"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(config, monkeypatch):
+    """Runs `python -m crm_app` in-process with the test config; returns (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from crm_app.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", config.database_url)
+    monkeypatch.setenv("SPECS_ROOT", config.specs_root)
+
+    def run(*args: str):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:
+                code = exc.code
+        return code, out.getvalue(), err.getvalue()
+    return run
+
+
+@pytest.fixture(scope="session")
+def default_rules():
+    from crm_app.specs.loader import SpecDirs, load_spec_set
+    return load_spec_set(SpecDirs.under(ROOT)).rules

@@ -2,6 +2,7 @@
 and the embedded dashboard. The first click wins atomically; a second click is told who acted, and when."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from crm_app.crm.base import RecordUpdate
@@ -57,7 +58,6 @@ def handle_alert_action(rt: Runtime, alert_id: int, action: str, actor: str, now
 
 def _shown_detail(action: str, detail: str | None, now: int) -> str | None:
     if action == "snooze":
-        import datetime as dt
         return dt.datetime.fromtimestamp(now + SNOOZE, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return detail
 
@@ -73,8 +73,11 @@ def _act(rt: Runtime, alert: dict, action: str, actor: str, detail: str | None, 
             raise LookupError("the person has no CRM id yet")
         rt.adapter.set_owner(crm_object, crm_id, owner_id(rt, actor if action == "claim" else detail))
     elif action == "not_fit":
+        if crm_id:  # the CRM first: if it refuses, nothing is recorded and the click is given back
+            out = rt.adapter.write_values([RecordUpdate(crm_object, crm_id,
+                                                        {routing.feedback_field: f"Not a fit: {detail}"})])
+            if out and not out[0].ok:
+                raise RuntimeError(out[0].error or "the CRM refused the write")
         with rt.store.begin() as conn:
             alert_store.record_feedback(conn, "false_positive", alert["model"], alert["subject_id"], alert["id"],
                                         detail, actor, now)
-        if crm_id:
-            rt.adapter.write_values([RecordUpdate(crm_object, crm_id, {routing.feedback_field: f"Not a fit: {detail}"})])

@@ -25,9 +25,10 @@ def guidance(combined: int | None) -> dict:
     return {"tier": "nurture", "advice": GUIDANCE[-1][2]}
 
 
-def top_signals(reasons: list, n: int = 3) -> list[str]:
-    """The strongest positive behaviour reasons, largest first, as written by the rules."""
-    positive = [r for r in reasons or [] if len(r) >= 3 and (r[2] or 0) > 0]
+def top_signals(reasons: list, n: int = 3, behaviour: frozenset | None = None) -> list[str]:
+    """The strongest positive behaviour reasons (what they did, not who they are), largest first."""
+    positive = [r for r in reasons or [] if len(r) >= 3 and (r[2] or 0) > 0
+                and (behaviour is None or r[0] in behaviour)]
     return [r[1] for r in sorted(positive, key=lambda r: -r[2])[:n]]
 
 
@@ -45,12 +46,13 @@ def person_name(record: dict) -> str:
             or record.get("external_id") or "Unknown person")
 
 
-def build_context(record: dict, row: dict, routing: Routing, owner: str | None, playbook: str) -> dict:
+def build_context(record: dict, row: dict, routing: Routing, owner: str | None, playbook: str,
+                  behaviour: frozenset | None = None) -> dict:
     """Everything a template, a task body or the Slack blocks may show about one person."""
     crm_id = record.get(routing.record_id_field)
     crm_object = record.get(routing.record_object_field) or routing.default_object
     rep = routing.rep(owner)
-    signals = top_signals(row.get("reasons"))
+    signals = top_signals(row.get("reasons"), behaviour=behaviour)
     url = routing.crm_url.format(object=crm_object, id=crm_id) if routing.crm_url and crm_id else ""
     return {
         "playbook": playbook, "subject_id": row["subject_id"], "model": row["model"],

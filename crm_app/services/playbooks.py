@@ -31,7 +31,13 @@ class Runtime:
     adapter: object  # crm.base.CrmAdapter
     sender: object  # slack.senders.SlackSender | OutboxSender
     fault: Callable[[str, dict], None] | None = None
+    rules: object = None  # specs.rules.RuleSet: tells behaviour reasons (signals) from fit reasons
     owners: dict = field(default_factory=dict)  # email -> CRM owner id, filled lazily
+
+    def behaviour_rules(self, model: str) -> frozenset | None:
+        if self.rules is None or model not in self.rules.names:
+            return None
+        return frozenset(r.id for r in self.rules.model(model).behaviour)
 
     def at(self, point: str, entry: dict) -> None:
         if self.fault:
@@ -99,7 +105,7 @@ def build_entries(conn, rt: Runtime, pb: Playbook, record: dict, row: dict, occu
             "next_at": now, "created_at": now, "updated_at": now, "result": None, "error": None}
     target = {"object": record.get(routing.record_object_field) or routing.default_object,
               "record_id": record.get(routing.record_id_field)}
-    entries = []
+    entries, behaviour = [], rt.behaviour_rules(pb.model)
     for step, action in enumerate(pb.actions):
         if only and action.type not in only:
             continue
@@ -113,7 +119,7 @@ def build_entries(conn, rt: Runtime, pb: Playbook, record: dict, row: dict, occu
                     status, error = "dead", f"no eligible rep ({action.source}): all away, over cap or none set"
                 elif not choice.new_assignment:
                     status = "skipped"  # the current owner is kept: nothing to send
-            ctx = build_context(record, row, routing, owner, pb.name)
+            ctx = build_context(record, row, routing, owner, pb.name, behaviour)
             if action.type == "create_task":
                 due = dt.datetime.fromtimestamp(now + action.params["due_in"], dt.timezone.utc).date().isoformat()
                 body = render(action.params["body"], ctx) if action.params["body"] else default_task_body(ctx)

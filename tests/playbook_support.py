@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from crm_app.errors import ErrorCollector, SpecSetInvalid
 from crm_app.services.playbooks import Runtime
@@ -11,6 +12,7 @@ from crm_app.specs.yamlsource import parse_yaml
 from crm_app.store import people as people_store
 from crm_app.store import results as results_store
 
+ROOT_DIR = Path(__file__).resolve().parent.parent
 DAY = 86400
 NOW = 1_790_000_000
 REPS = [f"rep{i}@example.com" for i in range(7)]

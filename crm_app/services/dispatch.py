@@ -43,7 +43,6 @@ def dispatch_due(rt: Runtime, now: int) -> dict:
             counts[outcome] += 1
             if outcome == "failed":
                 break
-    counts["digests"] = send_digests(rt, now)
     return counts
 
 
@@ -189,7 +188,7 @@ def process_snoozes(rt: Runtime, now: int) -> int:
             if pb is not None and row is not None and row["pql"]:
                 record = people_store.flat_records(conn, 0, -1, [sid]).get(sid, {})
                 entries = build_entries(conn, rt, pb, record, row, f"snooze:{alert['id']}", now,
-                                        only=("slack_alert",))
+                                        only=("slack_alert",), owner=alert["owner"])
                 count += pb_store.insert_entries(conn, entries)
             alert_store.mark_realerted(conn, alert["id"])
     return count

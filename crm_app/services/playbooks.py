@@ -97,10 +97,10 @@ def _plan_rows(conn, rt: Runtime, pb: Playbook, rows: list, now: int, summary: P
 
 
 def build_entries(conn, rt: Runtime, pb: Playbook, record: dict, row: dict, occurrence: str, now: int,
-                  only: tuple = ()) -> list[dict]:
+                  only: tuple = (), owner: str | None = None) -> list[dict]:
     """One ledger entry per action, rendered now: a retry sends exactly what was decided here."""
     routing = rt.playbooks.routing
-    owner = _email(record.get(routing.owner_field))
+    owner = owner or _email(record.get(routing.owner_field))
     base = {"playbook": pb.name, "subject_id": row["subject_id"], "occurrence": occurrence, "attempts": 0,
             "next_at": now, "created_at": now, "updated_at": now, "result": None, "error": None}
     target = {"object": record.get(routing.record_object_field) or routing.default_object,
@@ -157,13 +157,18 @@ def _email(value) -> str | None:
     return value.strip().lower() if isinstance(value, str) and "@" in value else None
 
 
-def run_playbooks(rt: Runtime, now: int | None = None) -> dict:
-    """Plan, re-alert snoozed PQLs, dispatch everything due. What the worker calls after scoring."""
-    from crm_app.services.dispatch import dispatch_due, process_snoozes
+def run_playbooks(rt: Runtime, now: int | None = None, digests: bool = False) -> dict:
+    """Plan, re-alert snoozed PQLs, dispatch everything due (and the daily digests when asked).
+
+    This is what the worker calls after each scoring pass; the digests run from a daily job.
+    """
+    from crm_app.services.dispatch import dispatch_due, process_snoozes, send_digests
 
     now = int(time.time()) if now is None else now
     planned = plan(rt, now)
+    rt.at("planned", {})
     realerts = process_snoozes(rt, now)
     dispatched = dispatch_due(rt, now)
+    sent_digests = send_digests(rt, now) if digests else 0
     return {"examined": planned.examined, "occurrences": planned.occurrences, "entries": planned.entries,
-            "realerts": realerts, **dispatched}
+            "realerts": realerts, **dispatched, "digests": sent_digests}

@@ -16,10 +16,13 @@ from crm_app.services.playbooks import Runtime
 from crm_app.slack.blocks import ACTION_IDS, NOT_FIT_VIEW, not_fit_modal
 
 
-def build_bolt_app(rt: Runtime, token: str, signing_secret: str, client: WebClient,
+def build_bolt_app(rt: Runtime, signing_secret: str, client: WebClient,
                    clock: Callable[[], float] = time.time) -> App:
-    """A Bolt app whose listeners call the shared alert handlers with the clicker's email."""
-    app = App(token=token, signing_secret=signing_secret, client=client, process_before_response=False)
+    """A Bolt app whose listeners call the shared alert handlers with the clicker's email.
+
+    The token comes with `client` (Bolt takes it from there and calls auth.test with it at construction).
+    """
+    app = App(signing_secret=signing_secret, client=client, process_before_response=False)
 
     def actor(body: dict) -> str:
         """The clicker's email (users.info), which maps them to a CRM owner."""

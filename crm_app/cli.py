@@ -88,11 +88,13 @@ def cmd_import(args, config: Config) -> int:
             print(f"... and {len(report.rejected) - 50} more (kept in the ingest_rejects table)")
         return 1 if report.rejected else 0
     if args.kind == "metrics":
-        count = imports.import_metrics(store, path, mapping, as_of=_as_of(args.as_of), quiet=args.quiet)
+        result = imports.import_metrics(store, path, mapping, as_of=_as_of(args.as_of), quiet=args.quiet)
     else:
-        count = imports.import_records(store, path, args.kind, mapping, quiet=args.quiet)
-    print(f"{path}: {count} {args.kind} rows imported")
-    return 0
+        result = imports.import_records(store, path, args.kind, mapping, quiet=args.quiet)
+    print(f"{path}: {result.imported} {args.kind} rows imported, {len(result.rejected)} rejected")
+    for reject in result.rejected:
+        print(f"{path}:{reject['index']}: {reject['reason']}")
+    return 1 if result.rejected else 0
 
 
 def cmd_demo(args, config: Config) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -114,11 +115,19 @@ def _find_column(header: list, configured: str | None, candidates: tuple, path: 
                       f"or call a column one of: {', '.join(candidates)}")
 
 
+@dataclass
+class ImportReport:
+    """Rows stored, and each refused row with its line and reason (the good rows are kept)."""
+
+    imported: int = 0
+    rejected: list = field(default_factory=list)  # {"index": line, "reason": text}
+
+
 def import_records(store: Store, path: Path, kind: str, mapping: ImportMapping | None = None,
-                   quiet: bool = False) -> int:
+                   quiet: bool = False) -> ImportReport:
     """Import people or accounts from CSV; every column becomes a field of the record."""
     mapping = mapping or ImportMapping()
-    count = 0
+    report = ImportReport()
     with open(path, encoding="utf-8-sig", newline="") as handle, _progress(path, quiet) as bar:
         reader = csv.DictReader(handle)
         header = [h for h in reader.fieldnames or [] if h]
@@ -129,7 +138,9 @@ def import_records(store: Store, path: Path, kind: str, mapping: ImportMapping |
         for row in reader:
             ident = (row.get(id_col) or "").strip()
             if not ident:
-                raise IngestError(f"{path}:{reader.line_num}: column {id_col!r} is empty; every row needs an id")
+                report.rejected.append({"index": reader.line_num, "reason": f"column {id_col!r} is empty; "
+                                        "every row needs an id"})
+                continue
             attributes = {mapping.field_name(c): _typed(v, mapping.missing_values) for c, v in row.items()
                           if c and c not in (id_col, email_col, mapping.account_column) and c not in mapping.skip}
             record = {"external_id": ident, "attributes": {k: v for k, v in attributes.items() if v is not None}}
@@ -142,11 +153,11 @@ def import_records(store: Store, path: Path, kind: str, mapping: ImportMapping |
                 record["domain"] = record["attributes"].get("domain")
             batch.append(record)
             if len(batch) >= BATCH:
-                count += _store_records(store, kind, batch)
+                report.imported += _store_records(store, kind, batch)
                 bar.update(handle.tell() - bar.n)
                 batch = []
-        count += _store_records(store, kind, batch)
-    return count
+        report.imported += _store_records(store, kind, batch)
+    return report
 
 
 def _store_records(store: Store, kind: str, batch: list) -> int:
@@ -168,11 +179,11 @@ def _store_records(store: Store, kind: str, batch: list) -> int:
 
 
 def import_metrics(store: Store, path: Path, mapping: ImportMapping | None = None, as_of: int | None = None,
-                   quiet: bool = False) -> int:
+                   quiet: bool = False) -> ImportReport:
     """Import per-person metrics: wide (one column per metric) or long (user_id, metric, value[, as_of])."""
     mapping = mapping or ImportMapping()
     as_of = int(time.time()) if as_of is None else as_of
-    count = 0
+    report = ImportReport()
     with open(path, encoding="utf-8-sig", newline="") as handle, _progress(path, quiet) as bar:
         reader = csv.DictReader(handle)
         header = [h for h in reader.fieldnames or [] if h]
@@ -182,26 +193,38 @@ def import_metrics(store: Store, path: Path, mapping: ImportMapping | None = Non
         as_of_col = mapping.as_of_column or lowered.get("as_of")
         batch = []
         for row in reader:
-            stamp = parse_timestamp(row[as_of_col], "as_of") if as_of_col and row.get(as_of_col) else as_of
-            person = (row.get(id_col) or "").strip()
-            if not person:
-                raise IngestError(f"{path}:{reader.line_num}: column {id_col!r} is empty; every row needs an id")
-            pairs = ([(row[lowered["metric"]], row[lowered["value"]])] if long_form else
-                     [(mapping.field_name(c), v) for c, v in row.items()
-                      if c and c not in (id_col, as_of_col) and c not in mapping.skip])
-            for name, value in pairs:
-                number = _typed(value, mapping.missing_values)
-                if number is None:
-                    continue
-                if not isinstance(number, (int, float)):
-                    raise IngestError(f"{path}:{reader.line_num}: metric {name!r} has {value!r}, not a number")
-                batch.append((person, str(name).strip(), stamp, float(number)))
+            try:
+                batch.extend(_metric_row(row, reader.line_num, id_col, as_of_col, as_of, long_form, lowered,
+                                         mapping))
+            except IngestError as exc:
+                report.rejected.append({"index": reader.line_num, "reason": str(exc)})
             if len(batch) >= BATCH:
-                count += _store_metrics(store, batch)
+                report.imported += _store_metrics(store, batch)
                 bar.update(handle.tell() - bar.n)
                 batch = []
-        count += _store_metrics(store, batch)
-    return count
+        report.imported += _store_metrics(store, batch)
+    return report
+
+
+def _metric_row(row: dict, line: int, id_col: str, as_of_col, as_of: int, long_form: bool, lowered: dict,
+                mapping: ImportMapping) -> list:
+    """(person, metric, as_of, value) tuples of one CSV row; IngestError names what is wrong."""
+    stamp = parse_timestamp(row[as_of_col], "as_of") if as_of_col and row.get(as_of_col) else as_of
+    person = (row.get(id_col) or "").strip()
+    if not person:
+        raise IngestError(f"column {id_col!r} is empty; every row needs an id")
+    pairs = ([(row[lowered["metric"]], row[lowered["value"]])] if long_form else
+             [(mapping.field_name(c), v) for c, v in row.items()
+              if c and c not in (id_col, as_of_col) and c not in mapping.skip])
+    out = []
+    for name, value in pairs:
+        number = _typed(value, mapping.missing_values)
+        if number is None:
+            continue
+        if not isinstance(number, (int, float)):
+            raise IngestError(f"metric {name!r} has {value!r}, not a number")
+        out.append((person, str(name).strip(), stamp, float(number)))
+    return out
 
 
 def _store_metrics(store: Store, batch: list) -> int:

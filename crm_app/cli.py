@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=cmd_serve)
     sub.add_parser("status", help=cmd_status.__doc__).set_defaults(func=cmd_status)
+    from crm_app.cli_playbooks import register_playbooks  # issue 4
+    register_playbooks(sub)
     return parser
 
 

@@ -12,7 +12,6 @@ from crm_app.store import people as people_store
 from crm_app.store import playbooks as pb_store
 from crm_app.store import results as results_store
 
-MAX_ATTEMPTS = 8
 DONE = ("sent", "skipped", "suppressed", "digest", "dead")
 
 
@@ -58,7 +57,7 @@ def dispatch_one(rt: Runtime, entry: dict, now: int) -> str:
     except InDoubt as exc:
         return _finish(rt, entry, now, "dead", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of a remote call is retried with backoff
-        status = "dead" if attempts >= MAX_ATTEMPTS else "failed"
+        status = "dead" if attempts >= rt.max_attempts else "failed"
         return _finish(rt, entry, now, status, error=f"{type(exc).__name__}: {exc}"[:2000],
                        next_at=now + backoff(attempts))
     rt.at("after_dispatch", entry)

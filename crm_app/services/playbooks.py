@@ -31,6 +31,7 @@ class Runtime:
     adapter: object  # crm.base.CrmAdapter
     sender: object  # slack.senders.SlackSender | OutboxSender
     fault: Callable[[str, dict], None] | None = None
+    max_attempts: int = 8
     rules: object = None  # specs.rules.RuleSet: tells behaviour reasons (signals) from fit reasons
     owners: dict = field(default_factory=dict)  # email -> CRM owner id, filled lazily
 

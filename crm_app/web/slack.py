@@ -15,3 +15,20 @@ def slack_blueprint(bolt_app) -> Blueprint:
         return handler.handle(request)
 
     return bp
+
+
+def register_slack(app, store, env: dict | None = None) -> bool:
+    """Serve /slack/events when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set; True when registered."""
+    from crm_app.slack.settings import slack_setting
+    if not (slack_setting("SLACK_BOT_TOKEN", env) and slack_setting("SLACK_SIGNING_SECRET", env)):
+        return False
+    from crm_app.crm.registry import make_adapter  # issue 3's adapter registry
+    from crm_app.services.playbook_runtime import make_runtime
+    from crm_app.slack.app import build_bolt_app
+    from crm_app.specs.loader import load_spec_set
+
+    config = app.config["PQL_CONFIG"]
+    rt = make_runtime(store, load_spec_set(config.spec_dirs), make_adapter(env), env)
+    app.register_blueprint(slack_blueprint(build_bolt_app(rt, slack_setting("SLACK_SIGNING_SECRET", env),
+                                                          rt.sender.client)))
+    return True

@@ -12,10 +12,13 @@ from crm_app.store import people as people_store
 from crm_app.store import playbooks as pb_store
 from crm_app.store import results as results_store
 
-DONE = ("sent", "skipped", "suppressed", "digest", "dead")
 
 
-class InDoubt(Exception):
+class Permanent(Exception):
+    """Retrying cannot help (e.g. no owner was decided); the entry is marked dead with the reason."""
+
+
+class InDoubt(Permanent):
     """The destination cannot tell whether an earlier attempt went through; a human must look."""
 
 
@@ -25,19 +28,17 @@ def backoff(attempts: int) -> int:
 
 
 def dispatch_due(rt: Runtime, now: int) -> dict:
-    """Send every due entry, occurrence by occurrence in step order; a failure holds back later steps."""
+    """Send every due entry, occurrence by occurrence in step order; a failure holds back later steps.
+
+    Steps after a failed one are deferred to its retry time, so every due entry's earlier steps are done
+    or due with it (and come first in the ordered list).
+    """
     counts = {"sent": 0, "failed": 0, "dead": 0}
     with rt.store.read() as conn:
         due = pb_store.due_entries(conn, now, limit=100_000)
     key = lambda e: (e["playbook"], e["subject_id"], e["occurrence"])  # noqa: E731
-    for (playbook, sid, occurrence), _ in groupby(due, key=key):
-        with rt.store.read() as conn:
-            steps = pb_store.occurrence_entries(conn, playbook, sid, occurrence)
+    for _, steps in groupby(due, key=key):
         for entry in steps:
-            if entry["status"] in DONE:
-                continue
-            if entry["next_at"] > now:
-                break
             outcome = dispatch_one(rt, entry, now)
             counts[outcome] += 1
             if outcome == "failed":
@@ -54,10 +55,12 @@ def dispatch_one(rt: Runtime, entry: dict, now: int) -> str:
     rt.at("before_dispatch", entry)
     try:
         result = SENDERS[entry["action"]](rt, entry, in_doubt)
-    except InDoubt as exc:
+    except Permanent as exc:
         return _finish(rt, entry, now, "dead", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of a remote call is retried with backoff
         status = "dead" if attempts >= rt.max_attempts else "failed"
+        with rt.store.begin() as conn:
+            pb_store.defer_later_steps(conn, entry, now + backoff(attempts))
         return _finish(rt, entry, now, status, error=f"{type(exc).__name__}: {exc}"[:2000],
                        next_at=now + backoff(attempts))
     rt.at("after_dispatch", entry)
@@ -144,7 +147,7 @@ def _posted(rt: Runtime, alert_id: int, where: dict, recovered: bool = False) ->
 
 def _dm(rt: Runtime, email: str | None) -> str:
     if not email:
-        raise LookupError("no owner to send the alert to")
+        raise Permanent("no owner to send the alert to (no rep was eligible and the record had no owner)")
     rep = rt.playbooks.routing.rep(email)
     return rep.slack_user if rep and rep.slack_user else rt.sender.dm_channel(email)
 

@@ -69,6 +69,14 @@ def occurrence_entries(conn: Connection, playbook: str, subject_id: int, occurre
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
+def defer_later_steps(conn: Connection, entry: dict, next_at: int) -> None:
+    """Hold the steps after a failed one until its retry, so they are not examined on every pass."""
+    led = pb_ledger
+    conn.execute(update(led).where(led.c.playbook == entry["playbook"], led.c.subject_id == entry["subject_id"],
+                                   led.c.occurrence == entry["occurrence"], led.c.step > entry["step"],
+                                   led.c.status.in_(OPEN)).values(next_at=next_at))
+
+
 def mark(conn: Connection, entry_id: int, now: int, **values) -> None:
     conn.execute(update(pb_ledger).where(pb_ledger.c.id == entry_id).values(updated_at=now, **values))
 

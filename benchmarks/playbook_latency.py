@@ -149,7 +149,7 @@ def main() -> None:
     for label, xs in (("CRM has the fields", crm_lat), ("Slack has the alert", slack_lat), ("both", both)):
         if not xs:
             continue
-        q = statistics.quantiles(xs, n=100) if len(xs) > 1 else [xs[0]] * 99
+        q = statistics.quantiles(xs, n=100, method="inclusive") if len(xs) > 1 else [xs[0]] * 99
         print(f"{label:20s} min {min(xs):.3f}s  p50 {q[49]:.3f}s  p90 {q[89]:.3f}s  p95 {q[94]:.3f}s  "
               f"p99 {q[98]:.3f}s  max {max(xs):.3f}s")
     from crm_app.services.playbook_status import format_playbook_status

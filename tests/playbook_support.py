@@ -86,7 +86,8 @@ def set_scores(store, ids: list[int], combined: int, as_of: int = NOW, pql: bool
              "behaviour": combined - 40, "behaviour_before_decay": combined - 40, "decay": 0, "combined": combined,
              "band": band, "pql": pql, "pql_since": as_of if pql else None, "pql_first_at": as_of if pql else None,
              "activation": "activated", "milestones": 2, "last_activity": last_activity or as_of,
-             "days_inactive": 0, "reasons": REASONS, "rules_hash": "test"} for sid in ids]
+             "days_inactive": 0, "reasons": REASONS, "rules_hash": "test",
+             "digest": f"{sid}:{combined}:{as_of}"} for sid in ids]
     history = [{k: r[k] for k in ("model", "subject_id", "as_of", "fit", "behaviour", "combined", "band", "pql",
                                   "rules_hash")} for r in rows]
     with store.begin() as conn:

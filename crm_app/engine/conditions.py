@@ -38,8 +38,18 @@ def measured_value(cond: EventCondition, record: Mapping, features: Mapping, as_
 
 
 def _compare(comparison) -> Callable:
-    test, target = COMPARE[comparison.op], comparison.value
-    return lambda n: n is not None and test(n, target)
+    """A one-argument test with the target baked in (this runs millions of times per scoring run)."""
+    op, t = comparison.op, comparison.value
+    if op == "at_least":
+        return lambda n: n is not None and n >= t
+    if op == "more_than":
+        return lambda n: n is not None and n > t
+    if op == "at_most":
+        return lambda n: n is not None and n <= t
+    if op == "less_than":
+        return lambda n: n is not None and n < t
+    test = COMPARE[op]
+    return lambda n: n is not None and test(n, t)
 
 
 def compile_condition(cond) -> Check:
@@ -48,8 +58,12 @@ def compile_condition(cond) -> Check:
         pred, name = field_predicate(cond.op, cond.value), cond.field
         return lambda record, features, as_of: pred(record.get(name))
     if isinstance(cond, EventCondition):
-        test = _compare(cond.comparison)
-        return lambda record, features, as_of: test(measured_value(cond, record, features, as_of))
+        test, key = _compare(cond.comparison), cond.feature_key
+        if cond.measure in ("count", "distinct", "sum"):
+            return lambda record, features, as_of: test(features.get(key, 0))
+        if cond.measure == "average":
+            return lambda record, features, as_of: test(features.get(key))
+        return lambda record, features, as_of: test(days_since_last(cond, record, features, as_of))
     if isinstance(cond, MetricCondition):
         test, key = _compare(cond.comparison), metric_key(cond.name)
         return lambda record, features, as_of: test(features.get(key))

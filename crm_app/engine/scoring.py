@@ -47,6 +47,7 @@ class CompiledRule:
     evidence: tuple  # last_at feature keys of the rule's positive event conditions
     first_event: EventCondition | None
     first_field: FieldCondition | None
+    template: tuple  # the reason split into (literal, placeholder or None) pairs, parsed once
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,17 @@ def _compile_rule(rule: Rule) -> CompiledRule:
     evidence = tuple(dict.fromkeys(last_at_key(c.selector) for c in events if c.measure != "days_since_last"))
     fields = [c for c in leaves if isinstance(c, FieldCondition)]
     return CompiledRule(rule, compile_condition(rule.when), evidence,
-                        events[0] if events else None, fields[0] if fields else None)
+                        events[0] if events else None, fields[0] if fields else None,
+                        _split_template(rule.reason or rule.label))
+
+
+def _split_template(text: str) -> tuple:
+    parts, last = [], 0
+    for match in _PLACEHOLDER.finditer(text):
+        parts.append((text[last:match.start()], match.group(1)))
+        last = match.end()
+    parts.append((text[last:], None))
+    return tuple(parts)
 
 
 _COMPILED: dict[int, CompiledModel] = {}
@@ -101,13 +112,11 @@ def _format_number(value) -> str:
 
 
 def _reason_text(cr: CompiledRule, record: Mapping, features: Mapping, as_of: int) -> str:
-    template = cr.rule.reason
-    if not template:
-        return cr.rule.label
+    if len(cr.template) == 1:
+        return cr.template[0][0]
     event = cr.first_event
 
-    def fill(match: re.Match) -> str:
-        name = match.group(1)
+    def fill(name: str) -> str:
         if name == "value":
             return str(record.get(cr.first_field.field, "?")) if cr.first_field else "?"
         if event is None:
@@ -119,7 +128,7 @@ def _reason_text(cr: CompiledRule, record: Mapping, features: Mapping, as_of: in
         if name == event.measure:
             return _format_number(measured_value(event, record, features, as_of))
         return "?"
-    return _PLACEHOLDER.sub(fill, template)
+    return "".join(literal + (fill(name) if name else "") for literal, name in cr.template)
 
 
 def _evidence_age(cr: CompiledRule, features: Mapping, as_of: int) -> int | None:
@@ -141,14 +150,15 @@ def _fire(rules: tuple, record: Mapping, features: Mapping, as_of: int, recency:
         if rule.exclusive:
             taken_groups.add(rule.exclusive)
         fired.add(rule.id)
-        factor = 1.0
+        factor, age = 1.0, None
         if rule.kind == "behaviour" and rule.points > 0 and rule.recency_weighted and cr.evidence:
-            factor = recency_factor(recency, _evidence_age(cr, features, as_of))
+            age = _evidence_age(cr, features, as_of)
+            factor = recency_factor(recency, age)
         points = round_half_up(rule.points * factor)
         total += points
         text = _reason_text(cr, record, features, as_of)
         if factor != 1.0:
-            text = f"{text} ({(_evidence_age(cr, features, as_of) or 0) // DAY} days ago, ×{factor:.2f})"
+            text = f"{text} ({(age or 0) // DAY} days ago, ×{factor:.2f})"
         reasons.append(Reason(rule.id, rule.kind, text, points, rule.points, round(factor, 4), rule.group))
     return total
 

@@ -186,7 +186,7 @@ def process_snoozes(rt: Runtime, now: int) -> int:
         for alert in alert_store.due_snoozes(conn, now):
             pb = next((p for p in rt.playbooks.playbooks if p.name == alert["playbook"]), None)
             sid = alert["subject_id"]
-            row = results_store.previous_results(conn, alert["model"], 0, -1, [sid]).get(sid)
+            row = results_store.stored_result(conn, alert["model"], sid)
             if pb is not None and row is not None and row["pql"]:
                 record = people_store.flat_records(conn, 0, -1, [sid]).get(sid, {})
                 entries = build_entries(conn, rt, pb, record, row, f"snooze:{alert['id']}", now,

@@ -1,8 +1,17 @@
-"""Score people: records + features from the store, the pure engine, changed results back to the store."""
+"""Score people: records + features from the store, the pure engine, changed results back to the store.
+
+Work is split into ranges of people. Each range is one set-wise feature query plus one engine pass; with
+several workers, ranges are computed in parallel processes while this process writes the results.
+"""
 from __future__ import annotations
 
+import hashlib
 import heapq
+import multiprocessing
+import os
 import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from crm_app.engine import evaluate
@@ -17,6 +26,7 @@ from crm_app.store.results import COMPARED
 
 CHUNK = 20_000
 MOVERS_KEPT = 10
+HISTORY_FIELDS = ("fit", "behaviour", "combined", "band", "pql")
 
 
 @dataclass
@@ -28,6 +38,14 @@ class ModelSummary:
     run_bands: dict = field(default_factory=dict)  # bands of the people scored in this run
     new_pqls: list = field(default_factory=list)  # (person external id, combined)
     movers: list = field(default_factory=list)  # (delta, external id, old, new)
+
+    def merge(self, other: "ModelSummary") -> None:
+        self.scored += other.scored
+        self.changed += other.changed
+        for band, n in other.run_bands.items():
+            self.run_bands[band] = self.run_bands.get(band, 0) + n
+        self.new_pqls.extend(other.new_pqls)
+        self.movers = _top_movers(self.movers + other.movers)
 
 
 @dataclass
@@ -41,89 +59,134 @@ class ScoreSummary:
     models: dict = field(default_factory=dict)
 
 
+@dataclass
+class ChunkOutcome:
+    """What one range of people produced: rows to save and the tallies of the run."""
+
+    people: int
+    rows: list  # changed result rows, all models
+    history: list
+    tallies: dict  # model -> ModelSummary of this chunk
+
+
 def result_row(result: ScoreResult, subject_id: int, rules_hash: str) -> dict:
-    """A result as a store row; reasons compact as [rule, text, points] lists."""
+    """A result as a store row; reasons compact as [rule, text, points] lists; digest of what is compared."""
     row = {c: getattr(result, c) for c in COMPARED if c != "reasons"}
     row.update(model=result.model, subject_id=subject_id, as_of=result.as_of, days_inactive=result.days_inactive,
                rules_hash=rules_hash, reasons=[[r.rule, r.text, r.points] for r in result.reasons])
+    row["digest"] = hashlib.blake2b(repr([row[c] for c in COMPARED]).encode(), digest_size=12).hexdigest()
     return row
 
 
-def _changed(row: dict, before: dict | None) -> bool:
-    return before is None or any(row[c] != before.get(c) for c in COMPARED)
-
-
-def _history_row(row: dict) -> dict:
-    return {k: row[k] for k in ("model", "subject_id", "as_of", "fit", "behaviour", "combined", "band", "pql",
-                                "rules_hash")}
+def _top_movers(movers: list) -> list:
+    return heapq.nsmallest(MOVERS_KEPT, movers, key=lambda m: (-abs(m[0]), str(m[1])))
 
 
 def ordered_models(ruleset: RuleSet) -> list:
-    """Person models, those that read another model's score after it."""
-    models = [m for m in ruleset.models if m.subject == "person"]
-    done, ordered = set(), []
-    while models:
-        ready = [m for m in models if set(score_inputs([m])) <= done | {x.name for x in ordered}
-                 or not set(score_inputs([m])) & {x.name for x in models}]
-        ready = ready or models[:1]
-        for m in ready:
-            ordered.append(m)
-            done.add(m.name)
-            models.remove(m)
+    """Person models, each after the models whose scores it reads."""
+    pending = [m for m in ruleset.models if m.subject == "person"]
+    names = {m.name for m in pending}
+    ordered: list = []
+    while pending:
+        placed = {m.name for m in ordered}
+        ready = [m for m in pending if set(score_inputs([m])) & names <= placed] or pending[:1]
+        ordered.extend(ready)
+        pending = [m for m in pending if m not in ready]
     return ordered
 
 
-def score_chunk(conn, ruleset: RuleSet, models: list, as_of: int, lo: int, hi: int, only=None):
-    """Evaluate every model for one range of people; return (rows per model, previous per model, records)."""
-    plan = feature_plan(models)
+def score_range(conn, ruleset: RuleSet, as_of: int, lo: int, hi: int, only=None) -> ChunkOutcome:
+    """Evaluate every person model for one range of people; keep only results that changed."""
+    models = ordered_models(ruleset)
     records = people_store.flat_records(conn, lo, hi, only)
+    outcome = ChunkOutcome(len(records), [], [], {m.name: ModelSummary(m.name) for m in models})
     if not records:
-        return {}, {}, records
-    ids = list(records)
-    scope_only = only if only is not None else None
-    features = compute_features(conn, plan, metric_names(models), score_inputs(models), as_of, lo, hi, scope_only)
-    rows, previous = {}, {}
+        return outcome
+    features = compute_features(conn, feature_plan(models), metric_names(models), score_inputs(models), as_of,
+                                lo, hi, only)
     for model in models:
-        prev = results_store.previous_results(conn, model.name, lo, hi, scope_only)
-        out = []
-        for pid in ids:
+        previous = results_store.previous_results(conn, model.name, lo, hi, only)
+        tally = outcome.tallies[model.name]
+        for pid, record in records.items():
             feats = features.setdefault(pid, {})
-            result = evaluate(model, records[pid], feats, as_of, prev.get(pid))
+            before = previous.get(pid)
+            result = evaluate(model, record, feats, as_of, before)
             feats[score_key(model.name)] = result.combined
-            out.append(result_row(result, pid, ruleset.hash))
-        rows[model.name], previous[model.name] = out, prev
-    return rows, previous, records
+            row = result_row(result, pid, ruleset.hash)
+            _tally(tally, row, before, record.get("external_id"))
+            if before is None or row["digest"] != before["digest"]:
+                outcome.rows.append(row)
+                if before is None or any(row[c] != before.get(c) for c in HISTORY_FIELDS):
+                    outcome.history.append(row)
+        tally.movers = _top_movers(tally.movers)
+    return outcome
+
+
+def _tally(tally: ModelSummary, row: dict, before: dict | None, external_id) -> None:
+    tally.scored += 1
+    tally.run_bands[row["band"]] = tally.run_bands.get(row["band"], 0) + 1
+    if before is not None and row["digest"] == before["digest"]:
+        return
+    tally.changed += 1
+    if row["pql"] and not (before and before.get("pql")):
+        tally.new_pqls.append((external_id, row["combined"]))
+    old = before["combined"] if before else 0
+    if row["combined"] != old:
+        tally.movers.append((row["combined"] - old, external_id, old, row["combined"]))
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(url: str, ruleset: RuleSet, dry_run: bool) -> None:
+    _WORKER.update(store=Store(url), rules=ruleset, dry_run=dry_run)
+
+
+def _worker_score(as_of: int, lo: int, hi: int, only) -> ChunkOutcome:
+    """Score one range in a worker process and save it there: only the tallies travel back."""
+    store = _WORKER["store"]
+    with store.read() as conn:
+        outcome = score_range(conn, _WORKER["rules"], as_of, lo, hi, only)
+    _save(store, outcome, _WORKER["dry_run"])
+    outcome.rows, outcome.history = [], []
+    return outcome
+
+
+def _save(store: Store, outcome: ChunkOutcome, dry_run: bool) -> None:
+    if not dry_run and outcome.rows:
+        with store.begin() as conn:
+            results_store.save_results(conn, outcome.rows, outcome.history)
+
+
+def default_workers() -> int:
+    """Worker processes for a large run: SCORE_WORKERS, else one per core, at most 4."""
+    return int(os.environ.get("SCORE_WORKERS") or min(4, os.cpu_count() or 1))
 
 
 def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_run: bool = False,
-          chunk: int = CHUNK, progress=None) -> ScoreSummary:
+          chunk: int = CHUNK, progress=None, workers: int | None = None) -> ScoreSummary:
     """Score everyone (mode 'full') or only people whose data changed (mode 'changed')."""
     started = time.time()
     summary = ScoreSummary(as_of=as_of, mode=mode, dry_run=dry_run, rules_hash=ruleset.hash)
-    models = ordered_models(ruleset)
-    summary.models = {m.name: ModelSummary(m.name) for m in models}
+    summary.models = {m.name: ModelSummary(m.name) for m in ordered_models(ruleset)}
     with store.read() as conn:
         claimed = results_store.claim_dirty(conn) if mode == "changed" else []
         lo, hi = people_store.person_id_bounds(conn)
-    batches = _batches(mode, claimed, lo, hi, chunk)
-    for batch_lo, batch_hi, only in batches:
-        with store.begin() as conn:
-            rows, previous, records = score_chunk(conn, ruleset, models, as_of, batch_lo, batch_hi, only)
-            summary.people += len(records)
-            for name, model_rows in rows.items():
-                changed = _tally(summary.models[name], model_rows, previous[name], records)
-                if not dry_run:
-                    results_store.save_results(conn, changed, [_history_row(r) for r in changed
-                                                               if _history_changed(r, previous[name])])
+    batches = list(_batches(mode, claimed, lo, hi, chunk))
+    workers = default_workers() if workers is None else workers
+    for outcome in _outcomes(store, ruleset, as_of, batches, workers, dry_run):
+        summary.people += outcome.people
+        for name, tally in outcome.tallies.items():
+            summary.models[name].merge(tally)
         if progress:
-            progress(len(records))
+            progress(outcome.people)
     with store.begin() as conn:
         for name, ms in summary.models.items():
             ms.bands = ms.run_bands if dry_run else results_store.band_counts(conn, name)
         if not dry_run:
             if mode == "changed":
                 results_store.release_dirty(conn, claimed)
-            elif mode == "full":
+            else:
                 results_store.clear_dirty(conn)
         summary.seconds = time.time() - started
         first = next(iter(summary.models.values()), ModelSummary(""))
@@ -132,6 +195,28 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
             "dry_run": dry_run, "scored": summary.people, "changed": first.changed,
             "new_pqls": len(first.new_pqls), "rules_hash": ruleset.hash})
     return summary
+
+
+def _outcomes(store: Store, ruleset: RuleSet, as_of: int, batches: list, workers: int, dry_run: bool):
+    """Saved chunk outcomes: in this process for small runs, else from a pool of processes."""
+    if workers <= 1 or len(batches) <= 1 or store.url.endswith(":memory:"):
+        for lo, hi, only in batches:
+            with store.read() as conn:
+                outcome = score_range(conn, ruleset, as_of, lo, hi, only)
+            _save(store, outcome, dry_run)
+            yield outcome
+        return
+    # spawn, not fork: the parent may run scheduler threads, and forked database connections are unsafe.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
+                             initargs=(store.url, ruleset, dry_run)) as pool:
+        pending: deque = deque()
+        for lo, hi, only in batches:
+            pending.append(pool.submit(_worker_score, as_of, lo, hi, only))
+            if len(pending) > 2 * workers:  # bounded: memory stays flat however many people there are
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _batches(mode: str, claimed: list, lo: int, hi: int, chunk: int):
@@ -143,29 +228,3 @@ def _batches(mode: str, claimed: list, lo: int, hi: int, chunk: int):
         return
     for start in range(lo, hi + 1, chunk):
         yield start, min(hi, start + chunk - 1), None
-
-
-def _history_changed(row: dict, previous: dict) -> bool:
-    before = previous.get(row["subject_id"])
-    return before is None or any(row[k] != before.get(k) for k in ("fit", "behaviour", "combined", "band", "pql"))
-
-
-def _tally(ms: ModelSummary, rows: list, previous: dict, records: dict) -> list:
-    """Count what changed; collect new PQLs and movers; return the rows to save."""
-    changed = []
-    for row in rows:
-        before = previous.get(row["subject_id"])
-        ms.scored += 1
-        ms.run_bands[row["band"]] = ms.run_bands.get(row["band"], 0) + 1
-        if not _changed(row, before):
-            continue
-        changed.append(row)
-        ms.changed += 1
-        external = records[row["subject_id"]].get("external_id")
-        if row["pql"] and not (before and before.get("pql")):
-            ms.new_pqls.append((external, row["combined"]))
-        old = before["combined"] if before else 0
-        if row["combined"] != old:
-            ms.movers.append((row["combined"] - old, external, old, row["combined"]))
-    ms.movers = heapq.nsmallest(MOVERS_KEPT, ms.movers, key=lambda m: (-abs(m[0]), m[1]))
-    return changed

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Union
 
 from crm_app.errors import did_you_mean
@@ -41,7 +42,7 @@ class EventSelector:
     where: tuple  # FieldConditions on event properties, all must hold
     within: int | None  # seconds before as_of; None = all history
 
-    @property
+    @cached_property
     def key(self) -> str:
         where = ";".join(f"{w.field}:{w.op}:{w.value!r}" for w in self.where)
         return f"{'|'.join(self.names) or '*'}[{where}]@{self.within or 'all'}"
@@ -56,7 +57,7 @@ class EventCondition:
     of: str | None
     comparison: Comparison
 
-    @property
+    @cached_property
     def feature_key(self) -> str:
         if self.measure == "days_since_last":
             return last_at_key(self.selector)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, delete, func, select, tuple_
 
 from crm_app.store import schema
-from crm_app.store.dialect import chunks, upsert
+from crm_app.store.bulk import bulk_upsert
+from crm_app.store.dialect import chunks
 
 RESULT_COLUMNS = ("fit", "fit_raw", "behaviour", "behaviour_before_decay", "decay", "combined", "band", "pql",
                   "pql_since", "pql_first_at", "activation", "milestones", "last_activity", "days_inactive",
@@ -13,21 +14,34 @@ RESULT_COLUMNS = ("fit", "fit_raw", "behaviour", "behaviour_before_decay", "deca
 COMPARED = tuple(c for c in RESULT_COLUMNS if c not in ("days_inactive",))
 
 
+PREVIOUS = ("subject_id", "digest", "fit", "behaviour", "combined", "band", "pql", "pql_since", "pql_first_at")
+
+
 def previous_results(conn: Connection, model: str, lo: int, hi: int, only=None) -> dict:
-    """subject id -> latest stored result row (as a dict) for one model."""
+    """subject id -> what scoring needs of the stored result: digest, scores, band and PQL dates."""
     r = schema.results
     scope = r.c.subject_id.in_(only) if only is not None else r.c.subject_id.between(lo, hi)
-    rows = conn.execute(select(r).where(r.c.model == model, scope))
-    return {row.subject_id: dict(row._mapping) for row in rows}
+    rows = conn.execute(select(*[r.c[c] for c in PREVIOUS]).where(r.c.model == model, scope))
+    return {row[0]: dict(zip(PREVIOUS, row)) for row in rows}
+
+
+def stored_result(conn: Connection, model: str, subject_id: int) -> dict | None:
+    """The whole stored result of one subject, reasons included."""
+    r = schema.results
+    row = conn.execute(select(r).where(r.c.model == model, r.c.subject_id == subject_id)).first()
+    return dict(row._mapping) if row else None
+
+
+RESULT_ROW = ("model", "subject_id", "as_of", *RESULT_COLUMNS, "digest", "rules_hash")
+HISTORY_ROW = ("model", "subject_id", "as_of", "fit", "behaviour", "combined", "band", "pql", "rules_hash")
 
 
 def save_results(conn: Connection, rows: list[dict], history: list[dict]) -> None:
-    """Upsert result rows and append history rows, in batches."""
-    for part in chunks(rows, 2000):
-        upsert(conn, schema.results, part, ["model", "subject_id"], ["as_of", *RESULT_COLUMNS, "rules_hash"])
-    for part in chunks(history, 2000):
-        upsert(conn, schema.score_history, part, ["model", "subject_id", "as_of"],
-               ["fit", "behaviour", "combined", "band", "pql", "rules_hash"])
+    """Upsert result rows and append history rows through the driver (these are the hot writes)."""
+    bulk_upsert(conn, "results", list(RESULT_ROW), ["model", "subject_id"],
+                [tuple(r[c] for c in RESULT_ROW) for r in rows], json_columns=("reasons",))
+    bulk_upsert(conn, "score_history", list(HISTORY_ROW), ["model", "subject_id", "as_of"],
+                [tuple(r[c] for c in HISTORY_ROW) for r in history])
 
 
 def record_run(conn: Connection, run: dict) -> None:

@@ -44,8 +44,8 @@ events = Table(
     Column("ts", BigInteger, nullable=False),  # epoch seconds, UTC
     Column("properties", JSON),
     Column("received_at", BigInteger, nullable=False),
-    Index("ix_events_person_ts_type", "person_id", "ts", "type_id"),
     Index("ix_events_anonymous", "anonymous_id"),
+    # The person-ordered covering index is created per dialect in migrations.py (events_by_person_index).
 )
 
 aliases = Table(
@@ -81,6 +81,7 @@ results = Table(
     Column("activation", String(32)), Column("milestones", Integer),
     Column("last_activity", BigInteger), Column("days_inactive", Integer),
     Column("reasons", JSON),
+    Column("digest", String(32)),  # hash of every compared value: "changed?" without reading reasons back
     Column("rules_hash", String(32)),
 )
 

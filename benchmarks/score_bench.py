@@ -1,0 +1,146 @@
+"""Scoring benchmark: N people with M events, full score and incremental score of 1% changed people.
+
+    python benchmarks/score_bench.py --people 1000000 --events 20000000
+
+The store is generated once per (people, events, seed) under var/bench/ and reused; events are written in
+time order, as they arrive in production, so the table is not clustered by person. Prints throughput and
+peak RSS. Not part of the test run.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crm_app.services.scoring import score  # noqa: E402
+from crm_app.specs.loader import SpecDirs, load_spec_set  # noqa: E402
+from crm_app.store import Store  # noqa: E402
+from crm_app.store import people as people_store  # noqa: E402
+from crm_app.store.bulk import as_json, bulk_insert  # noqa: E402
+from crm_app.store.events import event_type_ids  # noqa: E402
+
+DAY = 86400
+AS_OF = 1_790_000_000
+EVENTS = [  # (name, weight, properties maker)
+    ("Logged In", 30, None), ("Session Ended", 20, "session"), ("Feature Used", 15, "feature"),
+    ("Report Created", 8, None), ("Dashboard Created", 4, None), ("Page Viewed", 8, "page"),
+    ("Invite Sent", 2, None), ("Integration Connected", 1, None), ("Onboarding Completed", 2, None),
+    ("Premium Feature Used", 2, None), ("Data Exported", 2, None), ("Alert Created", 2, None),
+    ("Support Contacted", 1, "support"), ("Upgrade Started", 0.5, None), ("Email Unsubscribed", 0.3, None),
+    ("Account Data Deleted", 0.2, None),
+]
+INDUSTRIES = ["Software", "Financial Services", "Education", "Government", "E-commerce", "Manufacturing"]
+TITLES = ["VP Engineering", "Data Analyst", "Director of Ops", "Student", "Engineer", "CTO", "Consultant"]
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def generate(store: Store, people: int, events: int, seed: int) -> None:
+    """Accounts, people and events written with bulk inserts, events in time order."""
+    rng = np.random.default_rng(seed)
+    accounts = max(1, people // 10)
+    started = time.time()
+    with store.begin() as conn:
+        bulk_insert(conn, "accounts", ["id", "external_id", "name", "domain", "attributes", "updated_at"], (
+            (i + 1, f"w{i + 1}", f"Co{i + 1}", f"co{i + 1}.com",
+             as_json({"industry": INDUSTRIES[i % 6], "employees": int(rng.integers(1, 8000)),
+                      "tools": ["Slack"] if i % 3 == 0 else []}), AS_OF) for i in range(accounts)))
+        domains = ["gmail.com", "state.edu", "rivalmetrics.com"] + [f"co{i}.com" for i in range(1, 50)]
+        bulk_insert(conn, "people", ["id", "external_id", "email", "account_id", "attributes", "created_at",
+                                     "updated_at"], (
+            (i + 1, f"u{i + 1}", f"p{i + 1}@{domains[i % len(domains)]}", (i % accounts) + 1,
+             as_json({"title": TITLES[i % len(TITLES)], "region": "Europe" if i % 4 else "LATAM",
+                      "job_function": "Engineering" if i % 2 else "Sales", "plan": "trial"}),
+             AS_OF - 120 * DAY, AS_OF) for i in range(people)))
+        types = event_type_ids(conn, [e[0] for e in EVENTS])
+    weights = np.array([e[1] for e in EVENTS], dtype=float)
+    weights /= weights.sum()
+    # Skewed activity: a few people do most things, as in real products.
+    activity = rng.pareto(1.5, people) + 0.1
+    activity /= activity.sum()
+    chunk = 2_000_000
+    written = 0
+    next_id = 1
+    span_start, span = AS_OF - 90 * DAY, 90 * DAY
+    while written < events:
+        n = min(chunk, events - written)
+        lo = span_start + span * written // events
+        hi = span_start + span * (written + n) // events
+        ts = np.sort(rng.integers(lo, max(lo + 1, hi), n))
+        person = rng.choice(people, n, p=activity) + 1
+        kind = rng.choice(len(EVENTS), n, p=weights)
+        aux = rng.integers(0, 1000, n)
+        rows = []
+        for i in range(n):
+            name, _, props = EVENTS[kind[i]]
+            if props == "session":
+                p = '{"duration_seconds":%d}' % aux[i]
+            elif props == "feature":
+                p = '{"feature":"f%d"}' % (aux[i] % 8)
+            elif props == "page":
+                p = '{"path":"%s"}' % ("/pricing" if aux[i] % 4 == 0 else "/docs")
+            elif props == "support":
+                p = '{"topic":"%s"}' % ("billing" if aux[i] % 2 else "bug")
+            else:
+                p = "{}"
+            rows.append((next_id + i, int(person[i]), types[name.lower()], int(ts[i]), p, AS_OF))
+        with store.begin() as conn:
+            bulk_insert(conn, "events", ["id", "person_id", "type_id", "ts", "properties", "received_at"], rows)
+        next_id += n
+        written += n
+        print(f"  generated {written:,} / {events:,} events ({time.time() - started:.0f}s)", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--chunk", type=int, default=20_000, help="people per set-wise query")
+    args = parser.parse_args()
+    path = ROOT / "var" / "bench" / f"score-{args.people}-{args.events}-{args.seed}.db"
+    fresh = not path.exists()
+    store = Store(f"sqlite:///{path}")
+    if fresh:
+        print(f"Generating {args.people:,} people and {args.events:,} events into {path} ...")
+        try:
+            generate(store, args.people, args.events, args.seed)
+        except BaseException:
+            store.dispose()
+            path.unlink(missing_ok=True)
+            raise
+        with store.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    rules = load_spec_set(SpecDirs.under(ROOT)).rules
+    with store.begin() as conn:  # start from no results, so the full run writes every result
+        conn.exec_driver_sql("DELETE FROM results")
+        conn.exec_driver_sql("DELETE FROM score_history")
+    print(f"Store: {path} ({path.stat().st_size / 1e9:.2f} GB)")
+    started = time.time()
+    summary = score(store, rules, AS_OF, chunk=args.chunk)
+    full = time.time() - started
+    print(f"full score:        {summary.people:>9,} people in {full:6.1f}s = {summary.people / full:>9,.0f} "
+          f"people/s; peak RSS {rss_mb():,.0f} MB")
+    rng = random.Random(args.seed)
+    dirty = rng.sample(range(1, args.people + 1), max(1, args.people // 100))
+    with store.begin() as conn:
+        people_store.mark_dirty(conn, dirty)
+    started = time.time()
+    summary = score(store, rules, AS_OF + 3600, mode="changed", chunk=args.chunk)
+    incremental = time.time() - started
+    print(f"incremental (1%):  {summary.people:>9,} people in {incremental:6.1f}s = "
+          f"{summary.people / incremental:>9,.0f} people/s; peak RSS {rss_mb():,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from crm_app.crm.base import RecordUpdate
 from crm_app.services.dispatch import owner_id, rep_choices
-from crm_app.services.playbooks import Runtime
+from crm_app.services.playbooks import Runtime, crm_target
 from crm_app.slack.blocks import alert_blocks, alert_summary, handled_line
 from crm_app.store import alerts as alert_store
 from crm_app.store import people as people_store
@@ -66,8 +66,7 @@ def _act(rt: Runtime, alert: dict, action: str, actor: str, detail: str | None, 
     routing = rt.playbooks.routing
     with rt.store.read() as conn:
         record = people_store.flat_records(conn, 0, -1, [alert["subject_id"]]).get(alert["subject_id"], {})
-    crm_object = record.get(routing.record_object_field) or routing.default_object
-    crm_id = record.get(routing.record_id_field)
+        crm_object, crm_id = crm_target(conn, rt, record, alert["subject_id"])
     if action in ("claim", "assign"):
         if not crm_id:
             raise LookupError("the person has no CRM id yet")

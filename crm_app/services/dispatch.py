@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from crm_app.crm.base import RecordUpdate, TaskRequest
-from crm_app.services.playbooks import Runtime, build_entries
+from crm_app.services.playbooks import Runtime, build_entries, crm_target
 from crm_app.slack.blocks import alert_blocks, digest_blocks
 from crm_app.store import alerts as alert_store
 from crm_app.store import people as people_store
@@ -78,12 +78,12 @@ def _record_id(rt: Runtime, entry: dict) -> str:
     record_id = entry["payload"].get("record_id")
     if record_id:
         return record_id
-    routing = rt.playbooks.routing
     with rt.store.read() as conn:
         record = people_store.flat_records(conn, 0, -1, [entry["subject_id"]]).get(entry["subject_id"], {})
-    if not record.get(routing.record_id_field):
+        _, record_id = crm_target(conn, rt, record, entry["subject_id"])
+    if not record_id:
         raise LookupError("the person has no CRM id yet (waiting for sync)")
-    return record[routing.record_id_field]
+    return record_id
 
 
 def owner_id(rt: Runtime, email: str) -> str:

@@ -104,8 +104,8 @@ def build_entries(conn, rt: Runtime, pb: Playbook, record: dict, row: dict, occu
     owner = owner or _email(record.get(routing.owner_field))
     base = {"playbook": pb.name, "subject_id": row["subject_id"], "occurrence": occurrence, "attempts": 0,
             "next_at": now, "created_at": now, "updated_at": now, "result": None, "error": None}
-    target = {"object": record.get(routing.record_object_field) or routing.default_object,
-              "record_id": record.get(routing.record_id_field)}
+    crm_object, crm_id = crm_target(conn, rt, record, row["subject_id"])
+    target = {"object": crm_object, "record_id": crm_id}
     entries, behaviour = [], rt.behaviour_rules(pb.model)
     for step, action in enumerate(pb.actions):
         if only and action.type not in only:
@@ -152,6 +152,16 @@ def _noise(conn, pb: Playbook, routing, subject_id: int, owner: str | None, acti
     if action.params["to"] == "owner" and rep is not None and rep.digest:
         return "digest", None
     return None
+
+
+def crm_target(conn, rt: Runtime, record: dict, subject_id: int) -> tuple:
+    """(object, id) of the person's CRM record: the record's id field, else the link sync made (if any)."""
+    routing = rt.playbooks.routing
+    crm_id = record.get(routing.record_id_field)
+    if crm_id:
+        return record.get(routing.record_object_field) or routing.default_object, str(crm_id)
+    linked = pb_store.linked_record(conn, getattr(rt.adapter, "name", ""), subject_id)
+    return linked if linked else (routing.default_object, None)
 
 
 def _email(value) -> str | None:

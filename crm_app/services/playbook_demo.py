@@ -1,0 +1,26 @@
+"""The demo's playbook half: run the playbooks over the demo's PQLs and show the Slack outbox."""
+from __future__ import annotations
+
+from crm_app.services.playbook_status import format_playbook_status
+from crm_app.services.playbooks import run_playbooks
+from crm_app.slack.senders import outbox_messages
+
+
+def demo_playbooks(store, specs, now: int, out=print, show: int = 2) -> dict | None:
+    """Route, task and alert the demo's PQLs through the configured CRM; print the newest outbox alerts."""
+    try:
+        from crm_app.crm.registry import make_adapter  # issue 3's adapters; the sandbox by default
+    except ImportError:
+        out("\nPlaybooks: skipped (no CRM adapter is installed yet).")
+        return None
+    from crm_app.services.playbook_runtime import make_runtime
+    rt = make_runtime(store, specs, make_adapter())
+    report = run_playbooks(rt, now)
+    out(f"\nPlaybooks: {report['occurrences']} trigger occurrence(s), {report['sent']} action(s) sent, "
+        f"{report['failed']} failed (retried later), {report['dead']} dead.")
+    for line in format_playbook_status(store)[:2]:
+        out("  " + line)
+    for message in outbox_messages(store, show):
+        out(f"  outbox → {message['channel']}: {message['text']}")
+    out("  python -m crm_app playbooks outbox   # the alerts, with their buttons' state")
+    return report

@@ -92,11 +92,11 @@ def test_the_weekly_cap_is_enforced_and_resets_next_week(sqlite_store):
         assert choose_owner(conn, routing, ("round_robin",), "all", {}, NOW + 7 * DAY).owner is not None
 
 
-def test_over_cap_people_are_visible_as_dead_entries(sqlite_store):
+def test_over_cap_people_are_visible_as_dead_entries(store):
     pbs = playbook_set(ASSIGN_ONLY % "round_robin", routing=routing_yaml(REPS[:2], extra="weekly_cap: 2"))
-    set_scores(sqlite_store, add_people(sqlite_store, 6), 80)
-    summary = run_playbooks(runtime(sqlite_store, pbs, FakeCrm(REPS)), NOW)
-    with sqlite_store.read() as conn:
+    set_scores(store, add_people(store, 6), 80)
+    summary = run_playbooks(runtime(store, pbs, FakeCrm(REPS)), NOW)
+    with store.read() as conn:
         counts = pb_store.status_counts(conn)
     assert counts == {("assign", "sent"): 4, ("assign", "dead"): 2}
     assert summary["sent"] == 4

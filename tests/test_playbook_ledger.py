@@ -45,13 +45,13 @@ def assert_exactly_once(store, crm: FakeCrm, people: int) -> None:
     assert ledger(store) == {(a, "sent"): people for a in ("assign", "create_task", "slack_alert", "set_field")}
 
 
-def test_a_second_run_sends_nothing_again(sqlite_store):
-    set_scores(sqlite_store, add_people(sqlite_store, 5), 80)
+def test_a_second_run_sends_nothing_again(store):
+    set_scores(store, add_people(store, 5), 80)
     crm, pbs = FakeCrm(REPS), playbook_set(NEW_PQL)
-    first = run_playbooks(runtime(sqlite_store, pbs, crm), NOW)
-    second = run_playbooks(runtime(sqlite_store, pbs, crm), NOW + 60)
+    first = run_playbooks(runtime(store, pbs, crm), NOW)
+    second = run_playbooks(runtime(store, pbs, crm), NOW + 60)
     assert (first["sent"], second["sent"], second["entries"]) == (20, 0, 0)
-    assert_exactly_once(sqlite_store, crm, 5)
+    assert_exactly_once(store, crm, 5)
 
 
 KILLS = [("planned", None, 0), ("before_dispatch", "assign", 2), ("before_dispatch", "create_task", 1),
@@ -112,11 +112,11 @@ def test_a_hovering_score_neither_flaps_nor_floods(sqlite_store, hysteresis, exp
     assert counts.get(("slack_alert", "suppressed"), 0) == expected_suppressed
 
 
-def test_per_owner_limit(sqlite_store):
+def test_per_owner_limit(store):
     pb = NEW_PQL.replace("trigger:", "limits: {per_owner: {alerts: 2, per: 1d}}\ntrigger:")
-    set_scores(sqlite_store, add_people(sqlite_store, 5, owner_email="rep3@example.com"), 80)
-    run_playbooks(runtime(sqlite_store, playbook_set(pb), FakeCrm(REPS)), NOW)
-    counts = ledger(sqlite_store)
+    set_scores(store, add_people(store, 5, owner_email="rep3@example.com"), 80)
+    run_playbooks(runtime(store, playbook_set(pb), FakeCrm(REPS)), NOW)
+    counts = ledger(store)
     assert counts[("slack_alert", "sent")] == 2 and counts[("slack_alert", "suppressed")] == 3
     assert counts[("create_task", "sent")] == 5  # the limit is on alerts only
 

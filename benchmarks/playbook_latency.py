@@ -80,6 +80,9 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--people", type=int, default=2000, help="background population already scored")
     ap.add_argument("--interval", type=float, default=0.05, help="worker pause between cycles, seconds")
+    ap.add_argument("--slack-limit", action="store_true",
+                    help="emulate Slack's ~1 message per second per channel (429 + Retry-After)")
+    ap.add_argument("--burst", type=int, default=1, help="new PQLs posted at once per trial (concurrent senders)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pql-latency-"))
     config = Config.from_env({}, database_url=f"sqlite:///{tmp}/bench.db", specs_root=str(ROOT),
@@ -94,6 +97,7 @@ def main() -> None:
     pbs = tuple(dataclasses.replace(p, per_owner=None) for p in specs.playbooks.playbooks)
     playbooks = dataclasses.replace(specs.playbooks, routing=routing, playbooks=pbs)
     slack = SlackEmulator({f"U{i}": r.email for i, r in enumerate(routing.reps)}).start()
+    slack.per_channel_interval = 1.0 if args.slack_limit else 0.0
     crm = FakeCrm([r.email for r in routing.reps])
     rt = Runtime(store=store, playbooks=playbooks, adapter=crm, rules=specs.rules,
                  sender=SlackSender(WebClient(token="xoxb-bench", base_url=slack.base_url)))
@@ -123,28 +127,35 @@ def main() -> None:
     threading.Thread(target=worker, daemon=True).start()
 
     crm_lat, slack_lat, both = [], [], []
-    for i in range(args.trials):
-        name, record = f"Lee Bench{i}", ("Lead", f"00QB{i:05d}")
+    for trial in range(args.trials):
+        people = [trial * args.burst + k for k in range(args.burst)]
         t0 = time.perf_counter()
-        post(url, pql_batch(i, int(time.time())))
-        t_crm = t_slack = None
-        while time.perf_counter() - t0 < 30 and (t_crm is None or t_slack is None):
-            if t_crm is None and "PQL_Status__c" in crm.records.get(record, {}):
-                t_crm = time.perf_counter() - t0
-            if t_slack is None and any(name in (m.get("text") or "") for m in list(slack.messages.values())):
-                t_slack = time.perf_counter() - t0
+        senders = [threading.Thread(target=post, args=(url, pql_batch(i, int(time.time())))) for i in people]
+        for t in senders:
+            t.start()
+        pending = {i: [None, None] for i in people}
+        while time.perf_counter() - t0 < 30 and any(None in v for v in pending.values()):
+            texts = [m.get("text") or "" for m in list(slack.messages.values())]
+            for i, got in pending.items():
+                if got[0] is None and "PQL_Status__c" in crm.records.get(("Lead", f"00QB{i:05d}"), {}):
+                    got[0] = time.perf_counter() - t0
+                if got[1] is None and any(f"Lee Bench{i} " in t for t in texts):
+                    got[1] = time.perf_counter() - t0
             time.sleep(0.005)
-        if t_crm is None or t_slack is None:
-            print(f"trial {i}: not a PQL within 30 s (crm={t_crm}, slack={t_slack})")
-            continue
-        crm_lat.append(t_crm)
-        slack_lat.append(t_slack)
-        both.append(max(t_crm, t_slack))
+        for t in senders:
+            t.join()
+        for i, (t_crm, t_slack) in pending.items():
+            if t_crm is None or t_slack is None:
+                print(f"person {i}: not done within 30 s (crm={t_crm}, slack={t_slack})")
+                continue
+            crm_lat.append(t_crm)
+            slack_lat.append(t_slack)
+            both.append(max(t_crm, t_slack))
         time.sleep(0.1)
     stop.set()
     server.shutdown()
     slack.stop()
-    print(f"trials: {len(both)}/{args.trials}; worker cycles: {len(cycles)}, median cycle "
+    print(f"PQLs measured: {len(both)}/{args.trials * args.burst} ({args.trials} trials x burst {args.burst}); worker cycles: {len(cycles)}, median cycle "
           f"{statistics.median(cycles) * 1000:.0f} ms; worker pause {args.interval * 1000:.0f} ms")
     for label, xs in (("CRM has the fields", crm_lat), ("Slack has the alert", slack_lat), ("both", both)):
         if not xs:

@@ -142,8 +142,8 @@ def build_entries(conn, rt: Runtime, pb: Playbook, record: dict, row: dict, occu
 
 def _noise(conn, pb: Playbook, routing, subject_id: int, owner: str | None, action, now: int):
     """(status, why) when the alert must not go out as its own message now; None when it may."""
-    if pb.per_person and pb_store.sent_alerts(conn, now - pb.per_person.per, subject_id=subject_id,
-                                              playbook=pb.name) >= pb.per_person.count:
+    if pb.per_person and pb_store.sent_alerts(conn, now - pb.per_person.per,
+                                              subject_id=subject_id) >= pb.per_person.count:
         return "suppressed", f"per-person limit: {pb.per_person.count} per {pb.per_person.per // 3600}h"
     if owner and pb.per_owner and pb_store.sent_alerts(conn, now - pb.per_owner.per,
                                                        owner=owner) >= pb.per_owner.count:

@@ -22,7 +22,11 @@ def register_slack(app, store, env: dict | None = None) -> bool:
     from crm_app.slack.settings import slack_setting
     if not (slack_setting("SLACK_BOT_TOKEN", env) and slack_setting("SLACK_SIGNING_SECRET", env)):
         return False
-    from crm_app.crm.registry import make_adapter  # issue 3's adapter registry
+    try:
+        from crm_app.crm.registry import make_adapter  # issue 3's adapter registry
+    except ImportError:
+        app.logger.warning("Slack is configured but no CRM adapter is installed: /slack/events is not served")
+        return False
     from crm_app.services.playbook_runtime import make_runtime
     from crm_app.slack.app import build_bolt_app
     from crm_app.specs.loader import load_spec_set

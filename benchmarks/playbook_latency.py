@@ -1,12 +1,11 @@
 """End-to-end latency: product events through the ingest API -> a new PQL in the CRM and in Slack.
 
-Runs a real HTTP ingest server (create_app, werkzeug) and the Slack Web API emulator on loopback, and a
-worker thread that does what the worker process will do (issue 5): score the changed people, then run the
-playbooks (assign, task, Slack alert, set field). For each trial it posts one batch of Segment messages that
-make a new person a PQL and measures the time until the CRM has the playbook's field and Slack has the alert.
-
-The CRM is the in-memory adapter from tests/ until the sandbox adapter (issue 3) is merged; score
-write-back (issue 3) is therefore not part of the measured path.
+Runs a real HTTP ingest server (create_app, werkzeug), the sandbox CRM (a SQLite file, issue 3's adapter)
+and the Slack Web API emulator on loopback, and a worker thread doing what the worker process will do
+(issue 5): score the changed people, write changed scores back to the CRM, run the playbooks (assign, task,
+Slack alert). Each trial person already exists in the product and as a CRM lead (linked as sync links them);
+the trial posts the product events that make them a PQL and measures the time until the CRM lead carries
+PQL status = true with its owner set and a task, and until Slack has the alert.
 
     python benchmarks/playbook_latency.py [--trials 40] [--people 2000] [--interval 0.05]
 """
@@ -40,21 +39,29 @@ from crm_app.slack.senders import SlackSender  # noqa: E402
 from crm_app.specs.loader import load_spec_set  # noqa: E402
 from crm_app.store import Store  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
-from tests.fake_crm import FakeCrm  # noqa: E402
+from crm_app.crm.sandbox import SandboxCrm, now_iso  # noqa: E402
+from crm_app.services.crm_provision import provision  # noqa: E402
+from crm_app.services.crm_writeback import push_scores  # noqa: E402
+from crm_app.store import crm as crm_store  # noqa: E402
+from crm_app.store import people as people_store  # noqa: E402
 from tests.slack_emulator import SlackEmulator  # noqa: E402
 
 WRITE_KEY = "bench-key"
 
 
-def pql_batch(i: int, now: int) -> list:
-    """Messages that make a fresh person a PQL under the default rules."""
+def identity(i: int) -> list:
+    """A known person (product + CRM) who is not a PQL yet."""
     user, group = f"bench-{i}", f"bench-co-{i}"
-    msgs = [{"type": "group", "userId": user, "groupId": group, "messageId": f"g-{i}",
+    return [{"type": "group", "userId": user, "groupId": group, "messageId": f"g-{i}",
              "traits": {"name": f"Bench Co {i}", "industry": "Software", "employees": 200, "tools": ["Slack"]}},
             {"type": "identify", "userId": user, "messageId": f"i-{i}", "context": {"groupId": group},
              "traits": {"email": f"lee{i}@benchco{i}.com", "name": f"Lee Bench{i}", "title": "VP Engineering",
-                        "job_function": "Engineering", "region": "North America", "plan": "trial",
-                        "crm_id": f"00QB{i:05d}"}}]
+                        "job_function": "Engineering", "region": "North America", "plan": "trial"}}]
+
+
+def pql_batch(i: int, now: int) -> list:
+    """Product events that make person i a PQL under the default rules."""
+    user, msgs = f"bench-{i}", []
     plan = [("Onboarding Completed", 1), ("Report Created", 3), ("Dashboard Created", 2), ("Invite Sent", 4),
             ("Integration Connected", 1), ("Logged In", 6), ("Upgrade Started", 1)]
     k = 0
@@ -64,6 +71,17 @@ def pql_batch(i: int, now: int) -> list:
             msgs.append({"type": "track", "userId": user, "event": name, "messageId": f"t-{i}-{k}",
                          "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 600 + k * 10))})
     return msgs
+
+
+def crm_done(crm: SandboxCrm, people: list) -> set:
+    """Trial people whose CRM lead has PQL status true, an owner and a follow-up task."""
+    if not people:
+        return set()
+    ids = {f"LEAD-B{i:05d}": i for i in people}
+    marks = ",".join("?" * len(ids))
+    rows = crm.db.execute(f"SELECT l.id FROM leads l WHERE l.id IN ({marks}) AND l.pql_status = 1 AND l.owner_id "
+                          f"IS NOT NULL AND EXISTS (SELECT 1 FROM tasks t WHERE t.who_id = l.id)", list(ids)).fetchall()
+    return {ids[r[0]] for r in rows}
 
 
 def post(url: str, batch: list) -> None:
@@ -98,7 +116,11 @@ def main() -> None:
     playbooks = dataclasses.replace(specs.playbooks, routing=routing, playbooks=pbs)
     slack = SlackEmulator({f"U{i}": r.email for i, r in enumerate(routing.reps)}).start()
     slack.per_channel_interval = 1.0 if args.slack_limit else 0.0
-    crm = FakeCrm([r.email for r in routing.reps])
+    crm = SandboxCrm(str(tmp / "crm.db"))
+    with crm.db.conn:
+        crm.db["owners"].insert_all([{"id": f"005-{i}", "email": r.email, "name": r.name, "active": 1}
+                                     for i, r in enumerate(routing.reps)], pk="id")
+    provision(store, crm, specs.fields)
     rt = Runtime(store=store, playbooks=playbooks, adapter=crm, rules=specs.rules,
                  sender=SlackSender(WebClient(token="xoxb-bench", base_url=slack.base_url)))
 
@@ -107,9 +129,21 @@ def main() -> None:
     messages = ws.accounts + ws.identities + ws.events
     for start in range(0, len(messages), 5000):
         ingest_messages(store, messages[start:start + 5000], "bench", received_at=now)
+    people = range(args.trials * args.burst)
+    ingest_messages(store, [m for i in people for m in identity(i)], "bench", received_at=now)
+    with store.begin() as conn:  # what sync leaves behind: each trial person linked to their CRM lead
+        ids = people_store.person_ids(conn, [f"bench-{i}" for i in people])
+        crm_store.save_links(conn, [{"crm": "sandbox", "object_type": "leads", "record_id": f"LEAD-B{i:05d}",
+                                     "person_id": ids[f"bench-{i}"], "account_id": None, "input_hash": "",
+                                     "synced_at": now} for i in people])
+    with crm.db.conn:
+        crm.db["leads"].insert_all([{"id": f"LEAD-B{i:05d}", "email": f"lee{i}@benchco{i}.com",
+                                     "company": f"Bench Co {i}", "modified_at": now_iso(), "modified_by": "bench"}
+                                    for i in people], pk="id")
     t = time.perf_counter()
     score(store, specs.rules, now)
     settle = run_playbooks(rt, now)
+    push_scores(store, crm, specs.fields)
     print(f"background: {args.people} people, {len(ws.events)} events; full score + first playbook pass "
           f"{time.perf_counter() - t:.1f}s ({settle['sent']} actions)")
 
@@ -120,9 +154,12 @@ def main() -> None:
 
     stop, cycles = threading.Event(), []
 
+    def writeback(store_, adapter):
+        push_scores(store_, adapter, specs.fields)
+
     def worker():
         while not stop.is_set():
-            cycles.append(run_cycle(rt).seconds)
+            cycles.append(run_cycle(rt, writeback).seconds)
             time.sleep(args.interval)
     threading.Thread(target=worker, daemon=True).start()
 
@@ -136,8 +173,9 @@ def main() -> None:
         pending = {i: [None, None] for i in people}
         while time.perf_counter() - t0 < 30 and any(None in v for v in pending.values()):
             texts = [m.get("text") or "" for m in list(slack.messages.values())]
+            done = crm_done(crm, [i for i, got in pending.items() if got[0] is None])
             for i, got in pending.items():
-                if got[0] is None and "PQL_Status__c" in crm.records.get(("Lead", f"00QB{i:05d}"), {}):
+                if got[0] is None and i in done:
                     got[0] = time.perf_counter() - t0
                 if got[1] is None and any(f"Lee Bench{i} " in t for t in texts):
                     got[1] = time.perf_counter() - t0
@@ -165,7 +203,8 @@ def main() -> None:
               f"p99 {q[98]:.3f}s  max {max(xs):.3f}s")
     from crm_app.services.playbook_status import format_playbook_status
     print("\n".join(format_playbook_status(store)))
-    print(f"CRM calls: {crm.counter.calls}; Slack chat.postMessage calls: {len(slack.called('chat.postMessage'))}")
+    tasks = crm.db.execute("SELECT count(*) FROM tasks").fetchone()[0]
+    print(f"CRM tasks: {tasks}; Slack chat.postMessage calls: {len(slack.called('chat.postMessage'))}")
 
 
 if __name__ == "__main__":

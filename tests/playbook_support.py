@@ -32,7 +32,7 @@ actions:
   - {type: assign, strategy: [keep_current, round_robin], pool: all}
   - {type: create_task, subject: "Follow up with new PQL {{ name }}", due_in: 2d}
   - {type: slack_alert, to: owner}
-  - {type: set_field, field: PQL_Status__c, value: "Routed to {{ owner.email }}"}
+  - {type: set_field, field: PQL_Routed_To__c, value: "Routed to {{ owner.email }}"}
 """
 
 
@@ -96,3 +96,21 @@ def set_scores(store, ids: list[int], combined: int, as_of: int = NOW, pql: bool
 
 def runtime(store, playbooks, crm, sender=None, fault=None) -> Runtime:
     return Runtime(store=store, playbooks=playbooks, adapter=crm, sender=sender or OutboxSender(store), fault=fault)
+
+
+def sandbox_crm(path, people: int, feedback_field: str = "PQL_Feedback__c"):
+    """The real sandbox CRM adapter (issue 3) holding REPS as owners and one lead per test person."""
+    from crm_app.crm.sandbox import SandboxCrm, now_iso
+    crm = SandboxCrm(str(path))
+    with crm.db.conn:
+        crm.db["owners"].insert_all([{"id": f"005{i:05d}", "email": e, "name": e.split("@")[0], "active": 1}
+                                     for i, e in enumerate(REPS)], pk="id")
+        crm.db["leads"].insert_all([{"id": f"00Q{i:06d}", "email": f"p{i}@corp{i % 5}.com", "modified_at": now_iso(),
+                                     "modified_by": "test"} for i in range(people)], pk="id")
+    crm.db["leads"].add_column(feedback_field, str)
+    crm.db["leads"].add_column("PQL_Routed_To__c", str)
+    return crm
+
+
+def sandbox_rows(crm, sql: str, args=()) -> list:
+    return crm.db.execute(sql, list(args)).fetchall()

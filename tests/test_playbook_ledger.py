@@ -13,7 +13,7 @@ from crm_app.store import alerts as alert_store
 from crm_app.store import playbooks as pb_store
 from tests.fake_crm import FakeCrm
 from tests.playbook_support import (DAY, NEW_PQL, NOW, REPS, add_people, playbook_set, routing_yaml, runtime,
-                                    set_scores)
+                                    sandbox_crm, sandbox_rows, set_scores)
 
 
 class Killed(BaseException):
@@ -41,7 +41,7 @@ def assert_exactly_once(store, crm: FakeCrm, people: int) -> None:
     assert len(crm.tasks) == people, "a task was lost or created twice"
     assert len(outbox_messages(store, 1000)) == people, "an alert was lost or posted twice"
     assert len({rid for _, rid, _ in crm.owner_changes}) == people
-    assert sum(1 for k in crm.records.values() if "PQL_Status__c" in k) == people
+    assert sum(1 for k in crm.records.values() if "PQL_Routed_To__c" in k) == people
     assert ledger(store) == {(a, "sent"): people for a in ("assign", "create_task", "slack_alert", "set_field")}
 
 
@@ -181,3 +181,23 @@ def test_snooze_realerts_after_3_days_only_if_still_a_pql(sqlite_store, still_pq
     run_playbooks(rt, NOW + 4 * DAY)
     assert len(outbox_messages(sqlite_store)) == expected
     assert first_alert(sqlite_store)["realerted"] is True
+
+
+@pytest.mark.parametrize("point,action,after", KILLS, ids=[f"{p}-{a}-{n}" for p, a, n in KILLS])
+def test_a_killed_run_restarts_cleanly_on_the_sandbox_crm(tmp_path, point, action, after):
+    """The same kills against issue 3's real sandbox adapter: one owner change, task and field per person."""
+    url = f"sqlite:///{tmp_path}/kill.db"
+    store = Store(url)
+    set_scores(store, add_people(store, 5, crm_object="leads"), 80)
+    crm, pbs = sandbox_crm(tmp_path / "crm.db", 5), playbook_set(NEW_PQL)
+    with pytest.raises(Killed):
+        run_playbooks(runtime(store, pbs, crm, fault=killer(point, action, after)), NOW)
+    store.dispose()
+    restarted = Store(url)
+    run_playbooks(runtime(restarted, pbs, crm), NOW + 5)
+    assert sandbox_rows(crm, "SELECT who_id, count(*) FROM tasks GROUP BY who_id HAVING count(*) > 1") == []
+    assert sandbox_rows(crm, "SELECT count(*) FROM tasks")[0][0] == 5
+    owners = sandbox_rows(crm, "SELECT owner_id, PQL_Routed_To__c FROM leads ORDER BY id")
+    assert owners == [(f"005{i:05d}", f"Routed to rep{i}@example.com") for i in range(5)]
+    assert len(outbox_messages(restarted, 1000)) == 5
+    assert ledger(restarted) == {(a, "sent"): 5 for a in ("assign", "create_task", "slack_alert", "set_field")}

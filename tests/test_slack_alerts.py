@@ -19,7 +19,8 @@ from crm_app.store import Store
 from crm_app.store import alerts as alert_store
 from crm_app.web.slack import slack_blueprint
 from tests.fake_crm import FakeCrm
-from tests.playbook_support import NEW_PQL, NOW, REPS, add_people, playbook_set, runtime, set_scores
+from tests.playbook_support import (NEW_PQL, NOW, REPS, add_people, playbook_set, runtime, sandbox_crm, sandbox_rows,
+                                    set_scores)
 from tests.slack_emulator import SlackEmulator
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -70,7 +71,7 @@ def signed(payload: dict, secret: str = SECRET, age: int = 0, sign: bool = True)
 
 def click(slack: SlackEmulator, user: str, action: dict) -> dict:
     """A block_actions payload for the first alert message, as Slack would post it."""
-    (channel, ts), = list(slack.messages)
+    channel, ts = sorted(slack.messages, key=lambda k: k[1])[0]
     return {"type": "block_actions", "user": {"id": user, "username": user, "team_id": "T0001"},
             "api_app_id": "A0001", "token": "legacy", "team": {"id": "T0001", "domain": "emulated"},
             "container": {"type": "message", "message_ts": ts, "channel_id": channel},
@@ -219,3 +220,28 @@ def test_a_post_in_doubt_is_found_in_history_not_sent_twice(slack, tmp_path):
     run_playbooks(runtime(store, pbs, crm, sender=SlackSender(client)), NOW + 5)
     assert len(slack.messages) == 2 and len(slack.called("chat.postMessage")) == 2
     assert slack.called("conversations.history")  # the in-doubt post was looked up
+
+
+def test_buttons_act_on_the_sandbox_crm(slack, sqlite_store, tmp_path):
+    """Claim and Not a fit through Slack against issue 3's real sandbox adapter."""
+    set_scores(sqlite_store, add_people(sqlite_store, 2, crm_object="leads"), 80)
+    crm = sandbox_crm(tmp_path / "crm.db", 2)
+    client = WebClient(token=TOKEN, base_url=slack.base_url)
+    rt = runtime(sqlite_store, playbook_set(NEW_PQL), crm, sender=SlackSender(client))
+    run_playbooks(rt, NOW)
+    app = Flask(__name__)
+    app.register_blueprint(slack_blueprint(build_bolt_app(rt, SECRET, client)))
+    http = app.test_client()
+    body, headers = signed(click(slack, "U5", CLAIM))
+    assert http.post("/slack/events", data=body, headers=headers).status_code == 200
+    slack.wait_for("chat.update")
+    assert sandbox_rows(crm, "SELECT owner_id FROM leads WHERE id = ?", ["00Q000000"]) == [("00500005",)]
+    submission = {"type": "view_submission", "user": {"id": "U2", "team_id": "T0001"}, "team": {"id": "T0001"},
+                  "api_app_id": "A0001", "trigger_id": "1.2.3",
+                  "view": {"id": "V1", "type": "modal", "callback_id": "pql_not_fit_reason", "private_metadata": "2",
+                           "state": {"values": {"reason": {"reason": {"value": "Student"}}}}}}
+    body, headers = signed(submission)
+    assert http.post("/slack/events", data=body, headers=headers).status_code == 200
+    slack.wait_for("chat.update", count=2)
+    assert sandbox_rows(crm, "SELECT PQL_Feedback__c FROM leads WHERE id = ?", ["00Q000001"]) == [("Not a fit: Student",)]
+    assert sandbox_rows(crm, "SELECT count(*) FROM tasks")[0][0] == 2

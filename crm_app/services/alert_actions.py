@@ -43,12 +43,12 @@ def handle_alert_action(rt: Runtime, alert_id: int, action: str, actor: str, now
         line = handled_line(alert["handled_action"], alert["handled_by"], alert["handled_at"], alert["detail"])
         return Outcome(False, f"Already handled: {line.lstrip('✅ ')}")
     try:
-        _act(rt, alert, action, actor, detail, now)
+        warning = _act(rt, alert, action, actor, detail, now)
     except Exception as exc:  # noqa: BLE001 - give the click back so someone can try again
         with rt.store.begin() as conn:
             alert_store.release_handling(conn, alert_id)
         return Outcome(False, f"Could not {action.replace('_', ' ')}: {exc}")
-    line = handled_line(action, actor, now, shown)
+    line = handled_line(action, actor, now, shown) + (f" ⚠️ {warning}" if warning else "")
     if alert["ts"]:
         ctx = alert["context"]
         rt.sender.update(alert["channel"], alert["ts"], alert_summary(ctx),
@@ -62,7 +62,8 @@ def _shown_detail(action: str, detail: str | None, now: int) -> str | None:
     return detail
 
 
-def _act(rt: Runtime, alert: dict, action: str, actor: str, detail: str | None, now: int) -> None:
+def _act(rt: Runtime, alert: dict, action: str, actor: str, detail: str | None, now: int) -> str | None:
+    """Do the CRM side of a click; a warning comes back when only the optional part failed."""
     routing = rt.playbooks.routing
     with rt.store.read() as conn:
         record = people_store.flat_records(conn, 0, -1, [alert["subject_id"]]).get(alert["subject_id"], {})
@@ -72,11 +73,17 @@ def _act(rt: Runtime, alert: dict, action: str, actor: str, detail: str | None, 
             raise LookupError("the person has no CRM id yet")
         rt.adapter.set_owner(crm_object, crm_id, owner_id(rt, actor if action == "claim" else detail))
     elif action == "not_fit":
-        if crm_id:  # the CRM first: if it refuses, nothing is recorded and the click is given back
-            out = rt.adapter.write_values([RecordUpdate(crm_object, crm_id,
-                                                        {routing.feedback_field: f"Not a fit: {detail}"})])
-            if out and not out[0].ok:
-                raise RuntimeError(out[0].error or "the CRM refused the write")
+        # The false positive is recorded first: the audit must not lose it if the CRM refuses the field.
         with rt.store.begin() as conn:
             alert_store.record_feedback(conn, "false_positive", alert["model"], alert["subject_id"], alert["id"],
                                         detail, actor, now)
+        if not crm_id:
+            return "the CRM field was not set: the person has no CRM record yet"
+        try:
+            out = rt.adapter.write_values([RecordUpdate(crm_object, crm_id,
+                                                        {routing.feedback_field: f"Not a fit: {detail}"})])
+        except Exception as exc:  # noqa: BLE001 - reported on the message; the feedback is kept
+            return f"the CRM field {routing.feedback_field} was not set: {exc}"
+        if out and not out[0].ok:
+            return f"the CRM field {routing.feedback_field} was not set: {out[0].error}"
+    return None

@@ -2,6 +2,7 @@
 after a crash is looked up at its destination by its ref before anything is sent again."""
 from __future__ import annotations
 
+import time
 from itertools import groupby
 
 from crm_app.crm.base import RecordUpdate, TaskRequest
@@ -27,17 +28,21 @@ def backoff(attempts: int) -> int:
     return min(3600, 30 * 2 ** max(0, attempts - 1))
 
 
-def dispatch_due(rt: Runtime, now: int) -> dict:
+def dispatch_due(rt: Runtime, now: int, budget: float = 2.0) -> dict:
     """Send every due entry, occurrence by occurrence in step order; a failure holds back later steps.
 
     Steps after a failed one are deferred to its retry time, so every due entry's earlier steps are done
-    or due with it (and come first in the ordered list).
+    or due with it (and come first in the ordered list). After `budget` seconds the rest waits for the next
+    pass, so a wave of retries never holds up scoring and new PQLs for long.
     """
+    started = time.perf_counter()
     counts = {"sent": 0, "failed": 0, "dead": 0}
     with rt.store.read() as conn:
         due = pb_store.due_entries(conn, now, limit=100_000)
     key = lambda e: (e["playbook"], e["subject_id"], e["occurrence"])  # noqa: E731
     for _, steps in groupby(due, key=key):
+        if time.perf_counter() - started > budget:
+            break
         for entry in steps:
             outcome = dispatch_one(rt, entry, now)
             counts[outcome] += 1

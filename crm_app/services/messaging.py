@@ -13,7 +13,7 @@ GUIDANCE = ((80, "hot", "Reach out now: call or email today while they are activ
             (0, "nurture", "Leave to automated nurture; no personal outreach yet."))
 FIRMOGRAPHICS = (("account.industry", "Industry"), ("account.employees", "Employees"), ("country", "Country"),
                  ("state", "State"), ("region", "Region"), ("title", "Title"), ("account.plan", "Plan"),
-                 ("plan", "Plan"))
+                 ("plan", "Plan"))  # the first of a label that is present wins
 
 
 def guidance(combined: int | None) -> dict:
@@ -40,6 +40,16 @@ def signals_sentence(signals: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def firmographics(record: dict) -> list:
+    """[label, value] of the key firmographics the record has, each label once."""
+    found, seen = [], set()
+    for key, label in FIRMOGRAPHICS:
+        if record.get(key) not in (None, "") and label not in seen:
+            seen.add(label)
+            found.append([label, str(record[key])])
+    return found
+
+
 def person_name(record: dict) -> str:
     first, last = record.get("first_name") or "", record.get("last_name") or ""
     return (record.get("name") or f"{first} {last}".strip() or record.get("email")
@@ -47,10 +57,9 @@ def person_name(record: dict) -> str:
 
 
 def build_context(record: dict, row: dict, routing: Routing, owner: str | None, playbook: str,
-                  behaviour: frozenset | None = None) -> dict:
+                  behaviour: frozenset | None = None, crm: tuple = (None, None)) -> dict:
     """Everything a template, a task body or the Slack blocks may show about one person."""
-    crm_id = record.get(routing.record_id_field)
-    crm_object = record.get(routing.record_object_field) or routing.default_object
+    crm_object, crm_id = crm
     rep = routing.rep(owner)
     signals = top_signals(row.get("reasons"), behaviour=behaviour)
     url = routing.crm_url.format(object=crm_object, id=crm_id) if routing.crm_url and crm_id else ""
@@ -58,9 +67,9 @@ def build_context(record: dict, row: dict, routing: Routing, owner: str | None, 
         "playbook": playbook, "subject_id": row["subject_id"], "model": row["model"],
         "name": person_name(record), "email": record.get("email"), "company": record.get("account.name") or "",
         "score": {k: row.get(k) for k in ("combined", "fit", "behaviour", "band", "pql")},
-        "reasons": [r[1] + f": {r[2]:+d}" for r in (row.get("reasons") or [])][:5],
+        "reasons": [r[1] + f": {r[2]:+d}" for r in sorted(row.get("reasons") or [], key=lambda r: -abs(r[2]))][:5],
         "signals": signals, "top_signals": signals_sentence(signals), "guidance": guidance(row.get("combined")),
-        "firmographics": [[label, str(record[k])] for k, label in FIRMOGRAPHICS if record.get(k) not in (None, "")],
+        "firmographics": firmographics(record),
         "owner": {"email": owner or "", "name": rep.name if rep else (owner or "")},
         "crm": {"id": crm_id, "object": crm_object, "url": url},
     }

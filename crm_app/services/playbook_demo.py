@@ -6,15 +6,20 @@ from crm_app.services.playbooks import run_playbooks
 from crm_app.slack.senders import outbox_messages
 
 
-def demo_playbooks(store, specs, now: int, out=print, show: int = 2) -> dict | None:
+def demo_playbooks(config, store, specs, now: int, out=print, show: int = 2) -> dict | None:
     """Route, task and alert the demo's PQLs through the configured CRM; print the newest outbox alerts."""
-    try:
-        from crm_app.crm.registry import make_adapter  # issue 3's adapters; the sandbox by default
-    except ImportError:
-        out("\nPlaybooks: skipped (no CRM adapter is installed yet).")
-        return None
+    from pathlib import Path
+
+    from crm_app.crm.registry import make_adapter, setting
     from crm_app.services.playbook_runtime import make_runtime
-    rt = make_runtime(store, specs, make_adapter())
+    adapter = make_adapter()
+    if adapter.name == "sandbox":  # the demo's people become sandbox leads and contacts, linked by sync
+        from crm_app.services.crm_demo import seed_sandbox_from_store
+        report = seed_sandbox_from_store(store, setting("CRM_SANDBOX_PATH"), specs.fields,
+                                         Path(config.specs_root) / setting("CRM_MAPPING_FILE"))
+        out(f"\nSandbox CRM {report.sandbox_path}: {report.contacts} contacts, {report.leads} leads, "
+            f"{report.written} records written back.")
+    rt = make_runtime(store, specs, adapter)
     report = run_playbooks(rt, now)
     out(f"\nPlaybooks: {report['occurrences']} trigger occurrence(s), {report['sent']} action(s) sent, "
         f"{report['failed']} failed (retried later), {report['dead']} dead.")

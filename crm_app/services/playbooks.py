@@ -120,7 +120,7 @@ def build_entries(conn, rt: Runtime, pb: Playbook, record: dict, row: dict, occu
                     status, error = "dead", f"no eligible rep ({action.source}): all away, over cap or none set"
                 elif not choice.new_assignment:
                     status = "skipped"  # the current owner is kept: nothing to send
-            ctx = build_context(record, row, routing, owner, pb.name, behaviour)
+            ctx = build_context(record, row, routing, owner, pb.name, behaviour, (crm_object, crm_id))
             if action.type == "create_task":
                 due = dt.datetime.fromtimestamp(now + action.params["due_in"], dt.timezone.utc).date().isoformat()
                 body = render(action.params["body"], ctx) if action.params["body"] else default_task_body(ctx)

@@ -56,9 +56,11 @@ def insert_entries(conn: Connection, rows: list[dict]) -> int:
 
 
 def due_entries(conn: Connection, now: int, limit: int = 500) -> list[dict]:
-    """Open entries whose time has come, grouped by occurrence and in step order."""
-    q = (select(pb_ledger).where(pb_ledger.c.status.in_(OPEN), pb_ledger.c.next_at <= now)
-         .order_by(pb_ledger.c.playbook, pb_ledger.c.subject_id, pb_ledger.c.occurrence, pb_ledger.c.step)
+    """Open entries whose time has come: newest occurrences first (a new PQL never waits behind old retries),
+    each occurrence's steps together and in order (they share created_at)."""
+    led = pb_ledger
+    q = (select(led).where(led.c.status.in_(OPEN), led.c.next_at <= now)
+         .order_by(led.c.created_at.desc(), led.c.playbook, led.c.subject_id, led.c.occurrence, led.c.step)
          .limit(limit))
     return [dict(r._mapping) for r in conn.execute(q)]
 

@@ -27,6 +27,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "RULES_POLL_SECONDS": ("5", "worker: how often rules/, field_specs/ and playbooks/ are checked for edits"),
     "FULL_RESCORE_AT": ("03:00", "worker: daily full rescore (applies decay) at this UTC time, HH:MM"),
     "SNAPSHOT_AT": ("00:10", "worker: daily score snapshot at this UTC time, HH:MM"),
+    "DIGEST_AT": ("08:00", "worker: daily Slack digest of held PQL alerts at this UTC time, HH:MM"),
     "MISFIRE_GRACE_SECONDS": ("60", "worker: a job late by more than this is skipped until its next time"),
     "LEADER_LEASE_SECONDS": ("30", "worker: scheduler lease; a standby takes over within this after a crash"),
     "SHUTDOWN_GRACE_SECONDS": ("25", "worker: on SIGTERM, how long the running job may take to finish"),
@@ -81,3 +82,8 @@ class Config:
         if self.database_url.startswith("sqlite:///"):
             return Path(self.database_url[len("sqlite:///"):]).parent
         return Path("var")
+
+
+from crm_app.slack.settings import SLACK_SETTINGS  # noqa: E402 - issue 4: playbook and Slack settings
+
+SETTINGS.update(SLACK_SETTINGS)

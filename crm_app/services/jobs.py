@@ -1,7 +1,6 @@
 """The worker's jobs: what each does, when it runs, and the record every run leaves (status, /readyz, logs)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ class JobContext:
     stopping: threading.Event = field(default_factory=threading.Event)
     wake: Callable[[str], None] | None = None  # run a job now (set by the scheduler)
     adapter: object | None = None  # the CRM adapter, made on first use
+    cache: dict = field(default_factory=dict)  # per-process objects jobs reuse between runs
 
 
 @dataclass(frozen=True)
@@ -142,25 +142,35 @@ class JobFailed(Exception):
         self.detail = detail
 
 
-# Jobs whose service is built in another issue. They run only when their module is part of this build AND
-# a hook is registered for them in HOOKS (name -> function taking the JobContext); until then they are
-# listed, and recorded as not_configured, never faked.
-PENDING_SERVICES = {
-    "playbooks": "crm_app.services.playbook_runtime",
-}
-HOOKS: dict[str, Callable[[JobContext], dict]] = {}
+def job_playbooks(ctx: JobContext, digests: bool = False) -> dict:
+    """Plan playbook actions on score changes, record them in the ledger, dispatch what is due."""
+    from crm_app.services.crm_accounting import record_usage
+    from crm_app.services.playbooks import run_playbooks
+    specs = ctx.rules.require()
+    if specs.playbooks is None or not specs.playbooks.playbooks:
+        raise NotConfigured("no playbooks in playbooks/")
+    runtime = _runtime(ctx, specs)
+    try:
+        report = run_playbooks(runtime, int(time.time()), digests=digests)
+    finally:  # the CRM calls of assignments and tasks are counted here, not in the next write-back's share
+        calls = record_usage(ctx.store, runtime.adapter, "playbooks")
+    idle = not any(v for k, v in report.items() if k != "examined" and isinstance(v, int))
+    return {**report, "api_calls": sum(calls.values()), "idle": idle}
 
 
-def _pending(name: str) -> Callable[[JobContext], dict]:
-    def run(ctx: JobContext) -> dict:
-        module = PENDING_SERVICES[name]
-        if name in HOOKS:
-            return HOOKS[name](ctx)
-        if importlib.util.find_spec(module) is None:
-            raise NotConfigured(f"{module} is not part of this build")
-        raise NotConfigured(f"{module} exists but no worker hook is registered for it yet")
-    run.__doc__ = f"Run the {name} service (not configured until it is wired in)."
-    return run
+def job_digests(ctx: JobContext) -> dict:
+    """Send each rep the daily digest of the alerts held for it (then dispatch as usual)."""
+    return job_playbooks(ctx, digests=True)
+
+
+def _runtime(ctx: JobContext, specs):
+    """The playbook runtime of the active set, made once per set (Slack clients, owner cache)."""
+    from crm_app.services.playbook_runtime import make_runtime
+    cached = ctx.cache.get("runtime")
+    if cached is None or cached[0] != specs.hash:
+        cached = (specs.hash, make_runtime(ctx.store, specs, _adapter(ctx), ctx.env or None))
+        ctx.cache["runtime"] = cached
+    return cached[1]
 
 
 JOBS: tuple[Job, ...] = (
@@ -168,9 +178,10 @@ JOBS: tuple[Job, ...] = (
     Job("score_changed", job_score_changed, "interval", "SCORE_CHANGED_SECONDS", "score people whose data changed"),
     Job("crm_sync", job_crm_sync, "interval", "CRM_SYNC_SECONDS", "incremental CRM sync"),
     Job("write_back", job_write_back, "interval", "WRITE_BACK_SECONDS", "write changed values to the CRM"),
-    Job("playbooks", _pending("playbooks"), "interval", "PLAYBOOK_SECONDS", "run playbooks on score changes"),
+    Job("playbooks", job_playbooks, "interval", "PLAYBOOK_SECONDS", "run playbooks on score changes"),
     Job("full_rescore", job_full_rescore, "daily", "FULL_RESCORE_AT", "rescore everyone; applies decay"),
     Job("snapshot", job_snapshot, "daily", "SNAPSHOT_AT", "daily snapshot of score history"),
+    Job("digests", job_digests, "daily", "DIGEST_AT", "daily Slack digest of held PQL alerts per rep"),
 )
 JOBS_BY_NAME = {job.name: job for job in JOBS}
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from pathlib import Path
 from dataclasses import dataclass
 
 from crm_app.errors import SpecSetInvalid
-from crm_app.specs.loader import SpecDirs, SpecSet, load_spec_set, yaml_files
+from crm_app.specs.loader import SpecDirs, SpecSet, display_path, load_spec_set, yaml_files
 from crm_app.store import Store
 from crm_app.store import ops as ops_store
 
@@ -91,8 +92,8 @@ def _record(conn, specs: SpecSet) -> None:
 
 
 def _files(specs: SpecSet) -> tuple:
-    return tuple(specs.rules.files) + tuple(name for name, _ in specs.playbook_files) + \
-        tuple(sorted({f.source.rsplit(":", 1)[0] for f in specs.fields}))
+    playbooks = tuple(display_path(p) if isinstance(p, Path) else str(p[0]) for p in specs.playbook_files)
+    return tuple(specs.rules.files) + playbooks + tuple(sorted({f.source.rsplit(":", 1)[0] for f in specs.fields}))
 
 
 def load_errors(dirs: SpecDirs) -> list:

@@ -28,7 +28,8 @@ def _initial(conn: Connection) -> None:
     from crm_app.store.crm import TABLES as crm_tables  # created by their own migrations
     from crm_app.store.lifecycle import TABLES as later
     from crm_app.store.ops import TABLES as service
-    later = (*later, *crm_tables, *service)
+    from crm_app.store.playbook_schema import TABLES as playbook_tables
+    later = (*later, *crm_tables, *playbook_tables, *service)
     tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
     index = events_by_person_index(conn.dialect.name)
@@ -46,6 +47,11 @@ def _crm_tables(conn: Connection) -> None:
     crm.create_tables(conn)
 
 
+def _playbooks(conn: Connection) -> None:
+    from crm_app.store.playbook_schema import create_playbook_tables
+    create_playbook_tables(conn)
+
+
 def _service(conn: Connection) -> None:
     from crm_app.store.ops import create_tables
     create_tables(conn)
@@ -55,6 +61,7 @@ MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
     (20, "lifecycle models (trained versions, reports) and backtest runs", _lifecycle),
+    (30, "playbooks: trigger state, action ledger, routing counters, Slack alerts, outbox, feedback", _playbooks),
     (60, "service: job runs, scheduler lease, daily score snapshots", _service),
 ]
 

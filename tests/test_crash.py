@@ -1,9 +1,9 @@
 """Crash test: ingest a stream while the worker is killed (SIGKILL) and restarted at random points.
 
 In the end every event is stored once, the dirty queue is drained, every stored score equals what a fresh
-full scoring computes (no update was lost to a kill), and every score reached the CRM: the sandbox CRM's
-records hold exactly our values and write-back has nothing left to send. (Playbooks are not wired into the
-worker yet, so "no action ran twice" is not part of this test.)
+full scoring computes (no update was lost to a kill), every score reached the CRM (the sandbox CRM's records
+hold exactly our values and write-back has nothing left to send), and no playbook action ran twice: one CRM
+task per task entry the ledger marks sent, one Slack (outbox) message per alert sent.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import random
 import sqlite3
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -55,7 +56,7 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
     crm_path = tmp_path / "crm.db"
     fields = _seed_crm(store, crm_path)
     crm_env = {"LEADER_LEASE_SECONDS": "1", "CRM_SANDBOX_PATH": str(crm_path), "WRITE_BACK_SECONDS": "0.4",
-               "CRM_SYNC_SECONDS": "2"}
+               "CRM_SYNC_SECONDS": "2", "PLAYBOOK_SECONDS": "0.4"}
     sent: set = set()
     done = threading.Event()
     sender = threading.Thread(target=stream, args=(store, BATCHES, 11, sent, done))
@@ -72,7 +73,7 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
         sender.join()
         stream_ended = time.time()
         # The last worker drains the queue once it holds the lease (the killed one's lease must expire first).
-        wait_for(lambda: _drained(store) and _written(store), seconds=60)
+        wait_for(lambda: _drained(store) and _written(store) and _dispatched(store), seconds=60)
     finally:
         worker.terminate()
         worker.wait(20)
@@ -93,10 +94,20 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
     with store.read() as conn:
         ours = dict(conn.execute(select(r.c.subject_id, r.c.combined).where(r.c.model == "conversion")).all())
     crm = sqlite3.connect(crm_path)
-    theirs = {int(lead_id.split("-")[1]): score_value for lead_id, score_value
-              in crm.execute("SELECT id, pql_score FROM leads").fetchall()}
+    theirs = {int(record_id.split("-")[1]): value for record_id, value in crm.execute(
+        "SELECT id, pql_score FROM leads UNION ALL SELECT id, pql_score FROM contacts").fetchall()}
+    tasks = crm.execute("SELECT who_id, count(*) FROM tasks GROUP BY who_id").fetchall()
     crm.close()
     assert theirs == ours  # every person's latest score is what the CRM holds
+    ledger = _ledger(store)
+    assert not [e for e in ledger if e[1] in ("pending", "dispatching")]
+    sent_tasks = [e for e in ledger if e[0] == "create_task" and e[1] == "sent"]
+    assert sent_tasks, "no playbook fired: the test would not see a double action"
+    per_person = Counter(subject for _, _, subject in sent_tasks)
+    assert {int(who.split("-")[1]): n for who, n in tasks} == per_person  # one CRM task per sent entry
+    with store.read() as conn:
+        outbox = conn.execute(select(func.count()).select_from(schema.metadata.tables["slack_outbox"])).scalar()
+    assert outbox == sum(1 for e in ledger if e[0] == "slack_alert" and e[1] == "sent")  # no alert twice
 
 
 def _drained(store) -> bool:
@@ -107,13 +118,31 @@ def _drained(store) -> bool:
     return bool(last) and last["outcome"] in ("ok", "idle") and last["started_at"] > time.time() - 3
 
 
+def _ledger(store) -> list:
+    led = schema.metadata.tables["pb_ledger"]
+    with store.read() as conn:
+        return [tuple(r) for r in conn.execute(select(led.c.action, led.c.status, led.c.subject_id))]
+
+
+def _dispatched(store) -> bool:
+    """Playbooks ran after the last scoring and nothing is left open in the ledger."""
+    jobs = service_status(store)["jobs"]
+    ran, scored = jobs["playbooks"]["last"], jobs["score_changed"]["last"]
+    return bool(ran and scored) and ran["started_at"] > scored["started_at"] \
+        and not [e for e in _ledger(store) if e[1] in ("pending", "dispatching")]
+
+
 def _seed_crm(store, crm_path) -> tuple:
     """120 people, each a lead in the sandbox CRM with the score fields provisioned and linked by a sync."""
     from crm_app.services.crm_demo import seed_sandbox_from_store
     from crm_app.specs.loader import SpecDirs, load_spec_set
     from tests.conftest import ROOT
+    ingest_messages(store, [{"type": "group", "userId": f"c{i}", "groupId": "acme", "messageId": f"crash-g-{i}",
+                             "traits": {"name": "Acme", "industry": "Software", "employees": 120}}
+                            for i in range(0, 120, 4)], "crash-test")  # every 4th: an ICP account, PQL material
     ingest_messages(store, [{"type": "identify", "userId": f"c{i}", "messageId": f"crash-id-{i}",
-                             "traits": {"email": f"c{i}@example.com"}} for i in range(120)], "crash-test")
+                             "traits": {"email": f"c{i}@example.com", "title": "VP Engineering"}}
+                            for i in range(120)], "crash-test")
     fields = load_spec_set(SpecDirs.under(ROOT)).fields
     seed_sandbox_from_store(store, crm_path, fields, ROOT / "mapping" / "crm.yaml")
     return fields

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -35,7 +37,7 @@ def track(user: str, n: int, event: str = "Invite Sent") -> list[dict]:
 
 def test_every_job_of_the_issue_is_registered():
     assert {j.name for j in JOBS} == {"reload_rules", "score_changed", "crm_sync", "write_back", "playbooks",
-                                      "full_rescore", "snapshot"}
+                                      "full_rescore", "snapshot", "digests"}
 
 
 @pytest.mark.parametrize("setting,value,message", [
@@ -80,12 +82,45 @@ def test_score_changed_scores_queued_people_and_records_the_run(store):
     assert last["outcome"] == "idle" and last["runs"] == 2 and last["failures"] == 0
 
 
-def test_playbooks_are_listed_as_not_configured_never_faked(sqlite_store):
-    run = run_job(context(sqlite_store), JOBS_BY_NAME["playbooks"])
-    assert run["outcome"] == "not_configured" and "crm_app.services.playbook_runtime" in run["error"]
-    jobs = service_status(sqlite_store)["jobs"]
-    assert jobs["playbooks"]["last"]["outcome"] == "not_configured"
-    assert jobs["full_rescore"]["last"] is None  # never run: still listed
+def hot_lead(user: str, account: str) -> list[dict]:
+    """Messages that make a person a PQL under the default rules (ICP account, senior title, key actions)."""
+    now = datetime.now(timezone.utc)
+    events = ["Onboarding Completed", "Invite Sent", "Integration Connected", "Report Created",
+              "Dashboard Created"] + ["Logged In"] * 6
+    return [{"type": "group", "userId": user, "groupId": account, "messageId": f"{user}-g",
+             "traits": {"name": account.title(), "industry": "Software", "employees": 120}},
+            {"type": "identify", "userId": user, "messageId": f"{user}-i", "context": {"groupId": account},
+             "traits": {"email": f"{user}@{account}.io", "title": "VP Engineering"}}] + [
+        {"type": "track", "userId": user, "event": e, "messageId": f"{user}-e{i}",
+         "timestamp": (now - timedelta(hours=2 + i)).strftime("%Y-%m-%dT%H:%M:%SZ")} for i, e in enumerate(events)]
+
+
+def crm_rows(path, sql: str) -> list:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def test_playbooks_job_routes_tasks_and_alerts_once(store, tmp_path):
+    from crm_app.services.crm_demo import seed_sandbox_from_store
+    ctx = context(store, {"SCORE_WORKERS": "1", "CRM_SANDBOX_PATH": str(tmp_path / "crm.db")})
+    ingest_messages(store, hot_lead("ann", "acme") + track("bob", 1), "t")
+    seed_sandbox_from_store(store, tmp_path / "crm.db", ctx.rules.require().fields, ROOT / "mapping" / "crm.yaml")
+    for name in ("crm_sync", "score_changed", "write_back"):
+        assert run_job(ctx, JOBS_BY_NAME[name])["outcome"] == "ok", name
+    run = run_job(ctx, JOBS_BY_NAME["playbooks"])
+    assert run["outcome"] == "ok" and run["api_calls"] >= 1
+    with store.read() as conn:  # assign, create_task, slack_alert, each once in the ledger
+        ledger = schema.metadata.tables["pb_ledger"]
+        assert conn.execute(select(func.count()).select_from(ledger)).scalar() == 3
+    assert len(crm_rows(tmp_path / "crm.db", "SELECT id FROM tasks")) == 1
+    again = run_job(ctx, JOBS_BY_NAME["playbooks"])
+    assert again["outcome"] == "idle"
+    assert len(crm_rows(tmp_path / "crm.db", "SELECT id FROM tasks")) == 1
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.metadata.tables["slack_outbox"])).scalar() == 1
 
 
 def test_sync_score_and_write_back_against_the_sandbox_crm(store, tmp_path):

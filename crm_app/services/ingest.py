@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -14,7 +15,7 @@ from crm_app.store import events as event_store
 from crm_app.store import people as people_store
 
 DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024
-DEADLOCK_RETRIES = 3
+DEADLOCK_RETRIES = 8
 
 
 @dataclass
@@ -79,7 +80,7 @@ def ingest_messages(store: Store, raw_messages: list, source: str, default_type:
         except Exception as exc:  # a deadlock: another writer held rows this batch needs, in the other order
             if not is_deadlock(exc) or attempt == DEADLOCK_RETRIES:
                 raise
-            time.sleep(0.01 * (attempt + 1))
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # jitter: the two writers part ways
     return report
 
 

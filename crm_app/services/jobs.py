@@ -22,6 +22,9 @@ log = logging.getLogger("crm_app.jobs")
 # The fast path and the full rescore never overlap: a slower full run must not overwrite a result the fast
 # path has just computed from newer events. Only the lease holder runs jobs, so a process lock is enough.
 SCORING = threading.Lock()
+# Jobs that talk to the CRM share one adapter and its call counter: one at a time, so each job's calls are
+# its own and no adapter has to be thread-safe.
+CRM = threading.Lock()
 
 
 class NotConfigured(Exception):
@@ -98,7 +101,8 @@ def job_crm_sync(ctx: JobContext) -> dict:
     if not path.is_file():
         raise NotConfigured(f"no CRM mapping file at {path} (CRM_MAPPING_FILE)")
     started = time.time()
-    summary = sync_crm(ctx.store, adapter, load_mapping(path, adapter.name))
+    with CRM:
+        summary = sync_crm(ctx.store, adapter, load_mapping(path, adapter.name))
     return {"crm": adapter.name, "read": summary.read, "changed": summary.changed,
             "api_calls": _calls_since(ctx, adapter.name, "sync", started)}
 
@@ -110,7 +114,8 @@ def job_write_back(ctx: JobContext) -> dict:
     if not specs.fields:
         raise NotConfigured("no field specs in field_specs/: nothing to write")
     adapter = _adapter(ctx)
-    summary = push_scores(ctx.store, adapter, specs.fields)
+    with CRM:
+        summary = push_scores(ctx.store, adapter, specs.fields)
     detail = {"crm": adapter.name, "changed": summary.changed, "written": summary.written,
               "failed": len(summary.failed), "api_calls": sum(summary.calls.values()), "idle": not summary.changed}
     if summary.failed:
@@ -150,10 +155,11 @@ def job_playbooks(ctx: JobContext, digests: bool = False) -> dict:
     if specs.playbooks is None or not specs.playbooks.playbooks:
         raise NotConfigured("no playbooks in playbooks/")
     runtime = _runtime(ctx, specs)
-    try:
-        report = run_playbooks(runtime, int(time.time()), digests=digests)
-    finally:  # the CRM calls of assignments and tasks are counted here, not in the next write-back's share
-        calls = record_usage(ctx.store, runtime.adapter, "playbooks")
+    with CRM:
+        try:
+            report = run_playbooks(runtime, int(time.time()), digests=digests)
+        finally:  # the CRM calls of assignments and tasks are counted here, not in the next write-back's share
+            calls = record_usage(ctx.store, runtime.adapter, "playbooks")
     idle = not any(v for k, v in report.items() if k != "examined" and isinstance(v, int))
     return {**report, "api_calls": sum(calls.values()), "idle": idle}
 

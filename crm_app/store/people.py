@@ -39,10 +39,19 @@ def upsert_accounts(conn: Connection, rows: list[dict]) -> dict:
             "attributes": _merge(base.get("attributes"), row.get("attributes") or {}),
             "updated_at": now,
         }
-    # Sorted by key: concurrent PostgreSQL writers then lock rows in one order and never deadlock.
-    upsert(conn, schema.accounts, [merged[k] for k in sorted(merged)], ["external_id"],
-           ["name", "domain", "attributes", "updated_at"])
+    for part in _in_lock_order(merged, existing):
+        upsert(conn, schema.accounts, part, ["external_id"], ["name", "domain", "attributes", "updated_at"])
     return account_ids(conn, ids)
+
+
+def _in_lock_order(rows: dict, existing: dict) -> tuple[list, list]:
+    """Rows to update in key order, then new rows in arrival order.
+
+    Updates lock rows; taking them in one order means concurrent PostgreSQL writers wait instead of
+    deadlocking. New rows keep arrival order, because ids follow it; two writers inserting the same new keys
+    in opposite orders can still deadlock, and ingest then retries the transaction (services/ingest.py)."""
+    return ([rows[k] for k in sorted(rows) if k in existing],
+            [row for k, row in rows.items() if k not in existing])
 
 
 def account_ids(conn: Connection, external_ids: list[str]) -> dict:
@@ -72,11 +81,12 @@ def upsert_people(conn: Connection, rows: list[dict]) -> dict:
             "updated_at": now,
         }
     compared = ("email", "account_id", "attributes", "created_at")
-    # Sorted by key: concurrent PostgreSQL writers then lock rows in one order.
-    changed = [merged[ext] for ext in sorted(merged) if ext not in existing
-               or any(merged[ext][c] != existing[ext][c] for c in compared)]
-    upsert(conn, schema.people, changed, ["external_id"], ["email", "account_id", "attributes", "created_at",
-                                                           "updated_at"])
+    changed = {ext: m for ext, m in merged.items() if ext not in existing
+               or any(m[c] != existing[ext][c] for c in compared)}
+    for part in _in_lock_order(changed, existing):
+        upsert(conn, schema.people, part, ["external_id"], ["email", "account_id", "attributes", "created_at",
+                                                            "updated_at"])
+    changed = list(changed.values())
     found = person_ids(conn, ids)
     # Only people whose data really changed are queued: a sync that re-reads what we hold rescores no one.
     mark_dirty(conn, [found[m["external_id"]] for m in changed])

@@ -16,8 +16,20 @@ def _initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def _identity(conn: Connection) -> None:
+    from crm_app.store import identity
+    identity.create_tables(conn)
+
+
+def _segments(conn: Connection) -> None:
+    from crm_app.store import segments
+    segments.create_tables(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
+    (40, "identity: CRM people, identity links, account matches", _identity),
+    (41, "customer-health segment membership", _segments),
 ]
 
 

@@ -1,0 +1,63 @@
+"""Customer-health segment membership: who is in which segment of a model now, and since when."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, and_, delete, select
+
+from crm_app.store import schema
+from crm_app.store.dialect import chunks
+
+segment_members = Table(
+    "segment_members", schema.metadata,
+    Column("model", String(64), primary_key=True),
+    Column("subject_id", Integer, primary_key=True),
+    Column("segment", String(64), primary_key=True),
+    Column("since", BigInteger, nullable=False),  # as_of of the run that first put the subject in it
+)
+
+
+def create_tables(conn: Connection) -> None:
+    """Migration 41: the segment table only."""
+    schema.metadata.create_all(conn, tables=[segment_members])
+
+
+def history_since(conn: Connection, model: str, since: int, lo: int, hi: int) -> dict:
+    """subject id -> [(as_of, combined)] of score history from `since` on, plus the last point before it."""
+    h = schema.score_history
+    out: dict = {}
+    rows = conn.execute(select(h.c.subject_id, h.c.as_of, h.c.combined)
+                        .where(h.c.model == model, h.c.subject_id.between(lo, hi))
+                        .order_by(h.c.subject_id, h.c.as_of))
+    for subject_id, as_of, combined in rows:
+        points = out.setdefault(subject_id, [])
+        if as_of <= since and points and points[-1][0] <= since:
+            points[-1] = (as_of, combined)  # only the latest point before the window matters
+        else:
+            points.append((as_of, combined))
+    return out
+
+
+def current_members(conn: Connection, model: str) -> dict:
+    """(subject id, segment) -> since."""
+    t = segment_members
+    return {(s, g): since for s, g, since in conn.execute(
+        select(t.c.subject_id, t.c.segment, t.c.since).where(t.c.model == model))}
+
+
+def save_members(conn: Connection, model: str, entered: list[dict], left: list[tuple]) -> None:
+    """Add the rows that entered and delete the (subject, segment) pairs that left."""
+    t = segment_members
+    for part in chunks(entered, 2000):
+        conn.execute(t.insert(), [dict(r, model=model) for r in part])
+    for subject_id, segment in left:
+        conn.execute(delete(t).where(and_(t.c.model == model, t.c.subject_id == subject_id,
+                                          t.c.segment == segment)))
+
+
+def segments_of(conn: Connection, ids: list[int]) -> dict:
+    """subject id -> sorted segment names across models, for playbook triggers (record['segments'])."""
+    t = segment_members
+    out: dict = {}
+    for part in chunks(sorted(set(ids)), 900):
+        for s, g in conn.execute(select(t.c.subject_id, t.c.segment).where(t.c.subject_id.in_(part))):
+            out.setdefault(s, []).append(g)
+    return {k: sorted(v) for k, v in out.items()}

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from crm_app.specs.conditions import (EventCondition, EventSelector, MetricCondition, ScoreCondition,
                                       iter_conditions, last_at_key)
+from crm_app.engine import usage
+from crm_app.specs.usage import SPIKE_SPANS, QuotaCondition
 
 
 
@@ -13,9 +15,10 @@ class Aggregate:
     """One per-subject number computed over events known at as_of."""
 
     key: str
-    measure: str  # count | distinct | average | sum | last_at
+    measure: str  # count | distinct | average | sum | last_at | active_weeks | sophistication | prior | quota
     of: str | None
     selector: EventSelector | None
+    extra: tuple = ()  # prior: (spans,); sophistication: (intermediate, advanced); quota: (rate window,)
 
 
 def activity_key(model) -> str:
@@ -40,9 +43,28 @@ def feature_plan(models) -> tuple:
             last = last_at_key(cond.selector)
             unwindowed = EventSelector(cond.selector.names, cond.selector.where, None)
             plan.setdefault(last, Aggregate(last, "last_at", None, unwindowed))
-            if cond.measure != "days_since_last":
-                plan.setdefault(cond.feature_key, Aggregate(cond.feature_key, cond.measure, cond.of, cond.selector))
+            if cond.measure in ("growth", "spike"):
+                _add_shape(plan, cond)
+            elif cond.measure != "days_since_last":
+                plan.setdefault(cond.feature_key, Aggregate(cond.feature_key, cond.measure, cond.of, cond.selector,
+                                                            cond.levels))
+        for quota in _quota_conditions(model):
+            plan.setdefault(quota.feature_key, Aggregate(quota.feature_key, "quota", quota.metric, None,
+                                                         (quota.rate_window,)))
     return tuple(plan[k] for k in sorted(plan))
+
+
+def _add_shape(plan: dict, cond) -> None:
+    """Growth and spike compare the window's count with the count over windows just before it."""
+    spans = 1 if cond.measure == "growth" else SPIKE_SPANS
+    count = usage.count_key(cond)
+    plan.setdefault(count, Aggregate(count, "count", None, cond.selector))
+    prior = usage.prior_key(cond, spans)
+    plan.setdefault(prior, Aggregate(prior, "prior", None, cond.selector, (spans,)))
+
+
+def _quota_conditions(model) -> list:
+    return [leaf for r in model.rules for leaf in iter_conditions(r.when) if isinstance(leaf, QuotaCondition)]
 
 
 def metric_names(models) -> tuple:

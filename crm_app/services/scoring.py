@@ -56,6 +56,8 @@ class ScoreSummary:
     people: int = 0
     seconds: float = 0.0
     models: dict = field(default_factory=dict)
+    accounts: object = None  # account_scoring.AccountRunSummary when the set has account models
+    segments: dict = field(default_factory=dict)  # model -> segment -> (entered, left, members)
 
 
 @dataclass
@@ -171,6 +173,7 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
                 results_store.save_results(conn, outcome.rows, outcome.history)
         if progress:
             progress(outcome.people)
+    _after_people(store, ruleset, as_of, dry_run, summary)
     with store.begin() as conn:
         for name, ms in summary.models.items():
             ms.bands = ms.run_bands if dry_run else results_store.band_counts(conn, name)
@@ -186,6 +189,14 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
             "dry_run": dry_run, "scored": summary.people, "changed": first.changed,
             "new_pqls": len(first.new_pqls), "rules_hash": ruleset.hash})
     return summary
+
+
+def _after_people(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool, summary: ScoreSummary) -> None:
+    """Account models roll up the fresh person results; then segments are recomputed from the scores."""
+    from crm_app.services.account_scoring import score_accounts
+    from crm_app.services.segments import update_segments
+    summary.accounts = score_accounts(store, ruleset, as_of, dry_run=dry_run)
+    summary.segments = update_segments(store, ruleset, as_of, dry_run=dry_run)
 
 
 def _outcomes(store: Store, ruleset: RuleSet, as_of: int, batches: list, workers: int):

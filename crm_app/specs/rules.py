@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from crm_app.errors import ErrorCollector, did_you_mean
 from crm_app.specs.conditions import (EventCondition, EventSelector, iter_conditions, parse_condition)
 from crm_app.specs.reader import Reader, Where, item_where
+from crm_app.specs.segments import parse_segments
 
 STAGES = ("conversion", "onboarding", "expansion", "retention", "account", "health")
 SUBJECT_KINDS = ("person", "account")
@@ -86,6 +87,7 @@ class Model:
     activity: EventSelector
     clamp: tuple = (0.0, 100.0)
     source: str = ""
+    segments: tuple = ()  # specs.segments.Segment, in priority order
 
     @property
     def rules(self) -> tuple:
@@ -120,7 +122,7 @@ class RuleSet:
 
 
 MODEL_KEYS = ("model", "label", "stage", "subject", "lists", "fit", "behaviour", "decay", "recency", "bands",
-              "pql", "activation", "activity_events", "clamp")
+              "pql", "activation", "activity_events", "clamp", "segments")
 
 
 def parse_lists(node, where: Where, errors: ErrorCollector) -> dict:
@@ -162,13 +164,14 @@ def parse_model(doc, file: str, errors: ErrorCollector, global_lists: dict) -> M
     clamp = _parse_clamp(r)
     activation = _parse_activation(r, {rule.id for rule in behaviour + fit})
     label = r.text("label", default=name or "")
+    segments = parse_segments(r.raw("segments", None), r.at("segments"), errors, lists)
     r.finish(MODEL_KEYS)
     _check_unique_ids(r, fit + behaviour)
     if not r.ok or name is None:
         return None
     return Model(name=name, label=label, stage=stage, subject=subject, fit=fit, behaviour=behaviour,
                  decay=decay, recency=recency, bands=bands, pql=pql, activation=activation,
-                 activity=activity, clamp=clamp, source=file)
+                 activity=activity, clamp=clamp, source=file, segments=segments)
 
 
 def _parse_rules(r: Reader, kind: str, lists: dict) -> tuple:

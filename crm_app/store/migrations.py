@@ -26,10 +26,16 @@ def _segments(conn: Connection) -> None:
     segments.create_tables(conn)
 
 
+def _segment_column(conn: Connection) -> None:
+    from crm_app.store import segments
+    segments.add_segment_column(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (40, "identity: CRM people, identity links, account matches", _identity),
     (41, "customer-health segment membership", _segments),
+    (42, "results.segment: the primary segment written to the CRM", _segment_column),
 ]
 
 

@@ -61,3 +61,40 @@ def segments_of(conn: Connection, ids: list[int]) -> dict:
         for s, g in conn.execute(select(t.c.subject_id, t.c.segment).where(t.c.subject_id.in_(part))):
             out.setdefault(s, []).append(g)
     return {k: sorted(v) for k, v in out.items()}
+
+
+def scores_in_range(conn: Connection, models: list, lo: int, hi: int) -> dict:
+    """subject id -> {score:<model>: combined} for the given models' stored results."""
+    r = schema.results
+    out: dict = {}
+    for subject_id, model, combined in conn.execute(
+            select(r.c.subject_id, r.c.model, r.c.combined)
+            .where(r.c.model.in_(models), r.c.subject_id.between(lo, hi))):
+        out.setdefault(subject_id, {})[f"score:{model}"] = combined
+    return out
+
+
+def set_primary(conn: Connection, model: str, primary: dict) -> int:
+    """Store each subject's primary segment on its result row, touching only rows whose value changes."""
+    r = schema.results
+    ids = sorted(primary)
+    if not ids:
+        return 0
+    stored = {}
+    for part in chunks(ids, 900):
+        stored.update(dict(conn.execute(select(r.c.subject_id, r.c.segment)
+                                        .where(r.c.model == model, r.c.subject_id.in_(part))).all()))
+    changes = [{"sid": s, "seg": v} for s, v in primary.items() if stored.get(s) != v]
+    if changes:
+        from sqlalchemy import bindparam
+        stmt = (r.update().where(r.c.model == model, r.c.subject_id == bindparam("sid"))
+                .values(segment=bindparam("seg")))
+        conn.execute(stmt, changes)
+    return len(changes)
+
+
+def add_segment_column(conn: Connection) -> None:
+    """Migration 42: results.segment, unless the table was just created with it."""
+    from sqlalchemy import inspect, text
+    if "segment" not in {c["name"] for c in inspect(conn).get_columns("results")}:
+        conn.execute(text("ALTER TABLE results ADD COLUMN segment VARCHAR(64)"))

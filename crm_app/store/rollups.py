@@ -1,0 +1,51 @@
+"""Account rollups: one GROUP BY over people's stored results per person model, every account at once."""
+from __future__ import annotations
+
+from sqlalchemy import Connection, and_, case, func, select
+
+from crm_app.store import schema
+
+DAY = 86400
+ACTIVE_WINDOWS = (7, 30)  # days: active_users_7d, active_users_30d
+
+
+def account_id_bounds(conn: Connection) -> tuple[int, int]:
+    row = conn.execute(select(func.min(schema.accounts.c.id), func.max(schema.accounts.c.id))).one()
+    return (row[0] or 0, row[1] or -1)
+
+
+def account_records(conn: Connection, lo: int, hi: int) -> dict:
+    """account id -> flat record: attributes, external_id, name, domain."""
+    a = schema.accounts
+    records = {}
+    for row in conn.execute(select(a.c.id, a.c.external_id, a.c.name, a.c.domain, a.c.attributes)
+                            .where(a.c.id.between(lo, hi))):
+        record = dict(row.attributes or {})
+        record.update(external_id=row.external_id, name=row.name, domain=row.domain)
+        records[row.id] = record
+    return records
+
+
+def person_rollups(conn: Connection, model: str, as_of: int, lo: int, hi: int) -> dict:
+    """account id -> rollup of one person model over the account's people (as stored by the last run).
+
+    people, pql_users, active_users_7d/30d (by last product activity), max_score, avg_score, last_activity.
+    """
+    p, r = schema.people, schema.results
+    active = [func.count(case((r.c.last_activity >= as_of - d * DAY, 1))).label(f"active_users_{d}d")
+              for d in ACTIVE_WINDOWS]
+    query = (select(p.c.account_id, func.count(p.c.id).label("people"),
+                    func.count(case((r.c.pql.is_(True), 1))).label("pql_users"), *active,
+                    func.max(r.c.combined).label("max_score"), func.avg(r.c.combined).label("avg_score"),
+                    func.max(r.c.last_activity).label("last_activity"))
+             .select_from(p.outerjoin(r, and_(r.c.subject_id == p.c.id, r.c.model == model)))
+             .where(p.c.account_id.between(lo, hi))
+             .group_by(p.c.account_id))
+    out = {}
+    for row in conn.execute(query):
+        values = dict(row._mapping)
+        account_id = values.pop("account_id")
+        if values["avg_score"] is not None:
+            values["avg_score"] = round(float(values["avg_score"]), 1)
+        out[account_id] = values
+    return out

@@ -58,6 +58,24 @@ def add_rollups(record: dict, model: str, rollup: dict | None) -> None:
         record[f"people.{model}.seat_share_active"] = round(rollup.get("active_users_30d", 0) / seats, 3)
 
 
+def records_with_rollups(conn, sources: list, as_of: int, lo: int, hi: int) -> tuple[dict, dict]:
+    """(account id -> record with people.<model>.* rollups, account id -> last product activity of anyone)."""
+    records = rollups.account_records(conn, lo, hi)
+    last_activity: dict = {}
+    for source in sources:
+        for account_id, rollup in rollups.person_rollups(conn, source, as_of, lo, hi).items():
+            if account_id in records:
+                add_rollups(records[account_id], source, rollup)
+                last = rollup.get("last_activity")
+                if last is not None and last > last_activity.get(account_id, -1):
+                    last_activity[account_id] = last
+    for record in records.values():
+        for source in sources:
+            if f"people.{source}.people" not in record:
+                add_rollups(record, source, None)
+    return records, last_activity
+
+
 def score_accounts(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = False,
                    chunk: int = CHUNK) -> AccountRunSummary:
     """Score every account model for every account; save only results that changed."""
@@ -72,19 +90,7 @@ def score_accounts(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = F
         end = min(hi, start + chunk - 1)
         with store.read() as conn:
             t0 = time.time()
-            records = rollups.account_records(conn, start, end)
-            last_activity: dict = {}
-            for source in sources:
-                for account_id, rollup in rollups.person_rollups(conn, source, as_of, start, end).items():
-                    if account_id in records:
-                        add_rollups(records[account_id], source, rollup)
-                        last = rollup.get("last_activity")
-                        if last is not None and last > last_activity.get(account_id, -1):
-                            last_activity[account_id] = last
-            for account_id, record in records.items():
-                for source in sources:
-                    if f"people.{source}.people" not in record:
-                        add_rollups(record, source, None)
+            records, last_activity = records_with_rollups(conn, sources, as_of, start, end)
             summary.rollup_seconds += time.time() - t0
             rows, history = _evaluate_range(conn, models, records, last_activity, as_of, ruleset.hash, summary)
         summary.accounts += len(records)

@@ -13,6 +13,7 @@ from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store
 from crm_app.store import rollups
+from crm_app.services.account_scoring import records_with_rollups
 from crm_app.store import segments as segment_store
 
 CHUNK = 100_000
@@ -24,6 +25,7 @@ def update_segments(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = 
     out: dict = {}
     for model in [m for m in ruleset.models if m.segments]:
         kinds = [m.name for m in ruleset.models if m.subject == model.subject]
+        sources = [m.name for m in ruleset.models if m.subject == "person"]
         tally = {s.id: [0, 0, 0] for s in model.segments}
         with store.read() as conn:
             lo, hi = (rollups.account_id_bounds(conn) if model.subject == "account"
@@ -32,7 +34,8 @@ def update_segments(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = 
         for start in range(lo, hi + 1, chunk):
             end = min(hi, start + chunk - 1)
             with store.read() as conn:
-                entered, left, primary = _range(conn, model, kinds, as_of, start, end, current, tally)
+                entered, left, primary = _range(conn, model, kinds, as_of, start, end, current, tally,
+                                                sources)
             if not dry_run:
                 with store.begin() as conn:
                     segment_store.save_members(conn, model.name, entered, left)
@@ -41,13 +44,14 @@ def update_segments(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = 
     return out
 
 
-def _range(conn, model, kinds: list, as_of: int, lo: int, hi: int, current: dict, tally: dict):
+def _range(conn, model, kinds: list, as_of: int, lo: int, hi: int, current: dict, tally: dict,
+           sources: list = ()):
     """(entered rows, left pairs, {subject: primary segment or None changes}) for one range of subjects."""
     features = segment_store.scores_in_range(conn, kinds, lo, hi)
     needs_fields = any(isinstance(c, FieldCondition) for s in model.segments for c in iter_conditions(s.when))
     records = {}
     if needs_fields:
-        records = (rollups.account_records(conn, lo, hi) if model.subject == "account"
+        records = (records_with_rollups(conn, sources, as_of, lo, hi)[0] if model.subject == "account"
                    else people_store.flat_records(conn, lo, hi))
     histories = {s.id: segment_store.history_since(conn, s.when.model, as_of - s.hold_for, lo, hi)
                  for s in model.segments if s.hold_for}

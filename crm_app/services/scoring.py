@@ -196,7 +196,8 @@ def _after_people(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool, sum
     from crm_app.services.account_scoring import score_accounts
     from crm_app.services.segments import update_segments
     summary.accounts = score_accounts(store, ruleset, as_of, dry_run=dry_run)
-    summary.segments = update_segments(store, ruleset, as_of, dry_run=dry_run)
+    # Segments read stored scores; a dry run stored none, so it reports no segment changes.
+    summary.segments = {} if dry_run else update_segments(store, ruleset, as_of)
 
 
 def _outcomes(store: Store, ruleset: RuleSet, as_of: int, batches: list, workers: int):

@@ -25,9 +25,13 @@ def seed(store, n: int = 30) -> None:
     assert not report.rejected
 
 
-def count(store, table) -> int:
+def count(store, table, model: str | None = "conversion") -> int:
+    """Rows of a table; for results and history, of one model (the default rules hold several)."""
+    query = select(func.count()).select_from(table)
+    if model and "model" in table.c:
+        query = query.where(table.c.model == model)
     with store.read() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar()
+        return conn.execute(query).scalar()
 
 
 def test_full_then_unchanged_then_changed(store, default_rules):

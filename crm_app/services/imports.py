@@ -38,12 +38,17 @@ def import_events(store: Store, path: Path, quiet: bool = False) -> IngestReport
             lines.append(line_no)
             if len(batch) >= BATCH:
                 report.merge(ingest_messages(store, batch, f"file:{path.name}", "track", positions=lines))
-                bar.update(handle.tell() - bar.n)
+                bar.update(_position(handle) - bar.n)
                 batch, lines = [], []
         if batch:
             report.merge(ingest_messages(store, batch, f"file:{path.name}", "track", positions=lines))
         bar.update(max(0, path.stat().st_size - bar.n))
     return report
+
+
+def _position(handle) -> int:
+    """Bytes read so far, for the progress bar: text-mode tell() is disabled while csv iterates the file."""
+    return handle.buffer.tell()
 
 
 def _event_rows(path: Path, handle, report: IngestReport):
@@ -154,7 +159,7 @@ def import_records(store: Store, path: Path, kind: str, mapping: ImportMapping |
             batch.append(record)
             if len(batch) >= BATCH:
                 report.imported += _store_records(store, kind, batch)
-                bar.update(handle.tell() - bar.n)
+                bar.update(_position(handle) - bar.n)
                 batch = []
         report.imported += _store_records(store, kind, batch)
     return report
@@ -200,7 +205,7 @@ def import_metrics(store: Store, path: Path, mapping: ImportMapping | None = Non
                 report.rejected.append({"index": reader.line_num, "reason": str(exc)})
             if len(batch) >= BATCH:
                 report.imported += _store_metrics(store, batch)
-                bar.update(handle.tell() - bar.n)
+                bar.update(_position(handle) - bar.n)
                 batch = []
         report.imported += _store_metrics(store, batch)
     return report

@@ -20,6 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from crm_app.services.account_scoring import score_accounts  # noqa: E402
 from crm_app.services.scoring import score  # noqa: E402
 from crm_app.specs.loader import SpecDirs, load_spec_set  # noqa: E402
 from crm_app.store import Store  # noqa: E402
@@ -101,6 +102,23 @@ def generate(store: Store, people: int, events: int, seed: int) -> None:
         print(f"  generated {written:,} / {events:,} events ({time.time() - started:.0f}s)", flush=True)
 
 
+def report_accounts(store: Store, rules, summary) -> None:
+    """Account rollups (PQA) and segments: their share of the full run, then the rollup alone, rerun."""
+    accounts = summary.accounts
+    if accounts is None or not accounts.bands:
+        return
+    with store.read() as conn:
+        people = conn.exec_driver_sql("SELECT count(*) FROM people WHERE account_id IS NOT NULL").scalar()
+    print(f"account models:    {accounts.accounts:>9,} accounts of {people:,} people in {accounts.seconds:6.1f}s "
+          f"(set-wise rollups {accounts.rollup_seconds:.1f}s), {sum(accounts.changed.values()):,} results written")
+    for model, tally in summary.segments.items():
+        print(f"segments {model}: " + ", ".join(f"{seg} {now:,}" for seg, (_, _, now) in tally.items()))
+    started = time.time()
+    again = score_accounts(store, rules, AS_OF)
+    print(f"account rerun:     {again.accounts:>9,} accounts in {time.time() - started:6.1f}s "
+          f"(rollups {again.rollup_seconds:.1f}s, {sum(again.changed.values())} changed); peak RSS {rss_mb():,.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
@@ -131,6 +149,7 @@ def main() -> None:
     full = time.time() - started
     print(f"full score:        {summary.people:>9,} people in {full:6.1f}s = {summary.people / full:>9,.0f} "
           f"people/s; peak RSS {rss_mb():,.0f} MB")
+    report_accounts(store, rules, summary)
     rng = random.Random(args.seed)
     dirty = rng.sample(range(1, args.people + 1), max(1, args.people // 100))
     with store.begin() as conn:

@@ -50,6 +50,9 @@ def cmd_score(args, config: Config) -> int:
     mode = "changed" if args.changed else "full"
     summary = score(store, rules, _as_of(args.as_of), mode=mode, dry_run=args.dry_run)
     print(format_summary(summary))
+    from crm_app.cli_health import format_score_extras
+    for line in format_score_extras(summary):
+        print(line)
     return 0
 
 
@@ -148,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=cmd_serve)
     sub.add_parser("status", help=cmd_status.__doc__).set_defaults(func=cmd_status)
+    from crm_app.cli_health import register_health
+    register_health(sub)
     return parser
 
 

@@ -164,7 +164,7 @@ def test_duplicates_are_reported_not_merged_and_status_shows_rates(store):
     assert status["largest_unmatched"][0] == ("u2", "nobody@nowhere.com", 5)
     assert status["anonymous_unidentified"] == [("ghost", 1)]
     text = "\n".join(format_identity_status(status))
-    assert "1/2 (50.0%)" in text and "2/3 (66.7%)" in text and "u2 <nobody@nowhere.com> 5 events" in text
+    assert "1/2 (50.0%)" in text and "2/3 (66.7%)" in text and "    u2 <nobody@nowhere.com> 5 events" in text
     assert "CRM duplicates (reported, not merged): 1" in text
 
 

@@ -117,11 +117,11 @@ def format_identity_status(status: dict) -> list[str]:
              f"CRM people matched {_rate(status['crm_linked'], status['crm_people'])} (by {methods}); "
              f"users with an account {_rate(status['people_with_account'], status['people'])}"]
     if status["largest_unmatched"]:
-        lines.append("  largest unmatched users: " + ", ".join(
-            f"{ext} <{email or 'no email'}> {n} events" for ext, email, n in status["largest_unmatched"]))
+        lines.append("  largest unmatched users (no CRM person yet):")
+        lines.extend(f"    {ext} <{email or 'no email'}> {n} events" for ext, email, n in status["largest_unmatched"])
     if status["anonymous_unidentified"]:
-        lines.append("  largest unidentified anonymous ids: " + ", ".join(
-            f"{anon} {n} events" for anon, n in status["anonymous_unidentified"]))
+        lines.append("  largest unidentified anonymous ids (events kept, attached on identify):")
+        lines.extend(f"    {anon} {n} events" for anon, n in status["anonymous_unidentified"])
     if status["duplicates"]:
         lines.append(f"  CRM duplicates (reported, not merged): {len(status['duplicates'])} person(s)")
         lines.extend(f"    person {pid}: {', '.join(keys)}" for pid, keys in status["duplicates"][:10])

@@ -130,10 +130,9 @@ def test_gmail_sign_up_then_work_address(store):
     assert links(store) == {"sf:Lead:L9": ("u1", rules.METHOD_HEURISTIC)}
     assert people_by_ext(store)["u1"]["account_id"] is None  # gmail never matches an account
     ingest_messages(store, [identify("u1", "jane.doe@globex.com", ts="2026-11-05T00:00:00Z")], "test")
-    report = resolve_identities(store)
+    assert people_by_ext(store)["u1"]["account_id"] is not None  # the work domain's account, at ingest
+    resolve_identities(store)
     assert links(store) == {"sf:Lead:L9": ("u1", rules.METHOD_EMAIL)}
-    assert report.accounts == {"domain": 1}
-    assert people_by_ext(store)["u1"]["account_id"] is not None
 
 
 def test_shared_domain_and_explicit_group(store):
@@ -174,3 +173,34 @@ def test_one_crm_record_claimed_by_two_users_is_a_conflict_not_a_second_link(sto
     report = resolve_identities(store)
     assert report.conflicts == [("sf:Lead:L1", ["u1", "u2"])]
     assert links(store) == {"sf:Lead:L1": ("u1", "email")}
+
+
+@pytest.mark.parametrize("email,group,expected", [
+    ("ann@Acme.io", None, "acme"),  # business domain, one account: matched at ingest
+    ("ann@gmail.com", None, None),  # personal domain: never
+    ("ann@shared.com", None, None),  # two accounts share the domain: neither
+    ("ann@acme.io", "other", "other"),  # explicit group id first
+    ("ann@nowhere.com", None, None),
+])
+def test_ingest_attaches_accounts_by_domain(store, email, group, expected):
+    with store.begin() as conn:
+        from crm_app.store.people import upsert_accounts
+        upsert_accounts(conn, [{"external_id": "acme", "domain": "acme.io"},
+                               {"external_id": "s1", "domain": "shared.com"},
+                               {"external_id": "s2", "domain": "shared.com"},
+                               {"external_id": "other", "domain": "other.com"}])
+    ingest_messages(store, [identify("u1", email, group=group)], "test")
+    with store.read() as conn:
+        account = conn.execute(select(schema.accounts.c.external_id).join(
+            schema.people, schema.people.c.account_id == schema.accounts.c.id)).scalar()
+    assert account == expected
+
+
+def test_an_account_that_appears_later_is_matched_by_the_next_resolve(store):
+    ingest_messages(store, [identify("u1", "ann@late.io")], "test")
+    assert people_by_ext(store)["u1"]["account_id"] is None
+    with store.begin() as conn:
+        from crm_app.store.people import upsert_accounts
+        late = upsert_accounts(conn, [{"external_id": "late", "domain": "late.io"}])["late"]
+    assert resolve_identities(store).accounts == {"domain": 1}
+    assert people_by_ext(store)["u1"]["account_id"] == late

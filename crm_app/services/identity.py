@@ -86,6 +86,24 @@ def resolve_identities(store: Store) -> ResolveReport:
     return report
 
 
+def attach_accounts_by_domain(conn, person_ids: list[int]) -> int:
+    """At ingest: give people with an email but no account the one account holding their business domain."""
+    emails = identity_store.people_without_account(conn, person_ids)
+    domains = {pid: rules.domain_of(email) for pid, email in emails.items()}
+    wanted = [d for d in domains.values() if not rules.is_personal(d)]
+    if not wanted:
+        return 0
+    by_domain = identity_store.accounts_for_domains(conn, wanted)
+    rows = []
+    for pid, email in emails.items():
+        account_id, how = rules.match_account(None, email, by_domain)
+        if how:
+            rows.append({"person_id": pid, "account_id": account_id, "method": how})
+    identity_store.save_account_matches(conn, rows)
+    mark_dirty(conn, [r["person_id"] for r in rows if r["account_id"] is not None])
+    return sum(1 for r in rows if r["account_id"] is not None)
+
+
 def identity_status(store: Store, top: int = 10) -> dict:
     """Match rates, the largest unmatched identities and the CRM duplicates, as plain data."""
     from sqlalchemy import func, select

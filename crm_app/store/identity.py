@@ -124,3 +124,24 @@ def duplicate_groups(conn: Connection) -> list:
     for person_id, key in rows:
         groups.setdefault(person_id, []).append(key)
     return [(pid, keys) for pid, keys in groups.items() if len(keys) > 1]
+
+
+def accounts_for_domains(conn: Connection, domains: list[str]) -> dict:
+    """domain -> [account ids] for just these domains (ingest-time matching of a batch)."""
+    a = schema.accounts
+    found: dict = {}
+    for part in chunks(sorted(set(domains)), 900):
+        for account_id, domain in conn.execute(select(a.c.id, a.c.domain).where(func.lower(a.c.domain).in_(part))
+                                               .order_by(a.c.id)):
+            found.setdefault(domain.strip().lower(), []).append(account_id)
+    return found
+
+
+def people_without_account(conn: Connection, person_ids: list[int]) -> dict:
+    """person id -> email of the given people who have an email but no account yet."""
+    p = schema.people
+    out = {}
+    for part in chunks(sorted(set(person_ids)), 900):
+        out.update(dict(conn.execute(select(p.c.id, p.c.email).where(
+            p.c.id.in_(part), p.c.account_id.is_(None), p.c.email.is_not(None))).all()))
+    return out

@@ -170,3 +170,11 @@ def test_segment_errors_name_file_line_and_fix(segment, message):
     """)
     assert errors and any(message in e for e in errors), errors
     assert all(e.startswith("test.yaml:") for e in errors)
+
+
+def test_records_carry_their_segments_for_playbook_triggers(store):
+    ids = put_history(store, {"p": daily([40] * 201), "q": daily([75] * 201)}, {})
+    update_segments(store, RULES, AS_OF)
+    with store.read() as conn:
+        records = people_store.flat_records(conn, 0, 0, [ids["p"], ids["q"]])
+    assert records[ids["p"]]["segments"] == ["at_risk"] and records[ids["q"]]["segments"] == ["loyal_customer"]

@@ -38,7 +38,7 @@ def update_segments(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = 
                                                 sources)
             if not dry_run:
                 with store.begin() as conn:
-                    segment_store.save_members(conn, model.name, entered, left)
+                    segment_store.save_members(conn, model.name, model.subject, entered, left)
                     segment_store.set_primary(conn, model.name, primary)
         out[model.name] = tally
     return out

@@ -23,6 +23,10 @@ def account_records(conn: Connection, lo: int, hi: int) -> dict:
         record = dict(row.attributes or {})
         record.update(external_id=row.external_id, name=row.name, domain=row.domain)
         records[row.id] = record
+    from crm_app.store.segments import segments_in_range
+    for account_id, segments in segments_in_range(conn, "account", lo, hi).items():
+        if account_id in records:
+            records[account_id]["segments"] = segments
     return records
 
 

@@ -1,7 +1,7 @@
 """Customer-health segment membership: who is in which segment of a model now, and since when."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, and_, delete, select
+from sqlalchemy import BigInteger, Column, Connection, Index, Integer, String, Table, and_, delete, select
 
 from crm_app.store import schema
 from crm_app.store.dialect import chunks
@@ -11,7 +11,9 @@ segment_members = Table(
     Column("model", String(64), primary_key=True),
     Column("subject_id", Integer, primary_key=True),
     Column("segment", String(64), primary_key=True),
+    Column("subject", String(16), nullable=False),  # person | account: which id space subject_id is in
     Column("since", BigInteger, nullable=False),  # as_of of the run that first put the subject in it
+    Index("ix_segment_members_subject", "subject", "subject_id"),
 )
 
 
@@ -43,23 +45,23 @@ def current_members(conn: Connection, model: str) -> dict:
         select(t.c.subject_id, t.c.segment, t.c.since).where(t.c.model == model))}
 
 
-def save_members(conn: Connection, model: str, entered: list[dict], left: list[tuple]) -> None:
+def save_members(conn: Connection, model: str, subject: str, entered: list[dict], left: list[tuple]) -> None:
     """Add the rows that entered and delete the (subject, segment) pairs that left."""
     t = segment_members
     for part in chunks(entered, 2000):
-        conn.execute(t.insert(), [dict(r, model=model) for r in part])
+        conn.execute(t.insert(), [dict(r, model=model, subject=subject) for r in part])
     for subject_id, segment in left:
         conn.execute(delete(t).where(and_(t.c.model == model, t.c.subject_id == subject_id,
                                           t.c.segment == segment)))
 
 
-def segments_of(conn: Connection, ids: list[int]) -> dict:
-    """subject id -> sorted segment names across models, for playbook triggers (record['segments'])."""
+def segments_in_range(conn: Connection, subject: str, lo: int, hi: int, only=None) -> dict:
+    """subject id -> sorted segment ids across models, for records (playbook triggers read record['segments'])."""
     t = segment_members
+    scope = t.c.subject_id.in_(only) if only is not None else t.c.subject_id.between(lo, hi)
     out: dict = {}
-    for part in chunks(sorted(set(ids)), 900):
-        for s, g in conn.execute(select(t.c.subject_id, t.c.segment).where(t.c.subject_id.in_(part))):
-            out.setdefault(s, []).append(g)
+    for s, g in conn.execute(select(t.c.subject_id, t.c.segment).where(t.c.subject == subject, scope)):
+        out.setdefault(s, []).append(g)
     return {k: sorted(v) for k, v in out.items()}
 
 

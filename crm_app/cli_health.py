@@ -65,7 +65,7 @@ def register_health(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_identity)
     p = sub.add_parser("health-kpis", help=cmd_health_kpis.__doc__)
     p.add_argument("--model", default="health", help="the health model (default health)")
-    p.add_argument("--churn-field", default="churned", help="record field holding churn Yes/No (default churned)")
+    p.add_argument("--churn-field", default="churn", help="record field holding churn Yes/No (default churn)")
     p.add_argument("--upsell-field", default="upsold", help="record field holding upsell Yes/No (default upsold)")
     p.add_argument("--since", help="ISO-8601: outcomes are 'Subscription Cancelled' / 'Plan Upgraded' events after it")
     p.set_defaults(func=cmd_health_kpis)

@@ -1,8 +1,8 @@
 """KPIs by health score: upsell rate of high scores, churn rate of low scores, how well the score predicts churn.
 
-Outcomes come from a record field (churned: Yes/No, as the Telco import maps it) or from events after the
+Outcomes come from a record field (churn: Yes/No, as in the Telco data) or from events after the
 moment the scores describe (e.g. 'Subscription Cancelled', 'Plan Upgraded'). Issue 6's `health` command
-is the intended home for the report; until it is on main, `python -m crm_app health-kpis` prints it.
+shows them as the `health_kpis:<model>` check; `python -m crm_app health-kpis` prints the full report.
 """
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ def compute_kpis(rows: list, high: float = 70, low: float = 50) -> HealthKpis:
 
 
 def health_kpis(store: Store, segment_order: tuple = RISK_ORDER[::-1], model: str = "health",
-                churn_field: str = "churned",
+                churn_field: str = "churn",
                 upsell_field: str = "upsold", churn_events: tuple = ("subscription cancelled",),
                 upsell_events: tuple = ("plan upgraded",), since: int | None = None) -> HealthKpis:
     """KPIs of the stored health scores against outcomes from fields, or from events after `since`.
@@ -134,6 +134,31 @@ def health_kpis(store: Store, segment_order: tuple = RISK_ORDER[::-1], model: st
             upsold = bool(upsold)
         out.append((score_, segment, churned, upsold))
     return compute_kpis(out)
+
+
+MIN_CHURN_AUC = 0.6  # below this the score barely tells churners from customers who stay
+
+
+def kpi_checks(store: Store, rule_models: list) -> list[dict]:
+    """`health` checks for every model with stage health: KPIs as the value, flagged when they fail."""
+    checks = []
+    for model in [m for m in rule_models if m.stage == "health"]:
+        k = health_kpis(store, segment_order=tuple(s.id for s in model.segments), model=model.name)
+        value = {"customers": k.customers, "upsell_rate_high": k.upsell_rate_high,
+                 "churn_rate_low": k.churn_rate_low, "churn_auc": k.churn_auc, "churn_accuracy": k.churn_accuracy,
+                 "churn_by_segment": {s: v.churn_rate for s, v in k.segments.items()}, "ordered": k.ordered}
+        if k.churn_auc is None:
+            status, message = "unknown", f"{model.name}: no churn outcomes yet (field 'churn' or cancellation events)"
+        elif k.ordered is False or k.churn_auc < MIN_CHURN_AUC:
+            status, message = "flag", (f"{model.name}: churn AUC {k.churn_auc:.2f}; segments order churn risk "
+                                       f"{'correctly' if k.ordered else 'WRONGLY'}")
+        else:
+            status, message = "ok", (f"{model.name}: churn AUC {k.churn_auc:.2f}, churn {_pct(k.churn_rate_low)} at "
+                                     f"{k.low:g} or below vs {_pct(k.churn_rate_rest)}; upsell "
+                                     f"{_pct(k.upsell_rate_high)} at {k.high:g}+")
+        checks.append({"check": f"health_kpis:{model.name}", "status": status, "message": message, "value": value,
+                       "model": model.name})
+    return checks
 
 
 def _pct(value) -> str:

@@ -78,3 +78,28 @@ def test_default_health_model_on_telco_orders_churn_risk(tmp_path, monkeypatch):
     at_risk = next(line for line in lines if line.strip().startswith("at_risk"))
     none = next(line for line in lines if line.strip().startswith("(none)"))
     assert float(at_risk.split("churn")[1].split("%")[0]) > float(none.split("churn")[1].split("%")[0])
+
+
+def test_health_command_check_reports_the_kpis(store):
+    from crm_app.services.health_kpis import kpi_checks
+    model = model_from_yaml("""
+        model: health
+        stage: health
+        behaviour:
+          - {id: loyal, label: Committed, points: 70, when: {field: contract, in: [one year]}}
+        segments:
+          - {id: at_risk, label: At-Risk, when: {score: health, between: [30, 50]}}
+          - {id: risk, label: Risk, when: {score: health, less_than: 30}}
+    """)
+    rules = RuleSet(models=(model,), hash="h")
+    with store.begin() as conn:
+        people_store.upsert_people(conn, [{"external_id": f"c{i}", "attributes": {
+            "contract": "One year" if i % 2 else "Month-to-month", "churn": "No" if i % 2 or i % 4 == 0 else "Yes"}}
+            for i in range(8)])
+    assert kpi_checks(store, list(rules.models))[0]["status"] == "unknown"  # nothing scored yet
+    score(store, rules, AS_OF, workers=1)
+    check = kpi_checks(store, list(rules.models))[0]
+    # month-to-month (score 0, Risk): 2 of 4 churn; one year (70): none. AUC: 2 churners x 6 stayers = 12
+    # pairs; 8 won outright (vs 70), 4 tied at 0 (half each) -> 10/12
+    assert check["status"] == "ok" and check["value"]["churn_by_segment"] == {"risk": 0.5, "(none)": 0.0}
+    assert check["value"]["churn_auc"] == pytest.approx(10 / 12)

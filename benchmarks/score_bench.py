@@ -119,12 +119,39 @@ def report_accounts(store: Store, rules, summary) -> None:
           f"(rollups {again.rollup_seconds:.1f}s, {sum(again.changed.values())} changed); peak RSS {rss_mb():,.0f} MB")
 
 
+def synthetic_results(store: Store, people: int, seed: int) -> None:
+    """Stored conversion results for every person, bulk-written, so account rollups can be timed alone."""
+    rng = np.random.default_rng(seed)
+    combined = rng.integers(0, 101, people)
+    last = AS_OF - rng.integers(0, 60 * DAY, people)
+    with store.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM results")
+        bulk_insert(conn, "results", ["model", "subject_id", "as_of", "combined", "band", "pql", "last_activity"], (
+            ("conversion", i + 1, AS_OF, int(combined[i]), "low", bool(combined[i] >= 75), int(last[i]))
+            for i in range(people)))
+
+
+def accounts_only(store: Store, rules, people: int, seed: int) -> None:
+    """Time the account models alone over synthetic person results (no person scoring)."""
+    started = time.time()
+    synthetic_results(store, people, seed)
+    print(f"synthetic person results: {people:,} in {time.time() - started:.1f}s")
+    for label in ("account models (first run)", "account models (unchanged rerun)"):
+        started = time.time()
+        summary = score_accounts(store, rules, AS_OF)
+        print(f"{label}: {summary.accounts:,} accounts of {people:,} people in {time.time() - started:.1f}s "
+              f"(set-wise rollups {summary.rollup_seconds:.1f}s), {sum(summary.changed.values()):,} written; "
+              f"peak RSS {rss_mb():,.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chunk", type=int, default=20_000, help="people per set-wise query")
+    parser.add_argument("--accounts-only", action="store_true",
+                        help="time only the account rollups (PQA), over synthetic person results")
     args = parser.parse_args()
     path = ROOT / "var" / "bench" / f"score-{args.people}-{args.events}-{args.seed}.db"
     fresh = not path.exists()
@@ -140,6 +167,9 @@ def main() -> None:
         with store.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
     rules = load_spec_set(SpecDirs.under(ROOT)).rules
+    if args.accounts_only:
+        accounts_only(store, rules, args.people, args.seed)
+        return
     with store.begin() as conn:  # start from no results, so the full run writes every result
         conn.exec_driver_sql("DELETE FROM results")
         conn.exec_driver_sql("DELETE FROM score_history")

@@ -13,9 +13,10 @@ from crm_app.crm.base import CrmRecord
 from crm_app.services import identity_rules as rules
 from crm_app.store import Store
 from crm_app.store import identity as identity_store
-from crm_app.store.people import mark_dirty
+from crm_app.store.people import mark_dirty, person_id_bounds
 
 # CRM fields that may hold the product user id explicitly (Salesforce custom field, HubSpot property, sandbox).
+CHUNK = 50_000
 PRODUCT_ID_FIELDS = ("product_user_id", "Product_User_Id__c", "PQL_User_Id__c", "external_id", "user_id")
 
 
@@ -55,28 +56,30 @@ def resolve_identities(store: Store) -> ResolveReport:
     with store.begin() as conn:
         crm = [rules.CrmPerson(*row) for row in identity_store.all_crm_people(conn)]
         index = rules.build_index(crm)
-        people = identity_store.people_for_matching(conn)
         domains = identity_store.accounts_by_domain(conn)
         owner: dict = {}  # crm key -> (person id, method, external id)
-        account_rows, touched = [], []
-        for pid, external_id, email, attributes, account_id in people:
-            keys, method = rules.match_person(external_id, email, rules.full_name(attributes or {}), index)
-            for key in keys:
-                if key in owner:
-                    report.conflicts.append((key, [owner[key][2], external_id]))
-                    continue
-                owner[key] = (pid, method, external_id)
-            if account_id is None:
-                matched, how = rules.match_account(None, email, domains)
-                if how:
-                    account_rows.append({"person_id": pid, "account_id": matched, "method": how})
-                    touched.append(pid)
+        account_rows = []
+        lo, hi = person_id_bounds(conn)
+        for start in range(lo, hi + 1, CHUNK):  # people in ranges: memory stays bounded at any size
+            for pid, external_id, email, attributes, account_id in identity_store.people_for_matching(
+                    conn, start, start + CHUNK - 1):
+                report.people += 1
+                keys, method = rules.match_person(external_id, email, rules.full_name(attributes or {}), index)
+                for key in keys:
+                    if key in owner:
+                        report.conflicts.append((key, [owner[key][2], external_id]))
+                        continue
+                    owner[key] = (pid, method, external_id)
+                if account_id is None:
+                    matched, how = rules.match_account(None, email, domains)
+                    if how:
+                        account_rows.append({"person_id": pid, "account_id": matched, "method": how})
         links = [{"crm_key": k, "person_id": v[0], "method": v[1], "linked_at": int(started)}
                  for k, v in owner.items()]
         identity_store.replace_links(conn, links)
         identity_store.save_account_matches(conn, account_rows)
         mark_dirty(conn, [r["person_id"] for r in account_rows if r["account_id"] is not None])
-    report.people, report.crm_people = len(people), len(crm)
+    report.crm_people = len(crm)
     report.linked_people = len({v[0] for v in owner.values()})
     for _, method, _ in owner.values():
         report.links[method] = report.links.get(method, 0) + 1

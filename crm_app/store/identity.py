@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, delete, func, select
+from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, bindparam, delete, func, select
 
 from crm_app.store import schema
 from crm_app.store.dialect import chunks, upsert
@@ -52,10 +52,11 @@ def all_crm_people(conn: Connection) -> list:
                                crm_people.c.product_user_id)).all()
 
 
-def people_for_matching(conn: Connection) -> list:
-    """(id, external_id, email, attributes, account_id) of every product user."""
+def people_for_matching(conn: Connection, lo: int, hi: int) -> list:
+    """(id, external_id, email, attributes, account_id) of the product users with ids in [lo, hi]."""
     p = schema.people
-    return conn.execute(select(p.c.id, p.c.external_id, p.c.email, p.c.attributes, p.c.account_id)).all()
+    return conn.execute(select(p.c.id, p.c.external_id, p.c.email, p.c.attributes, p.c.account_id)
+                        .where(p.c.id.between(lo, hi)).order_by(p.c.id)).all()
 
 
 def accounts_by_domain(conn: Connection) -> dict:
@@ -80,11 +81,11 @@ def save_account_matches(conn: Connection, rows: list[dict]) -> None:
     for part in chunks(rows, 2000):
         upsert(conn, account_matches, part, ["person_id"], ["account_id", "method"])
     p = schema.people
-    matched = [r for r in rows if r["account_id"] is not None]
+    matched = [{"pid": r["person_id"], "aid": r["account_id"]} for r in rows if r["account_id"] is not None]
+    stmt = (p.update().where(p.c.id == bindparam("pid"), p.c.account_id.is_(None))
+            .values(account_id=bindparam("aid")))
     for part in chunks(matched, 2000):
-        for r in part:
-            conn.execute(p.update().where(p.c.id == r["person_id"], p.c.account_id.is_(None))
-                         .values(account_id=r["account_id"]))
+        conn.execute(stmt, part)  # one executemany per chunk
 
 
 def link_counts(conn: Connection) -> dict:

@@ -35,6 +35,8 @@ CRM = [
     rules.CrmPerson("sf:Lead:L2", "jane.doe@globex.com", "jane doe", None),
     rules.CrmPerson("sf:Lead:L3", "carl@umbrella.com", "carl stone", None),
     rules.CrmPerson("sf:Contact:C3", "carl@umbrella.com", "carl stone", None),  # a duplicate in the CRM
+    rules.CrmPerson("sf:Lead:L5", "sam.lee@alpha.com", "sam lee", None),  # two different Sam Lees
+    rules.CrmPerson("sf:Lead:L6", "sam.lee@beta.com", "sam lee", None),
 ]
 
 
@@ -49,6 +51,7 @@ CRM = [
     ("u7", "jane.doe@otherco.com", "jane doe", [], None),  # heuristic is for personal addresses only
     ("u8", "carl@umbrella.com", None, ["sf:Contact:C3", "sf:Lead:L3"], rules.METHOD_EMAIL),
     ("u9", "nobody@nowhere.com", None, [], None),
+    ("u10", "sam.lee@gmail.com", "sam lee", [], None),  # two people by that name in the CRM: no guess
 ])
 def test_match_person_order(user, email, name, keys, method):
     assert rules.match_person(user, email, name, rules.build_index(CRM)) == (keys, method)

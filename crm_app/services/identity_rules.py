@@ -112,10 +112,11 @@ def match_person(user_id: str, email: str | None, name: str | None, index: CrmIn
         return sorted(index.by_email[canon]), METHOD_EMAIL
     if canon and name and is_personal(canon.split("@")[1]):
         local = canon.split("@")[0]
-        found = [p.key for p in index.by_name.get(name, ()) if p.email and local_names_person(local, name)
+        found = [p for p in index.by_name.get(name, ()) if p.email and local_names_person(local, name)
                  and local_names_person(p.email.split("@")[0], name)]
-        if found:
-            return sorted(found), METHOD_HEURISTIC
+        # Two different addresses under one name are two people: a guess between them would be a coin toss.
+        if found and len({p.email for p in found}) == 1:
+            return sorted(p.key for p in found), METHOD_HEURISTIC
     return [], None
 
 

@@ -146,3 +146,15 @@ def test_default_account_field_specs_load():
     assert {f.salesforce_objects for f in account_fields if f.model == "account"} == {("Account",)}
     assert {f.hubspot_object for f in account_fields if f.model == "account"} == {"companies"}
     assert any(f.value == "segment" for f in account_fields if f.model == "health")
+
+
+def test_incremental_run_rescores_only_the_changed_peoples_accounts(store):
+    accounts = setup_world(store)
+    score(store, RULES, T1, workers=1)
+    with store.read() as conn:
+        b1 = people_store.person_ids(conn, ["b1"])["b1"]
+    with store.begin() as conn:
+        people_store.mark_dirty(conn, [b1])
+    summary = score(store, RULES, T1 + 60, mode="changed", workers=1)
+    assert summary.people == 1 and summary.accounts.accounts == 1  # only B, not A or C
+    assert account_result(store, accounts["B"])["as_of"] == T1  # unchanged score: not rewritten

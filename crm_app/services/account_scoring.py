@@ -58,12 +58,12 @@ def add_rollups(record: dict, model: str, rollup: dict | None) -> None:
         record[f"people.{model}.seat_share_active"] = round(rollup.get("active_users_30d", 0) / seats, 3)
 
 
-def records_with_rollups(conn, sources: list, as_of: int, lo: int, hi: int) -> tuple[dict, dict]:
+def records_with_rollups(conn, sources: list, as_of: int, lo: int, hi: int, only=None) -> tuple[dict, dict]:
     """(account id -> record with people.<model>.* rollups, account id -> last product activity of anyone)."""
-    records = rollups.account_records(conn, lo, hi)
+    records = rollups.account_records(conn, lo, hi, only)
     last_activity: dict = {}
     for source in sources:
-        for account_id, rollup in rollups.person_rollups(conn, source, as_of, lo, hi).items():
+        for account_id, rollup in rollups.person_rollups(conn, source, as_of, lo, hi, only).items():
             if account_id in records:
                 add_rollups(records[account_id], source, rollup)
                 last = rollup.get("last_activity")
@@ -76,23 +76,31 @@ def records_with_rollups(conn, sources: list, as_of: int, lo: int, hi: int) -> t
     return records, last_activity
 
 
+def account_batches(store: Store, chunk: int, people: list | None = None) -> list:
+    """(lo, hi, only) batches: every account in id ranges, or only the accounts of the given people."""
+    with store.read() as conn:
+        if people is None:
+            lo, hi = rollups.account_id_bounds(conn)
+            return [(start, min(hi, start + chunk - 1), None) for start in range(lo, hi + 1, chunk)]
+        ids = rollups.accounts_of_people(conn, people)
+    return [(part[0], part[-1], part) for part in (ids[i:i + 5000] for i in range(0, len(ids), 5000))]
+
+
 def score_accounts(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = False,
-                   chunk: int = CHUNK) -> AccountRunSummary:
-    """Score every account model for every account; save only results that changed."""
+                   chunk: int = CHUNK, people: list | None = None) -> AccountRunSummary:
+    """Score every account model for every account (or the accounts of `people`); save what changed."""
     started = time.time()
     summary = AccountRunSummary()
     models, sources = account_models(ruleset), person_model_names(ruleset)
     if not models:
         return summary
-    with store.read() as conn:
-        lo, hi = rollups.account_id_bounds(conn)
-    for start in range(lo, hi + 1, chunk):
-        end = min(hi, start + chunk - 1)
+    for start, end, only in account_batches(store, chunk, people):
         with store.read() as conn:
             t0 = time.time()
-            records, last_activity = records_with_rollups(conn, sources, as_of, start, end)
+            records, last_activity = records_with_rollups(conn, sources, as_of, start, end, only)
             summary.rollup_seconds += time.time() - t0
-            rows, history = _evaluate_range(conn, models, records, last_activity, as_of, ruleset.hash, summary)
+            rows, history = _evaluate_range(conn, models, records, last_activity, as_of, ruleset.hash, summary,
+                                            only)
         summary.accounts += len(records)
         if not dry_run and rows:
             with store.begin() as conn:
@@ -102,14 +110,14 @@ def score_accounts(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = F
 
 
 def _evaluate_range(conn, models: list, records: dict, last_activity: dict, as_of: int, rules_hash: str,
-                    summary: AccountRunSummary) -> tuple[list, list]:
+                    summary: AccountRunSummary, only=None) -> tuple[list, list]:
     """Evaluate each account model over one range of accounts; return changed rows and history rows."""
     rows, history = [], []
     ids = sorted(records)
     lo, hi = (ids[0], ids[-1]) if ids else (0, -1)
     features = {aid: {} for aid in ids}
     for model in models:
-        previous = results_store.previous_results(conn, model.name, lo, hi)
+        previous = results_store.previous_results(conn, model.name, lo, hi, only)
         key = activity_key(model)
         bands = summary.bands.setdefault(model.name, {})
         for aid in ids:

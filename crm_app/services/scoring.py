@@ -182,7 +182,8 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
             summary.models[name].merge(tally)
         if progress:
             progress(outcome.people)
-    _after_people(store, ruleset, as_of, dry_run, summary)
+    changed_people = [pid for pid, _ in claimed] if mode == "changed" else None
+    _after_people(store, ruleset, as_of, dry_run, summary, changed_people)
     with store.begin() as conn:
         for name, ms in summary.models.items():
             ms.bands = ms.run_bands if dry_run else results_store.band_counts(conn, name)
@@ -200,13 +201,19 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
     return summary
 
 
-def _after_people(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool, summary: ScoreSummary) -> None:
-    """Account models roll up the fresh person results; then segments are recomputed from the scores."""
-    from crm_app.services.account_scoring import score_accounts
+def _after_people(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool, summary: ScoreSummary,
+                  people: list | None) -> None:
+    """Account models roll up the fresh person results; then segments are recomputed from the scores.
+
+    An incremental run (people given) revisits only those people and their accounts.
+    """
+    from crm_app.services.account_scoring import account_batches, score_accounts
     from crm_app.services.segments import update_segments
-    summary.accounts = score_accounts(store, ruleset, as_of, dry_run=dry_run)
+    summary.accounts = score_accounts(store, ruleset, as_of, dry_run=dry_run, people=people)
+    accounts = None if people is None else [a for b in account_batches(store, 5000, people) for a in b[2]]
     # Segments read stored scores; a dry run stored none, so it reports no segment changes.
-    summary.segments = {} if dry_run else update_segments(store, ruleset, as_of)
+    summary.segments = {} if dry_run else update_segments(store, ruleset, as_of, people=people,
+                                                          accounts=accounts)
 
 
 def _outcomes(store: Store, ruleset: RuleSet, as_of: int, batches: list, workers: int, dry_run: bool):

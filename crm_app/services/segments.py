@@ -19,23 +19,32 @@ from crm_app.store import segments as segment_store
 CHUNK = 100_000
 
 
-def update_segments(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = False,
-                    chunk: int = CHUNK) -> dict:
-    """Recompute membership of every model with segments; return model -> segment -> [entered, left, now]."""
+def update_segments(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = False, chunk: int = CHUNK,
+                    people: list | None = None, accounts: list | None = None) -> dict:
+    """Recompute membership of every model with segments; return model -> segment -> [entered, left, now].
+
+    With `people` / `accounts` (an incremental run), only those subjects are revisited; 'held for' segments
+    also change by time alone, so a full run must still happen periodically (the worker's full scoring).
+    """
     out: dict = {}
     for model in [m for m in ruleset.models if m.segments]:
         kinds = [m.name for m in ruleset.models if m.subject == model.subject]
         sources = [m.name for m in ruleset.models if m.subject == "person"]
         tally = {s.id: [0, 0, 0] for s in model.segments}
+        subset = accounts if model.subject == "account" else people
         with store.read() as conn:
             lo, hi = (rollups.account_id_bounds(conn) if model.subject == "account"
                       else people_store.person_id_bounds(conn))
             current = segment_store.current_members(conn, model.name)
-        for start in range(lo, hi + 1, chunk):
-            end = min(hi, start + chunk - 1)
+        if subset is None:
+            batches = [(s, min(hi, s + chunk - 1), None) for s in range(lo, hi + 1, chunk)]
+        else:
+            ids = sorted(set(subset))
+            batches = [(p[0], p[-1], p) for p in (ids[i:i + 5000] for i in range(0, len(ids), 5000))]
+        for start, end, only in batches:
             with store.read() as conn:
                 entered, left, primary = _range(conn, model, kinds, as_of, start, end, current, tally,
-                                                sources)
+                                                sources, only)
             if not dry_run:
                 with store.begin() as conn:
                     segment_store.save_members(conn, model.name, model.subject, entered, left)
@@ -45,15 +54,15 @@ def update_segments(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = 
 
 
 def _range(conn, model, kinds: list, as_of: int, lo: int, hi: int, current: dict, tally: dict,
-           sources: list = ()):
+           sources: list = (), only=None):
     """(entered rows, left pairs, {subject: primary segment or None changes}) for one range of subjects."""
-    features = segment_store.scores_in_range(conn, kinds, lo, hi)
+    features = segment_store.scores_in_range(conn, kinds, lo, hi, only)
     needs_fields = any(isinstance(c, FieldCondition) for s in model.segments for c in iter_conditions(s.when))
     records = {}
     if needs_fields:
-        records = (records_with_rollups(conn, sources, as_of, lo, hi)[0] if model.subject == "account"
-                   else people_store.flat_records(conn, lo, hi))
-    histories = {s.id: segment_store.history_since(conn, s.when.model, as_of - s.hold_for, lo, hi)
+        records = (records_with_rollups(conn, sources, as_of, lo, hi, only)[0] if model.subject == "account"
+                   else people_store.flat_records(conn, lo, hi, only))
+    histories = {s.id: segment_store.history_since(conn, s.when.model, as_of - s.hold_for, lo, hi, only)
                  for s in model.segments if s.hold_for}
     checks = {s.id: compile_condition(s.when) for s in model.segments}
     entered, left, primary = [], [], {}

@@ -22,12 +22,16 @@ def create_tables(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[segment_members])
 
 
-def history_since(conn: Connection, model: str, since: int, lo: int, hi: int) -> dict:
+def _scope(column, lo: int, hi: int, only):
+    return column.in_(only) if only is not None else column.between(lo, hi)
+
+
+def history_since(conn: Connection, model: str, since: int, lo: int, hi: int, only=None) -> dict:
     """subject id -> [(as_of, combined)] of score history from `since` on, plus the last point before it."""
     h = schema.score_history
     out: dict = {}
     rows = conn.execute(select(h.c.subject_id, h.c.as_of, h.c.combined)
-                        .where(h.c.model == model, h.c.subject_id.between(lo, hi))
+                        .where(h.c.model == model, _scope(h.c.subject_id, lo, hi, only))
                         .order_by(h.c.subject_id, h.c.as_of))
     for subject_id, as_of, combined in rows:
         points = out.setdefault(subject_id, [])
@@ -65,13 +69,13 @@ def segments_in_range(conn: Connection, subject: str, lo: int, hi: int, only=Non
     return {k: sorted(v) for k, v in out.items()}
 
 
-def scores_in_range(conn: Connection, models: list, lo: int, hi: int) -> dict:
+def scores_in_range(conn: Connection, models: list, lo: int, hi: int, only=None) -> dict:
     """subject id -> {score:<model>: combined} for the given models' stored results."""
     r = schema.results
     out: dict = {}
     for subject_id, model, combined in conn.execute(
             select(r.c.subject_id, r.c.model, r.c.combined)
-            .where(r.c.model.in_(models), r.c.subject_id.between(lo, hi))):
+            .where(r.c.model.in_(models), _scope(r.c.subject_id, lo, hi, only))):
         out.setdefault(subject_id, {})[f"score:{model}"] = combined
     return out
 

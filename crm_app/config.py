@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from crm_app.crm.settings import CRM_SETTINGS
 from crm_app.specs.loader import SpecDirs
 
 # name -> (default, meaning). README.md documents each; tests/test_docs.py checks that.
@@ -18,6 +19,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "LOG_LEVEL": ("INFO", "logging level"),
     "SALES_REPS": ("1", "sales reps sharing the PQLs, for PQLs per rep per week (backtest, health)"),
 }
+SETTINGS.update(CRM_SETTINGS)  # issue 3: CRM integration settings
 
 
 @dataclass(frozen=True)

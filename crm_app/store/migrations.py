@@ -25,7 +25,11 @@ def events_by_person_index(dialect: str) -> Index:
 
 
 def _initial(conn: Connection) -> None:
-    from crm_app.store.lifecycle import TABLES as later  # created by their own migrations
+    from crm_app.store.crm import TABLES as crm_tables  # created by their own migrations
+    from crm_app.store.identity import TABLES as identity_tables
+    from crm_app.store.lifecycle import TABLES as later
+    from crm_app.store.segments import segment_members
+    later = (*later, *crm_tables, *identity_tables, segment_members)
     tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
     index = events_by_person_index(conn.dialect.name)
@@ -36,6 +40,11 @@ def _initial(conn: Connection) -> None:
 def _lifecycle(conn: Connection) -> None:
     from crm_app.store.lifecycle import create_tables
     create_tables(conn)
+
+
+def _crm_tables(conn: Connection) -> None:
+    from crm_app.store import crm  # noqa: F401 - defines the tables on schema.metadata
+    crm.create_tables(conn)
 
 
 def _identity(conn: Connection) -> None:
@@ -55,6 +64,7 @@ def _segment_column(conn: Connection) -> None:
 
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
+    (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
     (20, "lifecycle models (trained versions, reports) and backtest runs", _lifecycle),
     (40, "identity: CRM people, identity links, account matches", _identity),
     (41, "customer-health segment membership", _segments),

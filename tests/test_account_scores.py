@@ -158,3 +158,32 @@ def test_incremental_run_rescores_only_the_changed_peoples_accounts(store):
     summary = score(store, RULES, T1 + 60, mode="changed", workers=1)
     assert summary.people == 1 and summary.accounts.accounts == 1  # only B, not A or C
     assert account_result(store, accounts["B"])["as_of"] == T1  # unchanged score: not rewritten
+
+
+def test_account_scores_are_written_to_crm_accounts(store, tmp_path):
+    """The sandbox CRM (a real SQLite CRM) gets PQA fields on its accounts, from the account model's results."""
+    from crm_app.crm.sandbox import SandboxCrm
+    from crm_app.services.crm_demo import seed_sandbox_from_store
+    from crm_app.specs.loader import SpecDirs, load_spec_set
+    from tests.conftest import ROOT
+    with store.begin() as conn:
+        ids = people_store.upsert_accounts(conn, [
+            {"external_id": "A", "name": "Acme", "domain": "acme.com", "attributes": {"employees": 200, "seats": 4}},
+            {"external_id": "B", "name": "Beta", "domain": "beta.com", "attributes": {"employees": 10}}])
+        people = people_store.upsert_people(conn, [
+            {"external_id": "a1", "email": "a1@acme.com", "account_id": ids["A"], "created_at": T1 - 60 * DAY},
+            {"external_id": "a2", "email": "a2@acme.com", "account_id": ids["A"], "created_at": T1 - 60 * DAY},
+            {"external_id": "b1", "email": "b1@beta.com", "account_id": ids["B"], "created_at": T1 - 60 * DAY}])
+    add_events(store, people, [("a1", "Login", T1 - DAY), ("a1", "Report", T1 - DAY), ("a2", "Login", T1 - DAY),
+                               ("a2", "Report", T1 - DAY)])
+    score(store, RULES, T1, workers=1)
+    specs = [f for f in load_spec_set(SpecDirs.under(ROOT)).fields if f.model == "account"]
+    seed_sandbox_from_store(store, tmp_path / "crm.db", specs, ROOT / "mapping" / "crm.yaml")
+    crm = SandboxCrm(str(tmp_path / "crm.db"))
+    got = {r.values["domain"]: r.values for r in crm.read_changed(
+        "accounts", None, ["domain", "pqa_score", "pqa_status", "pqa_segment"])}
+    # A: fit 10 + two ready users 30 + 2 active 10 + top 80 5 + average 80 5 + seats 2/4 20 = 80
+    assert (got["acme.com"]["pqa_score"], got["acme.com"]["pqa_segment"]) == (80, "Several ready users")
+    assert got["acme.com"]["pqa_status"] in (1, True)
+    b = account_result(store, ids["B"])["combined"]
+    assert got["beta.com"]["pqa_score"] == b and got["beta.com"]["pqa_segment"] is None

@@ -43,7 +43,8 @@ def test_crm_commands_on_the_sandbox(tmp_path, monkeypatch, capsys):
     assert main(["sync"]) == 0
     assert "contacts: read 3, changed 3" in capsys.readouterr().out
     assert main(["score"]) == 0 and main(["writeback"]) == 0
-    assert "5 records with changed values, 5 written, 0 failed" in capsys.readouterr().out
+    # 5 people (conversion and health fields) and 2 accounts (the account model's PQA fields)
+    assert "7 records with changed values, 7 written, 0 failed" in capsys.readouterr().out
     assert main(["writeback"]) == 0
     assert "0 records with changed values, 0 written, 0 failed, API calls 0" in capsys.readouterr().out
     assert main(["crm-status"]) == 0

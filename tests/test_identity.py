@@ -207,3 +207,21 @@ def test_an_account_that_appears_later_is_matched_by_the_next_resolve(store):
         late = upsert_accounts(conn, [{"external_id": "late", "domain": "late.io"}])["late"]
     assert resolve_identities(store).accounts == {"domain": 1}
     assert people_by_ext(store)["u1"]["account_id"] == late
+
+
+def test_crm_sync_records_crm_people_for_matching(tmp_path):
+    """A real sync from the sandbox CRM feeds identity resolution; the product users then match by email."""
+    from crm_app.crm.sandbox import SandboxCrm
+    from crm_app.services.crm_sync import sync_crm
+    from crm_app.store import Store
+    from tests import crm_world as w
+    store = Store(f"sqlite:///{tmp_path}/store.db")
+    ingest_messages(store, [identify("p-ann", "Ann@Acme.com"), identify("p-dan", "dan+x@gmail.com")], "test")
+    crm = SandboxCrm(str(tmp_path / "crm.db"))
+    w.seed_sandbox(crm)
+    sync_crm(store, crm, w.mapping("sandbox"))
+    report = resolve_identities(store)
+    assert report.crm_people == len(w.CONTACTS) + len(w.LEADS)
+    linked = {ext for ext, method in links(store).values() if method == "email"}
+    assert {"p-ann", "p-dan"} <= linked  # mixed case, and plus-addressing on a personal domain
+    store.dispose()

@@ -49,6 +49,16 @@ def record_crm_people(store: Store, records: list[CrmRecord], crm: str) -> int:
     return len(rows)
 
 
+def record_crm_rows(conn, crm: str, records: list[tuple]) -> None:
+    """Inside a sync's transaction: (record id, object type, mapped values) of CRM people, for matching.
+
+    Mapped values use our field names; map first_name / last_name / product_user_id in mapping/crm.yaml to
+    let the name heuristic and the explicit-id match see them.
+    """
+    rows = [crm_person_row(CrmRecord(object_type, rid, values, ""), crm) for rid, object_type, values in records]
+    identity_store.save_crm_people(conn, rows)
+
+
 def resolve_identities(store: Store) -> ResolveReport:
     """Link every product user to CRM people and to an account, set-wise in one pass; return the tallies."""
     started = time.time()

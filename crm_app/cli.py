@@ -157,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_crm(sub)
     from crm_app.cli_models import register as register_models
     register_models(sub)
+    from crm_app.cli_playbooks import register_playbooks  # issue 4
+    register_playbooks(sub)
     from crm_app.cli_health import register_health
     register_health(sub)
     return parser

@@ -59,6 +59,8 @@ def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print) -> in
     out(_persona_table(store, ws.personas))
     _fill_sandbox_crm(store, specs, config, out)
     _show_examples(store, specs.rules, ws.personas, now, out)
+    from crm_app.services.playbook_demo import demo_playbooks  # issue 4: route, task, alert (outbox)
+    demo_playbooks(config, store, specs, now, out)
     out(f"\nDone in {time.time() - started:.1f}s. Next:\n"
         f"  python -m crm_app explain u000001      # one person's breakdown\n"
         f"  python -m crm_app score --dry-run       # rescore without saving\n"

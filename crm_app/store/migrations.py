@@ -28,8 +28,9 @@ def _initial(conn: Connection) -> None:
     from crm_app.store.crm import TABLES as crm_tables  # created by their own migrations
     from crm_app.store.identity import TABLES as identity_tables
     from crm_app.store.lifecycle import TABLES as later
+    from crm_app.store.playbook_schema import TABLES as playbook_tables
     from crm_app.store.segments import segment_members
-    later = (*later, *crm_tables, *identity_tables, segment_members)
+    later = (*later, *crm_tables, *playbook_tables, *identity_tables, segment_members)
     tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
     index = events_by_person_index(conn.dialect.name)
@@ -45,6 +46,11 @@ def _lifecycle(conn: Connection) -> None:
 def _crm_tables(conn: Connection) -> None:
     from crm_app.store import crm  # noqa: F401 - defines the tables on schema.metadata
     crm.create_tables(conn)
+
+
+def _playbooks(conn: Connection) -> None:
+    from crm_app.store.playbook_schema import create_playbook_tables
+    create_playbook_tables(conn)
 
 
 def _identity(conn: Connection) -> None:
@@ -66,6 +72,7 @@ MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
     (20, "lifecycle models (trained versions, reports) and backtest runs", _lifecycle),
+    (30, "playbooks: trigger state, action ledger, routing counters, Slack alerts, outbox, feedback", _playbooks),
     (40, "identity: CRM people, identity links, account matches", _identity),
     (41, "customer-health segment membership", _segments),
     (42, "results.segment: the primary segment written to the CRM", _segment_column),

@@ -39,6 +39,15 @@ def feature_plan(models) -> tuple:
     plan: dict[str, Aggregate] = {}
     for model in models:
         plan.setdefault(activity_key(model), Aggregate(activity_key(model), "last_at", None, model.activity))
+        if model.population is not None:
+            for cond in iter_conditions(model.population):
+                if isinstance(cond, EventCondition):
+                    key = last_at_key(cond.selector) if cond.measure == "days_since_last" else cond.feature_key
+                    selector = (EventSelector(cond.selector.names, cond.selector.where, None)
+                                if cond.measure == "days_since_last" else cond.selector)
+                    measure = "last_at" if cond.measure == "days_since_last" else cond.measure
+                    plan.setdefault(key, Aggregate(key, measure, None if measure == "last_at" else cond.of,
+                                                   selector))
         for rule in model.rules:
             # The time of the last matching event is needed for days_since_last, and as the evidence of
             # a rule that recency weighs (positive behaviour points); every other last_at would be wasted work.

@@ -14,7 +14,7 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from crm_app.engine import evaluate
+from crm_app.engine import evaluate, in_population
 from crm_app.engine.plan import feature_plan, metric_names, score_inputs, score_key
 from crm_app.engine.result import ScoreResult
 from crm_app.specs.rules import RuleSet
@@ -69,6 +69,7 @@ class ChunkOutcome:
     rows: list  # changed result rows, all models
     history: list
     tallies: dict  # model -> ModelSummary of this chunk
+    removed: list = field(default_factory=list)  # (model, subject id) that left a model's population
 
 
 def result_row(result: ScoreResult, subject_id: int, rules_hash: str) -> dict:
@@ -112,6 +113,10 @@ def score_range(conn, ruleset: RuleSet, as_of: int, lo: int, hi: int, only=None)
         for pid, record in records.items():
             feats = features.setdefault(pid, {})
             before = previous.get(pid)
+            if not in_population(model, record, feats, as_of):
+                if before is not None:
+                    outcome.removed.append((model.name, pid))
+                continue
             result = evaluate(model, record, feats, as_of, before)
             feats[score_key(model.name)] = result.combined
             row = result_row(result, pid, ruleset.hash)
@@ -155,9 +160,10 @@ def _worker_score(as_of: int, lo: int, hi: int, only) -> ChunkOutcome:
 
 
 def _save(store: Store, outcome: ChunkOutcome, dry_run: bool) -> None:
-    if not dry_run and outcome.rows:
+    if not dry_run and (outcome.rows or outcome.removed):
         with store.begin() as conn:
             results_store.save_results(conn, outcome.rows, outcome.history)
+            results_store.delete_results(conn, outcome.removed)
 
 
 def default_workers() -> int:

@@ -25,4 +25,6 @@ def create_app(config: Config | None = None, store=None) -> Flask:
                                             "(fine for the embedded demo, never in production)")
     app.register_blueprint(ingest.bp)
     app.register_blueprint(health.bp)
+    from crm_app.web import dashboard
+    dashboard.register(app)
     return app

@@ -16,6 +16,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "MAX_BATCH_BYTES": ("512000", "largest ingest batch request, as Segment's limit"),
     "SECRET_KEY": ("", "Flask session key; generated per process when empty"),
     "LOG_LEVEL": ("INFO", "logging level"),
+    "DASHBOARD_ADMIN_USER": ("admin", "dashboard login with the admin role (edits rules and thresholds)"),
+    "DASHBOARD_ADMIN_PASSWORD": ("", "its password; empty = only the one-time password `demo` prints"),
+    "DASHBOARD_MANAGER_USER": ("manager", "dashboard login with the manager role (views, acts on alerts)"),
+    "DASHBOARD_MANAGER_PASSWORD": ("", "its password; empty disables the manager login"),
 }
 
 
@@ -28,6 +32,10 @@ class Config:
     max_batch_bytes: int
     secret_key: str
     log_level: str
+    dashboard_admin_user: str
+    dashboard_admin_password: str
+    dashboard_manager_user: str
+    dashboard_manager_password: str
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Config":

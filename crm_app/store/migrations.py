@@ -16,8 +16,14 @@ def _initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def _dashboard_indexes(conn: Connection) -> None:
+    from crm_app.store.dashboard_indexes import create_dashboard_indexes
+    create_dashboard_indexes(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
+    (50, "dashboard: keyset indexes on results for sorted, filtered people pages", _dashboard_indexes),
 ]
 
 

@@ -1,0 +1,105 @@
+"""What the dashboard pages show, composed from the store, the rule set and the engine's explanations."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from crm_app.services.explain import explain_person
+from crm_app.specs.rules import RuleSet
+from crm_app.store import Store
+from crm_app.store import dashboard as queries
+from crm_app.store.results import history_for, last_run, stored_result
+
+WEEK = 7 * 86400
+BANDS = ("high", "medium", "low")
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A section whose backend is not in this build yet, and which issue brings it."""
+
+    what: str
+    needs: str
+
+
+def person_models(ruleset: RuleSet) -> list:
+    return [m for m in ruleset.models if m.subject == "person"]
+
+
+def overview(store: Store, ruleset: RuleSet, model_name: str, now: int) -> dict:
+    """Histogram, counts per band, PQLs and new PQLs this week per rep, for one model."""
+    model = next(m for m in ruleset.models if m.name == model_name)
+    with store.read() as conn:
+        histogram = queries.score_histogram(conn, model_name)
+        pqls = queries.pql_count(conn, model_name)
+        new_by_owner = queries.new_pqls_since(conn, model_name, now - WEEK)
+        run = last_run(conn)
+    bands = {b: 0 for b in BANDS}
+    per_score: dict = {}
+    for combined, band, n in histogram:
+        bands[band] = bands.get(band, 0) + n
+        per_score.setdefault(combined, {}).setdefault(band, 0)
+        per_score[combined][band] += n
+    scored = sum(bands.values())
+    return {"model": model, "bands": bands, "scored": scored, "pqls": pqls, "per_score": per_score,
+            "new_by_owner": new_by_owner, "new_this_week": sum(n for _, n in new_by_owner), "last_run": run,
+            "conversion": Unavailable("PQL vs non-PQL conversion", "CRM conversions from sync (issue 3) and the "
+                                      "backtest service (issue 6)"),
+            "health": Unavailable("Health flags with what to do", "the monitoring checks, `health` (issue 6)")}
+
+
+def person_detail(store: Store, ruleset: RuleSet, person_id: int, now: int) -> dict | None:
+    """One person: record and account, each model's fresh explanation, the stored result, history, events."""
+    with store.read() as conn:
+        person = queries.person_with_account(conn, person_id)
+        if person is None:
+            return None
+        events = queries.recent_events(conn, person_id)
+        stored = {m.name: stored_result(conn, m.name, person_id) for m in person_models(ruleset)}
+        history = {m.name: history_for(conn, m.name, person_id) for m in person_models(ruleset)}
+    explained = [{"model": model, "result": result, "stored": stored.get(model.name),
+                  "history": history.get(model.name, [])}
+                 for model, _record, result in explain_person(store, ruleset, person_id, now)]
+    return {"person": person, "explained": explained, "events": events,
+            "actions": Unavailable("Playbook actions and Slack feedback", "the playbook ledger (issue 4)")}
+
+
+def people_page(store: Store, query: queries.PeopleQuery) -> dict:
+    """One page of the people list, the cursors around it, and how many match."""
+    started = time.perf_counter()
+    with store.read() as conn:
+        rows = queries.people_page(conn, query)
+        total = queries.filtered_count(conn, query)
+    size = max(1, min(query.size, queries.PAGE_MAX))
+    backwards = query.before is not None
+    more = len(rows) > size
+    if more:
+        rows = rows[1:] if backwards else rows[:size]
+    column = queries.SORTS[query.sort]
+    cursor = lambda row: f"{row[column]}:{row['subject_id']}"  # noqa: E731
+    has_next = more if not backwards else True
+    has_prev = (query.after is not None) if not backwards else more
+    return {"rows": rows, "total": total, "ms": (time.perf_counter() - started) * 1000,
+            "next": cursor(rows[-1]) if rows and has_next else None,
+            "prev": cursor(rows[0]) if rows and has_prev else None}
+
+
+def threshold_preview(store: Store, model_name: str, high: float, medium: float, pql: float | None,
+                      min_fit: float | None) -> dict:
+    """How many people would change band, become or stop being PQLs, against the stored results."""
+    with store.read() as conn:
+        preview = queries.threshold_preview(conn, model_name, high, medium, pql, min_fit)
+    preview["lift"] = None  # backtested lift needs the backtest service (issue 6)
+    return preview
+
+
+def rule_firing(store: Store, ruleset: RuleSet) -> dict:
+    """model -> [(rule, fired for, share of the scored population)] in file order."""
+    out = {}
+    with store.read() as conn:
+        for model in person_models(ruleset):
+            counts = queries.rule_firing_counts(conn, model.name)
+            scored = sum(n for _, _, n in queries.score_histogram(conn, model.name))
+            out[model.name] = [(rule, counts.get(rule.id, 0), counts.get(rule.id, 0) / scored if scored else 0.0)
+                               for rule in (*model.fit, *model.behaviour)]
+    return out

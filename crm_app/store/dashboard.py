@@ -1,0 +1,158 @@
+"""Set-wise read queries behind the dashboard: histogram, people pages (keyset), one person, previews."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, case, func, or_, select, true
+
+from crm_app.store import schema
+
+SORTS = {"score": "combined", "fit": "fit", "behaviour": "behaviour"}  # each has a (model, column, id) index
+PAGE_MAX = 200
+
+
+@dataclass(frozen=True)
+class PeopleQuery:
+    """What the people list asks for: filters, one sort, and a keyset cursor."""
+
+    model: str
+    band: str | None = None
+    pql: bool | None = None
+    q: str | None = None
+    sort: str = "score"
+    descending: bool = True
+    after: tuple | None = None  # (sort value, subject id) of the last row of the previous page
+    before: tuple | None = None  # (sort value, subject id) of the first row of the next page
+    size: int = 50
+
+
+def score_histogram(conn: Connection, model: str) -> list[tuple]:
+    """(combined score, band, people) for every score present."""
+    r = schema.results
+    rows = conn.execute(select(r.c.combined, r.c.band, func.count()).where(r.c.model == model)
+                        .group_by(r.c.combined, r.c.band).order_by(r.c.combined))
+    return [tuple(row) for row in rows]
+
+
+def pql_count(conn: Connection, model: str) -> int:
+    r = schema.results
+    return conn.execute(select(func.count()).where(r.c.model == model, r.c.pql.is_(True))).scalar() or 0
+
+
+def new_pqls_since(conn: Connection, model: str, since: int, owner_field: str = "owner") -> list[tuple]:
+    """(owner, new PQLs) for PQL streaks that started at or after `since`; owner from the person's fields."""
+    r, p = schema.results, schema.people
+    owner = p.c.attributes[owner_field].as_string()
+    rows = conn.execute(select(owner, func.count()).select_from(r.join(p, p.c.id == r.c.subject_id))
+                        .where(r.c.model == model, r.c.pql.is_(True), r.c.pql_since >= since)
+                        .group_by(owner).order_by(func.count().desc()))
+    return [(row[0], row[1]) for row in rows]
+
+
+def _search_ids(q: str):
+    """People whose email starts with q, or whose product user id or id is q: index range scans only."""
+    p = schema.people
+    text = q.strip().lower()
+    condition = or_(and_(p.c.email >= text, p.c.email < text + "\uffff"), p.c.external_id == q.strip())
+    if text.isdigit():
+        condition = or_(condition, p.c.id == int(text))
+    return select(p.c.id).where(condition).limit(1000).scalar_subquery()
+
+
+def people_page(conn: Connection, query: PeopleQuery) -> list[dict]:
+    """One page of people with their result, in sort order, starting after/before a keyset cursor."""
+    r, p, a = schema.results, schema.people, schema.accounts
+    column = r.c[SORTS[query.sort]]
+    conditions = [r.c.model == query.model]
+    if query.band:
+        conditions.append(r.c.band == query.band)
+    if query.pql is not None:
+        conditions.append(r.c.pql.is_(query.pql))
+    if query.q:
+        conditions.append(r.c.subject_id.in_(_search_ids(query.q)))
+    backwards = query.before is not None
+    down = query.descending != backwards  # walking backwards reverses the order, then the page is flipped
+    if query.after or query.before:
+        value, ident = query.after or query.before
+        conditions.append(or_(column < value, and_(column == value, r.c.subject_id < ident)) if down
+                          else or_(column > value, and_(column == value, r.c.subject_id > ident)))
+    order = [column.desc(), r.c.subject_id.desc()] if down else [column.asc(), r.c.subject_id.asc()]
+    size = max(1, min(query.size, PAGE_MAX))
+    inner = select(r.c.subject_id, r.c.combined, r.c.fit, r.c.behaviour, r.c.band, r.c.pql, r.c.last_activity,
+                   r.c.activation).where(*conditions).order_by(*order).limit(size + 1).subquery()
+    stmt = (select(inner, p.c.external_id, p.c.email, p.c.attributes, a.c.name.label("account"))
+            .select_from(inner.join(p, p.c.id == inner.c.subject_id).outerjoin(a, a.c.id == p.c.account_id))
+            .order_by(*([inner.c[SORTS[query.sort]].desc(), inner.c.subject_id.desc()] if down
+                        else [inner.c[SORTS[query.sort]].asc(), inner.c.subject_id.asc()])))
+    rows = [dict(row._mapping) for row in conn.execute(stmt)]
+    return rows[::-1] if backwards else rows
+
+
+def filtered_count(conn: Connection, query: PeopleQuery) -> int:
+    """How many people match the filters (no cursor); index-only for band / PQL filters."""
+    r = schema.results
+    conditions = [r.c.model == query.model]
+    if query.band:
+        conditions.append(r.c.band == query.band)
+    if query.pql is not None:
+        conditions.append(r.c.pql.is_(query.pql))
+    if query.q:
+        conditions.append(r.c.subject_id.in_(_search_ids(query.q)))
+    return conn.execute(select(func.count()).select_from(r).where(*conditions)).scalar() or 0
+
+
+def person_with_account(conn: Connection, person_id: int) -> dict | None:
+    """The person row and, when linked, their account row."""
+    p, a = schema.people, schema.accounts
+    row = conn.execute(select(p).where(p.c.id == person_id)).first()
+    if row is None:
+        return None
+    person = dict(row._mapping)
+    account = conn.execute(select(a).where(a.c.id == person["account_id"])).first() if person["account_id"] else None
+    person["account"] = dict(account._mapping) if account else None
+    if account is not None:
+        person["account_people"] = conn.execute(select(func.count()).where(p.c.account_id == account.id)).scalar()
+    return person
+
+
+def recent_events(conn: Connection, person_id: int, limit: int = 200) -> list[dict]:
+    """A person's latest events, newest first, with their display names."""
+    e, t = schema.events, schema.event_types
+    rows = conn.execute(select(e.c.ts, t.c.name, e.c.properties).select_from(e.join(t, t.c.id == e.c.type_id))
+                        .where(e.c.person_id == person_id).order_by(e.c.ts.desc()).limit(limit))
+    return [dict(row._mapping) for row in rows]
+
+
+def threshold_preview(conn: Connection, model: str, high: float, medium: float, pql: float | None,
+                      min_fit: float | None) -> dict:
+    """How many stored results would change band or PQL status under other thresholds, in one pass."""
+    r = schema.results
+    new_band = case((r.c.combined >= high, "high"), (r.c.combined >= medium, "medium"), else_="low")
+    new_pql = (and_(r.c.combined >= pql, r.c.fit_raw >= min_fit) if min_fit is not None else r.c.combined >= pql) \
+        if pql is not None else (r.c.combined < -1)
+    one = lambda cond: func.sum(case((cond, 1), else_=0))  # noqa: E731 - a tiny local helper
+    row = conn.execute(select(
+        func.count(), one(new_band != r.c.band), one(and_(new_pql, r.c.pql.is_(False))),
+        one(and_(~new_pql, r.c.pql.is_(True))), one(new_pql), one(new_band == "high"), one(new_band == "medium"),
+        one(new_band == "low")).where(r.c.model == model)).one()
+    keys = ("people", "band_changes", "become_pql", "stop_pql", "pqls", "high", "medium", "low")
+    return {k: int(v or 0) for k, v in zip(keys, row)}
+
+
+def rule_firing_counts(conn: Connection, model: str) -> dict:
+    """rule id -> how many people it fired for, read from the stored reasons ([rule, text, points] lists)."""
+    r = schema.results
+    if conn.dialect.name == "postgresql":
+        element = func.json_array_elements(r.c.reasons).table_valued("value")
+        rule = element.c.value.op("->>")(0)
+    else:
+        element = func.json_each(r.c.reasons).table_valued("value")
+        rule = func.json_extract(element.c.value, "$[0]")
+    rows = conn.execute(select(rule, func.count(func.distinct(r.c.subject_id)))
+                        .select_from(r).join(element, true()).where(r.c.model == model).group_by(rule))
+    return {row[0]: row[1] for row in rows}
+
+
+def models_scored(conn: Connection) -> list[str]:
+    r = schema.results
+    return list(conn.execute(select(r.c.model).distinct().order_by(r.c.model)).scalars())

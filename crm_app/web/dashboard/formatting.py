@@ -1,0 +1,31 @@
+"""Small display helpers the templates use: dates, numbers, percentages, band colours."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+BAND_COLOURS = {"high": "#16a34a", "medium": "#f59e0b", "low": "#94a3b8"}
+
+
+def date(ts, with_time: bool = True) -> str:
+    if ts is None:
+        return "—"
+    fmt = "%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d"
+    return datetime.fromtimestamp(int(ts), timezone.utc).strftime(fmt)
+
+
+def number(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if isinstance(value, (int, float)) and float(value).is_integer() else f"{value:,.2f}"
+
+
+def percent(value) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def points(value: int) -> str:
+    return f"{value:+d}"
+
+
+FILTERS = {"fmt_date": date, "fmt_number": number, "fmt_percent": percent, "fmt_points": points,
+           "band_colours": BAND_COLOURS}

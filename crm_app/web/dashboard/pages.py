@@ -1,0 +1,94 @@
+"""Overview, the people list and the person page: read-only views for admins and managers."""
+from __future__ import annotations
+
+from flask import abort, render_template, request
+
+from crm_app.services import dashboard as service
+from crm_app.store.dashboard import SORTS, PeopleQuery
+from crm_app.web.dashboard import bp, now, specs, store
+
+
+def chosen_model(ruleset) -> str:
+    """The model named by ?model=, else the first person model."""
+    names = [m.name for m in service.person_models(ruleset)]
+    wanted = request.args.get("model")
+    if wanted and wanted not in names:
+        abort(404, description=f"No person model named {wanted!r}; models: {', '.join(names)}")
+    return wanted or names[0]
+
+
+def loaded_rules():
+    state = specs()
+    if state.specs is None:
+        abort(503, description="No valid rule set has loaded yet: run `python -m crm_app check` and fix the errors.")
+    return state.specs.rules
+
+
+@bp.route("/")
+def overview():
+    rules = loaded_rules()
+    model = chosen_model(rules)
+    data = service.overview(store(), rules, model, now())
+    scores = list(range(0, 101))
+    datasets = [{"label": band, "data": [data["per_score"].get(s, {}).get(band, 0) for s in scores]}
+                for band in service.BANDS]
+    return render_template("dashboard/overview.html", d=data, models=service.person_models(rules), model=model,
+                           chart={"labels": scores, "datasets": datasets})
+
+
+def _cursor(text: str | None) -> tuple | None:
+    if not text:
+        return None
+    value, _, ident = text.partition(":")
+    try:
+        return int(value), int(ident)
+    except ValueError:
+        abort(400, description=f"Bad page cursor {text!r}; start again from the first page.")
+
+
+def people_query(model: str) -> PeopleQuery:
+    """The people list's filters from the query string; bad values get a clear 400."""
+    args = request.args
+    band = args.get("band") or None
+    if band and band not in service.BANDS:
+        abort(400, description=f"band must be one of {', '.join(service.BANDS)}")
+    sort = args.get("sort", "score")
+    if sort not in SORTS:
+        abort(400, description=f"sort must be one of {', '.join(SORTS)}")
+    pql = {"yes": True, "no": False}.get(args.get("pql", ""))
+    size = args.get("size", "50")
+    return PeopleQuery(model=model, band=band, pql=pql, q=(args.get("q") or "").strip() or None, sort=sort,
+                       descending=args.get("order", "desc") != "asc", after=_cursor(args.get("after")),
+                       before=_cursor(args.get("before")), size=int(size) if size.isdigit() else 50)
+
+
+@bp.route("/people")
+def people():
+    rules = loaded_rules()
+    model = chosen_model(rules)
+    query = people_query(model)
+    page = service.people_page(store(), query)
+    keep = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
+    return render_template("dashboard/people.html", page=page, query=query, keep=keep, model=model,
+                           models=service.person_models(rules), sorts=list(SORTS),
+                           unavailable=[service.Unavailable("Filter by owner", "CRM owners from sync (issue 3)"),
+                                        service.Unavailable("Filter by segment", "segments (issue 8)")])
+
+
+@bp.route("/people/<int:person_id>")
+def person(person_id: int):
+    rules = loaded_rules()
+    detail = service.person_detail(store(), rules, person_id, now())
+    if detail is None:
+        abort(404, description=f"No person with id {person_id}.")
+    charts = {item["model"].name: {"labels": [e["as_of"] for e in item["history"]],
+                                   "combined": [e["combined"] for e in item["history"]],
+                                   "fit": [e["fit"] for e in item["history"]],
+                                   "behaviour": [e["behaviour"] for e in item["history"]]}
+              for item in detail["explained"]}
+    timeline = {}
+    for event in detail["events"]:
+        day = event["ts"] // 86400 * 86400
+        timeline[day] = timeline.get(day, 0) + 1
+    return render_template("dashboard/person.html", d=detail, charts=charts, as_of=now(),
+                           timeline={"labels": sorted(timeline), "counts": [timeline[k] for k in sorted(timeline)]})

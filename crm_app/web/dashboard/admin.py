@@ -40,7 +40,7 @@ def thresholds():
     current = rule_files.current_thresholds(rules, model)
     path = rule_files.model_file(config().spec_dirs, rules, model)
     return render_template("dashboard/thresholds.html", model=model, models=service.person_models(rules),
-                           current=current, path=display_path(path), errors=[],
+                           current=current, saved=current.__dict__, path=display_path(path), errors=[],
                            preview=service.threshold_preview(store(), model, current.high, current.medium,
                                                              current.pql, current.min_fit))
 
@@ -62,7 +62,8 @@ def thresholds_save():
     outcome = rule_files.save_thresholds(config().spec_dirs, rules, model, values)
     if outcome.errors:
         return render_template("dashboard/thresholds.html", model=model, models=service.person_models(rules),
-                               current=values, path=display_path(outcome.path), errors=outcome.errors,
+                               current=values, saved=rule_files.current_thresholds(rules, model).__dict__,
+                               path=display_path(outcome.path), errors=outcome.errors,
                                preview=service.threshold_preview(store(), model, values.high, values.medium,
                                                                  values.pql, values.min_fit)), 422
     flash(f"Saved {display_path(outcome.path)}: it takes effect on the next scoring cycle.", "ok")

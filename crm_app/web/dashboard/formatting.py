@@ -27,5 +27,11 @@ def points(value: int) -> str:
     return f"{value:+d}"
 
 
-FILTERS = {"fmt_date": date, "fmt_number": number, "fmt_percent": percent, "fmt_points": points,
+def short_path(source: str) -> str:
+    """An admin file location as `rules/conversion.yaml:10`, whatever folder the specs live in."""
+    parts = str(source).replace("\\", "/").split("/")
+    return "/".join(parts[-2:])
+
+
+FILTERS = {"short_path": short_path, "fmt_date": date, "fmt_number": number, "fmt_percent": percent, "fmt_points": points,
            "band_colours": BAND_COLOURS}

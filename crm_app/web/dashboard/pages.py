@@ -29,11 +29,20 @@ def overview():
     rules = loaded_rules()
     model = chosen_model(rules)
     data = service.overview(store(), rules, model, now())
-    scores = list(range(0, 101))
-    datasets = [{"label": band, "data": [data["per_score"].get(s, {}).get(band, 0) for s in scores]}
-                for band in service.BANDS]
     return render_template("dashboard/overview.html", d=data, models=service.person_models(rules), model=model,
-                           chart={"labels": scores, "datasets": datasets})
+                           chart=histogram_chart(data["per_score"]))
+
+
+def histogram_chart(per_score: dict, width: int = 5) -> dict:
+    """Bins of `width` points (the last one holds 100), stacked by band, as Chart.js data."""
+    starts = list(range(0, 100, width))
+    counts = {band: [0] * len(starts) for band in service.BANDS}
+    for combined, bands in per_score.items():
+        index = min(max(int(combined), 0) // width, len(starts) - 1)
+        for band, n in bands.items():
+            counts.setdefault(band, [0] * len(starts))[index] += n
+    labels = [f"{s}–{s + width - 1}" if s + width < 100 else f"{s}–100" for s in starts]
+    return {"labels": labels, "datasets": [{"label": band, "data": counts[band]} for band in service.BANDS]}
 
 
 def _cursor(text: str | None) -> tuple | None:

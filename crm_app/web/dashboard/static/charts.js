@@ -8,9 +8,9 @@
       const d = data(dataId);
       new Chart(document.getElementById(canvasId), {type: "bar",
         data: {labels: d.labels, datasets: d.datasets.map(s => ({label: s.label, data: s.data,
-          backgroundColor: BAND[s.label], borderWidth: 0, barPercentage: 1, categoryPercentage: 1}))},
+          backgroundColor: BAND[s.label], borderWidth: 0, barPercentage: 0.96, categoryPercentage: 1}))},
         options: {maintainAspectRatio: false, animation: false, scales: {x: {stacked: true,
-          title: {display: true, text: "combined score"}, ticks: {maxTicksLimit: 11}},
+          title: {display: true, text: "combined score"}},
           y: {stacked: true, title: {display: true, text: "people"}}}}});
     },
     history(canvasId, dataId) {

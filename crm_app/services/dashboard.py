@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 
 from crm_app.services.explain import explain_person
+from crm_app.services.score_cube import cube, per_run
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import dashboard as queries
@@ -29,19 +30,14 @@ def person_models(ruleset: RuleSet) -> list:
 def overview(store: Store, ruleset: RuleSet, model_name: str, now: int) -> dict:
     """Histogram, counts per band, PQLs and new PQLs this week per rep, for one model."""
     model = next(m for m in ruleset.models if m.name == model_name)
+    summary = cube(store, model_name)
+    week_start = (now - WEEK) // 3600 * 3600  # hour-aligned, so one cached answer serves a whole hour
+    new_by_owner = per_run(store, f"new-pqls:{model_name}:{week_start}", lambda: _new_pqls(store, model_name, week_start))
     with store.read() as conn:
-        histogram = queries.score_histogram(conn, model_name)
-        pqls = queries.pql_count(conn, model_name)
-        new_by_owner = queries.new_pqls_since(conn, model_name, now - WEEK)
         run = last_run(conn)
-    bands = {b: 0 for b in BANDS}
-    per_score: dict = {}
-    for combined, band, n in histogram:
-        bands[band] = bands.get(band, 0) + n
-        per_score.setdefault(combined, {}).setdefault(band, 0)
-        per_score[combined][band] += n
-    scored = sum(bands.values())
-    return {"model": model, "bands": bands, "scored": scored, "pqls": pqls, "per_score": per_score,
+    bands = {b: summary.count(band=b) for b in BANDS}
+    return {"model": model, "bands": bands, "scored": summary.people, "pqls": summary.count(pql=True),
+            "per_score": summary.by_score(),
             "new_by_owner": new_by_owner, "new_this_week": sum(n for _, n in new_by_owner), "last_run": run,
             "conversion": Unavailable("PQL vs non-PQL conversion", "CRM conversions from sync (issue 3) and the "
                                       "backtest service (issue 6)"),
@@ -67,9 +63,10 @@ def person_detail(store: Store, ruleset: RuleSet, person_id: int, now: int) -> d
 def people_page(store: Store, query: queries.PeopleQuery) -> dict:
     """One page of the people list, the cursors around it, and how many match."""
     started = time.perf_counter()
+    summary = None if query.q else cube(store, query.model, build=False)
     with store.read() as conn:
         rows = queries.people_page(conn, query)
-        total = queries.filtered_count(conn, query)
+        total = summary.count(query.band, query.pql) if summary else queries.filtered_count(conn, query)
     size = max(1, min(query.size, queries.PAGE_MAX))
     backwards = query.before is not None
     more = len(rows) > size
@@ -87,8 +84,7 @@ def people_page(store: Store, query: queries.PeopleQuery) -> dict:
 def threshold_preview(store: Store, model_name: str, high: float, medium: float, pql: float | None,
                       min_fit: float | None) -> dict:
     """How many people would change band, become or stop being PQLs, against the stored results."""
-    with store.read() as conn:
-        preview = queries.threshold_preview(conn, model_name, high, medium, pql, min_fit)
+    preview = cube(store, model_name).preview(high, medium, pql, min_fit)
     preview["lift"] = None  # backtested lift needs the backtest service (issue 6)
     return preview
 
@@ -96,10 +92,19 @@ def threshold_preview(store: Store, model_name: str, high: float, medium: float,
 def rule_firing(store: Store, ruleset: RuleSet) -> dict:
     """model -> [(rule, fired for, share of the scored population)] in file order."""
     out = {}
-    with store.read() as conn:
-        for model in person_models(ruleset):
-            counts = queries.rule_firing_counts(conn, model.name)
-            scored = sum(n for _, _, n in queries.score_histogram(conn, model.name))
-            out[model.name] = [(rule, counts.get(rule.id, 0), counts.get(rule.id, 0) / scored if scored else 0.0)
-                               for rule in (*model.fit, *model.behaviour)]
+    for model in person_models(ruleset):
+        counts = per_run(store, f"firing:{model.name}", lambda: _firing_counts(store, model.name))
+        scored = cube(store, model.name).people
+        out[model.name] = [(rule, counts.get(rule.id, 0), counts.get(rule.id, 0) / scored if scored else 0.0)
+                           for rule in (*model.fit, *model.behaviour)]
     return out
+
+
+def _new_pqls(store: Store, model_name: str, since: int) -> list:
+    with store.read() as conn:
+        return queries.new_pqls_since(conn, model_name, since)
+
+
+def _firing_counts(store: Store, model_name: str) -> dict:
+    with store.read() as conn:
+        return queries.rule_firing_counts(conn, model_name)

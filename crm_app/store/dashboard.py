@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, case, func, or_, select, true
+from sqlalchemy import Connection, and_, func, or_, select, true
 
 from crm_app.store import schema
 
@@ -24,14 +24,6 @@ class PeopleQuery:
     after: tuple | None = None  # (sort value, subject id) of the last row of the previous page
     before: tuple | None = None  # (sort value, subject id) of the first row of the next page
     size: int = 50
-
-
-def score_histogram(conn: Connection, model: str) -> list[tuple]:
-    """(combined score, band, people) for every score present."""
-    r = schema.results
-    rows = conn.execute(select(r.c.combined, r.c.band, func.count()).where(r.c.model == model)
-                        .group_by(r.c.combined, r.c.band).order_by(r.c.combined))
-    return [tuple(row) for row in rows]
 
 
 def pql_count(conn: Connection, model: str) -> int:
@@ -123,20 +115,17 @@ def recent_events(conn: Connection, person_id: int, limit: int = 200) -> list[di
     return [dict(row._mapping) for row in rows]
 
 
-def threshold_preview(conn: Connection, model: str, high: float, medium: float, pql: float | None,
-                      min_fit: float | None) -> dict:
-    """How many stored results would change band or PQL status under other thresholds, in one pass."""
+def score_cube(conn: Connection, model: str) -> list[tuple]:
+    """(combined, fit_raw, band, pql, people) groups: enough to derive the histogram, counts and any preview."""
     r = schema.results
-    new_band = case((r.c.combined >= high, "high"), (r.c.combined >= medium, "medium"), else_="low")
-    new_pql = (and_(r.c.combined >= pql, r.c.fit_raw >= min_fit) if min_fit is not None else r.c.combined >= pql) \
-        if pql is not None else (r.c.combined < -1)
-    one = lambda cond: func.sum(case((cond, 1), else_=0))  # noqa: E731 - a tiny local helper
-    row = conn.execute(select(
-        func.count(), one(new_band != r.c.band), one(and_(new_pql, r.c.pql.is_(False))),
-        one(and_(~new_pql, r.c.pql.is_(True))), one(new_pql), one(new_band == "high"), one(new_band == "medium"),
-        one(new_band == "low")).where(r.c.model == model)).one()
-    keys = ("people", "band_changes", "become_pql", "stop_pql", "pqls", "high", "medium", "low")
-    return {k: int(v or 0) for k, v in zip(keys, row)}
+    rows = conn.execute(select(r.c.combined, r.c.fit_raw, r.c.band, r.c.pql, func.count()).where(r.c.model == model)
+                        .group_by(r.c.combined, r.c.fit_raw, r.c.band, r.c.pql))
+    return [(row[0], row[1], row[2], bool(row[3]), row[4]) for row in rows]
+
+
+def results_version(conn: Connection) -> int | None:
+    """The id of the latest scoring run: results change only by scoring, which records a run when it ends."""
+    return conn.execute(select(func.max(schema.score_runs.c.id))).scalar()
 
 
 def rule_firing_counts(conn: Connection, model: str) -> dict:

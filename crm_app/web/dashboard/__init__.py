@@ -5,7 +5,8 @@ import time
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
-from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms.validators import ValidationError
 
 from crm_app.services.spec_cache import SpecCache
 
@@ -44,8 +45,8 @@ def require_login_and_csrf():
     if request.method == "POST":
         try:
             validate_csrf(request.form.get("csrf_token") or request.headers.get("X-CSRFToken"))
-        except CSRFError as exc:
-            abort(400, description=f"The form expired or was not sent by this dashboard ({exc.description}). "
+        except ValidationError as exc:
+            abort(400, description=f"The form expired or was not sent by this dashboard ({exc}). "
                                    "Reload the page and try again.")
     if request.endpoint in PUBLIC:
         return None

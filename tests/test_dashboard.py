@@ -285,3 +285,21 @@ def test_a_broken_file_on_disk_keeps_the_last_good_set_and_shows_why(site):
                                          ("/dashboard/?model=nope", 404), ("/dashboard/rules?file=../x.yaml", 404)])
 def test_bad_requests_get_clear_errors(site, path, status):
     assert signed_in(site[0], "admin", "admin-pw").get(path).status_code == status
+
+
+def test_web_processes_of_one_store_share_the_session_key_when_none_is_set(tmp_path):
+    from crm_app import create_app
+    from crm_app.config import Config
+    config = Config.from_env({}, database_url=f"sqlite:///{tmp_path}/pql.db", specs_root=str(tmp_path),
+                             dashboard_admin_password="pw")
+    first, second = create_app(config), create_app(config)
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"] and len(first.config["SECRET_KEY"]) == 64
+    client = first.test_client()
+    client.post("/dashboard/login", data={"user": "admin", "password": "pw", "csrf_token": token(client)})
+    cookie = client.get_cookie("session")
+    other = second.test_client()
+    other.set_cookie("session", cookie.value)
+    assert "/dashboard/login" not in other.get("/dashboard/models").headers.get("Location", "")
+    assert other.get("/dashboard/models").status_code == 200
+    for app in (first, second):
+        app.config["PQL_STORE"].dispose()

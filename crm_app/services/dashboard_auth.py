@@ -42,3 +42,13 @@ def authenticate(config: Config, store: Store, user: str, password: str) -> str 
                 set_meta(conn, OTP_KEY, "")
                 return "admin"
     return None
+
+
+def shared_session_key(store: Store) -> str:
+    """A session key every web process of this store shares, made once, when SECRET_KEY is not set.
+
+    A per-process random key would sign a user out whenever gunicorn routes them to another worker.
+    """
+    from crm_app.store.dashboard import meta_once
+    with store.begin() as conn:
+        return meta_once(conn, "dashboard_session_key", secrets.token_hex(32))

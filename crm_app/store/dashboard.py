@@ -145,3 +145,10 @@ def rule_firing_counts(conn: Connection, model: str) -> dict:
 def models_scored(conn: Connection) -> list[str]:
     r = schema.results
     return list(conn.execute(select(r.c.model).distinct().order_by(r.c.model)).scalars())
+
+
+def meta_once(conn: Connection, key: str, value: str) -> str:
+    """The stored value of a meta key, storing `value` first if none exists (the first writer wins)."""
+    from crm_app.store.dialect import upsert
+    upsert(conn, schema.meta, [{"key": key, "value": value}], ["key"])
+    return conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == key)).scalar()

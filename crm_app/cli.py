@@ -79,7 +79,7 @@ def cmd_import(args, config: Config) -> int:
         return 1
     mapping = load_mapping(Path(args.mapping)) if args.mapping else None
     if args.kind == "events":
-        report = imports.import_events(store, path, quiet=args.quiet)
+        report = imports.import_events(store, path, quiet=args.quiet, mapping=mapping)
         print(f"{path}: {report.accepted} stored, {report.duplicates} duplicates skipped, "
               f"{len(report.rejected)} rejected")
         for reject in report.rejected[:50]:
@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=cmd_serve)
     sub.add_parser("status", help=cmd_status.__doc__).set_defaults(func=cmd_status)
+    from crm_app.cli_models import register as register_models
+    register_models(sub)
     return parser
 
 

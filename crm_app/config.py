@@ -16,6 +16,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "MAX_BATCH_BYTES": ("512000", "largest ingest batch request, as Segment's limit"),
     "SECRET_KEY": ("", "Flask session key; generated per process when empty"),
     "LOG_LEVEL": ("INFO", "logging level"),
+    "SALES_REPS": ("1", "sales reps sharing the PQLs, for PQLs per rep per week (backtest, health)"),
     "DASHBOARD_ADMIN_USER": ("admin", "dashboard login with the admin role (edits rules and thresholds)"),
     "DASHBOARD_ADMIN_PASSWORD": ("", "its password; empty = only the one-time password `demo` prints"),
     "DASHBOARD_MANAGER_USER": ("manager", "dashboard login with the manager role (views, acts on alerts)"),

@@ -69,7 +69,7 @@ def test_mapping_file_errors_name_file_line_and_key(tmp_path):
     with pytest.raises(SpecSetInvalid) as info:
         load_mapping(tmp_path / "map.yaml")
     assert str(info.value.errors[0]).endswith("map.yaml:2: feilds: unknown key 'feilds'; valid keys here: account, "
-                                              "as_of, email, fields, id, missing_values, skip (did you mean 'fields'?)")
+                                              "as_of, email, event, fields, id, missing_values, skip, timestamp (did you mean 'fields'?)")
 
 
 def test_missing_id_column_is_a_clear_error(sqlite_store, tmp_path):

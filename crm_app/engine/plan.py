@@ -36,12 +36,20 @@ def feature_plan(models) -> tuple:
     plan: dict[str, Aggregate] = {}
     for model in models:
         plan.setdefault(activity_key(model), Aggregate(activity_key(model), "last_at", None, model.activity))
-        for cond in model.event_conditions():
-            last = last_at_key(cond.selector)
-            unwindowed = EventSelector(cond.selector.names, cond.selector.where, None)
-            plan.setdefault(last, Aggregate(last, "last_at", None, unwindowed))
-            if cond.measure != "days_since_last":
-                plan.setdefault(cond.feature_key, Aggregate(cond.feature_key, cond.measure, cond.of, cond.selector))
+        for rule in model.rules:
+            # The time of the last matching event is needed for days_since_last, and as the evidence of
+            # a rule that recency weighs (positive behaviour points); every other last_at would be wasted work.
+            weighed = rule.kind == "behaviour" and rule.points > 0 and rule.recency_weighted and model.recency
+            for cond in iter_conditions(rule.when):
+                if not isinstance(cond, EventCondition):
+                    continue
+                if cond.measure == "days_since_last" or weighed:
+                    last = last_at_key(cond.selector)
+                    unwindowed = EventSelector(cond.selector.names, cond.selector.where, None)
+                    plan.setdefault(last, Aggregate(last, "last_at", None, unwindowed))
+                if cond.measure != "days_since_last":
+                    plan.setdefault(cond.feature_key,
+                                    Aggregate(cond.feature_key, cond.measure, cond.of, cond.selector))
     return tuple(plan[k] for k in sorted(plan))
 
 

@@ -28,17 +28,24 @@ def _progress(path: Path, quiet: bool):
                 disable=quiet or size < 5_000_000)
 
 
-def import_events(store: Store, path: Path, quiet: bool = False) -> IngestReport:
-    """Import a JSONL (one Segment message per line) or CSV event export; bad lines are reported by line."""
+def import_events(store: Store, path: Path, quiet: bool = False, mapping: ImportMapping | None = None
+                  ) -> IngestReport:
+    """Import a JSONL (one Segment message per line) or CSV event export; bad lines are reported by line.
+
+    With a mapping that names `event` and `timestamp` (and `id` for the user), each row of any shape becomes
+    a track message: those keys give the name, time and user, every other key a property.
+    """
     report = IngestReport()
     batch, lines = [], []
     with open(path, encoding="utf-8", newline="") as handle, _progress(path, quiet) as bar:
         for line_no, raw in _event_rows(path, handle, report):
+            if mapping is not None and mapping.maps_events:
+                raw = mapped_event(raw, mapping)
             batch.append(raw)
             lines.append(line_no)
             if len(batch) >= BATCH:
                 report.merge(ingest_messages(store, batch, f"file:{path.name}", "track", positions=lines))
-                bar.update(handle.tell() - bar.n)
+                bar.update(handle.buffer.tell() - bar.n)  # text tell() fails while csv iterates
                 batch, lines = [], []
         if batch:
             report.merge(ingest_messages(store, batch, f"file:{path.name}", "track", positions=lines))
@@ -65,6 +72,19 @@ def _event_rows(path: Path, handle, report: IngestReport):
             yield line_no, json.loads(text)
         except json.JSONDecodeError as exc:
             report.rejected.append({"index": line_no, "reason": f"not valid JSON: {exc.msg} at column {exc.colno}"})
+
+
+def mapped_event(row: dict, mapping: ImportMapping) -> dict:
+    """A row of a foreign event log as a Segment track message, through the mapping's key names."""
+    if not isinstance(row, dict):
+        return row  # refused by the Segment validation with its reason
+    user_key = mapping.id_column or "userId"
+    used = {user_key, mapping.event_key, mapping.timestamp_key, *mapping.skip}
+    user = row.get(user_key)
+    return {"type": "track", "userId": None if user in (None, "") else str(user), "event": row.get(mapping.event_key),
+            "timestamp": _typed(row.get(mapping.timestamp_key), ("",)) if isinstance(row.get(mapping.timestamp_key), str)
+            else row.get(mapping.timestamp_key),
+            "properties": {mapping.field_name(k) if mapping.fields else k: v for k, v in row.items() if k not in used}}
 
 
 def _csv_event(row: dict) -> dict:
@@ -154,7 +174,7 @@ def import_records(store: Store, path: Path, kind: str, mapping: ImportMapping |
             batch.append(record)
             if len(batch) >= BATCH:
                 report.imported += _store_records(store, kind, batch)
-                bar.update(handle.tell() - bar.n)
+                bar.update(handle.buffer.tell() - bar.n)  # text tell() fails while csv iterates
                 batch = []
         report.imported += _store_records(store, kind, batch)
     return report
@@ -200,7 +220,7 @@ def import_metrics(store: Store, path: Path, mapping: ImportMapping | None = Non
                 report.rejected.append({"index": reader.line_num, "reason": str(exc)})
             if len(batch) >= BATCH:
                 report.imported += _store_metrics(store, batch)
-                bar.update(handle.tell() - bar.n)
+                bar.update(handle.buffer.tell() - bar.n)  # text tell() fails while csv iterates
                 batch = []
         report.imported += _store_metrics(store, batch)
     return report

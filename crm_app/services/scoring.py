@@ -10,6 +10,7 @@ import heapq
 import multiprocessing
 import os
 import time
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -137,13 +138,24 @@ def _tally(tally: ModelSummary, row: dict, before: dict | None, external_id) -> 
 _WORKER: dict = {}
 
 
-def _worker_init(url: str, ruleset: RuleSet) -> None:
-    _WORKER["store"], _WORKER["rules"] = Store(url), ruleset
+def _worker_init(url: str, ruleset: RuleSet, dry_run: bool) -> None:
+    _WORKER.update(store=Store(url), rules=ruleset, dry_run=dry_run)
 
 
 def _worker_score(as_of: int, lo: int, hi: int, only) -> ChunkOutcome:
-    with _WORKER["store"].read() as conn:
-        return score_range(conn, _WORKER["rules"], as_of, lo, hi, only)
+    """Score one range in a worker process and save it there: only the tallies travel back."""
+    store = _WORKER["store"]
+    with store.read() as conn:
+        outcome = score_range(conn, _WORKER["rules"], as_of, lo, hi, only)
+    _save(store, outcome, _WORKER["dry_run"])
+    outcome.rows, outcome.history = [], []
+    return outcome
+
+
+def _save(store: Store, outcome: ChunkOutcome, dry_run: bool) -> None:
+    if not dry_run and outcome.rows:
+        with store.begin() as conn:
+            results_store.save_results(conn, outcome.rows, outcome.history)
 
 
 def default_workers() -> int:
@@ -162,13 +174,10 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
         lo, hi = people_store.person_id_bounds(conn)
     batches = list(_batches(mode, claimed, lo, hi, chunk))
     workers = default_workers() if workers is None else workers
-    for outcome in _outcomes(store, ruleset, as_of, batches, workers):
+    for outcome in _outcomes(store, ruleset, as_of, batches, workers, dry_run):
         summary.people += outcome.people
         for name, tally in outcome.tallies.items():
             summary.models[name].merge(tally)
-        if not dry_run and outcome.rows:
-            with store.begin() as conn:
-                results_store.save_results(conn, outcome.rows, outcome.history)
         if progress:
             progress(outcome.people)
     with store.begin() as conn:
@@ -188,20 +197,26 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
     return summary
 
 
-def _outcomes(store: Store, ruleset: RuleSet, as_of: int, batches: list, workers: int):
-    """Chunk outcomes in order: in this process for small runs, else from a pool of processes."""
+def _outcomes(store: Store, ruleset: RuleSet, as_of: int, batches: list, workers: int, dry_run: bool):
+    """Saved chunk outcomes: in this process for small runs, else from a pool of processes."""
     if workers <= 1 or len(batches) <= 1 or store.url.endswith(":memory:"):
         for lo, hi, only in batches:
             with store.read() as conn:
-                yield score_range(conn, ruleset, as_of, lo, hi, only)
+                outcome = score_range(conn, ruleset, as_of, lo, hi, only)
+            _save(store, outcome, dry_run)
+            yield outcome
         return
     # spawn, not fork: the parent may run scheduler threads, and forked database connections are unsafe.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
-                             initargs=(store.url, ruleset)) as pool:
-        futures = [pool.submit(_worker_score, as_of, lo, hi, only) for lo, hi, only in batches]
-        for future in futures:
-            yield future.result()
+                             initargs=(store.url, ruleset, dry_run)) as pool:
+        pending: deque = deque()
+        for lo, hi, only in batches:
+            pending.append(pool.submit(_worker_score, as_of, lo, hi, only))
+            if len(pending) > 2 * workers:  # bounded: memory stays flat however many people there are
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _batches(mode: str, claimed: list, lo: int, hi: int, chunk: int):

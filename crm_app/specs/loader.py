@@ -8,6 +8,7 @@ from pathlib import Path
 
 from crm_app.errors import ErrorCollector, SpecError, SpecSetInvalid, did_you_mean
 from crm_app.specs.fields import FieldSpec, parse_field_specs
+from crm_app.specs.lifecycle import load_lifecycle
 from crm_app.specs.reader import Where
 from crm_app.specs.rules import RuleSet, parse_lists, parse_model
 from crm_app.specs.yamlsource import load_yaml
@@ -20,11 +21,12 @@ class SpecDirs:
     rules: Path
     field_specs: Path
     playbooks: Path
+    lifecycle: Path | None = None  # lifecycle propensity models (issue 6)
 
     @classmethod
     def under(cls, root: Path) -> "SpecDirs":
         root = Path(root)
-        return cls(root / "rules", root / "field_specs", root / "playbooks")
+        return cls(root / "rules", root / "field_specs", root / "playbooks", root / "lifecycle")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class SpecSet:
     fields: tuple
     playbook_files: tuple
     hash: str
+    lifecycle: tuple = ()
 
 
 def yaml_files(directory: Path) -> list[Path]:
@@ -132,12 +135,16 @@ def load_spec_set(dirs: SpecDirs) -> SpecSet:
     """Load and validate the whole set; raise SpecSetInvalid listing every error if anything is wrong."""
     errors = ErrorCollector()
     rules = load_rules(dirs.rules, errors)
-    fields = load_field_specs(dirs.field_specs, errors, rules.names)
+    lifecycle = load_lifecycle(dirs.lifecycle, errors, dict(rules.lists), rules.names, display_path)
+    fields = load_field_specs(dirs.field_specs, errors, rules.names + [m.name for m in lifecycle])
     playbooks = load_playbook_files(dirs.playbooks, errors)
     if errors:
         raise SpecSetInvalid(errors.sorted())
     all_files = yaml_files(dirs.rules) + yaml_files(dirs.field_specs) + yaml_files(dirs.playbooks)
-    return SpecSet(rules=rules, fields=fields, playbook_files=playbooks, hash=content_hash(all_files))
+    if dirs.lifecycle is not None:
+        all_files += yaml_files(dirs.lifecycle)
+    return SpecSet(rules=rules, fields=fields, playbook_files=playbooks, hash=content_hash(all_files),
+                   lifecycle=lifecycle)
 
 
 def check_spec_set(dirs: SpecDirs) -> list[SpecError]:

@@ -9,7 +9,7 @@ from crm_app.errors import ErrorCollector, SpecSetInvalid
 from crm_app.specs.reader import Reader, Where
 from crm_app.specs.yamlsource import load_yaml
 
-MAPPING_KEYS = ("id", "email", "account", "fields", "skip", "missing_values", "as_of")
+MAPPING_KEYS = ("id", "email", "account", "fields", "skip", "missing_values", "as_of", "event", "timestamp")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,12 @@ class ImportMapping:
     fields: tuple = ()  # (column, field name) pairs; other columns get their snake_case name
     skip: tuple = ()
     missing_values: tuple = ("",)
+    event_key: str | None = None  # events: the key or column holding the event name (e.g. Sparkify's `page`)
+    timestamp_key: str | None = None  # events: the key holding the time (ISO-8601, epoch s or ms)
+
+    @property
+    def maps_events(self) -> bool:
+        return self.event_key is not None
 
     def field_name(self, column: str) -> str:
         return dict(self.fields).get(column) or snake_case(column)
@@ -47,9 +53,13 @@ def load_mapping(path: Path) -> ImportMapping:
     fields = r.mapping("fields") or {}
     skip = r.sequence("skip") or []
     missing = r.sequence("missing_values")
+    event = r.text("event", default=None)
+    timestamp = r.text("timestamp", default=None)
+    if (event is None) != (timestamp is None) and not errors:
+        r.error(r.where, "an event mapping needs both 'event' (name key) and 'timestamp' (time key)")
     r.finish(MAPPING_KEYS)
     if errors:
         raise SpecSetInvalid(errors.sorted())
     return ImportMapping(id_column, email, account, as_of, tuple((str(k), str(v)) for k, v in fields.items()),
                          tuple(str(s) for s in skip),
-                         tuple(str(m) for m in missing) if missing is not None else ("",))
+                         tuple(str(m) for m in missing) if missing is not None else ("",), event, timestamp)

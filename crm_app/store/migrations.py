@@ -4,16 +4,38 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Index, insert, select
 
 from crm_app.store import schema
 
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 
+def events_by_person_index(dialect: str) -> Index:
+    """Events in person order, carrying every column scoring reads.
+
+    Scoring reads a range of people at a time; events arrive in time order, so without this index each
+    property lookup is a random read into the table (measured: 2-5 s per 20,000 people at 20M events,
+    against 0.07 s with it). SQLite has no INCLUDE, so properties become a trailing key column there.
+    """
+    e = schema.events.c
+    if dialect == "postgresql":
+        return Index("ix_events_person_cover", e.person_id, e.ts, e.type_id, postgresql_include=["properties"])
+    return Index("ix_events_person_cover", e.person_id, e.ts, e.type_id, e.properties)
+
+
 def _initial(conn: Connection) -> None:
-    tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations"]
+    from crm_app.store.lifecycle import TABLES as later  # created by their own migrations
+    tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
+    index = events_by_person_index(conn.dialect.name)
+    schema.events.indexes.discard(index)  # built for one dialect: keep it out of the shared metadata
+    index.create(conn)
+
+
+def _lifecycle(conn: Connection) -> None:
+    from crm_app.store.lifecycle import create_tables
+    create_tables(conn)
 
 
 def _dashboard_indexes(conn: Connection) -> None:
@@ -23,6 +45,7 @@ def _dashboard_indexes(conn: Connection) -> None:
 
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
+    (20, "lifecycle models (trained versions, reports) and backtest runs", _lifecycle),
     (50, "dashboard: keyset indexes on results for sorted, filtered people pages", _dashboard_indexes),
 ]
 

@@ -1,0 +1,98 @@
+"""Read what a lifecycle model needs from the store, as of a moment: records, features, goal and filter."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crm_app.engine.conditions import compile_condition
+from crm_app.engine.plan import Aggregate
+from crm_app.models.dataset import event_columns, event_plan, event_slug, field_columns, metric_columns
+from crm_app.specs.conditions import (EventCondition, EventSelector, MetricCondition, ScoreCondition,
+                                      iter_conditions, last_at_key)
+from crm_app.specs.lifecycle import LifecycleModel
+from crm_app.store import Store
+from crm_app.store import lifecycle as lifecycle_store
+from crm_app.store import people as people_store
+from crm_app.store.features import compute_features
+
+CHUNK = 20_000
+
+
+@dataclass
+class Snapshot:
+    """Everyone's record and features as of one moment (only events with ts <= as_of)."""
+
+    as_of: int
+    records: dict
+    features: dict
+
+
+def condition_plan(conditions) -> tuple[tuple, tuple, tuple]:
+    """(aggregates, metric names, score models) the goal and filter conditions read."""
+    plan = {}
+    metrics, scores = set(), set()
+    for cond in conditions:
+        for leaf in iter_conditions(cond):
+            if isinstance(leaf, EventCondition):
+                last = last_at_key(leaf.selector)
+                plan[last] = Aggregate(last, "last_at", None, EventSelector(leaf.selector.names, leaf.selector.where,
+                                                                            None))
+                if leaf.measure != "days_since_last":
+                    plan[leaf.feature_key] = Aggregate(leaf.feature_key, leaf.measure, leaf.of, leaf.selector)
+            elif isinstance(leaf, MetricCondition):
+                metrics.add(leaf.name)
+            elif isinstance(leaf, ScoreCondition):
+                scores.add(leaf.model)
+    return tuple(plan.values()), tuple(sorted(metrics)), tuple(sorted(scores))
+
+
+def feature_events(store: Store, spec: LifecycleModel) -> list[str]:
+    """The most frequent event names, less those the goal reads (they would give the goal away)."""
+    with store.read() as conn:
+        names = [k for k, _ in lifecycle_store.event_counts(conn, spec.events + len(spec.goal_events()))]
+    goal = set(spec.goal_events())
+    return [n for n in names if n not in goal][:spec.events]
+
+
+def snapshot(store: Store, spec: LifecycleModel, as_of: int, event_names: list[str], metric_names: list[str]
+             ) -> Snapshot:
+    """Records and features of every person as of a moment, one set-wise query per chunk of people."""
+    goal_plan, goal_metrics, scores = condition_plan([spec.goal, spec.filter] if spec.filter else [spec.goal])
+    plan = {a.key: a for a in goal_plan + event_plan(event_names, spec.windows)}
+    metrics = tuple(sorted(set(goal_metrics) | set(metric_names)))
+    records, features = {}, {}
+    with store.read() as conn:
+        lo, hi = people_store.person_id_bounds(conn)
+        for start in range(lo, hi + 1, CHUNK):
+            end = min(hi, start + CHUNK - 1)
+            records.update(people_store.flat_records(conn, start, end))
+            features.update(compute_features(conn, tuple(plan.values()), metrics, scores, as_of, start, end))
+    return Snapshot(as_of, records, features)
+
+
+def goal_reached(spec: LifecycleModel, snap: Snapshot) -> dict:
+    """subject id -> whether the goal holds as of the snapshot."""
+    check = compile_condition(spec.goal)
+    return {i: bool(check(r, snap.features.get(i, {}), snap.as_of)) for i, r in snap.records.items()}
+
+
+def in_population(spec: LifecycleModel, snap: Snapshot) -> dict:
+    """subject id -> whether the model's filter admits it as of the snapshot."""
+    if spec.filter is None:
+        return {i: True for i in snap.records}
+    check = compile_condition(spec.filter)
+    return {i: bool(check(r, snap.features.get(i, {}), snap.as_of)) for i, r in snap.records.items()}
+
+
+def build_columns(spec: LifecycleModel, snap: Snapshot, ids: list, event_names: list[str],
+                  metric_names: list[str]) -> list:
+    """Every candidate indicator for these subjects: fields, event counts and recencies, metrics."""
+    skip = set(spec.goal_fields())
+    cols = field_columns(ids, snap.records, skip)
+    if event_names or any(snap.features.get(i) for i in ids[:1000]):
+        cols += event_columns(ids, snap.features, event_names, spec.windows, snap.as_of)
+    cols += metric_columns(ids, snap.features, metric_names)
+    return cols
+
+
+def goal_event_slugs(spec: LifecycleModel) -> set:
+    return {event_slug(n) for n in spec.goal_events()}

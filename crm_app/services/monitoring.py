@@ -1,0 +1,57 @@
+"""`health`: gather the figures the maintenance checks need from the store, run the pure checks."""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, inspect, select
+
+from crm_app.models import health
+from crm_app.store import Store, schema
+from crm_app.store import lifecycle as lifecycle_store
+
+WEEK, MONTH = 7 * 86400, 30 * 86400
+
+
+def _new_pqls_last_week(conn, model: str, now: int) -> int:
+    r = schema.results
+    return conn.execute(select(func.count()).where(r.c.model == model, r.c.pql_first_at >= now - WEEK)).scalar() or 0
+
+
+def _optional_count(conn, table: str, where_sql: str, params: dict):
+    """A count from a table another feature owns (Slack feedback, CRM sync), or None while it does not exist."""
+    from sqlalchemy import text
+    if not inspect(conn).has_table(table):
+        return None
+    return conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE {where_sql}"), params).scalar()  # noqa: S608
+
+
+def feedback_counts(conn) -> tuple:
+    """(PQLs with Slack feedback, marked 'Not a fit'), from the Slack feature's feedback table when present."""
+    total = _optional_count(conn, "slack_feedback", "1=1", {})
+    if total is None:
+        return None, None
+    return total, _optional_count(conn, "slack_feedback", "lower(value) = 'not a fit' OR value = 'not_a_fit'", {})
+
+
+def run(store: Store, rule_models: list, lifecycle_names: list, reps: int, now: int | None = None) -> list[dict]:
+    """Every check, flagged or not; unknown when the data it needs is not there yet."""
+    now = int(time.time()) if now is None else now
+    checks = []
+    with store.read() as conn:
+        for model in rule_models:
+            bt = lifecycle_store.latest_backtest(conn, model.name)
+            lift = bt["report"]["results"].get("live", next(iter(bt["report"]["results"].values())))["threshold"]["lift"] \
+                if bt else None
+            checks.append(dict(health.check_lift(lift), model=model.name))
+            new = _new_pqls_last_week(conn, model.name, now) if model.pql else None
+            checks.append(dict(health.check_volume(None if new is None else new / max(1, reps)), model=model.name))
+        for name in [m.name for m in rule_models] + list(lifecycle_names):
+            current = lifecycle_store.score_distribution(conn, name)
+            first, _ = lifecycle_store.history_bounds(conn, name)
+            launch = lifecycle_store.score_distribution(conn, name, first) if first is not None else []
+            checks.append(dict(health.check_clustered(name, current), model=name))
+            checks.append(dict(health.check_drift(name, launch, current), model=name))
+        checks.append(health.check_not_a_fit(*feedback_counts(conn)))
+        checks.append(health.check_sync(_optional_count(conn, "sync_runs", "status = 'failed' AND started_at >= :t",
+                                                        {"t": now - MONTH})))
+    return checks

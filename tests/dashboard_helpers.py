@@ -48,3 +48,27 @@ class LiveServer:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.thread.join(5)
+
+
+GOAL = "model: upgraded\nlabel: Starts an upgrade\nstage: conversion\ngoal: {event: Upgrade Started, count: {at_least: 1}}\n"
+
+
+def train_and_backtest(config, store, as_of: int) -> None:
+    """A lifecycle model trained on the demo history, and a stored backtest comparing two PQL thresholds."""
+    from crm_app.services import backtest, lifecycle
+    from crm_app.specs.loader import SpecDirs, load_spec_set
+    root = Path(config.specs_root)
+    (root / "lifecycle").mkdir(exist_ok=True)
+    (root / "lifecycle" / "upgraded.yaml").write_text(GOAL)
+    specs = load_spec_set(config.spec_dirs)
+    lifecycle.train(store, specs.lifecycle[0], as_of)
+    edited_root = root / "edited"
+    shutil.copytree(root / "rules", edited_root / "rules")
+    path = edited_root / "rules" / "conversion.yaml"
+    path.write_text(path.read_text().replace("pql: {threshold: 75", "pql: {threshold: 60"))
+    edited = load_spec_set(SpecDirs(edited_root / "rules", root / "field_specs", root / "playbooks",
+                                    root / "lifecycle")).rules
+    day = 86400
+    # The demo's upgrades happen in its last days: dates up to a week back with a two-week window see them.
+    backtest.run(store, [specs.rules.models[0], edited.models[0]], specs.lifecycle[0], as_of - 42 * day,
+                 as_of - 7 * day, 14 * day, 7 * day)

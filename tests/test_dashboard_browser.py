@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.dashboard_helpers import LiveServer, demo_workspace, scored_as_of
+from tests.dashboard_helpers import LiveServer, demo_workspace, scored_as_of, train_and_backtest
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
@@ -38,6 +38,7 @@ def site(tmp_path_factory):
     config, password = demo_workspace(tmp, people=400, dashboard_manager_password="manager-pw")
     app = create_app(config)
     app.config["PQL_NOW"] = scored_as_of(app.config["PQL_STORE"])
+    train_and_backtest(config, app.config["PQL_STORE"], app.config["PQL_NOW"])
     with LiveServer(app) as server:
         yield server, app, config, password
     app.config["PQL_STORE"].dispose()
@@ -150,10 +151,32 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     assert "did you mean 'points'" in page.inner_text(".errors")
     shot(page, "08-rules-error")
 
-    for name in ("models", "backtest", "activity", "integrations"):
+    # 6. Models: indicators ranked by lift expand into a breakdown chart; one can be excluded and retrained.
+    page.click("nav >> text=Models")
+    first = page.wait_for_selector("details.indicator")
+    name = first.get_attribute("data-indicator")
+    first.query_selector("summary").click()
+    page.wait_for_function("document.querySelector('details.indicator canvas').dataset.drawn === '1'")
+    shot(page, "09-models")
+    first.query_selector("button").click()
+    page.wait_for_selector(f".flash.ok >> text=Excluded {name}")
+    assert name not in [d.get_attribute("data-indicator") for d in page.query_selector_all("details.indicator")]
+    assert name in page.inner_text("[data-lifecycle=upgraded]")  # listed as excluded
+
+    # 7. Backtest: conversion by bucket for both rule sets, side by side; the overview shows the health flags.
+    page.click("nav >> text=Backtest")
+    page.wait_for_selector("[data-backtest=conversion] canvas")
+    assert page.evaluate("Chart.getChart('bt-conversion').data.datasets.map(d => d.label)") == ["live", "edited"]
+    assert page.inner_text("[data-backtest=conversion] tr:nth-child(2) td:nth-child(3)") == "60"
+    shot(page, "10-backtest")
+    page.click("nav >> text=Overview")
+    page.wait_for_selector("#health tr[data-check=pql_volume]")
+    shot(page, "11-overview-health")
+
+    for name in ("activity", "integrations"):
         page.click(f"nav >> text={name.capitalize()}")
         page.wait_for_selector("[data-unavailable]")
-        shot(page, f"09-{name}")
+        shot(page, f"13-{name}")
     assert not errors, errors
 
 
@@ -164,6 +187,6 @@ def test_manager_sees_but_cannot_save(browser, site):
     page.click("nav >> text=Thresholds")
     assert page.is_disabled("#save-thresholds")
     assert page.query_selector("#score-now") is None
-    shot(page, "10-thresholds-manager")
+    shot(page, "12-thresholds-manager")
     page.click("nav >> text=Rules")
     assert page.is_disabled("#apply-rules")

@@ -39,9 +39,7 @@ def overview(store: Store, ruleset: RuleSet, model_name: str, now: int) -> dict:
     return {"model": model, "bands": bands, "scored": summary.people, "pqls": summary.count(pql=True),
             "per_score": summary.by_score(),
             "new_by_owner": new_by_owner, "new_this_week": sum(n for _, n in new_by_owner), "last_run": run,
-            "conversion": Unavailable("PQL vs non-PQL conversion", "CRM conversions from sync (issue 3) and the "
-                                      "backtest service (issue 6)"),
-            "health": Unavailable("Health flags with what to do", "the monitoring checks, `health` (issue 6)")}
+            }
 
 
 def person_detail(store: Store, ruleset: RuleSet, person_id: int, now: int) -> dict | None:

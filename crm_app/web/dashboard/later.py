@@ -7,10 +7,6 @@ from crm_app.services.dashboard import Unavailable
 from crm_app.web.dashboard import bp
 
 PENDING = {
-    "models": ("Models", [Unavailable("Training results, recommendations and indicators ranked by lift, with "
-                                      "breakdown charts and exclude-and-retrain", "propensity models (issue 6)")]),
-    "backtest": ("Backtest", [Unavailable("Conversion by score bucket, PQL lift and a comparison of two rule sets",
-                                          "the backtest service (issue 6)")]),
     "activity": ("Activity", [Unavailable("Playbook runs, failed actions with retry, and the embedded Slack outbox "
                                           "with working buttons", "playbooks, ledger and Slack outbox (issue 4)")]),
     "integrations": ("Integrations", [Unavailable("CRM connection, provisioned fields, last syncs, API calls used "
@@ -21,16 +17,6 @@ PENDING = {
 def _pending(name: str):
     title, sections = PENDING[name]
     return render_template("dashboard/pending.html", title=title, sections=sections, page=name)
-
-
-@bp.route("/models")
-def models():
-    return _pending("models")
-
-
-@bp.route("/backtest")
-def backtest():
-    return _pending("backtest")
 
 
 @bp.route("/activity")

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import abort, render_template, request
 
 from crm_app.services import dashboard as service
+from crm_app.services import dashboard_models as models_service
+from crm_app.services.score_cube import per_run
 from crm_app.store.dashboard import SORTS, PeopleQuery
 from crm_app.web.dashboard import bp, now, specs, store
 
@@ -29,8 +31,12 @@ def overview():
     rules = loaded_rules()
     model = chosen_model(rules)
     data = service.overview(store(), rules, model, now())
+    loaded = specs().specs
+    hour = now() // 3600 * 3600  # checks read "the past week": one cached answer per run and hour
+    checks = per_run(store(), f"health:{hour}", lambda: models_service.health(store(), loaded, hour))
+    backtests = dict((m.name, run) for m, run in models_service.latest_backtests(store(), loaded))
     return render_template("dashboard/overview.html", d=data, models=service.person_models(rules), model=model,
-                           chart=histogram_chart(data["per_score"]))
+                           chart=histogram_chart(data["per_score"]), checks=checks, backtest=backtests.get(model))
 
 
 def histogram_chart(per_score: dict, width: int = 5) -> dict:

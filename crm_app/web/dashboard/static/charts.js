@@ -29,5 +29,21 @@
           backgroundColor: "#60a5fa"}]},
         options: {maintainAspectRatio: false, animation: false, plugins: {legend: {display: false}}}});
     },
+    breakdown(canvasId, dataId) {
+      const d = data(dataId);
+      new Chart(document.getElementById(canvasId), {type: "bar",
+        data: {labels: d.labels, datasets: [{label: "conversion", data: d.conversion.map(v => 100 * v),
+          backgroundColor: "#60a5fa"}]},
+        options: {maintainAspectRatio: false, animation: false, plugins: {legend: {display: false}},
+          scales: {y: {title: {display: true, text: "% reached the goal"}, beginAtZero: true}}}});
+    },
+    buckets(canvasId, dataId) {
+      const d = data(dataId), colours = ["#2563eb", "#f59e0b", "#16a34a", "#94a3b8"];
+      new Chart(document.getElementById(canvasId), {type: "bar",
+        data: {labels: d.labels, datasets: d.datasets.map((s, i) => ({label: s.label, data: s.data,
+          backgroundColor: colours[i % colours.length]}))},
+        options: {maintainAspectRatio: false, animation: false, scales: {x: {title: {display: true,
+          text: "score bucket"}}, y: {title: {display: true, text: "% converted"}, beginAtZero: true}}}});
+    },
   };
 })();

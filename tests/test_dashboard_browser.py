@@ -117,6 +117,19 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     expected = threshold_preview(store, "conversion", 70, 40, new_threshold, 0)
     page.wait_for_function(f"document.getElementById('p-pqls').textContent === '{expected['pqls']:,}'")
     assert page.inner_text("#p-become_pql").replace(",", "") == str(expected["become_pql"]) != "0"
+    # The backtested lift follows the threshold, and equals the backtest figures at that threshold.
+    from crm_app.services.dashboard_models import lift_at
+    page.click("#compute-lift")
+    page.wait_for_selector(f"#lift[data-threshold='{new_threshold}']")
+    stats = lift_at(store, load_spec_set(config.spec_dirs), "conversion", new_threshold)
+    assert page.inner_text("#l-lift") == (f"{stats['lift']:.2f}x" if stats["lift"] is not None else "—")
+    page.fill("#pql", "80")
+    page.dispatch_event("#pql", "input")
+    page.wait_for_selector("#lift[data-threshold='80']")
+    page.fill("#pql", str(new_threshold))
+    page.dispatch_event("#pql", "input")
+    page.wait_for_selector(f"#lift[data-threshold='{new_threshold}']")
+    page.wait_for_function(f"document.getElementById('p-pqls').textContent === '{expected['pqls']:,}'")
     shot(page, "05-thresholds-preview")
 
     # 4. Save: the rule file changes; after a scoring cycle the stored scores follow.

@@ -66,3 +66,32 @@ def latest_backtests(store: Store, specs: SpecSet) -> list[tuple]:
     """(rule model, latest stored backtest run or None) per rule model."""
     with store.read() as conn:
         return [(m, lifecycle_store.latest_backtest(conn, m.name)) for m in specs.rules.models]
+
+
+def lift_at(store: Store, specs: SpecSet, model_name: str, threshold: float) -> dict | None:
+    """PQL vs non-PQL conversion and lift at `threshold`, on the dates and goal of the model's latest backtest.
+
+    The samples (everyone's score at each past date, and whether they reached the goal) are collected once per
+    scoring run and rule set by the backtest service; a threshold only splits them differently.
+    """
+    from crm_app.models.backtest import threshold_stats
+    from crm_app.services import backtest
+    from crm_app.services.score_cube import per_run
+    with store.read() as conn:
+        latest = lifecycle_store.latest_backtest(conn, model_name)
+    if latest is None:
+        return None
+    params = latest["params"]
+    goal = next((g for g in specs.lifecycle if g.name == params["goal"]), None)
+    if goal is None:
+        return None
+    model = specs.rules.model(model_name)
+    step, window = int(params["step_days"] * DAY), int(params["window_days"] * DAY)
+    key = f"backtest-samples:{model_name}:{latest['id']}:{specs.rules.hash}"
+    samples = per_run(store, key, lambda: backtest.collect(
+        store, [model], goal, backtest.as_of_dates(params["from"], params["to"], step), window)[0])
+    stats = threshold_stats(samples, threshold, int(params.get("reps") or sales_reps()), step)
+    return dict(stats, backtest_id=latest["id"], goal=goal.name)
+
+
+DAY = 86400

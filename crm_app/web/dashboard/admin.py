@@ -53,6 +53,18 @@ def thresholds_preview():
     return jsonify(service.threshold_preview(store(), model, values.high, values.medium, values.pql, values.min_fit))
 
 
+@bp.route("/thresholds/lift")
+def thresholds_lift():
+    """Backtested PQL lift at a threshold (the first call per scoring run re-collects the backtest's samples)."""
+    from crm_app.services.dashboard_models import lift_at
+    rules = loaded_rules()
+    model = chosen_model(rules)
+    stats = lift_at(store(), specs().specs, model, _number("pql"))
+    if stats is None:
+        return jsonify({"error": "no backtest for this model yet: run python -m crm_app backtest"}), 404
+    return jsonify(stats)
+
+
 @bp.route("/thresholds", methods=["POST"])
 @admin_required
 def thresholds_save():

@@ -299,7 +299,28 @@ def test_web_processes_of_one_store_share_the_session_key_when_none_is_set(tmp_p
     cookie = client.get_cookie("session")
     other = second.test_client()
     other.set_cookie("session", cookie.value)
-    assert "/dashboard/login" not in other.get("/dashboard/models").headers.get("Location", "")
-    assert other.get("/dashboard/models").status_code == 200
+    assert "/dashboard/login" not in other.get("/dashboard/activity").headers.get("Location", "")
+    assert other.get("/dashboard/activity").status_code == 200
     for app in (first, second):
         app.config["PQL_STORE"].dispose()
+
+
+@pytest.mark.parametrize("check,expected", [
+    ({"check": "pql_volume", "status": "flag", "value": 31.0}, "raise the threshold by 5–10 points"),
+    ({"check": "pql_volume", "status": "flag", "value": 0.5}, "lower the threshold by 5–10 points"),
+    ({"check": "pql_volume", "status": "ok", "value": 8.0}, None),
+    ({"check": "clustered:conversion", "status": "flag", "value": 0.7}, "spread the points"),
+    ({"check": "drift:upgraded", "status": "flag", "value": 0.4}, "retrain"),
+    ({"check": "pql_lift", "status": "unknown", "value": None}, None),
+])
+def test_every_flag_says_what_to_do(check, expected):
+    from crm_app.services.dashboard_models import what_to_do
+    advice = what_to_do(check)
+    assert advice is None if expected is None else expected in advice
+
+
+def test_a_manager_cannot_exclude_an_indicator(site):
+    client = signed_in(site[0], "manager", "manager-pw")
+    response = client.post("/dashboard/models/upgraded/exclude",
+                           data={"indicator": "events.any.count_7d", "csrf_token": token(client, "/dashboard/models")})
+    assert response.status_code == 403

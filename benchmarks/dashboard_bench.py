@@ -143,6 +143,7 @@ def main() -> None:
              ("person page", "/dashboard/people/500000"),
              ("threshold preview", "/dashboard/thresholds/preview?model=conversion&high=65&medium=35&pql=70&min_fit=0"),
              ("overview", "/dashboard/"),
+             ("rules (firing rates)", "/dashboard/rules"),
              ("first page, by score (summary cached)", people + "&size=49")]
     with app.config["PQL_STORE"].read() as conn:
         from sqlalchemy import text

@@ -205,6 +205,7 @@ def test_a_wrong_password_is_refused_and_next_never_leaves_the_site(site):
     good = client.post("/dashboard/login?next=//evil.example/x",
                        data={"user": "admin", "password": "admin-pw", "csrf_token": token(client)})
     assert good.headers["Location"] == "/dashboard/"
+    assert "SameSite=Lax" in good.headers["Set-Cookie"] and "HttpOnly" in good.headers["Set-Cookie"]
 
 
 @pytest.mark.parametrize("path,data", [("/dashboard/login", {"user": "admin", "password": "admin-pw"}),

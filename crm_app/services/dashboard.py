@@ -9,6 +9,7 @@ from crm_app.services.score_cube import cube, per_run
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import dashboard as queries
+from crm_app.store.dashboard import SORTS, PeopleQuery  # noqa: F401 - the web layer's vocabulary
 from crm_app.store.results import history_for, last_run, stored_result
 
 WEEK = 7 * 86400

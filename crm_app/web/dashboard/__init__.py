@@ -76,6 +76,8 @@ def register(app) -> None:
     """Attach the dashboard to an app; `/` leads to it."""
     from crm_app.services.dashboard_auth import shared_session_key
     from crm_app.web.dashboard import admin, auth, later, models_views, pages  # noqa: F401 - they add routes to bp
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"  # a second guard, beside CSRF tokens, on every POST
     if not app.config["PQL_CONFIG"].secret_key:
         app.config["SECRET_KEY"] = shared_session_key(app.config["PQL_STORE"])
     app.register_blueprint(bp)

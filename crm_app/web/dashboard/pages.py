@@ -6,7 +6,6 @@ from flask import abort, render_template, request
 from crm_app.services import dashboard as service
 from crm_app.services import dashboard_models as models_service
 from crm_app.services.score_cube import per_run
-from crm_app.store.dashboard import SORTS, PeopleQuery
 from crm_app.web.dashboard import bp, now, specs, store
 
 
@@ -61,18 +60,18 @@ def _cursor(text: str | None) -> tuple | None:
         abort(400, description=f"Bad page cursor {text!r}; start again from the first page.")
 
 
-def people_query(model: str) -> PeopleQuery:
+def people_query(model: str) -> service.PeopleQuery:
     """The people list's filters from the query string; bad values get a clear 400."""
     args = request.args
     band = args.get("band") or None
     if band and band not in service.BANDS:
         abort(400, description=f"band must be one of {', '.join(service.BANDS)}")
     sort = args.get("sort", "score")
-    if sort not in SORTS:
-        abort(400, description=f"sort must be one of {', '.join(SORTS)}")
+    if sort not in service.SORTS:
+        abort(400, description=f"sort must be one of {', '.join(service.SORTS)}")
     pql = {"yes": True, "no": False}.get(args.get("pql", ""))
     size = args.get("size", "50")
-    return PeopleQuery(model=model, band=band, pql=pql, q=(args.get("q") or "").strip() or None, sort=sort,
+    return service.PeopleQuery(model=model, band=band, pql=pql, q=(args.get("q") or "").strip() or None, sort=sort,
                        descending=args.get("order", "desc") != "asc", after=_cursor(args.get("after")),
                        before=_cursor(args.get("before")), size=int(size) if size.isdigit() else 50)
 
@@ -85,7 +84,7 @@ def people():
     page = service.people_page(store(), query)
     keep = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
     return render_template("dashboard/people.html", page=page, query=query, keep=keep, model=model,
-                           models=service.person_models(rules), sorts=list(SORTS),
+                           models=service.person_models(rules), sorts=list(service.SORTS),
                            unavailable=[service.Unavailable("Filter by owner", "CRM owners from sync (issue 3)"),
                                         service.Unavailable("Filter by segment", "segments (issue 8)")])
 

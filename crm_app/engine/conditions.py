@@ -19,12 +19,23 @@ def days_since_last(cond: EventCondition, record: Mapping, features: Mapping, as
     Counting from sign-up rather than from the first event keeps "adding an event never lowers behaviour"
     true: a first event must not start a never-logged-in clock.
     """
-    last = features.get(last_at_key(cond.selector))
+    last = features.get(_last_key(cond))
     if last is None:
         last = record.get(CREATED_AT)
     if last is None or isinstance(last, bool) or not isinstance(last, (int, float)):
         return None
     return max(0, (as_of - int(last)) // DAY)
+
+
+_LAST_KEYS: dict = {}
+
+
+def _last_key(cond: EventCondition) -> str:
+    """last_at_key of a condition's selector, computed once per condition (it is hot)."""
+    key = _LAST_KEYS.get(id(cond))
+    if key is None or key[0] is not cond:
+        key = _LAST_KEYS[id(cond)] = (cond, last_at_key(cond.selector))
+    return key[1]
 
 
 def measured_value(cond: EventCondition, record: Mapping, features: Mapping, as_of: int):

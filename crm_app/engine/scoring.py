@@ -131,6 +131,16 @@ def _reason_text(cr: CompiledRule, record: Mapping, features: Mapping, as_of: in
     return "".join(literal + (fill(name) if name else "") for literal, name in cr.template)
 
 
+def _age_text(age_seconds: int) -> str:
+    """Age of the evidence in whole weeks: the reason text changes weekly, not daily.
+
+    Reason texts are written into a CRM field; a text that changed every day would cost a write-back call
+    per person per day while the points stayed the same.
+    """
+    weeks = age_seconds // (7 * DAY)
+    return f"{weeks} week{'s' if weeks != 1 else ''} ago"
+
+
 def _evidence_age(cr: CompiledRule, features: Mapping, as_of: int) -> int | None:
     times = [features.get(k) for k in cr.evidence]
     times = [t for t in times if t is not None]
@@ -158,7 +168,7 @@ def _fire(rules: tuple, record: Mapping, features: Mapping, as_of: int, recency:
         total += points
         text = _reason_text(cr, record, features, as_of)
         if factor != 1.0:
-            text = f"{text} ({(age or 0) // DAY} days ago, ×{factor:.2f})"
+            text = f"{text} ({_age_text(age or 0)})"
         reasons.append(Reason(rule.id, rule.kind, text, points, rule.points, round(factor, 4), rule.group))
     return total
 
@@ -187,7 +197,8 @@ def evaluate(model: Model, record: Mapping, features: Mapping, as_of, previous=N
         steps = max(0, now - int(last_activity)) // model.decay.every
         decay = round_half_up(steps * model.decay.points)
         if decay:
-            reasons.append(Reason("decay", "decay", f"No product activity for {days_inactive} days (decay)",
+            quiet = steps * model.decay.every // DAY
+            reasons.append(Reason("decay", "decay", f"No product activity for {quiet}+ days (decay)",
                                   -decay, -model.decay.points, float(steps)))
     floor = model.decay.floor if model.decay else model.clamp[0]
     behaviour = _clamp(max(floor, behaviour_raw - decay), model.clamp)

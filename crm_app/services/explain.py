@@ -58,7 +58,9 @@ def format_explanation(record: dict, model, result) -> str:
         chosen = [r for r in result.reasons if r.kind == kind]
         if chosen:
             lines.append(f"  {title}:")
-            lines.extend(f"    {r.points:+4d}  {r.text}" for r in chosen)
+            lines.extend(f"    {r.points:+4d}  {r.text}" + (f"  [{r.base_points:+g} ×{r.factor:.2f} recency]"
+                                                            if r.kind == "behaviour" and r.factor != 1 else "")
+                         for r in chosen)
     if not result.reasons:
         lines.append("  No rule fired.")
     return "\n".join(lines)

@@ -262,7 +262,8 @@ def test_rule_preview_names_file_line_and_apply_writes_only_a_valid_file(site):
     better = original.replace("label: Sent workspace invites", "label: Invited teammates")
     applied = client.post("/dashboard/rules/apply", data={"file": "conversion.yaml", "text": better, "csrf_token": csrf})
     assert applied.status_code == 302 and rule_file.read_text() == better
-    assert "Invited teammates" in client.get("/dashboard/rules").text
+    page = client.get("/dashboard/rules").text
+    assert "Invited teammates" in page and "take effect on the next scoring cycle" in page
     rule_file.write_text(original)
 
 

@@ -151,6 +151,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     # 5. The rules page shows firing rates and previews an edited file's impact without applying it.
     page.click("nav >> text=Rules")
     page.wait_for_selector("tr[data-rule=invited_teammates]")
+    assert "the files as they are now" in page.inner_text("#scoring-state")  # scored with the saved file
     original = page.input_value("textarea")
     page.fill("textarea", original.replace("points: 25\n    when: {event: Invite Sent", "points: 60\n    when: {event: Invite Sent"))
     page.click("#preview-rules")

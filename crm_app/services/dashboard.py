@@ -107,3 +107,10 @@ def _new_pqls(store: Store, model_name: str, since: int) -> list:
 def _firing_counts(store: Store, model_name: str) -> dict:
     with store.read() as conn:
         return queries.rule_firing_counts(conn, model_name)
+
+
+def scoring_state(store: Store, ruleset: RuleSet) -> dict:
+    """The last scoring run, and whether it used the rule files as they are now (else the change is pending)."""
+    with store.read() as conn:
+        run = last_run(conn)
+    return {"run": run, "pending": run is not None and run["rules_hash"] != ruleset.hash}

@@ -110,7 +110,8 @@ def _render_rules(edit_name: str | None = None, edit_text: str | None = None, er
     if edit_text is None and edit_name:
         edit_text = _rule_file(edit_name).read_text()
     firing = service.rule_firing(store(), rules) if rules else {}
-    return render_template("dashboard/rules.html", state=state, rules=rules, firing=firing, files=files,
+    scoring = service.scoring_state(store(), rules) if rules else None
+    return render_template("dashboard/rules.html", state=state, rules=rules, firing=firing, files=files, scoring=scoring,
                            edit_name=edit_name, edit_text=edit_text, errors=errors, impact=impact,
                            sample=SAMPLE), status
 

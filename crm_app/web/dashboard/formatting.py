@@ -33,5 +33,12 @@ def short_path(source: str) -> str:
     return "/".join(parts[-2:])
 
 
-FILTERS = {"short_path": short_path, "fmt_date": date, "fmt_number": number, "fmt_percent": percent, "fmt_points": points,
+def spec_error(error) -> str:
+    """An admin file error as `check` prints it, with the file named from its folder (rules/x.yaml:12: ...)."""
+    text = str(error)
+    file = getattr(error, "file", None)
+    return text.replace(file, short_path(file), 1) if file else text
+
+
+FILTERS = {"short_path": short_path, "spec_error": spec_error, "fmt_date": date, "fmt_number": number, "fmt_percent": percent, "fmt_points": points,
            "band_colours": BAND_COLOURS}

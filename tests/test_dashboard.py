@@ -326,3 +326,11 @@ def test_a_manager_cannot_exclude_an_indicator(site):
     response = client.post("/dashboard/models/upgraded/exclude",
                            data={"indicator": "events.any.count_7d", "csrf_token": token(client, "/dashboard/models")})
     assert response.status_code == 403
+
+
+def test_errors_explain_themselves_as_a_page_or_as_json_for_previews(site):
+    client = signed_in(site[0], "admin", "admin-pw")
+    page = client.get("/dashboard/people?band=purple")
+    assert page.status_code == 400 and "band must be one of high, medium, low" in page.text and "Back to" in page.text
+    preview = client.get("/dashboard/thresholds/preview?model=conversion&high=x&medium=40")
+    assert preview.status_code == 400 and preview.json == {"error": "high must be a number, not 'x'"}

@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
@@ -54,6 +55,16 @@ def require_login_and_csrf():
         return redirect(url_for("dashboard.login", next=request.full_path))
     g.user, g.role = session["user"], session["role"]
     return None
+
+
+@bp.errorhandler(HTTPException)
+def error_page(exc: HTTPException):
+    """Dashboard errors as a page in its style with the reason and the way back; JSON for the live previews."""
+    if exc.code is None or exc.code < 400:
+        return exc
+    if request.path.startswith(("/dashboard/thresholds/preview", "/dashboard/thresholds/lift")):
+        return jsonify(error=exc.description), exc.code
+    return render_template("dashboard/error.html", code=exc.code, name=exc.name, description=exc.description), exc.code
 
 
 def admin_required(view):

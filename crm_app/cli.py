@@ -115,6 +115,8 @@ def cmd_status(args, config: Config) -> int:
     """Show the store, the last scoring run and the ingest totals."""
     from crm_app.services.status import format_status
     print(format_status(_open(config), config))
+    from crm_app.cli_crm import print_crm_status  # issue 3: CRM calls, limits, watermarks
+    print_crm_status(config)
     return 0
 
 
@@ -148,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=cmd_serve)
     sub.add_parser("status", help=cmd_status.__doc__).set_defaults(func=cmd_status)
+    from crm_app.cli_crm import register_crm  # issue 3: provision, sync, writeback, crm-status
+    register_crm(sub)
     from crm_app.cli_models import register as register_models
     register_models(sub)
     return parser

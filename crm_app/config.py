@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from crm_app.crm.settings import CRM_SETTINGS
 from crm_app.specs.loader import SpecDirs
 
 # name -> (default, meaning). README.md documents each; tests/test_docs.py checks that.
@@ -22,6 +23,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "DASHBOARD_MANAGER_USER": ("manager", "dashboard login with the manager role (views, acts on alerts)"),
     "DASHBOARD_MANAGER_PASSWORD": ("", "its password; empty disables the manager login"),
 }
+SETTINGS.update(CRM_SETTINGS)  # issue 3: CRM integration settings
 
 
 @dataclass(frozen=True)

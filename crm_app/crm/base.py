@@ -27,9 +27,19 @@ class CrmRecord:
 
 @dataclass(frozen=True)
 class RecordUpdate:
+    """Canonical values for one record; `types` (field -> our type) is shared by a batch, inferred if absent."""
+
     object_type: str
     id: str
     values: dict
+    types: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def type_of(self, name: str) -> str:
+        """Our type of a field: as given, else inferred from the Python value."""
+        if name in self.types:
+            return self.types[name]
+        value = self.values.get(name)
+        return "boolean" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else "text"
 
 
 @dataclass(frozen=True)
@@ -57,16 +67,31 @@ class TaskRequest:
     who_id: str | None
     what_id: str | None = None  # account / company
     priority: str = "Normal"
+    # Why: a create whose answer was lost (reset, timeout, 5xx) may have happened; the adapter looks the
+    # task up by (who, subject, due) before trying again, so a retry never makes a second task.
 
 
 @dataclass
 class CallCounter:
-    """API calls used, per endpoint family, for status and budgeting."""
+    """API calls used, per endpoint family (every attempt, retries included), and the last limit headers."""
 
     calls: dict = field(default_factory=dict)
+    limits: dict = field(default_factory=dict)
 
     def count(self, family: str, n: int = 1) -> None:
         self.calls[family] = self.calls.get(family, 0) + n
+
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def take(self) -> dict:
+        """The calls counted so far, resetting the counter (one operation's share)."""
+        taken, self.calls = self.calls, {}
+        return taken
+
+
+class CrmError(Exception):
+    """A CRM call failed for good (after retries), or the CRM refused a request as malformed."""
 
 
 class CrmAdapter(Protocol):
@@ -75,13 +100,22 @@ class CrmAdapter(Protocol):
     name: str
     counter: CallCounter
 
-    def describe_fields(self, object_type: str) -> dict[str, FieldInfo]: ...
+    def field_targets(self, spec) -> list[tuple[str, str]]:
+        """(object type, field name) pairs a field spec lands on in this CRM."""
+        ...
+
+    def describe_fields(self, object_type: str) -> dict[str, FieldInfo]:
+        """Fields as the CRM shows them to us; a field hidden from the integration user has type 'hidden'."""
+        ...
 
     def create_field(self, object_type: str, spec) -> None: ...
 
-    def read_changed(self, object_type: str, since: str | None) -> Iterator[CrmRecord]: ...
+    def read_changed(self, object_type: str, since: str | None,
+                     fields: list[str] | None = None) -> Iterator[CrmRecord]: ...
 
-    def write_values(self, updates: list[RecordUpdate]) -> list[WriteOutcome]: ...
+    def write_values(self, updates: list[RecordUpdate]) -> list[WriteOutcome]:
+        """Write canonical values (see crm/values.py); one outcome per update, in order."""
+        ...
 
     def list_owners(self) -> list[Owner]: ...
 

@@ -25,7 +25,9 @@ def events_by_person_index(dialect: str) -> Index:
 
 
 def _initial(conn: Connection) -> None:
-    from crm_app.store.lifecycle import TABLES as later  # created by their own migrations
+    from crm_app.store.crm import TABLES as crm_tables  # created by their own migrations
+    from crm_app.store.lifecycle import TABLES as later
+    later = (*later, *crm_tables)
     tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
     index = events_by_person_index(conn.dialect.name)
@@ -38,6 +40,11 @@ def _lifecycle(conn: Connection) -> None:
     create_tables(conn)
 
 
+def _crm_tables(conn: Connection) -> None:
+    from crm_app.store import crm  # noqa: F401 - defines the tables on schema.metadata
+    crm.create_tables(conn)
+
+
 def _dashboard_indexes(conn: Connection) -> None:
     from crm_app.store.dashboard_indexes import create_dashboard_indexes
     create_dashboard_indexes(conn)
@@ -45,6 +52,7 @@ def _dashboard_indexes(conn: Connection) -> None:
 
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
+    (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
     (20, "lifecycle models (trained versions, reports) and backtest runs", _lifecycle),
     (50, "dashboard: keyset indexes on results for sorted, filtered people pages", _dashboard_indexes),
 ]

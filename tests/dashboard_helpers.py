@@ -12,10 +12,13 @@ from tests.conftest import ROOT
 
 
 def demo_workspace(tmp: Path, people: int = 400, **settings):
-    """A copy of the shipped admin files plus a scored demo store; returns (config, one-time password)."""
+    """A copy of the shipped admin files plus a scored demo store; returns (config, one-time password).
+
+    The caller sets CRM_SANDBOX_PATH inside tmp (see sandbox_env) so the demo's sandbox CRM stays there.
+    """
     from crm_app.config import Config
     from crm_app.services.demo import run_demo
-    for name in ("rules", "field_specs", "playbooks"):
+    for name in ("rules", "field_specs", "playbooks", "mapping"):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, tmp / name)
     config = Config.from_env({}, database_url=f"sqlite:///{tmp}/var/pql.db", specs_root=str(tmp),
@@ -72,3 +75,13 @@ def train_and_backtest(config, store, as_of: int) -> None:
     # The demo's upgrades happen in its last days: dates up to a week back with a two-week window see them.
     backtest.run(store, [specs.rules.models[0], edited.models[0]], specs.lifecycle[0], as_of - 42 * day,
                  as_of - 7 * day, 14 * day, 7 * day)
+
+
+def sandbox_env(tmp: Path):
+    """CRM=sandbox with its file inside tmp, for as long as the returned context is open."""
+    import pytest
+    patch = pytest.MonkeyPatch.context()
+    mp = patch.__enter__()
+    mp.setenv("CRM", "sandbox")
+    mp.setenv("CRM_SANDBOX_PATH", str(tmp / "var" / "crm-sandbox.db"))
+    return patch

@@ -10,7 +10,7 @@ from crm_app.services import rule_files
 from crm_app.services.score_cube import cube
 from crm_app.store import dashboard as queries
 from crm_app.store.dashboard import PeopleQuery
-from tests.dashboard_helpers import demo_workspace, scored_as_of
+from tests.dashboard_helpers import demo_workspace, sandbox_env, scored_as_of
 
 AS_OF = 1_790_000_000
 
@@ -154,12 +154,15 @@ def test_replace_top_level_keeps_every_other_line(text, key, flow, expected):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     from crm_app import create_app
-    config, password = demo_workspace(tmp_path_factory.mktemp("dash"), people=150,
+    tmp = tmp_path_factory.mktemp("dash")
+    env = sandbox_env(tmp)
+    config, password = demo_workspace(tmp, people=150,
                                       dashboard_admin_password="admin-pw", dashboard_manager_password="manager-pw")
     app = create_app(config)
     app.config["PQL_NOW"] = scored_as_of(app.config["PQL_STORE"])
     yield app, config, password
     app.config["PQL_STORE"].dispose()
+    env.__exit__(None, None, None)
 
 
 def token(client, path: str = "/dashboard/login") -> str:
@@ -334,3 +337,13 @@ def test_errors_explain_themselves_as_a_page_or_as_json_for_previews(site):
     assert page.status_code == 400 and "band must be one of high, medium, low" in page.text and "Back to" in page.text
     preview = client.get("/dashboard/thresholds/preview?model=conversion&high=x&medium=40")
     assert preview.status_code == 400 and preview.json == {"error": "high must be a number, not 'x'"}
+
+
+@pytest.mark.parametrize("limits,expected", [
+    ({"api-usage": "120/15000"}, [("api-usage", 120, 15000, 1 - 120 / 15000)]),
+    ({"x-hubspot-ratelimit": "remaining 40", "daily": "250000 / 500000"}, [("daily", 250000, 500000, 0.5)]),
+    ({}, []),
+])
+def test_rate_limit_headroom_from_the_last_limit_headers(limits, expected):
+    from crm_app.services.dashboard_crm import headroom
+    assert [(h["name"], h["used"], h["allowed"], h["left"]) for h in headroom(limits)] == expected

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.dashboard_helpers import LiveServer, demo_workspace, scored_as_of, train_and_backtest
+from tests.dashboard_helpers import LiveServer, demo_workspace, sandbox_env, scored_as_of, train_and_backtest
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
@@ -35,6 +35,7 @@ def browser():
 def site(tmp_path_factory):
     from crm_app import create_app
     tmp = tmp_path_factory.mktemp("dash")
+    env = sandbox_env(tmp)
     config, password = demo_workspace(tmp, people=400, dashboard_manager_password="manager-pw")
     app = create_app(config)
     app.config["PQL_NOW"] = scored_as_of(app.config["PQL_STORE"])
@@ -42,6 +43,7 @@ def site(tmp_path_factory):
     with LiveServer(app) as server:
         yield server, app, config, password
     app.config["PQL_STORE"].dispose()
+    env.__exit__(None, None, None)
 
 
 def shot(page, name: str) -> None:
@@ -187,7 +189,17 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     page.wait_for_selector("#health tr[data-check=pql_volume]")
     shot(page, "11-overview-health")
 
-    for name in ("activity", "integrations"):
+    # 8. Integrations: the sandbox CRM the demo filled, its API calls, and the field check.
+    page.click("nav >> text=Integrations")
+    page.wait_for_selector("#crm-name >> text=sandbox")
+    calls_before = int(page.inner_text("#calls-today").replace(",", ""))
+    assert calls_before > 0  # the demo provisioned and wrote back through the adapter
+    page.click("#check-fields")
+    page.wait_for_selector("#fields tr[data-field] >> text=ok")
+    assert int(page.inner_text("#calls-today").replace(",", "")) > calls_before  # the check is accounted
+    shot(page, "13-integrations")
+
+    for name in ("activity",):
         page.click(f"nav >> text={name.capitalize()}")
         page.wait_for_selector("[data-unavailable]")
         shot(page, f"13-{name}")

@@ -9,8 +9,6 @@ from crm_app.web.dashboard import bp
 PENDING = {
     "activity": ("Activity", [Unavailable("Playbook runs, failed actions with retry, and the embedded Slack outbox "
                                           "with working buttons", "playbooks, ledger and Slack outbox (issue 4)")]),
-    "integrations": ("Integrations", [Unavailable("CRM connection, provisioned fields, last syncs, API calls used "
-                                                  "and rate-limit headroom", "CRM adapters and sync (issue 3)")]),
 }
 
 
@@ -22,8 +20,3 @@ def _pending(name: str):
 @bp.route("/activity")
 def activity():
     return _pending("activity")
-
-
-@bp.route("/integrations")
-def integrations():
-    return _pending("integrations")

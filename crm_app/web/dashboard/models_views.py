@@ -51,3 +51,18 @@ def backtest():
                                                                          for b in r["buckets"]]}
                                                for label, r in results.items()]}
     return render_template("dashboard/backtest.html", runs=runs, charts=charts)
+
+
+@bp.route("/integrations")
+def integrations():
+    """CRM status from the store; the field check asks the CRM only when requested (it costs API calls)."""
+    from crm_app.crm.base import CrmError
+    from crm_app.services import dashboard_crm
+    plan, error = None, None
+    if request.args.get("check") == "fields":
+        try:
+            plan = dashboard_crm.check_fields(store(), loaded_specs().fields)
+        except (CrmError, OSError) as exc:
+            error = str(exc)
+    return render_template("dashboard/integrations.html", d=dashboard_crm.integration_status(store()), plan=plan,
+                           error=error)

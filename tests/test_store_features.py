@@ -125,3 +125,13 @@ def test_migrations_are_versioned_and_idempotent(store):
     with store.begin() as conn:
         assert migrate(conn) == []
         assert current_version(conn) == max(v for v, _, _ in MIGRATIONS)
+
+
+def test_upserting_unchanged_people_queues_no_one(store):
+    with store.begin() as conn:
+        people_store.upsert_people(conn, [{"external_id": "a", "email": "a@x.io", "attributes": {"title": "VP"}}])
+        release_dirty(conn, claim_dirty(conn))
+        people_store.upsert_people(conn, [{"external_id": "a", "email": "a@x.io", "attributes": {"title": "VP"}}])
+        assert claim_dirty(conn) == []
+        people_store.upsert_people(conn, [{"external_id": "a", "attributes": {"title": "CTO"}}])
+        assert len(claim_dirty(conn)) == 1

@@ -54,7 +54,7 @@ def _earliest(*stamps):
 
 
 def upsert_people(conn: Connection, rows: list[dict]) -> dict:
-    """Create or update people by external_id, merging attributes; mark them for rescoring."""
+    """Create or update people by external_id, merging attributes; queue those that changed for rescoring."""
     ids = [r["external_id"] for r in rows]
     existing = {r.external_id: r for r in _select_in(conn, schema.people, "external_id", ids)}
     now = int(time.time())
@@ -70,10 +70,14 @@ def upsert_people(conn: Connection, rows: list[dict]) -> dict:
             "created_at": _earliest(base.get("created_at"), row.get("created_at")) or now,
             "updated_at": now,
         }
-    upsert(conn, schema.people, list(merged.values()), ["external_id"],
-           ["email", "account_id", "attributes", "created_at", "updated_at"])
+    compared = ("email", "account_id", "attributes", "created_at")
+    changed = [m for ext, m in merged.items() if ext not in existing
+               or any(m[c] != getattr(existing[ext], c) for c in compared)]
+    upsert(conn, schema.people, changed, ["external_id"], ["email", "account_id", "attributes", "created_at",
+                                                           "updated_at"])
     found = person_ids(conn, ids)
-    mark_dirty(conn, list(found.values()))
+    # Only people whose data really changed are queued: a sync that re-reads what we hold rescores no one.
+    mark_dirty(conn, [found[m["external_id"]] for m in changed])
     return found
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 import re
+import uuid
 
 import pytest
 
@@ -38,7 +39,7 @@ def seed_population(store, n: int = 230, seed: int = 3) -> list[dict]:
                          "pql_since": AS_OF - rng.randint(0, 20) * 86400 if combined >= 75 else None,
                          "pql_first_at": None, "activation": None, "milestones": 0, "last_activity": None,
                          "days_inactive": None, "reasons": [[r, r, 5] for r in fired], "digest": "d",
-                         "rules_hash": "h"})
+                         "rules_hash": "h", "_owner": f"rep{int(ext[1:]) % 3}"})
         results_store.save_results(conn, rows, [])
         results_store.record_run(conn, {"as_of": AS_OF, "mode": "full", "scored": n})
     return rows
@@ -52,7 +53,7 @@ def walk(conn, query: PeopleQuery) -> list[int]:
         def read(self):
             import contextlib
             return contextlib.nullcontext(conn)
-        url = "walk"
+        url = f"walk-{uuid.uuid4()}"  # its own cache: per-run summaries must never leak between stores
     seen, cursor = [], None
     while True:
         page = people_page(OneConn(), PeopleQuery(**{**query.__dict__, "after": cursor}))
@@ -63,18 +64,22 @@ def walk(conn, query: PeopleQuery) -> list[int]:
         cursor = (int(value), int(ident))
 
 
-@pytest.mark.parametrize("band,pql,sort,descending", [
-    (None, None, "score", True), ("medium", None, "score", False), (None, True, "fit", True),
-    ("high", False, "behaviour", False), ("low", None, "fit", False), (None, False, "score", True)])
-def test_keyset_pages_cover_everyone_once_in_sort_order(store, band, pql, sort, descending):
+@pytest.mark.parametrize("band,pql,sort,descending,owner", [
+    (None, None, "score", True, None), ("medium", None, "score", False, None), (None, True, "fit", True, None),
+    ("high", False, "behaviour", False, None), ("low", None, "fit", False, None), (None, False, "score", True, None),
+    (None, None, "score", True, "rep1"), ("high", True, "fit", False, "rep2")])
+def test_keyset_pages_cover_everyone_once_in_sort_order(store, band, pql, sort, descending, owner):
+    from crm_app.services.dashboard import _total
     rows = seed_population(store)
     column = queries.SORTS[sort]
-    expected = sorted((r for r in rows if (band is None or r["band"] == band) and (pql is None or r["pql"] == pql)),
+    expected = sorted((r for r in rows if (band is None or r["band"] == band) and (pql is None or r["pql"] == pql)
+                       and (owner is None or r["_owner"] == owner)),
                       key=lambda r: (r[column], r["subject_id"]), reverse=descending)
-    query = PeopleQuery("conversion", band=band, pql=pql, sort=sort, descending=descending, size=7)
+    query = PeopleQuery("conversion", band=band, pql=pql, sort=sort, descending=descending, size=7, owner=owner)
     with store.read() as conn:
         assert walk(conn, query) == [r["subject_id"] for r in expected]
         assert queries.filtered_count(conn, query) == len(expected)
+    assert _total(store, query) == len(expected)  # the per-run summaries agree with counting
 
 
 def test_previous_page_is_the_page_before(store):
@@ -347,3 +352,17 @@ def test_errors_explain_themselves_as_a_page_or_as_json_for_previews(site):
 def test_rate_limit_headroom_from_the_last_limit_headers(limits, expected):
     from crm_app.services.dashboard_crm import headroom
     assert [(h["name"], h["used"], h["allowed"], h["left"]) for h in headroom(limits)] == expected
+
+
+def test_the_owner_list_reads_the_owner_index_not_the_people_table(sqlite_store):
+    from sqlalchemy import select, text
+
+    from crm_app.store.dashboard_indexes import owner_expr
+    seed_population(sqlite_store)
+    owner = owner_expr("sqlite")
+    query = select(owner).where(owner > "").distinct().order_by(owner)
+    with sqlite_store.read() as conn:
+        assert queries.owner_names(conn) == ["rep0", "rep1", "rep2"]
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(str(row) for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+    assert "ix_people_owner" in plan and "SCAN people " not in plan

@@ -62,10 +62,9 @@ def person_detail(store: Store, ruleset: RuleSet, person_id: int, now: int) -> d
 def people_page(store: Store, query: queries.PeopleQuery) -> dict:
     """One page of the people list, the cursors around it, and how many match."""
     started = time.perf_counter()
-    summary = None if query.q else cube(store, query.model, build=False)
     with store.read() as conn:
         rows = queries.people_page(conn, query)
-        total = summary.count(query.band, query.pql) if summary else queries.filtered_count(conn, query)
+    total = _total(store, query)
     size = max(1, min(query.size, queries.PAGE_MAX))
     backwards = query.before is not None
     more = len(rows) > size
@@ -78,6 +77,23 @@ def people_page(store: Store, query: queries.PeopleQuery) -> dict:
     return {"rows": rows, "total": total, "ms": (time.perf_counter() - started) * 1000,
             "next": cursor(rows[-1]) if rows and has_next else None,
             "prev": cursor(rows[0]) if rows and has_prev else None}
+
+
+def _total(store: Store, query: queries.PeopleQuery) -> int:
+    """How many match: from the per-run population summary when it answers it, else counted."""
+    summary = None if query.q or query.owner else cube(store, query.model, build=False)
+    if summary:
+        return summary.count(query.band, query.pql)
+    with store.read() as conn:
+        return queries.filtered_count(conn, query)
+
+
+def owner_names(store: Store) -> list[str]:
+    """The owners to filter by, once per scoring run."""
+    def build() -> list:
+        with store.read() as conn:
+            return queries.owner_names(conn)
+    return per_run(store, "owner-names", build)
 
 
 def threshold_preview(store: Store, model_name: str, high: float, medium: float, pql: float | None,

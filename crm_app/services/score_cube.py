@@ -19,7 +19,7 @@ _LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class Cube:
-    version: int | None
+    version: tuple
     groups: tuple  # (combined, fit_raw, band, pql, people)
 
     @property

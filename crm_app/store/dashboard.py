@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, func, or_, select, true
+from sqlalchemy import Connection, and_, exists, func, or_, select, true
 
 from crm_app.store import schema
+from crm_app.store.dashboard_indexes import owner_expr
 
 SORTS = {"score": "combined", "fit": "fit", "behaviour": "behaviour"}  # each has a (model, column, id) index
 PAGE_MAX = 200
@@ -24,6 +25,24 @@ class PeopleQuery:
     after: tuple | None = None  # (sort value, subject id) of the last row of the previous page
     before: tuple | None = None  # (sort value, subject id) of the first row of the next page
     size: int = 50
+    owner: str | None = None  # the person's `owner` field (map the CRM owner to it in mapping/crm.yaml)
+
+
+def _filters(query: PeopleQuery, dialect: str) -> list:
+    """The WHERE conditions of a people query, without its cursor."""
+    r, p = schema.results, schema.people
+    conditions = [r.c.model == query.model]
+    if query.band:
+        conditions.append(r.c.band == query.band)
+    if query.pql is not None:
+        conditions.append(r.c.pql.is_(query.pql))
+    if query.q:
+        conditions.append(r.c.subject_id.in_(_search_ids(query.q)))
+    if query.owner:
+        # Correlated, so a keyset walk checks only the rows it passes, by primary key (no scan of everyone).
+        conditions.append(exists().where(p.c.id == r.c.subject_id,
+                                         owner_expr(dialect) == query.owner))
+    return conditions
 
 
 def pql_count(conn: Connection, model: str) -> int:
@@ -31,10 +50,10 @@ def pql_count(conn: Connection, model: str) -> int:
     return conn.execute(select(func.count()).where(r.c.model == model, r.c.pql.is_(True))).scalar() or 0
 
 
-def new_pqls_since(conn: Connection, model: str, since: int, owner_field: str = "owner") -> list[tuple]:
+def new_pqls_since(conn: Connection, model: str, since: int) -> list[tuple]:
     """(owner, new PQLs) for PQL streaks that started at or after `since`; owner from the person's fields."""
     r, p = schema.results, schema.people
-    owner = p.c.attributes[owner_field].as_string()
+    owner = owner_expr(conn.dialect.name)
     rows = conn.execute(select(owner, func.count()).select_from(r.join(p, p.c.id == r.c.subject_id))
                         .where(r.c.model == model, r.c.pql.is_(True), r.c.pql_since >= since)
                         .group_by(owner).order_by(func.count().desc()))
@@ -55,13 +74,7 @@ def people_page(conn: Connection, query: PeopleQuery) -> list[dict]:
     """One page of people with their result, in sort order, starting after/before a keyset cursor."""
     r, p, a = schema.results, schema.people, schema.accounts
     column = r.c[SORTS[query.sort]]
-    conditions = [r.c.model == query.model]
-    if query.band:
-        conditions.append(r.c.band == query.band)
-    if query.pql is not None:
-        conditions.append(r.c.pql.is_(query.pql))
-    if query.q:
-        conditions.append(r.c.subject_id.in_(_search_ids(query.q)))
+    conditions = _filters(query, conn.dialect.name)
     backwards = query.before is not None
     down = query.descending != backwards  # walking backwards reverses the order, then the page is flipped
     if query.after or query.before:
@@ -82,15 +95,14 @@ def people_page(conn: Connection, query: PeopleQuery) -> list[dict]:
 
 def filtered_count(conn: Connection, query: PeopleQuery) -> int:
     """How many people match the filters (no cursor); index-only for band / PQL filters."""
-    r = schema.results
-    conditions = [r.c.model == query.model]
-    if query.band:
-        conditions.append(r.c.band == query.band)
-    if query.pql is not None:
-        conditions.append(r.c.pql.is_(query.pql))
-    if query.q:
-        conditions.append(r.c.subject_id.in_(_search_ids(query.q)))
-    return conn.execute(select(func.count()).select_from(r).where(*conditions)).scalar() or 0
+    r, p = schema.results, schema.people
+    if query.owner:
+        # Driven from the owner index: that owner's people, then their result by primary key.
+        plain = PeopleQuery(**{**query.__dict__, "owner": None, "after": None, "before": None})
+        stmt = (select(func.count()).select_from(p.join(r, r.c.subject_id == p.c.id))
+                .where(owner_expr(conn.dialect.name) == query.owner, *_filters(plain, conn.dialect.name)))
+        return conn.execute(stmt).scalar() or 0
+    return conn.execute(select(func.count()).select_from(r).where(*_filters(query, conn.dialect.name))).scalar() or 0
 
 
 def person_with_account(conn: Connection, person_id: int) -> dict | None:
@@ -123,9 +135,12 @@ def score_cube(conn: Connection, model: str) -> list[tuple]:
     return [(row[0], row[1], row[2], bool(row[3]), row[4]) for row in rows]
 
 
-def results_version(conn: Connection) -> int | None:
-    """The id of the latest scoring run: results change only by scoring, which records a run when it ends."""
-    return conn.execute(select(func.max(schema.score_runs.c.id))).scalar()
+def results_version(conn: Connection) -> tuple:
+    """(id, start, end) of the latest scoring run: results change only by scoring, which records a run when it
+    ends; the times tell a recreated store (ids starting again) from the old one."""
+    s = schema.score_runs
+    row = conn.execute(select(s.c.id, s.c.started_at, s.c.finished_at).order_by(s.c.id.desc()).limit(1)).first()
+    return tuple(row) if row else ()
 
 
 def rule_firing_counts(conn: Connection, model: str) -> dict:
@@ -152,3 +167,9 @@ def meta_once(conn: Connection, key: str, value: str) -> str:
     from crm_app.store.dialect import upsert
     upsert(conn, schema.meta, [{"key": key, "value": value}], ["key"])
     return conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == key)).scalar()
+
+
+def owner_names(conn: Connection) -> list[str]:
+    """Every distinct owner, read from the owner index (no scan of the people table)."""
+    owner = owner_expr(conn.dialect.name)
+    return [o for o in conn.execute(select(owner).where(owner > "").distinct().order_by(owner)).scalars()]

@@ -50,11 +50,17 @@ def _dashboard_indexes(conn: Connection) -> None:
     create_dashboard_indexes(conn)
 
 
+def _owner_index(conn: Connection) -> None:
+    from crm_app.store.dashboard_indexes import create_owner_index
+    create_owner_index(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
     (20, "lifecycle models (trained versions, reports) and backtest runs", _lifecycle),
     (50, "dashboard: keyset indexes on results for sorted, filtered people pages", _dashboard_indexes),
+    (51, "dashboard: index on the person's owner field", _owner_index),
 ]
 
 

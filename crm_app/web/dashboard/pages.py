@@ -73,7 +73,8 @@ def people_query(model: str) -> service.PeopleQuery:
     size = args.get("size", "50")
     return service.PeopleQuery(model=model, band=band, pql=pql, q=(args.get("q") or "").strip() or None, sort=sort,
                        descending=args.get("order", "desc") != "asc", after=_cursor(args.get("after")),
-                       before=_cursor(args.get("before")), size=int(size) if size.isdigit() else 50)
+                       before=_cursor(args.get("before")), size=int(size) if size.isdigit() else 50,
+                       owner=args.get("owner") or None)
 
 
 @bp.route("/people")
@@ -85,8 +86,7 @@ def people():
     keep = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
     return render_template("dashboard/people.html", page=page, query=query, keep=keep, model=model,
                            models=service.person_models(rules), sorts=list(service.SORTS),
-                           unavailable=[service.Unavailable("Filter by owner", "CRM owners from sync (issue 3)"),
-                                        service.Unavailable("Filter by segment", "segments (issue 8)")])
+                           owners=service.owner_names(store()))
 
 
 @bp.route("/people/<int:person_id>")

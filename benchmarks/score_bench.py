@@ -9,6 +9,7 @@ peak RSS. Not part of the test run.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import sys
@@ -42,7 +43,18 @@ TITLES = ["VP Engineering", "Data Analyst", "Director of Ops", "Student", "Engin
 
 
 def rss_mb() -> float:
+    """Peak resident memory of this process and, separately, of the largest worker process."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """CPU used by this process and its finished worker processes: comparable on a busy machine."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def generate(store: Store, people: int, events: int, seed: int) -> None:
@@ -126,20 +138,22 @@ def main() -> None:
         conn.exec_driver_sql("DELETE FROM results")
         conn.exec_driver_sql("DELETE FROM score_history")
     print(f"Store: {path} ({path.stat().st_size / 1e9:.2f} GB)")
-    started = time.time()
+    started, cpu = time.time(), cpu_seconds()
     summary = score(store, rules, AS_OF, chunk=args.chunk)
     full = time.time() - started
     print(f"full score:        {summary.people:>9,} people in {full:6.1f}s = {summary.people / full:>9,.0f} "
-          f"people/s; peak RSS {rss_mb():,.0f} MB")
+          f"people/s; CPU {cpu_seconds() - cpu:,.0f}s; peak RSS {rss_mb():,.0f} MB (largest worker "
+          f"{worker_rss_mb():,.0f} MB); load average now {os.getloadavg()[0]:.1f}")
     rng = random.Random(args.seed)
     dirty = rng.sample(range(1, args.people + 1), max(1, args.people // 100))
     with store.begin() as conn:
         people_store.mark_dirty(conn, dirty)
-    started = time.time()
+    started, cpu = time.time(), cpu_seconds()
     summary = score(store, rules, AS_OF + 3600, mode="changed", chunk=args.chunk)
     incremental = time.time() - started
     print(f"incremental (1%):  {summary.people:>9,} people in {incremental:6.1f}s = "
-          f"{summary.people / incremental:>9,.0f} people/s; peak RSS {rss_mb():,.0f} MB")
+          f"{summary.people / incremental:>9,.0f} people/s; CPU {cpu_seconds() - cpu:,.1f}s; "
+          f"peak RSS {rss_mb():,.0f} MB")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from crm_app.config import Config
 
 
 def create_app(config: Config | None = None, store=None) -> Flask:
-    """The Flask app: ingest API and health, wired to one store."""
+    """The Flask app: ingest API, health and the dashboard, wired to one store."""
     from crm_app.store import Store
     from crm_app.web import health, ingest
 

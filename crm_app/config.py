@@ -15,7 +15,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "WRITE_KEY": ("", "Segment write key the ingest API requires (HTTP Basic user); empty = embedded demo only"),
     "MAX_MESSAGE_BYTES": ("32768", "largest single ingest message, as Segment's limit"),
     "MAX_BATCH_BYTES": ("512000", "largest ingest batch request, as Segment's limit"),
-    "SECRET_KEY": ("", "Flask session key; when empty, one is made once and kept in the store (shared by every web process)"),
+    "SECRET_KEY": ("", "Flask session key; when empty, one is kept in the store (shared by every web process)"),
     "LOG_LEVEL": ("INFO", "logging level"),
     "SALES_REPS": ("1", "sales reps sharing the PQLs, for PQLs per rep per week (backtest, health)"),
     "DASHBOARD_ADMIN_USER": ("admin", "dashboard login with the admin role (edits rules and thresholds)"),

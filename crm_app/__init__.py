@@ -25,6 +25,8 @@ def create_app(config: Config | None = None, store=None) -> Flask:
                                             "(fine for the embedded demo, never in production)")
     app.register_blueprint(ingest.bp)
     app.register_blueprint(health.bp)
+    from crm_app.web.slack import register_slack  # issue 4: /slack/events when Slack is configured
+    register_slack(app, app.config["PQL_STORE"])
     from crm_app.web import dashboard
     dashboard.register(app)
     return app

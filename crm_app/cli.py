@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_crm(sub)
     from crm_app.cli_models import register as register_models
     register_models(sub)
+    from crm_app.cli_playbooks import register_playbooks  # issue 4
+    register_playbooks(sub)
     return parser
 
 

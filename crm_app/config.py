@@ -61,3 +61,8 @@ class Config:
         if self.database_url.startswith("sqlite:///"):
             return Path(self.database_url[len("sqlite:///"):]).parent
         return Path("var")
+
+
+from crm_app.slack.settings import SLACK_SETTINGS  # noqa: E402 - issue 4: playbook and Slack settings
+
+SETTINGS.update(SLACK_SETTINGS)

@@ -174,6 +174,12 @@ class SandboxCrm:
                                      "status": "Not Started", "created_at": now_iso()})
         return task_id
 
+    def find_task(self, ref: str) -> str | None:
+        """The task whose body carries this reference (playbooks' in-doubt check after a crash), if any."""
+        self.counter.count("query")
+        row = self.db.execute("SELECT id FROM tasks WHERE instr(body, ?) > 0 LIMIT 1", [ref]).fetchone()
+        return row[0] if row else None
+
     def _check_object(self, object_type: str) -> None:
         if object_type not in OBJECTS:
             raise CrmError(f"the sandbox has no object {object_type!r}; use one of: {', '.join(OBJECTS)}")

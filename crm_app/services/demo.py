@@ -59,6 +59,8 @@ def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print) -> in
     out(_persona_table(store, ws.personas))
     _fill_sandbox_crm(store, specs, config, out)
     _show_examples(store, specs.rules, ws.personas, now, out)
+    from crm_app.services.playbook_demo import demo_playbooks  # issue 4: route, task, alert (outbox)
+    demo_playbooks(config, store, specs, now, out)
     from crm_app.services.dashboard_auth import issue_one_time_password
     out(f"\nDashboard: python -m crm_app serve, then http://127.0.0.1:5000/dashboard/ — sign in as "
         f"{config.dashboard_admin_user!r} with the one-time password {issue_one_time_password(store)}")

@@ -39,4 +39,6 @@ def format_status(store: Store, config: Config) -> str:
     files = status["admin_files"]
     lines.append("admin files: OK" if files["ok"] else f"admin files: {len(files['errors'])} error(s)")
     lines.extend(f"  {e}" for e in files["errors"])
+    from crm_app.services.playbook_status import format_playbook_status  # issue 4: ledger, failures, outbox
+    lines.extend(format_playbook_status(store))
     return "\n".join(lines)

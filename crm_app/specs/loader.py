@@ -38,6 +38,7 @@ class SpecSet:
     playbook_files: tuple
     hash: str
     lifecycle: tuple = ()
+    playbooks: object = None  # specs.playbooks.PlaybookSet
 
 
 def yaml_files(directory: Path) -> list[Path]:
@@ -121,14 +122,17 @@ def load_field_specs(directory: Path, errors: ErrorCollector, model_names: list[
     return tuple(specs)
 
 
-def load_playbook_files(directory: Path, errors: ErrorCollector) -> tuple:
-    """Playbook files are parsed for syntax and duplicate keys here; their meaning by the playbook specs."""
+def load_playbook_files(directory: Path, errors: ErrorCollector, lists: dict | None = None,
+                        models: list | None = None):
+    """Every playbook file and the routing file, validated by specs.playbooks -> PlaybookSet."""
+    from crm_app.specs.playbooks import parse_playbook_set  # here: playbooks import conditions, not loader
+
     found = []
     for path in yaml_files(directory):
         doc = load_yaml(path, errors, display_path(path))
         if doc is not None:
             found.append((display_path(path), doc))
-    return tuple(found)
+    return parse_playbook_set(found, errors, lists or {}, models or [])
 
 
 def load_spec_set(dirs: SpecDirs) -> SpecSet:
@@ -137,14 +141,15 @@ def load_spec_set(dirs: SpecDirs) -> SpecSet:
     rules = load_rules(dirs.rules, errors)
     lifecycle = load_lifecycle(dirs.lifecycle, errors, dict(rules.lists), rules.names, display_path)
     fields = load_field_specs(dirs.field_specs, errors, rules.names + [m.name for m in lifecycle])
-    playbooks = load_playbook_files(dirs.playbooks, errors)
+    playbooks = load_playbook_files(dirs.playbooks, errors, dict(rules.lists),
+                                    rules.names + [m.name for m in lifecycle])
     if errors:
         raise SpecSetInvalid(errors.sorted())
     all_files = yaml_files(dirs.rules) + yaml_files(dirs.field_specs) + yaml_files(dirs.playbooks)
     if dirs.lifecycle is not None:
         all_files += yaml_files(dirs.lifecycle)
-    return SpecSet(rules=rules, fields=fields, playbook_files=playbooks, hash=content_hash(all_files),
-                   lifecycle=lifecycle)
+    return SpecSet(rules=rules, fields=fields, playbook_files=tuple(yaml_files(dirs.playbooks)),
+                   hash=content_hash(all_files), lifecycle=lifecycle, playbooks=playbooks)
 
 
 def check_spec_set(dirs: SpecDirs) -> list[SpecError]:

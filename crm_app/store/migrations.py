@@ -27,7 +27,8 @@ def events_by_person_index(dialect: str) -> Index:
 def _initial(conn: Connection) -> None:
     from crm_app.store.crm import TABLES as crm_tables  # created by their own migrations
     from crm_app.store.lifecycle import TABLES as later
-    later = (*later, *crm_tables)
+    from crm_app.store.playbook_schema import TABLES as playbook_tables
+    later = (*later, *crm_tables, *playbook_tables)
     tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
     index = events_by_person_index(conn.dialect.name)
@@ -45,6 +46,11 @@ def _crm_tables(conn: Connection) -> None:
     crm.create_tables(conn)
 
 
+def _playbooks(conn: Connection) -> None:
+    from crm_app.store.playbook_schema import create_playbook_tables
+    create_playbook_tables(conn)
+
+
 def _dashboard_indexes(conn: Connection) -> None:
     from crm_app.store.dashboard_indexes import create_dashboard_indexes
     create_dashboard_indexes(conn)
@@ -59,6 +65,7 @@ MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
     (20, "lifecycle models (trained versions, reports) and backtest runs", _lifecycle),
+    (30, "playbooks: trigger state, action ledger, routing counters, Slack alerts, outbox, feedback", _playbooks),
     (50, "dashboard: keyset indexes on results for sorted, filtered people pages", _dashboard_indexes),
     (51, "dashboard: index on the person's owner field", _owner_index),
 ]

@@ -1,0 +1,17 @@
+"""Environment settings of playbooks and Slack; merged into config.SETTINGS (README documents each)."""
+from __future__ import annotations
+
+import os
+
+SLACK_SETTINGS: dict[str, tuple[str, str]] = {
+    "SLACK_BOT_TOKEN": ("", "bot token (xoxb-…) for alerts; empty = alerts go to the outbox in the store"),
+    "SLACK_SIGNING_SECRET": ("", "signing secret Slack signs button clicks with; needed for /slack/events"),
+    "SLACK_API_URL": ("https://slack.com/api/", "Slack Web API base URL (a proxy or a test emulator)"),
+    "PLAYBOOK_MAX_ATTEMPTS": ("8", "tries per playbook action before it is marked dead (backoff 30 s doubling)"),
+}
+
+
+def slack_setting(name: str, env: dict | None = None) -> str:
+    """A playbook/Slack setting from the environment, or its default."""
+    env = os.environ if env is None else env
+    return env.get(name, SLACK_SETTINGS[name][0])

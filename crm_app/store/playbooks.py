@@ -1,0 +1,150 @@
+"""Playbook state, the action ledger and routing counters: the SQL behind exactly-once actions."""
+from __future__ import annotations
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+
+from crm_app.store import schema
+from crm_app.store.dialect import chunks, insert_for, upsert
+from crm_app.store.playbook_schema import pb_ledger, pb_state, rep_week, rr_cursor
+
+OPEN = ("pending", "dispatching", "failed")
+COUNTED = ("pending", "dispatching", "failed", "sent", "digest")  # alerts that count toward noise limits
+
+
+def changed_subjects(conn: Connection, playbook: str, model: str, limit: int = 5000, after: int = 0,
+                     quiet_before: int | None = None) -> list[dict]:
+    """Result rows that differ from what the playbook last saw, or fell quiet before a moment (inactive)."""
+    r, s = schema.results, pb_state
+    j = r.outerjoin(s, and_(s.c.subject_id == r.c.subject_id, s.c.playbook == playbook))
+    differs = or_(s.c.subject_id.is_(None), s.c.combined != r.c.combined, s.c.band != r.c.band, s.c.pql != r.c.pql,
+                  s.c.as_of < r.c.as_of)
+    if quiet_before is not None:
+        differs = or_(differs, and_(r.c.last_activity < quiet_before,
+                                    or_(s.c.marker.is_(None), s.c.marker != r.c.last_activity)))
+    q = (select(r, s.c.combined.label("prev_combined"), s.c.band.label("prev_band"), s.c.pql.label("prev_pql"),
+                s.c.segments.label("prev_segments"), s.c.armed.label("prev_armed"), s.c.as_of.label("prev_as_of"),
+                s.c.marker.label("prev_marker"))
+         .select_from(j).where(r.c.model == model, r.c.subject_id > after, differs)
+         .order_by(r.c.subject_id).limit(limit))
+    return [dict(row._mapping) for row in conn.execute(q)]
+
+
+def save_state(conn: Connection, rows: list[dict]) -> None:
+    for part in chunks(rows, 2000):
+        upsert(conn, pb_state, part, ["playbook", "subject_id"], ["combined", "band", "pql", "segments", "armed",
+                                                                  "marker", "as_of"])
+
+
+def history_since(conn: Connection, model: str, subject_ids: list[int], since: int) -> dict:
+    """subject id -> [(as_of, combined)] from score history, oldest first."""
+    h, out = schema.score_history, {}
+    for part in chunks(sorted(set(subject_ids)), 900):
+        q = (select(h.c.subject_id, h.c.as_of, h.c.combined)
+             .where(h.c.model == model, h.c.subject_id.in_(part), h.c.as_of >= since).order_by(h.c.as_of))
+        for sid, as_of, combined in conn.execute(q):
+            out.setdefault(sid, []).append((as_of, combined))
+    return out
+
+
+def insert_entries(conn: Connection, rows: list[dict]) -> int:
+    """Write ledger entries; an entry whose key exists is left alone (that is the exactly-once guard)."""
+    if not rows:
+        return 0
+    stmt = insert_for(conn, pb_ledger).on_conflict_do_nothing(
+        index_elements=["playbook", "subject_id", "occurrence", "step"])
+    return conn.execute(stmt, rows).rowcount or 0
+
+
+def due_entries(conn: Connection, now: int, limit: int = 500) -> list[dict]:
+    """Open entries whose time has come: newest occurrences first (a new PQL never waits behind old retries),
+    each occurrence's steps together and in order (they share created_at)."""
+    led = pb_ledger
+    q = (select(led).where(led.c.status.in_(OPEN), led.c.next_at <= now)
+         .order_by(led.c.created_at.desc(), led.c.playbook, led.c.subject_id, led.c.occurrence, led.c.step)
+         .limit(limit))
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def occurrence_entries(conn: Connection, playbook: str, subject_id: int, occurrence: str) -> list[dict]:
+    q = select(pb_ledger).where(pb_ledger.c.playbook == playbook, pb_ledger.c.subject_id == subject_id,
+                                pb_ledger.c.occurrence == occurrence).order_by(pb_ledger.c.step)
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def defer_later_steps(conn: Connection, entry: dict, next_at: int) -> None:
+    """Hold the steps after a failed one until its retry, so they are not examined on every pass."""
+    led = pb_ledger
+    conn.execute(update(led).where(led.c.playbook == entry["playbook"], led.c.subject_id == entry["subject_id"],
+                                   led.c.occurrence == entry["occurrence"], led.c.step > entry["step"],
+                                   led.c.status.in_(OPEN)).values(next_at=next_at))
+
+
+def mark(conn: Connection, entry_id: int, now: int, **values) -> None:
+    conn.execute(update(pb_ledger).where(pb_ledger.c.id == entry_id).values(updated_at=now, **values))
+
+
+def sent_alerts(conn: Connection, since: int, subject_id: int | None = None, owner: str | None = None,
+                playbook: str | None = None) -> int:
+    """Alerts sent (or queued for a digest) since a moment, for one person or one owner: noise limits."""
+    led = pb_ledger
+    q = select(func.count()).where(led.c.action == "slack_alert", led.c.status.in_(COUNTED),
+                                   led.c.updated_at >= since)
+    if subject_id is not None:
+        q = q.where(led.c.subject_id == subject_id)
+    if owner is not None:
+        q = q.where(led.c.owner == owner)
+    if playbook is not None:
+        q = q.where(led.c.playbook == playbook)
+    return conn.execute(q).scalar() or 0
+
+
+def status_counts(conn: Connection) -> dict:
+    """(action, status) -> count over the whole ledger."""
+    q = select(pb_ledger.c.action, pb_ledger.c.status, func.count()).group_by(pb_ledger.c.action,
+                                                                                pb_ledger.c.status)
+    return {(a, s): n for a, s, n in conn.execute(q)}
+
+
+def problem_entries(conn: Connection, limit: int = 20) -> list[dict]:
+    q = (select(pb_ledger).where(pb_ledger.c.status.in_(("failed", "dead", "dispatching")))
+         .order_by(pb_ledger.c.updated_at.desc()).limit(limit))
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def digest_entries(conn: Connection, owner: str | None = None) -> list[dict]:
+    q = select(pb_ledger).where(pb_ledger.c.status == "digest").order_by(pb_ledger.c.owner, pb_ledger.c.id)
+    if owner is not None:
+        q = q.where(pb_ledger.c.owner == owner)
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def rr_position(conn: Connection, pool: str) -> int:
+    return conn.execute(select(rr_cursor.c.position).where(rr_cursor.c.pool == pool)).scalar() or 0
+
+
+def set_rr_position(conn: Connection, pool: str, position: int) -> None:
+    upsert(conn, rr_cursor, [{"pool": pool, "position": position}], ["pool"], ["position"])
+
+
+def week_counts(conn: Connection, week: int) -> dict:
+    q = select(rep_week.c.rep, rep_week.c.assigned).where(rep_week.c.week == week)
+    return dict(conn.execute(q).all())
+
+
+def count_assignment(conn: Connection, rep: str, week: int) -> None:
+    stmt = insert_for(conn, rep_week).on_conflict_do_update(
+        index_elements=["rep", "week"], set_={"assigned": rep_week.c.assigned + 1})
+    conn.execute(stmt, [{"rep": rep, "week": week, "assigned": 1}])
+
+
+def linked_record(conn: Connection, crm: str, person_id: int) -> tuple | None:
+    """(object type, record id) of the person's CRM record from sync's crm_links table, when sync has run.
+
+    Looked up by name so playbooks work before and after the CRM sync tables exist.
+    """
+    t = schema.metadata.tables.get("crm_links")
+    if t is None:
+        return None
+    row = conn.execute(select(t.c.object_type, t.c.record_id).where(t.c.crm == crm, t.c.person_id == person_id)
+                       .order_by(t.c.object_type).limit(1)).first()
+    return (row[0], row[1]) if row else None

@@ -1,0 +1,151 @@
+"""A Slack Web API emulator on loopback, for the real slack_sdk / slack_bolt clients.
+
+Shapes follow Slack's method docs (api.slack.com/methods/<name>): every response is JSON with "ok"; errors
+are {"ok": false, "error": "..."}; rate limits answer HTTP 429 with Retry-After (api.slack.com/apis/rate-limits).
+It records chat.postMessage / chat.update / chat.postEphemeral / views.open calls for assertions.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+
+class SlackEmulator:
+    def __init__(self, users: dict | None = None):
+        self.users = users or {}  # user id -> email
+        self.calls: list = []  # (method, args) in arrival order
+        self.messages: dict = {}  # (channel, ts) -> message dict (latest version)
+        self.rate_limit_next = 0  # answer this many coming chat.postMessage calls with 429
+        self.per_channel_interval = 0.0  # enforce "1 message per second per channel" when set
+        self._last_post: dict = {}
+        self._lock = threading.Lock()
+        self._ts = 1_790_000_000.000100
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def start(self) -> "SlackEmulator":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def called(self, method: str) -> list:
+        with self._lock:
+            return [args for m, args in self.calls if m == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = self.called(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.01)
+        return self.called(method)
+
+    def _next_ts(self) -> str:
+        self._ts += 0.000100
+        return f"{self._ts:.6f}"
+
+    def handle(self, method: str, args: dict):
+        """(status, body, headers) for one API call."""
+        with self._lock:
+            self.calls.append((method, args))
+            if method == "auth.test":  # api.slack.com/methods/auth.test
+                return 200, {"ok": True, "url": "https://emulated.slack.com/", "team": "Emulated", "user": "pqlbot",
+                             "team_id": "T0001", "user_id": "U0BOT", "bot_id": "B0001"}, {}
+            if method == "chat.postMessage":  # api.slack.com/methods/chat.postMessage
+                now = time.time()
+                channel = args.get("channel")
+                too_fast = (self.per_channel_interval and
+                            now - self._last_post.get(channel, 0) < self.per_channel_interval)
+                if self.rate_limit_next > 0 or too_fast:
+                    self.rate_limit_next = max(0, self.rate_limit_next - 1)
+                    return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
+                if not channel:
+                    return 200, {"ok": False, "error": "channel_not_found"}, {}
+                if not args.get("text") and not args.get("blocks"):
+                    return 200, {"ok": False, "error": "no_text"}, {}
+                self._last_post[channel] = now
+                ts = self._next_ts()
+                msg = {"ts": ts, "text": args.get("text"), "blocks": _json(args.get("blocks")),
+                       "metadata": _json(args.get("metadata"))}
+                self.messages[(channel, ts)] = msg
+                return 200, {"ok": True, "channel": channel, "ts": ts, "message": msg}, {}
+            if method == "chat.update":  # api.slack.com/methods/chat.update
+                key = (args.get("channel"), args.get("ts"))
+                if key not in self.messages:
+                    return 200, {"ok": False, "error": "message_not_found"}, {}
+                self.messages[key].update(text=args.get("text"), blocks=_json(args.get("blocks")))
+                return 200, {"ok": True, "channel": key[0], "ts": key[1], "text": args.get("text")}, {}
+            if method == "chat.postEphemeral":  # api.slack.com/methods/chat.postEphemeral
+                return 200, {"ok": True, "message_ts": self._next_ts()}, {}
+            if method == "conversations.history":  # api.slack.com/methods/conversations.history
+                found = [m for (c, _), m in self.messages.items() if c == args.get("channel")]
+                if args.get("include_all_metadata") not in (True, "true", "1", 1):
+                    found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
+                return 200, {"ok": True, "messages": sorted(found, key=lambda m: m["ts"], reverse=True),
+                             "has_more": False}, {}
+            if method == "users.info":  # api.slack.com/methods/users.info (email needs users:read.email)
+                email = self.users.get(args.get("user"))
+                if email is None:
+                    return 200, {"ok": False, "error": "user_not_found"}, {}
+                return 200, {"ok": True, "user": {"id": args["user"], "profile": {"email": email}}}, {}
+            if method == "users.lookupByEmail":  # api.slack.com/methods/users.lookupByEmail
+                uid = next((u for u, e in self.users.items() if e == args.get("email")), None)
+                if uid is None:
+                    return 200, {"ok": False, "error": "users_not_found"}, {}
+                return 200, {"ok": True, "user": {"id": uid, "profile": {"email": args["email"]}}}, {}
+            if method == "conversations.open":  # api.slack.com/methods/conversations.open
+                return 200, {"ok": True, "channel": {"id": "D" + str(args.get("users"))[1:]}}, {}
+            if method == "views.open":  # api.slack.com/methods/views.open
+                if not args.get("trigger_id"):
+                    return 200, {"ok": False, "error": "invalid_trigger_id"}, {}
+                return 200, {"ok": True, "view": {"id": "V0001", **_json(args.get("view"))}}, {}
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+
+    def _handler(self):
+        emulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server naming
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode()
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    args = json.loads(raw or "{}")
+                else:
+                    args = {k: v[0] for k, v in parse_qs(raw).items()}
+                if not (self.headers.get("Authorization") or "").startswith("Bearer ") and "token" not in args:
+                    status, body, headers = 200, {"ok": False, "error": "not_authed"}, {}
+                else:
+                    status, body, headers = emulator.handle(self.path.rsplit("/", 1)[-1], args)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+def _json(value):
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

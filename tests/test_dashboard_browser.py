@@ -199,10 +199,21 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     assert int(page.inner_text("#calls-today").replace(",", "")) > calls_before  # the check is accounted
     shot(page, "13-integrations")
 
-    for name in ("activity",):
-        page.click(f"nav >> text={name.capitalize()}")
-        page.wait_for_selector("[data-unavailable]")
-        shot(page, f"13-{name}")
+    # 9. Activity: "Not a fit" on an outbox alert goes through the Slack button's handler; the feedback is stored.
+    from crm_app.store.alerts import false_positives
+    page.click("nav >> text=Activity")
+    alert = page.wait_for_selector(".slack[data-alert]:has(button[data-action=not_fit])")
+    alert_id = int(alert.get_attribute("data-alert"))
+    shot(page, "14-activity")
+    alert.query_selector("input[name=detail]").fill("student side project")
+    alert.query_selector("button[data-action=not_fit]").click()
+    page.wait_for_selector(".flash.ok >> text=marked it not a fit (student side project)")
+    with store.read() as conn:
+        recorded = [f for f in false_positives(conn) if f["alert_id"] == alert_id]
+    assert [(f["reason"], f["by"]) for f in recorded] == [("student side project", "admin")]
+    assert page.inner_text("#false-positives") == "1"
+    assert "marked it not a fit" in page.inner_text("body")
+    shot(page, "15-activity-not-a-fit")
     assert not errors, errors
 
 

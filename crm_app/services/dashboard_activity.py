@@ -44,7 +44,7 @@ def message_view(message: dict) -> dict:
     return dict(message, view=blocks, alert_id=alert)
 
 
-def activity(store: Store, limit: int = 30) -> dict:
+def activity(store: Store, limit: int = 10) -> dict:
     """Ledger totals, failing entries, the newest outbox messages and the recorded false positives."""
     with store.read() as conn:
         false_positives = alert_store.false_positives(conn)

@@ -1,7 +1,10 @@
 """Small display helpers the templates use: dates, numbers, percentages, band colours."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+
+from markupsafe import Markup, escape
 
 BAND_COLOURS = {"high": "#16a34a", "medium": "#f59e0b", "low": "#94a3b8"}
 
@@ -40,5 +43,13 @@ def spec_error(error) -> str:
     return text.replace(file, short_path(file), 1) if file else text
 
 
-FILTERS = {"short_path": short_path, "spec_error": spec_error, "fmt_date": date, "fmt_number": number, "fmt_percent": percent, "fmt_points": points,
+def mrkdwn(text: str) -> Markup:
+    """Slack's mrkdwn as the outbox shows it: *bold*, <url|label> links; everything else escaped."""
+    html = str(escape(text or ""))
+    html = re.sub(r"&lt;(https?://[^|&]+)\|([^&]+)&gt;", r'<a href="\1">\2</a>', html)
+    html = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<strong>\1</strong>", html)
+    return Markup(html)
+
+
+FILTERS = {"mrkdwn": mrkdwn, "short_path": short_path, "spec_error": spec_error, "fmt_date": date, "fmt_number": number, "fmt_percent": percent, "fmt_points": points,
            "band_colours": BAND_COLOURS}

@@ -212,6 +212,12 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
         recorded = [f for f in false_positives(conn) if f["alert_id"] == alert_id]
     assert [(f["reason"], f["by"]) for f in recorded] == [("student side project", "admin")]
     assert page.inner_text("#false-positives") == "1"
+    person_id = recorded[0]["subject_id"]
+    page.goto(f"{server.url}/dashboard/people/{person_id}")
+    assert "student side project" in page.inner_text("#actions [data-feedback]")
+    assert page.query_selector_all("#actions tr")  # the playbook actions that led to the alert
+    shot(page, "16-person-with-actions")
+    page.goto(f"{server.url}/dashboard/activity")
     assert "marked it not a fit" in page.inner_text("body")
     page.screenshot(path=str(ARTIFACTS / "15-activity-not-a-fit.png"))  # the top: the flash and the counts
     assert not errors, errors

@@ -52,11 +52,11 @@ def person_detail(store: Store, ruleset: RuleSet, person_id: int, now: int) -> d
         events = queries.recent_events(conn, person_id)
         stored = {m.name: stored_result(conn, m.name, person_id) for m in person_models(ruleset)}
         history = {m.name: history_for(conn, m.name, person_id) for m in person_models(ruleset)}
+        actions, feedback = queries.person_actions(conn, person_id)
     explained = [{"model": model, "result": result, "stored": stored.get(model.name),
                   "history": history.get(model.name, [])}
                  for model, _record, result in explain_person(store, ruleset, person_id, now)]
-    return {"person": person, "explained": explained, "events": events,
-            "actions": Unavailable("Playbook actions and Slack feedback", "the playbook ledger (issue 4)")}
+    return {"person": person, "explained": explained, "events": events, "actions": actions, "feedback": feedback}
 
 
 def people_page(store: Store, query: queries.PeopleQuery) -> dict:

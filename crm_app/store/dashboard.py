@@ -173,3 +173,14 @@ def owner_names(conn: Connection) -> list[str]:
     """Every distinct owner, read from the owner index (no scan of the people table)."""
     owner = owner_expr(conn.dialect.name)
     return [o for o in conn.execute(select(owner).where(owner > "").distinct().order_by(owner)).scalars()]
+
+
+def person_actions(conn: Connection, person_id: int, limit: int = 50) -> tuple[list[dict], list[dict]]:
+    """One person's playbook ledger entries (newest first) and the Slack feedback recorded about them."""
+    from crm_app.store.playbook_schema import pb_ledger, pql_feedback
+    entries = conn.execute(select(pb_ledger.c.playbook, pb_ledger.c.action, pb_ledger.c.status, pb_ledger.c.owner,
+                                  pb_ledger.c.attempts, pb_ledger.c.error, pb_ledger.c.created_at)
+                           .where(pb_ledger.c.subject_id == person_id).order_by(pb_ledger.c.id.desc()).limit(limit))
+    feedback = conn.execute(select(pql_feedback).where(pql_feedback.c.subject_id == person_id)
+                            .order_by(pql_feedback.c.at.desc()).limit(limit))
+    return [dict(r._mapping) for r in entries], [dict(r._mapping) for r in feedback]

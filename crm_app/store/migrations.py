@@ -61,6 +61,11 @@ def _owner_index(conn: Connection) -> None:
     create_owner_index(conn)
 
 
+def _person_actions_index(conn: Connection) -> None:
+    from crm_app.store.dashboard_indexes import create_person_actions_index
+    create_person_actions_index(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
@@ -68,6 +73,7 @@ MIGRATIONS: list[Migration] = [
     (30, "playbooks: trigger state, action ledger, routing counters, Slack alerts, outbox, feedback", _playbooks),
     (50, "dashboard: keyset indexes on results for sorted, filtered people pages", _dashboard_indexes),
     (51, "dashboard: index on the person's owner field", _owner_index),
+    (52, "dashboard: playbook ledger by person, for the person page", _person_actions_index),
 ]
 
 

@@ -56,6 +56,9 @@ class SandboxCrm:
         if getattr(self._local, "db", None) is None:
             self._local.db = sqlite_utils.Database(self.path)
             self._local.db.execute("PRAGMA busy_timeout=30000")
+            # sqlite-utils commits each statement unless a transaction is open: writes use db.atomic().
+            self._local.db.execute("PRAGMA journal_mode=WAL")
+            self._local.db.execute("PRAGMA synchronous=NORMAL")
         return self._local.db
 
     def ensure_schema(self) -> None:
@@ -104,7 +107,7 @@ class SandboxCrm:
         self.counter.count("create-field")
         self._check_object(object_type)
         name = spec.sandbox_column
-        with self.db.conn:
+        with self.db.atomic():
             if name not in self.db[object_type].columns_dict:
                 self.db[object_type].add_column(name, _COLUMN_TYPES.get(spec.type, str))
             self.db["_fields"].upsert({"object_type": object_type, "name": name, "type": spec.type,
@@ -134,10 +137,12 @@ class SandboxCrm:
     def _write_batch(self, batch: list[RecordUpdate]) -> list[WriteOutcome]:
         outcomes = []
         stamp = now_iso()
-        with self.db.conn:
+        columns: dict = {}  # one PRAGMA table_info per table and batch, not per record
+        with self.db.atomic():
             for update in batch:
-                table = self.db[update.object_type]
-                missing = [k for k in update.values if k not in table.columns_dict]
+                if update.object_type not in columns:
+                    columns[update.object_type] = self.db[update.object_type].columns_dict
+                missing = [k for k in update.values if k not in columns[update.object_type]]
                 if missing:
                     outcomes.append(WriteOutcome(update.id, False, f"no such field: {', '.join(missing)}"))
                     continue
@@ -167,7 +172,7 @@ class SandboxCrm:
     def create_task(self, task: TaskRequest) -> str:
         self.counter.count("tasks")
         task_id = "task-" + uuid.uuid4().hex[:12]
-        with self.db.conn:
+        with self.db.atomic():
             self.db["tasks"].insert({"id": task_id, "subject": task.subject, "body": task.body, "due": task.due,
                                      "owner_id": task.owner_id, "who_object": task.who_object,
                                      "who_id": task.who_id, "what_id": task.what_id, "priority": task.priority,

@@ -58,7 +58,7 @@ def _seed(store: Store, crm: SandboxCrm) -> tuple[int, int, int]:
         else:
             leads.append({"id": f"LEAD-{r.id:06d}", "company": attrs.get("company"), **base})
     db = crm.db
-    with db.conn:
+    with db.atomic():
         db["owners"].upsert_all(owners, pk="id")
         db["accounts"].insert_all(accounts, pk="id", ignore=True)
         db["contacts"].insert_all(contacts, pk="id", ignore=True)

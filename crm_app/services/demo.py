@@ -57,7 +57,6 @@ def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print) -> in
     summary = score(store, specs.rules, now)
     out(format_summary(summary))
     out(_persona_table(store, ws.personas))
-    _fill_sandbox_crm(store, specs, config, out)
     _show_examples(store, specs.rules, ws.personas, now, out)
     from crm_app.services.playbook_demo import demo_playbooks  # issue 4: route, task, alert (outbox)
     demo_playbooks(config, store, specs, now, out)
@@ -69,24 +68,6 @@ def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print) -> in
         f"  python -m crm_app score --dry-run       # rescore without saving\n"
         f"  python -m crm_app serve                 # dashboard, ingest API and health on http://127.0.0.1:5000")
     return 0
-
-
-def _fill_sandbox_crm(store: Store, specs, config: Config, out) -> None:
-    """The CRM half of the loop: sandbox records, provisioned score fields, scores written back."""
-    from crm_app.crm.registry import setting
-    from crm_app.services.crm_demo import seed_sandbox_from_store
-    if setting("CRM") != "sandbox":
-        out("CRM is not the sandbox: the demo leaves your real CRM alone (run provision / writeback yourself).")
-        return
-    path = Path(setting("CRM_SANDBOX_PATH"))
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    mapping = Path(config.specs_root) / setting("CRM_MAPPING_FILE")
-    report = seed_sandbox_from_store(store, path, specs.fields, mapping)
-    calls = sum(report.calls.values()) if isinstance(report.calls, dict) else report.calls
-    out(f"\nSandbox CRM {report.sandbox_path}: {report.accounts} accounts, {report.contacts} contacts, "
-        f"{report.leads} leads; {report.provisioned} score fields provisioned; {report.written} records "
-        f"written back ({calls} write calls).")
 
 
 def _persona_table(store: Store, personas: dict) -> str:

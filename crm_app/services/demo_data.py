@@ -20,11 +20,11 @@ LAST = ["Smith", "Garcia", "Okafor", "Kim", "Novak", "Rossi", "Silva", "Tanaka",
 
 # persona -> (share of people, whether the scoring should make them PQLs)
 PERSONAS = {
-    "champion": (0.10, True),
-    "velocity_burst": (0.05, True),
-    "engaged_evaluator": (0.15, None),
-    "explorer": (0.25, False),
-    "tire_kicker": (0.20, False),
+    "champion": (0.04, True),
+    "velocity_burst": (0.02, True),
+    "engaged_evaluator": (0.06, None),
+    "explorer": (0.33, None),
+    "tire_kicker": (0.30, False),
     "gone_quiet": (0.12, False),
     "student": (0.05, False),
     "competitor": (0.03, False),
@@ -80,7 +80,7 @@ def _person(rng: random.Random, user_id: str, persona: str, account: dict, now: 
     first, last = rng.choice(FIRST), rng.choice(LAST)
     domain, group_id = account["domain"], account["id"]
     title, function, region = rng.choice(JUNIOR), rng.choice(FUNCTIONS), rng.choice(REGIONS)
-    if persona in ("champion", "velocity_burst", "engaged_evaluator") and rng.random() < 0.7:
+    if persona in ("champion", "velocity_burst") and rng.random() < 0.7:
         title = rng.choice(SENIOR)
         function = rng.choice(FUNCTIONS[:5])
     if persona == "student":

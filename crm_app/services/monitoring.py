@@ -7,6 +7,7 @@ from sqlalchemy import func, inspect, select
 
 from crm_app.models import health
 from crm_app.store import Store, schema
+from crm_app.store import alerts as alert_store
 from crm_app.store import lifecycle as lifecycle_store
 
 WEEK, MONTH = 7 * 86400, 30 * 86400
@@ -25,12 +26,10 @@ def _optional_count(conn, table: str, where_sql: str, params: dict):
     return conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE {where_sql}"), params).scalar()  # noqa: S608
 
 
-def feedback_counts(conn) -> tuple:
-    """(PQLs with Slack feedback, marked 'Not a fit'), from the Slack feature's feedback table when present."""
-    total = _optional_count(conn, "slack_feedback", "1=1", {})
-    if total is None:
-        return None, None
-    return total, _optional_count(conn, "slack_feedback", "lower(value) = 'not a fit' OR value = 'not_a_fit'", {})
+def feedback_counts(conn, now: int) -> tuple:
+    """(PQLs alerted in Slack in the last 30 days, those marked 'Not a fit'); None while none were alerted."""
+    alerted, not_a_fit = alert_store.feedback_counts(conn, now - MONTH)
+    return (alerted, not_a_fit) if alerted else (None, None)
 
 
 def run(store: Store, rule_models: list, lifecycle_names: list, reps: int, now: int | None = None) -> list[dict]:
@@ -51,7 +50,7 @@ def run(store: Store, rule_models: list, lifecycle_names: list, reps: int, now: 
             launch = lifecycle_store.score_distribution(conn, name, first) if first is not None else []
             checks.append(dict(health.check_clustered(name, current), model=name))
             checks.append(dict(health.check_drift(name, launch, current), model=name))
-        checks.append(health.check_not_a_fit(*feedback_counts(conn)))
+        checks.append(health.check_not_a_fit(*feedback_counts(conn, now)))
         checks.append(health.check_sync(_optional_count(conn, "sync_runs", "status = 'failed' AND started_at >= :t",
                                                         {"t": now - MONTH})))
     return checks

@@ -21,8 +21,10 @@ def demo_playbooks(config, store, specs, now: int, out=print, show: int = 2) -> 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         report = seed_sandbox_from_store(store, path, specs.fields,
                                          Path(config.specs_root) / setting("CRM_MAPPING_FILE"))
-        out(f"\nSandbox CRM {report.sandbox_path}: {report.contacts} contacts, {report.leads} leads, "
-            f"{report.written} records written back.")
+        calls = sum(report.calls.values()) if isinstance(report.calls, dict) else report.calls
+        out(f"\nSandbox CRM {report.sandbox_path}: {report.accounts} accounts, {report.contacts} contacts, "
+            f"{report.leads} leads; {report.provisioned} score fields provisioned; {report.written} records "
+            f"written back ({calls} API calls).")
         from crm_app.services.scoring import score
         score(store, specs.rules, now)  # rescore with what sync brought from the CRM (it queued everyone)
         adapter = SandboxCrm(path)

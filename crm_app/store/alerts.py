@@ -1,7 +1,7 @@
 """Slack alerts, their handled state (claimed once, never twice), the outbox and false-positive feedback."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, distinct, func, select, update
 
 from crm_app.store.playbook_schema import pql_feedback, slack_alerts, slack_outbox
 
@@ -84,3 +84,12 @@ def outbox_list(conn: Connection, limit: int = 50) -> list[dict]:
 
 def outbox_count(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(slack_outbox)).scalar() or 0
+
+
+def feedback_counts(conn: Connection, since: int) -> tuple[int, int]:
+    """(PQLs alerted in Slack since a moment, those of them marked 'Not a fit'), counted per person."""
+    alerted = conn.execute(select(func.count(distinct(slack_alerts.c.subject_id)))
+                           .where(slack_alerts.c.created_at >= since)).scalar() or 0
+    not_a_fit = conn.execute(select(func.count(distinct(pql_feedback.c.subject_id)))
+                             .where(pql_feedback.c.kind == "false_positive", pql_feedback.c.at >= since)).scalar()
+    return alerted, not_a_fit or 0

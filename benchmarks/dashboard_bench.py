@@ -149,7 +149,7 @@ def main() -> None:
     people = "/dashboard/people?model=conversion"
     started = time.perf_counter()
     client.get(people + "&size=51")
-    print(f"very first people page of this process (builds the owner list once per run): "
+    print(f"very first request of this process (loads the admin files, compiles templates, cold caches): "
           f"{(time.perf_counter() - started) * 1000:.0f} ms")
     deep = next_cursor(client, people, 20)
     cases = [("first page, by score (cold summary)", people + "&size=50"),("first page, by score", people),

@@ -10,7 +10,7 @@ from crm_app.config import Config
 
 
 def create_app(config: Config | None = None, store=None) -> Flask:
-    """The Flask app: ingest API and health, wired to one store."""
+    """The Flask app: ingest API, health and the dashboard, wired to one store."""
     from crm_app.store import Store
     from crm_app.web import health, ingest
 
@@ -27,4 +27,6 @@ def create_app(config: Config | None = None, store=None) -> Flask:
     app.register_blueprint(health.bp)
     from crm_app.web.slack import register_slack  # issue 4: /slack/events when Slack is configured
     register_slack(app, app.config["PQL_STORE"])
+    from crm_app.web import dashboard
+    dashboard.register(app)
     return app

@@ -15,9 +15,13 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "WRITE_KEY": ("", "Segment write key the ingest API requires (HTTP Basic user); empty = embedded demo only"),
     "MAX_MESSAGE_BYTES": ("32768", "largest single ingest message, as Segment's limit"),
     "MAX_BATCH_BYTES": ("512000", "largest ingest batch request, as Segment's limit"),
-    "SECRET_KEY": ("", "Flask session key; generated per process when empty"),
+    "SECRET_KEY": ("", "Flask session key; when empty, one is kept in the store (shared by every web process)"),
     "LOG_LEVEL": ("INFO", "logging level"),
     "SALES_REPS": ("1", "sales reps sharing the PQLs, for PQLs per rep per week (backtest, health)"),
+    "DASHBOARD_ADMIN_USER": ("admin", "dashboard login with the admin role (edits rules and thresholds)"),
+    "DASHBOARD_ADMIN_PASSWORD": ("", "its password; empty = only the one-time password `demo` prints"),
+    "DASHBOARD_MANAGER_USER": ("manager", "dashboard login with the manager role (views, acts on alerts)"),
+    "DASHBOARD_MANAGER_PASSWORD": ("", "its password; empty disables the manager login"),
 }
 SETTINGS.update(CRM_SETTINGS)  # issue 3: CRM integration settings
 
@@ -31,6 +35,10 @@ class Config:
     max_batch_bytes: int
     secret_key: str
     log_level: str
+    dashboard_admin_user: str
+    dashboard_admin_password: str
+    dashboard_manager_user: str
+    dashboard_manager_password: str
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Config":

@@ -68,6 +68,21 @@ def _segment_column(conn: Connection) -> None:
     segments.add_segment_column(conn)
 
 
+def _dashboard_indexes(conn: Connection) -> None:
+    from crm_app.store.dashboard_indexes import create_dashboard_indexes
+    create_dashboard_indexes(conn)
+
+
+def _owner_index(conn: Connection) -> None:
+    from crm_app.store.dashboard_indexes import create_owner_index
+    create_owner_index(conn)
+
+
+def _person_actions_index(conn: Connection) -> None:
+    from crm_app.store.dashboard_indexes import create_person_actions_index
+    create_person_actions_index(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
@@ -76,6 +91,9 @@ MIGRATIONS: list[Migration] = [
     (40, "identity: CRM people, identity links, account matches", _identity),
     (41, "customer-health segment membership", _segments),
     (42, "results.segment: the primary segment written to the CRM", _segment_column),
+    (50, "dashboard: keyset indexes on results for sorted, filtered people pages", _dashboard_indexes),
+    (51, "dashboard: index on the person's owner field", _owner_index),
+    (52, "dashboard: playbook ledger by person, for the person page", _person_actions_index),
 ]
 
 

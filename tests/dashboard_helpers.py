@@ -73,7 +73,7 @@ def train_and_backtest(config, store, as_of: int) -> None:
                                     root / "lifecycle")).rules
     day = 86400
     # The demo's upgrades happen in its last days: dates up to a week back with a two-week window see them.
-    backtest.run(store, [specs.rules.models[0], edited.models[0]], specs.lifecycle[0], as_of - 42 * day,
+    backtest.run(store, [specs.rules.model("conversion"), edited.model("conversion")], specs.lifecycle[0], as_of - 42 * day,
                  as_of - 7 * day, 14 * day, 7 * day)
 
 

@@ -139,7 +139,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     page.wait_for_selector(".flash.ok")
     text = (Path(config.specs_root) / "rules" / "conversion.yaml").read_text()
     assert f"pql: {{threshold: {new_threshold}, min_fit: 0}}" in text
-    assert load_spec_set(config.spec_dirs).rules.models[0].pql.threshold == new_threshold
+    assert load_spec_set(config.spec_dirs).rules.model("conversion").pql.threshold == new_threshold
     page.click("#score-now")
     page.wait_for_selector(".flash.ok >> text=Scored")
     with store.read() as conn:

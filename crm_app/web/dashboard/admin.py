@@ -106,7 +106,8 @@ def _render_rules(edit_name: str | None = None, edit_text: str | None = None, er
     state = specs()
     rules = state.specs.rules if state.specs else None
     files = yaml_files(config().spec_dirs.rules)
-    edit_name = edit_name or (files[0].name if files else None)
+    primary = next((m for m in rules.models if m.subject == "person" and m.pql is not None), None) if rules else None
+    edit_name = edit_name or (Path(primary.source).name if primary else files[0].name if files else None)
     if edit_text is None and edit_name:
         edit_text = _rule_file(edit_name).read_text()
     firing = service.rule_firing(store(), rules) if rules else {}

@@ -10,12 +10,13 @@ from crm_app.web.dashboard import bp, now, specs, store
 
 
 def chosen_model(ruleset) -> str:
-    """The model named by ?model=, else the first person model."""
-    names = [m.name for m in service.person_models(ruleset)]
+    """The model named by ?model=, else the first person model with a PQL threshold (the conversion model)."""
+    models = service.person_models(ruleset)
+    names = [m.name for m in models]
     wanted = request.args.get("model")
     if wanted and wanted not in names:
         abort(404, description=f"No person model named {wanted!r}; models: {', '.join(names)}")
-    return wanted or names[0]
+    return wanted or next((m.name for m in models if m.pql is not None), names[0])
 
 
 def loaded_rules():

@@ -21,6 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from crm_app.services.account_scoring import score_accounts  # noqa: E402
 from crm_app.services.scoring import score  # noqa: E402
 from crm_app.specs.loader import SpecDirs, load_spec_set  # noqa: E402
 from crm_app.store import Store  # noqa: E402
@@ -113,12 +114,56 @@ def generate(store: Store, people: int, events: int, seed: int) -> None:
         print(f"  generated {written:,} / {events:,} events ({time.time() - started:.0f}s)", flush=True)
 
 
+def report_accounts(store: Store, rules, summary) -> None:
+    """Account rollups (PQA) and segments: their share of the full run, then the rollup alone, rerun."""
+    accounts = summary.accounts
+    if accounts is None or not accounts.bands:
+        return
+    with store.read() as conn:
+        people = conn.exec_driver_sql("SELECT count(*) FROM people WHERE account_id IS NOT NULL").scalar()
+    print(f"account models:    {accounts.accounts:>9,} accounts of {people:,} people in {accounts.seconds:6.1f}s "
+          f"(set-wise rollups {accounts.rollup_seconds:.1f}s), {sum(accounts.changed.values()):,} results written")
+    for model, tally in summary.segments.items():
+        print(f"segments {model}: " + ", ".join(f"{seg} {now:,}" for seg, (_, _, now) in tally.items()))
+    started = time.time()
+    again = score_accounts(store, rules, AS_OF)
+    print(f"account rerun:     {again.accounts:>9,} accounts in {time.time() - started:6.1f}s "
+          f"(rollups {again.rollup_seconds:.1f}s, {sum(again.changed.values())} changed); peak RSS {rss_mb():,.0f} MB")
+
+
+def synthetic_results(store: Store, people: int, seed: int) -> None:
+    """Stored conversion results for every person, bulk-written, so account rollups can be timed alone."""
+    rng = np.random.default_rng(seed)
+    combined = rng.integers(0, 101, people)
+    last = AS_OF - rng.integers(0, 60 * DAY, people)
+    with store.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM results")
+        bulk_insert(conn, "results", ["model", "subject_id", "as_of", "combined", "band", "pql", "last_activity"], (
+            ("conversion", i + 1, AS_OF, int(combined[i]), "low", bool(combined[i] >= 75), int(last[i]))
+            for i in range(people)))
+
+
+def accounts_only(store: Store, rules, people: int, seed: int) -> None:
+    """Time the account models alone over synthetic person results (no person scoring)."""
+    started = time.time()
+    synthetic_results(store, people, seed)
+    print(f"synthetic person results: {people:,} in {time.time() - started:.1f}s")
+    for label in ("account models (first run)", "account models (unchanged rerun)"):
+        started = time.time()
+        summary = score_accounts(store, rules, AS_OF)
+        print(f"{label}: {summary.accounts:,} accounts of {people:,} people in {time.time() - started:.1f}s "
+              f"(set-wise rollups {summary.rollup_seconds:.1f}s), {sum(summary.changed.values()):,} written; "
+              f"peak RSS {rss_mb():,.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chunk", type=int, default=20_000, help="people per set-wise query")
+    parser.add_argument("--accounts-only", action="store_true",
+                        help="time only the account rollups (PQA), over synthetic person results")
     args = parser.parse_args()
     path = ROOT / "var" / "bench" / f"score-{args.people}-{args.events}-{args.seed}.db"
     fresh = not path.exists()
@@ -134,6 +179,9 @@ def main() -> None:
         with store.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
     rules = load_spec_set(SpecDirs.under(ROOT)).rules
+    if args.accounts_only:
+        accounts_only(store, rules, args.people, args.seed)
+        return
     with store.begin() as conn:  # start from no results, so the full run writes every result
         conn.exec_driver_sql("DELETE FROM results")
         conn.exec_driver_sql("DELETE FROM score_history")
@@ -144,6 +192,7 @@ def main() -> None:
     print(f"full score:        {summary.people:>9,} people in {full:6.1f}s = {summary.people / full:>9,.0f} "
           f"people/s; CPU {cpu_seconds() - cpu:,.0f}s; peak RSS {rss_mb():,.0f} MB (largest worker "
           f"{worker_rss_mb():,.0f} MB); load average now {os.getloadavg()[0]:.1f}")
+    report_accounts(store, rules, summary)
     rng = random.Random(args.seed)
     dirty = rng.sample(range(1, args.people + 1), max(1, args.people // 100))
     with store.begin() as conn:

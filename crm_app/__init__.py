@@ -10,7 +10,7 @@ from crm_app.config import Config
 
 
 def create_app(config: Config | None = None, store=None, embedded: bool | None = None) -> Flask:
-    """The Flask app: ingest API and health, wired to one store.
+    """The Flask app: ingest API, Slack endpoint, health and the dashboard, wired to one store.
 
     Built from the environment (gunicorn's `crm_app:create_app()`), it refuses to start without the secrets
     a deployment needs; `serve` on loopback and tests pass their config and run embedded.
@@ -37,4 +37,6 @@ def create_app(config: Config | None = None, store=None, embedded: bool | None =
     app.register_blueprint(health.bp)
     from crm_app.web.slack import register_slack  # issue 4: /slack/events when Slack is configured
     register_slack(app, app.config["PQL_STORE"])
+    from crm_app.web import dashboard
+    dashboard.register(app)
     return app

@@ -50,6 +50,9 @@ def cmd_score(args, config: Config) -> int:
     mode = "changed" if args.changed else "full"
     summary = score(store, rules, _as_of(args.as_of), mode=mode, dry_run=args.dry_run)
     print(format_summary(summary))
+    from crm_app.cli_health import format_score_extras
+    for line in format_score_extras(summary):
+        print(line)
     return 0
 
 
@@ -144,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_models(sub)
     from crm_app.cli_playbooks import register_playbooks  # issue 4
     register_playbooks(sub)
+    from crm_app.cli_health import register_health
+    register_health(sub)
     from crm_app.cli_service import register as register_service
     register_service(sub)
     return parser

@@ -15,9 +15,13 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "WRITE_KEY": ("", "Segment write key the ingest API requires (HTTP Basic user); empty = embedded demo only"),
     "MAX_MESSAGE_BYTES": ("32768", "largest single ingest message, as Segment's limit"),
     "MAX_BATCH_BYTES": ("512000", "largest ingest batch request, as Segment's limit"),
-    "SECRET_KEY": ("", "Flask session key; generated per process when empty"),
+    "SECRET_KEY": ("", "Flask session key; when empty, one is kept in the store (shared by every web process)"),
     "LOG_LEVEL": ("INFO", "logging level"),
     "SALES_REPS": ("1", "sales reps sharing the PQLs, for PQLs per rep per week (backtest, health)"),
+    "DASHBOARD_ADMIN_USER": ("admin", "dashboard login with the admin role (edits rules and thresholds)"),
+    "DASHBOARD_ADMIN_PASSWORD": ("", "its password; empty = only the one-time password `demo` prints"),
+    "DASHBOARD_MANAGER_USER": ("manager", "dashboard login with the manager role (views, acts on alerts)"),
+    "DASHBOARD_MANAGER_PASSWORD": ("", "its password; empty disables the manager login"),
     # The running service (worker, serve): see README "Running the service".
     "SCORE_WORKERS": ("", "processes for large scoring runs; empty = one per core, at most 4"),
     "SCORE_CHANGED_SECONDS": ("5", "worker: how often people whose data changed are rescored"),
@@ -35,8 +39,9 @@ SETTINGS: dict[str, tuple[str, str]] = {
 SETTINGS.update(CRM_SETTINGS)  # issue 3: CRM integration settings
 
 
-# Secrets a deployment must set; the embedded demo (serve on loopback) may run without them.
-REQUIRED_OUTSIDE_EMBEDDED = ("WRITE_KEY", "SECRET_KEY", "DASHBOARD_ADMIN_PASSWORD")
+# Secrets a deployment must set; the embedded demo (serve on loopback) may run without them. (SECRET_KEY may
+# stay empty: the dashboard then keeps one in the store, shared by every web process.)
+REQUIRED_OUTSIDE_EMBEDDED = ("WRITE_KEY", "DASHBOARD_ADMIN_PASSWORD")
 
 
 def missing_secrets(env: dict | None = None) -> list[str]:
@@ -60,6 +65,10 @@ class Config:
     max_batch_bytes: int
     secret_key: str = field(repr=False)
     log_level: str
+    dashboard_admin_user: str
+    dashboard_admin_password: str
+    dashboard_manager_user: str
+    dashboard_manager_password: str
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Config":

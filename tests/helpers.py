@@ -49,8 +49,12 @@ def reference_features(models, events: list[dict], as_of: int) -> dict:
     known = [e for e in events if e["ts"] <= as_of]
     features: dict = {}
     for agg in feature_plan(models):
+        if agg.measure == "quota":
+            continue  # read from metrics, not events
         hits = [e for e in known if _matches(agg.selector, e, as_of)]
-        if agg.measure == "count":
+        if agg.measure in ("prior", "active_weeks", "sophistication"):
+            value = _usage_reference(agg, known, hits, as_of)
+        elif agg.measure == "count":
             value = len(hits)
         elif agg.measure == "last_at":
             value = max((e["ts"] for e in hits), default=None)
@@ -67,6 +71,22 @@ def reference_features(models, events: list[dict], as_of: int) -> dict:
         if value is not None:
             features[agg.key] = value
     return features
+
+
+def _usage_reference(agg, known: list, hits: list, as_of: int):
+    """Usage-shape aggregates, naively: earlier-window counts, active weeks, sophistication level."""
+    from crm_app.specs.conditions import EventSelector
+    if agg.measure == "prior":
+        window, spans = agg.selector.within, agg.extra[0]
+        plain = EventSelector(agg.selector.names, agg.selector.where, None)
+        return len([e for e in known if _matches(plain, e, as_of)
+                    and as_of - (spans + 1) * window <= e["ts"] < as_of - window])
+    if agg.measure == "active_weeks":
+        return len({(as_of - e["ts"]) // (7 * DAY) for e in hits})
+    intermediate, advanced = agg.extra
+    levels = [3 if str(e["properties"].get(agg.of)).lower() in advanced else
+              2 if str(e["properties"].get(agg.of)).lower() in intermediate else 1 for e in hits]
+    return max(levels, default=None)
 
 
 def ev(name: str, ts: int, **properties) -> dict:

@@ -31,15 +31,20 @@ def test_crm_commands_on_the_sandbox(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'pql.db'}")
     monkeypatch.setenv("CRM_SANDBOX_PATH", str(tmp_path / "crm.db"))
     monkeypatch.setenv("SPECS_ROOT", str(w.ROOT))
-    w.seed_sandbox(SandboxCrm(str(tmp_path / "crm.db")))
+    crm = SandboxCrm(str(tmp_path / "crm.db"))
+    w.seed_sandbox(crm)
+    from crm_app.specs.loader import SpecDirs, load_spec_set
+    # every shipped field spec (conversion 20, plus account and health fields) on its sandbox objects
+    targets = sum(len(crm.field_targets(f)) for f in load_spec_set(SpecDirs.under(w.ROOT)).fields)
     assert main(["provision", "--dry-run"]) == 0
-    assert "would create 20" in capsys.readouterr().out
+    assert f"would create {targets}" in capsys.readouterr().out
     assert main(["provision"]) == 0 and main(["provision"]) == 0
-    assert "created 0, unchanged 20" in capsys.readouterr().out
+    assert f"created 0, unchanged {targets}" in capsys.readouterr().out
     assert main(["sync"]) == 0
     assert "contacts: read 3, changed 3" in capsys.readouterr().out
     assert main(["score"]) == 0 and main(["writeback"]) == 0
-    assert "5 records with changed values, 5 written, 0 failed" in capsys.readouterr().out
+    # 5 people (conversion and health fields) and 2 accounts (the account model's PQA fields)
+    assert "7 records with changed values, 7 written, 0 failed" in capsys.readouterr().out
     assert main(["writeback"]) == 0
     assert "0 records with changed values, 0 written, 0 failed, API calls 0" in capsys.readouterr().out
     assert main(["crm-status"]) == 0

@@ -124,6 +124,22 @@ EVENT_CASES = [
     ("days_since_last", "{event: Login, days_since_last: {at_least: 14}}", [ev("Login", AS_OF - 14 * DAY + 1)],
      False),
     ("days_since_last", "{event: Login, days_since_last: {at_least: 14}}", [ev("Signup", AS_OF - 20 * DAY)], False),
+    # usage shape (README "Usage-shape signals"); more cases in tests/test_usage_signals.py
+    ("active_weeks", "{event: any, within: 28d, active_weeks: {at_least: 2}}",
+     [ev("A", AS_OF - DAY), ev("A", AS_OF - 2 * DAY), ev("A", AS_OF - 9 * DAY)], True),
+    ("active_weeks", "{event: any, within: 28d, active_weeks: {at_least: 2}}",
+     [ev("A", AS_OF - DAY), ev("A", AS_OF - 2 * DAY), ev("A", AS_OF - 30 * DAY)], False),
+    ("growth", "{event: Login, within: 30d, growth: {at_least: 50}}",
+     [ev("Login", AS_OF - 40 * DAY), ev("Login", AS_OF - 5 * DAY), ev("Login", AS_OF - 6 * DAY)], True),
+    ("growth", "{event: Login, within: 30d, growth: {at_least: 50}}", [ev("Login", AS_OF - 5 * DAY)], False),
+    ("spike", "{event: Export, within: 1d, spike: {at_least: 3}}",
+     [ev("Export", AS_OF - 3 * DAY)] * 2 + [ev("Export", AS_OF - 3600)] * 2, True),
+    ("spike", "{event: Export, within: 1d, spike: {at_least: 3}}",
+     [ev("Export", AS_OF - 3 * DAY)] * 4 + [ev("Export", AS_OF - 3600)] * 2, False),
+    ("sophistication", "{event: Feature Used, sophistication: {of: feature, intermediate: [reports], "
+     "advanced: [api, sso], at_least: intermediate}}", [ev("Feature Used", AS_OF - 1, feature="Reports")], True),
+    ("sophistication", "{event: Feature Used, sophistication: {of: feature, intermediate: [reports], "
+     "advanced: [api, sso], equals: advanced}}", [ev("Feature Used", AS_OF - 1, feature="Reports")], False),
 ]
 
 

@@ -10,7 +10,11 @@ from tests.playbook_support import NEW_PQL, ROOT_DIR, playbook_set, routing_yaml
 def test_default_playbooks_load_and_check_validates_them():
     specs = load_spec_set(SpecDirs.under(ROOT_DIR))
     names = [p.name for p in specs.playbooks.playbooks]
-    assert names == ["new_pql", "score_drop"]
+    # issue 8 adds the customer-health and account playbooks
+    assert names == ["health_risk", "new_pql", "score_drop", "several_ready_users", "upsell_candidate"]
+    risk = specs.playbooks.get("health_risk")
+    assert (risk.trigger.type, risk.trigger.segment) == ("entered_segment", "risk")
+    assert [a.type for a in risk.actions] == ["slack_alert", "create_task"] and risk.actions[1].params["due_in"] == 86400
     assert specs.playbooks.routing.default_pool == "inbound"
     assert specs.playbooks.get("new_pql").actions[0].params["strategies"][0] == "keep_current"
 

@@ -25,9 +25,13 @@ def seed(store, n: int = 30) -> None:
     assert not report.rejected
 
 
-def count(store, table) -> int:
+def count(store, table, model: str | None = "conversion") -> int:
+    """Rows of a table; for results and history, of one model (the default rules hold several)."""
+    query = select(func.count()).select_from(table)
+    if model and "model" in table.c:
+        query = query.where(table.c.model == model)
     with store.read() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar()
+        return conn.execute(query).scalar()
 
 
 def test_full_then_unchanged_then_changed(store, default_rules):
@@ -65,3 +69,23 @@ def test_worker_processes_give_the_same_results(sqlite_store, tmp_path, default_
         query = select(schema.results.c.subject_id, schema.results.c.digest).order_by(schema.results.c.subject_id)
         assert a.execute(query).all() == b.execute(query).all()
     other.dispose()
+
+
+def test_population_limits_who_a_model_scores(store):
+    from tests.helpers import model_from_yaml
+    from crm_app.specs.rules import RuleSet
+    customers_only = model_from_yaml("""
+        model: health
+        stage: health
+        population: {field: plan, in: [business, enterprise]}
+        behaviour: [{id: base, label: Base, points: 50, when: {field: external_id, exists: true}}]
+    """)
+    ruleset = RuleSet(models=(customers_only,), hash="t")
+    ingest_messages(store, [{"type": "identify", "userId": u, "traits": {"plan": plan}, "timestamp": AS_OF}
+                            for u, plan in (("a", "business"), ("b", "trial"))], "test", received_at=AS_OF)
+    summary = score(store, ruleset, AS_OF, workers=1)
+    assert summary.models["health"].scored == 1 and count(store, schema.results, "health") == 1
+    ingest_messages(store, [{"type": "identify", "userId": "a", "traits": {"plan": "trial"}, "timestamp": AS_OF}],
+                    "test", received_at=AS_OF)
+    score(store, ruleset, AS_OF + 60, mode="changed", workers=1)
+    assert count(store, schema.results, "health") == 0  # a customer who went back to trial leaves the model

@@ -194,8 +194,9 @@ def test_readyz_and_status_show_jobs_and_the_scheduler(app, client, runner):
 
 
 @pytest.mark.parametrize("env,missing", [
-    ({}, "WRITE_KEY, SECRET_KEY"),
-    ({"WRITE_KEY": "k"}, "SECRET_KEY"),
+    ({}, "WRITE_KEY, DASHBOARD_ADMIN_PASSWORD"),
+    ({"WRITE_KEY": "k"}, "set DASHBOARD_ADMIN_PASSWORD in"),
+    ({"DASHBOARD_ADMIN_PASSWORD": "p"}, "set WRITE_KEY in"),
 ])
 def test_the_procfile_app_refuses_to_start_without_secrets(monkeypatch, tmp_path, env, missing):
     from crm_app import create_app

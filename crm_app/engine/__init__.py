@@ -2,7 +2,7 @@
 
 A test (tests/test_engine_purity.py) reads these modules' imports with `ast` and fails if that changes.
 """
-from crm_app.engine.scoring import evaluate, compile_model
+from crm_app.engine.scoring import compile_model, evaluate, in_population
 from crm_app.engine.result import Reason, ScoreResult
 
-__all__ = ["evaluate", "compile_model", "Reason", "ScoreResult"]
+__all__ = ["evaluate", "compile_model", "in_population", "Reason", "ScoreResult"]

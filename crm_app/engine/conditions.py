@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
+from crm_app.engine import usage
 from crm_app.engine.operators import COMPARE, field_predicate
 from crm_app.engine.plan import metric_key, score_key
 from crm_app.specs.conditions import (AllOf, AnyOf, EventCondition, FieldCondition, MetricCondition, Not,
                                       ScoreCondition, last_at_key)
+from crm_app.specs.usage import QuotaCondition
 
 DAY = 86400
 CREATED_AT = "created_at"  # epoch seconds the person was created; set by the store
 Check = Callable[[Mapping, Mapping, int], bool]
+USAGE_VALUES = {"growth": usage.growth, "spike": usage.spike}  # computed from two counts, not one aggregate
 
 
 def days_since_last(cond: EventCondition, record: Mapping, features: Mapping, as_of: int):
@@ -39,11 +42,13 @@ def _last_key(cond: EventCondition) -> str:
 
 
 def measured_value(cond: EventCondition, record: Mapping, features: Mapping, as_of: int):
-    """The number an event condition compares: a count, distinct count, average, sum or days."""
+    """The number an event condition compares: a count, distinct count, average, sum, days or usage shape."""
     if cond.measure == "days_since_last":
         return days_since_last(cond, record, features, as_of)
+    if cond.measure in USAGE_VALUES:
+        return USAGE_VALUES[cond.measure](cond, features)
     value = features.get(cond.feature_key)
-    if value is None and cond.measure in ("count", "distinct", "sum"):
+    if value is None and cond.measure in ("count", "distinct", "sum", "active_weeks", "sophistication"):
         return 0
     return value
 
@@ -70,14 +75,20 @@ def compile_condition(cond) -> Check:
         return lambda record, features, as_of: pred(record.get(name))
     if isinstance(cond, EventCondition):
         test, key = _compare(cond.comparison), cond.feature_key
-        if cond.measure in ("count", "distinct", "sum"):
+        if cond.measure in ("count", "distinct", "sum", "active_weeks", "sophistication"):
             return lambda record, features, as_of: test(features.get(key, 0))
+        if cond.measure in USAGE_VALUES:
+            value = USAGE_VALUES[cond.measure]
+            return lambda record, features, as_of: test(value(cond, features))
         if cond.measure == "average":
             return lambda record, features, as_of: test(features.get(key))
         return lambda record, features, as_of: test(days_since_last(cond, record, features, as_of))
     if isinstance(cond, MetricCondition):
         test, key = _compare(cond.comparison), metric_key(cond.name)
         return lambda record, features, as_of: test(features.get(key))
+    if isinstance(cond, QuotaCondition):
+        test = _compare(cond.comparison)
+        return lambda record, features, as_of: test(usage.quota_value(cond, record, features, as_of))
     if isinstance(cond, ScoreCondition):
         test, key = _compare(cond.comparison), score_key(cond.model)
         return lambda record, features, as_of: test(features.get(key))

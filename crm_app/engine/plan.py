@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from crm_app.specs.conditions import (EventCondition, EventSelector, MetricCondition, ScoreCondition,
                                       iter_conditions, last_at_key)
+from crm_app.engine import usage
+from crm_app.specs.usage import SPIKE_SPANS, QuotaCondition
 
 
 
@@ -13,9 +15,10 @@ class Aggregate:
     """One per-subject number computed over events known at as_of."""
 
     key: str
-    measure: str  # count | distinct | average | sum | last_at
+    measure: str  # count | distinct | average | sum | last_at | active_weeks | sophistication | prior | quota
     of: str | None
     selector: EventSelector | None
+    extra: tuple = ()  # prior: (spans,); sophistication: (intermediate, advanced); quota: (rate window,)
 
 
 def activity_key(model) -> str:
@@ -36,6 +39,15 @@ def feature_plan(models) -> tuple:
     plan: dict[str, Aggregate] = {}
     for model in models:
         plan.setdefault(activity_key(model), Aggregate(activity_key(model), "last_at", None, model.activity))
+        if model.population is not None:
+            for cond in iter_conditions(model.population):
+                if isinstance(cond, EventCondition):
+                    key = last_at_key(cond.selector) if cond.measure == "days_since_last" else cond.feature_key
+                    selector = (EventSelector(cond.selector.names, cond.selector.where, None)
+                                if cond.measure == "days_since_last" else cond.selector)
+                    measure = "last_at" if cond.measure == "days_since_last" else cond.measure
+                    plan.setdefault(key, Aggregate(key, measure, None if measure == "last_at" else cond.of,
+                                                   selector))
         for rule in model.rules:
             # The time of the last matching event is needed for days_since_last, and as the evidence of
             # a rule that recency weighs (positive behaviour points); every other last_at would be wasted work.
@@ -47,10 +59,28 @@ def feature_plan(models) -> tuple:
                     last = last_at_key(cond.selector)
                     unwindowed = EventSelector(cond.selector.names, cond.selector.where, None)
                     plan.setdefault(last, Aggregate(last, "last_at", None, unwindowed))
-                if cond.measure != "days_since_last":
+                if cond.measure in ("growth", "spike"):
+                    _add_shape(plan, cond)
+                elif cond.measure != "days_since_last":
                     plan.setdefault(cond.feature_key,
-                                    Aggregate(cond.feature_key, cond.measure, cond.of, cond.selector))
+                                    Aggregate(cond.feature_key, cond.measure, cond.of, cond.selector, cond.levels))
+        for quota in _quota_conditions(model):
+            plan.setdefault(quota.feature_key, Aggregate(quota.feature_key, "quota", quota.metric, None,
+                                                         (quota.rate_window,)))
     return tuple(plan[k] for k in sorted(plan))
+
+
+def _add_shape(plan: dict, cond) -> None:
+    """Growth and spike compare the window's count with the count over windows just before it."""
+    spans = 1 if cond.measure == "growth" else SPIKE_SPANS
+    count = usage.count_key(cond)
+    plan.setdefault(count, Aggregate(count, "count", None, cond.selector))
+    prior = usage.prior_key(cond, spans)
+    plan.setdefault(prior, Aggregate(prior, "prior", None, cond.selector, (spans,)))
+
+
+def _quota_conditions(model) -> list:
+    return [leaf for r in model.rules for leaf in iter_conditions(r.when) if isinstance(leaf, QuotaCondition)]
 
 
 def metric_names(models) -> tuple:

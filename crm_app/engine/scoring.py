@@ -177,6 +177,19 @@ def _clamp(value: float, bounds: tuple) -> int:
     return int(min(max(value, bounds[0]), bounds[1]))
 
 
+_POPULATIONS: dict = {}
+
+
+def in_population(model: Model, record: Mapping, features: Mapping, as_of) -> bool:
+    """Whether the model scores this subject at all (its `population:` condition; everyone without one)."""
+    if model.population is None:
+        return True
+    cached = _POPULATIONS.get(id(model))
+    if cached is None or cached[0] is not model:
+        cached = _POPULATIONS[id(model)] = (model, compile_condition(model.population))
+    return cached[1](record, features, to_epoch(as_of))
+
+
 def evaluate(model: Model, record: Mapping, features: Mapping, as_of, previous=None) -> ScoreResult:
     """Score one subject as of a moment. Pure: same inputs, same result, byte for byte.
 

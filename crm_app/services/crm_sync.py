@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from crm_app.services.crm_accounting import record_usage
+from crm_app.services.identity import record_crm_rows
 from crm_app.specs.crm_mapping import CrmMapping, ObjectMapping
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
@@ -70,6 +71,8 @@ def _apply_chunk(store: Store, crm: str, mapping: CrmMapping, obj: ObjectMapping
                 "crm": crm, "object_type": obj.object_type, "record_id": r.id, "input_hash": _hash(_mapped(obj, r)),
                 "synced_at": now, "person_id": ids[r.id] if obj.subject == "person" else None,
                 "account_id": ids[r.id] if obj.subject == "account" else None} for r in changed])
+        if changed and obj.subject == "person":  # identity resolution matches product users to these
+            record_crm_rows(conn, crm, [(r.id, obj.object_type, _mapped(obj, r)) for r in changed])
         summary.changed[obj.object_type] += len(changed)
         crm_store.set_watermark(conn, crm, obj.object_type, latest)
 

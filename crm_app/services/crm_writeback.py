@@ -31,7 +31,7 @@ def plan_updates(store: Store, adapter, specs) -> list[RecordUpdate]:
     for spec in specs:
         for object_type, name in adapter.field_targets(spec):
             targets.setdefault(object_type, []).append((name, spec))
-    links = [lk for lk in _person_links(store, adapter.name) if lk["object_type"] in targets]
+    links = [lk for lk in _subject_links(store, adapter.name) if lk["object_type"] in targets]
     updates: list[RecordUpdate] = []
     for object_type, fields in targets.items():
         types = {name: spec.type for name, spec in fields}
@@ -41,22 +41,22 @@ def plan_updates(store: Store, adapter, specs) -> list[RecordUpdate]:
     return updates
 
 
-def _person_links(store: Store, crm: str) -> list[dict]:
+def _subject_links(store: Store, crm: str) -> list[dict]:
     with store.read() as conn:
-        return crm_store.person_links(conn, crm)
+        return crm_store.subject_links(conn, crm)
 
 
 def _diff(store: Store, crm: str, object_type: str, fields: list, types: dict, links: list) -> list[RecordUpdate]:
-    person_ids = [lk["person_id"] for lk in links]
+    subject_ids = [lk["subject_id"] for lk in links]
     models = sorted({spec.model for _, spec in fields})
     with store.read() as conn:
-        rows = {m: crm_store.results_for(conn, m, person_ids) for m in models}
+        rows = {m: crm_store.results_for(conn, m, subject_ids) for m in models}
         written = crm_store.written(conn, crm, object_type, [lk["record_id"] for lk in links])
     out = []
     for lk in links:
         values = {}
         for name, spec in fields:
-            row = rows[spec.model].get(lk["person_id"])
+            row = rows[spec.model].get(lk["subject_id"])
             if row is None:
                 continue  # not scored yet: never blank a field we have nothing to say about
             value = field_value(spec, row)

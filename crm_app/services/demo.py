@@ -60,11 +60,14 @@ def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print) -> in
     _show_examples(store, specs.rules, ws.personas, now, out)
     from crm_app.services.playbook_demo import demo_playbooks  # issue 4: route, task, alert (outbox)
     demo_playbooks(config, store, specs, now, out)
+    from crm_app.services.dashboard_auth import issue_one_time_password
+    out(f"\nDashboard: python -m crm_app serve, then http://127.0.0.1:5000/dashboard/ — sign in as "
+        f"{config.dashboard_admin_user!r} with the one-time password {issue_one_time_password(store)}")
     out(f"\nDone in {time.time() - started:.1f}s. Next:\n"
         f"  python -m crm_app explain u000001      # one person's breakdown\n"
         f"  python -m crm_app score --dry-run       # rescore without saving\n"
-        f"  python -m crm_app serve                 # keep it running: web (ingest, health) + scheduler "
-        f"on http://127.0.0.1:5000")
+        f"  python -m crm_app serve                 # keep it running: dashboard, ingest API, health and the "
+        f"scheduler on http://127.0.0.1:5000")
     return 0
 
 

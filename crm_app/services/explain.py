@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import or_, select
 
-from crm_app.engine import evaluate
+from crm_app.engine import evaluate, in_population
 from crm_app.engine.plan import feature_plan, metric_names, score_inputs
 from crm_app.services.scoring import ScoreSummary
 from crm_app.specs.rules import RuleSet
@@ -30,7 +30,7 @@ def find_person(store: Store, key: str) -> int | None:
 
 
 def explain_person(store: Store, ruleset: RuleSet, person_id: int, as_of: int) -> list:
-    """(model, record, ScoreResult) for each person model, evaluated fresh as of as_of."""
+    """(model, record, ScoreResult) for each person model whose population holds them, evaluated as of as_of."""
     models = [m for m in ruleset.models if m.subject == "person"]
     with store.read() as conn:
         records = people_store.flat_records(conn, 0, 0, [person_id])
@@ -38,6 +38,8 @@ def explain_person(store: Store, ruleset: RuleSet, person_id: int, as_of: int) -
                                     only=[person_id]).get(person_id, {})
         out = []
         for model in models:
+            if not in_population(model, records[person_id], features, as_of):
+                continue
             previous = previous_results(conn, model.name, 0, 0, [person_id]).get(person_id)
             out.append((model, records[person_id], evaluate(model, records[person_id], features, as_of, previous)))
     return out

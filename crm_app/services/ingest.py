@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from crm_app.errors import IngestError
+from crm_app.services.identity import attach_accounts_by_domain
 from crm_app.services.segment import Message, parse_message
 from crm_app.store import Store
 from crm_app.store.dialect import is_deadlock
@@ -121,6 +122,8 @@ def _store_messages(conn, messages: list[Message], received_at: int) -> tuple[in
     ids = dict(known)
     if updates:
         ids.update(people_store.upsert_people(conn, updates))
+        # No group id: the business email domain names the account (identity resolution, step 2).
+        attach_accounts_by_domain(conn, [ids[r["external_id"]] for r in updates if r.get("email")])
 
     aliases = {m.anonymous_id: ids[m.user_id] for m in messages if m.anonymous_id and m.user_id}
     event_store.link_aliases(conn, aliases)

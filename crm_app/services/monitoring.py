@@ -53,4 +53,6 @@ def run(store: Store, rule_models: list, lifecycle_names: list, reps: int, now: 
         checks.append(health.check_not_a_fit(*feedback_counts(conn, now)))
         checks.append(health.check_sync(_optional_count(conn, "sync_runs", "status = 'failed' AND started_at >= :t",
                                                         {"t": now - MONTH})))
+    from crm_app.services.health_kpis import kpi_checks
+    checks.extend(kpi_checks(store, rule_models))
     return checks

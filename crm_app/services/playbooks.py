@@ -73,7 +73,7 @@ def plan(rt: Runtime, now: int, batch: int = 2000) -> PlanSummary:
 
 def _plan_rows(conn, rt: Runtime, pb: Playbook, rows: list, now: int, summary: PlanSummary) -> None:
     ids = [r["subject_id"] for r in rows]
-    records = people_store.flat_records(conn, 0, -1, ids)
+    records = _records(conn, rt, pb.model, ids, now)
     history = (pb_store.history_since(conn, pb.model, ids, now - pb.trigger.within - DAY)
                if pb.trigger.type == "score_dropped" else {})
     states = []
@@ -154,13 +154,27 @@ def _noise(conn, pb: Playbook, routing, subject_id: int, owner: str | None, acti
     return None
 
 
+def _records(conn, rt: Runtime, model: str, ids: list, now: int) -> dict:
+    """Flat records of the subjects: people, or accounts (with rollups and segments) for an account model."""
+    known = rt.rules is not None and model in rt.rules.names
+    if not known or rt.rules.model(model).subject != "account":
+        return people_store.flat_records(conn, 0, -1, ids)
+    from crm_app.services.account_scoring import records_with_rollups
+    sources = [m.name for m in rt.rules.models if m.subject == "person"]
+    records = records_with_rollups(conn, sources, now, 0, -1, ids)[0]
+    for record in records.values():
+        record["record_kind"] = "account"  # crm_target looks the account's CRM record up, not a person's
+    return records
+
+
 def crm_target(conn, rt: Runtime, record: dict, subject_id: int) -> tuple:
     """(object, id) of the person's CRM record: the record's id field, else the link sync made (if any)."""
     routing = rt.playbooks.routing
     crm_id = record.get(routing.record_id_field)
     if crm_id:
         return record.get(routing.record_object_field) or routing.default_object, str(crm_id)
-    linked = pb_store.linked_record(conn, getattr(rt.adapter, "name", ""), subject_id)
+    linked = pb_store.linked_record(conn, getattr(rt.adapter, "name", ""), subject_id,
+                                    account=record.get("record_kind") == "account")
     return linked if linked else (routing.default_object, None)
 
 

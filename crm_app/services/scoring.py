@@ -14,7 +14,7 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from crm_app.engine import evaluate
+from crm_app.engine import evaluate, in_population
 from crm_app.engine.plan import feature_plan, metric_names, score_inputs, score_key
 from crm_app.engine.result import ScoreResult
 from crm_app.specs.rules import RuleSet
@@ -57,6 +57,8 @@ class ScoreSummary:
     people: int = 0
     seconds: float = 0.0
     models: dict = field(default_factory=dict)
+    accounts: object = None  # account_scoring.AccountRunSummary when the set has account models
+    segments: dict = field(default_factory=dict)  # model -> segment -> (entered, left, members)
 
 
 @dataclass
@@ -67,6 +69,7 @@ class ChunkOutcome:
     rows: list  # changed result rows, all models
     history: list
     tallies: dict  # model -> ModelSummary of this chunk
+    removed: list = field(default_factory=list)  # (model, subject id) that left a model's population
 
 
 def result_row(result: ScoreResult, subject_id: int, rules_hash: str) -> dict:
@@ -110,6 +113,10 @@ def score_range(conn, ruleset: RuleSet, as_of: int, lo: int, hi: int, only=None)
         for pid, record in records.items():
             feats = features.setdefault(pid, {})
             before = previous.get(pid)
+            if not in_population(model, record, feats, as_of):
+                if before is not None:
+                    outcome.removed.append((model.name, pid))
+                continue
             result = evaluate(model, record, feats, as_of, before)
             feats[score_key(model.name)] = result.combined
             row = result_row(result, pid, ruleset.hash)
@@ -153,9 +160,10 @@ def _worker_score(as_of: int, lo: int, hi: int, only) -> ChunkOutcome:
 
 
 def _save(store: Store, outcome: ChunkOutcome, dry_run: bool) -> None:
-    if not dry_run and outcome.rows:
+    if not dry_run and (outcome.rows or outcome.removed):
         with store.begin() as conn:
             results_store.save_results(conn, outcome.rows, outcome.history)
+            results_store.delete_results(conn, outcome.removed)
 
 
 def default_workers() -> int:
@@ -181,6 +189,8 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
             summary.models[name].merge(tally)
         if progress:
             progress(outcome.people)
+    changed_people = [pid for pid, _ in claimed] if mode == "changed" else None
+    _after_people(store, ruleset, as_of, dry_run, summary, changed_people)
     with store.begin() as conn:
         for name, ms in summary.models.items():
             ms.bands = ms.run_bands if dry_run else results_store.band_counts(conn, name)
@@ -193,6 +203,21 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
             "dry_run": dry_run, "scored": summary.people, "changed": first.changed,
             "new_pqls": len(first.new_pqls), "rules_hash": ruleset.hash})
     return summary
+
+
+def _after_people(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool, summary: ScoreSummary,
+                  people: list | None) -> None:
+    """Account models roll up the fresh person results; then segments are recomputed from the scores.
+
+    An incremental run (people given) revisits only those people and their accounts.
+    """
+    from crm_app.services.account_scoring import account_batches, score_accounts
+    from crm_app.services.segments import update_segments
+    summary.accounts = score_accounts(store, ruleset, as_of, dry_run=dry_run, people=people)
+    accounts = None if people is None else [a for b in account_batches(store, 5000, people) for a in b[2]]
+    # Segments read stored scores; a dry run stored none, so it reports no segment changes.
+    summary.segments = {} if dry_run else update_segments(store, ruleset, as_of, people=people,
+                                                          accounts=accounts)
 
 
 def _outcomes(store: Store, ruleset: RuleSet, as_of: int, batches: list, workers: int, dry_run: bool):

@@ -42,6 +42,8 @@ def format_status(store: Store, config: Config) -> str:
     lines.extend(f"  {e}" for e in files["errors"])
     from crm_app.services.playbook_status import format_playbook_status  # issue 4: ledger, failures, outbox
     lines.extend(format_playbook_status(store))
+    from crm_app.services.identity import format_identity_status, identity_status
+    lines.extend(format_identity_status(identity_status(store)))
     from crm_app.services.service_status import format_service_status
     lines.extend(format_service_status(status))
     return "\n".join(lines)

@@ -10,6 +10,8 @@ from crm_app.errors import did_you_mean
 from crm_app.specs.operators import (COMBINATORS, COMPARISONS, EVENT_MEASURES, FIELD_OPERATORS,
                                      PROPERTY_OPERATORS, SUBJECTS)
 from crm_app.specs.reader import Reader, Where, item_where
+from crm_app.specs.usage import (QuotaCondition, check_window, level_names_to_numbers, measure_keys,
+                                 parse_levels, parse_quota)
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,14 @@ class EventCondition:
     measure: str
     of: str | None
     comparison: Comparison
+    levels: tuple = ()  # sophistication: (intermediate values, advanced values)
 
     @cached_property
     def feature_key(self) -> str:
         if self.measure == "days_since_last":
             return last_at_key(self.selector)
+        if self.levels:
+            return f"{self.measure}({self.of or ''}:{self.levels!r})/{self.selector.key}"
         return f"{self.measure}({self.of or ''})/{self.selector.key}"
 
 
@@ -104,7 +109,8 @@ class Not:
     item: object
 
 
-Condition = Union[FieldCondition, EventCondition, MetricCondition, ScoreCondition, AllOf, AnyOf, Not]
+Condition = Union[FieldCondition, EventCondition, MetricCondition, ScoreCondition, QuotaCondition, AllOf, AnyOf,
+                  Not]
 
 
 def parse_condition(node, where: Where, reader_errors, lists: dict) -> Condition | None:
@@ -129,6 +135,8 @@ def parse_condition(node, where: Where, reader_errors, lists: dict) -> Condition
         return _parse_field(r, lists)
     if subject == "event":
         return _parse_event(r, lists)
+    if subject == "quota":
+        return parse_quota(r, lambda reader: _parse_comparison(reader, lists))
     if subject == "metric":
         name = r.text("metric")
         comparison = _parse_comparison(r, lists)
@@ -240,17 +248,24 @@ def _parse_event(r: Reader, lists: dict) -> EventCondition | None:
         return None
     measure = measures[0]
     needs_of = EVENT_MEASURES[measure][0]
-    mr = Reader(r.raw(measure), r.at(measure), r.errors, f"'{measure}'")
+    block = r.raw(measure)
+    mr = Reader(level_names_to_numbers(block) if measure == "sophistication" else block, r.at(measure),
+                r.errors, f"'{measure}'")
     of = mr.text("of", required=needs_of) if needs_of else None
+    levels = parse_levels(mr, _resolve_list_in(lists)) if measure == "sophistication" else ()
     comparison = _parse_comparison(mr, lists)
-    mr.finish(["of"] if needs_of else [])
+    mr.finish(measure_keys(measure, needs_of))
     r.finish(["event", "within", "where", *EVENT_MEASURES])
-    if not (r.ok and mr.ok) or comparison is None:
+    if not (r.ok and mr.ok) or comparison is None or not check_window(r, measure, within):
         return None
     if measure == "days_since_last" and within is not None:
         r.error(r.at("within"), "'within' has no meaning with days_since_last; remove it")
         return None
-    return EventCondition(EventSelector(names, filters, within), measure, of, comparison)
+    return EventCondition(EventSelector(names, filters, within), measure, of, comparison, levels)
+
+
+def _resolve_list_in(lists: dict):
+    return lambda reader, key, raw: _resolve_list(reader, key, raw, lists)
 
 
 def _parse_where(r: Reader, lists: dict) -> tuple:

@@ -43,6 +43,13 @@ EVENT_MEASURES: dict[str, tuple[bool, str]] = {
     "average": (True, "the average of a numeric property"),
     "sum": (True, "the sum of a numeric property"),
     "days_since_last": (False, "whole days since the last matching event (or since the person was created, if none)"),
+    "active_weeks": (False, "how many 7-day periods, counted back from now within `within`, had a matching event"),
+    "growth": (False, "percent change of the count in `within` against the same span just before it "
+                      "(none when that earlier span is empty)"),
+    "spike": (False, "the count in `within` as a multiple of the average count per span over the 4 spans "
+                     "before it (none when those are empty)"),
+    "sophistication": (True, "usage level by the values of `of` used: 0 none, 1 novice, 2 intermediate "
+                             "(any of `intermediate:`), 3 advanced (any of `advanced:`); names allowed"),
 }
 
 COMBINATORS: dict[str, str] = {
@@ -56,4 +63,5 @@ SUBJECTS: dict[str, str] = {
     "event": "product events, by name, list or $named_list",
     "metric": "a rolled-up metric imported per person (e.g. logins_30d)",
     "score": "another model's score for the same subject (e.g. score: propensity_conversion)",
+    "quota": "a metric's usage against a plan limit field: percent of the limit, or projected days to it",
 }

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from crm_app.errors import ErrorCollector, did_you_mean
 from crm_app.specs.conditions import (EventCondition, EventSelector, iter_conditions, parse_condition)
 from crm_app.specs.reader import Reader, Where, item_where
+from crm_app.specs.segments import parse_segments
 
 STAGES = ("conversion", "onboarding", "expansion", "retention", "account", "health")
 SUBJECT_KINDS = ("person", "account")
@@ -86,16 +87,18 @@ class Model:
     activity: EventSelector
     clamp: tuple = (0.0, 100.0)
     source: str = ""
+    segments: tuple = ()  # specs.segments.Segment, in priority order
+    population: object = None  # a condition: who this model scores (None = everyone)
 
     @property
     def rules(self) -> tuple:
         return self.fit + self.behaviour
 
     def event_conditions(self) -> list[EventCondition]:
-        """Every event condition the model's rules use, for set-wise feature computation."""
+        """Every event condition the model's rules and population use, for set-wise feature computation."""
         found = []
-        for rule in self.rules:
-            found.extend(c for c in iter_conditions(rule.when) if isinstance(c, EventCondition))
+        for when in [rule.when for rule in self.rules] + [self.population]:
+            found.extend(c for c in iter_conditions(when) if isinstance(c, EventCondition))
         return found
 
 
@@ -120,7 +123,7 @@ class RuleSet:
 
 
 MODEL_KEYS = ("model", "label", "stage", "subject", "lists", "fit", "behaviour", "decay", "recency", "bands",
-              "pql", "activation", "activity_events", "clamp")
+              "pql", "activation", "activity_events", "clamp", "segments", "population")
 
 
 def parse_lists(node, where: Where, errors: ErrorCollector) -> dict:
@@ -162,13 +165,19 @@ def parse_model(doc, file: str, errors: ErrorCollector, global_lists: dict) -> M
     clamp = _parse_clamp(r)
     activation = _parse_activation(r, {rule.id for rule in behaviour + fit})
     label = r.text("label", default=name or "")
+    segments = parse_segments(r.raw("segments", None), r.at("segments"), errors, lists)
+    population_raw = r.raw("population", None)
+    population = (parse_condition(population_raw, r.at("population"), errors, lists)
+                  if population_raw is not None else None)
+    if population_raw is not None and population is None:
+        r.ok = False
     r.finish(MODEL_KEYS)
     _check_unique_ids(r, fit + behaviour)
     if not r.ok or name is None:
         return None
     return Model(name=name, label=label, stage=stage, subject=subject, fit=fit, behaviour=behaviour,
                  decay=decay, recency=recency, bands=bands, pql=pql, activation=activation,
-                 activity=activity, clamp=clamp, source=file)
+                 activity=activity, clamp=clamp, source=file, segments=segments, population=population)
 
 
 def _parse_rules(r: Reader, kind: str, lists: dict) -> tuple:

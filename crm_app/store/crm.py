@@ -89,6 +89,19 @@ def person_links(conn: Connection, crm: str) -> list[dict]:
     return [dict(r._mapping) for r in rows]
 
 
+def subject_links(conn: Connection, crm: str) -> list[dict]:
+    """Every CRM record linked to a person or an account, with subject_id: the person or account id.
+
+    Person models' results are keyed by person id and account models' by account id, so a lead or contact
+    shows person results and an Account / company shows account results (field specs pick the objects).
+    """
+    t = crm_links
+    rows = conn.execute(select(t.c.object_type, t.c.record_id, t.c.person_id, t.c.account_id)
+                        .where(t.c.crm == crm, (t.c.person_id.is_not(None)) | (t.c.account_id.is_not(None)))
+                        .order_by(t.c.object_type, t.c.record_id))
+    return [{"object_type": o, "record_id": r, "subject_id": p if p is not None else a} for o, r, p, a in rows]
+
+
 def written(conn: Connection, crm: str, object_type: str, record_ids: list[str]) -> dict:
     """(record id, field) -> canonical value last confirmed written."""
     t = crm_written

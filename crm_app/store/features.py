@@ -9,6 +9,7 @@ from sqlalchemy import Connection, and_, case, distinct, false, func, or_, selec
 
 from crm_app.store import schema
 from crm_app.store.events import known_type_ids
+from crm_app.store.usage_features import USAGE_AGGREGATES, add_quota_usage
 
 e = schema.events
 
@@ -57,6 +58,8 @@ def _selector_predicate(selector, type_ids: dict, as_of: int):
 
 
 def _aggregate_column(agg, type_ids: dict, as_of: int):
+    if agg.measure in USAGE_AGGREGATES:
+        return USAGE_AGGREGATES[agg.measure](agg, _selector_predicate, type_ids, as_of)
     pred = _selector_predicate(agg.selector, type_ids, as_of)
     if agg.measure == "count":
         return func.count(case((pred, 1)))
@@ -85,6 +88,8 @@ def compute_features(conn: Connection, plan: tuple, metric_names: tuple, score_m
     """
     names = {n for agg in plan if agg.selector is not None for n in agg.selector.names}
     type_ids = known_type_ids(conn, names)
+    quotas = [agg for agg in plan if agg.measure == "quota"]
+    plan = tuple(agg for agg in plan if agg.measure != "quota")
     keys = [agg.key for agg in plan]
     columns = [_aggregate_column(agg, type_ids, as_of).label(f"f{i}") for i, agg in enumerate(plan)]
     query = (select(e.c.person_id, *columns)
@@ -93,6 +98,8 @@ def compute_features(conn: Connection, plan: tuple, metric_names: tuple, score_m
     features: dict = {}
     for row in conn.execute(query):
         features[row[0]] = {k: v for k, v in zip(keys, row[1:]) if v is not None}
+    if quotas:
+        add_quota_usage(conn, features, quotas, as_of, _scope, lo, hi, only)
     if metric_names:
         _add_metrics(conn, features, metric_names, as_of, lo, hi, only)
     if score_models:

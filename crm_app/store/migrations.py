@@ -26,10 +26,12 @@ def events_by_person_index(dialect: str) -> Index:
 
 def _initial(conn: Connection) -> None:
     from crm_app.store.crm import TABLES as crm_tables  # created by their own migrations
+    from crm_app.store.identity import TABLES as identity_tables
     from crm_app.store.lifecycle import TABLES as later
     from crm_app.store.ops import TABLES as service
     from crm_app.store.playbook_schema import TABLES as playbook_tables
-    later = (*later, *crm_tables, *playbook_tables, *service)
+    from crm_app.store.segments import segment_members
+    later = (*later, *crm_tables, *playbook_tables, *identity_tables, segment_members, *service)
     tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
     index = events_by_person_index(conn.dialect.name)
@@ -52,6 +54,36 @@ def _playbooks(conn: Connection) -> None:
     create_playbook_tables(conn)
 
 
+def _identity(conn: Connection) -> None:
+    from crm_app.store import identity
+    identity.create_tables(conn)
+
+
+def _segments(conn: Connection) -> None:
+    from crm_app.store import segments
+    segments.create_tables(conn)
+
+
+def _segment_column(conn: Connection) -> None:
+    from crm_app.store import segments
+    segments.add_segment_column(conn)
+
+
+def _dashboard_indexes(conn: Connection) -> None:
+    from crm_app.store.dashboard_indexes import create_dashboard_indexes
+    create_dashboard_indexes(conn)
+
+
+def _owner_index(conn: Connection) -> None:
+    from crm_app.store.dashboard_indexes import create_owner_index
+    create_owner_index(conn)
+
+
+def _person_actions_index(conn: Connection) -> None:
+    from crm_app.store.dashboard_indexes import create_person_actions_index
+    create_person_actions_index(conn)
+
+
 def _service(conn: Connection) -> None:
     from crm_app.store.ops import create_tables
     create_tables(conn)
@@ -62,6 +94,12 @@ MIGRATIONS: list[Migration] = [
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
     (20, "lifecycle models (trained versions, reports) and backtest runs", _lifecycle),
     (30, "playbooks: trigger state, action ledger, routing counters, Slack alerts, outbox, feedback", _playbooks),
+    (40, "identity: CRM people, identity links, account matches", _identity),
+    (41, "customer-health segment membership", _segments),
+    (42, "results.segment: the primary segment written to the CRM", _segment_column),
+    (50, "dashboard: keyset indexes on results for sorted, filtered people pages", _dashboard_indexes),
+    (51, "dashboard: index on the person's owner field", _owner_index),
+    (52, "dashboard: playbook ledger by person, for the person page", _person_actions_index),
     (60, "service: job runs, scheduler lease, daily score snapshots", _service),
 ]
 

@@ -144,4 +144,9 @@ def flat_records(conn: Connection, lo: int, hi: int, only: list[int] | None = No
             for key, value in (row.account_attributes or {}).items():
                 record[f"account.{key}"] = value
         records[row.id] = record
+    # Segments the person is in (any model): playbook triggers and conditions read record["segments"].
+    from crm_app.store.segments import segments_in_range
+    for person_id, segments in segments_in_range(conn, "person", lo, hi, only).items():
+        if person_id in records:
+            records[person_id]["segments"] = segments
     return records

@@ -137,7 +137,7 @@ def count_assignment(conn: Connection, rep: str, week: int) -> None:
     conn.execute(stmt, [{"rep": rep, "week": week, "assigned": 1}])
 
 
-def linked_record(conn: Connection, crm: str, person_id: int) -> tuple | None:
+def linked_record(conn: Connection, crm: str, person_id: int, account: bool = False) -> tuple | None:
     """(object type, record id) of the person's CRM record from sync's crm_links table, when sync has run.
 
     Looked up by name so playbooks work before and after the CRM sync tables exist.
@@ -145,6 +145,7 @@ def linked_record(conn: Connection, crm: str, person_id: int) -> tuple | None:
     t = schema.metadata.tables.get("crm_links")
     if t is None:
         return None
-    row = conn.execute(select(t.c.object_type, t.c.record_id).where(t.c.crm == crm, t.c.person_id == person_id)
+    subject = t.c.account_id if account else t.c.person_id  # an account playbook targets the account record
+    row = conn.execute(select(t.c.object_type, t.c.record_id).where(t.c.crm == crm, subject == person_id)
                        .order_by(t.c.object_type).limit(1)).first()
     return (row[0], row[1]) if row else None

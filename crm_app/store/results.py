@@ -43,6 +43,13 @@ def save_results(conn: Connection, rows: list[dict], history: list[dict]) -> Non
                 [tuple(r[c] for c in HISTORY_ROW) for r in history])
 
 
+def delete_results(conn: Connection, pairs: list[tuple[str, int]]) -> None:
+    """Forget results of subjects that left a model's population (their scores no longer apply)."""
+    r = schema.results
+    for part in chunks(pairs, 500):
+        conn.execute(delete(r).where(tuple_(r.c.model, r.c.subject_id).in_(part)))
+
+
 def record_run(conn: Connection, run: dict) -> None:
     conn.execute(schema.score_runs.insert().values(**run))
 

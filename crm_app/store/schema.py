@@ -83,6 +83,7 @@ results = Table(
     Column("reasons", JSON),
     Column("digest", String(32)),  # hash of every compared value: "changed?" without reading reasons back
     Column("rules_hash", String(32)),
+    Column("segment", String(64)),  # primary customer-health segment (migration 42), written to the CRM
 )
 
 score_history = Table(

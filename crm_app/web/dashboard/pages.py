@@ -1,0 +1,109 @@
+"""Overview, the people list and the person page: read-only views for admins and managers."""
+from __future__ import annotations
+
+from flask import abort, render_template, request
+
+from crm_app.services import dashboard as service
+from crm_app.services import dashboard_models as models_service
+from crm_app.services.score_cube import per_run
+from crm_app.web.dashboard import bp, now, specs, store
+
+
+def chosen_model(ruleset) -> str:
+    """The model named by ?model=, else the first person model with a PQL threshold (the conversion model)."""
+    models = service.person_models(ruleset)
+    names = [m.name for m in models]
+    wanted = request.args.get("model")
+    if wanted and wanted not in names:
+        abort(404, description=f"No person model named {wanted!r}; models: {', '.join(names)}")
+    return wanted or next((m.name for m in models if m.pql is not None), names[0])
+
+
+def loaded_rules():
+    state = specs()
+    if state.specs is None:
+        abort(503, description="No valid rule set has loaded yet: run `python -m crm_app check` and fix the errors.")
+    return state.specs.rules
+
+
+@bp.route("/")
+def overview():
+    rules = loaded_rules()
+    model = chosen_model(rules)
+    data = service.overview(store(), rules, model, now())
+    loaded = specs().specs
+    hour = now() // 3600 * 3600  # checks read "the past week": one cached answer per run and hour
+    checks = per_run(store(), f"health:{hour}", lambda: models_service.health(store(), loaded, hour))
+    backtests = dict((m.name, run) for m, run in models_service.latest_backtests(store(), loaded))
+    return render_template("dashboard/overview.html", d=data, models=service.person_models(rules), model=model,
+                           chart=histogram_chart(data["per_score"]), checks=checks, backtest=backtests.get(model))
+
+
+def histogram_chart(per_score: dict, width: int = 5) -> dict:
+    """Bins of `width` points (the last one holds 100), stacked by band, as Chart.js data."""
+    starts = list(range(0, 100, width))
+    counts = {band: [0] * len(starts) for band in service.BANDS}
+    for combined, bands in per_score.items():
+        index = min(max(int(combined), 0) // width, len(starts) - 1)
+        for band, n in bands.items():
+            counts.setdefault(band, [0] * len(starts))[index] += n
+    labels = [f"{s}–{s + width - 1}" if s + width < 100 else f"{s}–100" for s in starts]
+    return {"labels": labels, "datasets": [{"label": band, "data": counts[band]} for band in service.BANDS]}
+
+
+def _cursor(text: str | None) -> tuple | None:
+    if not text:
+        return None
+    value, _, ident = text.partition(":")
+    try:
+        return int(value), int(ident)
+    except ValueError:
+        abort(400, description=f"Bad page cursor {text!r}; start again from the first page.")
+
+
+def people_query(model: str) -> service.PeopleQuery:
+    """The people list's filters from the query string; bad values get a clear 400."""
+    args = request.args
+    band = args.get("band") or None
+    if band and band not in service.BANDS:
+        abort(400, description=f"band must be one of {', '.join(service.BANDS)}")
+    sort = args.get("sort", "score")
+    if sort not in service.SORTS:
+        abort(400, description=f"sort must be one of {', '.join(service.SORTS)}")
+    pql = {"yes": True, "no": False}.get(args.get("pql", ""))
+    size = args.get("size", "50")
+    return service.PeopleQuery(model=model, band=band, pql=pql, q=(args.get("q") or "").strip() or None, sort=sort,
+                       descending=args.get("order", "desc") != "asc", after=_cursor(args.get("after")),
+                       before=_cursor(args.get("before")), size=int(size) if size.isdigit() else 50,
+                       owner=args.get("owner") or None)
+
+
+@bp.route("/people")
+def people():
+    rules = loaded_rules()
+    model = chosen_model(rules)
+    query = people_query(model)
+    page = service.people_page(store(), query)
+    keep = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
+    return render_template("dashboard/people.html", page=page, query=query, keep=keep, model=model,
+                           models=service.person_models(rules), sorts=list(service.SORTS),
+                           owners=service.owner_names(store()))
+
+
+@bp.route("/people/<int:person_id>")
+def person(person_id: int):
+    rules = loaded_rules()
+    detail = service.person_detail(store(), rules, person_id, now())
+    if detail is None:
+        abort(404, description=f"No person with id {person_id}.")
+    charts = {item["model"].name: {"labels": [e["as_of"] for e in item["history"]],
+                                   "combined": [e["combined"] for e in item["history"]],
+                                   "fit": [e["fit"] for e in item["history"]],
+                                   "behaviour": [e["behaviour"] for e in item["history"]]}
+              for item in detail["explained"]}
+    timeline = {}
+    for event in detail["events"]:
+        day = event["ts"] // 86400 * 86400
+        timeline[day] = timeline.get(day, 0) + 1
+    return render_template("dashboard/person.html", d=detail, charts=charts, as_of=now(),
+                           timeline={"labels": sorted(timeline), "counts": [timeline[k] for k in sorted(timeline)]})

@@ -1,0 +1,49 @@
+// Chart helpers: read JSON embedded in the page, draw with the vendored Chart.js. No network, no build step.
+(function () {
+  const BAND = {high: "#16a34a", medium: "#f59e0b", low: "#94a3b8"};
+  function data(id) { return JSON.parse(document.getElementById(id).textContent); }
+  function day(ts) { return new Date(ts * 1000).toISOString().slice(0, 10); }
+  window.pqlCharts = {
+    histogram(canvasId, dataId) {
+      const d = data(dataId);
+      new Chart(document.getElementById(canvasId), {type: "bar",
+        data: {labels: d.labels, datasets: d.datasets.map(s => ({label: s.label, data: s.data,
+          backgroundColor: BAND[s.label], borderWidth: 0, barPercentage: 0.96, categoryPercentage: 1}))},
+        options: {maintainAspectRatio: false, animation: false, scales: {x: {stacked: true,
+          title: {display: true, text: "combined score"}},
+          y: {stacked: true, title: {display: true, text: "people"}}}}});
+    },
+    history(canvasId, dataId) {
+      const d = data(dataId);
+      new Chart(document.getElementById(canvasId), {type: "line",
+        data: {labels: d.labels.map(day), datasets: [
+          {label: "combined", data: d.combined, borderColor: "#2563eb", stepped: true},
+          {label: "fit", data: d.fit, borderColor: "#16a34a", stepped: true, borderDash: [4, 3]},
+          {label: "behaviour", data: d.behaviour, borderColor: "#f59e0b", stepped: true, borderDash: [4, 3]}]},
+        options: {maintainAspectRatio: false, animation: false, scales: {y: {min: 0, max: 100}}}});
+    },
+    timeline(canvasId, dataId) {
+      const d = data(dataId);
+      new Chart(document.getElementById(canvasId), {type: "bar",
+        data: {labels: d.labels.map(day), datasets: [{label: "events per day", data: d.counts,
+          backgroundColor: "#60a5fa"}]},
+        options: {maintainAspectRatio: false, animation: false, plugins: {legend: {display: false}}}});
+    },
+    breakdown(canvasId, dataId) {
+      const d = data(dataId);
+      new Chart(document.getElementById(canvasId), {type: "bar",
+        data: {labels: d.labels, datasets: [{label: "conversion", data: d.conversion.map(v => 100 * v),
+          backgroundColor: "#60a5fa"}]},
+        options: {maintainAspectRatio: false, animation: false, plugins: {legend: {display: false}},
+          scales: {y: {title: {display: true, text: "% reached the goal"}, beginAtZero: true}}}});
+    },
+    buckets(canvasId, dataId) {
+      const d = data(dataId), colours = ["#2563eb", "#f59e0b", "#16a34a", "#94a3b8"];
+      new Chart(document.getElementById(canvasId), {type: "bar",
+        data: {labels: d.labels, datasets: d.datasets.map((s, i) => ({label: s.label, data: s.data,
+          backgroundColor: colours[i % colours.length]}))},
+        options: {maintainAspectRatio: false, animation: false, scales: {x: {title: {display: true,
+          text: "score bucket"}}, y: {title: {display: true, text: "% converted"}, beginAtZero: true}}}});
+    },
+  };
+})();

@@ -1,0 +1,87 @@
+"""Shared by the dashboard tests: a demo workspace in a temporary folder, and a live server on loopback."""
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from tests.conftest import ROOT
+
+
+def demo_workspace(tmp: Path, people: int = 400, **settings):
+    """A copy of the shipped admin files plus a scored demo store; returns (config, one-time password).
+
+    The caller sets CRM_SANDBOX_PATH inside tmp (see sandbox_env) so the demo's sandbox CRM stays there.
+    """
+    from crm_app.config import Config
+    from crm_app.services.demo import run_demo
+    for name in ("rules", "field_specs", "playbooks", "mapping"):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, tmp / name)
+    config = Config.from_env({}, database_url=f"sqlite:///{tmp}/var/pql.db", specs_root=str(tmp),
+                             secret_key="test-secret", **settings)
+    lines: list[str] = []
+    run_demo(config, people=people, seed=11, out=lines.append)
+    password = re.search(r"one-time password (\S+)", "\n".join(lines)).group(1)
+    return config, password
+
+
+def scored_as_of(store) -> int:
+    """The moment the demo scored at: the dashboard explains as of the same moment."""
+    from crm_app.store.results import last_run
+    with store.read() as conn:
+        return last_run(conn)["as_of"]
+
+
+class LiveServer:
+    """The real WSGI app served by werkzeug on 127.0.0.1 in a thread, for the browser."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+GOAL = "model: upgraded\nlabel: Starts an upgrade\nstage: conversion\ngoal: {event: Upgrade Started, count: {at_least: 1}}\n"
+
+
+def train_and_backtest(config, store, as_of: int) -> None:
+    """A lifecycle model trained on the demo history, and a stored backtest comparing two PQL thresholds."""
+    from crm_app.services import backtest, lifecycle
+    from crm_app.specs.loader import SpecDirs, load_spec_set
+    root = Path(config.specs_root)
+    (root / "lifecycle").mkdir(exist_ok=True)
+    (root / "lifecycle" / "upgraded.yaml").write_text(GOAL)
+    specs = load_spec_set(config.spec_dirs)
+    lifecycle.train(store, specs.lifecycle[0], as_of)
+    edited_root = root / "edited"
+    shutil.copytree(root / "rules", edited_root / "rules")
+    path = edited_root / "rules" / "conversion.yaml"
+    path.write_text(path.read_text().replace("pql: {threshold: 75", "pql: {threshold: 60"))
+    edited = load_spec_set(SpecDirs(edited_root / "rules", root / "field_specs", root / "playbooks",
+                                    root / "lifecycle")).rules
+    day = 86400
+    # The demo's upgrades happen in its last days: dates up to a week back with a two-week window see them.
+    backtest.run(store, [specs.rules.model("conversion"), edited.model("conversion")], specs.lifecycle[0], as_of - 42 * day,
+                 as_of - 7 * day, 14 * day, 7 * day)
+
+
+def sandbox_env(tmp: Path):
+    """CRM=sandbox with its file inside tmp, for as long as the returned context is open."""
+    import pytest
+    patch = pytest.MonkeyPatch.context()
+    mp = patch.__enter__()
+    mp.setenv("CRM", "sandbox")
+    mp.setenv("CRM_SANDBOX_PATH", str(tmp / "var" / "crm-sandbox.db"))
+    return patch

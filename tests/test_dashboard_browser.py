@@ -1,0 +1,235 @@
+"""The dashboard in a real browser: Debian's chromium driven by Playwright, one end-to-end admin flow.
+
+Screenshots of every page land in test-artifacts/dashboard/ for a human to look at.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.dashboard_helpers import LiveServer, demo_workspace, sandbox_env, scored_as_of, train_and_backtest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
+ARGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); browser tests need it")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from crm_app import create_app
+    tmp = tmp_path_factory.mktemp("dash")
+    env = sandbox_env(tmp)
+    config, password = demo_workspace(tmp, people=400, dashboard_manager_password="manager-pw")
+    app = create_app(config)
+    app.config["PQL_NOW"] = scored_as_of(app.config["PQL_STORE"])
+    train_and_backtest(config, app.config["PQL_STORE"], app.config["PQL_NOW"])
+    with LiveServer(app) as server:
+        yield server, app, config, password
+    app.config["PQL_STORE"].dispose()
+    env.__exit__(None, None, None)
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def login(page, base: str, user: str, password: str) -> None:
+    page.goto(base + "/dashboard/")
+    assert "/dashboard/login" in page.url
+    page.fill("#user", user)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
+def test_admin_flow_login_search_explain_tune_and_save(browser, site):
+    from crm_app.services.dashboard import threshold_preview
+    from crm_app.services.explain import explain_person
+    from crm_app.specs.loader import load_spec_set
+    from crm_app.store.dashboard import pql_count
+    server, app, config, password = site
+    store, as_of = app.config["PQL_STORE"], app.config["PQL_NOW"]
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("requestfailed", lambda req: errors.append(f"request failed: {req.url}"))
+
+    shot_login = browser.new_page(viewport={"width": 1000, "height": 700})
+    shot_login.goto(server.url + "/dashboard/login")
+    shot(shot_login, "01-login")
+    shot_login.close()
+
+    # 1. Log in with the demo's one-time password; the overview shows the stored band counts.
+    login(page, server.url, "admin", password)
+    page.wait_for_selector("#histogram")
+    with store.read() as conn:
+        from crm_app.store.results import band_counts
+        bands = band_counts(conn, "conversion")
+        pqls_before = pql_count(conn, "conversion")
+    for band in ("high", "medium", "low"):
+        assert page.inner_text(f"[data-band={band}] .n").replace(",", "") == str(bands.get(band, 0))
+    assert page.inner_text("#pql-count").replace(",", "") == str(pqls_before)
+    assert page.evaluate("Chart.getChart('histogram').data.datasets.length") == 3
+    shot(page, "02-overview")
+
+    # 2. Search for a person and open their page: the reasons shown are the engine's.
+    rules = load_spec_set(config.spec_dirs).rules
+    from crm_app.services.explain import find_person
+    target = find_person(store, "u000002")
+    with store.read() as conn:
+        from crm_app.store.dashboard import person_with_account
+        email = person_with_account(conn, target)["email"]
+    page.click("nav >> text=People")
+    shot(page, "03-people")
+    page.fill("#q", email)
+    page.click("#people-filters button[type=submit]")
+    page.click(f"#people-table >> text={email}")
+    page.wait_for_selector(".reasons")
+    shown = [(row.query_selector(".text").inner_text(), row.query_selector(".points").inner_text())
+             for row in page.query_selector_all("[data-model=conversion] tr.reason")]
+    (_, _, result), = [x for x in explain_person(store, rules, target, as_of) if x[0].name == "conversion"]
+    assert shown == [(r.text, f"{r.points:+d}") for r in result.reasons] and shown
+    assert page.inner_text("[data-model=conversion] [data-score=combined]") == str(result.combined)
+    shot(page, "04-person")
+
+    # 3. Move the PQL threshold: the preview numbers follow, and equal the service's.
+    page.click("nav >> text=Thresholds")
+    before = page.inner_text("#p-become_pql")
+    new_threshold = 55
+    page.fill("#pql", str(new_threshold))
+    page.dispatch_event("#pql", "input")
+    page.wait_for_function(f"document.getElementById('p-become_pql').textContent !== '{before}'")
+    expected = threshold_preview(store, "conversion", 70, 40, new_threshold, 0)
+    page.wait_for_function(f"document.getElementById('p-pqls').textContent === '{expected['pqls']:,}'")
+    assert page.inner_text("#p-become_pql").replace(",", "") == str(expected["become_pql"]) != "0"
+    # The backtested lift follows the threshold, and equals the backtest figures at that threshold.
+    from crm_app.services.dashboard_models import lift_at
+    page.click("#compute-lift")
+    page.wait_for_selector(f"#lift[data-threshold='{new_threshold}']")
+    stats = lift_at(store, load_spec_set(config.spec_dirs), "conversion", new_threshold)
+    assert page.inner_text("#l-lift") == (f"{stats['lift']:.2f}x" if stats["lift"] is not None else "—")
+    page.fill("#pql", "80")
+    page.dispatch_event("#pql", "input")
+    page.wait_for_selector("#lift[data-threshold='80']")
+    page.fill("#pql", str(new_threshold))
+    page.dispatch_event("#pql", "input")
+    page.wait_for_selector(f"#lift[data-threshold='{new_threshold}']")
+    page.wait_for_function(f"document.getElementById('p-pqls').textContent === '{expected['pqls']:,}'")
+    shot(page, "05-thresholds-preview")
+
+    # 4. Save: the rule file changes; after a scoring cycle the stored scores follow.
+    page.click("#save-thresholds")
+    page.wait_for_selector(".flash.ok")
+    text = (Path(config.specs_root) / "rules" / "conversion.yaml").read_text()
+    assert f"pql: {{threshold: {new_threshold}, min_fit: 0}}" in text
+    assert load_spec_set(config.spec_dirs).rules.model("conversion").pql.threshold == new_threshold
+    page.click("#score-now")
+    page.wait_for_selector(".flash.ok >> text=Scored")
+    with store.read() as conn:
+        pqls_after = pql_count(conn, "conversion")
+    assert pqls_after == pqls_before + expected["become_pql"] - expected["stop_pql"] > pqls_before
+    page.click("nav >> text=Overview")
+    page.wait_for_selector("#histogram")
+    assert page.inner_text("#pql-count").replace(",", "") == str(pqls_after)
+    shot(page, "06-overview-after-save")
+
+    # 5. The rules page shows firing rates and previews an edited file's impact without applying it.
+    page.click("nav >> text=Rules")
+    page.wait_for_selector("tr[data-rule=invited_teammates]")
+    assert "the files as they are now" in page.inner_text("#scoring-state")  # scored with the saved file
+    original = page.input_value("textarea")
+    page.fill("textarea", original.replace("points: 25\n    when: {event: Invite Sent", "points: 60\n    when: {event: Invite Sent"))
+    page.click("#preview-rules")
+    page.wait_for_selector("#impact")
+    assert int(page.inner_text("#impact tr:nth-child(2) td:nth-child(4)").replace(",", "")) > 0
+    assert (Path(config.specs_root) / "rules" / "conversion.yaml").read_text() == text  # not applied
+    shot(page, "07-rules-impact")
+    page.fill("textarea", original.replace("points: 25\n    when: {event: Invite Sent", "pionts: 25\n    when: {event: Invite Sent"))
+    page.click("#preview-rules")
+    page.wait_for_selector(".errors >> text=conversion.yaml")
+    assert "did you mean 'points'" in page.inner_text(".errors")
+    shot(page, "08-rules-error")
+
+    # 6. Models: indicators ranked by lift expand into a breakdown chart; one can be excluded and retrained.
+    page.click("nav >> text=Models")
+    first = page.wait_for_selector("details.indicator")
+    name = first.get_attribute("data-indicator")
+    first.query_selector("summary").click()
+    page.wait_for_function("document.querySelector('details.indicator canvas').dataset.drawn === '1'")
+    shot(page, "09-models")
+    first.query_selector("button").click()
+    page.wait_for_selector(f".flash.ok >> text=Excluded {name}")
+    assert name not in [d.get_attribute("data-indicator") for d in page.query_selector_all("details.indicator")]
+    assert name in page.inner_text("[data-lifecycle=upgraded]")  # listed as excluded
+
+    # 7. Backtest: conversion by bucket for both rule sets, side by side; the overview shows the health flags.
+    page.click("nav >> text=Backtest")
+    page.wait_for_selector("[data-backtest=conversion] canvas")
+    assert page.evaluate("Chart.getChart('bt-conversion').data.datasets.map(d => d.label)") == ["live", "edited"]
+    assert page.inner_text("[data-backtest=conversion] tr:nth-child(2) td:nth-child(3)") == "60"
+    shot(page, "10-backtest")
+    page.click("nav >> text=Overview")
+    page.wait_for_selector("#health tr[data-check=pql_volume]")
+    shot(page, "11-overview-health")
+
+    # 8. Integrations: the sandbox CRM the demo filled, its API calls, and the field check.
+    page.click("nav >> text=Integrations")
+    page.wait_for_selector("#crm-name >> text=sandbox")
+    calls_before = int(page.inner_text("#calls-today").replace(",", ""))
+    assert calls_before > 0  # the demo provisioned and wrote back through the adapter
+    page.click("#check-fields")
+    page.wait_for_selector("#fields tr[data-field] >> text=ok")
+    assert int(page.inner_text("#calls-today").replace(",", "")) > calls_before  # the check is accounted
+    shot(page, "13-integrations")
+
+    # 9. Activity: "Not a fit" on an outbox alert goes through the Slack button's handler; the feedback is stored.
+    from crm_app.store.alerts import false_positives
+    page.click("nav >> text=Activity")
+    alert = page.wait_for_selector(".slack[data-alert]:has(button[data-action=not_fit])")
+    alert_id = int(alert.get_attribute("data-alert"))
+    shot(page, "14-activity")
+    alert.query_selector("input[name=detail]").fill("student side project")
+    alert.query_selector("button[data-action=not_fit]").click()
+    page.wait_for_selector(".flash.ok >> text=marked it not a fit (student side project)")
+    with store.read() as conn:
+        recorded = [f for f in false_positives(conn) if f["alert_id"] == alert_id]
+    assert [(f["reason"], f["by"]) for f in recorded] == [("student side project", "admin")]
+    assert page.inner_text("#false-positives") == "1"
+    person_id = recorded[0]["subject_id"]
+    page.goto(f"{server.url}/dashboard/people/{person_id}")
+    assert "student side project" in page.inner_text("#actions [data-feedback]")
+    assert page.query_selector_all("#actions tr")  # the playbook actions that led to the alert
+    shot(page, "16-person-with-actions")
+    page.goto(f"{server.url}/dashboard/activity")
+    assert "marked it not a fit" in page.inner_text("body")
+    page.screenshot(path=str(ARTIFACTS / "15-activity-not-a-fit.png"))  # the top: the flash and the counts
+    assert not errors, errors
+
+
+def test_manager_sees_but_cannot_save(browser, site):
+    server, app, config, _ = site
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    login(page, server.url, "manager", "manager-pw")
+    page.click("nav >> text=Thresholds")
+    assert page.is_disabled("#save-thresholds")
+    assert page.query_selector("#score-now") is None
+    shot(page, "12-thresholds-manager")
+    page.click("nav >> text=Rules")
+    assert page.is_disabled("#apply-rules")

@@ -66,9 +66,9 @@ class Config:
     secret_key: str = field(repr=False)
     log_level: str
     dashboard_admin_user: str
-    dashboard_admin_password: str
+    dashboard_admin_password: str = field(repr=False)
     dashboard_manager_user: str
-    dashboard_manager_password: str
+    dashboard_manager_password: str = field(repr=False)
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Config":

@@ -1,10 +1,11 @@
 """Latest results, score history, score runs and the dirty queue."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, delete, func, select
+from sqlalchemy import Connection, and_, delete, func, select, tuple_
 
 from crm_app.store import schema
 from crm_app.store.bulk import bulk_upsert, delete_versions
+from crm_app.store.dialect import chunks
 
 RESULT_COLUMNS = ("fit", "fit_raw", "behaviour", "behaviour_before_decay", "decay", "combined", "band", "pql",
                   "pql_since", "pql_first_at", "activation", "milestones", "last_activity", "days_inactive",

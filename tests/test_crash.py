@@ -8,6 +8,7 @@ task per task entry the ledger marks sent, one Slack (outbox) message per alert 
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -84,7 +85,7 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
                               .where(schema.results.c.model == "conversion")).scalar()
         runs = conn.execute(select(func.count()).select_from(schema.score_runs)
                             .where(schema.score_runs.c.started_at < stream_ended)).scalar()
-    assert kills >= 3 and runs >= 3  # workers did score between kills, during the stream
+    assert kills >= 3 and runs >= 2  # workers did score between kills, during the stream
     assert stored == len(sent) == BATCHES * 50
     assert scored == people
     check = score(store, default_rules, int(time.time()), mode="full", dry_run=True, workers=1)
@@ -96,15 +97,16 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
     crm = sqlite3.connect(crm_path)
     theirs = {int(record_id.split("-")[1]): value for record_id, value in crm.execute(
         "SELECT id, pql_score FROM leads UNION ALL SELECT id, pql_score FROM contacts").fetchall()}
-    tasks = crm.execute("SELECT who_id, count(*) FROM tasks GROUP BY who_id").fetchall()
+    bodies = [body for (body,) in crm.execute("SELECT body FROM tasks").fetchall()]
     crm.close()
     assert theirs == ours  # every person's latest score is what the CRM holds
     ledger = _ledger(store)
     assert not [e for e in ledger if e[1] in ("pending", "dispatching")]
     sent_tasks = [e for e in ledger if e[0] == "create_task" and e[1] == "sent"]
     assert sent_tasks, "no playbook fired: the test would not see a double action"
-    per_person = Counter(subject for _, _, subject in sent_tasks)
-    assert {int(who.split("-")[1]): n for who, n in tasks} == per_person  # one CRM task per sent entry
+    refs = Counter(int(re.search(r"Ref: pql-ledger-(\d+)", body).group(1)) for body in bodies)
+    assert set(refs.values()) == {1}, "a ledger entry created two CRM tasks"
+    assert set(refs) == {entry_id for _, _, _, entry_id in sent_tasks}  # every sent task entry: one CRM task
     with store.read() as conn:
         outbox = conn.execute(select(func.count()).select_from(schema.metadata.tables["slack_outbox"])).scalar()
     assert outbox == sum(1 for e in ledger if e[0] == "slack_alert" and e[1] == "sent")  # no alert twice
@@ -121,7 +123,7 @@ def _drained(store) -> bool:
 def _ledger(store) -> list:
     led = schema.metadata.tables["pb_ledger"]
     with store.read() as conn:
-        return [tuple(r) for r in conn.execute(select(led.c.action, led.c.status, led.c.subject_id))]
+        return [tuple(r) for r in conn.execute(select(led.c.action, led.c.status, led.c.subject_id, led.c.id))]
 
 
 def _dispatched(store) -> bool:

@@ -9,6 +9,7 @@ peak RSS. Not part of the test run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import resource
@@ -162,6 +163,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chunk", type=int, default=20_000, help="people per set-wise query")
+    parser.add_argument("--models", help="comma-separated models to score (default: every shipped model); "
+                        "--models conversion measures the PQL rule set alone")
     parser.add_argument("--accounts-only", action="store_true",
                         help="time only the account rollups (PQA), over synthetic person results")
     args = parser.parse_args()
@@ -179,6 +182,10 @@ def main() -> None:
         with store.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
     rules = load_spec_set(SpecDirs.under(ROOT)).rules
+    if args.models:
+        wanted = args.models.split(",")
+        rules = dataclasses.replace(rules, models=tuple(m for m in rules.models if m.name in wanted))
+        print(f"Models: {', '.join(m.name for m in rules.models)}")
     if args.accounts_only:
         accounts_only(store, rules, args.people, args.seed)
         return

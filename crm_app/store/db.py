@@ -20,7 +20,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=OFF")
     cursor.execute("PRAGMA cache_size=-200000")  # 200 MB page cache for set-wise aggregation
     cursor.execute("PRAGMA temp_store=MEMORY")
-    cursor.execute("PRAGMA mmap_size=4294967296")  # memory-mapped reads: no copy per page on large stores
     cursor.close()
 
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from crm_app.errors import ErrorCollector, did_you_mean
 from crm_app.specs.conditions import (EventCondition, EventSelector, iter_conditions, parse_condition)
 from crm_app.specs.reader import Reader, Where, item_where
+from crm_app.specs.model_sections import (Activation, Bands, Decay, PqlSpec, Recency, parse_activation,  # noqa: F401
+                                          parse_activity, parse_bands, parse_clamp, parse_decay, parse_pql,
+                                          parse_recency)
 from crm_app.specs.segments import parse_segments
 
 STAGES = ("conversion", "onboarding", "expansion", "retention", "account", "health")
@@ -30,43 +33,6 @@ class Rule:
     exclusive: str | None = None  # among rules sharing this, only the first that fires counts
     recency_weighted: bool = True
     source: str = ""
-
-
-@dataclass(frozen=True)
-class Decay:
-    """Behaviour points lost per step of inactivity; fit never decays."""
-
-    points: float
-    every: int  # seconds
-    floor: float = 0.0
-
-
-@dataclass(frozen=True)
-class Recency:
-    """Weight of a behaviour rule by the age of its latest evidence: 1.0 when fresh, falling linearly."""
-
-    full_within: int  # seconds: evidence this recent earns full points
-    reduced_after: int  # seconds: evidence this old or older earns reduced_factor
-    reduced_factor: float
-
-
-@dataclass(frozen=True)
-class Bands:
-    high: float
-    medium: float
-
-
-@dataclass(frozen=True)
-class PqlSpec:
-    threshold: float
-    min_fit: float | None = None
-
-
-@dataclass(frozen=True)
-class Activation:
-    milestones: tuple
-    activated_at: int
-    power_user_at: int
 
 
 @dataclass(frozen=True)
@@ -157,13 +123,13 @@ def parse_model(doc, file: str, errors: ErrorCollector, global_lists: dict) -> M
     subject = r.choice("subject", SUBJECT_KINDS, default="person")
     fit = _parse_rules(r, "fit", lists)
     behaviour = _parse_rules(r, "behaviour", lists)
-    decay = _parse_decay(r)
-    recency = _parse_recency(r)
-    bands = _parse_bands(r)
-    pql = _parse_pql(r)
-    activity = _parse_activity(r, lists)
-    clamp = _parse_clamp(r)
-    activation = _parse_activation(r, {rule.id for rule in behaviour + fit})
+    decay = parse_decay(r)
+    recency = parse_recency(r)
+    bands = parse_bands(r)
+    pql = parse_pql(r)
+    activity = parse_activity(r, lists)
+    clamp = parse_clamp(r)
+    activation = parse_activation(r, {rule.id for rule in behaviour + fit})
     label = r.text("label", default=name or "")
     segments = parse_segments(r.raw("segments", None), r.at("segments"), errors, lists)
     population_raw = r.raw("population", None)
@@ -238,110 +204,3 @@ def _check_unique_ids(r: Reader, rules: tuple) -> None:
         seen[rule.id] = rule.source
 
 
-def _parse_decay(r: Reader) -> Decay | None:
-    node = r.mapping("decay")
-    if node is None:
-        return None
-    d = Reader(node, r.at("decay"), r.errors)
-    points = d.number("points", required=True, minimum=0, maximum=100)
-    every = d.duration("every", required=True)
-    floor = d.number("floor", default=0)
-    d.finish()
-    if every == 0:
-        d.error(d.at("every"), "'every' must be longer than zero, such as 30d")
-    if not d.ok:
-        r.ok = False
-        return None
-    return Decay(float(points), every, float(floor))
-
-
-def _parse_recency(r: Reader) -> Recency | None:
-    node = r.mapping("recency")
-    if node is None:
-        return None
-    d = Reader(node, r.at("recency"), r.errors)
-    full = d.duration("full_points_within", required=True)
-    after = d.duration("reduced_after", required=True)
-    factor = d.number("reduced_factor", required=True, minimum=0, maximum=1)
-    d.finish()
-    if d.ok and full is not None and after is not None and after <= full:
-        d.error(d.at("reduced_after"), "'reduced_after' must be longer than 'full_points_within'")
-    if not d.ok:
-        r.ok = False
-        return None
-    return Recency(full, after, float(factor))
-
-
-def _parse_bands(r: Reader) -> Bands:
-    node = r.mapping("bands")
-    if node is None:
-        return Bands(70.0, 40.0)
-    d = Reader(node, r.at("bands"), r.errors)
-    high = d.number("high", required=True, minimum=0, maximum=100)
-    medium = d.number("medium", required=True, minimum=0, maximum=100)
-    d.finish()
-    if d.ok and medium >= high:
-        d.error(d.at("medium"), f"the medium threshold ({medium}) must be below the high threshold ({high})")
-    if not d.ok:
-        r.ok = False
-        return Bands(70.0, 40.0)
-    return Bands(float(high), float(medium))
-
-
-def _parse_pql(r: Reader) -> PqlSpec | None:
-    node = r.mapping("pql")
-    if node is None:
-        return None
-    d = Reader(node, r.at("pql"), r.errors)
-    threshold = d.number("threshold", default=75, minimum=0, maximum=100)
-    min_fit = d.number("min_fit", default=None, minimum=-1000, maximum=100)
-    d.finish()
-    if not d.ok:
-        r.ok = False
-        return None
-    return PqlSpec(float(threshold), None if min_fit is None else float(min_fit))
-
-
-def _parse_activation(r: Reader, rule_ids: set) -> Activation | None:
-    node = r.mapping("activation")
-    if node is None:
-        return None
-    d = Reader(node, r.at("activation"), r.errors)
-    milestones = d.sequence("milestones", required=True) or []
-    activated = d.number("activated_at", required=True, minimum=1, maximum=100)
-    power = d.number("power_user_at", required=True, minimum=1, maximum=100)
-    d.finish()
-    for i, ms in enumerate(milestones):
-        if ms not in rule_ids:
-            d.error(item_where(d.at("milestones"), milestones, i), f"no rule with id '{ms}'",
-                    did_you_mean(ms, rule_ids))
-    if d.ok and power < activated:
-        d.error(d.at("power_user_at"), "'power_user_at' must be at least 'activated_at'")
-    if d.ok and power > len(milestones):
-        d.error(d.at("power_user_at"), f"{power} milestones can never be reached: only {len(milestones)} are listed")
-    if not d.ok:
-        r.ok = False
-        return None
-    return Activation(tuple(milestones), int(activated), int(power))
-
-
-def _parse_activity(r: Reader, lists: dict) -> EventSelector:
-    """Which events count as product activity, for decay and 'last product activity'."""
-    raw = r.raw("activity_events", "any")
-    if isinstance(raw, str) and raw.startswith("$"):
-        raw = lists.get(raw[1:], ())
-    if raw in ("any", "*"):
-        return EventSelector((), (), None)
-    if isinstance(raw, list):
-        return EventSelector(tuple(str(n).strip().lower() for n in raw), (), None)
-    r.error(r.at("activity_events"), "expected 'any' or a list of event names")
-    return EventSelector((), (), None)
-
-
-def _parse_clamp(r: Reader) -> tuple:
-    raw = r.raw("clamp", [0, 100])
-    if not (isinstance(raw, list) and len(raw) == 2 and all(isinstance(v, (int, float)) for v in raw)
-            and raw[0] < raw[1]):
-        r.error(r.at("clamp"), f"expected [low, high], such as [0, 100]; got {raw!r}")
-        return (0.0, 100.0)
-    return (float(raw[0]), float(raw[1]))

@@ -366,3 +366,28 @@ def test_the_owner_list_reads_the_owner_index_not_the_people_table(sqlite_store)
         sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
         plan = " ".join(str(row) for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
     assert "ix_people_owner" in plan and "SCAN people " not in plan
+
+
+@pytest.mark.parametrize("segment,band", [("risk", None), ("at_risk", "medium"), ("loyal_customer", None)])
+def test_segment_filter_pages_and_counts(store, segment, band):
+    from crm_app.store.segments import set_primary
+    rows = seed_population(store)
+    primary = {r["subject_id"]: ["risk", "at_risk", None][r["subject_id"] % 3] for r in rows}
+    with store.begin() as conn:
+        set_primary(conn, "conversion", primary)
+    expected = sorted((r for r in rows if primary[r["subject_id"]] == segment and (band is None or r["band"] == band)),
+                      key=lambda r: (r["combined"], r["subject_id"]), reverse=True)
+    query = PeopleQuery("conversion", band=band, segment=segment, size=9)
+    with store.read() as conn:
+        assert walk(conn, query) == [r["subject_id"] for r in expected]
+        assert queries.filtered_count(conn, query) == len(expected)
+
+
+def test_people_page_offers_the_models_segments_and_refuses_others(site):
+    client = signed_in(site[0], "manager", "manager-pw")
+    health = client.get("/dashboard/people?model=health")
+    assert health.status_code == 200 and b'<option value="at_risk"' in health.data
+    assert client.get("/dashboard/people?model=health&segment=risk").status_code == 200
+    refused = client.get("/dashboard/people?model=health&segment=purple")
+    assert refused.status_code == 400 and b"segment must be one of" in refused.data
+    assert b"none in this model" in client.get("/dashboard/people?model=conversion").data

@@ -81,7 +81,7 @@ def people_page(store: Store, query: queries.PeopleQuery) -> dict:
 
 def _total(store: Store, query: queries.PeopleQuery) -> int:
     """How many match: from the per-run population summary when it answers it, else counted."""
-    summary = None if query.q or query.owner else cube(store, query.model, build=False)
+    summary = None if query.q or query.owner or query.segment else cube(store, query.model, build=False)
     if summary:
         return summary.count(query.band, query.pql)
     with store.read() as conn:

@@ -26,6 +26,7 @@ class PeopleQuery:
     before: tuple | None = None  # (sort value, subject id) of the first row of the next page
     size: int = 50
     owner: str | None = None  # the person's `owner` field (map the CRM owner to it in mapping/crm.yaml)
+    segment: str | None = None  # the primary segment of the model (results.segment)
 
 
 def _filters(query: PeopleQuery, dialect: str) -> list:
@@ -36,6 +37,8 @@ def _filters(query: PeopleQuery, dialect: str) -> list:
         conditions.append(r.c.band == query.band)
     if query.pql is not None:
         conditions.append(r.c.pql.is_(query.pql))
+    if query.segment:
+        conditions.append(r.c.segment == query.segment)
     if query.q:
         conditions.append(r.c.subject_id.in_(_search_ids(query.q)))
     if query.owner:

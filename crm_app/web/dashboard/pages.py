@@ -61,9 +61,12 @@ def _cursor(text: str | None) -> tuple | None:
         abort(400, description=f"Bad page cursor {text!r}; start again from the first page.")
 
 
-def people_query(model: str) -> service.PeopleQuery:
+def people_query(model: str, segments: list[str] = ()) -> service.PeopleQuery:
     """The people list's filters from the query string; bad values get a clear 400."""
     args = request.args
+    segment = args.get("segment") or None
+    if segment and segment not in segments:
+        abort(400, description=f"segment must be one of {', '.join(segments) or '(this model has no segments)'}")
     band = args.get("band") or None
     if band and band not in service.BANDS:
         abort(400, description=f"band must be one of {', '.join(service.BANDS)}")
@@ -75,19 +78,20 @@ def people_query(model: str) -> service.PeopleQuery:
     return service.PeopleQuery(model=model, band=band, pql=pql, q=(args.get("q") or "").strip() or None, sort=sort,
                        descending=args.get("order", "desc") != "asc", after=_cursor(args.get("after")),
                        before=_cursor(args.get("before")), size=int(size) if size.isdigit() else 50,
-                       owner=args.get("owner") or None)
+                       owner=args.get("owner") or None, segment=segment)
 
 
 @bp.route("/people")
 def people():
     rules = loaded_rules()
     model = chosen_model(rules)
-    query = people_query(model)
+    segments = [segment.id for segment in rules.model(model).segments]
+    query = people_query(model, segments)
     page = service.people_page(store(), query)
     keep = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
     return render_template("dashboard/people.html", page=page, query=query, keep=keep, model=model,
                            models=service.person_models(rules), sorts=list(service.SORTS),
-                           owners=service.owner_names(store()))
+                           owners=service.owner_names(store()), segments=segments)
 
 
 @bp.route("/people/<int:person_id>")

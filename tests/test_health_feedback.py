@@ -22,3 +22,13 @@ def test_not_a_fit_share(sqlite_store, default_rules, alerted, not_a_fit, status
     checks = run(sqlite_store, list(default_rules.models), [], reps=1, now=AS_OF)
     check = next(c for c in checks if c["check"] == "not_a_fit")
     assert check["status"] == status
+
+
+@pytest.mark.parametrize("outcomes,status", [((), "unknown"), (("ok", "ok"), "ok"), (("ok", "failed"), "flag")])
+def test_sync_failures_come_from_the_workers_job_records(sqlite_store, default_rules, outcomes, status):
+    from crm_app.store.ops import record_job_run
+    with sqlite_store.begin() as conn:
+        for outcome in outcomes:
+            record_job_run(conn, "crm_sync", {"started_at": AS_OF, "outcome": outcome})
+    checks = run(sqlite_store, list(default_rules.models), [], reps=1, now=AS_OF)
+    assert next(c for c in checks if c["check"] == "sync_failures")["status"] == status

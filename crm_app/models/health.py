@@ -66,8 +66,8 @@ def check_sync(failures: int | None) -> dict:
     if failures is None:
         return _result("sync_failures", "unknown", "no CRM sync log in this store yet")
     if failures:
-        return _result("sync_failures", "flag", f"{failures} sync failure(s) in the last 30 days", failures)
-    return _result("sync_failures", "ok", "no sync failures in the last 30 days", 0)
+        return _result("sync_failures", "flag", f"{failures} failed CRM sync run(s) recorded by the worker", failures)
+    return _result("sync_failures", "ok", "no failed CRM sync runs recorded by the worker", 0)
 
 
 def psi(reference, current, bins: int = 10) -> float:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 
 from crm_app.models import health
 from crm_app.store import Store, schema
 from crm_app.store import alerts as alert_store
 from crm_app.store import lifecycle as lifecycle_store
+from crm_app.store import ops as ops_store
 
 WEEK, MONTH = 7 * 86400, 30 * 86400
 
@@ -16,14 +17,6 @@ WEEK, MONTH = 7 * 86400, 30 * 86400
 def _new_pqls_last_week(conn, model: str, now: int) -> int:
     r = schema.results
     return conn.execute(select(func.count()).where(r.c.model == model, r.c.pql_first_at >= now - WEEK)).scalar() or 0
-
-
-def _optional_count(conn, table: str, where_sql: str, params: dict):
-    """A count from a table another feature owns (Slack feedback, CRM sync), or None while it does not exist."""
-    from sqlalchemy import text
-    if not inspect(conn).has_table(table):
-        return None
-    return conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE {where_sql}"), params).scalar()  # noqa: S608
 
 
 def feedback_counts(conn, now: int) -> tuple:
@@ -51,8 +44,8 @@ def run(store: Store, rule_models: list, lifecycle_names: list, reps: int, now: 
             checks.append(dict(health.check_clustered(name, current), model=name))
             checks.append(dict(health.check_drift(name, launch, current), model=name))
         checks.append(health.check_not_a_fit(*feedback_counts(conn, now)))
-        checks.append(health.check_sync(_optional_count(conn, "sync_runs", "status = 'failed' AND started_at >= :t",
-                                                        {"t": now - MONTH})))
+        # job_runs keeps a running total per job, not a per-run history, so this counts every recorded failure.
+        checks.append(health.check_sync(ops_store.job_failures(conn, "crm_sync")))
     from crm_app.services.health_kpis import kpi_checks
     checks.extend(kpi_checks(store, rule_models))
     return checks

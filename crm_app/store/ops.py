@@ -152,3 +152,9 @@ def band_summary(conn: Connection) -> list[dict]:
 
 def dirty_count(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(schema.dirty)).scalar()
+
+
+def job_failures(conn: Connection, job: str) -> int | None:
+    """Failed runs of one job recorded so far (a running total), or None while the job never ran."""
+    row = conn.execute(select(job_runs.c.failures).where(job_runs.c.job == job)).first()
+    return None if row is None else int(row[0] or 0)

@@ -4,14 +4,8 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, session, url_for
 
 from crm_app.services import dashboard_activity as service
-from crm_app.web.dashboard import bp, now, specs, store
-
-
-def _specs():
-    state = specs()
-    if state.specs is None:
-        abort(503, description="No valid admin file set has loaded yet: run `python -m crm_app check`.")
-    return state.specs
+from crm_app.web.dashboard import bp, now, store
+from crm_app.web.dashboard.models_views import loaded_specs
 
 
 @bp.route("/activity")
@@ -23,14 +17,14 @@ def activity():
 def alert_action(alert_id: int, action: str):
     """Managers and admins act on alerts: the same handler as the Slack button."""
     detail = (request.form.get("detail") or "").strip() or None
-    outcome = service.click(store(), _specs(), alert_id, action, session["user"], now(), detail)
+    outcome = service.click(store(), loaded_specs(), alert_id, action, session["user"], now(), detail)
     flash(outcome.message, "ok" if outcome.ok else "error")
     return redirect(url_for("dashboard.activity") + f"#alert-{alert_id}")
 
 
 @bp.route("/ledger/<int:entry_id>/retry", methods=["POST"])
 def retry(entry_id: int):
-    status = service.retry(store(), _specs(), entry_id, now())
+    status = service.retry(store(), loaded_specs(), entry_id, now())
     if status is None:
         abort(404, description=f"Ledger entry {entry_id} is not failing (or does not exist).")
     flash(f"Retried entry {entry_id}: {status}.", "ok" if status == "sent" else "error")

@@ -5,8 +5,10 @@ Sources (Salesforce Developer documentation):
   "Update a Record" (PATCH /sobjects/{type}/{id} -> 204), "Create a Record" (201 {id, success, errors}),
   "Limits" (GET /limits/), "Status Codes and Error Responses" (errors are [{message, errorCode, fields}]),
   "Sforce-Limit-Info" response header (api-usage=N/M), "Assignment Rule Header" (Sforce-Auto-Assign).
-- REST API: "sObject Collections - Update Records" (PATCH /composite/sobjects, {allOrNone, records}, at most 200
-  records, one result per record in order).
+- REST API: "sObject Collections" (create, update, delete, upsert; salesforce_collections.py), "Insert or
+  Update (Upsert) a Record Using an External ID", "Delete a Record", "Get Deleted Records", "QueryAll"
+  (salesforce_lifecycle.py), and the per-record rules of "Create a Record" (salesforce_writes.py).
+- SOAP API "convertLead()" and "merge()", offered as the test controls convert_lead() and merge().
 - Bulk API 2.0 and Bulk API Developer Guide: "Create a Job", "Upload Job Data" (PUT .../batches, text/csv, 201),
   "Close or Abort a Job" (PATCH state UploadComplete), "Get Information About a Job", "Get Job Failed Record Results"
   (sf__Id, sf__Error + the original columns); in CSV an empty cell keeps the value and #N/A sets null.
@@ -25,8 +27,12 @@ import re
 import threading
 from datetime import datetime, timedelta, timezone
 
+from tests.emulators import salesforce_lifecycle as lifecycle
+from tests.emulators import salesforce_writes as writes
 from tests.emulators import soql
+from tests.emulators.salesforce_collections import handle_collection, handle_upsert
 from tests.emulators.salesforce_schema import METADATA_TYPES, PREFIX, STANDARD, check_metadata, csv_rows  # noqa: F401
+from tests.emulators.salesforce_schema import id18
 from tests.emulators.server import Request, Response
 
 TOKEN = "00D000000000001!emulator-session"
@@ -34,7 +40,7 @@ USER_ID = "005000000000001AAA"
 QUEUE_ID = "00G000000000001AAA"  # where the "lead assignment rule" sends leads
 PAGE = 2000
 COLLECTION_LIMIT = 200
-_PATH = re.compile(r"^/services/data/v\d+\.\d+/(?P<rest>.*)$")
+_PATH = re.compile(r"^/services/data/v(?P<version>\d+\.\d+)/(?P<rest>.*)$")
 
 
 def stamp(moment: datetime | None = None) -> str:
@@ -61,12 +67,16 @@ class SalesforceEmulator:
         self.jobs: dict[str, dict] = {}
         self.cursors: dict[str, list] = {}
         self.clock = datetime.now(timezone.utc)
+        self.started = self.clock
+        self.deleted_at: dict[str, str] = {}  # record id -> when it went to the Recycle Bin
+        self.version = "59.0"  # of the request being handled
         self.insert("User", {"Id": USER_ID, "Username": "integration@example.com", "Email": "integration@example.com",
                              "Name": "Integration User", "IsActive": True})
 
     # --- state helpers (tests seed with these)
     def new_id(self, obj: str) -> str:
-        return f"{PREFIX[obj]}{next(self.ids):012d}AAA"
+        """An 18-character id: key prefix, a counter, and the case-safe suffix of its 15-character form."""
+        return id18(f"{PREFIX[obj]}{next(self.ids):012d}")
 
     def tick(self) -> str:
         """The clock moves a millisecond per write; SystemModstamp shows the whole second, as in Salesforce."""
@@ -74,6 +84,7 @@ class SalesforceEmulator:
         return stamp(self.clock)
 
     def insert(self, obj: str, values: dict, by: str = "005000000000002AAA") -> str:
+        """Seed a record as is (no create rules); tests use it to build an org."""
         with self.lock:
             record = {"Id": values.get("Id") or self.new_id(obj), **values}
             if "SystemModstamp" in STANDARD[obj]:
@@ -81,8 +92,43 @@ class SalesforceEmulator:
                     record.update(SystemModstamp=self.tick())
             if obj == "Lead":
                 record.setdefault("IsConverted", False)
+            if "IsDeleted" in STANDARD[obj]:
+                record.setdefault("IsDeleted", False)
             self.records[obj][record["Id"]] = record
             return record["Id"]
+
+    def live(self, obj: str) -> list[dict]:
+        """Records not in the Recycle Bin."""
+        return [r for r in self.records[obj].values() if not r.get("IsDeleted")]
+
+    def advance(self, seconds: float) -> None:
+        """Move the org's clock on (SystemModstamp, deletedDate and getDeleted coverage follow it)."""
+        with self.lock:
+            self.clock += timedelta(seconds=seconds)
+
+    def convert_lead(self, lead_id: str, account_id: str | None = None, contact_id: str | None = None) -> dict:
+        """convertLead(): {leadId, accountId, contactId}; ValueError where Salesforce would refuse."""
+        with self.lock:
+            return lifecycle.convert_lead(self, lead_id, account_id, contact_id)
+
+    def merge(self, obj: str, master_id: str, duplicate_ids: list) -> None:
+        """merge(): duplicates deleted with MasterRecordId = master; ValueError where Salesforce would refuse."""
+        with self.lock:
+            lifecycle.merge(self, obj, master_id, list(duplicate_ids))
+
+    def delete(self, record_id: str) -> None:
+        """Recycle a record as DELETE /sobjects would; ValueError when it is missing or deleted already."""
+        with self.lock:
+            problem = lifecycle.delete(self, record_id)
+            if problem:
+                raise ValueError(problem[1])
+
+    def reassign(self, record: dict) -> None:
+        record["OwnerId"] = QUEUE_ID  # the active lead assignment rule fires on update without the header
+
+    @property
+    def version_number(self) -> float:
+        return float(self.version)
 
     def visible(self, obj: str, name: str) -> bool:
         """Standard fields always; a custom field only with read access through an assigned permission set."""
@@ -128,6 +174,7 @@ class SalesforceEmulator:
             denied = self._auth(req)
             if denied:
                 return denied
+            self.version = match.group("version")
             return self._route(req, match.group("rest").rstrip("/"))
 
     def _auth(self, req: Request) -> Response | None:
@@ -140,21 +187,30 @@ class SalesforceEmulator:
         if rest == "limits":
             return Response(200, {"DailyApiRequests": {"Max": self.daily_limit,
                                                        "Remaining": self.daily_limit - self.usage}})
-        if parts[0] == "query":
-            return self._query(req.query.get("q"), parts[1] if len(parts) > 1 else None, tooling=False)
+        if parts[0] in ("query", "queryAll"):
+            return self._query(req.query.get("q"), parts[1] if len(parts) > 1 else None, tooling=False,
+                               deleted=parts[0] == "queryAll")
         if parts[:2] == ["tooling", "query"]:
             return self._query(req.query.get("q"), None, tooling=True)
         if parts[:3] == ["tooling", "sobjects", "CustomField"] and req.method == "POST":
-            return self._create_custom_field(req.json())
-        if parts[:2] == ["composite", "sobjects"] and req.method == "PATCH":
-            return self._collection_update(req)
+            return writes.create_custom_field(self, req.json() or {})
+        if parts[:2] == ["composite", "sobjects"]:
+            return handle_collection(self, req, parts[2:], USER_ID)
         if parts[0] == "sobjects" and len(parts) == 3 and parts[2] == "describe":
             return self._describe(parts[1])
+        if parts[0] == "sobjects" and len(parts) == 3 and parts[2] == "deleted" and req.method == "GET":
+            return lifecycle.get_deleted(self, parts[1], req)
         if parts[0] == "sobjects" and len(parts) == 2 and req.method == "POST":
-            return self._create(parts[1], req.json())
+            return self._create(parts[1], req.json() or {})
+        if parts[0] == "sobjects" and len(parts) == 3 and req.method == "GET":
+            return self._retrieve(parts[1], parts[2])
+        if parts[0] == "sobjects" and len(parts) == 3 and req.method == "DELETE":
+            return lifecycle.handle_delete(self, parts[1], parts[2])
         if parts[0] == "sobjects" and len(parts) == 3 and req.method == "PATCH":
-            result = self._update(parts[1], parts[2], req.json(), req.headers)
+            result = self._update(parts[1], parts[2], req.json() or {}, req.headers)
             return Response(204) if result is None else error(400, *result)
+        if parts[0] == "sobjects" and len(parts) == 4 and req.method == "PATCH":
+            return handle_upsert(self, req, parts[1], parts[2], parts[3], USER_ID)
         if parts[:2] == ["jobs", "ingest"]:
             from tests.emulators.salesforce_bulk import handle_bulk
             return handle_bulk(self, req, parts[2:])
@@ -164,161 +220,81 @@ class SalesforceEmulator:
     def _describe(self, obj: str) -> Response:
         if obj not in STANDARD:
             return error(404, "NOT_FOUND", f"The requested resource does not exist: {obj}")
-        fields = [{"name": n, "type": t, "label": n, "custom": False, "updateable": t != "id",
-                   "length": 255 if t == "string" else 0, "picklistValues": []} for n, t in STANDARD[obj].items()]
+        fields = [{"name": n, "type": t, "label": n, "custom": False, "externalId": False, "unique": False,
+                   "updateable": t != "id" and n not in writes.READ_ONLY,
+                   "nillable": n not in writes.REQUIRED.get(obj, ()) and t != "boolean",
+                   "length": writes.LENGTHS.get((obj, n), 255 if t == "string" else 0), "picklistValues": []}
+                  for n, t in STANDARD[obj].items()]
         for (o, name), info in self.custom.items():
             if o == obj and self.visible(obj, name):
                 meta = info["meta"]
                 values = meta.get("valueSet", {}).get("valueSetDefinition", {}).get("value", [])
                 fields.append({"name": name, "type": info["type"], "label": meta.get("label"), "custom": True,
+                               "externalId": bool(meta.get("externalId")), "unique": bool(meta.get("unique")),
                                "updateable": True, "length": meta.get("length", 0),
                                "picklistValues": [{"value": v["fullName"], "label": v.get("label"), "active": True}
                                                   for v in values]})
         return Response(200, {"name": obj, "custom": False, "fields": fields})
 
-    def _query(self, text: str | None, cursor: str | None, tooling: bool) -> Response:
+    def _query(self, text: str | None, cursor: str | None, tooling: bool, deleted: bool = False) -> Response:
+        """/query leaves Recycle Bin records out; /queryAll includes them (with IsDeleted = true)."""
         if cursor:
             token, offset = cursor.rsplit("-", 1)
-            return self._page(token, int(offset))
+            return self._page(token, int(offset), "queryAll" if deleted else "query")
         try:
             query = soql.parse(text or "")
         except soql.SoqlError as exc:
             return error(400, "MALFORMED_QUERY", str(exc))
         if tooling:
-            rows = self._tooling_rows(query.obj)
+            rows = writes.tooling_rows(self, query.obj)
         else:
             if query.obj not in STANDARD:
                 return error(400, "INVALID_TYPE", f"sObject type '{query.obj}' is not supported.")
-            names = query.fields + [c[0] for c in query.conditions] + query.order
+            names = query.names()
             hidden = [n for n in names if not self.visible(query.obj, n)]
             if hidden:
                 return error(400, "INVALID_FIELD", f"No such column '{hidden[0]}' on entity '{query.obj}'. If you "
                              "are attempting to use a custom field, be sure to append the '__c' after the custom "
                              "field name.")
-            rows = list(self.records[query.obj].values())
-        rows = [r for r in rows if soql.matches(r, query.conditions)]
-        for name in reversed(query.order):
-            rows.sort(key=lambda r: (r.get(name) is None, r.get(name) or ""), reverse=query.descending)
+            rows = list(self.records[query.obj].values()) if deleted else self.live(query.obj)
+        rows = soql.sort([r for r in rows if soql.matches(r, query.where)], query.order)
         rows = rows[: query.limit] if query.limit is not None else rows
         out = [{"attributes": {"type": query.obj}, **{f: r.get(f) for f in query.fields}} for r in rows]
         token = f"01g{next(self.ids):015d}"
         self.cursors[token] = out
-        return self._page(token, 0)
+        return self._page(token, 0, "queryAll" if deleted else "query")
 
-    def _page(self, token: str, offset: int) -> Response:
+    def _page(self, token: str, offset: int, resource: str = "query") -> Response:
         rows = self.cursors.get(token)
         if rows is None:
             return error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         done = offset + PAGE >= len(rows)
         body = {"totalSize": len(rows), "done": done, "records": rows[offset:offset + PAGE]}
         if not done:
-            body["nextRecordsUrl"] = f"/services/data/v59.0/query/{token}-{offset + PAGE}"
+            body["nextRecordsUrl"] = f"/services/data/v{self.version}/{resource}/{token}-{offset + PAGE}"
         else:
             self.cursors.pop(token, None)
         return Response(200, body)
 
-    def _tooling_rows(self, obj: str) -> list:
-        if obj != "CustomField":
-            return []
-        return [{"Id": info["id"], "DeveloperName": name[:-3], "TableEnumOrId": o, "FullName": f"{o}.{name}"}
-                for (o, name), info in self.custom.items()]
-
-    # --- tooling
-    def _create_custom_field(self, body: dict) -> Response:
-        full, meta = body.get("FullName", ""), body.get("Metadata") or {}
-        if "." not in full or not full.endswith("__c"):
-            return error(400, "INVALID_FIELD", "FullName must be Object.Name__c")
-        obj, name = full.split(".", 1)
-        if obj not in STANDARD:
-            return error(400, "INVALID_TYPE", f"no object {obj}")
-        if (obj, name) in self.custom:
-            return error(400, "DUPLICATE_DEVELOPER_NAME", f"duplicate value found: {full}")
-        problem = check_metadata(meta)
-        if problem:
-            return error(400, "FIELD_INTEGRITY_EXCEPTION", problem)
-        field_id = self.new_id("CustomField")
-        self.custom[(obj, name)] = {"id": field_id, "type": METADATA_TYPES[meta["type"]], "meta": meta}
-        return Response(201, {"id": field_id, "success": True, "errors": []})
-
-    # --- writes
+    # --- writes (rules in salesforce_writes.py)
     def _create(self, obj: str, body: dict) -> Response:
         if obj not in STANDARD or obj == "User":
             return error(400, "INVALID_TYPE", f"cannot create {obj}")
-        unknown = [k for k in body if k != "attributes" and not self.visible(obj, k)]
-        if unknown:
-            return error(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {obj}")
-        if obj == "Task":
-            if not body.get("Status"):
-                return error(400, "REQUIRED_FIELD_MISSING", "Required fields are missing: [Status]", ["Status"])
-            if str(body.get("WhoId", "")).startswith("00Q") and body.get("WhatId"):
-                return error(400, "FIELD_INTEGRITY_EXCEPTION", "Related To ID: a task on a lead cannot have one")
-        record_id = self.insert(obj, {k: v for k, v in body.items() if k != "attributes"}, by=USER_ID)
+        record_id, problem = writes.create(self, obj, body, USER_ID)
+        if problem:
+            return error(400, *problem)
         return Response(201, {"id": record_id, "success": True, "errors": []})
 
     def _update(self, obj: str, record_id: str, values: dict, headers: dict):
-        """Apply one record's update; None on success, else (errorCode, message)."""
-        record = self.records.get(obj, {}).get(record_id)
+        """Apply one record's update; None on success, else (errorCode, message, fields)."""
+        return writes.update(self, obj, record_id, values, headers, USER_ID)
+
+    def _retrieve(self, obj: str, record_id: str) -> Response:
+        record = self.records.get(obj, {}).get(id18(record_id) or "")
         if record is None:
-            return ("ENTITY_IS_DELETED" if obj in STANDARD else "INVALID_TYPE", f"entity {record_id} not found")
-        if record_id in self.fail_ids:
-            return ("FIELD_CUSTOM_VALIDATION_EXCEPTION", "rejected by a validation rule")
-        for name, value in values.items():
-            if name in ("attributes", "Id", "id"):
-                continue
-            if not self.visible(obj, name):
-                return ("INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {name}. Please check "
-                        "the security settings of this field and verify that it is read/write for your profile "
-                        "or permission set.")
-            problem = self._check_value(obj, name, value)
-            if problem:
-                return problem
-        record.update({k: v for k, v in values.items() if k not in ("attributes", "id")})
-        record.update(SystemModstamp=self.tick(), LastModifiedById=USER_ID)
-        self.applied[record_id] = self.applied.get(record_id, 0) + 1
-        if obj == "Lead" and headers.get("sforce-auto-assign", "TRUE").upper() != "FALSE":
-            record["OwnerId"] = QUEUE_ID  # the active lead assignment rule fires on update without the header
-        return None
-
-    def _check_value(self, obj: str, name: str, value):
-        ftype = self.field_type(obj, name)
-        meta = self.custom.get((obj, name), {}).get("meta", {})
-        if value is None:
-            return ("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: a checkbox cannot be null") if ftype == "boolean" \
-                else None
-        if ftype in ("double", "int") and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            return ("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type: {value!r}")
-        if ftype == "boolean" and not isinstance(value, bool):
-            return ("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type: {value!r}")
-        if ftype == "date" and not re.match(r"^\d{4}-\d{2}-\d{2}$", str(value)):
-            return ("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: not a date: {value!r}")
-        if ftype == "datetime":
-            try:
-                soql.parse_datetime(str(value))
-            except ValueError:
-                return ("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: not a datetime: {value!r}")
-        if ftype in ("string", "textarea") and meta and len(str(value)) > int(meta.get("length", 255)):
-            return ("STRING_TOO_LONG", f"{name}: data value too large")
-        if ftype == "picklist" and meta:
-            allowed = [v["fullName"] for v in meta["valueSet"]["valueSetDefinition"]["value"]]
-            if meta["valueSet"].get("restricted") and value not in allowed:
-                return ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", f"{name}: bad value for restricted picklist "
-                        f"field: {value}")
-        return None
-
-    def _collection_update(self, req: Request) -> Response:
-        body = req.json() or {}
-        records = body.get("records") or []
-        if len(records) > COLLECTION_LIMIT:
-            return error(400, "EXCEEDED_ID_LIMIT", f"record limit reached. cannot submit more than "
-                         f"{COLLECTION_LIMIT} records into this call")
-        out = []
-        for record in records:
-            obj = (record.get("attributes") or {}).get("type")
-            if not obj or not record.get("id"):
-                out.append({"success": False, "errors": [{"statusCode": "INVALID_FIELD", "message":
-                            "attributes.type and id are required", "fields": []}]})
-                continue
-            problem = self._update(obj, record["id"], record, req.headers)
-            out.append({"id": record["id"], "success": problem is None, "errors": [] if problem is None else
-                        [{"statusCode": problem[0], "message": problem[1], "fields": []}]})
-        return Response(200, out)
+            return error(404, "NOT_FOUND", "The requested resource does not exist")
+        if record.get("IsDeleted"):
+            return error(404, "ENTITY_IS_DELETED", "entity is deleted")
+        names = [n for n in STANDARD[obj]] + [n for (o, n) in self.custom if o == obj and self.visible(obj, n)]
+        return Response(200, {"attributes": {"type": obj, "url": f"/services/data/v{self.version}/sobjects/{obj}/"
+                                             f"{record['Id']}"}, **{n: record.get(n) for n in names}})

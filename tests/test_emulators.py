@@ -329,3 +329,254 @@ def test_salesforce_with_simple_salesforce(sf, tls):
     client.Lead.delete(created["id"])
     assert client.query_all("SELECT Id FROM Lead")["totalSize"] == 0
     assert client.query_all("SELECT Id FROM Lead", include_deleted=True)["totalSize"] == 1
+
+
+# --- HubSpot
+C = "/crm/v3/objects"
+DUE = "2026-09-22T09:00:00.000Z"
+
+
+def hs_unique_property(hs, object_type: str, name: str) -> None:
+    assert hs("POST", f"/crm/v3/properties/{object_type}/groups", {"name": "emu", "label": "Emu"}).status_code == 201
+    prop = {"name": name, "label": name, "type": "string", "fieldType": "text", "groupName": "emu",
+            "hasUniqueValue": True}
+    answer = hs("POST", f"/crm/v3/properties/{object_type}", prop)
+    assert answer.status_code == 201 and answer.json()["hasUniqueValue"] is True
+
+
+def test_hubspot_contact_email_is_unique(hs):
+    first = hs("POST", f"{C}/contacts", {"properties": {"email": "ann@acme.com"}})
+    assert first.status_code == 201
+    again = hs("POST", f"{C}/contacts", {"properties": {"email": "ANN@acme.com"}})
+    assert again.status_code == 409 and again.json()["category"] == "CONFLICT"
+    assert again.json()["message"] == f"Contact already exists. Existing ID: {first.json()['id']}"
+    other = hs("POST", f"{C}/contacts", {"properties": {"email": "bob@acme.com"}}).json()["id"]
+    moved = hs("PATCH", f"{C}/contacts/{other}", {"properties": {"email": "ann@acme.com"}})
+    assert moved.status_code == 409
+    batch = hs("POST", f"{C}/contacts/batch/create", {"inputs": [{"properties": {"email": "c@x.com"}},
+                                                                  {"properties": {"email": "C@x.com"}}]})
+    assert batch.status_code == 409 and len(hs.emu.objects["contacts"]) == 2
+    made = hs("POST", f"{C}/contacts/batch/create", {"inputs": [{"properties": {"email": f"p{i}@x.com"}}
+                                                                 for i in range(3)]})
+    assert made.status_code == 201 and len(made.json()["results"]) == 3
+    too_many = hs("POST", f"{C}/contacts/batch/create", {"inputs": [{"properties": {}}] * 101})
+    assert too_many.status_code == 400
+    read_only = hs("POST", f"{C}/contacts", {"properties": {"hs_object_id": "5"}})
+    assert read_only.status_code == 400
+
+
+def test_hubspot_batch_upsert(hs):
+    existing = hs.emu.insert("contacts", {"email": "ann@acme.com", "jobtitle": "Eng"})
+    answer = hs("POST", f"{C}/contacts/batch/upsert", {"inputs": [
+        {"idProperty": "email", "id": "Ann@acme.com", "properties": {"jobtitle": "VP"}},
+        {"idProperty": "email", "id": "new@acme.com", "properties": {"jobtitle": "CTO"}}]})
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [(r["id"] == existing, r["new"]) for r in results] == [(True, False), (False, True)]
+    assert hs.emu.objects["contacts"][existing]["properties"]["jobtitle"] == "VP"
+    assert results[1]["properties"]["email"] == "new@acme.com"
+    for bad in ([{"idProperty": "jobtitle", "id": "x", "properties": {}}],
+                [{"idProperty": "email", "id": "a@b.c", "properties": {}}] * 2):
+        assert hs("POST", f"{C}/contacts/batch/upsert", {"inputs": bad}).status_code == 400
+
+
+def test_hubspot_task_unique_key_and_upsert(hs):
+    hs_unique_property(hs, "tasks", "idem_key")
+    body = {"properties": {"hs_timestamp": DUE, "hs_task_subject": "Call", "idem_key": "k1"}}
+    first = hs("POST", f"{C}/tasks", body)
+    assert first.status_code == 201
+    again = hs("POST", f"{C}/tasks", body)
+    assert again.status_code == 409 and again.json()["category"] == "CONFLICT"
+    assert hs("POST", f"{C}/tasks", {"properties": {"hs_task_subject": "x"}}).status_code == 400  # no hs_timestamp
+    answer = hs("POST", f"{C}/tasks/batch/upsert", {"inputs": [
+        {"idProperty": "idem_key", "id": "k1", "properties": {"hs_task_subject": "Call again"}},
+        {"idProperty": "idem_key", "id": "k2", "properties": {"hs_timestamp": DUE, "hs_task_subject": "New"}}]})
+    assert [r["new"] for r in answer.json()["results"]] == [False, True]
+    assert answer.json()["results"][0]["id"] == first.json()["id"]
+    missing_due = hs("POST", f"{C}/tasks/batch/upsert", {"inputs": [
+        {"idProperty": "idem_key", "id": "k3", "properties": {"hs_task_subject": "x"}}]})
+    assert missing_due.status_code == 400
+
+
+@pytest.fixture
+def crm(hs):
+    emu = hs.emu
+    return {"contact": emu.insert("contacts", {"email": "ann@acme.com"}), "company": emu.insert("companies", {"name": "A"}),
+            "deal": emu.insert("deals", {"dealname": "D"})}
+
+
+@pytest.mark.parametrize("target, type_id, ok", [
+    ("contact", 204, True), ("company", 192, True), ("deal", 216, True),
+    ("company", 204, False), ("contact", 192, False), ("contact", 279, False), ("deal", 204, False),
+    ("contact", 999, False)])
+def test_hubspot_task_association_types(hs, crm, target, type_id, ok):
+    body = {"properties": {"hs_timestamp": DUE}, "associations": [
+        {"to": {"id": crm[target]}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                                               "associationTypeId": type_id}]}]}
+    answer = hs("POST", f"{C}/tasks", body)
+    assert answer.status_code == (201 if ok else 400), answer.text
+    if not ok:
+        assert hs.emu.objects["tasks"] == {}
+
+
+def test_hubspot_where_a_task_landed(hs, crm):
+    body = {"properties": {"hs_timestamp": DUE}, "associations": [
+        {"to": {"id": crm["contact"]}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 204}]},
+        {"to": {"id": crm["company"]}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 192}]}]}
+    task = hs("POST", f"{C}/tasks", body).json()["id"]
+    got = hs("GET", f"{C}/tasks/{task}", associations="contacts,companies,deals").json()["associations"]
+    assert got == {"contacts": {"results": [{"id": crm["contact"], "type": "task_to_contact"}]},
+                   "companies": {"results": [{"id": crm["company"], "type": "task_to_company"}]}}
+    back = hs("GET", f"{C}/contacts/{crm['contact']}", associations="tasks").json()["associations"]
+    assert back == {"tasks": {"results": [{"id": task, "type": "contact_to_task"}]}}
+
+
+def test_hubspot_v4_default_association(hs, crm):
+    path = f"/crm/v4/objects/contacts/{crm['contact']}/associations/default/companies/{crm['company']}"
+    answer = hs("PUT", path)
+    assert answer.status_code == 200
+    assert {r["associationSpec"]["associationTypeId"] for r in answer.json()["results"]} == {279, 280}
+    listed = hs("GET", f"/crm/v4/objects/companies/{crm['company']}/associations/contacts").json()["results"]
+    assert listed == [{"toObjectId": int(crm["contact"]), "associationTypes": [
+        {"category": "HUBSPOT_DEFINED", "typeId": 280, "label": None}]}]
+    wrong = hs("PUT", f"/crm/v4/objects/contacts/{crm['contact']}/associations/default/companies/{crm['deal']}")
+    assert wrong.status_code == 400
+    labelled = hs("PUT", f"/crm/v4/objects/contacts/{crm['contact']}/associations/companies/{crm['company']}",
+                  [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}])
+    assert labelled.status_code == 201
+    wrong_label = hs("PUT", f"/crm/v4/objects/contacts/{crm['contact']}/associations/companies/{crm['company']}",
+                     [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 280}])
+    assert wrong_label.status_code == 400
+
+
+def search(hs, object_type: str, body: dict) -> requests.Response:
+    return hs("POST", f"{C}/{object_type}/search", body)
+
+
+def test_hubspot_search_lag(tls):
+    server = EmulatorServer(hs_emu.HubSpotEmulator(search_lag_seconds=30), tls[1], tls[2]).start()
+    try:
+        hs = Client(server, tls[0], hs_emu.TOKEN)
+        made = hs("POST", f"{C}/contacts", {"properties": {"email": "ann@acme.com", "jobtitle": "Eng"}}).json()["id"]
+        assert search(hs, "contacts", {}).json()["total"] == 0
+        assert hs("GET", f"{C}/contacts/{made}").status_code == 200
+        assert len(hs("POST", f"{C}/contacts/batch/read", {"inputs": [{"id": made}]}).json()["results"]) == 1
+        hs.emu.reindex()
+        assert search(hs, "contacts", {}).json()["total"] == 1
+        hs("PATCH", f"{C}/contacts/{made}", {"properties": {"jobtitle": "VP"}})
+        body = {"properties": ["jobtitle"], "filterGroups": [{"filters": [
+            {"propertyName": "jobtitle", "operator": "EQ", "value": "VP"}]}]}
+        assert search(hs, "contacts", body).json()["total"] == 0  # the index still has the old value
+        stale = search(hs, "contacts", {"properties": ["jobtitle"]}).json()["results"][0]
+        assert stale["properties"]["jobtitle"] == "Eng"
+        hs.emu.reindex()
+        assert search(hs, "contacts", body).json()["total"] == 1
+    finally:
+        server.stop()
+
+
+def test_hubspot_search_lag_expires(tls):
+    emu = hs_emu.HubSpotEmulator(search_lag_seconds=0.2)
+    server = EmulatorServer(emu, tls[1], tls[2]).start()
+    try:
+        hs = Client(server, tls[0], hs_emu.TOKEN)
+        hs("POST", f"{C}/contacts", {"properties": {"email": "ann@acme.com"}})
+        assert search(hs, "contacts", {}).json()["total"] == 0
+        import time
+        time.sleep(0.3)
+        assert search(hs, "contacts", {}).json()["total"] == 1
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("merge_new_id", [True, False])
+def test_hubspot_merge(tls, merge_new_id):
+    server = EmulatorServer(hs_emu.HubSpotEmulator(merge_new_id=merge_new_id), tls[1], tls[2]).start()
+    try:
+        hs = Client(server, tls[0], hs_emu.TOKEN)
+        a = hs.emu.insert("contacts", {"email": "ann@acme.com", "jobtitle": "VP"})
+        b = hs.emu.insert("contacts", {"email": "ann@gmail.com", "country": "US", "jobtitle": "Eng"})
+        company = hs.emu.insert("companies", {"name": "Acme"})
+        hs("PUT", f"/crm/v4/objects/contacts/{b}/associations/default/companies/{company}")
+        merged = hs("POST", f"{C}/contacts/merge", {"primaryObjectId": a, "objectIdToMerge": b})
+        assert merged.status_code == 200, merged.text
+        survivor = merged.json()
+        assert (survivor["id"] == a) is not merge_new_id
+        props = survivor["properties"]
+        assert props["email"] == "ann@acme.com" and props["jobtitle"] == "VP" and props["country"] == "US"
+        want = {a, b} - {survivor["id"]}
+        assert set(props["hs_merged_object_ids"].split(";")) == want
+        for old in (a, b):
+            assert hs("GET", f"{C}/contacts/{old}").json()["id"] == survivor["id"]
+        found = search(hs, "contacts", {"properties": ["hs_merged_object_ids"]}).json()["results"]
+        assert [r["id"] for r in found] == [survivor["id"]]
+        assert set(found[0]["properties"]["hs_merged_object_ids"].split(";")) == want
+        assoc = hs("GET", f"{C}/contacts/{survivor['id']}", associations="companies").json()["associations"]
+        assert assoc["companies"]["results"][0]["id"] == company
+        assert hs("POST", f"{C}/contacts", {"properties": {"email": "ann@acme.com"}}).status_code == 409
+        self_merge = hs("POST", f"{C}/contacts/merge", {"primaryObjectId": a, "objectIdToMerge": b})
+        assert self_merge.status_code == 400
+    finally:
+        server.stop()
+
+
+def test_hubspot_archive(hs):
+    made = hs.emu.insert("contacts", {"email": "ann@acme.com"})
+    assert hs("DELETE", f"{C}/contacts/{made}").status_code == 204
+    assert hs("GET", f"{C}/contacts/{made}").status_code == 404
+    archived = hs("GET", f"{C}/contacts/{made}", archived="true").json()
+    assert archived["archived"] is True and archived["archivedAt"]
+    assert search(hs, "contacts", {}).json()["total"] == 0
+    assert hs("PATCH", f"{C}/contacts/{made}", {"properties": {"jobtitle": "x"}}).status_code == 404
+    assert hs("POST", f"{C}/contacts/batch/read", {"inputs": [{"id": made}]}).json()["results"] == []
+    assert hs("POST", f"{C}/contacts", {"properties": {"email": "ann@acme.com"}}).status_code == 201
+
+
+def test_hubspot_search_keyset_paging(hs):
+    ids = [hs.emu.insert("contacts", {"email": f"p{i}@x.com"}) for i in range(7)]
+    stamp = hs.emu.objects["contacts"][ids[3]]["properties"]["hs_lastmodifieddate"]
+    for record_id in ids:  # several records share one modified time
+        hs.emu.objects["contacts"][record_id]["properties"]["hs_lastmodifieddate"] = stamp
+    seen, last = [], "0"
+    while True:
+        body = {"filterGroups": [{"filters": [
+                    {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": stamp},
+                    {"propertyName": "hs_object_id", "operator": "GT", "value": last}]}],
+                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}], "limit": 3,
+                "properties": ["hs_lastmodifieddate"]}
+        page = search(hs, "contacts", body).json()["results"]
+        if not page:
+            break
+        seen += [r["id"] for r in page]
+        last = page[-1]["id"]
+    assert seen == ids
+    eq = {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": stamp}]}]}
+    assert search(hs, "contacts", eq).json()["total"] == 7
+
+
+@pytest.mark.parametrize("body", [
+    {"sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"},
+               {"propertyName": "hs_object_id", "direction": "ASCENDING"}]},
+    {"limit": 201},
+    {"after": "9900", "limit": 200},
+    {"after": "abc"},
+    {"filterGroups": [{"filters": [{"propertyName": "nope", "operator": "EQ", "value": "1"}]}]},
+    {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "LIKE", "value": "1"}]}]},
+    {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": "x"}]}] * 6},
+    {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": "x"}] * 7}]},
+])
+def test_hubspot_search_limits(hs, body):
+    answer = search(hs, "contacts", body)
+    assert answer.status_code == 400 and answer.json()["category"] == "VALIDATION_ERROR"
+
+
+def test_hubspot_with_the_official_client(hs, tls):
+    from hubspot import HubSpot
+    from hubspot.crm.contacts import SimplePublicObjectInputForCreate
+    from hubspot.crm.contacts.exceptions import ApiException
+    client = HubSpot(access_token=hs_emu.TOKEN, host=hs.server.url, ssl_ca_cert=tls[0])
+    made = client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties={"email": "a@b.co"}))
+    assert made.id
+    with pytest.raises(ApiException) as refused:
+        client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties={"email": "a@b.co"}))
+    assert refused.value.status == 409

@@ -13,8 +13,10 @@ Sources (developers.hubspot.com, API reference and guides):
   number/number, bool/booleancheckbox, enumeration/select, date/date, datetime/date, string/text|textarea.
 - CRM API "Owners": GET /crm/v3/owners/ with limit/after paging.
 - Engagements "Tasks": POST /crm/v3/objects/tasks, hs_timestamp required; associations inline with
-  associationCategory HUBSPOT_DEFINED and associationTypeId (204 task->contact, 192 task->company).
-- Associations v4: PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}.
+  associationCategory HUBSPOT_DEFINED and associationTypeId, checked against the pair (hubspot_associations.py).
+- Creates, batch create / upsert, unique values, merges and archiving: hubspot_writes.py.
+- Search reads an index that trails writes by `search_lag_seconds` (CRM API "Search": newly created or
+  updated records can take a few moments to appear in search results); GET and batch/read are current.
 - "API usage guidelines and limits": 429 with Retry-After; X-HubSpot-RateLimit-* headers on every answer.
 """
 from __future__ import annotations
@@ -22,8 +24,11 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
+from tests.emulators import hubspot_associations as assoc
+from tests.emulators import hubspot_writes as writes
 from tests.emulators.server import Request, Response
 
 TOKEN = "pat-emulator-token"
@@ -34,9 +39,12 @@ PAIRS = {("number", "number"), ("bool", "booleancheckbox"), ("enumeration", "sel
          ("datetime", "date"), ("string", "text"), ("string", "textarea")}
 STANDARD = {
     "contacts": ("email", "firstname", "lastname", "jobtitle", "country", "associatedcompanyid", "hubspot_owner_id",
-                 "lastmodifieddate", "createdate", "hs_object_id"),
+                 "lastmodifieddate", "hs_lastmodifieddate", "createdate", "hs_object_id", "hs_merged_object_ids",
+                 "hs_additional_emails"),
     "companies": ("name", "domain", "industry", "numberofemployees", "country", "hubspot_owner_id",
-                  "hs_lastmodifieddate", "createdate", "hs_object_id"),
+                  "hs_lastmodifieddate", "createdate", "hs_object_id", "hs_merged_object_ids"),
+    "deals": ("dealname", "amount", "dealstage", "pipeline", "closedate", "hubspot_owner_id", "hs_lastmodifieddate",
+              "createdate", "hs_object_id"),
     "tasks": ("hs_timestamp", "hs_task_subject", "hs_task_body", "hubspot_owner_id", "hs_task_status",
               "hs_task_priority", "hs_task_type", "hs_lastmodifieddate", "createdate", "hs_object_id"),
 }
@@ -54,9 +62,13 @@ def fail(status: int, category: str, message: str) -> Response:
 
 
 class HubSpotEmulator:
-    """In-memory portal; `fail_ids` makes batch updates of those ids fail per record (a 207)."""
+    """In-memory portal; `fail_ids` makes batch updates of those ids fail per record (a 207).
 
-    def __init__(self, daily_limit: int = 1_000_000):
+    `search_lag_seconds`: how long a write takes to reach search (GET and batch/read see it at once);
+    `merge_new_id`: a merge makes a record with a new id (the current behaviour) rather than keeping the primary's.
+    """
+
+    def __init__(self, daily_limit: int = 1_000_000, search_lag_seconds: float = 0.0, merge_new_id: bool = True):
         self.lock = threading.RLock()
         self.objects: dict[str, dict[str, dict]] = {t: {} for t in STANDARD}
         self.properties: dict[str, dict[str, dict]] = {t: {} for t in STANDARD}
@@ -68,8 +80,10 @@ class HubSpotEmulator:
         self.usage, self.daily_limit = 0, daily_limit
         self.fail_ids: set[str] = set()
         self.applied: dict[str, int] = {}  # record id -> updates applied (to prove writes land once)
+        self.search_lag_seconds, self.merge_new_id = search_lag_seconds, merge_new_id
+        self.aliases: dict[str, dict[str, str]] = {t: {} for t in STANDARD}  # merged-away id -> survivor id
 
-    # --- seeding
+    # --- seeding and test controls
     def tick(self) -> str:
         self.clock += timedelta(milliseconds=1)
         return iso(self.clock)
@@ -81,8 +95,58 @@ class HubSpotEmulator:
             props = {**{k: str(v) for k, v in properties.items() if v is not None}, "hs_object_id": record_id,
                      "createdate": now, "lastmodifieddate": now, "hs_lastmodifieddate": now}
             self.objects[object_type][record_id] = {"id": record_id, "properties": props, "createdAt": now,
-                                                    "updatedAt": now}
+                                                    "updatedAt": now, "archived": False}
+            self.index(self.objects[object_type][record_id])
             return record_id
+
+    def now(self) -> str:
+        return iso(self.clock)
+
+    def index(self, record: dict) -> None:
+        """Queue the record's current state for search, visible after the lag."""
+        if self.search_lag_seconds > 0:
+            record.setdefault("_index", []).append((time.monotonic() + self.search_lag_seconds,
+                                                    dict(record["properties"]), record["updatedAt"]))
+
+    def indexed(self, record: dict) -> dict | None:
+        """The record as search sees it now: its latest indexed state, or None before the first is."""
+        if self.search_lag_seconds <= 0 or "_index" not in record:
+            return record
+        ready = [entry for entry in record["_index"] if entry[0] <= time.monotonic()]
+        if not ready:
+            return None
+        record["_index"] = record["_index"][record["_index"].index(ready[-1]):]
+        return {**record, "properties": ready[-1][1], "updatedAt": ready[-1][2]}
+
+    def reindex(self) -> None:
+        """Let search catch up with every write now."""
+        with self.lock:
+            for records in self.objects.values():
+                for record in records.values():
+                    if record.get("_index"):
+                        record["_index"] = [(0.0, *record["_index"][-1][1:])]
+
+    def live(self, object_type: str) -> list[dict]:
+        return [r for r in self.objects[object_type].values() if not r.get("archived")]
+
+    def live_record(self, object_type: str, record_id: str, archived: bool = False) -> dict | None:
+        """The record an id leads to (a merged-away id leads to the survivor); archived ones only when asked."""
+        if object_type not in self.objects:
+            return None
+        record_id = self.aliases[object_type].get(str(record_id), str(record_id))
+        record = self.objects[object_type].get(record_id)
+        return record if record is not None and (archived or not record.get("archived")) else None
+
+    def alias(self, object_type: str, old: str, new: str) -> None:
+        for key, target in self.aliases[object_type].items():
+            if target == old:
+                self.aliases[object_type][key] = new
+        self.aliases[object_type][old] = new
+
+    def archive_record(self, object_type: str, record: dict, keep_associations: bool = False) -> None:
+        record.update(archived=True, archivedAt=self.tick())
+        if not keep_associations:
+            self.associations[:] = [a for a in self.associations if record["id"] not in (a[1], a[3])]
 
     def add_owner(self, email: str, first: str, last: str) -> str:
         owner_id = str(next(self.ids))
@@ -120,7 +184,7 @@ class HubSpotEmulator:
             if path == "/crm/v3/owners":
                 return self._owners(req)
             if path.startswith("/crm/v4/objects/"):
-                return self._associate(req, path.split("/")[4:])
+                return assoc.handle_v4(self, req, path.split("/")[4:])
             match = _OBJ.match(path)
             if match and match.group("type") in STANDARD:
                 return self._objects(req, match.group("type"), (match.group("rest") or "").strip("/"))
@@ -128,65 +192,66 @@ class HubSpotEmulator:
 
     # --- objects
     def _objects(self, req: Request, object_type: str, rest: str) -> Response:
+        body = (req.json() or {}) if req.method in ("POST", "PATCH") else {}
         if rest == "batch/update" and req.method == "POST":
-            return self._batch_update(object_type, req.json() or {})
+            return self._batch_update(object_type, body)
         if rest == "batch/read" and req.method == "POST":
-            return self._batch_read(object_type, req.json() or {})
+            return self._batch_read(object_type, body, req.query.get("archived") == "true")
+        if rest == "batch/create" and req.method == "POST":
+            return writes.batch_create(self, object_type, body)
+        if rest == "batch/upsert" and req.method == "POST":
+            return writes.batch_upsert(self, object_type, body)
+        if rest == "merge" and req.method == "POST" and object_type in ("contacts", "companies"):
+            return writes.merge(self, object_type, body)
         if rest == "search" and req.method == "POST":
             from tests.emulators.hubspot_search import search
-            return search(self, object_type, req.json() or {})
+            return search(self, object_type, body)
         if rest == "" and req.method == "POST":
-            return self._create(object_type, req.json() or {})
-        if rest and "/" not in rest and req.method in ("GET", "PATCH"):
-            record = self.objects[object_type].get(rest)
+            return writes.create(self, object_type, body)
+        if rest and "/" not in rest and req.method in ("GET", "PATCH", "DELETE"):
+            record = self.live_record(object_type, rest, archived=req.method == "GET" and
+                                      req.query.get("archived") == "true")
+            if req.method == "DELETE":
+                if record is None and self.live_record(object_type, rest, archived=True) is None:
+                    return fail(404, "OBJECT_NOT_FOUND", f"{object_type} {rest} not found")
+                if record is not None:
+                    self.archive_record(object_type, record)
+                return Response(204)
             if record is None:
                 return fail(404, "OBJECT_NOT_FOUND", f"{object_type} {rest} not found")
             if req.method == "PATCH":
-                problem = self._apply(object_type, record, (req.json() or {}).get("properties") or {})
+                problem = self._apply(object_type, record, body.get("properties") or {})
                 if problem:
                     return problem
-            return Response(200, self.public(record, list(record["properties"])))
+            names = req.query.get("properties")
+            out = self.public(record, names.split(",") if names else list(record["properties"]))
+            if req.query.get("associations"):
+                out["associations"] = assoc.v3_view(self, object_type, record["id"], req.query["associations"])
+            return Response(200, out)
         return fail(404, "OBJECT_NOT_FOUND", f"no route {req.method} {rest}")
 
     def public(self, record: dict, names: list) -> dict:
         props = {n: record["properties"].get(n) for n in names}
         props.update(hs_object_id=record["id"], createdate=record["createdAt"],
                      lastmodifieddate=record["properties"]["lastmodifieddate"])
-        return {"id": record["id"], "properties": props, "createdAt": record["createdAt"],
-                "updatedAt": record["updatedAt"], "archived": False}
+        out = {"id": record["id"], "properties": props, "createdAt": record["createdAt"],
+               "updatedAt": record["updatedAt"], "archived": bool(record.get("archived"))}
+        if record.get("archived"):
+            out["archivedAt"] = record["archivedAt"]
+        return out
 
     def _apply(self, object_type: str, record: dict, properties: dict) -> Response | None:
-        for name, value in properties.items():
-            if not self.known(object_type, name):
-                return fail(400, "VALIDATION_ERROR", f'Property "{name}" does not exist (PROPERTY_DOESNT_EXIST)')
-            problem = self._check_value(object_type, name, value)
-            if problem:
-                return fail(400, "VALIDATION_ERROR", problem)
+        problem = writes.check_properties(self, object_type, properties) or \
+            writes.conflict(self, object_type, properties, record["id"])
+        if problem:
+            return problem
         now = self.tick()
         self.applied[record["id"]] = self.applied.get(record["id"], 0) + 1
         for name, value in properties.items():
             record["properties"][name] = None if value == "" else str(value)
         record["properties"].update(lastmodifieddate=now, hs_lastmodifieddate=now)
         record["updatedAt"] = now
-        return None
-
-    def _check_value(self, object_type: str, name: str, value) -> str | None:
-        prop = self.properties[object_type].get(name)
-        if prop is None or value == "":
-            return None
-        text, kind = str(value), prop["type"]
-        if kind == "number" and not re.match(r"^-?\d+(\.\d+)?$", text):
-            return f"{text} was not a valid number for {name} (INVALID_INTEGER)"
-        if kind == "bool" and text not in ("true", "false"):
-            return f"{text} is not a valid boolean for {name} (INVALID_BOOLEAN)"
-        if kind == "date" and not (re.match(r"^\d{4}-\d{2}-\d{2}$", text) or text.isdigit()):
-            return f"{text} is not a valid date for {name} (INVALID_DATE)"
-        if kind == "datetime" and not (re.match(r"^\d{4}-\d{2}-\d{2}T", text) or text.isdigit()):
-            return f"{text} is not a valid datetime for {name} (INVALID_DATETIME)"
-        if kind == "enumeration" and text not in [o["value"] for o in prop["options"]]:
-            return f"{text} was not one of the allowed options for {name} (INVALID_OPTION)"
-        if kind == "string" and len(text) > 65536:
-            return f"{name} is too long"
+        self.index(record)
         return None
 
     def _batch_update(self, object_type: str, body: dict) -> Response:
@@ -196,7 +261,7 @@ class HubSpotEmulator:
         started = iso(self.clock)
         results, errors = [], []
         for item in inputs:
-            record = self.objects[object_type].get(str(item.get("id")))
+            record = self.live_record(object_type, str(item.get("id")))
             if record is None or item.get("id") in self.fail_ids:
                 errors.append({"status": "error", "category": "OBJECT_NOT_FOUND" if record is None else
                                "VALIDATION_ERROR", "message": "could not update", "context": {"ids": [item.get("id")]},
@@ -212,29 +277,15 @@ class HubSpotEmulator:
             return Response(207, body)
         return Response(200, body)
 
-    def _batch_read(self, object_type: str, body: dict) -> Response:
+    def _batch_read(self, object_type: str, body: dict, archived: bool = False) -> Response:
         """Batch read (CRM API "Batch"): at most 100 ids; unknown ids are left out (a 207 lists them)."""
         inputs = body.get("inputs") or []
         if len(inputs) > BATCH_LIMIT:
             return fail(400, "VALIDATION_ERROR", f"Batch input size must be at most {BATCH_LIMIT}")
         names = body.get("properties") or []
-        found = [self.objects[object_type][str(i["id"])] for i in inputs if str(i.get("id")) in self.objects[object_type]]
+        found = [r for r in (self.live_record(object_type, str(i.get("id")), archived) for i in inputs) if r]
         return Response(200, {"status": "COMPLETE", "results": [self.public(r, names) for r in found],
                               "startedAt": iso(self.clock), "completedAt": iso(self.clock)})
-
-    def _create(self, object_type: str, body: dict) -> Response:
-        properties = body.get("properties") or {}
-        if object_type == "tasks" and not properties.get("hs_timestamp"):
-            return fail(400, "VALIDATION_ERROR", "hs_timestamp is required")
-        unknown = [n for n in properties if not self.known(object_type, n)]
-        if unknown:
-            return fail(400, "VALIDATION_ERROR", f'Property "{unknown[0]}" does not exist')
-        record_id = self.insert(object_type, properties)
-        for assoc in body.get("associations") or []:
-            for kind in assoc.get("types") or []:
-                self.associations.append((object_type, record_id, str(assoc["to"]["id"]), kind["associationTypeId"]))
-        record = self.objects[object_type][record_id]
-        return Response(201, self.public(record, list(record["properties"])))
 
     def _owners(self, req: Request) -> Response:
         owners = [o for o in self.owners if not req.query.get("email") or o["email"] == req.query["email"]]
@@ -244,10 +295,3 @@ class HubSpotEmulator:
         if start + limit < len(owners):
             body["paging"] = {"next": {"after": str(start + limit)}}
         return Response(200, body)
-
-    def _associate(self, req: Request, parts: list) -> Response:
-        if req.method == "PUT" and len(parts) == 6 and parts[2:4] == ["associations", "default"]:
-            self.associations.append((parts[0], parts[1], parts[5], "default"))
-            return Response(200, {"status": "COMPLETE", "results": [], "startedAt": iso(self.clock),
-                                  "completedAt": iso(self.clock)})
-        return fail(404, "OBJECT_NOT_FOUND", "no such association route")

@@ -1,4 +1,8 @@
-"""Properties and property groups of the HubSpot emulator (CRM API "Properties", see hubspot.py)."""
+"""Properties and property groups of the HubSpot emulator (CRM API "Properties", see hubspot.py).
+
+`hasUniqueValue: true` makes a unique identifier property (no two records may share a value; usable as a
+batch/upsert idProperty); it is fixed at creation and only string and number properties may have it.
+"""
 from __future__ import annotations
 
 from tests.emulators.hubspot import _NAME, PAIRS, STANDARD, fail, iso
@@ -20,7 +24,9 @@ def handle_properties(emu, req: Request, parts: list) -> Response:
         if parts[1] in props:
             return Response(200, props[parts[1]])
         if parts[1] in STANDARD[object_type]:
-            return Response(200, _property(parts[1], parts[1], "string", "text", "contactinformation", [], emu))
+            prop = _property(parts[1], parts[1], "string", "text", "contactinformation", [], emu)
+            prop["hasUniqueValue"] = parts[1] == "email"
+            return Response(200, prop)
         return fail(404, "OBJECT_NOT_FOUND", f"Property {parts[1]} does not exist")
     return fail(404, "OBJECT_NOT_FOUND", "no such properties route")
 
@@ -48,7 +54,13 @@ def _create(emu, object_type: str, body: dict) -> Response:
                 "hidden": bool(o.get("hidden", False))} for i, o in enumerate(body.get("options") or [])]
     if kind == "enumeration" and not options:
         return fail(400, "VALIDATION_ERROR", "an enumeration needs options")
+    unique = body.get("hasUniqueValue", False)
+    if not isinstance(unique, bool) or (unique and kind not in ("string", "number")):
+        return fail(400, "VALIDATION_ERROR", "hasUniqueValue is a boolean, allowed on string and number properties")
+    if unique and sum(1 for p in emu.properties[object_type].values() if p["hasUniqueValue"]) >= 10:
+        return fail(400, "VALIDATION_ERROR", "an object can have at most 10 unique value properties")
     prop = _property(name, body["label"], kind, field_type, body["groupName"], options, emu)
+    prop["hasUniqueValue"] = unique
     emu.properties[object_type][name] = prop
     return Response(201, prop)
 

@@ -63,8 +63,8 @@ def delete(emu, record_id: str):
 def handle_delete(emu, obj: str, record_id: str) -> Response:
     full = id18(record_id)
     if full is None or object_of(full) != obj:
-        return Response(404, [{"message": f"Provided external ID field does not exist or is not accessible: "
-                                          f"{record_id}", "errorCode": "NOT_FOUND", "fields": []}])
+        return Response(404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND",
+                               "fields": []}])
     problem = delete(emu, full)
     if problem:
         return Response(404, [{"message": problem[1], "errorCode": problem[0], "fields": []}])

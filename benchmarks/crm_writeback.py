@@ -20,8 +20,8 @@ from hubspot.crm.objects import SimplePublicObjectInput  # noqa: E402
 from crm_app.crm.retry import RetryPolicy  # noqa: E402
 from crm_app.crm.hubspot import HubSpotCrm  # noqa: E402
 from crm_app.crm.salesforce import NO_ASSIGN, SalesforceCrm  # noqa: E402
-from crm_app.services.crm_provision import provision  # noqa: E402
-from crm_app.services.crm_writeback import push_scores  # noqa: E402
+from crm_app.services.crm.provision import provision  # noqa: E402
+from crm_app.services.crm.writeback import push_scores  # noqa: E402
 from crm_app.store import Store  # noqa: E402
 from crm_app.store import crm as crm_store  # noqa: E402
 from crm_app.store import people as people_store  # noqa: E402

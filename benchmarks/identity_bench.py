@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crm_app.services.identity import identity_status, resolve_identities  # noqa: E402
-from crm_app.services.identity_rules import full_name  # noqa: E402
+from crm_app.services.identity.resolve import identity_status, resolve_identities  # noqa: E402
+from crm_app.services.identity.matching import full_name  # noqa: E402
 from crm_app.store import Store  # noqa: E402
 from crm_app.store.bulk import as_json, bulk_insert  # noqa: E402
 from crm_app.store.identity import save_crm_people  # noqa: E402

@@ -25,7 +25,7 @@ def _run(argv: list[str]) -> None:
 
 def real_data(tmp: Path, csv: Path, mapping: str, model_file: str, model: str, exclude: bool = True) -> dict:
     """Import a CSV through the user's path and train; return the report."""
-    from crm_app.services.lifecycle import latest_report
+    from crm_app.services.lifecycle.training import latest_report
     from crm_app.store import Store
     root = tmp / model / ("clean" if exclude else "raw")
     (root / "lifecycle").mkdir(parents=True)
@@ -76,7 +76,7 @@ def planted(tmp: Path) -> None:
     sys.path.insert(0, str(REPO))
     from tests.history_gen import DAY, START, expected_rates, generate
     from tests.test_backtest import RULES, _write
-    from crm_app.services.backtest import run
+    from crm_app.services.lifecycle.backtest import run
     from crm_app.specs.loader import load_spec_set
     from crm_app.store import Store
     root = tmp / "planted"

@@ -30,18 +30,19 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from crm_app import create_app  # noqa: E402
 from crm_app.config import Config  # noqa: E402
-from crm_app.services.demo_data import generate  # noqa: E402
-from crm_app.services.ingest import ingest_messages  # noqa: E402
-from crm_app.services.playbook_runtime import run_cycle  # noqa: E402
-from crm_app.services.playbooks import Runtime, run_playbooks  # noqa: E402
-from crm_app.services.scoring import score  # noqa: E402
+from crm_app.services.ops.demo_data import generate  # noqa: E402
+from crm_app.services.ingest.writer import ingest_messages  # noqa: E402
+from crm_app.services.playbooks.cycle import run_cycle  # noqa: E402
+from crm_app.services.playbooks.cycle import run_playbooks
+from crm_app.services.playbooks.runtime import Runtime  # noqa: E402
+from crm_app.services.scoring.run import score  # noqa: E402
 from crm_app.slack.senders import SlackSender  # noqa: E402
 from crm_app.specs.loader import load_spec_set  # noqa: E402
 from crm_app.store import Store  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 from crm_app.crm.sandbox import SandboxCrm, now_iso  # noqa: E402
-from crm_app.services.crm_provision import provision  # noqa: E402
-from crm_app.services.crm_writeback import push_scores  # noqa: E402
+from crm_app.services.crm.provision import provision  # noqa: E402
+from crm_app.services.crm.writeback import push_scores  # noqa: E402
 from crm_app.store import crm as crm_store  # noqa: E402
 from crm_app.store import people as people_store  # noqa: E402
 from tests.slack_emulator import SlackEmulator  # noqa: E402
@@ -201,7 +202,7 @@ def main() -> None:
         q = statistics.quantiles(xs, n=100, method="inclusive") if len(xs) > 1 else [xs[0]] * 99
         print(f"{label:20s} min {min(xs):.3f}s  p50 {q[49]:.3f}s  p90 {q[89]:.3f}s  p95 {q[94]:.3f}s  "
               f"p99 {q[98]:.3f}s  max {max(xs):.3f}s")
-    from crm_app.services.playbook_status import format_playbook_status
+    from crm_app.services.playbooks.status import format_playbook_status
     print("\n".join(format_playbook_status(store)))
     tasks = crm.db.execute("SELECT count(*) FROM tasks").fetchone()[0]
     print(f"CRM tasks: {tasks}; Slack chat.postMessage calls: {len(slack.called('chat.postMessage'))}")

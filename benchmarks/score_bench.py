@@ -22,8 +22,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crm_app.services.account_scoring import score_accounts  # noqa: E402
-from crm_app.services.scoring import score  # noqa: E402
+from crm_app.services.scoring.accounts import score_accounts  # noqa: E402
+from crm_app.services.scoring.run import score  # noqa: E402
 from crm_app.specs.loader import SpecDirs, load_spec_set  # noqa: E402
 from crm_app.store import Store  # noqa: E402
 from crm_app.store import people as people_store  # noqa: E402

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crm_app.cli import main as cli_main  # noqa: E402
-from crm_app.services.health_kpis import format_kpis, health_kpis  # noqa: E402
-from crm_app.services.scoring import score  # noqa: E402
+from crm_app.services.lifecycle.customer_health_kpis import format_kpis, health_kpis  # noqa: E402
+from crm_app.services.scoring.run import score  # noqa: E402
 from crm_app.specs.loader import SpecDirs, load_spec_set  # noqa: E402
 from crm_app.store import Store  # noqa: E402
 

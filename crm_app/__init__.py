@@ -18,7 +18,8 @@ def create_app(config: Config | None = None, store=None, embedded: bool | None =
     from crm_app.config import missing_secrets
     from crm_app.errors import ConfigError
     from crm_app.store import Store
-    from crm_app.web import health, ingest
+    from crm_app.web import ingest
+    from crm_app.web import probes as health
 
     embedded = config is not None if embedded is None else embedded
     if not embedded and missing_secrets():

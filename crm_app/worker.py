@@ -19,9 +19,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from crm_app.config import Config, setting
 from crm_app.errors import ConfigError
-from crm_app.services.jobs import HOST, JOBS, JOBS_BY_NAME, Job, JobContext, run_job
-from crm_app.services.rule_reload import RuleHolder
-from crm_app.services.service_status import LEASE
+from crm_app.services.ops.jobs import HOST, JOBS, JOBS_BY_NAME, Job, JobContext, run_job
+from crm_app.services.admin.rule_reload import RuleHolder
+from crm_app.services.ops.service_status import LEASE
 from crm_app.store import Store
 from crm_app.store import ops as ops_store
 

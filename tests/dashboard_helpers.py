@@ -17,7 +17,7 @@ def demo_workspace(tmp: Path, people: int = 400, **settings):
     The caller sets CRM_SANDBOX_PATH inside tmp (see sandbox_env) so the demo's sandbox CRM stays there.
     """
     from crm_app.config import Config
-    from crm_app.services.demo import run_demo
+    from crm_app.services.ops.demo import run_demo
     for name in ("rules", "field_specs", "playbooks", "mapping"):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, tmp / name)
@@ -58,7 +58,8 @@ GOAL = "model: upgraded\nlabel: Starts an upgrade\nstage: conversion\ngoal: {eve
 
 def train_and_backtest(config, store, as_of: int) -> None:
     """A lifecycle model trained on the demo history, and a stored backtest comparing two PQL thresholds."""
-    from crm_app.services import backtest, lifecycle
+    from crm_app.services.lifecycle import backtest
+    from crm_app.services.lifecycle import training as lifecycle
     from crm_app.specs.loader import SpecDirs, load_spec_set
     root = Path(config.specs_root)
     (root / "lifecycle").mkdir(exist_ok=True)

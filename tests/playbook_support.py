@@ -5,7 +5,7 @@ import textwrap
 from pathlib import Path
 
 from crm_app.errors import ErrorCollector, SpecSetInvalid
-from crm_app.services.playbooks import Runtime
+from crm_app.services.playbooks.runtime import Runtime
 from crm_app.slack.senders import OutboxSender
 from crm_app.specs.playbooks import parse_playbook_set
 from crm_app.specs.yamlsource import parse_yaml

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from crm_app.services.account_scoring import records_with_rollups
-from crm_app.services.scoring import score
+from crm_app.services.scoring.accounts import records_with_rollups
+from crm_app.services.scoring.run import score
 from crm_app.specs.rules import RuleSet
 from crm_app.store import events as event_store
 from crm_app.store import people as people_store
@@ -163,7 +163,7 @@ def test_incremental_run_rescores_only_the_changed_peoples_accounts(store):
 def test_account_scores_are_written_to_crm_accounts(store, tmp_path):
     """The sandbox CRM (a real SQLite CRM) gets PQA fields on its accounts, from the account model's results."""
     from crm_app.crm.sandbox import SandboxCrm
-    from crm_app.services.crm_demo import seed_sandbox_from_store
+    from crm_app.services.ops.demo_crm import seed_sandbox_from_store
     from crm_app.specs.loader import SpecDirs, load_spec_set
     from tests.conftest import ROOT
     with store.begin() as conn:

@@ -16,7 +16,7 @@ import pytest
 
 from crm_app.cli import main
 from crm_app.models import backtest as figures
-from crm_app.services.backtest import run
+from crm_app.services.lifecycle.backtest import run
 from crm_app.specs.loader import SpecDirs, load_spec_set
 from crm_app.store import Store
 from tests.history_gen import DAY, START, expected_rates, generate

@@ -8,7 +8,7 @@ import pytest
 
 from sqlalchemy import func, select
 
-from crm_app.services.ingest import ingest_messages
+from crm_app.services.ingest.writer import ingest_messages
 from crm_app.store import Store, schema
 
 

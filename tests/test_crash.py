@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_app.crm.sandbox import SandboxCrm
-from crm_app.services.crm_writeback import plan_updates
-from crm_app.services.ingest import ingest_messages
-from crm_app.services.scoring import score
-from crm_app.services.service_status import service_status
+from crm_app.services.crm.writeback import plan_updates
+from crm_app.services.ingest.writer import ingest_messages
+from crm_app.services.scoring.run import score
+from crm_app.services.ops.service_status import service_status
 from crm_app.store import ops as ops_store
 from crm_app.store import schema
 from tests.test_failover import start_worker
@@ -136,7 +136,7 @@ def _dispatched(store) -> bool:
 
 def _seed_crm(store, crm_path) -> tuple:
     """120 people, each a lead in the sandbox CRM with the score fields provisioned and linked by a sync."""
-    from crm_app.services.crm_demo import seed_sandbox_from_store
+    from crm_app.services.ops.demo_crm import seed_sandbox_from_store
     from crm_app.specs.loader import SpecDirs, load_spec_set
     from tests.conftest import ROOT
     ingest_messages(store, [{"type": "group", "userId": f"c{i}", "groupId": "acme", "messageId": f"crash-g-{i}",

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from crm_app.services.crm_provision import provision
-from crm_app.services.crm_sync import sync_crm
-from crm_app.services.crm_writeback import push_scores
+from crm_app.services.crm.provision import provision
+from crm_app.services.crm.sync import sync_crm
+from crm_app.services.crm.writeback import push_scores
 from tests import crm_world as w
 from tests.crm_world import hs_server, sf_server, store, tls  # noqa: F401 - fixtures
 

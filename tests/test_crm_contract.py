@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 from crm_app.crm.sandbox import SandboxCrm
-from crm_app.services.crm_provision import provision
-from crm_app.services.crm_sync import sync_crm
-from crm_app.services.crm_writeback import push_scores
-from crm_app.services.scoring import score
+from crm_app.services.crm.provision import provision
+from crm_app.services.crm.sync import sync_crm
+from crm_app.services.crm.writeback import push_scores
+from crm_app.services.scoring.run import score
 from crm_app.store import Store, schema
 from tests import crm_world as w
 from tests.crm_world import hs_server, sf_server, tls  # noqa: F401 - fixtures

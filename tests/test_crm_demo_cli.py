@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from crm_app.cli import main
 from crm_app.crm.sandbox import SandboxCrm
-from crm_app.services.crm_demo import seed_sandbox_from_store
-from crm_app.services.scoring import score
+from crm_app.services.ops.demo_crm import seed_sandbox_from_store
+from crm_app.services.scoring.run import score
 from tests import crm_world as w
 from tests.crm_world import store  # noqa: F401 - fixture
 

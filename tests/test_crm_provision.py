@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crm_app.crm.sandbox import SandboxCrm
-from crm_app.services.crm_provision import provision
+from crm_app.services.crm.provision import provision
 from crm_app.store import crm as crm_store
 from tests import crm_world as w
 from tests.crm_world import hs_server, sf_server, store, tls  # noqa: F401 - fixtures

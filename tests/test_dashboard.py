@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from crm_app.services import rule_files
-from crm_app.services.score_cube import cube
+from crm_app.services.admin import rule_files
+from crm_app.services.dashboard.score_cube import cube
 from crm_app.store import dashboard as queries
 from crm_app.store.dashboard import PeopleQuery
 from tests.dashboard_helpers import demo_workspace, sandbox_env, scored_as_of
@@ -47,7 +47,7 @@ def seed_population(store, n: int = 230, seed: int = 3) -> list[dict]:
 
 def walk(conn, query: PeopleQuery) -> list[int]:
     """Every subject id, following next-page cursors from the first page to the last."""
-    from crm_app.services.dashboard import people_page
+    from crm_app.services.dashboard.overview import people_page
 
     class OneConn:  # people_page takes a store; hand it this connection
         def read(self):
@@ -69,7 +69,7 @@ def walk(conn, query: PeopleQuery) -> list[int]:
     ("high", False, "behaviour", False, None), ("low", None, "fit", False, None), (None, False, "score", True, None),
     (None, None, "score", True, "rep1"), ("high", True, "fit", False, "rep2")])
 def test_keyset_pages_cover_everyone_once_in_sort_order(store, band, pql, sort, descending, owner):
-    from crm_app.services.dashboard import _total
+    from crm_app.services.dashboard.overview import _total
     rows = seed_population(store)
     column = queries.SORTS[sort]
     expected = sorted((r for r in rows if (band is None or r["band"] == band) and (pql is None or r["pql"] == pql)
@@ -185,13 +185,13 @@ def signed_in(app, user: str, password: str):
                                                 ("admin", "manager-pw", None), ("manager", "", None),
                                                 ("nobody", "admin-pw", None)])
 def test_logins_from_the_environment(site, user, password, role):
-    from crm_app.services.dashboard_auth import authenticate
+    from crm_app.services.dashboard.auth import authenticate
     app, config, _ = site
     assert authenticate(config, app.config["PQL_STORE"], user, password) == role
 
 
 def test_the_one_time_password_works_once(site):
-    from crm_app.services.dashboard_auth import authenticate, issue_one_time_password
+    from crm_app.services.dashboard.auth import authenticate, issue_one_time_password
     app, config, _ = site
     once = issue_one_time_password(app.config["PQL_STORE"])
     assert authenticate(config, app.config["PQL_STORE"], "admin", once) == "admin"
@@ -324,7 +324,7 @@ def test_web_processes_of_one_store_share_the_session_key_when_none_is_set(tmp_p
     ({"check": "pql_lift", "status": "unknown", "value": None}, None),
 ])
 def test_every_flag_says_what_to_do(check, expected):
-    from crm_app.services.dashboard_models import what_to_do
+    from crm_app.services.dashboard.models import what_to_do
     advice = what_to_do(check)
     assert advice is None if expected is None else expected in advice
 
@@ -350,7 +350,7 @@ def test_errors_explain_themselves_as_a_page_or_as_json_for_previews(site):
     ({}, []),
 ])
 def test_rate_limit_headroom_from_the_last_limit_headers(limits, expected):
-    from crm_app.services.dashboard_crm import headroom
+    from crm_app.services.dashboard.crm import headroom
     assert [(h["name"], h["used"], h["allowed"], h["left"]) for h in headroom(limits)] == expected
 
 

@@ -60,8 +60,8 @@ def login(page, base: str, user: str, password: str) -> None:
 
 
 def test_admin_flow_login_search_explain_tune_and_save(browser, site):
-    from crm_app.services.dashboard import threshold_preview
-    from crm_app.services.explain import explain_person
+    from crm_app.services.dashboard.overview import threshold_preview
+    from crm_app.services.scoring.explain import explain_person
     from crm_app.specs.loader import load_spec_set
     from crm_app.store.dashboard import pql_count
     server, app, config, password = site
@@ -91,7 +91,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
 
     # 2. Search for a person and open their page: the reasons shown are the engine's.
     rules = load_spec_set(config.spec_dirs).rules
-    from crm_app.services.explain import find_person
+    from crm_app.services.scoring.explain import find_person
     target = find_person(store, "u000002")
     with store.read() as conn:
         from crm_app.store.dashboard import person_with_account
@@ -120,7 +120,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     page.wait_for_function(f"document.getElementById('p-pqls').textContent === '{expected['pqls']:,}'")
     assert page.inner_text("#p-become_pql").replace(",", "") == str(expected["become_pql"]) != "0"
     # The backtested lift follows the threshold, and equals the backtest figures at that threshold.
-    from crm_app.services.dashboard_models import lift_at
+    from crm_app.services.dashboard.models import lift_at
     page.click("#compute-lift")
     page.wait_for_selector(f"#lift[data-threshold='{new_threshold}']")
     stats = lift_at(store, load_spec_set(config.spec_dirs), "conversion", new_threshold)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from crm_app.services.service_status import service_status
+from crm_app.services.ops.service_status import service_status
 from tests.conftest import ROOT
 from tests.test_hot_reload import wait_for
 

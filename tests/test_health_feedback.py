@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_app.services.monitoring import run
+from crm_app.services.lifecycle.monitoring import run
 from crm_app.store.playbook_schema import pql_feedback, slack_alerts
 from tests.helpers import AS_OF, DAY
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm_app.services.health_kpis import churn_auc, compute_kpis, health_kpis
-from crm_app.services.scoring import score
+from crm_app.services.lifecycle.customer_health_kpis import churn_auc, compute_kpis, health_kpis
+from crm_app.services.scoring.run import score
 from crm_app.specs.rules import RuleSet
 from crm_app.store import events as event_store
 from crm_app.store import people as people_store
@@ -81,7 +81,7 @@ def test_default_health_model_on_telco_orders_churn_risk(tmp_path, monkeypatch):
 
 
 def test_health_command_check_reports_the_kpis(store):
-    from crm_app.services.health_kpis import kpi_checks
+    from crm_app.services.lifecycle.customer_health_kpis import kpi_checks
     model = model_from_yaml("""
         model: health
         stage: health

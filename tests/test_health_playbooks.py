@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crm_app.services.playbooks import run_playbooks
-from crm_app.services.segments import update_segments
+from crm_app.services.playbooks.cycle import run_playbooks
+from crm_app.services.scoring.segments import update_segments
 from crm_app.slack.senders import outbox_messages
 from crm_app.specs.rules import RuleSet
 from crm_app.store.results import save_results

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from crm_app.services.scoring import score
-from crm_app.services.segment_rules import held
-from crm_app.services.segments import update_segments
+from crm_app.services.scoring.run import score
+from crm_app.services.scoring.segment_membership import held
+from crm_app.services.scoring.segments import update_segments
 from crm_app.specs.rules import RuleSet
 from crm_app.store import people as people_store
 from crm_app.store import schema

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from crm_app.config import Config
-from crm_app.services.ingest import ingest_messages
-from crm_app.services.rule_reload import RuleHolder
-from crm_app.services.service_status import service_status
+from crm_app.services.ingest.writer import ingest_messages
+from crm_app.services.admin.rule_reload import RuleHolder
+from crm_app.services.ops.service_status import service_status
 from crm_app.store import ops as ops_store
 from crm_app.store import schema
 from crm_app.worker import Worker

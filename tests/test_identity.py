@@ -5,10 +5,10 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_app.crm.base import CrmRecord
-from crm_app.services import identity_rules as rules
-from crm_app.services.identity import (format_identity_status, identity_status, record_crm_people,
+from crm_app.services.identity import matching as rules
+from crm_app.services.identity.resolve import (format_identity_status, identity_status, record_crm_people,
                                        resolve_identities)
-from crm_app.services.ingest import ingest_messages
+from crm_app.services.ingest.writer import ingest_messages
 from crm_app.store import identity as identity_store
 from crm_app.store import schema
 
@@ -212,7 +212,7 @@ def test_an_account_that_appears_later_is_matched_by_the_next_resolve(store):
 def test_crm_sync_records_crm_people_for_matching(tmp_path):
     """A real sync from the sandbox CRM feeds identity resolution; the product users then match by email."""
     from crm_app.crm.sandbox import SandboxCrm
-    from crm_app.services.crm_sync import sync_crm
+    from crm_app.services.crm.sync import sync_crm
     from crm_app.store import Store
     from tests import crm_world as w
     store = Store(f"sqlite:///{tmp_path}/store.db")

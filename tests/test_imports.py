@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from crm_app.errors import IngestError, SpecSetInvalid
-from crm_app.services.imports import import_events, import_metrics, import_records
+from crm_app.services.ingest.imports import import_events, import_metrics, import_records
 from crm_app.specs.mapping import load_mapping
 from crm_app.store import schema
 

@@ -14,9 +14,9 @@ import pytest
 
 from crm_app.cli import main
 from crm_app.models.dataset import event_slug
-from crm_app.services import lifecycle_data as data
-from crm_app.services.ingest import ingest_messages
-from crm_app.services.lifecycle import latest_report
+from crm_app.services.lifecycle import training_data as data
+from crm_app.services.ingest.writer import ingest_messages
+from crm_app.services.lifecycle.training import latest_report
 from crm_app.specs.loader import SpecDirs, load_spec_set
 from crm_app.store import Store
 from crm_app.store import people as people_store

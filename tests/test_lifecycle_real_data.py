@@ -11,7 +11,7 @@ import pytest
 
 from crm_app.cli import main
 from crm_app.engine.plan import score_key
-from crm_app.services.lifecycle import latest_report
+from crm_app.services.lifecycle.training import latest_report
 from crm_app.store import Store
 from crm_app.store.features import compute_features
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crm_app.models import health
+from crm_app.models import monitoring_checks as health
 from crm_app.models.dataset import Column
 from crm_app.models.indicators import breakdown, indicator
 from crm_app.models.train import percentile_scores

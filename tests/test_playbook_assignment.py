@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
-from crm_app.services.assign import choose_owner, week_of
-from crm_app.services.playbooks import run_playbooks
+from crm_app.services.playbooks.assign import choose_owner, week_of
+from crm_app.services.playbooks.cycle import run_playbooks
 from crm_app.store import Store
 from crm_app.store import playbooks as pb_store
 from tests.fake_crm import FakeCrm

@@ -1,8 +1,8 @@
 """`playbooks outbox`, `playbooks audit` and the playbook lines of `status`, on the configured store."""
 from __future__ import annotations
 
-from crm_app.services.alert_actions import handle_alert_action
-from crm_app.services.playbooks import run_playbooks
+from crm_app.services.playbooks.alert_actions import handle_alert_action
+from crm_app.services.playbooks.cycle import run_playbooks
 from crm_app.store import Store
 from tests.fake_crm import FakeCrm
 from tests.playbook_support import NEW_PQL, NOW, REPS, add_people, playbook_set, runtime, set_scores

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from crm_app.services.alert_actions import handle_alert_action
-from crm_app.services.dispatch import backoff, send_digests
-from crm_app.services.playbook_status import format_playbook_status
-from crm_app.services.playbooks import run_playbooks
+from crm_app.services.playbooks.alert_actions import handle_alert_action
+from crm_app.services.playbooks.dispatch import backoff, send_digests
+from crm_app.services.playbooks.status import format_playbook_status
+from crm_app.services.playbooks.cycle import run_playbooks
 from crm_app.slack.senders import outbox_messages
 from crm_app.store import Store
 from crm_app.store import alerts as alert_store

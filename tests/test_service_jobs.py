@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from crm_app.config import Config
 from crm_app.errors import ConfigError
-from crm_app.services.ingest import ingest_messages
-from crm_app.services.jobs import JOBS, JOBS_BY_NAME, JobContext, run_job
-from crm_app.services.rule_reload import RuleHolder
-from crm_app.services.service_status import service_status
+from crm_app.services.ingest.writer import ingest_messages
+from crm_app.services.ops.jobs import JOBS, JOBS_BY_NAME, JobContext, run_job
+from crm_app.services.admin.rule_reload import RuleHolder
+from crm_app.services.ops.service_status import service_status
 from crm_app.store import ops as ops_store
 from crm_app.store import schema
 from crm_app.worker import Worker, trigger_for
@@ -104,7 +104,7 @@ def crm_rows(path, sql: str) -> list:
 
 
 def test_playbooks_job_routes_tasks_and_alerts_once(store, tmp_path):
-    from crm_app.services.crm_demo import seed_sandbox_from_store
+    from crm_app.services.ops.demo_crm import seed_sandbox_from_store
     ctx = context(store, {"SCORE_WORKERS": "1", "CRM_SANDBOX_PATH": str(tmp_path / "crm.db")})
     ingest_messages(store, hot_lead("ann", "acme") + track("bob", 1), "t")
     seed_sandbox_from_store(store, tmp_path / "crm.db", ctx.rules.require().fields, ROOT / "mapping" / "crm.yaml")
@@ -125,7 +125,7 @@ def test_playbooks_job_routes_tasks_and_alerts_once(store, tmp_path):
 
 def test_sync_score_and_write_back_against_the_sandbox_crm(store, tmp_path):
     """The worker's CRM jobs call the CRM services; an unchanged world then costs zero API calls."""
-    from crm_app.services.crm_demo import seed_sandbox_from_store
+    from crm_app.services.ops.demo_crm import seed_sandbox_from_store
     ctx = context(store, {"SCORE_WORKERS": "1", "CRM_SANDBOX_PATH": str(tmp_path / "crm.db")})
     ingest_messages(store, [{"type": "identify", "userId": f"p{i}", "messageId": f"id-{i}",
                              "traits": {"email": f"p{i}@acme.io", "title": "VP Data"}} for i in range(6)], "t")
@@ -228,7 +228,7 @@ def test_serve_on_a_public_address_needs_the_secrets(runner, monkeypatch):
 
 def test_a_full_rescore_keeps_people_marked_while_it_runs(store, default_rules):
     """An event arriving mid-run for someone already scored keeps them queued for the fast path."""
-    from crm_app.services.scoring import score
+    from crm_app.services.scoring.run import score
     ingest_messages(store, track("ann", 1) + track("bob", 1), "test")
     arrived = []
 

@@ -12,7 +12,7 @@ from flask import Flask
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from crm_app.services.playbooks import run_playbooks
+from crm_app.services.playbooks.cycle import run_playbooks
 from crm_app.slack.app import build_bolt_app
 from crm_app.slack.senders import SlackSender
 from crm_app.store import Store

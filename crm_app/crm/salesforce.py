@@ -6,8 +6,6 @@ the Tooling API and made visible to the integration user with a permission set (
 """
 from __future__ import annotations
 
-import csv
-import io
 from typing import Iterator
 
 import requests
@@ -19,7 +17,7 @@ from crm_app.crm.readback import LostAnswer, write_checked
 from crm_app.crm.retry import RetryPolicy
 from crm_app.crm.salesforce_fields import field_metadata, our_type
 from crm_app.crm.transport import CountingSession
-from crm_app.crm.values import canonical, to_bulk_csv, to_salesforce
+from crm_app.crm.values import canonical, to_salesforce
 
 COLLECTION = 200
 NO_ASSIGN = {"Sforce-Auto-Assign": "FALSE"}

@@ -11,8 +11,8 @@ from typing import Callable
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from crm_app.services.alert_actions import handle_alert_action
-from crm_app.services.playbooks import Runtime
+from crm_app.services.playbooks.alert_actions import handle_alert_action
+from crm_app.services.playbooks.runtime import Runtime
 from crm_app.slack.blocks import ACTION_IDS, NOT_FIT_VIEW, not_fit_modal
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from crm_app.errors import ErrorCollector, did_you_mean
+from crm_app.errors import ErrorCollector
 from crm_app.specs.conditions import (EventCondition, EventSelector, iter_conditions, parse_condition)
 from crm_app.specs.reader import Reader, Where, item_where
 from crm_app.specs.model_sections import (Activation, Bands, Decay, PqlSpec, Recency, parse_activation,  # noqa: F401

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, select
-
-from crm_app.store import schema
 from crm_app.store.db import open_engine
-from crm_app.store.dialect import upsert
+from crm_app.store.meta import get_meta, set_meta
 
 
 class Store:
@@ -34,15 +31,6 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def get_meta(conn: Connection, key: str, default=None):
-    value = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == key)).scalar()
-    return default if value is None else value
-
-
-def set_meta(conn: Connection, key: str, value) -> None:
-    upsert(conn, schema.meta, [{"key": key, "value": str(value)}], ["key"], ["value"])
 
 
 __all__ = ["Store", "get_meta", "set_meta"]

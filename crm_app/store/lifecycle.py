@@ -5,10 +5,13 @@ under the lifecycle model's name, so rules read them with `score: MODEL` (the hy
 """
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import JSON, BigInteger, Column, Connection, Integer, LargeBinary, String, Table, func, select
 
 from crm_app.store import schema
 from crm_app.store.dialect import chunks, upsert
+from crm_app.store.meta import get_meta, set_meta
 
 lifecycle_models = Table(
     "lifecycle_models", schema.metadata,
@@ -145,14 +148,8 @@ def event_time_bounds(conn: Connection) -> tuple:
 
 def extra_exclusions(conn: Connection, model: str) -> list[str]:
     """Indicators excluded by command or dashboard click, on top of the model file's exclude list."""
-    import json
-
-    from crm_app.store import get_meta
     return json.loads(get_meta(conn, f"lifecycle_exclude:{model}", "[]"))
 
 
 def set_extra_exclusions(conn: Connection, model: str, names: list[str]) -> None:
-    import json
-
-    from crm_app.store import set_meta
     set_meta(conn, f"lifecycle_exclude:{model}", json.dumps(sorted(set(names))))

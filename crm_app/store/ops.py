@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import time
 
-from sqlalchemy import (JSON, BigInteger, Column, Connection, Float, Integer, String, Table, Text, func, or_,
+from sqlalchemy import (JSON, Column, Connection, Float, Integer, String, Table, Text, func, or_,
                         select, update)
 
 from crm_app.store import schema

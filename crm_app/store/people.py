@@ -7,7 +7,7 @@ from sqlalchemy import Connection, func, select
 
 from crm_app.store import schema
 from crm_app.store.bulk import bump_versions, lookup, rows_by_key
-from crm_app.store.dialect import chunks, insert_for, upsert
+from crm_app.store.dialect import upsert
 
 
 

@@ -7,7 +7,7 @@ import json
 
 from flask import Blueprint, current_app, jsonify, request
 
-from crm_app.services.ingest import ingest_messages
+from crm_app.services.ingest.writer import ingest_messages
 
 bp = Blueprint("ingest", __name__, url_prefix="/v1")
 

@@ -27,7 +27,7 @@ def register_slack(app, store, env: dict | None = None) -> bool:
     except ImportError:
         app.logger.warning("Slack is configured but no CRM adapter is installed: /slack/events is not served")
         return False
-    from crm_app.services.playbook_runtime import make_runtime
+    from crm_app.services.playbooks.runtime import make_runtime
     from crm_app.slack.app import build_bolt_app
     from crm_app.specs.loader import load_spec_set
 

@@ -5,12 +5,12 @@ from pathlib import Path
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 
-from crm_app.services import dashboard as service
-from crm_app.services import rule_files
-from crm_app.services.rule_impact import SAMPLE, compare_rule_sets
-from crm_app.services.scoring import score
+from crm_app.services.dashboard import overview as service
+from crm_app.services.admin import rule_files
+from crm_app.services.admin.rule_impact import SAMPLE, compare_rule_sets
+from crm_app.services.scoring.run import score
 from crm_app.specs.loader import display_path, yaml_files
-from crm_app.web.dashboard import admin_required, bp, config, now, specs, store
+from crm_app.web.dashboard.blueprint import admin_required, bp, config, now, specs, store
 from crm_app.web.dashboard.pages import chosen_model, loaded_rules
 
 
@@ -56,7 +56,7 @@ def thresholds_preview():
 @bp.route("/thresholds/lift")
 def thresholds_lift():
     """Backtested PQL lift at a threshold (the first call per scoring run re-collects the backtest's samples)."""
-    from crm_app.services.dashboard_models import lift_at
+    from crm_app.services.dashboard.models import lift_at
     rules = loaded_rules()
     model = chosen_model(rules)
     stats = lift_at(store(), specs().specs, model, _number("pql"))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 
-from crm_app.services.dashboard_auth import authenticate
-from crm_app.web.dashboard import bp, config, store
+from crm_app.services.dashboard.auth import authenticate
+from crm_app.web.dashboard.blueprint import bp, config, store
 
 
 def _safe_next(target: str | None) -> str:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 
-from crm_app.services import dashboard_activity as service
-from crm_app.web.dashboard import bp, now, store
+from crm_app.services.dashboard import activity as service
+from crm_app.web.dashboard.blueprint import bp, now, store
 from crm_app.web.dashboard.models_views import loaded_specs
 
 

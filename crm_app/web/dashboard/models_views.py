@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from crm_app.services import dashboard_models as service
-from crm_app.services.lifecycle import TrainingError
-from crm_app.web.dashboard import admin_required, bp, now, specs, store
+from crm_app.services.dashboard import models as service
+from crm_app.services.lifecycle.training import TrainingError
+from crm_app.web.dashboard.blueprint import admin_required, bp, now, specs, store
 
 
 def loaded_specs():
@@ -57,7 +57,7 @@ def backtest():
 def integrations():
     """CRM status from the store; the field check asks the CRM only when requested (it costs API calls)."""
     from crm_app.crm.base import CrmError
-    from crm_app.services import dashboard_crm
+    from crm_app.services.dashboard import crm as dashboard_crm
     plan, error = None, None
     if request.args.get("check") == "fields":
         try:

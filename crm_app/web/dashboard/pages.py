@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import abort, render_template, request
 
-from crm_app.services import dashboard as service
-from crm_app.services import dashboard_models as models_service
-from crm_app.services.score_cube import per_run
-from crm_app.web.dashboard import bp, now, specs, store
+from crm_app.services.dashboard import overview as service
+from crm_app.services.dashboard import models as models_service
+from crm_app.services.dashboard.score_cube import per_run
+from crm_app.web.dashboard.blueprint import bp, now, specs, store
 
 
 def chosen_model(ruleset) -> str:

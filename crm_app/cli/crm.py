@@ -1,0 +1,120 @@
+"""CLI commands of the CRM integration: provision, sync, writeback, crm-status (`python -m crm_app <command>`)."""
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+from crm_app.config import Config
+from crm_app.crm.base import CrmError
+from crm_app.crm.registry import make_adapter, setting
+from crm_app.errors import SpecSetInvalid
+from crm_app.services.crm.accounting import crm_status, format_status, record_usage
+from crm_app.services.crm.provision import provision
+from crm_app.services.crm.sync import sync_crm
+from crm_app.services.crm.writeback import push_scores
+from crm_app.specs.loader import load_spec_set
+from crm_app.specs.crm_mapping import load_mapping
+from crm_app.store import Store
+
+
+def register_crm(subparsers) -> None:
+    """Add the CRM subcommands to the main parser's subparsers."""
+    p = subparsers.add_parser("provision", help="create the score fields in the CRM (idempotent)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan only")
+    p.set_defaults(func=cmd_provision)
+    p = subparsers.add_parser("sync", help="pull CRM records changed since the last sync")
+    p.add_argument("--full", action="store_true", help="ignore the watermarks and read everything")
+    p.set_defaults(func=cmd_sync)
+    p = subparsers.add_parser("writeback", help="write changed scores into the CRM")
+    p.add_argument("--dry-run", action="store_true", help="count what would be written, send nothing")
+    p.set_defaults(func=cmd_writeback)
+    p = subparsers.add_parser("crm-status", help="CRM API calls used today, limits, watermarks, failed writes")
+    p.add_argument("--refresh-limits", action="store_true", help="ask Salesforce for its limits (one API call)")
+    p.set_defaults(func=cmd_status)
+
+
+def _context():
+    config = Config.from_env()
+    return config, Store(config.database_url), make_adapter()
+
+
+def _crm_errors(command):
+    """CRM failures print one clear line and exit 2, like admin-file errors in the main CLI."""
+    @functools.wraps(command)
+    def run(args, config=None) -> int:
+        try:
+            return command(args)
+        except CrmError as exc:
+            print(f"CRM error: {exc}", file=sys.stderr)
+            return 2
+    return run
+
+
+@_crm_errors
+def cmd_provision(args) -> int:
+    config, store, adapter = _context()
+    fields = load_spec_set(config.spec_dirs).fields
+    plan = provision(store, adapter, fields, dry_run=args.dry_run)
+    for item in plan:
+        print(item.line())
+    counts = {a: sum(1 for i in plan if i.action == a) for a in ("create", "ok", "clash", "grant")}
+    verb = "would create" if args.dry_run else "created"
+    print(f"{adapter.name}: {verb} {counts['create']}, unchanged {counts['ok']}, type clashes {counts['clash']}, "
+          f"access grants {counts['grant']}")
+    return 1 if counts["clash"] else 0
+
+
+@_crm_errors
+def cmd_sync(args) -> int:
+    config, store, adapter = _context()
+    mapping = load_mapping(Path(config.specs_root) / setting("CRM_MAPPING_FILE"), adapter.name)
+    summary = sync_crm(store, adapter, mapping, full=args.full)
+    for object_type, read in summary.read.items():
+        print(f"{object_type}: read {read}, changed {summary.changed[object_type]}")
+    return 0
+
+
+@_crm_errors
+def cmd_writeback(args) -> int:
+    config, store, adapter = _context()
+    fields = load_spec_set(config.spec_dirs).fields
+    summary = push_scores(store, adapter, fields, dry_run=args.dry_run)
+    print(f"{adapter.name}: {summary.changed} records with changed values, {summary.written} written, "
+          f"{len(summary.failed)} failed, API calls {sum(summary.calls.values())} {summary.calls}")
+    for record_id, error in list(summary.failed.items())[:20]:
+        print(f"  failed {record_id}: {error}")
+    return 1 if summary.failed else 0
+
+
+@_crm_errors
+def cmd_status(args) -> int:
+    config, store, adapter = _context()
+    if args.refresh_limits and hasattr(adapter, "refresh_limits"):
+        adapter.refresh_limits()
+        record_usage(store, adapter, "status")
+    print(format_status(crm_status(store, adapter.name)))
+    return 0
+
+
+def print_crm_status(config: Config) -> None:
+    """The CRM section of `python -m crm_app status`: calls today, limits, watermarks (no API call)."""
+    print()
+    print(format_status(crm_status(Store(config.database_url), setting("CRM"))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one CRM command; admin-file and CRM errors are printed, not raised."""
+    parser = argparse.ArgumentParser(prog="python -m crm_app")
+    register_crm(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SpecSetInvalid as exc:
+        print(f"admin files have errors:\n{exc}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

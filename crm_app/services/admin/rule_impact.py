@@ -1,0 +1,53 @@
+"""Impact of an edited rule file before it is applied: both rule sets evaluated on the same sample of people."""
+from __future__ import annotations
+
+from crm_app.engine import evaluate
+from crm_app.engine.plan import feature_plan, metric_names, score_inputs, score_key
+from crm_app.services.scoring.people import ordered_models
+from crm_app.specs.rules import RuleSet
+from crm_app.store import Store
+from crm_app.store import people as people_store
+from crm_app.store.features import compute_features
+
+SAMPLE = 5000
+
+
+def evaluate_sample(conn, ruleset: RuleSet, as_of: int, lo: int, hi: int) -> dict:
+    """(model, person id) -> ScoreResult for people with ids lo..hi, exactly as scoring computes them."""
+    models = ordered_models(ruleset)
+    records = people_store.flat_records(conn, lo, hi)
+    features = compute_features(conn, feature_plan(models), metric_names(models), score_inputs(models), as_of, lo, hi)
+    out = {}
+    for model in models:
+        for pid, record in records.items():
+            feats = features.setdefault(pid, {})
+            result = evaluate(model, record, feats, as_of, None)
+            feats[score_key(model.name)] = result.combined
+            out[(model.name, pid)] = result
+    return out
+
+
+def compare_rule_sets(store: Store, current: RuleSet, candidate: RuleSet, as_of: int, sample: int = SAMPLE) -> dict:
+    """model -> what the candidate changes on the first `sample` people: bands, PQLs, average score, rules fired."""
+    with store.read() as conn:
+        lo, hi = people_store.person_id_bounds(conn)
+        hi = min(hi, lo + sample - 1)
+        before = evaluate_sample(conn, current, as_of, lo, hi)
+        after = evaluate_sample(conn, candidate, as_of, lo, hi)
+    report: dict = {}
+    for (model, pid), new in after.items():
+        old = before.get((model, pid))
+        m = report.setdefault(model, {"people": 0, "band_changes": 0, "become_pql": 0, "stop_pql": 0,
+                                      "delta_sum": 0, "new_model": old is None, "fired": {}})
+        m["people"] += 1
+        for reason in new.reasons:
+            m["fired"][reason.rule] = m["fired"].get(reason.rule, 0) + 1
+        if old is None:
+            continue
+        m["band_changes"] += old.band != new.band
+        m["become_pql"] += new.pql and not old.pql
+        m["stop_pql"] += old.pql and not new.pql
+        m["delta_sum"] += new.combined - old.combined
+    for m in report.values():
+        m["average_delta"] = m.pop("delta_sum") / m["people"] if m["people"] else 0.0
+    return report

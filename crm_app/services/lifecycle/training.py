@@ -1,0 +1,163 @@
+"""Train lifecycle models on the store's own history, score who has not reached the goal, keep the report."""
+from __future__ import annotations
+
+import pickle
+import time
+from typing import Callable
+
+import numpy as np
+
+from crm_app.models import advice, indicators
+from crm_app.models.dataset import constant, identifier_like, is_excluded
+from crm_app.models.train import fit, percentile_scores
+from crm_app.services.lifecycle import training_data as data
+from crm_app.specs.conditions import MetricCondition, iter_conditions
+from crm_app.specs.lifecycle import LifecycleModel, indicator_name
+from crm_app.store import Store
+from crm_app.store import lifecycle as lifecycle_store
+
+Progress = Callable[[str], None]
+MIN_FOR_SCREEN = 10  # below this many of either outcome, per-indicator evidence is noise
+
+
+class TrainingError(Exception):
+    """The model cannot be trained as defined (no subjects, no indicators); the message says why."""
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def _label_and_population(spec: LifecycleModel, store: Store, as_of: int, events: list, metrics: list, progress):
+    """(features snapshot, training ids, labels, scoring snapshot, scoring ids) for snapshot or horizon mode."""
+    now = data.snapshot(store, spec, as_of, events, metrics)
+    progress(f"read {len(now.records)} subjects as of {as_of}")
+    reached_now = data.goal_reached(spec, now)
+    admitted_now = data.in_population(spec, now)
+    if spec.horizon is None:
+        ids = sorted(i for i in now.records if admitted_now[i])
+        y = np.array([int(reached_now[i]) for i in ids])
+        return now, ids, y, now, [i for i in ids if not reached_now[i]]
+    past = data.snapshot(store, spec, as_of - spec.horizon, events, metrics)
+    progress(f"read {len(past.records)} subjects as of the cutoff {as_of - spec.horizon}")
+    reached_past, admitted_past = data.goal_reached(spec, past), data.in_population(spec, past)
+    ids = sorted(i for i in past.records if admitted_past[i] and not reached_past[i])
+    y = np.array([int(reached_now.get(i, False)) for i in ids])
+    return past, ids, y, now, sorted(i for i in now.records if admitted_now[i] and not reached_now[i])
+
+
+def _usable(columns: list, exclude: tuple, goal_slugs: set) -> tuple[list, list]:
+    """Columns worth learning from, and the names left out as identifiers."""
+    kept, identifiers = [], []
+    for col in columns:
+        if is_excluded(col.name, exclude) or any(col.name.startswith(f"events.{s}.") for s in goal_slugs):
+            continue
+        if constant(col):
+            continue
+        if identifier_like(col):
+            identifiers.append(col.name)
+            continue
+        kept.append(col)
+    return kept, identifiers
+
+
+def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | None = None) -> dict:
+    """Train one lifecycle model; store the version, its report and the 1-100 scores; return the report."""
+    progress = progress or _noop
+    started = time.time()
+    if spec.subject == "account":
+        raise TrainingError(f"model '{spec.name}': account-level lifecycle models are not implemented yet; "
+                            "use subject: person (account fields are available to people as account.*)")
+    with store.read() as conn:
+        extra = lifecycle_store.extra_exclusions(conn, spec.name)
+        goal_metrics = {c.name for c in iter_conditions(spec.goal) if isinstance(c, MetricCondition)}
+        metrics = [m for m in lifecycle_store.metric_names(conn) if m not in goal_metrics]
+        first_event, _ = lifecycle_store.event_time_bounds(conn)
+    spec = spec.with_exclude(extra)
+    events = data.feature_events(store, spec)
+    snap, ids, y, now, score_ids = _label_and_population(spec, store, as_of, events, metrics, progress)
+    if not ids:
+        raise TrainingError(f"model '{spec.name}': no subject is in the population (check the filter and the "
+                            "import); nothing to train on")
+    columns, identifiers = _usable(data.build_columns(spec, snap, ids, events, metrics), spec.exclude,
+                                   data.goal_event_slugs(spec))
+    positives, negatives = int(y.sum()), int(len(y) - y.sum())
+    report = {"model": spec.name, "label": spec.label, "stage": spec.stage, "subject": spec.subject,
+              "mode": "horizon" if spec.horizon else "snapshot", "as_of": as_of,
+              "cutoff": as_of - (spec.horizon or 0), "positives": positives, "negatives": negatives,
+              "goal_fields": list(spec.goal_fields()), "goal_events": list(spec.goal_events()),
+              "excluded": list(spec.exclude), "excluded_by_command": extra, "identifiers": identifiers,
+              "features": len(columns)}
+    if not columns:
+        raise TrainingError(f"model '{spec.name}': no usable indicator left (every field is excluded, constant or "
+                            "an identifier); import fields or events first")
+    progress("screening indicators for leaks")
+    leaks = advice.leak_screen(columns, y) if min(positives, negatives) >= MIN_FOR_SCREEN else []
+    if min(positives, negatives) < spec.min_positives:
+        report.update(status="insufficient", metrics=None, indicators=indicators.rank_indicators(columns, y),
+                      advice=advice.advise(spec.name, positives, negatives, spec.min_positives, columns, leaks,
+                                           None, [], identifiers))
+        _save(store, spec, report, None, None, first_event, started)
+        return report
+    fitted, metrics_ = fit(columns, y, spec.algorithm, spec.calibration, spec.folds, progress)
+    progress("scoring subjects that have not reached the goal")
+    scores = _scores(spec, fitted, snap, now, ids, y, score_ids, events, metrics)
+    report.update(status="trained", metrics=metrics_, scored=len(scores),
+                  score_buckets=_buckets(list(scores.values())),
+                  indicators=indicators.rank_indicators(columns, y),
+                  advice=advice.advise(spec.name, positives, negatives, spec.min_positives, columns, leaks,
+                                       metrics_, list(scores.values()), identifiers))
+    _save(store, spec, report, fitted, scores, first_event, started)
+    return report
+
+
+def _scores(spec, fitted, snap, now, ids, y, score_ids, events, metrics) -> dict:
+    """1-100 for every subject that has not reached the goal (out-of-fold for training subjects)."""
+    if spec.horizon is None:
+        # The final model has seen these subjects; score them from the cross-validated probabilities instead,
+        # which no model that saw them produced. Their rank is their percentile among the training population.
+        oof = fitted.oof
+        chosen = set(score_ids)
+        return {i: int(s) for i, s, label in zip(ids, percentile_scores(fitted.reference, oof), y)
+                if i in chosen and not label}
+    if not score_ids:
+        return {}
+    cols = data.build_columns(spec, now, score_ids, events, metrics)
+    probabilities = fitted.probabilities(cols)
+    return {i: int(s) for i, s in zip(score_ids, fitted.scores(probabilities))}
+
+
+def _buckets(scores: list[int]) -> dict:
+    counts = np.bincount(np.clip((np.array(scores, dtype=int) - 1) // 25, 0, 3), minlength=4) if scores else [0] * 4
+    return dict(zip(["1-25", "26-50", "51-75", "76-100"], [int(c) for c in counts]))
+
+
+def _save(store: Store, spec: LifecycleModel, report: dict, fitted, scores: dict | None, first_event,
+          started: float) -> None:
+    with store.begin() as conn:
+        version = lifecycle_store.next_version(conn, spec.name)
+        report["version"] = version
+        report["seconds"] = round(time.time() - started, 2)
+        lifecycle_store.save_model(conn, {
+            "name": spec.name, "version": version, "stage": spec.stage, "status": report["status"],
+            "trained_at": int(time.time()), "as_of": report["as_of"], "data_from": first_event,
+            "data_to": report["as_of"], "metrics": report.get("metrics"), "report": report,
+            "artifact": pickle.dumps(fitted) if fitted is not None else None})
+        if scores is not None:
+            lifecycle_store.save_scores(conn, spec.name, report["as_of"], scores, f"{spec.name}@v{version}")
+
+
+def exclude(store: Store, model: str, names: list[str], include: list[str] | None = None) -> list[str]:
+    """Add indicators to (or take them off) a model's command-line exclusions; return the new list."""
+    with store.begin() as conn:
+        current = set(lifecycle_store.extra_exclusions(conn, model))
+        current |= {indicator_name(n) for n in names if n.strip()}
+        current -= {indicator_name(n) for n in include or []}
+        lifecycle_store.set_extra_exclusions(conn, model, sorted(current))
+    return sorted(current)
+
+
+def latest_report(store: Store, model: str) -> dict | None:
+    with store.read() as conn:
+        row = lifecycle_store.latest_model(conn, model, trained_only=False)
+    return row["report"] if row else None

@@ -1,0 +1,42 @@
+"""The demo's playbook half: run the playbooks over the demo's PQLs and show the Slack outbox."""
+from __future__ import annotations
+
+from crm_app.services.playbooks.status import format_playbook_status
+from crm_app.services.playbooks.cycle import run_playbooks
+from crm_app.slack.senders import outbox_messages
+
+
+def demo_playbooks(config, store, specs, now: int, out=print, show: int = 2) -> dict | None:
+    """Route, task and alert the demo's PQLs through the configured CRM; print the newest outbox alerts."""
+    import os
+    from pathlib import Path
+
+    from crm_app.crm.registry import make_adapter, setting
+    from crm_app.services.playbooks.runtime import make_runtime
+    if setting("CRM").strip().lower() == "sandbox":  # the demo's people become sandbox leads and contacts
+        from crm_app.crm.sandbox import SandboxCrm
+        from crm_app.services.ops.demo_crm import seed_sandbox_from_store
+        # Beside the demo's store unless set: the default var/crm-sandbox.db when the store is var/pql.db.
+        path = os.environ.get("CRM_SANDBOX_PATH") or str(config.var_dir / "crm-sandbox.db")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        report = seed_sandbox_from_store(store, path, specs.fields,
+                                         Path(config.specs_root) / setting("CRM_MAPPING_FILE"))
+        calls = sum(report.calls.values()) if isinstance(report.calls, dict) else report.calls
+        out(f"\nSandbox CRM {report.sandbox_path}: {report.accounts} accounts, {report.contacts} contacts, "
+            f"{report.leads} leads; {report.provisioned} score fields provisioned; {report.written} records "
+            f"written back ({calls} API calls).")
+        from crm_app.services.scoring.run import score
+        score(store, specs.rules, now)  # rescore with what sync brought from the CRM (it queued everyone)
+        adapter = SandboxCrm(path)
+    else:
+        adapter = make_adapter()
+    rt = make_runtime(store, specs, adapter)
+    report = run_playbooks(rt, now)
+    out(f"\nPlaybooks: {report['occurrences']} trigger occurrence(s), {report['sent']} action(s) sent, "
+        f"{report['failed']} failed (retried later), {report['dead']} dead.")
+    for line in format_playbook_status(store)[:2]:
+        out("  " + line)
+    for message in outbox_messages(store, show):
+        out(f"  outbox → {message['channel']}: {message['text']}")
+    out("  python -m crm_app playbooks outbox   # the alerts, with their buttons' state")
+    return report

@@ -1,0 +1,202 @@
+"""Dispatch ledger entries exactly once: mark, send, confirm. An entry found half-done ('dispatching')
+after a crash is looked up at its destination by its ref before anything is sent again."""
+from __future__ import annotations
+
+import time
+from itertools import groupby
+
+from crm_app.crm.base import RecordUpdate, TaskRequest
+from crm_app.services.playbooks.plan import build_entries, crm_target
+from crm_app.services.playbooks.runtime import Runtime
+from crm_app.slack.blocks import alert_blocks, digest_blocks
+from crm_app.store import alerts as alert_store
+from crm_app.store import people as people_store
+from crm_app.store import playbooks as pb_store
+from crm_app.store import results as results_store
+
+
+
+class Permanent(Exception):
+    """Retrying cannot help (e.g. no owner was decided); the entry is marked dead with the reason."""
+
+
+class InDoubt(Permanent):
+    """The destination cannot tell whether an earlier attempt went through; a human must look."""
+
+
+def backoff(attempts: int) -> int:
+    """Seconds before the next try: 30 s doubling, at most an hour."""
+    return min(3600, 30 * 2 ** max(0, attempts - 1))
+
+
+def dispatch_due(rt: Runtime, now: int, budget: float = 2.0) -> dict:
+    """Send every due entry, occurrence by occurrence in step order; a failure holds back later steps.
+
+    Steps after a failed one are deferred to its retry time, so every due entry's earlier steps are done
+    or due with it (and come first in the ordered list). After `budget` seconds the rest waits for the next
+    pass, so a wave of retries never holds up scoring and new PQLs for long.
+    """
+    started = time.perf_counter()
+    counts = {"sent": 0, "failed": 0, "dead": 0}
+    with rt.store.read() as conn:
+        due = pb_store.due_entries(conn, now, limit=100_000)
+    key = lambda e: (e["playbook"], e["subject_id"], e["occurrence"])  # noqa: E731
+    for _, steps in groupby(due, key=key):
+        if time.perf_counter() - started > budget:
+            break
+        for entry in steps:
+            outcome = dispatch_one(rt, entry, now)
+            counts[outcome] += 1
+            if outcome == "failed":
+                break
+    return counts
+
+
+def dispatch_one(rt: Runtime, entry: dict, now: int) -> str:
+    """Mark the entry in flight, send it, and confirm; returns sent | failed | dead."""
+    in_doubt = entry["status"] == "dispatching"
+    attempts = entry["attempts"] + 1
+    with rt.store.begin() as conn:
+        pb_store.mark(conn, entry["id"], now, status="dispatching", attempts=attempts)
+    rt.at("before_dispatch", entry)
+    try:
+        result = SENDERS[entry["action"]](rt, entry, in_doubt)
+    except Permanent as exc:
+        return _finish(rt, entry, now, "dead", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - any failure of a remote call is retried with backoff
+        status = "dead" if attempts >= rt.max_attempts else "failed"
+        with rt.store.begin() as conn:
+            pb_store.defer_later_steps(conn, entry, now + backoff(attempts))
+        return _finish(rt, entry, now, status, error=f"{type(exc).__name__}: {exc}"[:2000],
+                       next_at=now + backoff(attempts))
+    rt.at("after_dispatch", entry)
+    return _finish(rt, entry, now, "sent", result=result)
+
+
+def _finish(rt: Runtime, entry: dict, now: int, status: str, **values) -> str:
+    with rt.store.begin() as conn:
+        pb_store.mark(conn, entry["id"], now, status=status, **values)
+    return status
+
+
+def _record_id(rt: Runtime, entry: dict) -> str:
+    """The person's CRM id, from the entry or (if sync has found it since) from the store."""
+    record_id = entry["payload"].get("record_id")
+    if record_id:
+        return record_id
+    with rt.store.read() as conn:
+        record = people_store.flat_records(conn, 0, -1, [entry["subject_id"]]).get(entry["subject_id"], {})
+        _, record_id = crm_target(conn, rt, record, entry["subject_id"])
+    if not record_id:
+        raise LookupError("the person has no CRM id yet (waiting for sync)")
+    return record_id
+
+
+def owner_id(rt: Runtime, email: str) -> str:
+    """The CRM owner id of a rep, matched by email."""
+    if email not in rt.owners:
+        rt.owners.update({o.email.lower(): o.id for o in rt.adapter.list_owners() if o.active})
+    if email not in rt.owners:
+        raise LookupError(f"no active CRM owner has the email {email}")
+    return rt.owners[email]
+
+
+def _assign(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
+    p = entry["payload"]
+    rt.adapter.set_owner(p["object"], _record_id(rt, entry), owner_id(rt, p["owner"]))  # idempotent
+    return {"owner": p["owner"], "strategy": p["strategy"]}
+
+
+def _task(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
+    p, ref = entry["payload"], f"pql-ledger-{entry['id']}"
+    if in_doubt:
+        finder = getattr(rt.adapter, "find_task", None)
+        if finder is None:
+            raise InDoubt(f"task {ref} may exist; this CRM adapter cannot look tasks up, so check by hand")
+        found = finder(ref)
+        if found:
+            return {"task_id": found, "recovered": True}
+    task = TaskRequest(subject=p["subject"], body=f"{p['body']}\n\nRef: {ref}", due=p["due"],
+                       owner_id=owner_id(rt, p["owner"]) if p.get("owner") else None, who_object=p["object"],
+                       who_id=_record_id(rt, entry), priority=p["priority"])
+    return {"task_id": rt.adapter.create_task(task)}
+
+
+def _set_field(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
+    p = entry["payload"]
+    out = rt.adapter.write_values([RecordUpdate(p["object"], _record_id(rt, entry), {p["field"]: p["value"]})])
+    if out and not out[0].ok:
+        raise RuntimeError(out[0].error or "write refused")
+    return {"field": p["field"]}
+
+
+def _slack(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
+    p, ref = entry["payload"], f"pql-ledger-{entry['id']}"
+    channel = p["channel"] or _dm(rt, p["to_owner"])
+    with rt.store.begin() as conn:
+        alert = alert_store.alert_for_ledger(conn, entry["id"], {
+            "playbook": entry["playbook"], "subject_id": entry["subject_id"], "model": p["context"]["model"],
+            "owner": entry["owner"], "context": p["context"], "created_at": entry["created_at"]})
+    if in_doubt:
+        found = rt.sender.find(channel, ref)
+        if found:
+            return _posted(rt, alert["id"], found, recovered=True)
+    blocks = alert_blocks(p["context"], alert["id"], rep_choices(rt))
+    return _posted(rt, alert["id"], rt.sender.post(channel, p["text"], blocks, ref))
+
+
+def _posted(rt: Runtime, alert_id: int, where: dict, recovered: bool = False) -> dict:
+    with rt.store.begin() as conn:
+        alert_store.set_posted(conn, alert_id, where["channel"], where["ts"])
+    return {"alert_id": alert_id, **where, **({"recovered": True} if recovered else {})}
+
+
+def _dm(rt: Runtime, email: str | None) -> str:
+    if not email:
+        raise Permanent("no owner to send the alert to (no rep was eligible and the record had no owner)")
+    rep = rt.playbooks.routing.rep(email)
+    return rep.slack_user if rep and rep.slack_user else rt.sender.dm_channel(email)
+
+
+def rep_choices(rt: Runtime) -> list:
+    """(email, name) of the reps the 'Assign to…' select offers: everyone not away."""
+    return [(r.email, r.name) for r in rt.playbooks.routing.reps if not r.away]
+
+
+SENDERS = {"assign": _assign, "create_task": _task, "set_field": _set_field, "slack_alert": _slack}
+
+
+def send_digests(rt: Runtime, now: int) -> int:
+    """One message per rep listing the alerts held for their digest; called daily by the worker."""
+    with rt.store.read() as conn:
+        held = pb_store.digest_entries(conn)
+    sent = 0
+    for owner, items in groupby(held, key=lambda e: e["owner"]):
+        items = list(items)
+        ref = f"pql-digest-{items[0]['id']}"
+        channel = _dm(rt, owner)
+        where = rt.sender.find(channel, ref) or rt.sender.post(
+            channel, f"Your {len(items)} new PQL(s)", digest_blocks(owner, [e["payload"]["context"] for e in items]),
+            ref)
+        with rt.store.begin() as conn:
+            for e in items:
+                pb_store.mark(conn, e["id"], now, status="sent", result={"digest": where})
+        sent += 1
+    return sent
+
+
+def process_snoozes(rt: Runtime, now: int) -> int:
+    """Re-alert snoozed PQLs whose snooze ran out, if they are still PQLs."""
+    count = 0
+    with rt.store.begin() as conn:
+        for alert in alert_store.due_snoozes(conn, now):
+            pb = next((p for p in rt.playbooks.playbooks if p.name == alert["playbook"]), None)
+            sid = alert["subject_id"]
+            row = results_store.stored_result(conn, alert["model"], sid)
+            if pb is not None and row is not None and row["pql"]:
+                record = people_store.flat_records(conn, 0, -1, [sid]).get(sid, {})
+                entries = build_entries(conn, rt, pb, record, row, f"snooze:{alert['id']}", now,
+                                        only=("slack_alert",), owner=alert["owner"])
+                count += pb_store.insert_entries(conn, entries)
+            alert_store.mark_realerted(conn, alert["id"])
+    return count

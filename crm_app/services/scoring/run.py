@@ -1,0 +1,143 @@
+"""A scoring run, as a pipeline of stages that each call downward only:
+
+1. plan: the ranges of people to score (everyone, or the claimed queue of changed people);
+2. features, evaluate and diff: each range through ``people.score_range`` (in worker processes when large);
+3. save: each range's changed rows, where it was computed;
+4. roll up accounts: ``accounts.score_accounts`` over the fresh person results;
+5. segments: ``segments.update_segments`` from the stored scores;
+6. record the run and release the queue.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from crm_app.services.scoring.accounts import account_batches, score_accounts
+from crm_app.services.scoring.diff import ModelSummary
+from crm_app.services.scoring.people import ChunkOutcome, ordered_models, save_outcome, score_range
+from crm_app.services.scoring.segments import update_segments
+from crm_app.specs.rules import RuleSet
+from crm_app.store import Store
+from crm_app.store import people as people_store
+from crm_app.store import results as results_store
+
+CHUNK = 20_000
+
+
+@dataclass
+class ScoreSummary:
+    as_of: int
+    mode: str
+    dry_run: bool
+    rules_hash: str
+    people: int = 0
+    seconds: float = 0.0
+    models: dict = field(default_factory=dict)
+    accounts: object = None  # account_scoring.AccountRunSummary when the set has account models
+    segments: dict = field(default_factory=dict)  # model -> segment -> (entered, left, members)
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(url: str, ruleset: RuleSet, dry_run: bool) -> None:
+    _WORKER.update(store=Store(url), rules=ruleset, dry_run=dry_run)
+
+
+def _worker_score(as_of: int, lo: int, hi: int, only) -> ChunkOutcome:
+    """Score one range in a worker process and save it there: only the tallies travel back."""
+    store = _WORKER["store"]
+    with store.read() as conn:
+        outcome = score_range(conn, _WORKER["rules"], as_of, lo, hi, only)
+    save_outcome(store, outcome, _WORKER["dry_run"])
+    outcome.rows, outcome.history = [], []
+    return outcome
+
+
+def default_workers() -> int:
+    """Worker processes for a large run: SCORE_WORKERS, else one per core, at most 4."""
+    return int(os.environ.get("SCORE_WORKERS") or min(4, os.cpu_count() or 1))
+
+
+def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_run: bool = False,
+          chunk: int = CHUNK, progress=None, workers: int | None = None) -> ScoreSummary:
+    """Score everyone (mode 'full') or only people whose data changed (mode 'changed')."""
+    started = time.time()
+    summary = ScoreSummary(as_of=as_of, mode=mode, dry_run=dry_run, rules_hash=ruleset.hash)
+    summary.models = {m.name: ModelSummary(m.name) for m in ordered_models(ruleset)}
+    with store.read() as conn:
+        # Full runs claim the queue too: someone marked after this point (new events mid-run) stays queued.
+        claimed = results_store.claim_dirty(conn)
+        lo, hi = people_store.person_id_bounds(conn)
+    batches = list(_batches(mode, claimed, lo, hi, chunk))
+    workers = default_workers() if workers is None else workers
+    for outcome in _outcomes(store, ruleset, as_of, batches, workers, dry_run):
+        summary.people += outcome.people
+        for name, tally in outcome.tallies.items():
+            summary.models[name].merge(tally)
+        if progress:
+            progress(outcome.people)
+    changed_people = [pid for pid, _ in claimed] if mode == "changed" else None
+    _after_people(store, ruleset, as_of, dry_run, summary, changed_people)
+    with store.begin() as conn:
+        for name, ms in summary.models.items():
+            ms.bands = ms.run_bands if dry_run else results_store.band_counts(conn, name)
+        if not dry_run:
+            results_store.release_dirty(conn, claimed)
+        summary.seconds = time.time() - started
+        first = next(iter(summary.models.values()), ModelSummary(""))
+        results_store.record_run(conn, {
+            "started_at": int(started), "finished_at": int(time.time()), "as_of": as_of, "mode": mode,
+            "dry_run": dry_run, "scored": summary.people, "changed": first.changed,
+            "new_pqls": len(first.new_pqls), "rules_hash": ruleset.hash})
+    return summary
+
+
+def _after_people(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool, summary: ScoreSummary,
+                  people: list | None) -> None:
+    """Account models roll up the fresh person results; then segments are recomputed from the scores.
+
+    An incremental run (people given) revisits only those people and their accounts.
+    """
+    summary.accounts = score_accounts(store, ruleset, as_of, dry_run=dry_run, people=people)
+    accounts = None if people is None else [a for b in account_batches(store, 5000, people) for a in b[2]]
+    # Segments read stored scores; a dry run stored none, so it reports no segment changes.
+    summary.segments = {} if dry_run else update_segments(store, ruleset, as_of, people=people,
+                                                          accounts=accounts)
+
+
+def _outcomes(store: Store, ruleset: RuleSet, as_of: int, batches: list, workers: int, dry_run: bool):
+    """Saved chunk outcomes: in this process for small runs, else from a pool of processes."""
+    if workers <= 1 or len(batches) <= 1 or store.url.endswith(":memory:"):
+        for lo, hi, only in batches:
+            with store.read() as conn:
+                outcome = score_range(conn, ruleset, as_of, lo, hi, only)
+            save_outcome(store, outcome, dry_run)
+            yield outcome
+        return
+    # spawn, not fork: the parent may run scheduler threads, and forked database connections are unsafe.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
+                             initargs=(store.url, ruleset, dry_run)) as pool:
+        pending: deque = deque()
+        for lo, hi, only in batches:
+            pending.append(pool.submit(_worker_score, as_of, lo, hi, only))
+            if len(pending) > 2 * workers:  # bounded: memory stays flat however many people there are
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _batches(mode: str, claimed: list, lo: int, hi: int, chunk: int):
+    if mode == "changed":
+        ids = [pid for pid, _ in claimed]
+        for start in range(0, len(ids), chunk):
+            part = ids[start:start + chunk]
+            yield part[0], part[-1], part
+        return
+    for start in range(lo, hi + 1, chunk):
+        yield start, min(hi, start + chunk - 1), None

@@ -1,8 +1,8 @@
 """End-to-end latency: product events through the ingest API -> a new PQL in the CRM and in Slack.
 
-Runs a real HTTP ingest server (create_app, werkzeug), the sandbox CRM (a SQLite file, issue 3's adapter)
-and the Slack Web API emulator on loopback, and a worker thread doing what the worker process will do
-(issue 5): score the changed people, write changed scores back to the CRM, run the playbooks (assign, task,
+Runs a real HTTP ingest server (create_app, werkzeug), the sandbox CRM (a SQLite file)
+and the Slack Web API emulator on loopback, and a worker thread doing what the worker process does:
+score the changed people, write changed scores back to the CRM, run the playbooks (assign, task,
 Slack alert). Each trial person already exists in the product and as a CRM lead (linked as sync links them);
 the trial posts the product events that make them a PQL and measures the time until the CRM lead carries
 PQL status = true with its owner set and a task, and until Slack has the alert.

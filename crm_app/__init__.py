@@ -19,7 +19,7 @@ def create_app(config: Config | None = None, store=None, embedded: bool | None =
     from crm_app.errors import ConfigError
     from crm_app.store import Store
     from crm_app.web import ingest
-    from crm_app.web import probes as health
+    from crm_app.web import probes
 
     embedded = config is not None if embedded is None else embedded
     if not embedded and missing_secrets():
@@ -35,8 +35,8 @@ def create_app(config: Config | None = None, store=None, embedded: bool | None =
         logging.getLogger(__name__).warning("WRITE_KEY is empty: the ingest API accepts any sender "
                                             "(fine for the embedded demo, never in production)")
     app.register_blueprint(ingest.bp)
-    app.register_blueprint(health.bp)
-    from crm_app.web.slack import register_slack  # issue 4: /slack/events when Slack is configured
+    app.register_blueprint(probes.bp)
+    from crm_app.web.slack import register_slack  # /slack/events when Slack is configured
     register_slack(app, app.config["PQL_STORE"])
     from crm_app.web import dashboard
     dashboard.register(app)

@@ -36,7 +36,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "LEADER_LEASE_SECONDS": ("30", "worker: scheduler lease; a standby takes over within this after a crash"),
     "SHUTDOWN_GRACE_SECONDS": ("25", "worker: on SIGTERM, how long the running job may take to finish"),
 }
-SETTINGS.update(CRM_SETTINGS)  # issue 3: CRM integration settings
+SETTINGS.update(CRM_SETTINGS)  # CRM integration settings
 
 
 # Secrets a deployment must set; the embedded demo (serve on loopback) may run without them. (SECRET_KEY may
@@ -93,6 +93,6 @@ class Config:
         return Path("var")
 
 
-from crm_app.slack.settings import SLACK_SETTINGS  # noqa: E402 - issue 4: playbook and Slack settings
+from crm_app.slack.settings import SLACK_SETTINGS  # noqa: E402 - playbook and Slack settings
 
 SETTINGS.update(SLACK_SETTINGS)

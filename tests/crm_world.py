@@ -40,7 +40,7 @@ def no_sleep(_seconds: float) -> None:
 
 def spec_fields() -> tuple:
     """The conversion model's shipped field specs: the fields this world's scores and counts are about
-    (account and health fields, issue 8, land on other objects and are tested with their models)."""
+    (account and customer-health fields land on other objects and are tested with their models)."""
     return tuple(f for f in load_spec_set(SpecDirs.under(ROOT)).fields if f.model == "conversion")
 
 
@@ -161,7 +161,7 @@ def put_scores(store: Store, emails: list[str] | None, combined: int, model: str
     """Store a result for people (all when emails is None) as scoring would, so write-back has work."""
     from sqlalchemy import select
 
-    from crm_app.store import results as results_store
+    from crm_app.store.scoring import results as results_store
     from crm_app.store import schema
     with store.begin() as conn:
         query = select(schema.people.c.id)

@@ -31,7 +31,7 @@ def demo_workspace(tmp: Path, people: int = 400, **settings):
 
 def scored_as_of(store) -> int:
     """The moment the demo scored at: the dashboard explains as of the same moment."""
-    from crm_app.store.results import last_run
+    from crm_app.store.scoring.results import last_run
     with store.read() as conn:
         return last_run(conn)["as_of"]
 

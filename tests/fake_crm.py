@@ -1,5 +1,5 @@
-"""A hand-written in-memory CRM implementing crm.base.CrmAdapter, for playbook tests until issue 3's sandbox
-adapter lands. Not a mock: it keeps records, owners and tasks, and can be told to fail the next calls."""
+"""A hand-written in-memory CRM implementing crm.base.CrmAdapter, for playbook tests that need no real
+adapter. Not a mock: it keeps records, owners and tasks, and can be told to fail the next calls."""
 from __future__ import annotations
 
 import itertools

@@ -10,7 +10,7 @@ from crm_app.slack.senders import OutboxSender
 from crm_app.specs.playbooks import parse_playbook_set
 from crm_app.specs.yamlsource import parse_yaml
 from crm_app.store import people as people_store
-from crm_app.store import results as results_store
+from crm_app.store.scoring import results as results_store
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 DAY = 86400
@@ -99,7 +99,7 @@ def runtime(store, playbooks, crm, sender=None, fault=None) -> Runtime:
 
 
 def sandbox_crm(path, people: int, feedback_field: str = "PQL_Feedback__c"):
-    """The real sandbox CRM adapter (issue 3) holding REPS as owners and one lead per test person."""
+    """The real sandbox CRM adapter holding REPS as owners and one lead per test person."""
     from crm_app.crm.sandbox import SandboxCrm, now_iso
     crm = SandboxCrm(str(path))
     with crm.db.conn:

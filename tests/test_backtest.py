@@ -109,8 +109,11 @@ def test_backtest_command_prints_and_stores(history, monkeypatch, capsys):
                  "--reps", "3", "--target-volume", "5"]) == 0
     text = capsys.readouterr().out
     assert "threshold 75: PQLs convert" in text and "suggested threshold" in text and "score 76-100" in text
-    assert main(["health"]) in (0, 1)
+    assert main(["monitor"]) in (0, 1)
     assert "pql_lift" in capsys.readouterr().out
+    assert main(["health"]) in (0, 1)  # the deprecated alias runs the same checks and says so
+    alias = capsys.readouterr()
+    assert "pql_lift" in alias.out and "`health` is deprecated" in alias.err and "use `monitor`" in alias.err
 
 
 @pytest.mark.parametrize("scores,converted,threshold,expect_lift", [

@@ -9,8 +9,8 @@ import pytest
 
 from crm_app.services.admin import rule_files
 from crm_app.services.dashboard.score_cube import cube
-from crm_app.store import dashboard as queries
-from crm_app.store.dashboard import PeopleQuery
+from crm_app.store.dashboard import queries
+from crm_app.store.dashboard.queries import PeopleQuery
 from tests.dashboard_helpers import demo_workspace, sandbox_env, scored_as_of
 
 AS_OF = 1_790_000_000
@@ -21,7 +21,7 @@ AS_OF = 1_790_000_000
 def seed_population(store, n: int = 230, seed: int = 3) -> list[dict]:
     """People with result rows from a fixed seed, plus a scoring run; returns the rows."""
     from crm_app.store import people as people_store
-    from crm_app.store import results as results_store
+    from crm_app.store.scoring import results as results_store
     rng = random.Random(seed)
     rules = ["icp_industry", "senior_title", "invited_teammates", "no_login_14d"]
     with store.begin() as conn:
@@ -130,7 +130,7 @@ def test_rule_firing_counts_and_new_pqls_per_owner(store):
 
 
 def test_the_cached_summary_follows_a_new_scoring_run(sqlite_store):
-    from crm_app.store import results as results_store
+    from crm_app.store.scoring import results as results_store
     rows = seed_population(sqlite_store)
     assert cube(sqlite_store, "conversion").count(band="high") == sum(r["band"] == "high" for r in rows)
     with sqlite_store.begin() as conn:
@@ -357,7 +357,7 @@ def test_rate_limit_headroom_from_the_last_limit_headers(limits, expected):
 def test_the_owner_list_reads_the_owner_index_not_the_people_table(sqlite_store):
     from sqlalchemy import func, select, text
 
-    from crm_app.store.dashboard_indexes import owner_expr
+    from crm_app.store.dashboard.indexes import owner_expr
     seed_population(sqlite_store)
     owner = owner_expr("sqlite")
     query = select(func.min(owner)).where(owner > "rep0")
@@ -370,7 +370,7 @@ def test_the_owner_list_reads_the_owner_index_not_the_people_table(sqlite_store)
 
 @pytest.mark.parametrize("segment,band", [("risk", None), ("at_risk", "medium"), ("loyal_customer", None)])
 def test_segment_filter_pages_and_counts(store, segment, band):
-    from crm_app.store.segments import set_primary
+    from crm_app.store.scoring.segments import set_primary
     rows = seed_population(store)
     primary = {r["subject_id"]: ["risk", "at_risk", None][r["subject_id"] % 3] for r in rows}
     with store.begin() as conn:

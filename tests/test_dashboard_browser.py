@@ -63,7 +63,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     from crm_app.services.dashboard.overview import threshold_preview
     from crm_app.services.scoring.explain import explain_person
     from crm_app.specs.loader import load_spec_set
-    from crm_app.store.dashboard import pql_count
+    from crm_app.store.dashboard.queries import pql_count
     server, app, config, password = site
     store, as_of = app.config["PQL_STORE"], app.config["PQL_NOW"]
     page = browser.new_page(viewport={"width": 1360, "height": 900})
@@ -80,7 +80,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     login(page, server.url, "admin", password)
     page.wait_for_selector("#histogram")
     with store.read() as conn:
-        from crm_app.store.results import band_counts
+        from crm_app.store.scoring.results import band_counts
         bands = band_counts(conn, "conversion")
         pqls_before = pql_count(conn, "conversion")
     for band in ("high", "medium", "low"):
@@ -94,7 +94,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     from crm_app.services.scoring.explain import find_person
     target = find_person(store, "u000002")
     with store.read() as conn:
-        from crm_app.store.dashboard import person_with_account
+        from crm_app.store.dashboard.queries import person_with_account
         email = person_with_account(conn, target)["email"]
     page.click("nav >> text=People")
     shot(page, "03-people")
@@ -186,7 +186,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     assert page.inner_text("[data-backtest=conversion] tr:nth-child(2) td:nth-child(3)") == "60"
     shot(page, "10-backtest")
     page.click("nav >> text=Overview")
-    page.wait_for_selector("#health tr[data-check=pql_volume]")
+    page.wait_for_selector("#monitoring tr[data-check=pql_volume]")
     shot(page, "11-overview-health")
 
     # 8. Integrations: the sandbox CRM the demo filled, its API calls, and the field check.
@@ -200,7 +200,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     shot(page, "13-integrations")
 
     # 9. Activity: "Not a fit" on an outbox alert goes through the Slack button's handler; the feedback is stored.
-    from crm_app.store.alerts import false_positives
+    from crm_app.store.playbooks.alerts import false_positives
     page.click("nav >> text=Activity")
     alert = page.wait_for_selector(".slack[data-alert]:has(button[data-action=not_fit])")
     alert_id = int(alert.get_attribute("data-alert"))

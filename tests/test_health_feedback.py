@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from crm_app.services.lifecycle.monitoring import run
-from crm_app.store.playbook_schema import pql_feedback, slack_alerts
+from crm_app.store.playbooks.schema import pql_feedback, slack_alerts
 from tests.helpers import AS_OF, DAY
 
 

@@ -8,7 +8,7 @@ from crm_app.services.playbooks.cycle import run_playbooks
 from crm_app.services.scoring.segments import update_segments
 from crm_app.slack.senders import outbox_messages
 from crm_app.specs.rules import RuleSet
-from crm_app.store.results import save_results
+from crm_app.store.scoring.results import save_results
 from tests.fake_crm import FakeCrm
 from tests.helpers import model_from_yaml
 from tests.playbook_support import NOW, REPS, ROOT_DIR, add_people, runtime

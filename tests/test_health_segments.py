@@ -10,8 +10,8 @@ from crm_app.services.scoring.segments import update_segments
 from crm_app.specs.rules import RuleSet
 from crm_app.store import people as people_store
 from crm_app.store import schema
-from crm_app.store.results import save_results
-from crm_app.store.segments import segment_members
+from crm_app.store.scoring.results import save_results
+from crm_app.store.scoring.segments import segment_members
 from tests.helpers import AS_OF, DAY, errors_of, model_from_yaml
 
 SIX_MONTHS = 180 * DAY

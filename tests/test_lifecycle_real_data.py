@@ -13,7 +13,7 @@ from crm_app.cli import main
 from crm_app.engine.plan import score_key
 from crm_app.services.lifecycle.training import latest_report
 from crm_app.store import Store
-from crm_app.store.features import compute_features
+from crm_app.store.scoring.features import compute_features
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "datasets"

@@ -8,7 +8,7 @@ import pytest
 from crm_app.services.playbooks.assign import choose_owner, week_of
 from crm_app.services.playbooks.cycle import run_playbooks
 from crm_app.store import Store
-from crm_app.store import playbooks as pb_store
+from crm_app.store.playbooks import ledger as pb_store
 from tests.fake_crm import FakeCrm
 from tests.playbook_support import DAY, NOW, REPS, add_people, playbook_set, routing_yaml, runtime, set_scores
 

@@ -9,8 +9,8 @@ from crm_app.services.playbooks.status import format_playbook_status
 from crm_app.services.playbooks.cycle import run_playbooks
 from crm_app.slack.senders import outbox_messages
 from crm_app.store import Store
-from crm_app.store import alerts as alert_store
-from crm_app.store import playbooks as pb_store
+from crm_app.store.playbooks import alerts as alert_store
+from crm_app.store.playbooks import ledger as pb_store
 from tests.fake_crm import FakeCrm
 from tests.playbook_support import (DAY, NEW_PQL, NOW, REPS, add_people, playbook_set, routing_yaml, runtime,
                                     sandbox_crm, sandbox_rows, set_scores)
@@ -185,7 +185,7 @@ def test_snooze_realerts_after_3_days_only_if_still_a_pql(sqlite_store, still_pq
 
 @pytest.mark.parametrize("point,action,after", KILLS, ids=[f"{p}-{a}-{n}" for p, a, n in KILLS])
 def test_a_killed_run_restarts_cleanly_on_the_sandbox_crm(tmp_path, point, action, after):
-    """The same kills against issue 3's real sandbox adapter: one owner change, task and field per person."""
+    """The same kills against the real sandbox adapter: one owner change, task and field per person."""
     url = f"sqlite:///{tmp_path}/kill.db"
     store = Store(url)
     set_scores(store, add_people(store, 5, crm_object="leads"), 80)

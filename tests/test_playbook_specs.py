@@ -10,7 +10,6 @@ from tests.playbook_support import NEW_PQL, ROOT_DIR, playbook_set, routing_yaml
 def test_default_playbooks_load_and_check_validates_them():
     specs = load_spec_set(SpecDirs.under(ROOT_DIR))
     names = [p.name for p in specs.playbooks.playbooks]
-    # issue 8 adds the customer-health and account playbooks
     assert names == ["health_risk", "new_pql", "score_drop", "several_ready_users", "upsell_candidate"]
     risk = specs.playbooks.get("health_risk")
     assert (risk.trigger.type, risk.trigger.segment) == ("entered_segment", "risk")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from crm_app.engine.triggers import DAY, Seen, evaluate_trigger, evaluate_when
-from crm_app.specs.conditions import parse_condition
+from crm_app.specs.condition_parser import parse_condition
 from crm_app.errors import ErrorCollector
 from crm_app.specs.playbooks import Trigger
 from crm_app.specs.reader import Where

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from crm_app.services.ingest.writer import ingest_messages
 from crm_app.services.scoring.run import score
 from crm_app.store import schema
-from crm_app.store.results import stored_result
+from crm_app.store.scoring.results import stored_result
 from tests.helpers import AS_OF, DAY
 
 

@@ -13,10 +13,10 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from crm_app.services.playbooks.cycle import run_playbooks
-from crm_app.slack.app import build_bolt_app
+from crm_app.web.slack_app import build_bolt_app
 from crm_app.slack.senders import SlackSender
 from crm_app.store import Store
-from crm_app.store import alerts as alert_store
+from crm_app.store.playbooks import alerts as alert_store
 from crm_app.web.slack import slack_blueprint
 from tests.fake_crm import FakeCrm
 from tests.playbook_support import (NEW_PQL, NOW, REPS, add_people, playbook_set, runtime, sandbox_crm, sandbox_rows,
@@ -223,7 +223,7 @@ def test_a_post_in_doubt_is_found_in_history_not_sent_twice(slack, tmp_path):
 
 
 def test_buttons_act_on_the_sandbox_crm(slack, sqlite_store, tmp_path):
-    """Claim and Not a fit through Slack against issue 3's real sandbox adapter."""
+    """Claim and Not a fit through Slack against the real sandbox adapter."""
     set_scores(sqlite_store, add_people(sqlite_store, 2, crm_object="leads"), 80)
     crm = sandbox_crm(tmp_path / "crm.db", 2)
     client = WebClient(token=TOKEN, base_url=slack.base_url)

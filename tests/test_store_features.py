@@ -11,9 +11,9 @@ from crm_app.engine.plan import feature_plan
 from crm_app.store import events as event_store
 from crm_app.store import people as people_store
 from crm_app.store import schema
-from crm_app.store.features import compute_features
+from crm_app.store.scoring.features import compute_features
 from crm_app.store.migrations import MIGRATIONS, current_version, migrate
-from crm_app.store.results import claim_dirty, release_dirty
+from crm_app.store.scoring.results import claim_dirty, release_dirty
 from tests.helpers import AS_OF, DAY, HOUR, model_from_yaml, reference_features
 
 MODEL = """

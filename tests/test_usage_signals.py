@@ -9,7 +9,7 @@ from crm_app.engine import evaluate
 from crm_app.engine.plan import feature_plan
 from crm_app.store import events as event_store
 from crm_app.store import people as people_store
-from crm_app.store.features import compute_features
+from crm_app.store.scoring.features import compute_features
 from tests.helpers import AS_OF, DAY, errors_of, model_from_yaml, reference_features
 from tests.test_store_features import load, random_events
 

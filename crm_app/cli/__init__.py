@@ -50,7 +50,7 @@ def cmd_score(args, config: Config) -> int:
     mode = "changed" if args.changed else "full"
     summary = score(store, rules, _as_of(args.as_of), mode=mode, dry_run=args.dry_run)
     print(format_summary(summary))
-    from crm_app.cli.identity import format_score_extras
+    from crm_app.cli.customers import format_score_extras
     for line in format_score_extras(summary):
         print(line)
     return 0
@@ -110,7 +110,7 @@ def cmd_status(args, config: Config) -> int:
     """Show the store, the last scoring run and the ingest totals."""
     from crm_app.services.ops.status import format_status
     print(format_status(_open(config), config))
-    from crm_app.cli.crm import print_crm_status  # issue 3: CRM calls, limits, watermarks
+    from crm_app.cli.crm import print_crm_status  # CRM calls, limits, watermarks
     print_crm_status(config)
     return 0
 
@@ -141,13 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed, for a reproducible demo")
     p.set_defaults(func=cmd_demo)
     sub.add_parser("status", help=cmd_status.__doc__).set_defaults(func=cmd_status)
-    from crm_app.cli.crm import register_crm  # issue 3: provision, sync, writeback, crm-status
+    from crm_app.cli.crm import register_crm  # provision, sync, writeback, crm-status
     register_crm(sub)
     from crm_app.cli.models import register as register_models
     register_models(sub)
-    from crm_app.cli.playbooks import register_playbooks  # issue 4
+    from crm_app.cli.playbooks import register_playbooks
     register_playbooks(sub)
-    from crm_app.cli.identity import register_health
+    from crm_app.cli.customers import register_health
     register_health(sub)
     from crm_app.cli.service import register as register_service
     register_service(sub)

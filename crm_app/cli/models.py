@@ -1,4 +1,4 @@
-"""Commands for lifecycle models: train, indicators (exclude and retrain), backtest, health."""
+"""Commands for lifecycle models: train, indicators (exclude and retrain), backtest, monitor."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,8 @@ from crm_app.config import SETTINGS, Config
 from crm_app.errors import IngestError
 from crm_app.specs.reader import parse_duration
 from crm_app.services.ingest.messages import parse_timestamp
+
+DEPRECATED_MONITOR_ALIAS = "health"  # the old name of `monitor`; kept for one release
 
 
 def _specs(config: Config, rules_dir: str | None = None):
@@ -107,8 +109,11 @@ def cmd_backtest(args, config: Config) -> int:
     return 0
 
 
-def cmd_health(args, config: Config) -> int:
-    """Run the maintenance checks; exit 1 when any is flagged."""
+def cmd_monitor(args, config: Config) -> int:
+    """Run the model-monitoring checks (lift, volume, drift, sync, alerts); exit 1 when any is flagged."""
+    if args.command == DEPRECATED_MONITOR_ALIAS:
+        print(f"`{DEPRECATED_MONITOR_ALIAS}` is deprecated and will be removed in the next release: use `monitor`",
+              file=sys.stderr)
     from crm_app.services.lifecycle.monitoring import run
     specs = _specs(config)
     checks = run(_store(config), list(specs.rules.models), [m.name for m in specs.lifecycle], _reps(args.reps))
@@ -155,7 +160,7 @@ def _goal(specs, model, name: str | None):
 
 
 def register(sub) -> None:
-    """Add train, indicators, backtest and health to the `python -m crm_app` parser."""
+    """Add train, indicators, backtest and monitor to the `python -m crm_app` parser."""
     p = sub.add_parser("train", help=cmd_train.__doc__)
     p.add_argument("model", nargs="?", help="a lifecycle model name (default: all)")
     p.add_argument("--as-of", help="train as of this ISO-8601 moment (default: now)")
@@ -187,7 +192,8 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_backtest)
-    p = sub.add_parser("health", help=cmd_health.__doc__)
-    p.add_argument("--reps", type=int, help="sales reps sharing the PQLs (default: SALES_REPS)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_health)
+    for name in ("monitor", DEPRECATED_MONITOR_ALIAS):
+        p = sub.add_parser(name, help=cmd_monitor.__doc__ if name == "monitor" else "deprecated alias of monitor")
+        p.add_argument("--reps", type=int, help="sales reps sharing the PQLs (default: SALES_REPS)")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=cmd_monitor)

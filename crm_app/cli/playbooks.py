@@ -12,7 +12,7 @@ def _runtime(config):
     from crm_app.specs.loader import load_spec_set
     from crm_app.store import Store
     try:
-        from crm_app.crm.registry import make_adapter  # issue 3's adapters (CRM=sandbox|salesforce|hubspot)
+        from crm_app.crm.registry import make_adapter  # CRM=sandbox|salesforce|hubspot
     except ImportError:
         print("error: no CRM adapters are installed yet (crm_app.crm.registry)", file=sys.stderr)
         raise SystemExit(2)
@@ -53,7 +53,7 @@ def cmd_playbooks_outbox(args, config) -> int:
 def cmd_playbooks_audit(args, config) -> int:
     """List the false positives recorded with 'Not a fit' since --days ago: the monthly audit."""
     from crm_app.store import Store
-    from crm_app.store.alerts import false_positives
+    from crm_app.store.playbooks.alerts import false_positives
     since = int(time.time()) - args.days * 86400
     with Store(config.database_url).read() as conn:
         rows = false_positives(conn, since)

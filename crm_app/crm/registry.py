@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from crm_app.config import SETTINGS
+from crm_app.crm.settings import CRM_SETTINGS as SETTINGS
 from crm_app.crm.base import CrmError
 from crm_app.crm.retry import RetryPolicy
 from crm_app.errors import did_you_mean

@@ -1,6 +1,6 @@
 """Backoff shared by the vendor adapters: 429 and 5xx get exponential backoff that honours Retry-After.
 
-Neither simple-salesforce nor our HubSpot transport retries by itself (see INTEGRATION-NOTES), so every
+Neither simple-salesforce nor our HubSpot transport retries by itself, so every
 attempt goes through here and is counted. Only requests that are safe to repeat are repeated after an
 ambiguous failure (5xx, reset, timeout): a lost answer to a POST that creates something may mean it was made.
 """

@@ -60,5 +60,5 @@ class CountingSession(requests.Session):
 
 
 def _request_limit(response) -> bool:
-    """Salesforce answers an exhausted allocation with 403 REQUEST_LIMIT_EXCEEDED (INTEGRATION-NOTES)."""
+    """Salesforce answers an exhausted allocation with 403 REQUEST_LIMIT_EXCEEDED (API request limits)."""
     return response.status_code == 403 and b"REQUEST_LIMIT_EXCEEDED" in (response.content or b"")

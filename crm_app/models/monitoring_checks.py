@@ -1,4 +1,4 @@
-"""Monitoring checks from the maintenance schedule: pure functions over figures the service gathers."""
+"""Model-monitoring checks from the maintenance schedule: pure functions over figures the service gathers."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +19,7 @@ def check_lift(lift: float | None) -> dict:
         return _result("pql_lift", "unknown", "no backtest yet: run `python -m crm_app backtest` first")
     if lift < MIN_LIFT:
         return _result("pql_lift", "flag", f"PQLs convert at {lift:.2f}x non-PQLs, below {MIN_LIFT:g}x "
-                       "(the guide aims for 3-5x): revisit the rules or the threshold", lift)
+                       "(aim for 3-5x): revisit the rules or the threshold", lift)
     return _result("pql_lift", "ok", f"PQLs convert at {lift:.2f}x non-PQLs", lift)
 
 

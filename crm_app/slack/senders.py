@@ -9,7 +9,7 @@ import uuid
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
-from crm_app.store import alerts as alert_store
+from crm_app.store.playbooks import alerts as alert_store
 
 EVENT_TYPE = "pql_alert"  # message metadata type (api.slack.com/metadata/using)
 

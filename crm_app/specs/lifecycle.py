@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crm_app.errors import ErrorCollector
-from crm_app.specs.conditions import EventCondition, FieldCondition, iter_conditions, parse_condition
+from crm_app.specs.conditions import EventCondition, FieldCondition, iter_conditions
+from crm_app.specs.condition_parser import parse_condition
 from crm_app.specs.reader import Reader, Where, item_where, parse_duration
 from crm_app.specs.yamlsource import load_yaml
 

@@ -21,7 +21,7 @@ class SpecDirs:
     rules: Path
     field_specs: Path
     playbooks: Path
-    lifecycle: Path | None = None  # lifecycle propensity models (issue 6)
+    lifecycle: Path | None = None  # lifecycle propensity models
 
     @classmethod
     def under(cls, root: Path) -> "SpecDirs":

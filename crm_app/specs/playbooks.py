@@ -12,7 +12,7 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from crm_app.errors import ErrorCollector, did_you_mean
-from crm_app.specs.conditions import parse_condition
+from crm_app.specs.condition_parser import parse_condition
 from crm_app.specs.reader import Reader, Where, item_where
 from crm_app.specs.routing import Routing, parse_routing
 

@@ -5,7 +5,8 @@ import re
 from dataclasses import dataclass, field
 
 from crm_app.errors import ErrorCollector
-from crm_app.specs.conditions import (EventCondition, EventSelector, iter_conditions, parse_condition)
+from crm_app.specs.conditions import EventCondition, EventSelector, iter_conditions
+from crm_app.specs.condition_parser import parse_condition
 from crm_app.specs.reader import Reader, Where, item_where
 from crm_app.specs.model_sections import (Activation, Bands, Decay, PqlSpec, Recency, parse_activation,  # noqa: F401
                                           parse_activity, parse_bands, parse_clamp, parse_decay, parse_pql,

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 
 from crm_app.errors import ErrorCollector
-from crm_app.specs.conditions import ScoreCondition, parse_condition
+from crm_app.specs.conditions import ScoreCondition
+from crm_app.specs.condition_parser import parse_condition
 from crm_app.specs.reader import Reader, Where, item_where
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")

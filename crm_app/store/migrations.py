@@ -29,8 +29,8 @@ def _initial(conn: Connection) -> None:
     from crm_app.store.identity import TABLES as identity_tables
     from crm_app.store.lifecycle import TABLES as later
     from crm_app.store.ops import TABLES as service
-    from crm_app.store.playbook_schema import TABLES as playbook_tables
-    from crm_app.store.segments import segment_members
+    from crm_app.store.playbooks.schema import TABLES as playbook_tables
+    from crm_app.store.scoring.segments import segment_members
     later = (*later, *crm_tables, *playbook_tables, *identity_tables, segment_members, *service)
     tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
@@ -50,7 +50,7 @@ def _crm_tables(conn: Connection) -> None:
 
 
 def _playbooks(conn: Connection) -> None:
-    from crm_app.store.playbook_schema import create_playbook_tables
+    from crm_app.store.playbooks.schema import create_playbook_tables
     create_playbook_tables(conn)
 
 
@@ -60,27 +60,27 @@ def _identity(conn: Connection) -> None:
 
 
 def _segments(conn: Connection) -> None:
-    from crm_app.store import segments
+    from crm_app.store.scoring import segments
     segments.create_tables(conn)
 
 
 def _segment_column(conn: Connection) -> None:
-    from crm_app.store import segments
+    from crm_app.store.scoring import segments
     segments.add_segment_column(conn)
 
 
 def _dashboard_indexes(conn: Connection) -> None:
-    from crm_app.store.dashboard_indexes import create_dashboard_indexes
+    from crm_app.store.dashboard.indexes import create_dashboard_indexes
     create_dashboard_indexes(conn)
 
 
 def _owner_index(conn: Connection) -> None:
-    from crm_app.store.dashboard_indexes import create_owner_index
+    from crm_app.store.dashboard.indexes import create_owner_index
     create_owner_index(conn)
 
 
 def _person_actions_index(conn: Connection) -> None:
-    from crm_app.store.dashboard_indexes import create_person_actions_index
+    from crm_app.store.dashboard.indexes import create_person_actions_index
     create_person_actions_index(conn)
 
 

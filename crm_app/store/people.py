@@ -145,7 +145,7 @@ def flat_records(conn: Connection, lo: int, hi: int, only: list[int] | None = No
                 record[f"account.{key}"] = value
         records[row.id] = record
     # Segments the person is in (any model): playbook triggers and conditions read record["segments"].
-    from crm_app.store.segments import segments_in_range
+    from crm_app.store.scoring.segments import segments_in_range
     for person_id, segments in segments_in_range(conn, "person", lo, hi, only).items():
         if person_id in records:
             records[person_id]["segments"] = segments

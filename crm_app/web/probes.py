@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify
 
 from crm_app.services.ops.status import gather_status
 
-bp = Blueprint("health", __name__)
+bp = Blueprint("probes", __name__)
 
 
 @bp.get("/healthz")

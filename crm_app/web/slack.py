@@ -23,12 +23,12 @@ def register_slack(app, store, env: dict | None = None) -> bool:
     if not (slack_setting("SLACK_BOT_TOKEN", env) and slack_setting("SLACK_SIGNING_SECRET", env)):
         return False
     try:
-        from crm_app.crm.registry import make_adapter  # issue 3's adapter registry
+        from crm_app.crm.registry import make_adapter  # CRM=sandbox|salesforce|hubspot
     except ImportError:
         app.logger.warning("Slack is configured but no CRM adapter is installed: /slack/events is not served")
         return False
     from crm_app.services.playbooks.runtime import make_runtime
-    from crm_app.slack.app import build_bolt_app
+    from crm_app.web.slack_app import build_bolt_app
     from crm_app.specs.loader import load_spec_set
 
     config = app.config["PQL_CONFIG"]

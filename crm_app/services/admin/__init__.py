@@ -1,0 +1,1 @@
+"""Admin files: load and check the whole set, hot reload with the last good set kept, rule-impact previews."""

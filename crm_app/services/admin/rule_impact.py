@@ -7,7 +7,7 @@ from crm_app.services.scoring.people import ordered_models
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store
-from crm_app.store.features import compute_features
+from crm_app.store.scoring.features import compute_features
 
 SAMPLE = 5000
 

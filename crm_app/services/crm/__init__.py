@@ -1,0 +1,1 @@
+"""The CRM side of a run: provision the score fields, sync records in, write changed scores back, count API calls."""

@@ -10,8 +10,8 @@ from crm_app.slack.blocks import ACTION_IDS
 from crm_app.slack.senders import outbox_messages
 from crm_app.specs.loader import SpecSet
 from crm_app.store import Store
-from crm_app.store import alerts as alert_store
-from crm_app.store import playbooks as pb_store
+from crm_app.store.playbooks import alerts as alert_store
+from crm_app.store.playbooks import ledger as pb_store
 
 BY_ACTION_ID = {v: k for k, v in ACTION_IDS.items()}
 

@@ -49,6 +49,6 @@ def shared_session_key(store: Store) -> str:
 
     A per-process random key would sign a user out whenever gunicorn routes them to another worker.
     """
-    from crm_app.store.dashboard import meta_once
+    from crm_app.store.dashboard.queries import meta_once
     with store.begin() as conn:
         return meta_once(conn, "dashboard_session_key", secrets.token_hex(32))

@@ -2,26 +2,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from crm_app.services.scoring.explain import explain_person
 from crm_app.services.dashboard.score_cube import cube, per_run
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
-from crm_app.store import dashboard as queries
-from crm_app.store.dashboard import SORTS, PeopleQuery  # noqa: F401 - the web layer's vocabulary
-from crm_app.store.results import history_for, last_run, stored_result
+from crm_app.store.dashboard import queries
+from crm_app.store.dashboard.queries import SORTS, PeopleQuery  # noqa: F401 - the web layer's vocabulary
+from crm_app.store.scoring.results import history_for, last_run, stored_result
 
 WEEK = 7 * 86400
 BANDS = ("high", "medium", "low")
-
-
-@dataclass(frozen=True)
-class Unavailable:
-    """A section whose backend is not in this build yet, and which issue brings it."""
-
-    what: str
-    needs: str
 
 
 def person_models(ruleset: RuleSet) -> list:
@@ -100,7 +91,7 @@ def threshold_preview(store: Store, model_name: str, high: float, medium: float,
                       min_fit: float | None) -> dict:
     """How many people would change band, become or stop being PQLs, against the stored results."""
     preview = cube(store, model_name).preview(high, medium, pql, min_fit)
-    preview["lift"] = None  # backtested lift needs the backtest service (issue 6)
+    preview["lift"] = None  # backtested lift comes from the backtest service
     return preview
 
 

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 
 from crm_app.store import Store
-from crm_app.store import dashboard as queries
+from crm_app.store.dashboard import queries
 
 _CACHE: dict = {}
 _LOCK = threading.Lock()

@@ -1,0 +1,1 @@
+"""Identity resolution: link product users to CRM people and accounts, refusing to guess between candidates."""

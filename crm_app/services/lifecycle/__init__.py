@@ -1,0 +1,1 @@
+"""Lifecycle models: training data and training, reports, backtests, model monitoring, customer-health KPIs."""

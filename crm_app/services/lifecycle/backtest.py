@@ -21,7 +21,7 @@ from crm_app.specs.rules import Model
 from crm_app.store import Store
 from crm_app.store import lifecycle as lifecycle_store
 from crm_app.store import people as people_store
-from crm_app.store.features import compute_features
+from crm_app.store.scoring.features import compute_features
 
 DAY = 86400
 

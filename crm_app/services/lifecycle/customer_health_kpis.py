@@ -1,7 +1,7 @@
 """KPIs by health score: upsell rate of high scores, churn rate of low scores, how well the score predicts churn.
 
 Outcomes come from a record field (churn: Yes/No, as in the Telco data) or from events after the
-moment the scores describe (e.g. 'Subscription Cancelled', 'Plan Upgraded'). Issue 6's `health` command
+moment the scores describe (e.g. 'Subscription Cancelled', 'Plan Upgraded'). The `monitor` command
 shows them as the `health_kpis:<model>` check; `python -m crm_app health-kpis` prints the full report.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crm_app.store import Store
-from crm_app.store import kpis as kpi_store
+from crm_app.store.scoring import kpis as kpi_store
 
 TRUE_WORDS = {"yes", "true", "1", "y", "churned", "t"}
 NO_SEGMENT = "(none)"

@@ -1,13 +1,13 @@
-"""`health`: gather the figures the maintenance checks need from the store, run the pure checks."""
+"""`monitor`: gather the figures the model-monitoring checks need from the store, run the pure checks."""
 from __future__ import annotations
 
 import time
 
 from sqlalchemy import func, select
 
-from crm_app.models import monitoring_checks as health
+from crm_app.models import monitoring_checks as checks_of
 from crm_app.store import Store, schema
-from crm_app.store import alerts as alert_store
+from crm_app.store.playbooks import alerts as alert_store
 from crm_app.store import lifecycle as lifecycle_store
 from crm_app.store import ops as ops_store
 
@@ -34,18 +34,18 @@ def run(store: Store, rule_models: list, lifecycle_names: list, reps: int, now: 
             bt = lifecycle_store.latest_backtest(conn, model.name)
             lift = bt["report"]["results"].get("live", next(iter(bt["report"]["results"].values())))["threshold"]["lift"] \
                 if bt else None
-            checks.append(dict(health.check_lift(lift), model=model.name))
+            checks.append(dict(checks_of.check_lift(lift), model=model.name))
             new = _new_pqls_last_week(conn, model.name, now) if model.pql else None
-            checks.append(dict(health.check_volume(None if new is None else new / max(1, reps)), model=model.name))
+            checks.append(dict(checks_of.check_volume(None if new is None else new / max(1, reps)), model=model.name))
         for name in [m.name for m in rule_models] + list(lifecycle_names):
             current = lifecycle_store.score_distribution(conn, name)
             first, _ = lifecycle_store.history_bounds(conn, name)
             launch = lifecycle_store.score_distribution(conn, name, first) if first is not None else []
-            checks.append(dict(health.check_clustered(name, current), model=name))
-            checks.append(dict(health.check_drift(name, launch, current), model=name))
-        checks.append(health.check_not_a_fit(*feedback_counts(conn, now)))
+            checks.append(dict(checks_of.check_clustered(name, current), model=name))
+            checks.append(dict(checks_of.check_drift(name, launch, current), model=name))
+        checks.append(checks_of.check_not_a_fit(*feedback_counts(conn, now)))
         # job_runs keeps a running total per job, not a per-run history, so this counts every recorded failure.
-        checks.append(health.check_sync(ops_store.job_failures(conn, "crm_sync")))
+        checks.append(checks_of.check_sync(ops_store.job_failures(conn, "crm_sync")))
     from crm_app.services.lifecycle.customer_health_kpis import kpi_checks
     checks.extend(kpi_checks(store, rule_models))
     return checks

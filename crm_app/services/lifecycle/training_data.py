@@ -12,7 +12,7 @@ from crm_app.specs.lifecycle import LifecycleModel
 from crm_app.store import Store
 from crm_app.store import lifecycle as lifecycle_store
 from crm_app.store import people as people_store
-from crm_app.store.features import compute_features
+from crm_app.store.scoring.features import compute_features
 
 CHUNK = 20_000
 

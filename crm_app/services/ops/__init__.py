@@ -1,0 +1,1 @@
+"""Operations: the worker's jobs, service and store status, and the demo."""

@@ -58,7 +58,7 @@ def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print) -> in
     out(format_summary(summary))
     out(_persona_table(store, ws.personas))
     _show_examples(store, specs.rules, ws.personas, now, out)
-    from crm_app.services.ops.demo_playbooks import demo_playbooks  # issue 4: route, task, alert (outbox)
+    from crm_app.services.ops.demo_playbooks import demo_playbooks  # route, task, alert (outbox)
     demo_playbooks(config, store, specs, now, out)
     from crm_app.services.dashboard.auth import issue_one_time_password
     out(f"\nDashboard: python -m crm_app serve, then http://127.0.0.1:5000/dashboard/ — sign in as "

@@ -7,7 +7,7 @@ from crm_app.config import Config
 from crm_app.specs.loader import check_spec_set
 from crm_app.store import Store, schema
 from crm_app.store.migrations import current_version
-from crm_app.store.results import last_run
+from crm_app.store.scoring.results import last_run
 
 
 def gather_status(store: Store, config: Config) -> dict:
@@ -40,7 +40,7 @@ def format_status(store: Store, config: Config) -> str:
     files = status["admin_files"]
     lines.append("admin files: OK" if files["ok"] else f"admin files: {len(files['errors'])} error(s)")
     lines.extend(f"  {e}" for e in files["errors"])
-    from crm_app.services.playbooks.status import format_playbook_status  # issue 4: ledger, failures, outbox
+    from crm_app.services.playbooks.status import format_playbook_status  # ledger, failures, outbox
     lines.extend(format_playbook_status(store))
     from crm_app.services.identity.resolve import format_identity_status, identity_status
     lines.extend(format_identity_status(identity_status(store)))

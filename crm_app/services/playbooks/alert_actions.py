@@ -10,7 +10,7 @@ from crm_app.services.playbooks.dispatch import owner_id, rep_choices
 from crm_app.services.playbooks.plan import crm_target
 from crm_app.services.playbooks.runtime import Runtime
 from crm_app.slack.blocks import alert_blocks, alert_summary, handled_line
-from crm_app.store import alerts as alert_store
+from crm_app.store.playbooks import alerts as alert_store
 from crm_app.store import people as people_store
 
 SNOOZE = 3 * 86400

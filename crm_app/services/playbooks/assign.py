@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from crm_app.specs.routing import Routing
-from crm_app.store import playbooks as pb_store
+from crm_app.store.playbooks import ledger as pb_store
 
 
 @dataclass(frozen=True)

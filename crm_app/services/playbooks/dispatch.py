@@ -9,10 +9,10 @@ from crm_app.crm.base import RecordUpdate, TaskRequest
 from crm_app.services.playbooks.plan import build_entries, crm_target
 from crm_app.services.playbooks.runtime import Runtime
 from crm_app.slack.blocks import alert_blocks, digest_blocks
-from crm_app.store import alerts as alert_store
+from crm_app.store.playbooks import alerts as alert_store
 from crm_app.store import people as people_store
-from crm_app.store import playbooks as pb_store
-from crm_app.store import results as results_store
+from crm_app.store.playbooks import ledger as pb_store
+from crm_app.store.scoring import results as results_store
 
 
 

@@ -5,7 +5,6 @@ counters. A retried or restarted run finds its entries instead of redoing them.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 
 from jinja2 import TemplateError
@@ -18,7 +17,7 @@ from crm_app.services.scoring.accounts import records_with_rollups
 from crm_app.slack.blocks import alert_summary
 from crm_app.specs.playbooks import Playbook
 from crm_app.store import people as people_store
-from crm_app.store import playbooks as pb_store
+from crm_app.store.playbooks import ledger as pb_store
 
 DAY = 86400
 

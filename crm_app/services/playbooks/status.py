@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crm_app.store import alerts as alert_store
-from crm_app.store import playbooks as pb_store
+from crm_app.store.playbooks import alerts as alert_store
+from crm_app.store.playbooks import ledger as pb_store
 
 
 def playbook_status(store) -> dict:

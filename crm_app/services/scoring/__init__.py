@@ -1,0 +1,1 @@
+"""Scoring: the run (plan, features, evaluate, diff, save, accounts, segments) and explain."""

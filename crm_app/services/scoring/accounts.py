@@ -14,8 +14,8 @@ from crm_app.engine.plan import activity_key, score_key
 from crm_app.services.scoring.diff import HISTORY_FIELDS, result_row
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
-from crm_app.store import results as results_store
-from crm_app.store import rollups
+from crm_app.store.scoring import results as results_store
+from crm_app.store.scoring import rollups
 
 CHUNK = 50_000
 SEAT_FIELDS = ("seats", "seat_limit", "licensed_seats")  # account attribute holding the paid seats

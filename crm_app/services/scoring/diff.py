@@ -6,7 +6,7 @@ import heapq
 from dataclasses import dataclass, field
 
 from crm_app.engine.result import ScoreResult
-from crm_app.store.results import COMPARED
+from crm_app.store.scoring.results import COMPARED
 
 MOVERS_KEPT = 10
 HISTORY_FIELDS = ("fit", "behaviour", "combined", "band", "pql")

@@ -11,8 +11,8 @@ from crm_app.services.scoring.run import ScoreSummary
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store, schema
 from crm_app.store import people as people_store
-from crm_app.store.features import compute_features
-from crm_app.store.results import previous_results
+from crm_app.store.scoring.features import compute_features
+from crm_app.store.scoring.results import previous_results
 
 
 def iso(ts) -> str:

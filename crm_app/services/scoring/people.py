@@ -10,8 +10,8 @@ from crm_app.services.scoring.diff import HISTORY_FIELDS, ModelSummary, result_r
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store
-from crm_app.store import results as results_store
-from crm_app.store.features import compute_features
+from crm_app.store.scoring import results as results_store
+from crm_app.store.scoring.features import compute_features
 
 
 @dataclass

@@ -23,7 +23,7 @@ from crm_app.services.scoring.segments import update_segments
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store
-from crm_app.store import results as results_store
+from crm_app.store.scoring import results as results_store
 
 CHUNK = 20_000
 
@@ -37,7 +37,7 @@ class ScoreSummary:
     people: int = 0
     seconds: float = 0.0
     models: dict = field(default_factory=dict)
-    accounts: object = None  # account_scoring.AccountRunSummary when the set has account models
+    accounts: object = None  # accounts.AccountRunSummary when the set has account models
     segments: dict = field(default_factory=dict)  # model -> segment -> (entered, left, members)
 
 

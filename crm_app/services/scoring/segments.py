@@ -12,9 +12,9 @@ from crm_app.specs.conditions import FieldCondition, iter_conditions
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store
-from crm_app.store import rollups
+from crm_app.store.scoring import rollups
 from crm_app.services.scoring.accounts import records_with_rollups
-from crm_app.store import segments as segment_store
+from crm_app.store.scoring import segments as segment_store
 
 CHUNK = 100_000
 

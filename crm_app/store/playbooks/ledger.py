@@ -5,7 +5,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 
 from crm_app.store import schema
 from crm_app.store.dialect import chunks, insert_for, upsert
-from crm_app.store.playbook_schema import pb_ledger, pb_state, rep_week, rr_cursor
+from crm_app.store.playbooks.schema import pb_ledger, pb_state, rep_week, rr_cursor
 
 OPEN = ("pending", "dispatching", "failed")
 COUNTED = ("pending", "dispatching", "failed", "sent", "digest")  # alerts that count toward noise limits

@@ -38,7 +38,7 @@ def account_records(conn: Connection, lo: int, hi: int, only: list | None = None
         record = dict(row.attributes or {})
         record.update(external_id=row.external_id, name=row.name, domain=row.domain)
         records[row.id] = record
-    from crm_app.store.segments import segments_in_range
+    from crm_app.store.scoring.segments import segments_in_range
     for account_id, segments in segments_in_range(conn, "account", lo, hi, only).items():
         if account_id in records:
             records[account_id]["segments"] = segments

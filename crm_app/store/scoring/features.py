@@ -9,7 +9,7 @@ from sqlalchemy import Connection, and_, case, distinct, false, func, or_, selec
 
 from crm_app.store import schema
 from crm_app.store.events import known_type_ids
-from crm_app.store.usage_features import USAGE_AGGREGATES, add_quota_usage
+from crm_app.store.scoring.usage_features import USAGE_AGGREGATES, add_quota_usage
 
 e = schema.events
 

@@ -5,7 +5,7 @@ from sqlalchemy import Connection, and_, select
 
 from crm_app.store import schema
 from crm_app.store.events import known_type_ids
-from crm_app.store.segments import segment_members
+from crm_app.store.scoring.segments import segment_members
 
 
 def scores_and_outcomes(conn: Connection, model: str, churn_field: str, upsell_field: str) -> list:

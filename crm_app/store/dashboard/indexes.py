@@ -49,7 +49,7 @@ def create_dashboard_indexes(conn: Connection) -> None:
 
 def create_person_actions_index(conn: Connection) -> None:
     """The person page reads one person's playbook ledger entries (migration 52)."""
-    from crm_app.store.playbook_schema import pb_ledger
+    from crm_app.store.playbooks.schema import pb_ledger
     index = Index("ix_pb_ledger_subject", pb_ledger.c.subject_id)
     pb_ledger.indexes.discard(index)
     index.create(conn, checkfirst=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, distinct, func, select, update
 
-from crm_app.store.playbook_schema import pql_feedback, slack_alerts, slack_outbox
+from crm_app.store.playbooks.schema import pql_feedback, slack_alerts, slack_outbox
 
 
 def alert_for_ledger(conn: Connection, ledger_id: int, values: dict) -> dict:

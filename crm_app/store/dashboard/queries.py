@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, exists, func, or_, select, true
 
 from crm_app.store import schema
-from crm_app.store.dashboard_indexes import owner_expr
+from crm_app.store.dashboard.indexes import owner_expr
 
 SORTS = {"score": "combined", "fit": "fit", "behaviour": "behaviour"}  # each has a (model, column, id) index
 PAGE_MAX = 200
@@ -187,7 +187,7 @@ def owner_names(conn: Connection, limit: int = 500) -> list[str]:
 
 def person_actions(conn: Connection, person_id: int, limit: int = 50) -> tuple[list[dict], list[dict]]:
     """One person's playbook ledger entries (newest first) and the Slack feedback recorded about them."""
-    from crm_app.store.playbook_schema import pb_ledger, pql_feedback
+    from crm_app.store.playbooks.schema import pb_ledger, pql_feedback
     entries = conn.execute(select(pb_ledger.c.playbook, pb_ledger.c.action, pb_ledger.c.status, pb_ledger.c.owner,
                                   pb_ledger.c.attempts, pb_ledger.c.error, pb_ledger.c.created_at)
                            .where(pb_ledger.c.subject_id == person_id).order_by(pb_ledger.c.id.desc()).limit(limit))

@@ -4,28 +4,28 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crm_app.models import monitoring_checks as health
+from crm_app.models import monitoring_checks as checks_of
 from crm_app.models.dataset import Column
 from crm_app.models.indicators import breakdown, indicator
 from crm_app.models.train import percentile_scores
 
 
 @pytest.mark.parametrize("check,args,status", [
-    (health.check_lift, (1.5,), "flag"),
-    (health.check_lift, (3.2,), "ok"),
-    (health.check_lift, (None,), "unknown"),
-    (health.check_not_a_fit, (20, 6), "flag"),
-    (health.check_not_a_fit, (20, 5), "ok"),
-    (health.check_not_a_fit, (None, None), "unknown"),
-    (health.check_volume, (25.0,), "flag"),
-    (health.check_volume, (1.0,), "flag"),
-    (health.check_volume, (8.0,), "ok"),
-    (health.check_sync, (3,), "flag"),
-    (health.check_sync, (0,), "ok"),
-    (health.check_clustered, ("m", [10] * 6 + [90] * 4), "flag"),
-    (health.check_clustered, ("m", [10, 30, 60, 90] * 3), "ok"),
-    (health.check_drift, ("m", list(range(100)), list(range(100))), "ok"),
-    (health.check_drift, ("m", list(range(100)), [95] * 100), "flag"),
+    (checks_of.check_lift, (1.5,), "flag"),
+    (checks_of.check_lift, (3.2,), "ok"),
+    (checks_of.check_lift, (None,), "unknown"),
+    (checks_of.check_not_a_fit, (20, 6), "flag"),
+    (checks_of.check_not_a_fit, (20, 5), "ok"),
+    (checks_of.check_not_a_fit, (None, None), "unknown"),
+    (checks_of.check_volume, (25.0,), "flag"),
+    (checks_of.check_volume, (1.0,), "flag"),
+    (checks_of.check_volume, (8.0,), "ok"),
+    (checks_of.check_sync, (3,), "flag"),
+    (checks_of.check_sync, (0,), "ok"),
+    (checks_of.check_clustered, ("m", [10] * 6 + [90] * 4), "flag"),
+    (checks_of.check_clustered, ("m", [10, 30, 60, 90] * 3), "ok"),
+    (checks_of.check_drift, ("m", list(range(100)), list(range(100))), "ok"),
+    (checks_of.check_drift, ("m", list(range(100)), [95] * 100), "flag"),
 ])
 def test_checks(check, args, status):
     assert check(*args)["status"] == status

@@ -1,0 +1,1 @@
+"""Services combine the store, the pure engine and the adapters, one subpackage per capability."""

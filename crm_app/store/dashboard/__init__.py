@@ -1,0 +1,1 @@
+"""Tables and queries of the dashboard, and the indexes its pages read through."""

@@ -1,0 +1,1 @@
+"""Tables and queries of playbooks: the ledger, routing state and Slack alerts."""

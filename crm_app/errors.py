@@ -39,6 +39,9 @@ class ErrorCollector:
     def __bool__(self) -> bool:
         return bool(self.errors)
 
+    def at(self, file: str, line: int) -> list[SpecError]:
+        return [e for e in self.errors if e.file == file and e.line == line]
+
     def sorted(self) -> list[SpecError]:
         return sorted(self.errors, key=lambda e: (e.file, e.line, e.key, e.message))
 

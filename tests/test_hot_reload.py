@@ -21,7 +21,7 @@ FAST = {"SCORE_WORKERS": "1", "RULES_POLL_SECONDS": "0.2", "SCORE_CHANGED_SECOND
         "LEADER_LEASE_SECONDS": "3", "MISFIRE_GRACE_SECONDS": "5"}
 
 
-def wait_for(predicate, seconds: float = 20.0):
+def wait_for(predicate, seconds: float = 60.0):
     """Poll until predicate() is truthy; return its value or fail with what was last seen."""
     deadline = time.time() + seconds
     value = None

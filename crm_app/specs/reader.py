@@ -72,6 +72,13 @@ class Reader:
 
     def number(self, key, default=_MISSING, required: bool = False, minimum=None, maximum=None):
         value = self.raw(key, default, required)
+        if value is None and self.has(key) and default not in (None, _MISSING):
+            where = self.at(key)
+            if self.errors.at(where.file, where.line):
+                self.ok = False  # the YAML reader already said why this value is unusable
+            else:
+                self.error(where, "expected a number, got nothing; write one or remove the key")
+            return None
         if value is None or value is default:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):

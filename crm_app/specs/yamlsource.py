@@ -1,11 +1,18 @@
-"""YAML reading that keeps line numbers and refuses duplicated keys."""
+"""YAML reading that keeps line numbers and refuses duplicated keys, non-finite numbers, documents nested too
+deeply and alias chains that would expand past a node budget (checked on the composed graph, before anything
+is built, so a few hundred bytes cannot cost seconds)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import yaml
 
 from crm_app.errors import ErrorCollector
+
+
+MAX_EXPANDED_NODES = 200_000
+MAX_DEPTH = 64
 
 
 class LocatedDict(dict):
@@ -44,6 +51,13 @@ def _make_loader(errors: ErrorCollector, file: str):
                 result.key_lines[key] = line
             return result
 
+        def construct_yaml_float(self, node):
+            value = super().construct_yaml_float(node)
+            if not math.isfinite(value):
+                errors.add(file, node.start_mark.line + 1, "", f"{node.value!r} is not a finite number; use a plain number such as 0 or 100")
+                return None
+            return value
+
         def construct_sequence(self, node, deep=False):
             result = LocatedList(self.construct_object(child, deep=True) for child in node.value)
             result.line = node.start_mark.line + 1
@@ -52,7 +66,40 @@ def _make_loader(errors: ErrorCollector, file: str):
 
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, LineLoader.construct_mapping)
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, LineLoader.construct_sequence)
+    LineLoader.add_constructor("tag:yaml.org,2002:float", LineLoader.construct_yaml_float)
     return LineLoader
+
+
+def oversized_node(root) -> tuple[str, object] | None:
+    """Why a composed document is too big to build, and the node where it shows; None when it is fine.
+
+    Aliases make the composed graph share nodes, so sizes are counted once per node and reused: linear in
+    the document, however far its aliases would expand.
+    """
+    sizes: dict[int, int] = {}
+    stack = [(root, 1, False)]
+    while stack:
+        node, depth, children_done = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"nested more than {MAX_DEPTH} levels deep; flatten it", node
+        children = _children(node)
+        if children_done or not children:
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[id(node)] > MAX_EXPANDED_NODES:
+                return (f"aliases expand this document past {MAX_EXPANDED_NODES:,} values; "
+                        "write the values out or use a named list"), node
+            continue
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
+    return None
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def load_yaml(path: Path, errors: ErrorCollector, display_name: str | None = None):
@@ -68,12 +115,24 @@ def load_yaml(path: Path, errors: ErrorCollector, display_name: str | None = Non
 
 def parse_yaml(text: str, name: str, errors: ErrorCollector):
     """Parse YAML text; a syntax error is reported with its line and returns None."""
+    loader = _make_loader(errors, name)(text)
     try:
-        return yaml.load(text, Loader=_make_loader(errors, name))  # noqa: S506 - SafeLoader subclass
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        too_big = oversized_node(node)
+        if too_big:
+            errors.add(name, too_big[1].start_mark.line + 1, "", too_big[0])
+            return None
+        return loader.construct_document(node)
+    except RecursionError:
+        errors.add(name, 1, "", f"nested too deeply to read; keep it under {MAX_DEPTH} levels")
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         errors.add(name, line, "", f"YAML syntax error: {exc.problem or exc}")
     except yaml.YAMLError as exc:
         errors.add(name, 1, "", f"YAML error: {exc}")
+    finally:
+        loader.dispose()
     return None

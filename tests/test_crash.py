@@ -25,7 +25,7 @@ from crm_app.services.scoring.run import score
 from crm_app.services.ops.service_status import service_status
 from crm_app.store import ops as ops_store
 from crm_app.store import schema
-from tests.test_failover import start_worker
+from tests.test_failover import holder_of, start_worker
 from tests.test_hot_reload import wait_for
 
 BATCHES = 150
@@ -62,11 +62,17 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
     done = threading.Event()
     sender = threading.Thread(target=stream, args=(store, BATCHES, 11, sent, done))
     sender.start()
-    kills = 0
+    kills = kills_mid_run = 0
     worker = start_worker(store.url, tmp_path, "w0", crm_env)
     try:
         while not done.is_set():
+            # A kill counts only once the worker is up and leading: on a busy machine its start-up alone can
+            # outlast the random pause, and killing it then would test nothing.
+            wait_for(lambda: (service_status(store)["scheduler"] or {}).get("holder") == holder_of(worker),
+                     seconds=60)
+            runs_before = _score_runs(store)
             time.sleep(rng.uniform(0.6, 1.8))  # long enough, often, to be caught mid-run
+            kills_mid_run += _score_runs(store) > runs_before
             worker.kill()  # SIGKILL: no chance to finish or release anything
             worker.wait()
             kills += 1
@@ -86,6 +92,7 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
         runs = conn.execute(select(func.count()).select_from(schema.score_runs)
                             .where(schema.score_runs.c.started_at < stream_ended)).scalar()
     assert kills >= 3 and runs >= 2  # workers did score between kills, during the stream
+    assert kills_mid_run >= 1, f"{kills} kills, none after the worker had scored: the test saw no real work"
     assert stored == len(sent) == BATCHES * 50
     assert scored == people
     check = score(store, default_rules, int(time.time()), mode="full", dry_run=True, workers=1)
@@ -163,3 +170,8 @@ def default_rules():
     from crm_app.specs.loader import SpecDirs, load_spec_set
     from tests.conftest import ROOT
     return load_spec_set(SpecDirs.under(ROOT)).rules
+
+
+def _score_runs(store) -> int:
+    with store.read() as conn:
+        return conn.execute(select(func.count()).select_from(schema.score_runs)).scalar()

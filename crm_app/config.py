@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from crm_app.crm.settings import CRM_SETTINGS
+from crm_app.errors import ConfigError
 from crm_app.specs.loader import SpecDirs
 
 # name -> (default, meaning). README.md documents each; tests/test_docs.py checks that.
@@ -56,6 +57,15 @@ def setting(name: str, env: dict | None = None) -> str:
     return env.get(name) or SETTINGS[name][0]
 
 
+def whole_number(name: str, raw) -> int:
+    """A setting that must be a whole number; a clear ConfigError naming it otherwise."""
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number; set it to one, e.g. {name}="
+                          f"{SETTINGS[name][0]}, or unset it for the default") from None
+
+
 @dataclass(frozen=True)
 class Config:
     database_url: str
@@ -78,7 +88,7 @@ class Config:
         for f in fields(cls):
             name = f.name.upper()
             raw = overrides.get(f.name, env.get(name, SETTINGS[name][0]))
-            values[f.name] = int(raw) if f.type == "int" else raw
+            values[f.name] = whole_number(name, raw) if f.type == "int" else raw
         return cls(**values)
 
     @property

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -157,9 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; admin-file and input errors print clearly and exit non-zero."""
     args = build_parser().parse_args(argv)
-    config = Config.from_env()
     try:
-        return args.func(args, config)
+        return args.func(args, Config.from_env())
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, and keep the interpreter's final flush from failing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except SpecSetInvalid as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)

@@ -1,6 +1,8 @@
 """`python -m crm_app demo`: a generated workspace in var/, ingested, scored and shown end to end."""
 from __future__ import annotations
 
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -61,14 +63,25 @@ def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print) -> in
     from crm_app.services.ops.demo_playbooks import demo_playbooks  # route, task, alert (outbox)
     demo_playbooks(config, store, specs, now, out)
     from crm_app.services.dashboard.auth import issue_one_time_password
-    out(f"\nDashboard: python -m crm_app serve, then http://127.0.0.1:5000/dashboard/ — sign in as "
+    cli = launcher()
+    out(f"\nDashboard: {cli} serve, then http://127.0.0.1:5000/dashboard/ — sign in as "
         f"{config.dashboard_admin_user!r} with the one-time password {issue_one_time_password(store)}")
     out(f"\nDone in {time.time() - started:.1f}s. Next:\n"
-        f"  python -m crm_app explain u000001      # one person's breakdown\n"
-        f"  python -m crm_app score --dry-run       # rescore without saving\n"
-        f"  python -m crm_app serve                 # keep it running: dashboard, ingest API, health and the "
+        f"  {cli} explain u000001      # one person's breakdown\n"
+        f"  {cli} score --dry-run       # rescore without saving\n"
+        f"  {cli} serve                 # keep it running: dashboard, ingest API, probes and the "
         f"scheduler on http://127.0.0.1:5000")
     return 0
+
+
+def launcher() -> str:
+    """How to run the next command from here: this interpreter (a virtualenv's, say), relative when it can be."""
+    python = Path(sys.executable)
+    try:
+        python = python.relative_to(Path.cwd())
+    except ValueError:
+        return "python -m crm_app" if shutil.which("python") == sys.executable else f"{python} -m crm_app"
+    return f"{python} -m crm_app"
 
 
 def _persona_table(store: Store, personas: dict) -> str:

@@ -230,6 +230,8 @@ class HubSpotCrm:
                    Filter(property_name="hs_timestamp", operator="EQ", value=str(due_ms))]
         if task.who_id:
             filters.append(Filter(property_name="associations.contact", operator="EQ", value=task.who_id))
+        elif task.what_id:
+            filters.append(Filter(property_name="associations.company", operator="EQ", value=task.what_id))
         request = PublicObjectSearchRequest(filter_groups=[FilterGroup(filters=filters)], limit=1,
                                             properties=["hs_task_subject"])
         page = self._call(lambda: self.search_api.do_search("tasks", request))

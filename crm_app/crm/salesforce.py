@@ -190,7 +190,8 @@ class SalesforceCrm:
                 "Priority": task.priority, "OwnerId": task.owner_id, "WhoId": task.who_id}
         if task.what_id and task.who_object != "Lead":
             body["WhatId"] = task.what_id  # must stay empty on a lead's task (Object Reference: Task)
-        lookup = (f"SELECT Id FROM Task WHERE WhoId = {soql_quote(task.who_id)} AND Subject = "
+        about = f"WhoId = {soql_quote(task.who_id)}" if task.who_id else f"WhatId = {soql_quote(task.what_id)}"
+        lookup = (f"SELECT Id FROM Task WHERE {about} AND Subject = "
                   f"{soql_quote(task.subject)} AND ActivityDate = {task.due}")
         return self._create_once("Task", {k: v for k, v in body.items() if v is not None}, lookup)
 

@@ -6,8 +6,9 @@ import time
 from itertools import groupby
 
 from crm_app.crm.base import RecordUpdate, TaskRequest
-from crm_app.services.playbooks.plan import build_entries, crm_target
+from crm_app.services.playbooks.plan import build_entries
 from crm_app.services.playbooks.runtime import Runtime
+from crm_app.services.playbooks.targets import ACCOUNT, resolve_target
 from crm_app.slack.blocks import alert_blocks, digest_blocks
 from crm_app.store.playbooks import alerts as alert_store
 from crm_app.store import people as people_store
@@ -79,19 +80,6 @@ def _finish(rt: Runtime, entry: dict, now: int, status: str, **values) -> str:
     return status
 
 
-def _record_id(rt: Runtime, entry: dict) -> str:
-    """The person's CRM id, from the entry or (if sync has found it since) from the store."""
-    record_id = entry["payload"].get("record_id")
-    if record_id:
-        return record_id
-    with rt.store.read() as conn:
-        record = people_store.flat_records(conn, 0, -1, [entry["subject_id"]]).get(entry["subject_id"], {})
-        _, record_id = crm_target(conn, rt, record, entry["subject_id"])
-    if not record_id:
-        raise LookupError("the person has no CRM id yet (waiting for sync)")
-    return record_id
-
-
 def owner_id(rt: Runtime, email: str) -> str:
     """The CRM owner id of a rep, matched by email."""
     if email not in rt.owners:
@@ -102,9 +90,9 @@ def owner_id(rt: Runtime, email: str) -> str:
 
 
 def _assign(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
-    p = entry["payload"]
-    rt.adapter.set_owner(p["object"], _record_id(rt, entry), owner_id(rt, p["owner"]))  # idempotent
-    return {"owner": p["owner"], "strategy": p["strategy"]}
+    p, target = entry["payload"], resolve_target(rt, entry)
+    rt.adapter.set_owner(target.object_type, target.record_id, owner_id(rt, p["owner"]))  # idempotent
+    return {"owner": p["owner"], "strategy": p["strategy"], "object": target.object_type, "id": target.record_id}
 
 
 def _task(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
@@ -116,15 +104,19 @@ def _task(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
         found = finder(ref)
         if found:
             return {"task_id": found, "recovered": True}
+    target = resolve_target(rt, entry)
+    person = target.kind != ACCOUNT
     task = TaskRequest(subject=p["subject"], body=f"{p['body']}\n\nRef: {ref}", due=p["due"],
-                       owner_id=owner_id(rt, p["owner"]) if p.get("owner") else None, who_object=p["object"],
-                       who_id=_record_id(rt, entry), priority=p["priority"])
-    return {"task_id": rt.adapter.create_task(task)}
+                       owner_id=owner_id(rt, p["owner"]) if p.get("owner") else None,
+                       who_object=target.object_type if person else None,
+                       who_id=target.record_id if person else None,
+                       what_id=None if person else target.record_id, priority=p["priority"])
+    return {"task_id": rt.adapter.create_task(task), "object": target.object_type, "id": target.record_id}
 
 
 def _set_field(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
-    p = entry["payload"]
-    out = rt.adapter.write_values([RecordUpdate(p["object"], _record_id(rt, entry), {p["field"]: p["value"]})])
+    p, target = entry["payload"], resolve_target(rt, entry)
+    out = rt.adapter.write_values([RecordUpdate(target.object_type, target.record_id, {p["field"]: p["value"]})])
     if out and not out[0].ok:
         raise RuntimeError(out[0].error or "write refused")
     return {"field": p["field"]}

@@ -82,7 +82,9 @@ def build_entries(conn, rt: Runtime, pb: Playbook, record: dict, row: dict, occu
     base = {"playbook": pb.name, "subject_id": row["subject_id"], "occurrence": occurrence, "attempts": 0,
             "next_at": now, "created_at": now, "updated_at": now, "result": None, "error": None}
     crm_object, crm_id = crm_target(conn, rt, record, row["subject_id"])
-    target = {"object": crm_object, "record_id": crm_id}
+    # Where actions land is decided again when they are sent; this is only what the messages show now.
+    target = {"object": crm_object, "record_id": crm_id,
+              "subject": "account" if record.get("record_kind") == "account" else "person"}
     entries, behaviour = [], rt.behaviour_rules(pb.model)
     for step, action in enumerate(pb.actions):
         if only and action.type not in only:

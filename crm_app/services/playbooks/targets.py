@@ -1,0 +1,59 @@
+"""Where an action lands, decided when it is sent: the CRM record the subject is linked to at that moment.
+
+A person's action goes to their current link (a Lead, or the Contact it was converted to), else to the CRM
+id their record carries. An account's action goes to the account's Account or company record; an account is
+never looked up among people. A subject with no CRM record yet waits: the entry is retried later.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crm_app.services.playbooks.runtime import Runtime
+from crm_app.store import people as people_store
+from crm_app.store.playbooks import ledger as pb_store
+
+ACCOUNT, PERSON = "account", "person"
+
+
+class NotLinkedYet(LookupError):
+    """The subject has no CRM record yet; sending is retried with backoff until sync or creation links one."""
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # account | person
+    object_type: str
+    record_id: str
+
+
+def subject_kind(rt: Runtime, entry: dict) -> str:
+    """account or person: as planned, else from the model of the entry's playbook."""
+    kind = entry["payload"].get("subject")
+    if kind in (ACCOUNT, PERSON):
+        return kind
+    try:
+        model = rt.playbooks.get(entry["playbook"]).model
+    except StopIteration:
+        return PERSON
+    known = rt.rules is not None and model in rt.rules.names
+    return ACCOUNT if known and rt.rules.model(model).subject == ACCOUNT else PERSON
+
+
+def resolve_target(rt: Runtime, entry: dict) -> Target:
+    """The record the entry's action goes to now; NotLinkedYet when there is none."""
+    kind = subject_kind(rt, entry)
+    crm = getattr(rt.adapter, "name", "")
+    with rt.store.read() as conn:
+        linked = pb_store.linked_record(conn, crm, entry["subject_id"], account=kind == ACCOUNT)
+        if linked:
+            return Target(kind, linked[0], str(linked[1]))
+        if kind == PERSON:
+            routing = rt.playbooks.routing
+            record = people_store.flat_records(conn, 0, -1, [entry["subject_id"]]).get(entry["subject_id"], {})
+            if record.get(routing.record_id_field):
+                return Target(kind, record.get(routing.record_object_field) or routing.default_object,
+                              str(record[routing.record_id_field]))
+    planned = entry["payload"].get("record_id")
+    if planned and kind == ACCOUNT:
+        return Target(kind, entry["payload"].get("object"), str(planned))
+    raise NotLinkedYet(f"the {kind} has no CRM record yet; the action waits for sync or record creation")

@@ -116,7 +116,8 @@ def main() -> None:
     pbs = tuple(dataclasses.replace(p, per_owner=None) for p in specs.playbooks.playbooks)
     playbooks = dataclasses.replace(specs.playbooks, routing=routing, playbooks=pbs)
     slack = SlackEmulator({f"U{i}": r.email for i, r in enumerate(routing.reps)}).start()
-    slack.per_channel_interval = 1.0 if args.slack_limit else 0.0
+    if args.slack_limit:
+        slack.limit_channels(1.0, args.slack_burst)
     crm = SandboxCrm(str(tmp / "crm.db"))
     with crm.db.conn:
         crm.db["owners"].insert_all([{"id": f"005-{i}", "email": r.email, "name": r.name, "active": 1}

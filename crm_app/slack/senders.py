@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -27,6 +28,10 @@ class RateLimited(Exception):
     def __init__(self, retry_after: float, channel: str | None = None):
         super().__init__(f"rate limited{' on ' + channel if channel else ''}; retry after {retry_after:.1f}s")
         self.retry_after, self.channel = retry_after, channel
+
+
+class SlackUnreachable(ConnectionError):
+    """Slack's API did not answer; the ledger retries the action with backoff."""
 
 
 def _retry_after(exc: SlackApiError) -> float | None:
@@ -52,14 +57,16 @@ class SlackSender:
     `interactive` (for button clicks, outside the dispatch loop) keeps slack_sdk's 429 retry.
     """
 
+    UNREACHABLE_FOR = 2.0  # seconds a failed connection keeps the sender from trying again (about one pass)
+
     def __init__(self, client: WebClient, pacer: ChannelPacer | None = None, retries: int = 3):
         self.client = client
-        self.client.retry_handlers[:] = [h for h in self.client.retry_handlers
-                                         if not isinstance(h, RateLimitErrorRetryHandler)]
+        self.client.retry_handlers[:] = []  # slack_sdk's handlers sleep between tries; the ledger retries
         self.interactive = WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout)
         self.interactive.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=retries))
         self.pacer = pacer or ChannelPacer()
         self.verified: dict | None = None
+        self._unreachable_until = float("-inf")
         self._dm: dict = {}
 
     @classmethod
@@ -69,8 +76,13 @@ class SlackSender:
 
     def _call(self, method: str, paced: str | None = None, **kwargs):
         """One Web API call; a 429 becomes RateLimited (and blocks the `paced` channel for its Retry-After)."""
+        if self.pacer.clock() < self._unreachable_until:
+            raise SlackUnreachable("Slack was unreachable a moment ago; not trying again yet")
         try:
             return getattr(self.client, method)(**kwargs)
+        except (OSError, URLError) as exc:  # refused, reset, timed out: every later call this pass would too
+            self._unreachable_until = self.pacer.clock() + self.UNREACHABLE_FOR
+            raise SlackUnreachable(f"Slack is unreachable: {exc}") from exc
         except SlackApiError as exc:
             wait = _retry_after(exc)
             if wait is None:

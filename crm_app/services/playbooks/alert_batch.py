@@ -111,8 +111,11 @@ class AlertQueue:
         return [("sent", e, rest) for e, rest in group]
 
     def _put_back(self, group: list, wait: float) -> list:
-        """The channel must wait: the alerts (and their later steps) come due again then; no try is used up."""
-        next_at = self.now + max(1, math.ceil(wait))
+        """The channel must wait: the alerts (and their later steps) come due again then; no try is used up.
+
+        Rounded down to the ledger's whole seconds, so a sub-second wait is looked at again on the next pass
+        (the pacer, not the ledger, decides when the post goes)."""
+        next_at = self.now + math.floor(wait)
         with self.rt.store.begin() as conn:
             for e, _ in group:
                 pb_store.mark(conn, e["id"], self.now, status=e["status"], attempts=e["attempts"], next_at=next_at)

@@ -79,7 +79,7 @@ def dispatch_one(rt: Runtime, entry: dict, now: int) -> str:
     except Permanent as exc:
         return _finish(rt, entry, now, "dead", error=str(exc))
     except RateLimited as exc:  # put back with Retry-After; no try is used up, nothing sleeps
-        next_at = now + max(1, math.ceil(exc.retry_after))
+        next_at = now + math.floor(exc.retry_after)  # the pacer holds the channel for the rest
         with rt.store.begin() as conn:
             pb_store.defer_later_steps(conn, entry, next_at)
         return _finish(rt, entry, now, "deferred", attempts=entry["attempts"], next_at=next_at,

@@ -62,7 +62,8 @@ class SlackSender:
     def __init__(self, client: WebClient, pacer: ChannelPacer | None = None, retries: int = 3):
         self.client = client
         self.client.retry_handlers[:] = []  # slack_sdk's handlers sleep between tries; the ledger retries
-        self.interactive = WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout)
+        self.interactive = WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout,
+                                     ssl=client.ssl, proxy=client.proxy, headers=client.headers)
         self.interactive.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=retries))
         self.pacer = pacer or ChannelPacer()
         self.verified: dict | None = None

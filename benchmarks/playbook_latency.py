@@ -15,6 +15,7 @@ import argparse
 import base64
 import dataclasses
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from crm_app.services.playbooks.cycle import run_cycle  # noqa: E402
 from crm_app.services.playbooks.cycle import run_playbooks
 from crm_app.services.playbooks.runtime import Runtime  # noqa: E402
 from crm_app.services.scoring.run import score  # noqa: E402
+from crm_app.slack.pacing import ChannelPacer  # noqa: E402
 from crm_app.slack.senders import SlackSender  # noqa: E402
 from crm_app.specs.loader import load_spec_set  # noqa: E402
 from crm_app.store import Store  # noqa: E402
@@ -102,6 +104,9 @@ def main() -> None:
     ap.add_argument("--slack-limit", action="store_true",
                     help="emulate Slack's ~1 message per second per channel (429 + Retry-After)")
     ap.add_argument("--burst", type=int, default=1, help="new PQLs posted at once per trial (concurrent senders)")
+    ap.add_argument("--slack-burst", type=int, default=1,
+                    help="with --slack-limit: posts a channel may take at once in the emulator (Slack: 'short bursts')")
+    ap.add_argument("--pace-burst", type=int, default=3, help="SLACK_CHANNEL_BURST of our pacer")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pql-latency-"))
     config = Config.from_env({}, database_url=f"sqlite:///{tmp}/bench.db", specs_root=str(ROOT),
@@ -116,14 +121,16 @@ def main() -> None:
     pbs = tuple(dataclasses.replace(p, per_owner=None) for p in specs.playbooks.playbooks)
     playbooks = dataclasses.replace(specs.playbooks, routing=routing, playbooks=pbs)
     slack = SlackEmulator({f"U{i}": r.email for i, r in enumerate(routing.reps)}).start()
-    slack.per_channel_interval = 1.0 if args.slack_limit else 0.0
+    if args.slack_limit:
+        slack.limit_channels(1.0, args.slack_burst)
     crm = SandboxCrm(str(tmp / "crm.db"))
     with crm.db.conn:
         crm.db["owners"].insert_all([{"id": f"005-{i}", "email": r.email, "name": r.name, "active": 1}
                                      for i, r in enumerate(routing.reps)], pk="id")
     provision(store, crm, specs.fields)
     rt = Runtime(store=store, playbooks=playbooks, adapter=crm, rules=specs.rules,
-                 sender=SlackSender(WebClient(token="xoxb-bench", base_url=slack.base_url)))
+                 sender=SlackSender(WebClient(token="xoxb-bench", base_url=slack.base_url),
+                                    ChannelPacer(1.0, args.pace_burst)))
 
     now = int(time.time())
     ws = generate(args.people, now, seed=11)
@@ -205,7 +212,11 @@ def main() -> None:
     from crm_app.services.playbooks.status import format_playbook_status
     print("\n".join(format_playbook_status(store)))
     tasks = crm.db.execute("SELECT count(*) FROM tasks").fetchone()[0]
-    print(f"CRM tasks: {tasks}; Slack chat.postMessage calls: {len(slack.called('chat.postMessage'))}")
+    posts = slack.called("chat.postMessage")
+    metas = [json.loads(p["metadata"]) if isinstance(p["metadata"], str) else p["metadata"] for p in posts]
+    bundled = sum(1 for m in metas if len(m["event_payload"].get("refs") or []) > 1)
+    print(f"CRM tasks: {tasks}; Slack chat.postMessage calls: {len(posts)} ({bundled} bundles, "
+          f"{len(slack.limited)} answered 429); load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

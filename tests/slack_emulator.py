@@ -3,10 +3,17 @@
 Shapes follow Slack's method docs (api.slack.com/methods/<name>): every response is JSON with "ok"; errors
 are {"ok": false, "error": "..."}; rate limits answer HTTP 429 with Retry-After (api.slack.com/apis/rate-limits).
 It records chat.postMessage / chat.update / chat.postEphemeral / views.open calls for assertions.
+
+chat.postMessage is limited per channel as api.slack.com/methods/chat.postMessage#rate_limiting says
+("1 message per second to a specific channel, with short bursts of more than 1 allowed"): with
+`limit_channels(per_second, burst)` each channel has a token bucket, and a post that finds it empty gets
+HTTP 429 {"ok": false, "error": "ratelimited"} with Retry-After, the whole seconds until a token is back.
+`down()` closes the port (connection refused), `up()` serves again on the same port.
 """
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,21 +21,49 @@ from urllib.parse import parse_qs
 
 
 class SlackEmulator:
-    def __init__(self, users: dict | None = None):
+    def __init__(self, users: dict | None = None, port: int = 0):
         self.users = users or {}  # user id -> email
         self.calls: list = []  # (method, args) in arrival order
         self.messages: dict = {}  # (channel, ts) -> message dict (latest version)
         self.rate_limit_next = 0  # answer this many coming chat.postMessage calls with 429
-        self.per_channel_interval = 0.0  # enforce "1 message per second per channel" when set
-        self._last_post: dict = {}
+        self.per_second, self.burst = 0.0, 1  # per-channel limit of chat.postMessage; 0 = none
+        self.limited: list = []  # (channel, retry_after) of every 429 answered
+        self._buckets: dict = {}  # channel -> (tokens, at)
         self._lock = threading.Lock()
         self._ts = 1_790_000_000.000100
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def limit_channels(self, per_second: float = 1.0, burst: int = 1) -> "SlackEmulator":
+        self.per_second, self.burst = per_second, burst
+        return self
+
+    def down(self) -> None:
+        """Slack unreachable: the port is closed."""
+        self.stop()
+
+    def up(self) -> "SlackEmulator":
+        """Slack back, on the same port, with the same messages."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        return self.start()
+
+    def _take(self, channel: str, now: float) -> float:
+        """0 when the channel may take a post now (and it is counted), else the seconds to wait."""
+        if not self.per_second:
+            return 0.0
+        tokens, at = self._buckets.get(channel, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.per_second)
+        if tokens < 1:
+            self._buckets[channel] = (tokens, now)
+            return (1 - tokens) / self.per_second
+        self._buckets[channel] = (tokens - 1, now)
+        return 0.0
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        return f"http://127.0.0.1:{self.port}/api/"
 
     def start(self) -> "SlackEmulator":
         self.thread.start()
@@ -63,18 +98,23 @@ class SlackEmulator:
                 return 200, {"ok": True, "url": "https://emulated.slack.com/", "team": "Emulated", "user": "pqlbot",
                              "team_id": "T0001", "user_id": "U0BOT", "bot_id": "B0001"}, {}
             if method == "chat.postMessage":  # api.slack.com/methods/chat.postMessage
-                now = time.time()
                 channel = args.get("channel")
-                too_fast = (self.per_channel_interval and
-                            now - self._last_post.get(channel, 0) < self.per_channel_interval)
-                if self.rate_limit_next > 0 or too_fast:
-                    self.rate_limit_next = max(0, self.rate_limit_next - 1)
+                if self.rate_limit_next > 0:
+                    self.rate_limit_next -= 1
+                    self.limited.append((channel, 1))
                     return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
                 if not channel:
                     return 200, {"ok": False, "error": "channel_not_found"}, {}
                 if not args.get("text") and not args.get("blocks"):
                     return 200, {"ok": False, "error": "no_text"}, {}
-                self._last_post[channel] = now
+                blocks = _json(args.get("blocks"))
+                if isinstance(blocks, list) and len(blocks) > 50:  # api.slack.com/reference/block-kit/blocks
+                    return 200, {"ok": False, "error": "invalid_blocks"}, {}
+                wait = self._take(channel, time.monotonic())
+                if wait:
+                    retry = max(1, math.ceil(wait))
+                    self.limited.append((channel, retry))
+                    return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry)}
                 ts = self._next_ts()
                 msg = {"ts": ts, "text": args.get("text"), "blocks": _json(args.get("blocks")),
                        "metadata": _json(args.get("metadata"))}

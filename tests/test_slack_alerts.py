@@ -14,6 +14,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from crm_app.services.playbooks.cycle import run_playbooks
 from crm_app.web.slack_app import build_bolt_app
+from crm_app.slack.pacing import ChannelPacer
 from crm_app.slack.senders import SlackSender
 from crm_app.store import Store
 from crm_app.store.playbooks import alerts as alert_store
@@ -192,12 +193,20 @@ def test_not_a_fit_asks_for_a_reason_then_records_the_false_positive(slack, worl
     assert crm.records[("Lead", "00Q000000")]["PQL_Feedback__c"] == "Not a fit: Competitor doing research"
 
 
-def test_postmessage_429_is_retried_after_retry_after(slack, sqlite_store):
+def test_postmessage_429_puts_the_alert_back_until_retry_after(slack, sqlite_store):
     slack.rate_limit_next = 1
     set_scores(sqlite_store, add_people(sqlite_store, 1), 80)
     client = WebClient(token=TOKEN, base_url=slack.base_url)
-    rt = runtime(sqlite_store, playbook_set(NEW_PQL), FakeCrm(REPS), sender=SlackSender(client))
-    assert run_playbooks(rt, NOW)["sent"] == 4
+    clock = [0.0]
+    rt = runtime(sqlite_store, playbook_set(NEW_PQL), FakeCrm(REPS),
+                 sender=SlackSender(client, ChannelPacer(clock=lambda: clock[0])))
+    started = time.perf_counter()
+    first = run_playbooks(rt, NOW)
+    assert time.perf_counter() - started < 0.9, "the dispatch loop must not sleep on Retry-After"
+    assert (first["sent"], first["deferred"]) == (2, 1) and len(slack.messages) == 0
+    assert run_playbooks(rt, NOW)["sent"] == 0  # not due before its Retry-After
+    clock[0] += 1.0  # the channel's Retry-After has passed
+    assert run_playbooks(rt, NOW + 1)["sent"] == 2  # the alert, then the step after it
     assert len(slack.called("chat.postMessage")) == 2 and len(slack.messages) == 1
 
 

@@ -7,6 +7,9 @@ SLACK_SETTINGS: dict[str, tuple[str, str]] = {
     "SLACK_BOT_TOKEN": ("", "bot token (xoxb-…) for alerts; empty = alerts go to the outbox in the store"),
     "SLACK_SIGNING_SECRET": ("", "signing secret Slack signs button clicks with; needed for /slack/events"),
     "SLACK_API_URL": ("https://slack.com/api/", "Slack Web API base URL (a proxy or a test emulator)"),
+    "SLACK_CHANNEL_RATE": ("1", "chat.postMessage pace per channel, messages per second (Slack: about 1)"),
+    "SLACK_CHANNEL_BURST": ("3", "messages a channel may take at once before the pace applies; more waiting "
+                                 "alerts are bundled into one message"),
     "PLAYBOOK_MAX_ATTEMPTS": ("8", "tries per playbook action before it is marked dead (backoff 30 s doubling)"),
 }
 

@@ -34,5 +34,5 @@ def register_slack(app, store, env: dict | None = None) -> bool:
     config = app.config["PQL_CONFIG"]
     rt = make_runtime(store, load_spec_set(config.spec_dirs), make_adapter(env), env)
     app.register_blueprint(slack_blueprint(build_bolt_app(rt, slack_setting("SLACK_SIGNING_SECRET", env),
-                                                          rt.sender.client)))
+                                                          rt.sender.interactive)))
     return True

@@ -13,16 +13,19 @@ from slack_sdk import WebClient
 
 from crm_app.services.playbooks.alert_actions import handle_alert_action
 from crm_app.services.playbooks.runtime import Runtime
-from crm_app.slack.blocks import ACTION_IDS, NOT_FIT_VIEW, not_fit_modal
+from crm_app.slack.blocks import ACTION_IDS, NOT_FIT_VIEW, finish, not_fit_modal
 
 
 def build_bolt_app(rt: Runtime, signing_secret: str, client: WebClient,
                    clock: Callable[[], float] = time.time) -> App:
     """A Bolt app whose listeners call the shared alert handlers with the clicker's email.
 
-    The token comes with `client` (Bolt takes it from there and calls auth.test with it at construction).
+    The token comes with `client`. Bolt's start-up auth.test is off (token_verification_enabled=False), so the
+    web tier starts while Slack is unreachable; Bolt's single-team authorization runs auth.test on the first
+    request instead.
     """
-    app = App(signing_secret=signing_secret, client=client, process_before_response=False)
+    app = App(signing_secret=signing_secret, client=client, process_before_response=False,
+              token_verification_enabled=False)
 
     def actor(body: dict) -> str:
         """The clicker's email (users.info), which maps them to a CRM owner."""
@@ -33,7 +36,7 @@ def build_bolt_app(rt: Runtime, signing_secret: str, client: WebClient,
         outcome = handle_alert_action(rt, alert_id, action, actor(body), int(clock()), detail)
         if not outcome.ok:
             channel = (body.get("channel") or {}).get("id") or body["user"]["id"]
-            client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=outcome.message)
+            client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=finish(outcome.message))
 
     @app.action(ACTION_IDS["claim"])
     def claim(ack, body, action, client):
@@ -54,7 +57,7 @@ def build_bolt_app(rt: Runtime, signing_secret: str, client: WebClient,
     @app.action(ACTION_IDS["not_fit"])
     def not_fit(ack, body, action, client):
         ack()
-        client.views_open(trigger_id=body["trigger_id"], view=not_fit_modal(int(action["value"])))
+        client.views_open(trigger_id=body["trigger_id"], view=finish(not_fit_modal(int(action["value"]))))
 
     @app.view(NOT_FIT_VIEW)
     def not_fit_reason(ack, body, view, client):

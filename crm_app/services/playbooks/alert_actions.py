@@ -6,10 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from crm_app.crm.base import RecordUpdate
-from crm_app.services.playbooks.dispatch import owner_id, rep_choices
+from crm_app.services.playbooks.alert_batch import refresh_message
+from crm_app.services.playbooks.dispatch import owner_id
 from crm_app.services.playbooks.plan import crm_target
 from crm_app.services.playbooks.runtime import Runtime
-from crm_app.slack.blocks import alert_blocks, alert_summary, handled_line
+from crm_app.slack.blocks import handled_line
 from crm_app.store.playbooks import alerts as alert_store
 from crm_app.store import people as people_store
 
@@ -50,10 +51,7 @@ def handle_alert_action(rt: Runtime, alert_id: int, action: str, actor: str, now
             alert_store.release_handling(conn, alert_id)
         return Outcome(False, f"Could not {action.replace('_', ' ')}: {exc}")
     line = handled_line(action, actor, now, shown) + (f" ⚠️ {warning}" if warning else "")
-    if alert["ts"]:
-        ctx = alert["context"]
-        rt.sender.update(alert["channel"], alert["ts"], alert_summary(ctx),
-                         alert_blocks(ctx, alert_id, rep_choices(rt), handled=line))
+    refresh_message(rt, alert, line)
     return Outcome(True, line)
 
 

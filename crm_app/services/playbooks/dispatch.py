@@ -2,14 +2,17 @@
 after a crash is looked up at its destination by its ref before anything is sent again."""
 from __future__ import annotations
 
+import math
 import time
 from itertools import groupby
 
 from crm_app.crm.base import RecordUpdate, TaskRequest
+from crm_app.services.playbooks.alert_batch import AlertQueue, alert_channel, alert_row, rep_choices
 from crm_app.services.playbooks.plan import build_entries
 from crm_app.services.playbooks.runtime import Runtime
 from crm_app.services.playbooks.targets import ACCOUNT, resolve_target
 from crm_app.slack.blocks import alert_blocks, digest_blocks
+from crm_app.slack.senders import RateLimited
 from crm_app.store.playbooks import alerts as alert_store
 from crm_app.store import people as people_store
 from crm_app.store.playbooks import ledger as pb_store
@@ -38,19 +41,31 @@ def dispatch_due(rt: Runtime, now: int, budget: float = 2.0) -> dict:
     pass, so a wave of retries never holds up scoring and new PQLs for long.
     """
     started = time.perf_counter()
-    counts = {"sent": 0, "failed": 0, "dead": 0}
+    counts = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0}
     with rt.store.read() as conn:
         due = pb_store.due_entries(conn, now, limit=100_000)
     key = lambda e: (e["playbook"], e["subject_id"], e["occurrence"])  # noqa: E731
+    queue = AlertQueue(rt, now, backoff)  # Slack alerts wait here, per channel, until the pass is planned
     for _, steps in groupby(due, key=key):
         if time.perf_counter() - started > budget:
             break
-        for entry in steps:
-            outcome = dispatch_one(rt, entry, now)
-            counts[outcome] += 1
-            if outcome == "failed":
-                break
+        _run_steps(rt, list(steps), now, counts, queue)
+    for outcome, _, rest in queue.flush():
+        counts[outcome] = counts.get(outcome, 0) + 1
+        if outcome == "sent":
+            _run_steps(rt, rest, now, counts, None)
     return counts
+
+
+def _run_steps(rt: Runtime, steps: list, now: int, counts: dict, queue: AlertQueue | None) -> None:
+    """One occurrence's due steps in order, until one fails or a Slack alert is held for its channel."""
+    for n, entry in enumerate(steps):
+        if queue is not None and entry["action"] == "slack_alert" and queue.hold(entry, steps[n + 1:]):
+            return
+        outcome = dispatch_one(rt, entry, now)
+        counts[outcome] += 1
+        if outcome in ("failed", "deferred"):
+            return
 
 
 def dispatch_one(rt: Runtime, entry: dict, now: int) -> str:
@@ -64,6 +79,12 @@ def dispatch_one(rt: Runtime, entry: dict, now: int) -> str:
         result = SENDERS[entry["action"]](rt, entry, in_doubt)
     except Permanent as exc:
         return _finish(rt, entry, now, "dead", error=str(exc))
+    except RateLimited as exc:  # put back with Retry-After; no try is used up, nothing sleeps
+        next_at = now + math.floor(exc.retry_after)  # the pacer holds the channel for the rest
+        with rt.store.begin() as conn:
+            pb_store.defer_later_steps(conn, entry, next_at)
+        return _finish(rt, entry, now, "deferred", attempts=entry["attempts"], next_at=next_at,
+                       status_as="failed" if in_doubt else entry["status"])
     except Exception as exc:  # noqa: BLE001 - any failure of a remote call is retried with backoff
         status = "dead" if attempts >= rt.max_attempts else "failed"
         with rt.store.begin() as conn:
@@ -74,9 +95,9 @@ def dispatch_one(rt: Runtime, entry: dict, now: int) -> str:
     return _finish(rt, entry, now, "sent", result=result)
 
 
-def _finish(rt: Runtime, entry: dict, now: int, status: str, **values) -> str:
+def _finish(rt: Runtime, entry: dict, now: int, status: str, status_as: str | None = None, **values) -> str:
     with rt.store.begin() as conn:
-        pb_store.mark(conn, entry["id"], now, status=status, **values)
+        pb_store.mark(conn, entry["id"], now, status=status_as or status, **values)
     return status
 
 
@@ -124,11 +145,8 @@ def _set_field(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
 
 def _slack(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
     p, ref = entry["payload"], f"pql-ledger-{entry['id']}"
-    channel = p["channel"] or _dm(rt, p["to_owner"])
-    with rt.store.begin() as conn:
-        alert = alert_store.alert_for_ledger(conn, entry["id"], {
-            "playbook": entry["playbook"], "subject_id": entry["subject_id"], "model": p["context"]["model"],
-            "owner": entry["owner"], "context": p["context"], "created_at": entry["created_at"]})
+    channel = alert_channel(rt, p, Permanent)
+    alert = alert_row(rt, entry)
     if in_doubt:
         found = rt.sender.find(channel, ref)
         if found:
@@ -144,15 +162,7 @@ def _posted(rt: Runtime, alert_id: int, where: dict, recovered: bool = False) ->
 
 
 def _dm(rt: Runtime, email: str | None) -> str:
-    if not email:
-        raise Permanent("no owner to send the alert to (no rep was eligible and the record had no owner)")
-    rep = rt.playbooks.routing.rep(email)
-    return rep.slack_user if rep and rep.slack_user else rt.sender.dm_channel(email)
-
-
-def rep_choices(rt: Runtime) -> list:
-    """(email, name) of the reps the 'Assign to…' select offers: everyone not away."""
-    return [(r.email, r.name) for r in rt.playbooks.routing.reps if not r.away]
+    return alert_channel(rt, {"to_owner": email}, Permanent)
 
 
 SENDERS = {"assign": _assign, "create_task": _task, "set_field": _set_field, "slack_alert": _slack}
@@ -167,9 +177,12 @@ def send_digests(rt: Runtime, now: int) -> int:
         items = list(items)
         ref = f"pql-digest-{items[0]['id']}"
         channel = _dm(rt, owner)
-        where = rt.sender.find(channel, ref) or rt.sender.post(
-            channel, f"Your {len(items)} new PQL(s)", digest_blocks(owner, [e["payload"]["context"] for e in items]),
-            ref)
+        try:
+            where = rt.sender.find(channel, ref) or rt.sender.post(
+                channel, f"Your {len(items)} new PQL(s)",
+                digest_blocks(owner, [e["payload"]["context"] for e in items]), ref)
+        except RateLimited:  # held for the next digest run rather than slept on
+            continue
         with rt.store.begin() as conn:
             for e in items:
                 pb_store.mark(conn, e["id"], now, status="sent", result={"digest": where})

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from crm_app.specs.playbooks import PlaybookSet
+from crm_app.slack.pacing import ChannelPacer
 from crm_app.slack.senders import OutboxSender, SlackSender
 from crm_app.slack.settings import slack_setting
 
@@ -37,7 +38,9 @@ def make_sender(store, env: dict | None = None):
     token = slack_setting("SLACK_BOT_TOKEN", env)
     if not token:
         return OutboxSender(store)
-    return SlackSender.from_token(token, slack_setting("SLACK_API_URL", env))
+    pacer = ChannelPacer(float(slack_setting("SLACK_CHANNEL_RATE", env)),
+                         int(slack_setting("SLACK_CHANNEL_BURST", env)))
+    return SlackSender.from_token(token, slack_setting("SLACK_API_URL", env), pacer)
 
 
 def make_runtime(store, specs, adapter, env: dict | None = None) -> Runtime:

@@ -93,3 +93,10 @@ def feedback_counts(conn: Connection, since: int) -> tuple[int, int]:
     not_a_fit = conn.execute(select(func.count(distinct(pql_feedback.c.subject_id)))
                              .where(pql_feedback.c.kind == "false_positive", pql_feedback.c.at >= since)).scalar()
     return alerted, not_a_fit or 0
+
+
+def alerts_at(conn: Connection, channel: str, ts: str) -> list[dict]:
+    """The alerts posted in one message (several when they were bundled), oldest first."""
+    q = select(slack_alerts).where(slack_alerts.c.channel == channel, slack_alerts.c.ts == ts).order_by(
+        slack_alerts.c.id)
+    return [dict(r._mapping) for r in conn.execute(q)]

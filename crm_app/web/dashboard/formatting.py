@@ -43,12 +43,21 @@ def spec_error(error) -> str:
     return text.replace(file, short_path(file), 1) if file else text
 
 
+def _unslack(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def mrkdwn(text: str) -> Markup:
-    """Slack's mrkdwn as the outbox shows it: *bold*, <url|label> links; everything else escaped."""
-    html = str(escape(text or ""))
-    html = re.sub(r"&lt;(https?://[^|&]+)\|([^&]+)&gt;", r'<a href="\1">\2</a>', html)
-    html = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<strong>\1</strong>", html)
-    return Markup(html)
+    """Slack's mrkdwn as the outbox shows it: *bold* and <http(s)://url|label> links; the rest is text, with
+    Slack's `&amp;`, `&lt;`, `&gt;` shown as the characters they stand for (escaped text never forms a link)."""
+    pieces, html = re.split(r"<(https?://[^|<>\s]+)\|([^<>]*)>", text or ""), []
+    for i in range(0, len(pieces), 3):
+        html.append(re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<strong>\1</strong>",
+                           str(escape(_unslack(pieces[i])))))
+        if i + 2 < len(pieces):
+            html.append(f'<a href="{escape(_unslack(pieces[i + 1]))}" rel="noopener noreferrer">'
+                        f'{escape(_unslack(pieces[i + 2]))}</a>')
+    return Markup("".join(html))
 
 
 FILTERS = {"mrkdwn": mrkdwn, "short_path": short_path, "spec_error": spec_error, "fmt_date": date, "fmt_number": number, "fmt_percent": percent, "fmt_points": points,

@@ -1,0 +1,152 @@
+"""Slack alerts of one dispatch pass, channel by channel: paced as Slack's per-channel limit allows, bundled
+into one message when a channel has more waiting than it may take now, and put back (not slept on) when
+the channel must wait or Slack answers 429 with Retry-After."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from crm_app.services.playbooks.runtime import Runtime
+from crm_app.slack.blocks import (BUNDLE_MAX, alert_blocks, alert_summary, bundle_blocks, bundle_summary,
+                                   handled_line)
+from crm_app.slack.senders import RateLimited
+from crm_app.store.playbooks import alerts as alert_store
+from crm_app.store.playbooks import ledger as pb_store
+
+
+def rep_choices(rt: Runtime) -> list:
+    """(email, name) of the reps the 'Assign to…' select offers: everyone not away."""
+    return [(r.email, r.name) for r in rt.playbooks.routing.reps if not r.away]
+
+
+def alert_channel(rt: Runtime, payload: dict, missing: type[Exception] = LookupError) -> str:
+    """Where an alert goes: its channel, or a DM to its owner (the rep's slack_user, else found by email)."""
+    if payload.get("channel"):
+        return payload["channel"]
+    email = payload.get("to_owner")
+    if not email:
+        raise missing("no owner to send the alert to (no rep was eligible and the record had no owner)")
+    rep = rt.playbooks.routing.rep(email)
+    return rep.slack_user if rep and rep.slack_user else rt.sender.dm_channel(email)
+
+
+def alert_row(rt: Runtime, entry: dict) -> dict:
+    """The alert of a ledger entry, created on first call (so a retried post keeps its alert id)."""
+    p = entry["payload"]
+    with rt.store.begin() as conn:
+        return alert_store.alert_for_ledger(conn, entry["id"], {
+            "playbook": entry["playbook"], "subject_id": entry["subject_id"], "model": p["context"]["model"],
+            "owner": entry["owner"], "context": p["context"], "created_at": entry["created_at"]})
+
+
+class AlertQueue:
+    """Slack alerts held during a pass, then sent per channel by `flush`."""
+
+    def __init__(self, rt: Runtime, now: int, backoff: Callable[[int], int]):
+        self.rt, self.now, self.backoff = rt, now, backoff
+        self.channels: dict = {}  # channel -> [(entry, later steps of its occurrence)]
+
+    def hold(self, entry: dict, rest: list) -> bool:
+        """Take a due Slack alert for its channel; False when it should go the one-by-one way (no pacing, an
+        in-doubt post that must be looked up first, or a channel that cannot be found now)."""
+        if getattr(self.rt.sender, "pacer", None) is None or entry["status"] == "dispatching":
+            return False
+        try:
+            channel = alert_channel(self.rt, entry["payload"])
+        except Exception:  # noqa: BLE001 - the one-by-one path records the failure with backoff
+            return False
+        self.channels.setdefault(channel, []).append((entry, rest))
+        return True
+
+    def flush(self) -> list:
+        """Send what each channel may take now; returns [(outcome, entry, later steps)]."""
+        done = []
+        for channel, held in self.channels.items():
+            held.sort(key=lambda h: h[0]["id"])
+            room = self.rt.sender.pacer.available(channel)
+            if len(held) <= room:
+                groups = [[h] for h in held]
+            else:
+                groups = [held[i:i + BUNDLE_MAX] for i in range(0, len(held), BUNDLE_MAX)]
+            for n, group in enumerate(groups):
+                if n >= room:
+                    done += self._put_back(group, self.rt.sender.pacer.wait(channel))
+                else:
+                    done += self._send(channel, group)
+        self.channels = {}
+        return done
+
+    def _send(self, channel: str, group: list) -> list:
+        rt, now = self.rt, self.now
+        entries = [e for e, _ in group]
+        alerts = [alert_row(rt, e) for e in entries]
+        with rt.store.begin() as conn:
+            for e in entries:
+                pb_store.mark(conn, e["id"], now, status="dispatching", attempts=e["attempts"] + 1)
+        for e in entries:
+            rt.at("before_dispatch", e)
+        refs = [f"pql-ledger-{e['id']}" for e in entries]
+        reps = rep_choices(rt)
+        if len(entries) == 1:
+            text, blocks = entries[0]["payload"]["text"], alert_blocks(entries[0]["payload"]["context"],
+                                                                        alerts[0]["id"], reps)
+        else:
+            text = bundle_summary([e["payload"]["text"] for e in entries])
+            blocks = bundle_blocks([(e["payload"]["context"], a["id"], None) for e, a in zip(entries, alerts)], reps)
+        try:
+            where = rt.sender.post(channel, text, blocks, refs)
+        except RateLimited as exc:
+            return self._put_back(group, exc.retry_after)
+        except Exception as exc:  # noqa: BLE001 - any failure of a remote call is retried with backoff
+            return [(self._failed(e, exc), e, rest) for e, rest in group]
+        with rt.store.begin() as conn:
+            for a in alerts:
+                alert_store.set_posted(conn, a["id"], where["channel"], where["ts"])
+        for e in entries:
+            rt.at("after_dispatch", e)
+        with rt.store.begin() as conn:
+            for e, a in zip(entries, alerts):
+                result = {"alert_id": a["id"], **where, **({"bundled": len(entries)} if len(entries) > 1 else {})}
+                pb_store.mark(conn, e["id"], now, status="sent", result=result)
+        return [("sent", e, rest) for e, rest in group]
+
+    def _put_back(self, group: list, wait: float) -> list:
+        """The channel must wait: the alerts (and their later steps) come due again then; no try is used up.
+
+        Rounded down to the ledger's whole seconds, so a sub-second wait is looked at again on the next pass
+        (the pacer, not the ledger, decides when the post goes)."""
+        next_at = self.now + math.floor(wait)
+        with self.rt.store.begin() as conn:
+            for e, _ in group:
+                pb_store.mark(conn, e["id"], self.now, status=e["status"], attempts=e["attempts"], next_at=next_at)
+                pb_store.defer_later_steps(conn, e, next_at)
+        return [("deferred", e, []) for e, _ in group]
+
+    def _failed(self, entry: dict, exc: Exception) -> str:
+        attempts = entry["attempts"] + 1
+        status = "dead" if attempts >= self.rt.max_attempts else "failed"
+        next_at = self.now + self.backoff(attempts)
+        with self.rt.store.begin() as conn:
+            pb_store.defer_later_steps(conn, entry, next_at)
+            pb_store.mark(conn, entry["id"], self.now, status=status, next_at=next_at,
+                          error=f"{type(exc).__name__}: {exc}"[:2000])
+        return status
+
+
+def refresh_message(rt: Runtime, alert: dict, line: str) -> None:
+    """Update the message an alert was posted in after a click: the alert shows `line` instead of its
+    buttons; in a bundle, the other alerts keep their buttons or their own handled line."""
+    if not alert["ts"]:
+        return
+    with rt.store.read() as conn:
+        posted = alert_store.alerts_at(conn, alert["channel"], alert["ts"])
+    reps = rep_choices(rt)
+    if len(posted) <= 1:
+        rt.sender.update(alert["channel"], alert["ts"], alert_summary(alert["context"]),
+                         alert_blocks(alert["context"], alert["id"], reps, handled=line))
+        return
+    items = [(a["context"], a["id"], line if a["id"] == alert["id"] else (
+        handled_line(a["handled_action"], a["handled_by"], a["handled_at"], a["detail"])
+        if a["handled_action"] else None)) for a in posted]
+    rt.sender.update(alert["channel"], alert["ts"], bundle_summary([alert_summary(a["context"]) for a in posted]),
+                     bundle_blocks(items, reps))

@@ -123,6 +123,8 @@ def parse_message(raw, default_type: str | None, received_at: int, max_bytes: in
         return Message(kind, message_id, user_id, anonymous_id, ts, group_id=group_id)
     traits = _mapping(raw.get("traits"), "traits")
     if kind == "identify":
+        # RudderStack's SDK sends identify traits as context.traits; Segment's at the top level.
+        traits = {**_mapping(context.get("traits"), "context.traits"), **traits}
         text_field(traits, "email", "traits.email", 320)
         return Message(kind, message_id, user_id, anonymous_id, ts, traits=traits, group_id=group_id)
     group = _identifier(raw.get("groupId"), "groupId")

@@ -156,3 +156,26 @@ def test_scoring_runs_after_hypothesis_style_values(store, hostile_app):
         "u": "\u0130\U0001F600", "mixed": [1, "a", None, True, {"k": [1.5]}]}}
     assert _post(hostile_app, json.dumps({"batch": [odd]}).encode()).status_code == 200
     assert score_and_read(store) > 0
+
+
+@pytest.mark.parametrize("body", [
+    b'{"writeKey": "\\ud800", "batch": []}', b'{"writeKey": "\\u0000", "batch": []}', b'{"writeKey": 5}',
+])
+def test_hostile_write_key_in_the_body_is_a_401(hostile_app, body):
+    response = hostile_app.test_client().post("/v1/batch", data=body, headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.get_json()["code"]) == (401, "unauthorized")
+
+
+def test_hostile_lines_in_an_import_file_are_refused_alone(store, tmp_path):
+    from crm_app.services.ingest.imports import import_events
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join([
+        '{"userId": "f1", "event": "Good", "messageId": "good-f1"}',
+        '{"userId": "f2", "event": "Big", "properties": {"x": ' + "9" * 5000 + "}}",
+        '{"userId": "f3", "event": "NaN", "properties": {"x": NaN}}',
+        '{"userId": "f4", "event": "Nul\\u0000"}',
+        "[" * 5000 + "]" * 5000,
+        '{"userId": "f5", "event": "Good", "messageId": "good-f5"}']) + "\n")
+    report = import_events(store, path, quiet=True)
+    assert report.accepted == 2 and sorted(r["index"] for r in report.rejected) == [2, 3, 4, 5]
+    score_and_read(store)

@@ -61,7 +61,8 @@ def _handle(kind: str | None):
         return _error(400, "invalid_request", str(exc))
     if config.write_key:
         given = _write_key_from_request(body)
-        if given is None or not hmac.compare_digest(given.encode(), config.write_key.encode()):
+        if given is None or not hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                                                    config.write_key.encode("utf-8", "surrogatepass")):
             return _error(401, "unauthorized", "missing or wrong write key: send it as the HTTP Basic user name")
     if kind is None:
         if not isinstance(body, dict) or not isinstance(body.get("batch"), list):

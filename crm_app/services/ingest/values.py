@@ -38,25 +38,21 @@ def _integer(text: str):
     return int(text)
 
 
-def loads(raw: bytes | str):
+def loads(raw: bytes | str, what: str = "body"):
     """Parse a request body; values no backend can store come back as Unstorable, to be refused per message.
 
     Raises IngestError for bytes that are not JSON, or that nest deeper than the parser can follow."""
     try:
         try:
             return json.loads(raw, parse_constant=_constant)
-        except json.JSONDecodeError:
-            raise
-        except UnicodeDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             raise
         except ValueError:  # an integer past Python's int-str digit limit: parse again, keeping it as text
             return json.loads(raw, parse_constant=_constant, parse_int=_integer)
     except RecursionError:
-        raise IngestError("body nests deeper than the JSON parser follows") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IngestError(f"body is not valid JSON: {exc}") from None
-    except ValueError as exc:
-        raise IngestError(f"body is not valid JSON: {exc}") from None
+        raise IngestError(f"{what} nests deeper than the JSON parser follows") from None
+    except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
+        raise IngestError(f"{what} is not valid JSON: {exc}") from None
 
 
 def _where(path: tuple) -> str:
@@ -105,6 +101,6 @@ def text_field(values: dict, key: str, field: str, limit: int) -> str | None:
     if not isinstance(value, str):
         raise IngestError(f"'{field}' must be text, got {type(value).__name__}")
     text = str(value).strip()
-    if max(len(text), len(text.lower())) > limit:
+    if max(len(value), len(text.lower())) > limit:  # the writer stores the value as sent
         raise IngestError(f"'{field}' is longer than {limit} characters")
     return text or None

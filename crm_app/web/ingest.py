@@ -58,7 +58,7 @@ def _handle(kind: str | None):
     except BodyRefused as exc:
         return _error(exc.status, exc.code, exc.message)
     except IngestError as exc:
-        return _error(400, "invalid_request", str(exc))
+        return _error(400, "invalid_request", f"the body is {exc}")
     if config.write_key:
         given = _write_key_from_request(body)
         if given is None or not hmac.compare_digest(given.encode("utf-8", "surrogatepass"),

@@ -69,9 +69,9 @@ def _event_rows(path: Path, handle, report: IngestReport):
         if not text.strip():
             continue
         try:
-            yield line_no, loads(text, "line")  # values no backend stores are refused per line, with a reason
+            yield line_no, loads(text)  # values no backend stores are refused per line, with a reason
         except IngestError as exc:
-            report.rejected.append({"index": line_no, "reason": str(exc).removeprefix("line ")})
+            report.rejected.append({"index": line_no, "reason": str(exc)})
 
 
 def mapped_event(row: dict, mapping: ImportMapping) -> dict:

@@ -38,7 +38,7 @@ def _integer(text: str):
     return int(text)
 
 
-def loads(raw: bytes | str, what: str = "body"):
+def loads(raw: bytes | str):
     """Parse a request body; values no backend can store come back as Unstorable, to be refused per message.
 
     Raises IngestError for bytes that are not JSON, or that nest deeper than the parser can follow."""
@@ -50,9 +50,9 @@ def loads(raw: bytes | str, what: str = "body"):
         except ValueError:  # an integer past Python's int-str digit limit: parse again, keeping it as text
             return json.loads(raw, parse_constant=_constant, parse_int=_integer)
     except RecursionError:
-        raise IngestError(f"{what} nests deeper than the JSON parser follows") from None
+        raise IngestError("not valid JSON here: it nests deeper than the JSON parser follows") from None
     except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
-        raise IngestError(f"{what} is not valid JSON: {exc}") from None
+        raise IngestError(f"not valid JSON: {exc}") from None
 
 
 def _where(path: tuple) -> str:

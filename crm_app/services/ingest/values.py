@@ -60,8 +60,41 @@ def _where(path: tuple) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def _storable(message: dict, max_depth: int) -> bool:
+    """True when every value can be stored; the fast walk that good traffic takes (no paths built)."""
+    search, isfinite = _UNSTORABLE_TEXT.search, math.isfinite
+    stack = [(message, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > max_depth:
+            return False
+        if type(container) is dict:
+            for key in container:
+                if search(key):
+                    return False
+            container = container.values()
+        for item in container:
+            kind = type(item)
+            if kind is str:
+                if search(item):
+                    return False
+            elif kind is dict or kind is list:
+                stack.append((item, depth + 1))
+            elif kind is int:
+                if not INT64_MIN <= item <= INT64_MAX:
+                    return False
+            elif kind is float:
+                if not isfinite(item):
+                    return False
+            elif item is not None and kind is not bool:
+                return False
+    return True
+
+
 def check_values(message: dict, max_depth: int = MAX_DEPTH) -> None:
     """Raise IngestError naming the first value in the message that some backend cannot store."""
+    if _storable(message, max_depth):
+        return
     stack = [(message, 1, ())]
     while stack:
         value, depth, path = stack.pop()
@@ -91,6 +124,7 @@ def check_values(message: dict, max_depth: int = MAX_DEPTH) -> None:
             raise IngestError(f"'{_where(path)}' is a {value.what}, which no backend stores")
         else:
             raise IngestError(f"'{_where(path)}' is a {type(value).__name__}, not a JSON value")
+    raise IngestError("a value no backend stores")  # _storable and this walk disagree: refuse all the same
 
 
 def text_field(values: dict, key: str, field: str, limit: int) -> str | None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm_app.store import schema
 
@@ -60,6 +60,10 @@ def test_sdk_messages_are_stored_exactly_once(store, sdk, gzip):
         aliases = dict(conn.execute(select(a.c.anonymous_id, a.c.person_id)).all())
         owners = dict(conn.execute(select(e.c.message_id, e.c.person_id)).all())
         accounts = conn.execute(select(p.c.external_id, p.c.account_id, p.c.email)).all()
+        log = schema.ingest_log
+        accepted, duplicates, rejected = conn.execute(select(func.sum(log.c.accepted), func.sum(log.c.duplicates),
+                                                             func.sum(log.c.rejected))).one()
+    assert (accepted, duplicates, rejected) == (sent, 0, 0)  # every message the SDK sent, each once
     assert len(people) == MESSAGES_PER_RUN // 6
     # alias: the anonymous page and track now belong to the person the user id names
     assert all(aliases[f"{sdk}-{gzip}-anon{n}"] == people[f"{sdk}-{gzip}-u{n}"] for n in range(len(people)))

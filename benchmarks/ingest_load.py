@@ -2,6 +2,7 @@
 
     python benchmarks/ingest_load.py                       # SQLite, 60 s
     python benchmarks/ingest_load.py --database-url postgresql://postgres@127.0.0.1:5432/test --seconds 60
+    python benchmarks/ingest_load.py --gzip                # gzipped bodies, as RudderStack's SDK sends
     python benchmarks/ingest_load.py --url http://127.0.0.1:5000 --write-key KEY   # a server you started
 
 Prints events per second, request latency percentiles and errors, then checks that every accepted event is
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import http.client
 import json
 import os
@@ -54,11 +56,12 @@ def batch_body(run: str, n: int, start: int, users: int) -> bytes:
 class Load:
     """Sender threads sharing counters; each keeps its own connection."""
 
-    def __init__(self, url: str, write_key: str, batch: int, users: int):
+    def __init__(self, url: str, write_key: str, batch: int, users: int, gzipped: bool = False):
         parsed = urlparse(url)
         self.host, self.port = parsed.hostname, parsed.port or 80
         self.auth = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
         self.batch, self.users, self.run = batch, users, uuid.uuid4().hex[:8]
+        self.gzipped = gzipped  # Content-Encoding: gzip, as RudderStack's SDK sends by default
         self.lock = threading.Lock()
         self.next = 0
         self.latencies: list[float] = []
@@ -74,10 +77,12 @@ class Load:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         while time.time() < deadline:
             body = batch_body(self.run, self.batch, self._take(), self.users)
+            headers = {"Content-Type": "application/json", "Authorization": self.auth}
+            if self.gzipped:
+                body, headers["Content-Encoding"] = gzip.compress(body, 6), "gzip"
             began = time.perf_counter()
             try:
-                conn.request("POST", "/v1/batch", body, {"Content-Type": "application/json",
-                                                         "Authorization": self.auth})
+                conn.request("POST", "/v1/batch", body, headers)
                 response = conn.getresponse()
                 answer = response.read()
                 ok = response.status == 200
@@ -161,6 +166,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="sender threads")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--gzip", action="store_true", help="send gzipped bodies (Content-Encoding: gzip)")
     args = parser.parse_args()
 
     drop = None
@@ -174,7 +180,7 @@ def main() -> int:
         url = args.url
         if not url:
             proc, url = start_gunicorn(database_url, args.web_workers, args.write_key)
-        load = Load(url, args.write_key, args.batch, args.users)
+        load = Load(url, args.write_key, args.batch, args.users, args.gzip)
         try:
             began = time.time()
             deadline = began + args.seconds
@@ -190,7 +196,8 @@ def main() -> int:
                 proc.wait(30)
         backend = database_url.split(":", 1)[0]
         print(f"backend {backend}, gunicorn workers {args.web_workers if proc else '(external)'}, "
-              f"{args.concurrency} senders, {args.batch} events/request, {elapsed:.1f} s")
+              f"{args.concurrency} senders, {args.batch} events/request{', gzip' if args.gzip else ''}, "
+              f"{elapsed:.1f} s, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"requests {len(load.latencies)}, errors {load.errors}, events sent {load.sent}, "
               f"accepted {load.accepted}")
         print(f"throughput {load.accepted / elapsed:,.0f} events/s ({len(load.latencies) / elapsed:.1f} requests/s)")

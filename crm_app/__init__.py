@@ -35,6 +35,8 @@ def create_app(config: Config | None = None, store=None, embedded: bool | None =
         logging.getLogger(__name__).warning("WRITE_KEY is empty: the ingest API accepts any sender "
                                             "(fine for the embedded demo, never in production)")
     app.register_blueprint(ingest.bp)
+    from crm_app.web import openapi
+    app.register_blueprint(openapi.bp)  # GET /openapi.json describes the ingest API
     app.register_blueprint(probes.bp)
     from crm_app.web.slack import register_slack  # /slack/events when Slack is configured
     register_slack(app, app.config["PQL_STORE"])

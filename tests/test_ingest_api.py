@@ -63,7 +63,7 @@ def test_batch_keeps_good_messages_and_reports_bad_ones_by_index(app, client):
              dict(TRACK, messageId="m-4", timestamp="yesterday"),
              "not an object",
              dict(TRACK, messageId="m-5", type="track"),
-             dict(TRACK, messageId="m-6", type="alias"),
+             dict(TRACK, messageId="m-6", type="merge"),
              {"userId": "u1", "event": "Logged In", "messageId": "m-7"}]
     response = client.post("/v1/batch", headers=AUTH, json={"batch": batch})
     assert response.status_code == 200
@@ -74,8 +74,8 @@ def test_batch_keeps_good_messages_and_reports_bad_ones_by_index(app, client):
         (2, "a message needs 'userId' or 'anonymousId'"),
         (3, "'timestamp' 'yesterday' is not an ISO-8601 date-time such as 2026-11-01T12:00:00Z"),
         (4, "a message must be a JSON object, got str"),
-        (6, "'type' must be one of track, identify, group, page, screen, got 'alias'"),
-        (7, "'type' must be one of track, identify, group, page, screen, got None"),
+        (6, "'type' must be one of track, identify, group, page, screen, alias, got 'merge'"),
+        (7, "'type' must be one of track, identify, group, page, screen, alias, got None"),
     ]
     assert count(app, schema.events) == 2
     rejects = rows(app, schema.ingest_rejects)
@@ -102,7 +102,7 @@ def test_message_without_message_id_gets_a_stable_one(app, client):
     (b"{not json", 400, "body is not valid JSON"),
     (json.dumps({"batch": "nope"}).encode(), 400, "a batch request needs 'batch'"),
     (json.dumps({"batch": [dict(TRACK, messageId=str(i), properties={"x": "y" * 1000}) for i in range(600)]})
-     .encode(), 400, "the limit is 512000"),
+     .encode(), 413, "over 512000 bytes"),
 ])
 def test_whole_request_errors(client, body, status, error):
     response = client.post("/v1/batch", headers=dict(AUTH, **{"Content-Type": "application/json"}), data=body)
@@ -135,7 +135,7 @@ def test_anonymous_history_follows_identification(app, client):
 
 
 def test_unknown_endpoint_is_404(client):
-    assert client.post("/v1/alias", headers=AUTH, json=TRACK).status_code == 404
+    assert client.post("/v1/merge", headers=AUTH, json=TRACK).status_code == 404
 
 
 def test_health_and_readiness(client):

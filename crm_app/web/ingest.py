@@ -1,15 +1,26 @@
-"""Segment-compatible ingest: POST /v1/track | identify | group | page | screen | batch, write key as Basic auth."""
+"""Segment-compatible ingest: POST /v1/track | identify | group | page | screen | alias | batch.
+
+The write key is the HTTP Basic user name (or `writeKey` in the body). Bodies may be gzipped. Errors answer
+{"success": false, "code": ..., "message": ...}, the shape the Segment and RudderStack SDKs parse; 4xx means
+"do not retry", and a 5xx (only ever a store outage) means "retry"."""
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
-import json
+import logging
 
 from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
+from crm_app.errors import IngestError
+from crm_app.services.ingest.body import BodyRefused, read_body
+from crm_app.services.ingest.messages import MESSAGE_TYPES
+from crm_app.services.ingest.values import loads
 from crm_app.services.ingest.writer import ingest_messages
 
 bp = Blueprint("ingest", __name__, url_prefix="/v1")
+log = logging.getLogger(__name__)
 
 
 def _write_key_from_request(body) -> str | None:
@@ -17,7 +28,7 @@ def _write_key_from_request(body) -> str | None:
     if auth.lower().startswith("basic "):
         try:
             decoded = base64.b64decode(auth[6:].strip()).decode()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, binascii.Error):
             return None
         return decoded.split(":", 1)[0]
     if isinstance(body, dict) and isinstance(body.get("writeKey"), str):
@@ -25,33 +36,38 @@ def _write_key_from_request(body) -> str | None:
     return None
 
 
-def _error(status: int, message: str):
-    return jsonify({"success": False, "error": message}), status
+def _error(status: int, code: str, message: str, **extra):
+    return jsonify({"success": False, "code": code, "message": message, "error": message, **extra}), status
+
+
+def _with_batch_context(messages: list, context) -> list:
+    """A batch-level `context` fills in each message's own; a message whose context is no object keeps it,
+    to be refused alone."""
+    if not isinstance(context, dict):
+        return messages
+    return [dict(m, context={**context, **(m.get("context") or {})})
+            if isinstance(m, dict) and isinstance(m.get("context") or {}, dict) else m for m in messages]
 
 
 def _handle(kind: str | None):
     config = current_app.config["PQL_CONFIG"]
-    if request.content_length and request.content_length > config.max_batch_bytes:
-        return _error(400, f"request is {request.content_length} bytes; the limit is {config.max_batch_bytes}")
-    raw = request.get_data(cache=False)
-    if len(raw) > config.max_batch_bytes:
-        return _error(400, f"request is {len(raw)} bytes; the limit is {config.max_batch_bytes}")
     try:
-        body = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _error(400, f"body is not valid JSON: {exc}")
+        raw = read_body(request.stream, request.content_length, request.headers.get("Content-Encoding"),
+                        config.max_batch_bytes)
+        body = loads(raw or b"null")
+    except BodyRefused as exc:
+        return _error(exc.status, exc.code, exc.message)
+    except IngestError as exc:
+        return _error(400, "invalid_request", f"the body is {exc}")
     if config.write_key:
         given = _write_key_from_request(body)
-        if given is None or not hmac.compare_digest(given.encode(), config.write_key.encode()):
-            return _error(401, "missing or wrong write key: send it as the HTTP Basic user name")
+        if given is None or not hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                                                    config.write_key.encode("utf-8", "surrogatepass")):
+            return _error(401, "unauthorized", "missing or wrong write key: send it as the HTTP Basic user name")
     if kind is None:
         if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
-            return _error(400, "a batch request needs 'batch': [messages]")
-        messages, default_type = body["batch"], None
-        context = body.get("context")
-        if isinstance(context, dict):
-            messages = [dict(m, context={**context, **(m.get("context") or {})}) if isinstance(m, dict) else m
-                        for m in messages]
+            return _error(400, "invalid_request", "a batch request needs 'batch': [messages]")
+        messages, default_type = _with_batch_context(body["batch"], body.get("context")), None
     else:
         messages, default_type = [body], kind
     report = ingest_messages(current_app.config["PQL_STORE"], messages, f"http:{kind or 'batch'}",
@@ -60,8 +76,20 @@ def _handle(kind: str | None):
     wake = current_app.config.get("PQL_ON_INGEST")  # `serve`: wake the in-process scoring job
     if wake is not None and report.accepted:
         wake()
-    status = 400 if report.rejected and not report.accepted and not report.duplicates else 200
-    return jsonify(report.as_json()), status
+    if report.rejected and not report.accepted and not report.duplicates:
+        first = report.rejected[0]
+        return _error(400, "invalid_request", f"every message was rejected; message {first['index']}: "
+                      f"{first['reason']}", **{k: v for k, v in report.as_json().items() if k != "success"})
+    return jsonify(report.as_json()), 200
+
+
+@bp.errorhandler(Exception)
+def _store_unavailable(exc):
+    """Only a failing store gets here (every message is checked first): 503, so the SDKs retry later."""
+    if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
+        return _error(exc.code, "invalid_request", exc.description or exc.name)
+    log.exception("ingest failed: %s", exc)
+    return _error(503, "unavailable", "the store is unavailable; retry later")
 
 
 @bp.post("/batch")
@@ -72,6 +100,7 @@ def batch():
 
 @bp.post("/<kind>")
 def single(kind: str):
-    if kind not in ("track", "identify", "group", "page", "screen"):
-        return _error(404, f"unknown endpoint /v1/{kind}; use track, identify, group, page, screen or batch")
+    if kind not in MESSAGE_TYPES:
+        return _error(404, "not_found", f"unknown endpoint /v1/{kind[:40]}; use {', '.join(MESSAGE_TYPES)} "
+                      "or batch")
     return _handle(kind)

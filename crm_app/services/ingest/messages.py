@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from crm_app.errors import IngestError
+from crm_app.services.ingest.values import check_values, text_field
 
-MESSAGE_TYPES = ("track", "identify", "group", "page", "screen")
+MESSAGE_TYPES = ("track", "identify", "group", "page", "screen", "alias")
+LATEST_TS = 253402300799  # 9999-12-31T23:59:59Z, the last moment ISO-8601 writes with four digits
 PAGE_EVENT, SCREEN_EVENT = "Page Viewed", "Screen Viewed"
 
 
@@ -32,7 +34,10 @@ def parse_timestamp(value, field: str = "timestamp") -> int:
     if isinstance(value, bool):
         raise IngestError(f"'{field}' must be an ISO-8601 date-time such as 2026-11-01T12:00:00Z")
     if isinstance(value, (int, float)):
-        return int(value / 1000) if value > 10_000_000_000 else int(value)
+        seconds = value / 1000 if value > 10_000_000_000 else value
+        if not 0 <= seconds <= LATEST_TS:  # also NaN: every comparison with it is false
+            raise IngestError(f"'{field}' {value!r} is outside 1970-01-01 .. 9999-12-31 in epoch seconds or ms")
+        return int(seconds)
     if not isinstance(value, str) or not value.strip():
         raise IngestError(f"'{field}' must be an ISO-8601 date-time such as 2026-11-01T12:00:00Z")
     text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
@@ -42,7 +47,10 @@ def parse_timestamp(value, field: str = "timestamp") -> int:
         raise IngestError(f"'{field}' {value!r} is not an ISO-8601 date-time such as 2026-11-01T12:00:00Z")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp())
+    try:
+        return int(parsed.timestamp())
+    except (OverflowError, ValueError, OSError):
+        raise IngestError(f"'{field}' {value!r} is outside the range of dates the store keeps") from None
 
 
 def _identifier(raw, field: str) -> str | None:
@@ -74,6 +82,7 @@ def parse_message(raw, default_type: str | None, received_at: int, max_bytes: in
     """Check one message against the Segment spec; raise IngestError with the reason when it is not valid."""
     if not isinstance(raw, dict):
         raise IngestError(f"a message must be a JSON object, got {type(raw).__name__}")
+    check_values(raw)
     # None: the caller knows the whole request is within the limit, so no message in it can exceed it.
     size = len(json.dumps(raw, default=str).encode()) if max_bytes is not None else 0
     if max_bytes is not None and size > max_bytes:
@@ -85,6 +94,12 @@ def parse_message(raw, default_type: str | None, received_at: int, max_bytes: in
     anonymous_id = _identifier(raw.get("anonymousId"), "anonymousId")
     if user_id is None and anonymous_id is None:
         raise IngestError("a message needs 'userId' or 'anonymousId'")
+    if kind == "alias":
+        # Segment's alias: the earlier id (an anonymous id or a former user id) becomes this user.
+        previous = _identifier(raw.get("previousId"), "previousId")
+        if user_id is None or previous is None:
+            raise IngestError("an alias message needs 'previousId' and 'userId'")
+        anonymous_id = previous
     stamp = raw.get("timestamp") or raw.get("originalTimestamp") or raw.get("sentAt")
     ts = parse_timestamp(stamp) if stamp is not None else received_at
     message_id = _identifier(raw.get("messageId"), "messageId") or derived_message_id(raw)
@@ -94,8 +109,8 @@ def parse_message(raw, default_type: str | None, received_at: int, max_bytes: in
         event = raw.get("event")
         if not isinstance(event, str) or not event.strip():
             raise IngestError("a track message needs 'event', the name of what the user did")
-        if len(event) > 255:
-            raise IngestError("'event' is longer than 255 characters")
+        if max(len(event.strip()), len(event.strip().lower())) > 255:  # stored as typed and lower-cased
+            raise IngestError("'event' is longer than 255 characters (also once lower-cased)")
         return Message(kind, message_id, user_id, anonymous_id, ts, event.strip(),
                        _mapping(raw.get("properties"), "properties"), group_id=group_id)
     if kind in ("page", "screen"):
@@ -104,10 +119,17 @@ def parse_message(raw, default_type: str | None, received_at: int, max_bytes: in
             props.setdefault("name", raw["name"])
         return Message(kind, message_id, user_id, anonymous_id, ts, PAGE_EVENT if kind == "page" else SCREEN_EVENT,
                        props, group_id=group_id)
+    if kind == "alias":
+        return Message(kind, message_id, user_id, anonymous_id, ts, group_id=group_id)
     traits = _mapping(raw.get("traits"), "traits")
     if kind == "identify":
+        # RudderStack's SDK sends identify traits as context.traits; Segment's at the top level.
+        traits = {**_mapping(context.get("traits"), "context.traits"), **traits}
+        text_field(traits, "email", "traits.email", 320)
         return Message(kind, message_id, user_id, anonymous_id, ts, traits=traits, group_id=group_id)
     group = _identifier(raw.get("groupId"), "groupId")
     if group is None:
         raise IngestError("a group message needs 'groupId', the account or workspace id")
+    for key in ("name", "domain", "website"):
+        text_field(traits, key, f"traits.{key}", 255 if key == "name" else 2048)
     return Message(kind, message_id, user_id, anonymous_id, ts, traits=traits, group_id=group)

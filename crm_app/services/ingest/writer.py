@@ -51,8 +51,20 @@ def _domain(traits: dict) -> str | None:
     domain = traits.get("domain") or traits.get("website")
     if not isinstance(domain, str) or not domain.strip():
         return None
-    host = urlparse(domain if "//" in domain else f"//{domain}").hostname or ""
-    return host.removeprefix("www.") or None
+    try:
+        host = urlparse(domain if "//" in domain else f"//{domain}").hostname or ""
+    except ValueError:  # not a URL (an unclosed IPv6 bracket): no domain, the account is still stored
+        return None
+    host = host.removeprefix("www.")
+    return host if 0 < len(host) <= 255 else None
+
+
+def _payload_text(raw) -> str:
+    """The rejected message as JSON text for the rejects table; ASCII escapes keep NUL and surrogates storable."""
+    try:
+        return json.dumps(raw, default=str)[:65536]
+    except (RecursionError, ValueError):
+        return f"<{type(raw).__name__} that cannot be written as JSON>"
 
 
 def ingest_messages(store: Store, raw_messages: list, source: str, default_type: str | None = None,
@@ -69,8 +81,7 @@ def ingest_messages(store: Store, raw_messages: list, source: str, default_type:
             valid.append(parse_message(raw, default_type, received_at, max_message_bytes))
         except IngestError as exc:
             report.rejected.append({"index": position, "reason": str(exc)})
-            rejects.append({"position": position, "reason": str(exc),
-                            "payload": json.dumps(raw, default=str)[:65536]})
+            rejects.append({"position": position, "reason": str(exc), "payload": _payload_text(raw)})
     for attempt in range(DEADLOCK_RETRIES + 1):
         try:
             with store.begin() as conn:

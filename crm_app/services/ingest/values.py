@@ -1,0 +1,140 @@
+"""What every backend can store: JSON parsed without recursion errors, and each message's values checked."""
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from crm_app.errors import IngestError
+
+MAX_DEPTH = 32  # objects and arrays inside one message, the message itself counting as 1
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+MAX_INT_DIGITS = 19
+# NUL: PostgreSQL text and JSON columns refuse it. Lone surrogates are not Unicode: no UTF-8 encoding exists.
+_UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+class Unstorable:
+    """Stands in for a value the parser met but no backend can keep (NaN literal, a number past int64)."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __str__(self) -> str:
+        return f"<{self.what}>"
+
+    __repr__ = __str__
+
+
+def _constant(name: str) -> Unstorable:
+    return Unstorable(f"non-finite number {name}")
+
+
+def _integer(text: str):
+    if len(text) - text.startswith("-") > MAX_INT_DIGITS:
+        return Unstorable(f"integer of {len(text)} digits")
+    return int(text)
+
+
+def loads(raw: bytes | str):
+    """Parse a request body; values no backend can store come back as Unstorable, to be refused per message.
+
+    Raises IngestError for bytes that are not JSON, or that nest deeper than the parser can follow."""
+    try:
+        try:
+            return json.loads(raw, parse_constant=_constant)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise
+        except ValueError:  # an integer past Python's int-str digit limit: parse again, keeping it as text
+            return json.loads(raw, parse_constant=_constant, parse_int=_integer)
+    except RecursionError:
+        raise IngestError("not valid JSON here: it nests deeper than the JSON parser follows") from None
+    except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
+        raise IngestError(f"not valid JSON: {exc}") from None
+
+
+def _where(path: tuple) -> str:
+    text = ".".join(str(p) for p in path) or "message"
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _storable(message: dict, max_depth: int) -> bool:
+    """True when every value can be stored; the fast walk that good traffic takes (no paths built)."""
+    search, isfinite = _UNSTORABLE_TEXT.search, math.isfinite
+    stack = [(message, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > max_depth:
+            return False
+        if type(container) is dict:
+            for key in container:
+                if search(key):
+                    return False
+            container = container.values()
+        for item in container:
+            kind = type(item)
+            if kind is str:
+                if search(item):
+                    return False
+            elif kind is dict or kind is list:
+                stack.append((item, depth + 1))
+            elif kind is int:
+                if not INT64_MIN <= item <= INT64_MAX:
+                    return False
+            elif kind is float:
+                if not isfinite(item):
+                    return False
+            elif item is not None and kind is not bool:
+                return False
+    return True
+
+
+def check_values(message: dict, max_depth: int = MAX_DEPTH) -> None:
+    """Raise IngestError naming the first value in the message that some backend cannot store."""
+    if _storable(message, max_depth):
+        return
+    stack = [(message, 1, ())]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, dict):
+            if depth > max_depth:
+                raise IngestError(f"'{_where(path)}' nests deeper than {max_depth} levels")
+            for key, item in value.items():
+                if _UNSTORABLE_TEXT.search(key):
+                    raise IngestError(f"a key in '{_where(path)}' holds a NUL character or a lone surrogate")
+                stack.append((item, depth + 1, path + (key,)))
+        elif isinstance(value, list):
+            if depth > max_depth:
+                raise IngestError(f"'{_where(path)}' nests deeper than {max_depth} levels")
+            stack.extend((item, depth + 1, path + (i,)) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            if _UNSTORABLE_TEXT.search(value):
+                raise IngestError(f"'{_where(path)}' holds a NUL character or a lone surrogate")
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise IngestError(f"'{_where(path)}' is an integer outside the 64-bit range")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise IngestError(f"'{_where(path)}' is not a finite number (NaN, Infinity or past 1e308)")
+        elif isinstance(value, Unstorable):
+            raise IngestError(f"'{_where(path)}' is a {value.what}, which no backend stores")
+        else:
+            raise IngestError(f"'{_where(path)}' is a {type(value).__name__}, not a JSON value")
+    raise IngestError("a value no backend stores")  # _storable and this walk disagree: refuse all the same
+
+
+def text_field(values: dict, key: str, field: str, limit: int) -> str | None:
+    """A scalar text value that lands in a column of `limit` characters (also once lower-cased), or None."""
+    value = values.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise IngestError(f"'{field}' must be text, got {type(value).__name__}")
+    text = str(value).strip()
+    if max(len(value), len(text.lower())) > limit:  # the writer stores the value as sent
+        raise IngestError(f"'{field}' is longer than {limit} characters")
+    return text or None

@@ -11,7 +11,7 @@ from crm_app.crm.retry import RetryPolicy
 from crm_app.crm.salesforce import SalesforceCrm
 from crm_app.crm.sandbox import SandboxCrm, now_iso
 from crm_app.specs.loader import SpecDirs, load_spec_set
-from crm_app.specs.crm_mapping import load_mapping
+from crm_app.specs.crm.mapping import load_mapping
 from crm_app.store import Store
 from crm_app.store import events as events_store
 from crm_app.store import people as people_store

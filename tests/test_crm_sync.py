@@ -11,7 +11,7 @@ from crm_app.crm.base import CrmError
 from crm_app.crm.sandbox import SandboxCrm, now_iso
 from crm_app.errors import SpecSetInvalid
 from crm_app.services.crm.sync import sync_crm
-from crm_app.specs.crm_mapping import load_mapping
+from crm_app.specs.crm.mapping import load_mapping
 from crm_app.store import crm as crm_store
 from crm_app.store import schema
 from tests import crm_world as w

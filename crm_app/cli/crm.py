@@ -11,11 +11,12 @@ from crm_app.crm.base import CrmError
 from crm_app.crm.registry import make_adapter, setting
 from crm_app.errors import SpecSetInvalid
 from crm_app.services.crm.accounting import crm_status, format_status, record_usage
+from crm_app.services.crm.create import create_missing, policy_from
 from crm_app.services.crm.provision import provision
 from crm_app.services.crm.sync import sync_crm
 from crm_app.services.crm.writeback import push_scores
 from crm_app.specs.loader import load_spec_set
-from crm_app.specs.crm_mapping import load_mapping
+from crm_app.specs.crm.mapping import load_mapping
 from crm_app.store import Store
 
 
@@ -79,13 +80,20 @@ def cmd_sync(args) -> int:
 @_crm_errors
 def cmd_writeback(args) -> int:
     config, store, adapter = _context()
-    fields = load_spec_set(config.spec_dirs).fields
-    summary = push_scores(store, adapter, fields, dry_run=args.dry_run)
+    specs = load_spec_set(config.spec_dirs)
+    policy = policy_from(config.specs_root, setting("CRM_CREATE_FILE"), list(specs.rules.names))
+    created = create_missing(store, adapter, policy, dry_run=args.dry_run)
+    verb = "would get" if args.dry_run else "got"
+    print(f"{adapter.name}: {created.candidates} product user(s) without a CRM record {verb} one: "
+          f"{created.matched} linked by email, {created.created} created, {len(created.failed)} failed")
+    for external_id, error in list(created.failed.items())[:20]:
+        print(f"  not created {external_id}: {error}")
+    summary = push_scores(store, adapter, specs.fields, dry_run=args.dry_run)
     print(f"{adapter.name}: {summary.changed} records with changed values, {summary.written} written, "
           f"{len(summary.failed)} failed, API calls {sum(summary.calls.values())} {summary.calls}")
     for record_id, error in list(summary.failed.items())[:20]:
         print(f"  failed {record_id}: {error}")
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or created.failed else 0
 
 
 @_crm_errors

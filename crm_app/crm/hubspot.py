@@ -15,6 +15,7 @@ from hubspot.crm.objects import (AssociationSpec, Filter, FilterGroup, PublicAss
 from hubspot.crm.properties import Option, PropertyCreate, PropertyGroupCreate
 
 from crm_app.crm.base import CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, TaskRequest, WriteOutcome
+from crm_app.crm.hubspot_people import HubSpotPeople
 from crm_app.crm.hubspot_transport import api_factory
 from crm_app.crm.readback import LostAnswer, write_checked
 from crm_app.crm.retry import RetryPolicy
@@ -42,8 +43,9 @@ def our_type(prop: dict) -> str:
             "datetime": "datetime"}.get(kind, "text")
 
 
-class HubSpotCrm:
+class HubSpotCrm(HubSpotPeople):
     name = "hubspot"
+    property_group = GROUP
 
     def __init__(self, access_token: str, host: str = "https://api.hubapi.com", ca_bundle: str | None = None,
                  timeout: float = 30.0, policy: RetryPolicy | None = None):

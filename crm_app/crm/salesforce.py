@@ -16,6 +16,7 @@ from crm_app.crm.base import CallCounter, CrmError, CrmRecord, FieldInfo, Owner,
 from crm_app.crm.readback import LostAnswer, write_checked
 from crm_app.crm.retry import RetryPolicy
 from crm_app.crm.salesforce_fields import field_metadata, our_type
+from crm_app.crm.salesforce_people import SalesforcePeople, soql_quote
 from crm_app.crm.transport import CountingSession
 from crm_app.crm.values import canonical, to_salesforce
 
@@ -24,16 +25,12 @@ NO_ASSIGN = {"Sforce-Auto-Assign": "FALSE"}
 PERMISSION_SET = "PQL_Scoring_Integration"
 
 
-def soql_quote(value: str) -> str:
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def soql_datetime(watermark: str) -> str:
     """A SystemModstamp as an unquoted SOQL datetime literal, in whole seconds as Salesforce stores them."""
     return watermark[:19] + "Z"
 
 
-class SalesforceCrm:
+class SalesforceCrm(SalesforcePeople):
     name = "salesforce"
 
     def __init__(self, instance_url: str | None = None, session_id: str | None = None, username: str | None = None,

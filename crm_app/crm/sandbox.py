@@ -157,6 +157,48 @@ class SandboxCrm:
                 outcomes.append(WriteOutcome(update.id, ok, None if ok else "record not found"))
         return outcomes
 
+    # --- records for product users (creation is keyed by the product user id, so a retry finds its record)
+    def find_people_by_email(self, emails: list[str]) -> dict:
+        """lower-cased email -> (object, id): contacts first, then leads."""
+        self.counter.count("query")
+        wanted = sorted({e.lower() for e in emails if e})
+        found: dict = {}
+        for table in ("leads", "contacts"):
+            for start in range(0, len(wanted), 900):
+                part = wanted[start:start + 900]
+                rows = self.db.execute(f"SELECT id, lower(email) FROM [{table}] WHERE lower(email) IN "
+                                       f"({', '.join('?' * len(part))})", part).fetchall()
+                found.update({email: (table, record_id) for record_id, email in rows})
+        return found
+
+    def ensure_external_id(self, object_type: str, field: str) -> bool:
+        self._check_object(object_type)
+        if field in self.db[object_type].columns_dict:
+            return False
+        self.counter.count("create-field")
+        with self.db.atomic():
+            self.db[object_type].add_column(field, str)
+            self.db[object_type].create_index([field], unique=True, if_not_exists=True)
+        return True
+
+    def upsert_people(self, object_type: str, field: str, rows: list[tuple[str, dict]]) -> list[WriteOutcome]:
+        self._check_object(object_type)
+        prefix = {"leads": "LEAD-P", "contacts": "CON-P"}.get(object_type, "REC-P")
+        outcomes = []
+        stamp = now_iso()
+        for start in range(0, len(rows), BATCH):
+            self.counter.count("write")
+            with self.db.atomic():
+                for external, values in rows[start:start + BATCH]:
+                    existing = self.db.execute(f"SELECT id FROM [{object_type}] WHERE [{field}] = ?",
+                                               [external]).fetchone()
+                    record_id = existing[0] if existing else f"{prefix}{uuid.uuid4().hex[:10]}"
+                    known = {k: v for k, v in values.items() if k in self.db[object_type].columns_dict}
+                    self.db[object_type].upsert({"id": record_id, field: external, **known, "modified_at": stamp,
+                                                 "modified_by": self.user}, pk="id")
+                    outcomes.append(WriteOutcome(record_id, True))
+        return outcomes
+
     def list_owners(self) -> list[Owner]:
         self.counter.count("owners")
         return [Owner(r["id"], r["email"], r["name"] or "", bool(r["active"]))

@@ -5,6 +5,7 @@ CRM_SETTINGS: dict[str, tuple[str, str]] = {
     "CRM": ("sandbox", "which CRM the service writes to: sandbox | salesforce | hubspot"),
     "CRM_SANDBOX_PATH": ("var/crm-sandbox.db", "SQLite file of the embedded sandbox CRM"),
     "CRM_MAPPING_FILE": ("mapping/crm.yaml", "data mapping from CRM fields to ours, relative to SPECS_ROOT"),
+    "CRM_CREATE_FILE": ("mapping/create.yaml", "record-creation policy, relative to SPECS_ROOT; no file = create none"),
     "CRM_CA_BUNDLE": ("", "PEM file of CAs to trust for the CRM's TLS (a proxy or a test emulator); empty = system"),
     "CRM_TIMEOUT_SECONDS": ("30", "timeout of one CRM HTTP request"),
     "CRM_RETRY_ATTEMPTS": ("6", "attempts per CRM call on 429 / 5xx / lost connections, with exponential backoff"),

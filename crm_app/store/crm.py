@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, T
 
 from crm_app.store import schema
 from crm_app.store.dialect import chunks, upsert
+from crm_app.store.scoring.segments import segment_members
 
 crm_links = Table(
     "crm_links", schema.metadata,
@@ -218,4 +219,42 @@ def results_for(conn: Connection, model: str, person_ids: list[int]) -> dict:
     for part in chunks(sorted(set(person_ids)), 900):
         rows = conn.execute(select(r).where(r.c.model == model, r.c.subject_id.in_(part)))
         out.update({row.subject_id: dict(row._mapping) for row in rows})
+    return out
+
+
+def unlinked_people(conn: Connection, crm: str, model: str | None = None, segment: str | None = None,
+                    after: int = 0, limit: int = 5000) -> list[int]:
+    """Ids of people with no record in this CRM, in id order after `after`: PQLs of `model`, members of its
+    `segment`, or (with neither) everyone."""
+    p, links = schema.people, crm_links
+    linked = select(links.c.person_id).where(links.c.crm == crm, links.c.person_id.is_not(None))
+    q = select(p.c.id).where(p.c.id > after, p.c.id.not_in(linked))
+    if model and segment:
+        s = segment_members
+        q = q.where(p.c.id.in_(select(s.c.subject_id).where(s.c.model == model, s.c.segment == segment,
+                                                              s.c.subject == "person")))
+    elif model:
+        r = schema.results
+        q = q.where(p.c.id.in_(select(r.c.subject_id).where(r.c.model == model, r.c.pql.is_(True))))
+    return [row[0] for row in conn.execute(q.order_by(p.c.id).limit(limit))]
+
+
+def account_records(conn: Connection, crm: str, object_type: str, account_ids: list[int]) -> dict:
+    """account id -> the CRM record id it is linked to, for one object (Account, companies)."""
+    t = crm_links
+    out = {}
+    for part in chunks(sorted(set(account_ids)), 900):
+        rows = conn.execute(select(t.c.account_id, t.c.record_id).where(
+            t.c.crm == crm, t.c.object_type == object_type, t.c.account_id.in_(part)))
+        out.update({a: r for a, r in rows})
+    return out
+
+
+def accounts_of_people(conn: Connection, person_ids: list[int]) -> dict:
+    """person id -> their account's id, for the people that have one."""
+    p = schema.people
+    out = {}
+    for part in chunks(sorted(set(person_ids)), 900):
+        rows = conn.execute(select(p.c.id, p.c.account_id).where(p.c.id.in_(part), p.c.account_id.is_not(None)))
+        out.update(dict(rows.all()))
     return out

@@ -283,7 +283,14 @@ class HubSpotEmulator:
         if len(inputs) > BATCH_LIMIT:
             return fail(400, "VALIDATION_ERROR", f"Batch input size must be at most {BATCH_LIMIT}")
         names = body.get("properties") or []
-        found = [r for r in (self.live_record(object_type, str(i.get("id")), archived) for i in inputs) if r]
+        id_property = body.get("idProperty")
+        if id_property:  # read by a unique-value property (email for contacts) instead of the record id
+            wanted = {str(i.get("id")).lower() if id_property == "email" else str(i.get("id")) for i in inputs}
+            found = [r for r in self.live(object_type) if (lambda v: v is not None and (
+                v.lower() if id_property == "email" else v) in wanted)(r["properties"].get(id_property))]
+            names = sorted(set(names) | {id_property})
+        else:
+            found = [r for r in (self.live_record(object_type, str(i.get("id")), archived) for i in inputs) if r]
         return Response(200, {"status": "COMPLETE", "results": [self.public(r, names) for r in found],
                               "startedAt": iso(self.clock), "completedAt": iso(self.clock)})
 

@@ -12,7 +12,7 @@ import io
 
 STANDARD = {
     "Lead": {"Id": "id", "FirstName": "string", "LastName": "string", "Email": "email", "Title": "string",
-             "Company": "string", "Industry": "picklist", "NumberOfEmployees": "int", "Country": "string",
+             "LeadSource": "picklist", "Company": "string", "Industry": "picklist", "NumberOfEmployees": "int", "Country": "string",
              "OwnerId": "reference", "IsConverted": "boolean", "ConvertedContactId": "reference",
              "ConvertedAccountId": "reference", "ConvertedDate": "date", "MasterRecordId": "reference",
              "IsDeleted": "boolean", "SystemModstamp": "datetime", "LastModifiedById": "reference"},

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from crm_app.services.crm.accounting import record_usage
 from crm_app.services.identity.resolve import record_crm_rows
-from crm_app.specs.crm_mapping import CrmMapping, ObjectMapping
+from crm_app.specs.crm.mapping import CrmMapping, ObjectMapping
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
 from crm_app.store import people as people_store

@@ -8,7 +8,7 @@ from crm_app.crm.sandbox import SandboxCrm, now_iso
 from crm_app.services.crm.provision import provision
 from crm_app.services.crm.sync import sync_crm
 from crm_app.services.crm.writeback import push_scores
-from crm_app.specs.crm_mapping import load_mapping
+from crm_app.specs.crm.mapping import load_mapping
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
 

@@ -95,7 +95,7 @@ def job_reload_rules(ctx: JobContext) -> dict:
 def job_crm_sync(ctx: JobContext) -> dict:
     """Read the CRM records changed since the last sync (watermarks kept by the sync service)."""
     from crm_app.services.crm.sync import sync_crm
-    from crm_app.specs.crm_mapping import load_mapping
+    from crm_app.specs.crm.mapping import load_mapping
     adapter = _adapter(ctx)
     path = Path(ctx.config.specs_root) / setting("CRM_MAPPING_FILE", ctx.env or None)
     if not path.is_file():
@@ -109,14 +109,18 @@ def job_crm_sync(ctx: JobContext) -> dict:
 
 def job_write_back(ctx: JobContext) -> dict:
     """Send the score values that changed since the last confirmed write; failures are retried next run."""
+    from crm_app.services.crm.create import create_missing, policy_from
     from crm_app.services.crm.writeback import push_scores
     specs = ctx.rules.require()
     if not specs.fields:
         raise NotConfigured("no field specs in field_specs/: nothing to write")
     adapter = _adapter(ctx)
+    policy = policy_from(ctx.config.specs_root, setting("CRM_CREATE_FILE", ctx.env or None), list(specs.rules.names))
     with CRM:
+        created = create_missing(ctx.store, adapter, policy)
         summary = push_scores(ctx.store, adapter, specs.fields)
-    detail = {"crm": adapter.name, "changed": summary.changed, "written": summary.written,
+    detail = {"crm": adapter.name, "created": created.created, "linked_by_email": created.matched,
+              "not_created": len(created.failed), "changed": summary.changed, "written": summary.written,
               "failed": len(summary.failed), "api_calls": sum(summary.calls.values()), "idle": not summary.changed}
     if summary.failed:
         first = next(iter(summary.failed.items()))

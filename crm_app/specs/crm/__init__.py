@@ -1,0 +1,1 @@
+"""Admin files about the CRM: the data mapping that sync reads and the record-creation policy."""

@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_playbooks(sub)
     from crm_app.cli.customers import register_health
     register_health(sub)
+    from crm_app.cli.users import register_users  # users, audit
+    register_users(sub)
     from crm_app.cli.service import register as register_service
     register_service(sub)
     return parser

@@ -44,9 +44,12 @@ def spec_error(error) -> str:
 
 
 def mrkdwn(text: str) -> Markup:
-    """Slack's mrkdwn as the outbox shows it: *bold*, <url|label> links; everything else escaped."""
-    html = str(escape(text or ""))
-    html = re.sub(r"&lt;(https?://[^|&]+)\|([^&]+)&gt;", r'<a href="\1">\2</a>', html)
+    """Slack's mrkdwn as the outbox shows it: *bold*; a <url|label> link as the words `label (url)`, never a live
+    link, since the label and the address may come from untrusted traits; everything else is escaped text."""
+    raw = re.sub(r"<([^|<>\s]+)\|([^<>]*)>", r"\2 (\1)", text or "")
+    raw = re.sub(r"<([^<>]*)>", r"\1", raw)  # <!channel>, <@U1>, <https://x>: their words, no markup
+    raw = raw.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")  # Slack's own escapes
+    html = str(escape(raw))
     html = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<strong>\1</strong>", html)
     return Markup(html)
 

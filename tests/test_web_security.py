@@ -209,7 +209,7 @@ def _post_routes(app) -> list[str]:
     paths = []
     for rule in app.url_map.iter_rules():
         if "POST" in rule.methods and rule.rule.startswith("/dashboard"):
-            paths.append(re.sub(r"<int:[^>]+>", "1", re.sub(r"<(?:string:)?[^>]+>", "claim", rule.rule)))
+            paths.append(re.sub(r"<(?:string:)?[^>]+>", "claim", re.sub(r"<int:[^>]+>", "1", rule.rule)))
     return sorted(set(paths))
 
 

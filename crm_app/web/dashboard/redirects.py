@@ -13,7 +13,7 @@ def local_path(target: str | None, default: str | None = None) -> str:
 
     Refused: absolute and scheme-relative URLs (`https://x`, `//x`, `https:x`), backslashes (browsers read
     `/\\\\x` as `//x`), control characters and whitespace (a newline would split the Location header; browsers
-    drop tabs), and anything outside /dashboard.
+    drop tabs), dot segments, and anything outside /dashboard.
     """
     fallback = default or url_for("dashboard.overview")
     if not target or not isinstance(target, str) or len(target) > 2000:
@@ -28,4 +28,6 @@ def local_path(target: str | None, default: str | None = None) -> str:
         return fallback
     if parts.path != PREFIX and not parts.path.startswith(PREFIX + "/"):
         return fallback
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        return fallback  # /dashboard/../x leaves the dashboard once the browser resolves it
     return target

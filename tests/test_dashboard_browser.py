@@ -150,6 +150,12 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     assert page.inner_text("#pql-count").replace(",", "") == str(pqls_after)
     shot(page, "06-overview-after-save")
 
+    # 4b. The audit log shows the threshold change, with its author.
+    page.click("nav >> text=Audit log")
+    row = page.wait_for_selector("#audit tr[data-action=thresholds_changed]")
+    assert "admin" in row.inner_text() and f"pql: 75 → {new_threshold}" in row.inner_text()
+    shot(page, "06b-audit-log")
+
     # 5. The rules page shows firing rates and previews an edited file's impact without applying it.
     page.click("nav >> text=Rules")
     page.wait_for_selector("tr[data-rule=invited_teammates]")

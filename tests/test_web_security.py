@@ -293,6 +293,13 @@ def test_people_parameters_are_checked(web, query, status):
     assert client.get(f"/dashboard/people?{query}").status_code == status
 
 
+@pytest.mark.parametrize("user", ["admin\x00", "\x00", "a" * 5000])
+def test_hostile_user_names_at_sign_in_are_refused_without_a_5xx(web, user):
+    client = web.test_client()
+    response = client.post("/dashboard/login", data={"user": user, "password": "x\x00", "csrf_token": csrf(client)})
+    assert response.status_code in (400, 401)
+
+
 def test_oversized_ids_are_404_not_an_overflow(web):
     client, _ = sign_in(web, ADMIN)
     assert client.get("/dashboard/people/" + "9" * 30).status_code == 404

@@ -48,6 +48,12 @@ def require_login_and_csrf():
     """
     from crm_app.services.dashboard.auth import session_user
     from crm_app.web.dashboard.redirects import local_path
+    fields = list(request.args.items(multi=True))
+    if request.method == "POST":
+        fields += list(request.form.items(multi=True))
+    for name, value in fields:
+        if "\x00" in value or "\x00" in name:  # PostgreSQL refuses NUL in text: a 400 here, not a 500 there
+            abort(400, description=f"The parameter {name[:40]!r} contains a NUL character.")
     if request.endpoint in PUBLIC and request.method == "GET":
         return None
     if request.method == "POST":
@@ -65,7 +71,8 @@ def require_login_and_csrf():
             abort(401, description="Your session has ended; sign in again.")
         return redirect(url_for("dashboard.login", next=local_path(request.full_path, url_for("dashboard.overview"))))
     g.user, g.role = live
-    session["user"], session["role"] = live
+    if (session.get("user"), session.get("role")) != live:
+        session["user"], session["role"] = live
     if g.role == "viewer" and request.method == "POST" and request.endpoint not in VIEWER_POSTS:
         abort(403, description="You are signed in as a viewer: the dashboard is read-only for you.")
     return None

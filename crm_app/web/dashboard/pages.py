@@ -71,6 +71,8 @@ def _text(name: str) -> str | None:
     value = (request.args.get(name) or "").strip()
     if len(value) > MAX_TEXT:
         abort(400, description=f"{name} is longer than {MAX_TEXT} characters")
+    if any(ord(ch) < 32 for ch in value):
+        abort(400, description=f"{name} contains a control character")
     return value or None
 
 

@@ -153,6 +153,14 @@ def test_password_and_role_changes_end_the_sessions(web, change):
     assert client.get("/dashboard/people").status_code == 302
 
 
+def test_a_session_ends_after_its_lifetime(web, monkeypatch):
+    from crm_app.services.dashboard import auth
+    client, _ = sign_in(web, ADMIN)
+    assert client.get("/dashboard/people").status_code == 200
+    monkeypatch.setattr(auth, "SESSION_SECONDS", 0)  # every session is now past its lifetime
+    assert client.get("/dashboard/people").status_code == 302
+
+
 def test_a_forged_cookie_without_a_live_session_is_refused(web):
     from flask.sessions import SecureCookieSessionInterface
     serializer = SecureCookieSessionInterface().get_signing_serializer(web)

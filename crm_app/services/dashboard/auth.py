@@ -92,7 +92,7 @@ def session_user(store: Store, sid: str | None) -> tuple[str, str] | None:
     if not sid or not isinstance(sid, str) or len(sid) > 64:
         return None
     with store.read() as conn:
-        return db.session_role(conn, sid)
+        return db.session_role(conn, sid, time.time() - SESSION_SECONDS)
 
 
 def end_session(store: Store, sid: str | None) -> None:

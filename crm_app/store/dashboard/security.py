@@ -57,10 +57,10 @@ def open_session(conn: Connection, sid: str, user: str, role: str, now: float) -
     conn.execute(insert(dashboard_sessions).values(sid=sid, user=user, role=role, created_at=now, seen_at=now))
 
 
-def session_role(conn: Connection, sid: str) -> tuple[str, str] | None:
-    """(user, role) of a live session, else None."""
-    row = conn.execute(select(dashboard_sessions.c.user, dashboard_sessions.c.role)
-                       .where(dashboard_sessions.c.sid == sid)).first()
+def session_role(conn: Connection, sid: str, opened_after: float) -> tuple[str, str] | None:
+    """(user, role) of a session opened after a moment and not ended, else None."""
+    s = dashboard_sessions.c
+    row = conn.execute(select(s.user, s.role).where(s.sid == sid, s.created_at > opened_after)).first()
     return (row.user, row.role) if row else None
 
 

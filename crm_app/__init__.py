@@ -20,6 +20,7 @@ def create_app(config: Config | None = None, store=None, embedded: bool | None =
     from crm_app.store import Store
     from crm_app.web import ingest
     from crm_app.web import probes
+    from crm_app.web import security
 
     embedded = config is not None if embedded is None else embedded
     if not embedded and missing_secrets():
@@ -34,6 +35,7 @@ def create_app(config: Config | None = None, store=None, embedded: bool | None =
     if not config.write_key:
         logging.getLogger(__name__).warning("WRITE_KEY is empty: the ingest API accepts any sender "
                                             "(fine for the embedded demo, never in production)")
+    security.install(app, config.trusted_proxy_hops)
     app.register_blueprint(ingest.bp)
     from crm_app.web import openapi
     app.register_blueprint(openapi.bp)  # GET /openapi.json describes the ingest API

@@ -23,6 +23,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "DASHBOARD_ADMIN_PASSWORD": ("", "its password; empty = only the one-time password `demo` prints"),
     "DASHBOARD_MANAGER_USER": ("manager", "dashboard login with the manager role (views, acts on alerts)"),
     "DASHBOARD_MANAGER_PASSWORD": ("", "its password; empty disables the manager login"),
+    "TRUSTED_PROXY_HOPS": ("0", "reverse proxies in front of the web process whose X-Forwarded-* headers count"),
+    "READYZ_TOKEN": ("", "bearer token that unlocks the details of /readyz; empty = only a signed-in admin"),
     # The running service (worker, serve): see README "Running the service".
     "SCORE_WORKERS": ("", "processes for large scoring runs; empty = one per core, at most 4"),
     "SCORE_CHANGED_SECONDS": ("5", "worker: how often people whose data changed are rescored"),
@@ -79,6 +81,8 @@ class Config:
     dashboard_admin_password: str = field(repr=False)
     dashboard_manager_user: str
     dashboard_manager_password: str = field(repr=False)
+    trusted_proxy_hops: int
+    readyz_token: str = field(repr=False)
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Config":

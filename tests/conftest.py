@@ -65,7 +65,7 @@ def sqlite_store(tmp_path):
 def config(tmp_path):
     from crm_app.config import Config
     return Config.from_env({}, database_url=f"sqlite:///{tmp_path}/pql.db", specs_root=str(ROOT),
-                           write_key="test-write-key")
+                           write_key="test-write-key", readyz_token="test-readyz-token")
 
 
 @pytest.fixture
@@ -73,6 +73,7 @@ def app(config):
     from crm_app import create_app
     application = create_app(config)
     application.config["TESTING"] = True
+    application.config["PQL_READYZ_TTL"] = 0  # tests change state between probes
     yield application
     application.config["PQL_STORE"].dispose()
 

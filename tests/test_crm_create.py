@@ -198,3 +198,21 @@ def test_field_values_take_the_first_present_source(record, expected):
 def test_the_shipped_policy_is_valid():
     assert POLICY is not None and {crm for crm, _ in POLICY.targets} == {"salesforce", "hubspot", "sandbox"}
     assert Path(ROOT / "mapping" / "create.yaml").read_text().startswith("#")
+
+
+@pytest.mark.parametrize("file,edit,expected", [
+    ("create.yaml", lambda t: t.replace("      Company: [account.name, company, email_domain]\n", ""),
+     "create.yaml:12: create.salesforce.fields: salesforce refuses a Lead without Company"),
+    ("crm.yaml", lambda t: t.replace("subject: person", "subject: persn", 1), "crm.yaml:"),
+])
+def test_check_covers_the_crm_files_in_mapping(file, edit, expected, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from crm_app.cli import main
+    for folder in ("rules", "field_specs", "playbooks", "mapping"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    path = tmp_path / "mapping" / file
+    path.write_text(edit(path.read_text()))
+    monkeypatch.setenv("SPECS_ROOT", str(tmp_path))
+    assert main(["check"]) == 1
+    assert expected in capsys.readouterr().out

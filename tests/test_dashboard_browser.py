@@ -115,9 +115,9 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     new_threshold = 55
     page.fill("#pql", str(new_threshold))
     page.dispatch_event("#pql", "input")
-    page.wait_for_function(f"document.getElementById('p-become_pql').textContent !== '{before}'")
+    page.wait_for_function(f"() => document.getElementById('p-become_pql').textContent !== '{before}'")
     expected = threshold_preview(store, "conversion", 70, 40, new_threshold, 0)
-    page.wait_for_function(f"document.getElementById('p-pqls').textContent === '{expected['pqls']:,}'")
+    page.wait_for_function(f"() => document.getElementById('p-pqls').textContent === '{expected['pqls']:,}'")
     assert page.inner_text("#p-become_pql").replace(",", "") == str(expected["become_pql"]) != "0"
     # The backtested lift follows the threshold, and equals the backtest figures at that threshold.
     from crm_app.services.dashboard.models import lift_at
@@ -131,7 +131,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     page.fill("#pql", str(new_threshold))
     page.dispatch_event("#pql", "input")
     page.wait_for_selector(f"#lift[data-threshold='{new_threshold}']")
-    page.wait_for_function(f"document.getElementById('p-pqls').textContent === '{expected['pqls']:,}'")
+    page.wait_for_function(f"() => document.getElementById('p-pqls').textContent === '{expected['pqls']:,}'")
     shot(page, "05-thresholds-preview")
 
     # 4. Save: the rule file changes; after a scoring cycle the stored scores follow.
@@ -149,6 +149,12 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     page.wait_for_selector("#histogram")
     assert page.inner_text("#pql-count").replace(",", "") == str(pqls_after)
     shot(page, "06-overview-after-save")
+
+    # 4b. The audit log shows the threshold change, with its author.
+    page.click("nav >> text=Audit log")
+    row = page.wait_for_selector("#audit tr[data-action=thresholds_changed]")
+    assert "admin" in row.inner_text() and f"pql: 75 → {new_threshold}" in row.inner_text()
+    shot(page, "06b-audit-log")
 
     # 5. The rules page shows firing rates and previews an edited file's impact without applying it.
     page.click("nav >> text=Rules")
@@ -172,7 +178,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     first = page.wait_for_selector("details.indicator")
     name = first.get_attribute("data-indicator")
     first.query_selector("summary").click()
-    page.wait_for_function("document.querySelector('details.indicator canvas').dataset.drawn === '1'")
+    page.wait_for_function("() => document.querySelector('details.indicator canvas').dataset.drawn === '1'")
     shot(page, "09-models")
     first.query_selector("button").click()
     page.wait_for_selector(f".flash.ok >> text=Excluded {name}")

@@ -105,7 +105,7 @@ def test_a_refused_set_shows_in_readyz_and_status(app, client, runner, tmp_path)
     edit(root / "rules" / "conversion.yaml", "bands:", "bandz:")
     outcome = holder.check()
     assert not outcome.applied and outcome.errors and holder.specs is good
-    body = client.get("/readyz").get_json()
+    body = client.get("/readyz", headers={"Authorization": "Bearer test-readyz-token"}).get_json()
     assert any("bandz" in e for e in body["rule_sets"]["refused"]["errors"])
     code, out, _ = runner("status")
     assert "rule set REFUSED" in out and "bandz" in out

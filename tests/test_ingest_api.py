@@ -140,5 +140,5 @@ def test_unknown_endpoint_is_404(client):
 
 def test_health_and_readiness(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
-    ready = client.get("/readyz")
+    ready = client.get("/readyz", headers={"Authorization": "Bearer test-readyz-token"})
     assert ready.status_code == 200 and ready.get_json()["admin_files"]["ok"] is True

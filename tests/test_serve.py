@@ -17,7 +17,8 @@ from tests.test_hot_reload import wait_for
 
 def get(url: str) -> dict:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        request = urllib.request.Request(url, headers={"Authorization": "Bearer serve-readyz"})
+        with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:  # /readyz answers 503 with a body while not ready
         return json.loads(exc.read())
@@ -25,7 +26,7 @@ def get(url: str) -> dict:
 
 def test_serve_runs_web_and_scheduler_and_ingest_wakes_scoring(tmp_path):
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path}/serve.db", SPECS_ROOT=str(ROOT),
-               PYTHONPATH=str(ROOT), WRITE_KEY="serve-key", SCORE_WORKERS="1",
+               PYTHONPATH=str(ROOT), WRITE_KEY="serve-key", SCORE_WORKERS="1", READYZ_TOKEN="serve-readyz",
                SCORE_CHANGED_SECONDS="120", LEADER_LEASE_SECONDS="5")  # only a wake-up can score in time
     proc = subprocess.Popen([sys.executable, "-m", "crm_app", "serve", "--port", "0"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

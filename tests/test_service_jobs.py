@@ -185,7 +185,7 @@ def test_readyz_and_status_show_jobs_and_the_scheduler(app, client, runner):
     with store.begin() as conn:
         ops_store.try_lease(conn, "scheduler", "host-1:42", 30)
     run_job(context(store), JOBS_BY_NAME["reload_rules"])
-    body = client.get("/readyz").get_json()
+    body = client.get("/readyz", headers={"Authorization": "Bearer test-readyz-token"}).get_json()
     assert body["ready"] and body["scheduler"]["holder"] == "host-1:42" and body["scheduler"]["live"]
     assert body["jobs"]["reload_rules"]["last"]["outcome"] == "ok"
     assert body["rule_sets"]["active"]["hash"]

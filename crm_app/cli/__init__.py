@@ -27,9 +27,10 @@ def _ruleset(config: Config):
 
 
 def cmd_check(args, config: Config) -> int:
-    """Validate rules/, field_specs/ and playbooks/; print every error as file:line: key: message."""
+    """Validate rules/, field_specs/, playbooks/ and the CRM files in mapping/; print every error as
+    file:line: key: message."""
     from crm_app.specs.loader import check_spec_set, load_spec_set
-    errors = check_spec_set(config.spec_dirs)
+    errors = check_spec_set(config.spec_dirs) or _crm_file_errors(config)
     if errors:
         for error in errors:
             print(error)
@@ -41,6 +42,25 @@ def cmd_check(args, config: Config) -> int:
           f"{sum(len(m.rules) for m in rules.models)} rules, {len(specs.fields)} field spec(s), "
           f"{len(specs.playbook_files)} playbook file(s); set hash {specs.hash}")
     return 0
+
+
+def _crm_file_errors(config: Config) -> list:
+    """Errors of the CRM data mapping and the record-creation policy (both optional files)."""
+    from crm_app.crm.registry import setting
+    from crm_app.errors import ErrorCollector
+    from crm_app.specs.crm.creation import load_creation_policy
+    from crm_app.specs.crm.mapping import parse_mapping
+    from crm_app.specs.loader import load_spec_set
+    from crm_app.specs.yamlsource import load_yaml
+    errors = ErrorCollector()
+    mapping = Path(config.specs_root) / setting("CRM_MAPPING_FILE")
+    if mapping.is_file():
+        doc = load_yaml(mapping, errors, str(mapping))
+        if doc is not None:
+            parse_mapping(doc, str(mapping), "sandbox", errors)
+    models = list(load_spec_set(config.spec_dirs).rules.names)
+    load_creation_policy(Path(config.specs_root) / setting("CRM_CREATE_FILE"), models, errors)
+    return errors.sorted()
 
 
 def cmd_score(args, config: Config) -> int:
@@ -150,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_playbooks(sub)
     from crm_app.cli.customers import register_health
     register_health(sub)
+    from crm_app.cli.users import register_users  # users, audit
+    register_users(sub)
     from crm_app.cli.service import register as register_service
     register_service(sub)
     return parser

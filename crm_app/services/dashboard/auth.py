@@ -1,16 +1,23 @@
-"""Dashboard logins: admin and manager credentials from the environment, or a one-time admin password."""
+"""Dashboard logins: users in the store, admin and manager credentials from the environment, a one-time admin
+password; revocable sessions and sign-in throttling kept in the store, so every web process agrees."""
 from __future__ import annotations
 
 import hmac
 import secrets
+import time
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm_app.config import Config
 from crm_app.store import Store, get_meta, set_meta
+from crm_app.store.dashboard import security as db
 
 OTP_KEY = "dashboard_one_time_password"
-ROLES = ("admin", "manager")
+ROLES = ("admin", "manager", "viewer")
+WINDOW_SECONDS = 15 * 60  # failed sign-ins count for this long (a sliding window)
+MAX_PER_USER = 5  # failures per user name within the window before that name is locked
+MAX_PER_ADDRESS = 20  # failures per client address within the window before that address is locked
+SESSION_SECONDS = 12 * 3600  # a session ends this long after sign-in
 
 
 def issue_one_time_password(store: Store) -> str:
@@ -26,9 +33,16 @@ def _same(a: str, b: str) -> bool:
 
 
 def authenticate(config: Config, store: Store, user: str, password: str) -> str | None:
-    """The role of a valid login, else None; a one-time password is spent by the login that uses it."""
+    """The role of a valid login, else None; a one-time password is spent by the login that uses it.
+
+    A user kept in the store wins over the environment logins of the same name.
+    """
     if not password:
         return None
+    with store.read() as conn:
+        stored_user = db.get_user(conn, user)
+    if stored_user is not None:
+        return stored_user.role if check_password_hash(stored_user.password_hash, password) else None
     if config.dashboard_admin_password and _same(user, config.dashboard_admin_user) \
             and _same(password, config.dashboard_admin_password):
         return "admin"
@@ -42,6 +56,49 @@ def authenticate(config: Config, store: Store, user: str, password: str) -> str 
                 set_meta(conn, OTP_KEY, "")
                 return "admin"
     return None
+
+
+def locked_for(store: Store, user: str, address: str, now: float | None = None) -> int:
+    """Seconds until this user name and address may try again (0: they may try now)."""
+    now = time.time() if now is None else now
+    since = now - WINDOW_SECONDS
+    with store.read() as conn:
+        by_user, by_address = db.recent_failures(conn, user, address, since)
+        if by_user < MAX_PER_USER and by_address < MAX_PER_ADDRESS:
+            return 0
+        oldest = db.oldest_failure(conn, user, address, since) or now
+    return max(1, int(oldest + WINDOW_SECONDS - now))
+
+
+def record_failure(store: Store, user: str, address: str, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    with store.begin() as conn:
+        db.record_failure(conn, user, address, now)
+        db.forget_failures(conn, now - 2 * WINDOW_SECONDS)
+
+
+def open_session(store: Store, user: str, role: str, now: float | None = None) -> str:
+    """A new session id for a signed-in user (kept in the store, so it can be ended server-side)."""
+    now = time.time() if now is None else now
+    sid = secrets.token_urlsafe(32)
+    with store.begin() as conn:
+        db.end_stale_sessions(conn, now - SESSION_SECONDS)
+        db.open_session(conn, sid, user, role, now)
+    return sid
+
+
+def session_user(store: Store, sid: str | None) -> tuple[str, str] | None:
+    """(user, role) of a live session id, else None (ended, revoked or never issued)."""
+    if not sid or not isinstance(sid, str) or len(sid) > 64:
+        return None
+    with store.read() as conn:
+        return db.session_role(conn, sid, time.time() - SESSION_SECONDS)
+
+
+def end_session(store: Store, sid: str | None) -> None:
+    if sid:
+        with store.begin() as conn:
+            db.end_session(conn, sid)
 
 
 def shared_session_key(store: Store) -> str:

@@ -1,17 +1,20 @@
 """Thresholds and rules: live previews for everyone signed in; saving needs the admin role."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from crm_app.services.dashboard import overview as service
 from crm_app.services.admin import rule_files
 from crm_app.services.admin.rule_impact import SAMPLE, compare_rule_sets
+from crm_app.services.dashboard.users import record, text_diff
 from crm_app.services.scoring.run import score
 from crm_app.specs.loader import display_path, yaml_files
 from crm_app.web.dashboard.blueprint import admin_required, bp, config, now, specs, store
 from crm_app.web.dashboard.pages import chosen_model, loaded_rules
+from crm_app.web.dashboard.redirects import local_path
 
 
 def _number(name: str, required: bool = True) -> float | None:
@@ -24,8 +27,9 @@ def _number(name: str, required: bool = True) -> float | None:
         value = float(raw)
     except ValueError:
         abort(400, description=f"{name} must be a number, not {raw!r}")
-    if not 0 <= value <= 100 and name != "min_fit":
-        abort(400, description=f"{name} must be from 0 to 100")
+    low = -100 if name == "min_fit" else 0
+    if not math.isfinite(value) or not low <= value <= 100:
+        abort(400, description=f"{name} must be from {low} to 100")
     return value
 
 
@@ -71,6 +75,7 @@ def thresholds_save():
     rules = loaded_rules()
     model = chosen_model(rules)
     values = _thresholds()
+    before = rule_files.current_thresholds(rules, model).__dict__
     outcome = rule_files.save_thresholds(config().spec_dirs, rules, model, values)
     if outcome.errors:
         return render_template("dashboard/thresholds.html", model=model, models=service.person_models(rules),
@@ -78,6 +83,8 @@ def thresholds_save():
                                path=display_path(outcome.path), errors=outcome.errors,
                                preview=service.threshold_preview(store(), model, values.high, values.medium,
                                                                  values.pql, values.min_fit)), 422
+    changes = {k: [before[k], v] for k, v in values.__dict__.items() if before.get(k) != v}
+    record(store(), g.user, "thresholds_changed", model, {"file": display_path(outcome.path), "changes": changes})
     flash(f"Saved {display_path(outcome.path)}: it takes effect on the next scoring cycle.", "ok")
     return redirect(url_for("dashboard.thresholds", model=model))
 
@@ -91,7 +98,8 @@ def score_now():
         abort(409, description="The admin files have errors; fix them before scoring.")
     summary = score(store(), state.specs.rules, now(), workers=1)
     flash(f"Scored {summary.people:,} people in {summary.seconds:.1f}s with rules {summary.rules_hash}.", "ok")
-    return redirect(request.form.get("back") or url_for("dashboard.overview"))
+    record(store(), g.user, "scored_now", None, {"people": summary.people, "rules_hash": summary.rules_hash})
+    return redirect(local_path(request.form.get("back")))
 
 
 def _rule_file(name: str) -> Path:
@@ -138,8 +146,11 @@ def rules_preview():
 @admin_required
 def rules_apply():
     name, text = request.form.get("file", ""), request.form.get("text", "")
-    outcome = rule_files.write_if_valid(config().spec_dirs, _rule_file(name), text)
+    path = _rule_file(name)
+    before = path.read_text()
+    outcome = rule_files.write_if_valid(config().spec_dirs, path, text)
     if outcome.errors:
         return _render_rules(name, text, outcome.errors, status=422)
+    record(store(), g.user, "rule_file_changed", name, {"diff": text_diff(before, text, display_path(path))})
     flash(f"Applied {display_path(outcome.path)}: it takes effect on the next scoring cycle.", "ok")
     return redirect(url_for("dashboard.rules_page", file=name))

@@ -15,6 +15,7 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="
                static_folder="static", static_url_path="/static")
 
 PUBLIC = {"dashboard.login", "dashboard.static"}
+VIEWER_POSTS = {"dashboard.logout", "dashboard.rules_preview"}  # POSTs that change nothing
 
 
 def store():
@@ -40,7 +41,19 @@ def now() -> int:
 
 @bp.before_request
 def require_login_and_csrf():
-    """Every page needs a login; every POST needs the session's CSRF token (form field or X-CSRFToken)."""
+    """Every page needs a live session; every POST needs the session's CSRF token (form field or X-CSRFToken).
+
+    The session cookie carries only an id; the store says whether it is still live (logout, a password or role
+    change end it), and which user and role it belongs to. A viewer may only read.
+    """
+    from crm_app.services.dashboard.auth import session_user
+    from crm_app.web.dashboard.redirects import local_path
+    fields = list(request.args.items(multi=True))
+    if request.method == "POST":
+        fields += list(request.form.items(multi=True))
+    for name, value in fields:
+        if "\x00" in value or "\x00" in name:  # PostgreSQL refuses NUL in text: a 400 here, not a 500 there
+            abort(400, description=f"The parameter {name[:40]!r} contains a NUL character.")
     if request.endpoint in PUBLIC and request.method == "GET":
         return None
     if request.method == "POST":
@@ -51,10 +64,31 @@ def require_login_and_csrf():
                                    "Reload the page and try again.")
     if request.endpoint in PUBLIC:
         return None
-    if "role" not in session:
-        return redirect(url_for("dashboard.login", next=request.full_path))
-    g.user, g.role = session["user"], session["role"]
+    live = session_user(store(), session.get("sid"))
+    if live is None:
+        session.clear()
+        if request.method == "POST":
+            abort(401, description="Your session has ended; sign in again.")
+        return redirect(url_for("dashboard.login", next=local_path(request.full_path, url_for("dashboard.overview"))))
+    g.user, g.role = live
+    if (session.get("user"), session.get("role")) != live:
+        session["user"], session["role"] = live
+    if g.role == "viewer" and request.method == "POST" and request.endpoint not in VIEWER_POSTS:
+        abort(403, description="You are signed in as a viewer: the dashboard is read-only for you.")
     return None
+
+
+MAX_ID = 2 ** 53  # ids in a path beyond this exist nowhere (and overflow a 64-bit column)
+
+
+@bp.url_value_preprocessor
+def bounded_ids(endpoint, values):
+    """A path id no table can hold is a 404, not an overflow deep in the database driver."""
+    for name, value in (values or {}).items():
+        if isinstance(value, int) and not 0 <= value < MAX_ID:
+            abort(404, description=f"No such {name.replace('_', ' ')}: {value}")
+        if isinstance(value, str) and len(value) > 200:
+            abort(400, description=f"{name} is longer than 200 characters")
 
 
 @bp.errorhandler(HTTPException)
@@ -71,8 +105,9 @@ def admin_required(view):
     """Editing rules or thresholds needs the admin role; a manager gets 403 with the reason."""
     @wraps(view)
     def wrapper(*args, **kwargs):
-        if session.get("role") != "admin":
-            abort(403, description="Only an admin can change rules or thresholds; you are signed in as a manager.")
+        if g.get("role") != "admin":
+            abort(403, description="Only an admin can change rules or thresholds; "
+                                   f"you are signed in as a {g.get('role') or 'guest'}.")
         return view(*args, **kwargs)
     return wrapper
 

@@ -43,21 +43,15 @@ def spec_error(error) -> str:
     return text.replace(file, short_path(file), 1) if file else text
 
 
-def _unslack(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def mrkdwn(text: str) -> Markup:
-    """Slack's mrkdwn as the outbox shows it: *bold* and <http(s)://url|label> links; the rest is text, with
-    Slack's `&amp;`, `&lt;`, `&gt;` shown as the characters they stand for (escaped text never forms a link)."""
-    pieces, html = re.split(r"<(https?://[^|<>\s]+)\|([^<>]*)>", text or ""), []
-    for i in range(0, len(pieces), 3):
-        html.append(re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<strong>\1</strong>",
-                           str(escape(_unslack(pieces[i])))))
-        if i + 2 < len(pieces):
-            html.append(f'<a href="{escape(_unslack(pieces[i + 1]))}" rel="noopener noreferrer">'
-                        f'{escape(_unslack(pieces[i + 2]))}</a>')
-    return Markup("".join(html))
+    """Slack's mrkdwn as the outbox shows it: *bold*; a <url|label> link as the words `label (url)`, never a live
+    link, since the label and the address may come from untrusted traits; everything else is escaped text."""
+    raw = re.sub(r"<([^|<>\s]+)\|([^<>]*)>", r"\2 (\1)", text or "")
+    raw = re.sub(r"<([^<>]*)>", r"\1", raw)  # <!channel>, <@U1>, <https://x>: their words, no markup
+    raw = raw.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")  # Slack's own escapes
+    html = str(escape(raw))
+    html = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<strong>\1</strong>", html)
+    return Markup(html)
 
 
 FILTERS = {"mrkdwn": mrkdwn, "short_path": short_path, "spec_error": spec_error, "fmt_date": date, "fmt_number": number, "fmt_percent": percent, "fmt_points": points,

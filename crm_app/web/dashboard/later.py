@@ -1,9 +1,10 @@
 """Activity: playbook runs and failures (with retry), and the embedded Slack outbox with working buttons."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from crm_app.services.dashboard import activity as service
+from crm_app.services.dashboard.users import record
 from crm_app.web.dashboard.blueprint import bp, now, store
 from crm_app.web.dashboard.models_views import loaded_specs
 
@@ -17,7 +18,9 @@ def activity():
 def alert_action(alert_id: int, action: str):
     """Managers and admins act on alerts: the same handler as the Slack button."""
     detail = (request.form.get("detail") or "").strip() or None
-    outcome = service.click(store(), loaded_specs(), alert_id, action, session["user"], now(), detail)
+    outcome = service.click(store(), loaded_specs(), alert_id, action, g.user, now(), detail)
+    record(store(), g.user, "alert_button", f"alert {alert_id}",
+           {"action": action[:40], "detail": (detail or "")[:500] or None, "ok": outcome.ok, "message": outcome.message})
     flash(outcome.message, "ok" if outcome.ok else "error")
     return redirect(url_for("dashboard.activity") + f"#alert-{alert_id}")
 
@@ -27,5 +30,6 @@ def retry(entry_id: int):
     status = service.retry(store(), loaded_specs(), entry_id, now())
     if status is None:
         abort(404, description=f"Ledger entry {entry_id} is not failing (or does not exist).")
+    record(store(), g.user, "ledger_retry", f"entry {entry_id}", {"status": status})
     flash(f"Retried entry {entry_id}: {status}.", "ok" if status == "sent" else "error")
     return redirect(url_for("dashboard.activity"))

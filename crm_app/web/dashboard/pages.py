@@ -1,11 +1,14 @@
 """Overview, the people list and the person page: read-only views for admins and managers."""
 from __future__ import annotations
 
+import re
+
 from flask import abort, render_template, request
 
 from crm_app.services.dashboard import overview as service
 from crm_app.services.dashboard import models as models_service
 from crm_app.services.dashboard.score_cube import per_run
+from crm_app.store.dashboard.queries import PAGE_MAX
 from crm_app.web.dashboard.blueprint import bp, now, specs, store
 
 
@@ -51,14 +54,33 @@ def histogram_chart(per_score: dict, width: int = 5) -> dict:
     return {"labels": labels, "datasets": [{"label": band, "data": counts[band]} for band in service.BANDS]}
 
 
+CURSOR = re.compile(r"^-?\d{1,18}:\d{1,18}$")  # (sort value, subject id): both fit a 64-bit column
+MAX_TEXT = 200  # longest search text or owner name
+
+
 def _cursor(text: str | None) -> tuple | None:
     if not text:
         return None
+    if not CURSOR.match(text):
+        abort(400, description=f"Bad page cursor {text[:40]!r}; start again from the first page.")
     value, _, ident = text.partition(":")
-    try:
-        return int(value), int(ident)
-    except ValueError:
-        abort(400, description=f"Bad page cursor {text!r}; start again from the first page.")
+    return int(value), int(ident)
+
+
+def _text(name: str) -> str | None:
+    value = (request.args.get(name) or "").strip()
+    if len(value) > MAX_TEXT:
+        abort(400, description=f"{name} is longer than {MAX_TEXT} characters")
+    if any(ord(ch) < 32 for ch in value):
+        abort(400, description=f"{name} contains a control character")
+    return value or None
+
+
+def _choice(name: str, choices, default: str) -> str:
+    value = request.args.get(name) or default
+    if value not in choices:
+        abort(400, description=f"{name} must be one of {', '.join(choices)}")
+    return value
 
 
 def people_query(model: str, segments: list[str] = ()) -> service.PeopleQuery:
@@ -73,12 +95,14 @@ def people_query(model: str, segments: list[str] = ()) -> service.PeopleQuery:
     sort = args.get("sort", "score")
     if sort not in service.SORTS:
         abort(400, description=f"sort must be one of {', '.join(service.SORTS)}")
-    pql = {"yes": True, "no": False}.get(args.get("pql", ""))
-    size = args.get("size", "50")
-    return service.PeopleQuery(model=model, band=band, pql=pql, q=(args.get("q") or "").strip() or None, sort=sort,
-                       descending=args.get("order", "desc") != "asc", after=_cursor(args.get("after")),
-                       before=_cursor(args.get("before")), size=int(size) if size.isdigit() else 50,
-                       owner=args.get("owner") or None, segment=segment)
+    pql = {"yes": True, "no": False, "": None}[_choice("pql", ("yes", "no", ""), "")]
+    size = args.get("size") or "50"
+    if not (size.isdigit() and len(size) <= 3 and 1 <= int(size) <= PAGE_MAX):
+        abort(400, description=f"size must be a whole number from 1 to {PAGE_MAX}")
+    return service.PeopleQuery(model=model, band=band, pql=pql, q=_text("q"), sort=sort,
+                               descending=_choice("order", ("desc", "asc"), "desc") == "desc",
+                               after=_cursor(args.get("after")), before=_cursor(args.get("before")),
+                               size=int(size), owner=_text("owner"), segment=segment)
 
 
 @bp.route("/people")

@@ -1,0 +1,139 @@
+"""Dashboard sessions (revocable), failed sign-ins (throttling), dashboard users and the audit log."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import (Column, Connection, Float, Integer, String, Table, Text, delete, func, insert, or_,
+                        select, update)
+
+from crm_app.store import schema
+
+dashboard_sessions = Table(
+    "dashboard_sessions", schema.metadata,
+    Column("sid", String(64), primary_key=True),  # random, also held in the signed session cookie
+    Column("user", String(255), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("seen_at", Float, nullable=False),
+)
+
+login_failures = Table(
+    "login_failures", schema.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user", String(255), nullable=False, index=True),
+    Column("address", String(64), nullable=False, index=True),
+    Column("at", Float, nullable=False, index=True),
+)
+
+dashboard_users = Table(
+    "dashboard_users", schema.metadata,
+    Column("user", String(255), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", schema.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False, index=True),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255)),
+    Column("detail", Text),  # JSON: what changed (a diff), from where
+)
+
+TABLES = (dashboard_sessions, login_failures, dashboard_users, audit_log)
+
+
+def create_tables(conn: Connection) -> None:
+    for table in TABLES:
+        table.create(conn, checkfirst=True)
+
+
+# --- sessions -------------------------------------------------------------------------------------------------
+
+def open_session(conn: Connection, sid: str, user: str, role: str, now: float) -> None:
+    conn.execute(insert(dashboard_sessions).values(sid=sid, user=user, role=role, created_at=now, seen_at=now))
+
+
+def session_role(conn: Connection, sid: str, opened_after: float) -> tuple[str, str] | None:
+    """(user, role) of a session opened after a moment and not ended, else None."""
+    s = dashboard_sessions.c
+    row = conn.execute(select(s.user, s.role).where(s.sid == sid, s.created_at > opened_after)).first()
+    return (row.user, row.role) if row else None
+
+
+def end_session(conn: Connection, sid: str) -> None:
+    conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.sid == sid))
+
+
+def end_user_sessions(conn: Connection, user: str) -> int:
+    return conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.user == user)).rowcount
+
+
+def end_stale_sessions(conn: Connection, older_than: float) -> None:
+    conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.created_at < older_than))
+
+
+# --- failed sign-ins ------------------------------------------------------------------------------------------
+
+def record_failure(conn: Connection, user: str, address: str, now: float) -> None:
+    conn.execute(insert(login_failures).values(user=user[:255], address=address[:64], at=now))
+
+
+def recent_failures(conn: Connection, user: str, address: str, since: float) -> tuple[int, int]:
+    """Failures since a moment: (for this user name, from this address)."""
+    f = login_failures.c
+    by_user = conn.execute(select(func.count()).where(f.user == user[:255], f.at >= since)).scalar_one()
+    by_address = conn.execute(select(func.count()).where(f.address == address[:64], f.at >= since)).scalar_one()
+    return by_user, by_address
+
+
+def oldest_failure(conn: Connection, user: str, address: str, since: float) -> float | None:
+    f = login_failures.c
+    return conn.execute(select(func.min(f.at)).where(f.at >= since, or_(f.user == user[:255],
+                                                                        f.address == address[:64]))).scalar()
+
+
+def forget_failures(conn: Connection, before: float) -> None:
+    conn.execute(delete(login_failures).where(login_failures.c.at < before))
+
+
+# --- users ----------------------------------------------------------------------------------------------------
+
+def get_user(conn: Connection, user: str):
+    return conn.execute(select(dashboard_users).where(dashboard_users.c.user == user)).first()
+
+
+def list_users(conn: Connection) -> list[dict]:
+    rows = conn.execute(select(dashboard_users.c.user, dashboard_users.c.role, dashboard_users.c.created_at)
+                        .order_by(dashboard_users.c.user))
+    return [dict(r._mapping) for r in rows]
+
+
+def add_user(conn: Connection, user: str, password_hash: str, role: str, now: float) -> None:
+    conn.execute(insert(dashboard_users).values(user=user, password_hash=password_hash, role=role, created_at=now))
+
+
+def update_user(conn: Connection, user: str, **values) -> bool:
+    return conn.execute(update(dashboard_users).where(dashboard_users.c.user == user).values(**values)).rowcount > 0
+
+
+def remove_user(conn: Connection, user: str) -> bool:
+    return conn.execute(delete(dashboard_users).where(dashboard_users.c.user == user)).rowcount > 0
+
+
+# --- audit log ------------------------------------------------------------------------------------------------
+
+def audit(conn: Connection, now: float, actor: str, action: str, target: str | None = None,
+          detail: dict | None = None) -> None:
+    conn.execute(insert(audit_log).values(at=now, actor=actor[:255], action=action, target=target,
+                                          detail=json.dumps(detail, sort_keys=True) if detail else None))
+
+
+def audit_entries(conn: Connection, limit: int = 100, action: str | None = None) -> list[dict]:
+    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    if action:
+        query = query.where(audit_log.c.action == action)
+    return [dict(r._mapping, detail=json.loads(r.detail) if r.detail else None) for r in conn.execute(query)]

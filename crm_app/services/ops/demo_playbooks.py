@@ -20,11 +20,14 @@ def demo_playbooks(config, store, specs, now: int, out=print, show: int = 2) -> 
         path = os.environ.get("CRM_SANDBOX_PATH") or str(config.var_dir / "crm-sandbox.db")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         report = seed_sandbox_from_store(store, path, specs.fields,
-                                         Path(config.specs_root) / setting("CRM_MAPPING_FILE"))
+                                         Path(config.specs_root) / setting("CRM_MAPPING_FILE"),
+                                         Path(config.specs_root) / setting("CRM_CREATE_FILE"), list(specs.rules.names))
         calls = sum(report.calls.values()) if isinstance(report.calls, dict) else report.calls
         out(f"\nSandbox CRM {report.sandbox_path}: {report.accounts} accounts, {report.contacts} contacts, "
             f"{report.leads} leads; {report.provisioned} score fields provisioned; {report.written} records "
             f"written back ({calls} API calls).")
+        out(f"  {report.signups_unknown} product signups were not in the CRM; {report.created} of them are PQLs and "
+            f"now appear as new leads (mapping/create.yaml).")
         from crm_app.services.scoring.run import score
         score(store, specs.rules, now)  # rescore with what sync brought from the CRM (it queued everyone)
         adapter = SandboxCrm(path)
@@ -38,5 +41,19 @@ def demo_playbooks(config, store, specs, now: int, out=print, show: int = 2) -> 
         out("  " + line)
     for message in outbox_messages(store, show):
         out(f"  outbox → {message['channel']}: {message['text']}")
+    for line in _new_leads(adapter, show):
+        out(line)
     out("  python -m crm_app playbooks outbox   # the alerts, with their buttons' state")
     return report
+
+
+def _new_leads(adapter, show: int) -> list[str]:
+    """A line per lead created for a product signup: its score, owner and tasks (sandbox only)."""
+    db = getattr(adapter, "db", None)
+    if db is None or "product_user_id" not in db["leads"].columns_dict:
+        return []
+    rows = db.execute("SELECT l.id, l.email, l.pql_score, o.email, (SELECT count(*) FROM tasks t WHERE t.who_id = "
+                      "l.id) FROM leads l LEFT JOIN owners o ON o.id = l.owner_id WHERE l.product_user_id IS NOT "
+                      "NULL ORDER BY l.pql_score DESC LIMIT ?", [show]).fetchall()
+    return [f"  new lead {lead_id} for product signup {email}: PQL score {score}, owner {owner or 'none yet'}, "
+            f"{tasks} task(s)" for lead_id, email, score, owner, tasks in rows]

@@ -14,7 +14,7 @@ from crm_app.specs.crm.mapping import load_mapping
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
 
-UNKNOWN_EVERY = 6  # one person in six is not in the demo's CRM
+UNKNOWN_EVERY = 6  # the demo leaves one person in six out of its CRM
 DEMO_OWNERS = (("005-demo-ada", "ada@example.com", "Ada Lovelace"), ("005-demo-grace", "grace@example.com",
                "Grace Hopper"), ("005-demo-alan", "alan@example.com", "Alan Turing"))
 
@@ -33,11 +33,13 @@ class DemoCrmReport:
 
 
 def seed_sandbox_from_store(store: Store, sandbox_path: str | Path, specs, mapping_path: str | Path,
-                            create_path: str | Path | None = None, models: list | None = None) -> DemoCrmReport:
+                            create_path: str | Path | None = None, models: list | None = None,
+                            unknown_every: int | None = None) -> DemoCrmReport:
     """People with an account become contacts, most others leads; the rest are product signups the CRM does
-    not know, and those the creation policy names (the PQLs) get a lead. Then provision, sync and write back."""
+    not know (one in `unknown_every`), and those the creation policy names (the PQLs) get a lead. Then
+    provision, sync and write back."""
     crm = SandboxCrm(str(sandbox_path))
-    accounts, contacts, leads, unknown = _seed(store, crm)
+    accounts, contacts, leads, unknown = _seed(store, crm, unknown_every)
     plan = provision(store, crm, specs)
     sync_crm(store, crm, load_mapping(Path(mapping_path), "sandbox"))
     policy = load_creation_policy(Path(create_path), models) if create_path else None
@@ -48,7 +50,7 @@ def seed_sandbox_from_store(store: Store, sandbox_path: str | Path, specs, mappi
                          created.created, unknown)
 
 
-def _seed(store: Store, crm: SandboxCrm) -> tuple[int, int, int]:
+def _seed(store: Store, crm: SandboxCrm, unknown_every: int | None) -> tuple[int, int, int, int]:
     """Copy accounts and people into the sandbox CRM, keeping ids stable so a second demo run adds nothing."""
     with store.read() as conn:
         account_rows, people_rows = crm_store.demo_rows(conn)
@@ -63,7 +65,7 @@ def _seed(store: Store, crm: SandboxCrm) -> tuple[int, int, int]:
         attrs = r.attributes or {}
         base = {"email": r.email, "title": attrs.get("title"), "country": attrs.get("region"),
                 "owner_id": owners[r.id % len(owners)]["id"], "modified_at": stamp, "modified_by": "demo"}
-        if r.id % UNKNOWN_EVERY == 0:
+        if unknown_every and r.id % unknown_every == 0:
             unknown += 1  # a product signup sales has never heard of: no CRM record until they become a PQL
         elif r.account_id:
             contacts.append({"id": f"CON-{r.id:06d}", "account_id": f"ACC-{r.account_id:06d}", **base})

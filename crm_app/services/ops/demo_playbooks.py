@@ -15,13 +15,14 @@ def demo_playbooks(config, store, specs, now: int, out=print, show: int = 2) -> 
     from crm_app.services.playbooks.runtime import make_runtime
     if setting("CRM").strip().lower() == "sandbox":  # the demo's people become sandbox leads and contacts
         from crm_app.crm.sandbox import SandboxCrm
-        from crm_app.services.ops.demo_crm import seed_sandbox_from_store
+        from crm_app.services.ops.demo_crm import UNKNOWN_EVERY, seed_sandbox_from_store
         # Beside the demo's store unless set: the default var/crm-sandbox.db when the store is var/pql.db.
         path = os.environ.get("CRM_SANDBOX_PATH") or str(config.var_dir / "crm-sandbox.db")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         report = seed_sandbox_from_store(store, path, specs.fields,
                                          Path(config.specs_root) / setting("CRM_MAPPING_FILE"),
-                                         Path(config.specs_root) / setting("CRM_CREATE_FILE"), list(specs.rules.names))
+                                         Path(config.specs_root) / setting("CRM_CREATE_FILE"), list(specs.rules.names),
+                                         unknown_every=UNKNOWN_EVERY)
         calls = sum(report.calls.values()) if isinstance(report.calls, dict) else report.calls
         out(f"\nSandbox CRM {report.sandbox_path}: {report.accounts} accounts, {report.contacts} contacts, "
             f"{report.leads} leads; {report.provisioned} score fields provisioned; {report.written} records "

@@ -94,4 +94,14 @@ def _merge_rows(conn: Connection, mapping: dict) -> None:
             created_at=bindparam("created")), updates)
 
 
-__all__ = ["crm_only_people", "rename_people", "absorb_people"]
+
+
+
+def crm_only_ids(conn: Connection, crm: str, person_ids: list[int]) -> set:
+    """Which of these people sync made (external id = its email, or `crm:object:id`)."""
+    p = schema.people
+    out: set = set()
+    for part in chunks(sorted({i for i in person_ids if i is not None}), 900):
+        out.update(conn.execute(select(p.c.id).where(p.c.id.in_(part), or_(
+            p.c.external_id == p.c.email, p.c.external_id.like(f"{crm}:%")))).scalars())
+    return out

@@ -23,6 +23,9 @@ class CrmRecord:
     id: str
     values: dict
     modified_at: str
+    # What the CRM did to the record: ("deleted", None), ("merged", survivor id) or ("converted", contact id).
+    event: tuple | None = None
+    merged_from: tuple = ()  # ids merged into this record that now resolve to it (HubSpot merges)
 
 
 @dataclass(frozen=True)

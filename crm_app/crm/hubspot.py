@@ -43,6 +43,14 @@ def our_type(prop: dict) -> str:
             "datetime": "datetime"}.get(kind, "text")
 
 
+def _keyset(since: str | None) -> tuple | None:
+    """(ms, last id) from a watermark; a plain timestamp (an older watermark) re-reads its millisecond."""
+    if not since:
+        return None
+    stamp, _, last_id = since.partition("|")
+    return (epoch_ms(stamp) if not stamp.isdigit() else int(stamp), int(last_id) if last_id else 0)
+
+
 class HubSpotCrm(HubSpotPeople):
     name = "hubspot"
     property_group = GROUP
@@ -106,40 +114,47 @@ class HubSpotCrm(HubSpotPeople):
     # --- reads
     def read_changed(self, object_type: str, since: str | None,
                      fields: list[str] | None = None) -> Iterator[CrmRecord]:
-        """Search sorted by last-modified; before the 10,000 cap, search again from the last timestamp seen."""
+        """Records after the (last-modified ms, hs_object_id) watermark, a keyset in two filter groups.
+
+        Search takes one sort (last-modified; ties come in id order); before the 10,000 cap the query starts
+        again from the last record's keyset. A contact that merges absorbed carries their ids (merged_from).
+        """
         types = self._types.get(object_type) or {n: i.type for n, i in self.describe_fields(object_type).items()}
         modified = MODIFIED[object_type]
-        names = sorted(set(fields or []) | {modified})
-        floor = epoch_ms(since) if since else None
-        seen_at_floor: set = set()
+        merged = ("hs_merged_object_ids",) if object_type == "contacts" else ()
+        names = sorted(set(fields or []) | {modified, *merged})
+        floor = _keyset(since)
         while True:
-            last_ms, ids_at_last, after, restarted = floor, set(), 0, False
+            after, restart = 0, None
             while True:
                 page = self._search(object_type, modified, names, floor, after)
                 for obj in page.results:
                     stamp = obj.properties.get(modified)
-                    ms = epoch_ms(stamp)
-                    if obj.id in seen_at_floor and ms == floor:
-                        continue  # the overlap of a restarted query
-                    ids_at_last = ids_at_last | {obj.id} if ms == last_ms else {obj.id}
-                    last_ms = ms
-                    values = {n: canonical(types.get(n, "text"), obj.properties.get(n)) for n in names}
-                    yield CrmRecord(object_type, obj.id, values, stamp)
+                    key = (epoch_ms(stamp), int(obj.id))
+                    values = {n: canonical(types.get(n, "text"), obj.properties.get(n)) for n in names
+                              if n not in merged}
+                    old = str(obj.properties.get("hs_merged_object_ids") or "")
+                    restart = key
+                    yield CrmRecord(object_type, obj.id, values, f"{key[0]}|{key[1]}",
+                                    merged_from=tuple(x for x in old.split(";") if x and x != obj.id))
                 if not page.paging or not page.paging.next:
                     return
                 after = int(page.paging.next.after)
                 if after + PAGE > SEARCH_CAP:
-                    if last_ms == floor:
+                    if floor is not None and restart[0] == floor[0]:
                         raise CrmError(f"more than {SEARCH_CAP} {object_type} share one modified time; "
                                        "cannot page past HubSpot's search cap")
-                    floor, seen_at_floor, restarted = last_ms, ids_at_last, True
+                    floor = restart
                     break
-            if not restarted:
-                return
 
     def _search(self, object_type: str, modified: str, names: list, floor, after: int):
-        filters = [Filter(property_name=modified, operator="GTE", value=str(floor))] if floor is not None else []
-        request = PublicObjectSearchRequest(filter_groups=[FilterGroup(filters=filters)] if filters else [],
+        groups = []
+        if floor is not None:
+            ms, last_id = floor
+            groups = [FilterGroup(filters=[Filter(property_name=modified, operator="GT", value=str(ms))]),
+                      FilterGroup(filters=[Filter(property_name=modified, operator="EQ", value=str(ms)),
+                                           Filter(property_name="hs_object_id", operator="GT", value=str(last_id))])]
+        request = PublicObjectSearchRequest(filter_groups=groups,
                                             sorts=[{"propertyName": modified, "direction": "ASCENDING"}],
                                             properties=names, limit=PAGE, after=str(after))
         return self._call(lambda: self.search_api.do_search(object_type, request))

@@ -30,6 +30,19 @@ def soql_datetime(watermark: str) -> str:
     return watermark[:19] + "Z"
 
 
+LIFECYCLE_FIELDS = {"Lead": ("IsDeleted", "MasterRecordId", "IsConverted", "ConvertedContactId"),
+                    "Contact": ("IsDeleted", "MasterRecordId"), "Account": ("IsDeleted", "MasterRecordId")}
+
+
+def _event(row: dict) -> tuple | None:
+    """What happened to a record read with queryAll: merged, deleted or converted; None for a live one."""
+    if row.get("IsDeleted"):
+        return ("merged", row["MasterRecordId"]) if row.get("MasterRecordId") else ("deleted", None)
+    if row.get("IsConverted") and row.get("ConvertedContactId"):
+        return ("converted", row["ConvertedContactId"])
+    return None
+
+
 class SalesforceCrm(SalesforcePeople):
     name = "salesforce"
 
@@ -111,22 +124,31 @@ class SalesforceCrm(SalesforcePeople):
     # --- reads
     def read_changed(self, object_type: str, since: str | None,
                      fields: list[str] | None = None) -> Iterator[CrmRecord]:
-        types = self._types.get(object_type) or {n: i.type for n, i in self.describe_fields(object_type).items()}
-        names = ["Id", "SystemModstamp"] + [f for f in (fields or []) if f not in ("Id", "SystemModstamp")]
-        # >= re-reads the watermark's own second: Salesforce keeps whole seconds, and a record committed late in
-        # that second would otherwise be missed. Re-read records cost nothing: sync compares mapped inputs.
-        where = [f"SystemModstamp >= {soql_datetime(since)}"] if since else []
-        if object_type == "Lead":
-            where.append("IsConverted = false")  # a converted lead lives on as a contact
-        q = f"SELECT {', '.join(names)} FROM {object_type}" + (f" WHERE {' AND '.join(where)}" if where else "") \
-            + " ORDER BY SystemModstamp"
-        for row in self._query(q):
-            values = {n: canonical(types.get(n, "text"), row.get(n)) for n in names if n != "SystemModstamp"}
-            yield CrmRecord(object_type, row["Id"], values, row["SystemModstamp"])
+        """Records changed after the (SystemModstamp, Id) watermark, deleted ones too (queryAll).
 
-    def _query(self, q: str) -> Iterator[dict]:
+        A keyset on both parts never re-reads the watermark's own second; a deleted record carries
+        ("deleted", None), a merged duplicate ("merged", MasterRecordId), a converted lead ("converted",
+        ConvertedContactId).
+        """
+        types = self._types.get(object_type) or {n: i.type for n, i in self.describe_fields(object_type).items()}
+        life = LIFECYCLE_FIELDS.get(object_type, ())
+        mapped = [f for f in (fields or []) if f not in ("Id", "SystemModstamp", *life)]
+        names = ["Id", "SystemModstamp", *life, *mapped]
+        where = ""
+        if since:
+            stamp, _, last_id = since.partition("|")
+            at = soql_datetime(stamp)
+            where = f" WHERE SystemModstamp >= {at}" if not last_id else \
+                f" WHERE (SystemModstamp > {at} OR (SystemModstamp = {at} AND Id > {soql_quote(last_id)}))"
+        q = f"SELECT {', '.join(names)} FROM {object_type}{where} ORDER BY SystemModstamp, Id"
+        for row in self._query(q, include_deleted=bool(life)):
+            values = {n: canonical(types.get(n, "text"), row.get(n)) for n in ["Id", *mapped]}
+            yield CrmRecord(object_type, row["Id"], values, f"{row['SystemModstamp']}|{row['Id']}",
+                            event=_event(row))
+
+    def _query(self, q: str, include_deleted: bool = False) -> Iterator[dict]:
         try:
-            yield from self.sf.query_all_iter(q)
+            yield from self.sf.query_all_iter(q, include_deleted=include_deleted)
         except SalesforceError as exc:
             raise CrmError(f"query failed: {exc.content}") from exc
 

@@ -121,12 +121,15 @@ class SandboxCrm:
                      fields: list[str] | None = None) -> Iterator[CrmRecord]:
         self._check_object(object_type)
         types = {n: f.type for n, f in self.describe_fields(object_type).items()}
-        where, args = ("modified_at > ?", [since]) if since else (None, [])
+        stamp, _, last_id = (since or "").partition("|")
+        # A keyset on (modified_at, id): the watermark's own instant is never read again.
+        where, args = ("modified_at > ? OR (modified_at = ? AND id > ?)", [stamp, stamp, last_id]) if since \
+            else (None, [])
         self.counter.count("query")
         for row in self.db[object_type].rows_where(where, args, order_by="modified_at, id"):
             keep = fields or list(row)
             values = {k: canonical(types.get(k, "text"), row.get(k)) for k in keep if k in row}
-            yield CrmRecord(object_type, row["id"], values, row["modified_at"])
+            yield CrmRecord(object_type, row["id"], values, f"{row['modified_at']}|{row['id']}")
 
     # --- writes
     def write_values(self, updates: list[RecordUpdate]) -> list[WriteOutcome]:

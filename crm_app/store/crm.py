@@ -82,6 +82,17 @@ def save_links(conn: Connection, rows: list[dict]) -> None:
                ["person_id", "account_id", "input_hash", "synced_at"])
 
 
+def delete_links(conn: Connection, crm: str, records: list[tuple[str, str]]) -> None:
+    """Forget the links of (object type, record id) pairs: deleted records, merged or converted ones."""
+    t = crm_links
+    by_type: dict = {}
+    for object_type, record_id in records:
+        by_type.setdefault(object_type, []).append(record_id)
+    for object_type, ids in sorted(by_type.items()):
+        for part in chunks(sorted(set(ids)), 900):
+            conn.execute(delete(t).where(t.c.crm == crm, t.c.object_type == object_type, t.c.record_id.in_(part)))
+
+
 def person_links(conn: Connection, crm: str) -> list[dict]:
     """Every CRM record linked to a person, with the person id."""
     t = crm_links

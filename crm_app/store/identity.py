@@ -158,3 +158,10 @@ def people_without_account(conn: Connection, person_ids: list[int]) -> dict:
         out.update(dict(conn.execute(select(p.c.id, p.c.email).where(
             p.c.id.in_(part), p.c.account_id.is_(None), p.c.email.is_not(None))).all()))
     return out
+
+
+def forget_crm_people(conn: Connection, keys: list[str]) -> None:
+    """Drop CRM people that no longer exist as such (deleted, merged away, converted), and their links."""
+    for part in chunks(sorted(set(keys)), 900):
+        conn.execute(delete(crm_people).where(crm_people.c.key.in_(part)))
+        conn.execute(delete(identity_links).where(identity_links.c.crm_key.in_(part)))

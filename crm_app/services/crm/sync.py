@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from crm_app.services.crm.accounting import record_usage
+from crm_app.services.crm.follow import follow, moves_and_deletions
 from crm_app.services.identity.resolve import record_crm_rows
 from crm_app.specs.crm.mapping import CrmMapping, ObjectMapping
 from crm_app.store import Store
@@ -24,6 +25,7 @@ CHUNK = 2000
 class SyncSummary:
     read: dict = field(default_factory=dict)  # object type -> records read
     changed: dict = field(default_factory=dict)  # object type -> records whose mapped inputs changed
+    lifecycle: dict = field(default_factory=dict)  # moved (converted / merged) and deleted records
 
 
 def sync_crm(store: Store, adapter, mapping: CrmMapping, full: bool = False) -> SyncSummary:
@@ -59,7 +61,9 @@ def _apply_chunk(store: Store, crm: str, mapping: CrmMapping, obj: ObjectMapping
                  summary: SyncSummary) -> None:
     """Upsert the records whose mapped inputs changed, link them, and move the watermark, in one transaction."""
     summary.read[obj.object_type] += len(records)
-    latest = max(r.modified_at for r in records)
+    latest = records[-1].modified_at  # adapters read in watermark (keyset) order
+    moves, deletions = moves_and_deletions(records, obj.object_type)
+    records = [r for r in records if r.event is None]
     with store.begin() as conn:
         known = crm_store.links(conn, crm, obj.object_type, [r.id for r in records])
         changed = [r for r in records if known.get(r.id, {}).get("input_hash") != _hash(_mapped(obj, r))]
@@ -74,6 +78,9 @@ def _apply_chunk(store: Store, crm: str, mapping: CrmMapping, obj: ObjectMapping
         if changed and obj.subject == "person":  # identity resolution matches product users to these
             record_crm_rows(conn, crm, [(r.id, obj.object_type, _mapped(obj, r)) for r in changed])
         summary.changed[obj.object_type] += len(changed)
+        if moves or deletions:
+            for kind, n in follow(conn, crm, moves, deletions).items():
+                summary.lifecycle[kind] = summary.lifecycle.get(kind, 0) + n
         crm_store.set_watermark(conn, crm, obj.object_type, latest)
 
 

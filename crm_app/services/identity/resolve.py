@@ -28,6 +28,7 @@ class ResolveReport:
     links: dict = field(default_factory=dict)  # method -> CRM records linked
     accounts: dict = field(default_factory=dict)  # method -> people given (or refused) an account
     conflicts: list = field(default_factory=list)  # (crm key, [person external ids]) one CRM record, many users
+    refused: list = field(default_factory=list)  # (crm key, [person external ids]) a name guess with rivals
     seconds: float = 0.0
 
 
@@ -68,6 +69,7 @@ def resolve_identities(store: Store) -> ResolveReport:
         index = rules.build_index(crm)
         domains = identity_store.accounts_by_domain(conn)
         owner: dict = {}  # crm key -> (person id, method, external id)
+        guessed: dict = {}  # crm key -> external ids of every user the name heuristic matched to it
         account_rows = []
         lo, hi = person_id_bounds(conn)
         for start in range(lo, hi + 1, CHUNK):  # people in ranges: memory stays bounded at any size
@@ -76,6 +78,8 @@ def resolve_identities(store: Store) -> ResolveReport:
                 report.people += 1
                 keys, method = rules.match_person(external_id, email, rules.full_name(attributes or {}), index)
                 for key in keys:
+                    if method == rules.METHOD_HEURISTIC:
+                        guessed.setdefault(key, []).append(external_id)
                     if key in owner:
                         report.conflicts.append((key, [owner[key][2], external_id]))
                         continue
@@ -84,6 +88,12 @@ def resolve_identities(store: Store) -> ResolveReport:
                     matched, how = rules.match_account(None, email, domains)
                     if how:
                         account_rows.append({"person_id": pid, "account_id": matched, "method": how})
+        # Two product users a name guess fits equally are two candidates: the guess is refused for both.
+        for key, users in guessed.items():
+            if len(users) > 1 and owner.get(key, (None, None))[1] == rules.METHOD_HEURISTIC:
+                del owner[key]
+                report.refused.append((key, users))
+        report.conflicts = [c for c in report.conflicts if c[0] not in {k for k, _ in report.refused}]
         links = [{"crm_key": k, "person_id": v[0], "method": v[1], "linked_at": int(started)}
                  for k, v in owner.items()]
         identity_store.replace_links(conn, links)

@@ -29,14 +29,17 @@ def _ruleset(config: Config):
 def cmd_check(args, config: Config) -> int:
     """Validate rules/, field_specs/, playbooks/ and the CRM files in mapping/; print every error as
     file:line: key: message."""
-    from crm_app.specs.loader import check_spec_set, load_spec_set
-    errors = check_spec_set(config.spec_dirs) or _crm_file_errors(config)
+    from crm_app.specs.loader import load_spec_set
+    try:
+        specs = load_spec_set(config.spec_dirs)
+        errors = _crm_file_errors(config, list(specs.rules.names))
+    except SpecSetInvalid as exc:
+        errors = exc.errors
     if errors:
         for error in errors:
             print(error)
         print(f"{len(errors)} error(s); nothing was applied.", file=sys.stderr)
         return 1
-    specs = load_spec_set(config.spec_dirs)
     rules = specs.rules
     print(f"OK: {len(rules.models)} model(s) ({', '.join(rules.names)}), "
           f"{sum(len(m.rules) for m in rules.models)} rules, {len(specs.fields)} field spec(s), "
@@ -44,13 +47,12 @@ def cmd_check(args, config: Config) -> int:
     return 0
 
 
-def _crm_file_errors(config: Config) -> list:
+def _crm_file_errors(config: Config, models: list[str]) -> list:
     """Errors of the CRM data mapping and the record-creation policy (both optional files)."""
     from crm_app.crm.registry import setting
     from crm_app.errors import ErrorCollector
     from crm_app.specs.crm.creation import load_creation_policy
     from crm_app.specs.crm.mapping import parse_mapping
-    from crm_app.specs.loader import load_spec_set
     from crm_app.specs.yamlsource import load_yaml
     errors = ErrorCollector()
     mapping = Path(config.specs_root) / setting("CRM_MAPPING_FILE")
@@ -58,7 +60,6 @@ def _crm_file_errors(config: Config) -> list:
         doc = load_yaml(mapping, errors, str(mapping))
         if doc is not None:
             parse_mapping(doc, str(mapping), "sandbox", errors)
-    models = list(load_spec_set(config.spec_dirs).rules.names)
     load_creation_policy(Path(config.specs_root) / setting("CRM_CREATE_FILE"), models, errors)
     return errors.sorted()
 

@@ -14,6 +14,7 @@ from crm_app.crm.base import CrmError, WriteOutcome
 
 BATCH = 100
 EXTERNAL_ID_LABEL = "PQL product user id"
+RETRIED = (0, 429, 500, 502, 503, 504)
 
 
 class HubSpotPeople:
@@ -65,10 +66,10 @@ class HubSpotPeople:
                 last = exc
             except Exception as exc:  # noqa: BLE001 - the SDK raises ApiException with a status
                 status = getattr(exc, "status", None)
-                if status is None or status not in (0, 429, 500, 502, 503, 504):
-                    if status == 400 or status == 409:
-                        return [WriteOutcome(external, False, f"{status}: {getattr(exc, 'body', exc)}"[:500])
-                                for external, _ in part]
+                if status in (400, 409):  # the batch was refused as a whole: each record failed
+                    return [WriteOutcome(external, False, f"{status}: {getattr(exc, 'body', exc)}"[:500])
+                            for external, _ in part]
+                if status not in RETRIED:
                     raise CrmError(f"HubSpot refused the upsert: {status} {exc}") from exc
                 last = exc
             self.policy.sleep(self.policy.delay(attempt))

@@ -87,20 +87,27 @@ class SalesforceCrm(SalesforcePeople):
         return [r["DeveloperName"] + "__c" for r in result.get("records", [])]
 
     def create_field(self, object_type: str, spec) -> None:
-        body = {"FullName": f"{object_type}.{spec.salesforce_name}", "Metadata": field_metadata(spec)}
+        self.create_custom_field(object_type, spec.salesforce_name, field_metadata(spec))
+
+    def create_custom_field(self, object_type: str, name: str, metadata: dict) -> bool:
+        """Create a custom field with the Tooling API; True when this call made it, False when it existed.
+
+        After a lost answer the field is looked up before trying again, so a retry never fails on a field
+        the earlier attempt did create."""
+        body = {"FullName": f"{object_type}.{name}", "Metadata": metadata}
         for _ in range(self.policy.attempts):
             try:
                 self.sf.toolingexecute("sobjects/CustomField", method="POST", data=body)
-                return
+                return True
             except SalesforceError as exc:
                 if "DUPLICATE_DEVELOPER_NAME" in str(exc.content):
-                    return  # an earlier attempt whose answer was lost did create it
+                    return False  # an earlier attempt whose answer was lost did create it
                 if exc.status not in (500, 502, 503, 504):
                     raise CrmError(f"creating {body['FullName']} failed: {exc.content}") from exc
             except (requests.ConnectionError, requests.Timeout):
                 pass
-            if spec.salesforce_name in self._custom_field_names(object_type):
-                return
+            if name in self._custom_field_names(object_type):
+                return True
         raise CrmError(f"creating {body['FullName']} kept failing")
 
     def grant_access(self, targets: list[tuple[str, str]]) -> None:

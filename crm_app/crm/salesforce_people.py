@@ -21,7 +21,8 @@ def soql_quote(value: str) -> str:
 
 
 class SalesforcePeople:
-    """Mixed into SalesforceCrm: needs its `sf`, `policy`, `_query`, `_custom_field_names` and `grant_access`."""
+    """Mixed into SalesforceCrm: needs its `sf`, `policy`, `_query`, `_custom_field_names`, `create_custom_field`
+    and `grant_access`."""
 
     def find_people_by_email(self, emails: list[str]) -> dict:
         """lower-cased email -> (object, id) of an existing Contact, else an unconverted Lead."""
@@ -36,31 +37,13 @@ class SalesforcePeople:
         return found
 
     def ensure_external_id(self, object_type: str, field: str) -> bool:
-        """Create the External ID field when it is missing (Tooling API) and make sure the integration user may
-        read and edit it (field-level security); True when it was created."""
-        if field in self._custom_field_names(object_type):
-            self.grant_access([(object_type, field)])
-            return False
-        body = {"FullName": f"{object_type}.{field}",
-                "Metadata": {"type": "Text", "length": 64, "label": EXTERNAL_ID_LABEL, "externalId": True,
-                             "unique": True, "caseSensitive": True}}
-        for _ in range(self.policy.attempts):
-            try:
-                self.sf.toolingexecute("sobjects/CustomField", method="POST", data=body)
-                self.grant_access([(object_type, field)])
-                return True
-            except SalesforceError as exc:
-                if "DUPLICATE_DEVELOPER_NAME" in str(exc.content):
-                    self.grant_access([(object_type, field)])
-                    return False
-                if exc.status not in (500, 502, 503, 504):
-                    raise CrmError(f"creating {body['FullName']} failed: {exc.content}") from exc
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            if field in self._custom_field_names(object_type):
-                self.grant_access([(object_type, field)])
-                return True
-        raise CrmError(f"creating {body['FullName']} kept failing")
+        """Create the External ID field when it is missing and make sure the integration user may read and
+        edit it (field-level security); True when it was created."""
+        created = field not in self._custom_field_names(object_type) and self.create_custom_field(
+            object_type, field, {"type": "Text", "length": 64, "label": EXTERNAL_ID_LABEL, "externalId": True,
+                                 "unique": True, "caseSensitive": True})
+        self.grant_access([(object_type, field)])
+        return created
 
     def upsert_people(self, object_type: str, field: str, rows: list[tuple[str, dict]]) -> list[WriteOutcome]:
         """One outcome per (external id, values), in order; WriteOutcome.id is the CRM record id when ok."""

@@ -189,14 +189,17 @@ class SandboxCrm:
         prefix = {"leads": "LEAD-P", "contacts": "CON-P"}.get(object_type, "REC-P")
         outcomes = []
         stamp = now_iso()
+        columns = self.db[object_type].columns_dict
         for start in range(0, len(rows), BATCH):
             self.counter.count("write")
+            part = rows[start:start + BATCH]
             with self.db.atomic():
-                for external, values in rows[start:start + BATCH]:
-                    existing = self.db.execute(f"SELECT id FROM [{object_type}] WHERE [{field}] = ?",
-                                               [external]).fetchone()
-                    record_id = existing[0] if existing else f"{prefix}{uuid.uuid4().hex[:10]}"
-                    known = {k: v for k, v in values.items() if k in self.db[object_type].columns_dict}
+                existing = dict(self.db.execute(
+                    f"SELECT [{field}], id FROM [{object_type}] WHERE [{field}] IN ({', '.join('?' * len(part))})",
+                    [external for external, _ in part]).fetchall())
+                for external, values in part:  # one upsert each: a record sets only the fields it has values for
+                    record_id = existing.get(external) or f"{prefix}{uuid.uuid4().hex[:10]}"
+                    known = {k: v for k, v in values.items() if k in columns}
                     self.db[object_type].upsert({"id": record_id, field: external, **known, "modified_at": stamp,
                                                  "modified_by": self.user}, pk="id")
                     outcomes.append(WriteOutcome(record_id, True))

@@ -30,6 +30,7 @@ class DemoCrmReport:
     calls: dict
     created: int = 0  # records made for product signups the CRM did not have
     signups_unknown: int = 0  # people left out of the CRM, as product signups sales has never heard of
+    external_id_field: str | None = None  # where created records keep their product user id
 
 
 def seed_sandbox_from_store(store: Store, sandbox_path: str | Path, specs, mapping_path: str | Path,
@@ -44,10 +45,11 @@ def seed_sandbox_from_store(store: Store, sandbox_path: str | Path, specs, mappi
     sync_crm(store, crm, load_mapping(Path(mapping_path), "sandbox"))
     policy = load_creation_policy(Path(create_path), models) if create_path else None
     created = create_missing(store, crm, policy)
+    target = policy.target(crm.name) if policy else None
     summary = push_scores(store, crm, specs)
     return DemoCrmReport(str(sandbox_path), accounts, contacts, leads,
                          sum(1 for p in plan if p.action == "create"), summary.written, summary.calls,
-                         created.created, unknown)
+                         created.created, unknown, target.external_id_field if target else None)
 
 
 def _seed(store: Store, crm: SandboxCrm, unknown_every: int | None) -> tuple[int, int, int, int]:

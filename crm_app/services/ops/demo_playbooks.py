@@ -31,9 +31,9 @@ def demo_playbooks(config, store, specs, now: int, out=print, show: int = 2) -> 
             f"now appear as new leads (mapping/create.yaml).")
         from crm_app.services.scoring.run import score
         score(store, specs.rules, now)  # rescore with what sync brought from the CRM (it queued everyone)
-        adapter = SandboxCrm(path)
+        adapter, created_field = SandboxCrm(path), report.external_id_field
     else:
-        adapter = make_adapter()
+        adapter, created_field = make_adapter(), None
     rt = make_runtime(store, specs, adapter)
     report = run_playbooks(rt, now)
     out(f"\nPlaybooks: {report['occurrences']} trigger occurrence(s), {report['sent']} action(s) sent, "
@@ -42,19 +42,19 @@ def demo_playbooks(config, store, specs, now: int, out=print, show: int = 2) -> 
         out("  " + line)
     for message in outbox_messages(store, show):
         out(f"  outbox → {message['channel']}: {message['text']}")
-    for line in _new_leads(adapter, show):
+    for line in _new_leads(adapter, created_field, show):
         out(line)
     out("  python -m crm_app playbooks outbox   # the alerts, with their buttons' state")
     return report
 
 
-def _new_leads(adapter, show: int) -> list[str]:
+def _new_leads(adapter, created_field: str | None, show: int) -> list[str]:
     """A line per lead created for a product signup: its score, owner and tasks (sandbox only)."""
     db = getattr(adapter, "db", None)
-    if db is None or "product_user_id" not in db["leads"].columns_dict:
+    if db is None or not created_field or created_field not in db["leads"].columns_dict:
         return []
-    rows = db.execute("SELECT l.id, l.email, l.pql_score, o.email, (SELECT count(*) FROM tasks t WHERE t.who_id = "
-                      "l.id) FROM leads l LEFT JOIN owners o ON o.id = l.owner_id WHERE l.product_user_id IS NOT "
-                      "NULL ORDER BY l.pql_score DESC LIMIT ?", [show]).fetchall()
+    rows = db.execute(f"SELECT l.id, l.email, l.pql_score, o.email, (SELECT count(*) FROM tasks t "
+                      f"WHERE t.who_id = l.id) FROM leads l LEFT JOIN owners o ON o.id = l.owner_id "
+                      f"WHERE l.[{created_field}] IS NOT NULL ORDER BY l.pql_score DESC LIMIT ?", [show]).fetchall()
     return [f"  new lead {lead_id} for product signup {email}: PQL score {score}, owner {owner or 'none yet'}, "
             f"{tasks} task(s)" for lead_id, email, score, owner, tasks in rows]

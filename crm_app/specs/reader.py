@@ -72,7 +72,7 @@ class Reader:
 
     def number(self, key, default=_MISSING, required: bool = False, minimum=None, maximum=None):
         value = self.raw(key, default, required)
-        if value is None and self.has(key) and default not in (None, _MISSING):
+        if value is None and self.has(key) and default is not None:
             where = self.at(key)
             if self.errors.at(where.file, where.line):
                 self.ok = False  # the YAML reader already said why this value is unusable

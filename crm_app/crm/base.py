@@ -1,6 +1,7 @@
 """The one small interface every CRM adapter implements. Adapters never import the engine, store or Flask."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
@@ -70,8 +71,17 @@ class TaskRequest:
     who_id: str | None
     what_id: str | None = None  # account / company
     priority: str = "Normal"
-    # Why: a create whose answer was lost (reset, timeout, 5xx) may have happened; the adapter looks the
-    # task up by (who, subject, due) before trying again, so a retry never makes a second task.
+    # Why: a create whose answer was lost (reset, timeout, 5xx) may have happened. The adapters upsert the
+    # task on this key (an External ID / unique-value field), so a retry updates the task the first try made.
+    key: str | None = None
+
+
+def task_key(task: TaskRequest) -> str:
+    """The task's own key, else one derived from what makes it the same task (record, subject, due)."""
+    if task.key:
+        return task.key
+    seed = "|".join(str(x) for x in (task.who_id, task.what_id, task.subject, task.due))
+    return "pql-" + hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
 @dataclass

@@ -10,12 +10,12 @@ from typing import Iterator
 
 import urllib3
 from hubspot import HubSpot
-from hubspot.crm.objects import (AssociationSpec, Filter, FilterGroup, PublicAssociationsForObject, PublicObjectId,
-                                 PublicObjectSearchRequest, SimplePublicObjectInput, SimplePublicObjectInputForCreate)
+from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest, SimplePublicObjectInput
 from hubspot.crm.properties import Option, PropertyCreate, PropertyGroupCreate
 
-from crm_app.crm.base import CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, TaskRequest, WriteOutcome
+from crm_app.crm.base import CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, WriteOutcome
 from crm_app.crm.hubspot_people import HubSpotPeople
+from crm_app.crm.hubspot_tasks import HubSpotTasks
 from crm_app.crm.hubspot_transport import api_factory
 from crm_app.crm.readback import LostAnswer, write_checked
 from crm_app.crm.retry import RetryPolicy
@@ -29,8 +29,6 @@ MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
 TYPES = {"number": ("number", "number"), "boolean": ("bool", "booleancheckbox"), "date": ("date", "date"),
          "datetime": ("datetime", "date"), "text": ("string", "text"), "long_text": ("string", "textarea"),
          "picklist": ("enumeration", "select")}
-PRIORITY = {"Low": "LOW", "Normal": "MEDIUM", "High": "HIGH"}
-TASK_TO = {"contacts": 204, "companies": 192}  # HUBSPOT_DEFINED association type ids (Associations v4 guide)
 
 
 def our_type(prop: dict) -> str:
@@ -51,8 +49,9 @@ def _keyset(since: str | None) -> tuple | None:
     return (epoch_ms(stamp) if not stamp.isdigit() else int(stamp), int(last_id) if last_id else 0)
 
 
-class HubSpotCrm(HubSpotPeople):
+class HubSpotCrm(HubSpotPeople, HubSpotTasks):
     name = "hubspot"
+    tasks_keyed = True  # create_task upserts on a unique-value task property
     property_group = GROUP
 
     def __init__(self, access_token: str, host: str = "https://api.hubapi.com", ca_bundle: str | None = None,
@@ -226,33 +225,6 @@ class HubSpotCrm(HubSpotPeople):
     def set_owner(self, object_type: str, record_id: str, owner_id: str) -> None:
         self._call(lambda: self.basic_api.update(
             object_type, record_id, SimplePublicObjectInput(properties={"hubspot_owner_id": owner_id})))
-
-    def create_task(self, task: TaskRequest) -> str:
-        due_ms = epoch_ms(f"{task.due}T00:00:00Z")
-        props = {"hs_timestamp": str(due_ms), "hs_task_subject": task.subject, "hs_task_body": task.body,
-                 "hs_task_status": "NOT_STARTED", "hs_task_priority": PRIORITY.get(task.priority, "MEDIUM"),
-                 "hs_task_type": "TODO"}
-        if task.owner_id:
-            props["hubspot_owner_id"] = task.owner_id
-        associations = [PublicAssociationsForObject(to=PublicObjectId(id=oid), types=[AssociationSpec(
-            association_category="HUBSPOT_DEFINED", association_type_id=type_id)])
-            for oid, type_id in ((task.who_id, TASK_TO["contacts"]), (task.what_id, TASK_TO["companies"])) if oid]
-        body = SimplePublicObjectInputForCreate(properties=props, associations=associations)
-        found = self._create_once(lambda: self.basic_api.create("tasks", body),
-                                  lambda: self._find_task(task, due_ms))
-        return found.id if hasattr(found, "id") else str(found)
-
-    def _find_task(self, task: TaskRequest, due_ms: int):
-        filters = [Filter(property_name="hs_task_subject", operator="EQ", value=task.subject),
-                   Filter(property_name="hs_timestamp", operator="EQ", value=str(due_ms))]
-        if task.who_id:
-            filters.append(Filter(property_name="associations.contact", operator="EQ", value=task.who_id))
-        elif task.what_id:
-            filters.append(Filter(property_name="associations.company", operator="EQ", value=task.what_id))
-        request = PublicObjectSearchRequest(filter_groups=[FilterGroup(filters=filters)], limit=1,
-                                            properties=["hs_task_subject"])
-        page = self._call(lambda: self.search_api.do_search("tasks", request))
-        return page.results[0].id if page.results else None
 
     # --- helpers
     def _create_once(self, create, lookup):

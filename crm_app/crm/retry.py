@@ -37,8 +37,8 @@ def family_of(path: str) -> str:
     """The endpoint family of a request path, for API-call accounting."""
     checks = (("/composite/sobjects", "sobject-collections"), ("/jobs/ingest", "bulk2"), ("/tooling/", "tooling"),
               ("/query", "query"), ("/limits", "limits"), ("/oauth2/", "oauth"), ("/sobjects/", "sobjects"),
-              ("/batch/", "batch"), ("/search", "search"), ("/properties/", "properties"),
-              ("/owners", "owners"), ("/associations", "associations"), ("/objects/", "objects"))
+              ("/associations", "associations"), ("/batch/", "batch"), ("/search", "search"),
+              ("/properties/", "properties"), ("/owners", "owners"), ("/objects/", "objects"))
     for needle, family in checks:
         if needle in path:
             return family

@@ -12,7 +12,8 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
-from crm_app.crm.base import CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, TaskRequest, WriteOutcome
+from crm_app.crm.base import (CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, TaskRequest,
+                              WriteOutcome, task_key)
 from crm_app.crm.readback import LostAnswer, write_checked
 from crm_app.crm.retry import RetryPolicy
 from crm_app.crm.salesforce_fields import field_metadata, our_type
@@ -23,6 +24,7 @@ from crm_app.crm.values import canonical, to_salesforce
 COLLECTION = 200
 NO_ASSIGN = {"Sforce-Auto-Assign": "FALSE"}
 PERMISSION_SET = "PQL_Scoring_Integration"
+TASK_KEY = "PQL_Task_Key__c"  # External ID on Activity: Task upserts match on it
 
 
 def soql_datetime(watermark: str) -> str:
@@ -45,6 +47,7 @@ def _event(row: dict) -> tuple | None:
 
 class SalesforceCrm(SalesforcePeople):
     name = "salesforce"
+    tasks_keyed = True  # create_task upserts on an External ID field
 
     def __init__(self, instance_url: str | None = None, session_id: str | None = None, username: str | None = None,
                  password: str | None = None, security_token: str | None = None, domain: str | None = None,
@@ -212,14 +215,37 @@ class SalesforceCrm(SalesforcePeople):
                                            json={"OwnerId": owner_id}))
 
     def create_task(self, task: TaskRequest) -> str:
+        """Upsert the task on its key (an External ID field on Activity): a retry after a lost answer updates
+        the task the first try made instead of making a second one."""
+        self.ensure_task_key()
         body = {"Subject": task.subject, "Description": task.body, "ActivityDate": task.due, "Status": "Not Started",
                 "Priority": task.priority, "OwnerId": task.owner_id, "WhoId": task.who_id}
         if task.what_id and task.who_object != "Lead":
             body["WhatId"] = task.what_id  # must stay empty on a lead's task (Object Reference: Task)
-        about = f"WhoId = {soql_quote(task.who_id)}" if task.who_id else f"WhatId = {soql_quote(task.what_id)}"
-        lookup = (f"SELECT Id FROM Task WHERE {about} AND Subject = "
-                  f"{soql_quote(task.subject)} AND ActivityDate = {task.due}")
-        return self._create_once("Task", {k: v for k, v in body.items() if v is not None}, lookup)
+        path = f"sobjects/Task/{TASK_KEY}/{requests.utils.quote(task_key(task), safe='')}"
+        last = None
+        for attempt in range(self.policy.attempts):
+            try:
+                return self.sf.restful(path, method="PATCH", json={k: v for k, v in body.items() if v is not None})["id"]
+            except SalesforceError as exc:
+                if exc.status not in (500, 502, 503, 504):
+                    raise CrmError(f"Salesforce refused the task: {exc.status} {exc.content}") from exc
+                last = exc
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last = exc
+            self.policy.sleep(self.policy.delay(attempt))
+        raise CrmError(f"Salesforce task upsert kept failing: {last}")
+
+    def ensure_task_key(self) -> bool:
+        """Create the External ID field on Activity that keys our tasks, readable and editable by the
+        integration user; True when it was created. Checked once per adapter."""
+        if getattr(self, "_task_key_ready", False):
+            return False
+        created = TASK_KEY not in self._custom_field_names("Activity") and self.create_custom_field(
+            "Activity", TASK_KEY, {"type": "Text", "length": 80, "label": "PQL task key", "externalId": True})
+        self.grant_access([("Activity", TASK_KEY)])
+        self._task_key_ready = True
+        return created
 
     def refresh_limits(self) -> dict:
         """GET limits/ (one call): the daily API allocation and what is left of it."""

@@ -43,6 +43,7 @@ class SandboxCrm:
     """CRM adapter over a local SQLite file."""
 
     name = "sandbox"
+    tasks_keyed = True  # create_task with a key never makes a second task
     user = "integration"
 
     def __init__(self, path: str):
@@ -220,13 +221,14 @@ class SandboxCrm:
             raise CrmError(f"{object_type} {record_id} not found")
 
     def create_task(self, task: TaskRequest) -> str:
+        """A task keyed by `task.key` is made once: sending it again returns the first one."""
         self.counter.count("tasks")
-        task_id = "task-" + uuid.uuid4().hex[:12]
+        task_id = f"task-{task.key}" if task.key else "task-" + uuid.uuid4().hex[:12]
         with self.db.atomic():
             self.db["tasks"].insert({"id": task_id, "subject": task.subject, "body": task.body, "due": task.due,
                                      "owner_id": task.owner_id, "who_object": task.who_object,
                                      "who_id": task.who_id, "what_id": task.what_id, "priority": task.priority,
-                                     "status": "Not Started", "created_at": now_iso()})
+                                     "status": "Not Started", "created_at": now_iso()}, ignore=True)
         return task_id
 
     def find_task(self, ref: str) -> str | None:

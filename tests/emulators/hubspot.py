@@ -185,6 +185,8 @@ class HubSpotEmulator:
                 return self._owners(req)
             if path.startswith("/crm/v4/objects/"):
                 return assoc.handle_v4(self, req, path.split("/")[4:])
+            if path.startswith("/crm/v4/associations/"):
+                return assoc.handle_v4_batch(self, req, path.split("/")[4:])
             match = _OBJ.match(path)
             if match and match.group("type") in STANDARD:
                 return self._objects(req, match.group("type"), (match.group("rest") or "").strip("/"))

@@ -9,6 +9,11 @@ pair of objects is a 400. Every association is stored with its reverse.
 - v4 "Associate records without a label": PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId};
   with labels: PUT /crm/v4/objects/{from}/{id}/associations/{to}/{toId} with a list of types; list:
   GET /crm/v4/objects/{from}/{id}/associations/{to} -> results [{toObjectId, associationTypes}].
+- v4 "Associate records (labelled)", batch: POST /crm/v4/associations/{from}/{to}/batch/create with inputs
+  [{from: {id}, to: {id}, types: [...]}]; each type is checked against the pair, a missing record is a
+  per-input error (HTTP 207). HubSpot's reference states no input limit for this endpoint; the emulator holds
+  it to the 100 of the other batch endpoints, so a client that stays within it works on the real API too.
+  A primary contact->company association (type 1) sets the contact's `associatedcompanyid`, as HubSpot does.
 - v3 "Retrieve a record" with ?associations=contacts,companies: `associations: {contacts: {results: [{id, type}]}}`.
 """
 from __future__ import annotations
@@ -132,6 +137,43 @@ def handle_v4(emu, req: Request, parts: list) -> Response:
         return Response(201, {"fromObjectTypeId": from_type, "fromObjectId": int(from_id), "toObjectTypeId": to_type,
                               "toObjectId": int(to_id), "labels": []})
     return _fail("no such association route", 404, "OBJECT_NOT_FOUND")
+
+
+def handle_v4_batch(emu, req: Request, parts: list) -> Response:
+    """parts: what follows /crm/v4/associations/ - {from}/{to}/batch/create."""
+    if req.method != "POST" or len(parts) != 4 or parts[2:] != ["batch", "create"]:
+        return _fail("no such association route", 404, "OBJECT_NOT_FOUND")
+    from_type, to_type = parts[0], parts[1]
+    inputs = (req.json() or {}).get("inputs") or []
+    if len(inputs) > 100:
+        return _fail("Batch input size must be at most 100")
+    for item in inputs:
+        if not (item.get("from") or {}).get("id") or not (item.get("to") or {}).get("id") or not item.get("types"):
+            return _fail("each input needs from.id, to.id and types")
+        for kind in item["types"]:
+            type_id = kind.get("associationTypeId")
+            if kind.get("associationCategory") != "HUBSPOT_DEFINED" or TYPES.get(type_id, ())[:2] != (from_type, to_type):
+                return _fail(f"association type {kind.get('associationCategory')}/{type_id} is not one of "
+                             f"{from_type} to {to_type}")
+    results, errors = [], []
+    for item in inputs:
+        from_id, to_id = str(item["from"]["id"]), str(item["to"]["id"])
+        missing = [f"{t} {i}" for t, i in ((from_type, from_id), (to_type, to_id)) if emu.live_record(t, i) is None]
+        if missing:
+            errors.append({"status": "error", "category": "OBJECT_NOT_FOUND", "message": f"{missing[0]} not found",
+                           "context": {"ids": [from_id]}, "errors": [], "links": {}})
+            continue
+        for kind in item["types"]:
+            add(emu, from_type, from_id, to_id, kind["associationTypeId"])
+            if kind["associationTypeId"] == 1:
+                emu.live_record(from_type, from_id)["properties"]["associatedcompanyid"] = to_id
+        results.append({"fromObjectTypeId": from_type, "fromObjectId": int(from_id), "toObjectTypeId": to_type,
+                        "toObjectId": int(to_id), "labels": ["Primary"] if any(
+                            k["associationTypeId"] in PRIMARY for k in item["types"]) else []})
+    body = {"status": "COMPLETE", "results": results, "startedAt": emu.now(), "completedAt": emu.now()}
+    if errors:
+        body.update(errors=errors, numErrors=len(errors))
+    return Response(207 if errors else 201, body)
 
 
 def move(emu, old_ids: set, new_id: str) -> None:

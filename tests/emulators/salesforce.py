@@ -134,7 +134,10 @@ class SalesforceEmulator:
         """Standard fields always; a custom field only with read access through an assigned permission set."""
         if name in STANDARD.get(obj, {}):
             return True
-        return (obj, name) in self.custom and f"{obj}.{name}" in self._readable()
+        if (obj, name) not in self.custom:
+            return False
+        return f"{obj}.{name}" in self._readable() or (
+            self.custom[(obj, name)].get("activity") and f"Activity.{name}" in self._readable())
 
     def _readable(self) -> set:
         """Fields the integration user may read, recomputed only when permission records change."""

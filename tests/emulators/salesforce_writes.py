@@ -179,7 +179,7 @@ def create_custom_field(emu, body: dict) -> Response:
     if "." not in full or not full.endswith("__c"):
         return _error(400, "INVALID_FIELD", "FullName must be Object.Name__c")
     obj, name = full.split(".", 1)
-    if obj not in STANDARD:
+    if obj not in STANDARD and obj != "Activity":
         return _error(400, "INVALID_TYPE", f"no object {obj}")
     if (obj, name) in emu.custom:
         return _error(400, "DUPLICATE_DEVELOPER_NAME", f"duplicate value found: {full}")
@@ -188,6 +188,8 @@ def create_custom_field(emu, body: dict) -> Response:
         return _error(400, "FIELD_INTEGRITY_EXCEPTION", problem)
     field_id = emu.new_id("CustomField")
     emu.custom[(obj, name)] = {"id": field_id, "type": METADATA_TYPES[meta["type"]], "meta": meta}
+    if obj == "Activity":  # an activity custom field is a field of Task (and Event), granted as Activity.Name__c
+        emu.custom[("Task", name)] = {**emu.custom[(obj, name)], "activity": True}
     return Response(201, {"id": field_id, "success": True, "errors": []})
 
 
@@ -195,4 +197,4 @@ def tooling_rows(emu, obj: str) -> list:
     if obj != "CustomField":
         return []
     return [{"Id": info["id"], "DeveloperName": name[:-3], "TableEnumOrId": o, "FullName": f"{o}.{name}"}
-            for (o, name), info in emu.custom.items()]
+            for (o, name), info in emu.custom.items() if not info.get("activity")]

@@ -26,6 +26,7 @@ class CreateSummary:
     candidates: int = 0
     matched: int = 0  # linked to a record that already had their email
     created: int = 0
+    associated: int = 0  # new HubSpot contacts associated with their account's company
     failed: dict = field(default_factory=dict)  # product user id -> why
     fields_created: int = 0
     calls: dict = field(default_factory=dict)
@@ -86,8 +87,11 @@ def _link_or_create(store: Store, adapter, target: CrmTarget, records: dict, sum
              if email in by_email]
     summary.matched += len(links)
     matched = {lk["person_id"] for lk in links}
-    plans = _plans(store, adapter.name, target, {pid: r for pid, r in records.items() if pid not in matched})
-    for object_type, rules, rows in plans:
+    missing = {pid: r for pid, r in records.items() if pid not in matched}
+    account_record = _account_records(store, adapter.name, list(missing))
+    associate = hasattr(adapter, "associate_companies")
+    pairs = []
+    for object_type, rules, rows in _plans(target, missing, account_record):
         if not rows:
             continue
         if (object_type, target.external_id_field) not in prepared:
@@ -99,23 +103,30 @@ def _link_or_create(store: Store, adapter, target: CrmTarget, records: dict, sum
             if outcome.ok:
                 links.append(_link(adapter.name, object_type, outcome.id, pid))
                 summary.created += 1
+                if associate and pid in account_record:
+                    pairs.append((outcome.id, account_record[pid]))
             else:
                 summary.failed[records[pid]["external_id"]] = outcome.error or "refused"
+    if pairs:  # before the links are saved: after a failure the next run upserts and associates again
+        summary.associated += adapter.associate_companies(pairs)
     with store.begin() as conn:
         crm_store.save_links(conn, links)
 
 
-def _plans(store: Store, crm: str, target: CrmTarget, records: dict) -> list:
+def _account_records(store: Store, crm: str, person_ids: list[int]) -> dict:
+    """person id -> the CRM record of their account (Account, company), for people whose account is linked."""
+    with store.read() as conn:
+        account_of = crm_store.accounts_of_people(conn, person_ids)
+        accounts = crm_store.account_records(conn, crm, ACCOUNT_OBJECTS[crm], list(account_of.values()))
+    return {pid: accounts[a] for pid, a in account_of.items() if a in accounts}
+
+
+def _plans(target: CrmTarget, records: dict, account_record: dict) -> list:
     """(object, field rules, [(person id, extra values)]): a Contact under its linked Account, else the fallback."""
     if target.fallback_object is None:
         return [(target.object_type, target.fields, [(pid, {}) for pid in records])]
-    with store.read() as conn:
-        account_of = crm_store.accounts_of_people(conn, list(records))
-        accounts = crm_store.account_records(conn, crm, ACCOUNT_OBJECTS[crm], list(account_of.values()))
-    under, alone = [], []
-    for pid in records:
-        account_record = accounts.get(account_of.get(pid))
-        (under if account_record else alone).append((pid, {"AccountId": account_record} if account_record else {}))
+    under = [(pid, {"AccountId": account_record[pid]}) for pid in records if pid in account_record]
+    alone = [(pid, {}) for pid in records if pid not in account_record]
     return [(target.object_type, target.fields, under), (target.fallback_object, target.fallback_fields, alone)]
 
 

@@ -118,7 +118,7 @@ def _assign(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
 
 def _task(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
     p, ref = entry["payload"], f"pql-ledger-{entry['id']}"
-    if in_doubt:
+    if in_doubt and not getattr(rt.adapter, "tasks_keyed", False):  # a keyed create may simply be sent again
         finder = getattr(rt.adapter, "find_task", None)
         if finder is None:
             raise InDoubt(f"task {ref} may exist; this CRM adapter cannot look tasks up, so check by hand")
@@ -131,7 +131,7 @@ def _task(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
                        owner_id=owner_id(rt, p["owner"]) if p.get("owner") else None,
                        who_object=target.object_type if person else None,
                        who_id=target.record_id if person else None,
-                       what_id=None if person else target.record_id, priority=p["priority"])
+                       what_id=None if person else target.record_id, priority=p["priority"], key=ref)
     return {"task_id": rt.adapter.create_task(task), "object": target.object_type, "id": target.record_id}
 
 

@@ -64,7 +64,8 @@ def test_a_task_planned_before_the_link_exists_waits_then_lands_on_the_linked_re
     assert not emu.live("Task")
     with store.read() as conn:
         waiting = pb_store.problem_entries(conn)
-    assert [e["status"] for e in waiting] == ["failed"] and "no CRM record yet" in waiting[0]["error"]
+    assert [(e["status"], e["attempts"]) for e in waiting] == [("waiting", 0)]
+    assert "no CRM record yet" in waiting[0]["error"]
 
     lead = emu.insert("Lead", {"LastName": "Trial", "Company": "Corp", "Email": "trial-1@corp.com"})
     link(store, crm.name, "Lead", lead, person_id=person)

@@ -1,8 +1,8 @@
 """Product users the creation policy names get a CRM record: an existing one with their email is linked,
 else one is created by an upsert keyed on their product user id, so a retry never makes a second record.
 
-The records are linked at once, so the same write-back pass writes their score fields and the playbooks find
-them when they send.
+The records are linked at once, so the same write-back pass writes their score fields, and playbook actions
+that were waiting for them are made due at once rather than at their next look.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from crm_app.specs.crm.creation import CreationPolicy, CrmTarget, load_creation_
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
 from crm_app.store import people as people_store
+from crm_app.store.playbooks import ledger as pb_store
 
 CHUNK = 2000
 ACCOUNT_OBJECTS = {"salesforce": "Account", "hubspot": "companies", "sandbox": "accounts"}
@@ -29,6 +30,7 @@ class CreateSummary:
     associated: int = 0  # new HubSpot contacts associated with their account's company
     failed: dict = field(default_factory=dict)  # product user id -> why
     fields_created: int = 0
+    released: int = 0  # playbook actions that waited for these records, now due
     calls: dict = field(default_factory=dict)
 
 
@@ -111,6 +113,7 @@ def _link_or_create(store: Store, adapter, target: CrmTarget, records: dict, sum
         summary.associated += adapter.associate_companies(pairs)
     with store.begin() as conn:
         crm_store.save_links(conn, links)
+        summary.released += pb_store.release_waiting(conn, [lk["person_id"] for lk in links], int(time.time()))
 
 
 def _account_records(store: Store, crm: str, person_ids: list[int]) -> dict:

@@ -64,6 +64,6 @@ def retry(store: Store, specs: SpecSet, entry_id: int, now: int) -> str | None:
     """Dispatch one failed or dead ledger entry again now; returns its new status (None: not failing)."""
     with store.read() as conn:
         entry = next((e for e in pb_store.problem_entries(conn, limit=1000) if e["id"] == entry_id), None)
-    if entry is None or entry["status"] not in ("failed", "dead"):
+    if entry is None or entry["status"] not in ("failed", "dead", "expired"):
         return None
     return dispatch_one(runtime(store, specs), entry, now)

@@ -119,14 +119,30 @@ def job_write_back(ctx: JobContext) -> dict:
     with CRM:
         created = create_missing(ctx.store, adapter, policy)
         summary = push_scores(ctx.store, adapter, specs.fields)
+        followed = _playbooks_for_new_records(ctx, specs, created)
     detail = {"crm": adapter.name, "created": created.created, "linked_by_email": created.matched,
-              "not_created": len(created.failed), "changed": summary.changed, "written": summary.written,
-              "failed": len(summary.failed), "api_calls": sum(summary.calls.values()), "idle": not summary.changed}
+              "associated": created.associated, "not_created": len(created.failed), "changed": summary.changed,
+              "written": summary.written, "failed": len(summary.failed), "api_calls": sum(summary.calls.values()),
+              "idle": not summary.changed, **({"playbooks": followed} if followed else {})}
     if summary.failed:
         first = next(iter(summary.failed.items()))
         raise JobFailed(f"{len(summary.failed)} record(s) refused by {adapter.name} (kept, retried next run); "
                         f"first: {first[0]}: {first[1]}", detail)
     return detail
+
+
+def _playbooks_for_new_records(ctx: JobContext, specs, created) -> dict:
+    """Records this run created or linked get their owner, task and alert now, scores already written: the
+    playbooks plan their new PQLs and send what waited for the record, instead of the next playbooks run."""
+    from crm_app.services.crm.accounting import record_usage
+    from crm_app.services.playbooks.cycle import run_playbooks
+    if not (created.created or created.matched) or specs.playbooks is None or not specs.playbooks.playbooks:
+        return {}
+    runtime = _runtime(ctx, specs)
+    try:
+        return run_playbooks(runtime, int(time.time()))
+    finally:
+        record_usage(ctx.store, runtime.adapter, "playbooks")
 
 
 def _adapter(ctx: JobContext):

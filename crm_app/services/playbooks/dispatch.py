@@ -10,7 +10,7 @@ from crm_app.crm.base import RecordUpdate, TaskRequest
 from crm_app.services.playbooks.alert_batch import AlertQueue, alert_channel, alert_row, rep_choices
 from crm_app.services.playbooks.plan import build_entries
 from crm_app.services.playbooks.runtime import Runtime
-from crm_app.services.playbooks.targets import ACCOUNT, resolve_target
+from crm_app.services.playbooks.targets import ACCOUNT, NotLinkedYet, resolve_target
 from crm_app.slack.blocks import alert_blocks, digest_blocks
 from crm_app.slack.senders import RateLimited
 from crm_app.store.playbooks import alerts as alert_store
@@ -41,7 +41,7 @@ def dispatch_due(rt: Runtime, now: int, budget: float = 2.0) -> dict:
     pass, so a wave of retries never holds up scoring and new PQLs for long.
     """
     started = time.perf_counter()
-    counts = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0}
+    counts = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0, "waiting": 0, "expired": 0}
     with rt.store.read() as conn:
         due = pb_store.due_entries(conn, now, limit=100_000)
     key = lambda e: (e["playbook"], e["subject_id"], e["occurrence"])  # noqa: E731
@@ -64,12 +64,12 @@ def _run_steps(rt: Runtime, steps: list, now: int, counts: dict, queue: AlertQue
             return
         outcome = dispatch_one(rt, entry, now)
         counts[outcome] += 1
-        if outcome in ("failed", "deferred"):
+        if outcome in ("failed", "deferred", "waiting"):
             return
 
 
 def dispatch_one(rt: Runtime, entry: dict, now: int) -> str:
-    """Mark the entry in flight, send it, and confirm; returns sent | failed | dead."""
+    """Mark the entry in flight, send it, and confirm; returns sent | failed | dead | deferred | waiting | expired."""
     in_doubt = entry["status"] == "dispatching"
     attempts = entry["attempts"] + 1
     with rt.store.begin() as conn:
@@ -85,6 +85,8 @@ def dispatch_one(rt: Runtime, entry: dict, now: int) -> str:
             pb_store.defer_later_steps(conn, entry, next_at)
         return _finish(rt, entry, now, "deferred", attempts=entry["attempts"], next_at=next_at,
                        status_as="failed" if in_doubt else entry["status"])
+    except NotLinkedYet as exc:  # not a failure: no try is used up until the wait expires
+        return _wait(rt, entry, now, str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of a remote call is retried with backoff
         status = "dead" if attempts >= rt.max_attempts else "failed"
         with rt.store.begin() as conn:
@@ -93,6 +95,20 @@ def dispatch_one(rt: Runtime, entry: dict, now: int) -> str:
                        next_at=now + backoff(attempts))
     rt.at("after_dispatch", entry)
     return _finish(rt, entry, now, "sent", result=result)
+
+
+def _wait(rt: Runtime, entry: dict, now: int, reason: str) -> str:
+    """The subject has no CRM record yet: look again later (sooner while the wait is young), expire after
+    PLAYBOOK_WAIT_FOR_RECORD_HOURS. Record creation or sync makes the entry due at once when it links one."""
+    waited = now - entry["created_at"]
+    if waited >= rt.wait_for_record:
+        hours = rt.wait_for_record / 3600
+        return _finish(rt, entry, now, "expired", error=f"{reason}; none came within {hours:g} h "
+                       "(PLAYBOOK_WAIT_FOR_RECORD_HOURS): is the subject covered by mapping/create.yaml?")
+    next_at = now + min(3600, max(30, waited // 2))
+    with rt.store.begin() as conn:
+        pb_store.defer_later_steps(conn, entry, next_at)
+    return _finish(rt, entry, now, "waiting", attempts=entry["attempts"], error=reason, next_at=next_at)
 
 
 def _finish(rt: Runtime, entry: dict, now: int, status: str, status_as: str | None = None, **values) -> str:

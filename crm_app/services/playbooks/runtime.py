@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from crm_app.errors import ConfigError
 from crm_app.specs.playbooks import PlaybookSet
 from crm_app.slack.pacing import ChannelPacer
 from crm_app.slack.senders import OutboxSender, SlackSender
@@ -20,6 +21,7 @@ class Runtime:
     sender: object  # slack.senders.SlackSender | OutboxSender
     fault: Callable[[str, dict], None] | None = None
     max_attempts: int = 8
+    wait_for_record: int = 7 * 86400  # seconds an action waits for its subject's CRM record before it expires
     rules: object = None  # specs.rules.RuleSet: tells behaviour reasons (signals) from fit reasons
     owners: dict = field(default_factory=dict)  # email -> CRM owner id, filled lazily
 
@@ -46,4 +48,17 @@ def make_sender(store, env: dict | None = None):
 def make_runtime(store, specs, adapter, env: dict | None = None) -> Runtime:
     """A runtime for the applied spec set."""
     return Runtime(store=store, playbooks=specs.playbooks, adapter=adapter, sender=make_sender(store, env),
-                   rules=specs.rules, max_attempts=int(slack_setting("PLAYBOOK_MAX_ATTEMPTS", env)))
+                   rules=specs.rules, max_attempts=int(slack_setting("PLAYBOOK_MAX_ATTEMPTS", env)),
+                   wait_for_record=wait_seconds(env))
+
+
+def wait_seconds(env: dict | None = None) -> int:
+    """PLAYBOOK_WAIT_FOR_RECORD_HOURS in seconds; a clear ConfigError when it is not a positive number."""
+    raw = slack_setting("PLAYBOOK_WAIT_FOR_RECORD_HOURS", env)
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours < float("inf"):
+        raise ConfigError(f"PLAYBOOK_WAIT_FOR_RECORD_HOURS={raw!r}: expected a number of hours above 0, e.g. 168")
+    return int(hours * 3600)

@@ -19,7 +19,8 @@ def playbook_status(store) -> dict:
 
 
 def format_playbook_status(store) -> list[str]:
-    """Status lines: totals per action, then every failed, dead or in-flight entry with its error."""
+    """Status lines: totals per action, then every failed, dead, in-flight, waiting (for the subject's CRM
+    record) or expired (the wait ran out) entry with its error."""
     status = playbook_status(store)
     if not status["ledger"]:
         return ["playbooks: no actions yet"]
@@ -27,7 +28,7 @@ def format_playbook_status(store) -> list[str]:
              f"slack outbox: {status['outbox']} message(s); false positives recorded: {status['false_positives']}"]
     for e in status["problems"]:
         retry = dt.datetime.fromtimestamp(e["next_at"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        when = f", retry at {retry}" if e["status"] == "failed" else ""
+        when = {"failed": f", retry at {retry}", "waiting": f", looks again at {retry}"}.get(e["status"], "")
         lines.append(f"  {e['status']}: {e['playbook']} {e['action']} for person {e['subject_id']} "
                      f"(attempt {e['attempts']}{when}): {e['error'] or 'in flight'}")
     return lines

@@ -7,7 +7,7 @@ from crm_app.store import schema
 from crm_app.store.dialect import chunks, insert_for, upsert
 from crm_app.store.playbooks.schema import pb_ledger, pb_state, rep_week, rr_cursor
 
-OPEN = ("pending", "dispatching", "failed")
+OPEN = ("pending", "dispatching", "failed", "waiting")  # waiting: for the subject's CRM record
 COUNTED = ("pending", "dispatching", "failed", "sent", "digest")  # alerts that count toward noise limits
 
 
@@ -105,8 +105,17 @@ def status_counts(conn: Connection) -> dict:
     return {(a, s): n for a, s, n in conn.execute(q)}
 
 
+def release_waiting(conn: Connection, subject_ids: list[int], now: int) -> int:
+    """Make the open entries of subjects that just got a CRM record due now (not at their next try)."""
+    led, released = pb_ledger, 0
+    for part in chunks(sorted(set(subject_ids)), 900):
+        released += conn.execute(update(led).where(led.c.subject_id.in_(part), led.c.status.in_(("waiting", "pending")),
+                                                   led.c.next_at > now).values(next_at=now)).rowcount or 0
+    return released
+
+
 def problem_entries(conn: Connection, limit: int = 20) -> list[dict]:
-    q = (select(pb_ledger).where(pb_ledger.c.status.in_(("failed", "dead", "dispatching")))
+    q = (select(pb_ledger).where(pb_ledger.c.status.in_(("failed", "dead", "dispatching", "waiting", "expired")))
          .order_by(pb_ledger.c.updated_at.desc()).limit(limit))
     return [dict(r._mapping) for r in conn.execute(q)]
 

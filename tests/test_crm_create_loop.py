@@ -1,0 +1,262 @@
+"""The creation loop end to end: a new product user who becomes a PQL gets a CRM record, its score fields, an
+owner, a task and a Slack alert within one pass of the worker's jobs, on the sandbox and the Salesforce and
+HubSpot emulators, whether the playbook fired before or after the record existed, and also under injected
+faults (429, 5xx, lost answers) with HubSpot search lagging writes by seconds. Duplicates are counted from the
+emulators' own state. Also: new HubSpot contacts are associated with their company, tasks are keyed so a
+retried create never makes a second one, and an action whose subject never gets a record waits, then expires.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from crm_app.config import Config
+from crm_app.crm.base import TaskRequest
+from crm_app.errors import ConfigError
+from crm_app.services.admin.rule_reload import RuleHolder
+from crm_app.services.crm.create import create_missing
+from crm_app.services.crm.provision import provision
+from crm_app.services.ops.jobs import JOBS_BY_NAME, JobContext, run_job
+from crm_app.services.playbooks.cycle import run_playbooks
+from crm_app.services.playbooks.runtime import wait_seconds
+from crm_app.services.playbooks.status import format_playbook_status
+from crm_app.store import crm as crm_store
+from crm_app.store import people as people_store
+from crm_app.store.playbooks import ledger as pb_store
+from tests import crm_world as w
+from tests.conftest import ROOT
+from tests.crm_world import hs_server, sf_server, store, tls  # noqa: F401 - fixtures
+from tests.emulators import hubspot_associations as assoc
+from tests.emulators.server import Faults
+from tests.playbook_support import NOW, playbook_set, routing_yaml, runtime
+from tests.test_crm_create import POLICY, adapter_for, people_records, scores_of, signups
+
+REPS = ("ada@example.com", "grace@example.com", "alan@example.com")  # the shipped routing's reps
+
+
+def add_owners(kind: str, crm, server) -> set:
+    """The shipped routing's reps as CRM owners; returns their owner ids."""
+    if kind == "sandbox":
+        with crm.db.conn:
+            crm.db["owners"].insert_all([{"id": f"005{i:05d}", "email": e, "name": e, "active": 1}
+                                         for i, e in enumerate(REPS)], pk="id", ignore=True)
+        return {f"005{i:05d}" for i in range(len(REPS))}
+    if kind == "salesforce":
+        return {server.app.insert("User", {"Username": e, "Email": e, "Name": e, "IsActive": True}) for e in REPS}
+    return {server.app.add_owner(e, e.split("@")[0], "Rep") for e in REPS}
+
+
+def worker(store, crm, kind: str) -> JobContext:
+    """The worker's job context with this CRM adapter; rules, field specs and playbooks are the shipped ones."""
+    config = Config.from_env({}, database_url=store.url, specs_root=str(ROOT))
+    ctx = JobContext(store, config, RuleHolder(store, config.spec_dirs), env={"SCORE_WORKERS": "1", "CRM": kind})
+    ctx.adapter = crm
+    assert run_job(ctx, JOBS_BY_NAME["reload_rules"])["outcome"] in ("ok", "idle")
+    return ctx
+
+
+def tasks_by_record(kind: str, crm, server) -> Counter:
+    """CRM record id -> how many tasks it has, from the CRM's own state."""
+    if kind == "sandbox":
+        return Counter(t["who_id"] for t in crm.db["tasks"].rows)
+    if kind == "salesforce":
+        return Counter(t["WhoId"] for t in server.app.live("Task"))
+    return Counter(a[3] for t in server.app.live("tasks") for a in assoc.linked(server.app, "tasks", t["id"], "contacts"))
+
+
+def owner_of(kind: str, record: dict):
+    return record.get({"sandbox": "owner_id", "salesforce": "OwnerId", "hubspot": "hubspot_owner_id"}[kind])
+
+
+def alerts_by_subject(store) -> Counter:
+    """Person id -> Slack alerts sent to the outbox or held for the owner's digest."""
+    with store.read() as conn:
+        rows = conn.execute(pb_store.pb_ledger.select().where(pb_store.pb_ledger.c.action == "slack_alert")).all()
+    return Counter(r.subject_id for r in rows if r.status in ("sent", "digest"))
+
+
+def run_cycle(ctx, playbook_first: bool) -> list[dict]:
+    order = ("playbooks", "write_back") if playbook_first else ("write_back", "playbooks")
+    return [run_job(ctx, JOBS_BY_NAME[name]) for name in order]
+
+
+def assert_every_signup_reached_sales(kind, crm, server, store, emails, owners):
+    records = people_records(kind, crm, server)
+    per_email = Counter((r.get("email") or "").lower() for r in records)
+    assert sorted(per_email) == sorted(emails), "a PQL signup has no record, or a record appeared for no one"
+    assert set(per_email.values()) == {1}, f"duplicate records: {[e for e, n in per_email.items() if n > 1]}"
+    assert set(scores_of(kind, records)) == {91.0}
+    assert {owner_of(kind, r) for r in records} <= owners and all(owner_of(kind, r) for r in records)
+    tasks = tasks_by_record(kind, crm, server)
+    ids = {str(r.get("id") or r.get("Id")) for r in records}
+    assert set(tasks) == ids and set(tasks.values()) == {1}, f"tasks per record: {sorted(tasks.values())}"
+    with store.read() as conn:
+        linked = {lk["person_id"] for lk in crm_store.person_links(conn, crm.name)}
+    alerts = alerts_by_subject(store)
+    assert set(alerts) == linked and set(alerts.values()) == {1}
+
+
+CASES = [(kind, first) for kind in ("sandbox", "salesforce", "hubspot") for first in (True, False)]
+
+
+@pytest.mark.parametrize("kind,playbook_first", CASES)
+def test_a_new_pql_signup_gets_record_scores_owner_task_and_alert_in_one_worker_cycle(
+        kind, playbook_first, request, store, tls, tmp_path):
+    crm, server = adapter_for(kind, request, tls, tmp_path)
+    owners = add_owners(kind, crm, server)
+    ctx = worker(store, crm, kind)
+    provision(store, crm, ctx.rules.require().fields)
+    emails = signups(store, 12)
+    w.put_scores(store, emails[:8], 91)  # PQLs: they cross the threshold
+    w.put_scores(store, emails[8:], 30)
+    runs = run_cycle(ctx, playbook_first)
+    assert runs[0]["outcome"] == "ok" and runs[1]["outcome"] in ("ok", "idle"), runs
+    assert_every_signup_reached_sales(kind, crm, server, store, emails[:8], owners)
+    again = run_cycle(ctx, playbook_first)  # a second cycle changes nothing in the CRM
+    assert again[0]["detail"].get("created", 0) == 0 or again[1]["detail"].get("created", 0) == 0
+    assert_every_signup_reached_sales(kind, crm, server, store, emails[:8], owners)
+
+
+@pytest.mark.parametrize("kind,playbook_first", [c for c in CASES if c[0] != "sandbox"])
+def test_no_duplicate_record_or_task_under_faults_and_search_lag_in_one_cycle(kind, playbook_first, request, store,
+                                                                            tls, tmp_path):
+    faults = Faults(rate=0.2, kinds=("429", "500", "reset"), seed=11)  # reset: the work done, the answer lost
+    crm, server = adapter_for(kind, request, tls, tmp_path)
+    crm.policy.sleep = w.no_sleep
+    owners = add_owners(kind, crm, server)
+    ctx = worker(store, crm, kind)
+    provision(store, crm, ctx.rules.require().fields)
+    if kind == "hubspot":
+        server.app.search_lag_seconds = 5.0
+    emails = signups(store, 40)
+    w.put_scores(store, emails, 91)
+    server.faults = faults
+    runs = run_cycle(ctx, playbook_first)
+    server.faults = Faults()
+    assert sum(faults.injected.values()) >= 10, faults.injected
+    assert {k for k, _ in server.faulted} >= {"reset"}
+    assert runs[0]["outcome"] == "ok" and runs[1]["outcome"] in ("ok", "idle"), runs
+    assert_every_signup_reached_sales(kind, crm, server, store, emails, owners)
+
+
+def test_new_hubspot_contacts_are_associated_with_their_company(store, hs_server, tls):
+    crm = w.hubspot_adapter(hs_server, tls[0])
+    emu = hs_server.app
+    company = emu.insert("companies", {"name": "Startup", "domain": "startup.io"})
+    with store.begin() as conn:
+        account = people_store.upsert_accounts(conn, [{"external_id": "acct-1", "name": "Startup",
+                                                        "domain": "startup.io", "attributes": {}}])["acct-1"]
+        crm_store.save_links(conn, [{"crm": "hubspot", "object_type": "companies", "record_id": company,
+                                     "person_id": None, "account_id": account, "input_hash": None,
+                                     "synced_at": NOW}])
+    emails = signups(store, 150)
+    with store.begin() as conn:  # 30 of them have no known account
+        people_store.upsert_people(conn, [{"external_id": f"prod-{i:05d}", "account_id": account} for i in range(120)])
+    w.put_scores(store, emails, 90)
+    crm.counter.take()
+    summary = create_missing(store, crm, POLICY)
+    assert (summary.candidates, summary.failed, summary.created, summary.associated) == (150, {}, 150, 120)
+    under = {a[1] for a in emu.associations if a[0] == "contacts" and a[2] == "companies" and a[3] == company}
+    contacts = {r["properties"]["email"]: r for r in emu.live("contacts")}
+    assert under == {contacts[e]["id"] for e in emails[:120]}
+    assert {a[4] for a in emu.associations if a[0] == "contacts" and a[3] == company} == {279, 1}
+    assert {contacts[e]["properties"].get("associatedcompanyid") for e in emails[:120]} == {company}
+    assert contacts[emails[-1]]["properties"].get("associatedcompanyid") is None
+    assert summary.calls.get("associations") == 2  # 120 pairs, 100 a call
+
+
+def test_the_emulator_refuses_a_contact_company_association_type_of_another_pair(hs_server, tls):
+    crm = w.hubspot_adapter(hs_server, tls[0])
+    emu = hs_server.app
+    contact, company = emu.insert("contacts", {"email": "a@b.io"}), emu.insert("companies", {"name": "B"})
+    import hubspot.crm.associations.v4.exceptions as v4
+    api = crm.client.crm.associations.v4.batch_api
+    body = {"inputs": [{"from": {"id": contact}, "to": {"id": company},
+                        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 204}]}]}
+    with pytest.raises(v4.ApiException) as info:
+        api.create("contacts", "companies", body)
+    assert info.value.status == 400 and "204" in info.value.body
+    assert not emu.associations
+
+
+@pytest.mark.parametrize("kind", ["salesforce", "hubspot"])
+def test_a_task_sent_again_after_a_lost_answer_is_not_made_twice(kind, request, store, tls, tmp_path):
+    crm, server = adapter_for(kind, request, tls, tmp_path)
+    crm.policy.sleep = w.no_sleep
+    if kind == "salesforce":
+        who = server.app.insert("Lead", {"LastName": "Trial", "Company": "Corp", "Email": "t@corp.io"})
+        writes = ("/sobjects/Task/PQL_Task_Key__c/pql-ledger-7",)
+    else:
+        who = server.app.insert("contacts", {"email": "t@corp.io"})
+        server.app.search_lag_seconds = 30.0
+        writes = ("/crm/v3/objects/tasks/batch/upsert",)
+    task = TaskRequest(subject="Follow up", body="Ref: pql-ledger-7", due="2026-12-05", owner_id=None,
+                       who_object="Lead" if kind == "salesforce" else "contacts", who_id=who, key="pql-ledger-7")
+    crm.ensure_task_key()
+    server.faults = Faults(rate=1.0, kinds=("reset",), paths=writes)  # every create lands, every answer is lost
+    with pytest.raises(Exception):
+        crm.create_task(task)
+    server.faults = Faults()
+    first = crm.create_task(task)  # the playbook's next try
+    again = crm.create_task(task)
+    live = server.app.live("Task" if kind == "salesforce" else "tasks")
+    assert len(live) == 1 and first == again == str(live[0].get("Id") or live[0].get("id"))
+    assert "search" not in crm.counter.calls  # no existence check by (lagging) search
+
+
+WAITING_PLAYBOOK = """
+playbook: follow_up
+trigger: {type: became_pql}
+actions:
+  - {type: create_task, subject: "Follow up with {{ name }}", due_in: 2d}
+  - {type: slack_alert, channel: "#pql"}
+"""
+
+
+def test_an_action_whose_subject_never_gets_a_record_waits_then_expires(store, tmp_path):
+    from crm_app.crm.sandbox import SandboxCrm
+    crm = SandboxCrm(str(tmp_path / "crm.db"))
+    rt = runtime(store, playbook_set(WAITING_PLAYBOOK, routing=routing_yaml()), crm)
+    rt.wait_for_record = 48 * 3600
+    (email,) = signups(store, 1)
+    w.put_scores(store, [email], 92)  # a PQL, but no policy creates a record and no sync brings one
+    with store.begin() as conn:
+        pid = people_store.person_ids(conn, ["prod-00000"])["prod-00000"]
+    first = run_playbooks(rt, NOW)
+    assert (first["waiting"], first["sent"]) == (1, 0)  # the task waits, and holds back the alert after it
+    for hours in (1, 6, 24, 47):
+        report = run_playbooks(rt, NOW + hours * 3600)
+        assert report["dead"] == 0 and report["expired"] == 0
+    with store.read() as conn:
+        (entry,) = [e for e in pb_store.problem_entries(conn) if e["subject_id"] == pid]
+    assert (entry["status"], entry["attempts"]) == ("waiting", 0)  # waiting never uses up the tries
+    assert any(line.startswith("  waiting: follow_up create_task") and "looks again at" in line
+               for line in format_playbook_status(store))
+    late = run_playbooks(rt, NOW + 49 * 3600)
+    assert (late["expired"], late["sent"]) == (1, 1)  # the alert needs no CRM record: it goes out now
+    lines = format_playbook_status(store)
+    assert any(line.startswith("  expired: follow_up create_task") and "PLAYBOOK_WAIT_FOR_RECORD_HOURS" in line
+               for line in lines), lines
+    assert not list(crm.db["tasks"].rows)
+
+
+def test_a_record_created_for_a_waiting_subject_makes_its_actions_due_at_once(store, tmp_path):
+    from crm_app.crm.sandbox import SandboxCrm
+    crm = SandboxCrm(str(tmp_path / "crm.db"))
+    rt = runtime(store, playbook_set(WAITING_PLAYBOOK, routing=routing_yaml()), crm)
+    (email,) = signups(store, 1)
+    w.put_scores(store, [email], 92)
+    import time
+    now = int(time.time())
+    assert run_playbooks(rt, now)["waiting"] == 1
+    assert create_missing(store, crm, POLICY).released == 2  # the task and the alert held back behind it
+    report = run_playbooks(rt, now + 1)  # one second later, not at the waiting entry's next look
+    assert report["sent"] == 2 and len(list(crm.db["tasks"].rows)) == 1
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-3", "nan", "inf"])
+def test_a_bad_wait_setting_is_a_clear_error(value):
+    with pytest.raises(ConfigError, match="PLAYBOOK_WAIT_FOR_RECORD_HOURS"):
+        wait_seconds({"PLAYBOOK_WAIT_FOR_RECORD_HOURS": value})
+    assert wait_seconds({"PLAYBOOK_WAIT_FOR_RECORD_HOURS": "1.5"}) == 5400

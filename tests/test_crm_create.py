@@ -218,11 +218,13 @@ def test_check_covers_the_crm_files_in_mapping(file, edit, expected, tmp_path, m
     assert expected in capsys.readouterr().out
 
 
-def test_the_demo_shows_product_signups_becoming_leads_with_an_owner_and_a_task(runner):
+def test_the_demo_shows_product_signups_becoming_leads_with_an_owner_a_task_and_an_alert(runner):
     import re
     code, out, err = runner("demo", "--people", "300", "--seed", "3")
     assert code == 0, err
     found = re.search(r"(\d+) product signups were not in the CRM; (\d+) of them are PQLs", out)
     assert found and int(found.group(1)) > 0 and int(found.group(2)) > 0, out
-    shown = re.findall(r"new lead LEAD-P\w+ for product signup \S+: PQL score [\d.]+, owner (\S+), (\d+) task", out)
-    assert shown and all(owner != "none" and int(tasks) >= 1 for owner, tasks in shown), out
+    shown = re.findall(r"new lead LEAD-P\w+ for product signup \S+: PQL score [\d.]+, owner (\S+), (\d+) task\(s\), "
+                       r"Slack alert (to @(\S+) \(outbox\)|held for (\S+)'s daily digest)", out)
+    assert shown and all(owner != "none" and int(tasks) >= 1 for owner, tasks, *_ in shown), out
+    assert all(owner in (dm, digest) for owner, _, _, dm, digest in shown), out  # the alert went to the new owner

@@ -42,19 +42,35 @@ def demo_playbooks(config, store, specs, now: int, out=print, show: int = 2) -> 
         out("  " + line)
     for message in outbox_messages(store, show):
         out(f"  outbox → {message['channel']}: {message['text']}")
-    for line in _new_leads(adapter, created_field, show):
+    for line in _new_leads(store, adapter, created_field, show):
         out(line)
     out("  python -m crm_app playbooks outbox   # the alerts, with their buttons' state")
     return report
 
 
-def _new_leads(adapter, created_field: str | None, show: int) -> list[str]:
-    """A line per lead created for a product signup: its score, owner and tasks (sandbox only)."""
+def _new_leads(store, adapter, created_field: str | None, show: int) -> list[str]:
+    """A line per lead created for a product signup: its score, owner, tasks and Slack alert (sandbox only)."""
+    from crm_app.store import crm as crm_store
+    from crm_app.store.playbooks import ledger as pb_store
     db = getattr(adapter, "db", None)
     if db is None or not created_field or created_field not in db["leads"].columns_dict:
         return []
     rows = db.execute(f"SELECT l.id, l.email, l.pql_score, o.email, (SELECT count(*) FROM tasks t "
                       f"WHERE t.who_id = l.id) FROM leads l LEFT JOIN owners o ON o.id = l.owner_id "
                       f"WHERE l.[{created_field}] IS NOT NULL ORDER BY l.pql_score DESC LIMIT ?", [show]).fetchall()
+    with store.read() as conn:
+        person_of = {lk["record_id"]: lk["person_id"] for lk in crm_store.person_links(conn, adapter.name)}
+        alerts = pb_store.alert_entries(conn, [p for p in person_of.values() if p is not None])
     return [f"  new lead {lead_id} for product signup {email}: PQL score {score}, owner {owner or 'none yet'}, "
-            f"{tasks} task(s)" for lead_id, email, score, owner, tasks in rows]
+            f"{tasks} task(s), Slack alert {_alert_text(alerts.get(person_of.get(lead_id)))}"
+            for lead_id, email, score, owner, tasks in rows]
+
+
+def _alert_text(entry: dict | None) -> str:
+    if entry is None:
+        return "none"
+    if entry["status"] == "sent":
+        return f"to {(entry['result'] or {}).get('channel') or entry['owner'] or '?'} (outbox)"
+    if entry["status"] == "digest":
+        return f"held for {entry['owner']}'s daily digest"
+    return f"{entry['status']}{': ' + entry['error'] if entry.get('error') else ''}"

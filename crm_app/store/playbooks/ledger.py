@@ -114,6 +114,15 @@ def release_waiting(conn: Connection, subject_ids: list[int], now: int) -> int:
     return released
 
 
+def alert_entries(conn: Connection, subject_ids: list[int]) -> dict:
+    """subject id -> its newest Slack alert entry (any status), for the people asked about."""
+    led, out = pb_ledger, {}
+    for part in chunks(sorted(set(subject_ids)), 900):
+        q = select(led).where(led.c.action == "slack_alert", led.c.subject_id.in_(part)).order_by(led.c.id)
+        out.update({r.subject_id: dict(r._mapping) for r in conn.execute(q)})
+    return out
+
+
 def problem_entries(conn: Connection, limit: int = 20) -> list[dict]:
     q = (select(pb_ledger).where(pb_ledger.c.status.in_(("failed", "dead", "dispatching", "waiting", "expired")))
          .order_by(pb_ledger.c.updated_at.desc()).limit(limit))

@@ -36,8 +36,11 @@ class HubSpotPeople:
         return found
 
     def ensure_external_id(self, object_type: str, field: str) -> bool:
-        """Create the unique-value property when it is missing; True when it was created."""
-        if self._exists(lambda: self.core_api.get_by_name(object_type, field)):
+        """Create the unique-value property when it is missing; True when it was created. Checked once per
+        adapter and property."""
+        ready = self.__dict__.setdefault("_external_ids_ready", set())
+        if (object_type, field) in ready or self._exists(lambda: self.core_api.get_by_name(object_type, field)):
+            ready.add((object_type, field))
             return False
         self._ensure_group(object_type)
         body = {"name": field, "label": EXTERNAL_ID_LABEL, "type": "string", "fieldType": "text",
@@ -45,6 +48,7 @@ class HubSpotPeople:
                 "description": "PQL scoring engine: the product user this contact was created for"}
         self._create_once(lambda: self.core_api.create(object_type, body),
                           lambda: self._exists(lambda: self.core_api.get_by_name(object_type, field)))
+        ready.add((object_type, field))
         return True
 
     def upsert_people(self, object_type: str, field: str, rows: list[tuple[str, dict]]) -> list[WriteOutcome]:

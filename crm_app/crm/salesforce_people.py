@@ -38,11 +38,15 @@ class SalesforcePeople:
 
     def ensure_external_id(self, object_type: str, field: str) -> bool:
         """Create the External ID field when it is missing and make sure the integration user may read and
-        edit it (field-level security); True when it was created."""
+        edit it (field-level security); True when it was created. Checked once per adapter and field."""
+        ready = self.__dict__.setdefault("_external_ids_ready", set())
+        if (object_type, field) in ready:
+            return False
         created = field not in self._custom_field_names(object_type) and self.create_custom_field(
             object_type, field, {"type": "Text", "length": 64, "label": EXTERNAL_ID_LABEL, "externalId": True,
                                  "unique": True, "caseSensitive": True})
         self.grant_access([(object_type, field)])
+        ready.add((object_type, field))
         return created
 
     def upsert_people(self, object_type: str, field: str, rows: list[tuple[str, dict]]) -> list[WriteOutcome]:

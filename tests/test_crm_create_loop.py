@@ -8,6 +8,7 @@ retried create never makes a second one, and an action whose subject never gets 
 from __future__ import annotations
 
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
@@ -19,7 +20,7 @@ from crm_app.services.crm.create import create_missing
 from crm_app.services.crm.provision import provision
 from crm_app.services.ops.jobs import JOBS_BY_NAME, JobContext, run_job
 from crm_app.services.playbooks.cycle import run_playbooks
-from crm_app.services.playbooks.runtime import wait_seconds
+from crm_app.services.playbooks.runtime import make_runtime, wait_seconds
 from crm_app.services.playbooks.status import format_playbook_status
 from crm_app.store import crm as crm_store
 from crm_app.store import people as people_store
@@ -50,7 +51,9 @@ def add_owners(kind: str, crm, server) -> set:
 def worker(store, crm, kind: str) -> JobContext:
     """The worker's job context with this CRM adapter; rules, field specs and playbooks are the shipped ones."""
     config = Config.from_env({}, database_url=store.url, specs_root=str(ROOT))
-    ctx = JobContext(store, config, RuleHolder(store, config.spec_dirs), env={"SCORE_WORKERS": "1", "CRM": kind})
+    # A generous dispatch budget: on a loaded machine the default 2 s would leave actions for the next pass.
+    env = {"SCORE_WORKERS": "1", "CRM": kind, "PLAYBOOK_DISPATCH_BUDGET_SECONDS": "300"}
+    ctx = JobContext(store, config, RuleHolder(store, config.spec_dirs), env=env)
     ctx.adapter = crm
     assert run_job(ctx, JOBS_BY_NAME["reload_rules"])["outcome"] in ("ok", "idle")
     return ctx
@@ -255,8 +258,12 @@ def test_a_record_created_for_a_waiting_subject_makes_its_actions_due_at_once(st
     assert report["sent"] == 2 and len(list(crm.db["tasks"].rows)) == 1
 
 
-@pytest.mark.parametrize("value", ["soon", "0", "-3", "nan", "inf"])
-def test_a_bad_wait_setting_is_a_clear_error(value):
-    with pytest.raises(ConfigError, match="PLAYBOOK_WAIT_FOR_RECORD_HOURS"):
-        wait_seconds({"PLAYBOOK_WAIT_FOR_RECORD_HOURS": value})
-    assert wait_seconds({"PLAYBOOK_WAIT_FOR_RECORD_HOURS": "1.5"}) == 5400
+@pytest.mark.parametrize("name", ["PLAYBOOK_WAIT_FOR_RECORD_HOURS", "PLAYBOOK_DISPATCH_BUDGET_SECONDS"])
+@pytest.mark.parametrize("value", ["soon", "0", "-3", "nan", "inf", ""])
+def test_a_bad_wait_or_budget_setting_is_a_clear_error(name, value):
+    with pytest.raises(ConfigError, match=f"{name}=.*expected a number of .* above 0"):
+        make_runtime(None, SimpleNamespace(playbooks=None, rules=None), None, {name: value})
+
+
+def test_the_wait_setting_is_read_in_hours():
+    assert wait_seconds({"PLAYBOOK_WAIT_FOR_RECORD_HOURS": "1.5"}) == 5400 and wait_seconds({}) == 168 * 3600

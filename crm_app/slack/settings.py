@@ -11,6 +11,8 @@ SLACK_SETTINGS: dict[str, tuple[str, str]] = {
     "SLACK_CHANNEL_BURST": ("3", "messages a channel may take at once before the pace applies; more waiting "
                                  "alerts are bundled into one message"),
     "PLAYBOOK_MAX_ATTEMPTS": ("8", "tries per playbook action before it is marked dead (backoff 30 s doubling)"),
+    "PLAYBOOK_DISPATCH_BUDGET_SECONDS": ("2", "seconds one playbook pass may spend sending actions; what is left "
+                                              "waits for the next pass (a wave of retries never holds up scoring)"),
     "PLAYBOOK_WAIT_FOR_RECORD_HOURS": ("168", "hours an action waits (status waiting) for its subject's CRM record "
                                               "before it is marked expired"),
 }

@@ -33,7 +33,7 @@ def backoff(attempts: int) -> int:
     return min(3600, 30 * 2 ** max(0, attempts - 1))
 
 
-def dispatch_due(rt: Runtime, now: int, budget: float = 2.0) -> dict:
+def dispatch_due(rt: Runtime, now: int, budget: float | None = None) -> dict:
     """Send every due entry, occurrence by occurrence in step order; a failure holds back later steps.
 
     Steps after a failed one are deferred to its retry time, so every due entry's earlier steps are done
@@ -41,6 +41,7 @@ def dispatch_due(rt: Runtime, now: int, budget: float = 2.0) -> dict:
     pass, so a wave of retries never holds up scoring and new PQLs for long.
     """
     started = time.perf_counter()
+    budget = rt.dispatch_budget if budget is None else budget
     counts = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0, "waiting": 0, "expired": 0}
     with rt.store.read() as conn:
         due = pb_store.due_entries(conn, now, limit=100_000)

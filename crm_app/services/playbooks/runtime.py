@@ -8,7 +8,7 @@ from crm_app.errors import ConfigError
 from crm_app.specs.playbooks import PlaybookSet
 from crm_app.slack.pacing import ChannelPacer
 from crm_app.slack.senders import OutboxSender, SlackSender
-from crm_app.slack.settings import slack_setting
+from crm_app.slack.settings import SLACK_SETTINGS, slack_setting
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Runtime:
     sender: object  # slack.senders.SlackSender | OutboxSender
     fault: Callable[[str, dict], None] | None = None
     max_attempts: int = 8
+    dispatch_budget: float = 2.0  # seconds one pass may spend sending; the rest waits for the next pass
     wait_for_record: int = 7 * 86400  # seconds an action waits for its subject's CRM record before it expires
     rules: object = None  # specs.rules.RuleSet: tells behaviour reasons (signals) from fit reasons
     owners: dict = field(default_factory=dict)  # email -> CRM owner id, filled lazily
@@ -49,16 +50,22 @@ def make_runtime(store, specs, adapter, env: dict | None = None) -> Runtime:
     """A runtime for the applied spec set."""
     return Runtime(store=store, playbooks=specs.playbooks, adapter=adapter, sender=make_sender(store, env),
                    rules=specs.rules, max_attempts=int(slack_setting("PLAYBOOK_MAX_ATTEMPTS", env)),
-                   wait_for_record=wait_seconds(env))
+                   wait_for_record=wait_seconds(env),
+                   dispatch_budget=positive_setting("PLAYBOOK_DISPATCH_BUDGET_SECONDS", "seconds", env))
 
 
 def wait_seconds(env: dict | None = None) -> int:
-    """PLAYBOOK_WAIT_FOR_RECORD_HOURS in seconds; a clear ConfigError when it is not a positive number."""
-    raw = slack_setting("PLAYBOOK_WAIT_FOR_RECORD_HOURS", env)
+    """PLAYBOOK_WAIT_FOR_RECORD_HOURS in seconds."""
+    return int(positive_setting("PLAYBOOK_WAIT_FOR_RECORD_HOURS", "hours", env) * 3600)
+
+
+def positive_setting(name: str, unit: str, env: dict | None = None) -> float:
+    """A setting that must be a finite number above 0; a ConfigError naming it and its default otherwise."""
+    raw = slack_setting(name, env)
     try:
-        hours = float(raw)
+        value = float(raw)
     except ValueError:
-        hours = -1.0
-    if not 0 < hours < float("inf"):
-        raise ConfigError(f"PLAYBOOK_WAIT_FOR_RECORD_HOURS={raw!r}: expected a number of hours above 0, e.g. 168")
-    return int(hours * 3600)
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name}={raw!r}: expected a number of {unit} above 0, e.g. {SLACK_SETTINGS[name][0]}")
+    return value

@@ -89,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--tasks", type=int, default=1_000, help="tasks to create on the new records")
+    parser.add_argument("--crm", choices=("salesforce", "hubspot", "both"), default="both")
     args = parser.parse_args()
     policy = load_creation_policy(ROOT / "mapping" / "create.yaml", ["conversion"])
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,9 +98,14 @@ def main() -> None:
         print(f"{args.records:,} new product signups, all PQLs; load average {os.getloadavg()}")
         print(f"{'CRM':12s} {'created':>8s} {'calls':>6s} {'minimum':>8s}  {'seconds':>8s}  minimum is")
         for crm, emulator in (("salesforce", sf_emu.SalesforceEmulator()), ("hubspot", hs_emu.HubSpotEmulator())):
+            if args.crm not in ("both", crm):
+                continue
             server = EmulatorServer(emulator, cert, key).start()
             try:
-                adapter = (w.salesforce_adapter if crm == "salesforce" else w.hubspot_adapter)(server, ca)
+                # A long timeout: the emulators scan their records per upsert, and a timed-out call would be
+                # retried and counted twice.
+                adapter = (w.salesforce_adapter if crm == "salesforce" else w.hubspot_adapter)(server, ca,
+                                                                                              timeout=600.0)
                 company = emulator.insert("companies", {"name": "Startup"}) if crm == "hubspot" else None
                 store = world(folder, crm, args.records, company)
                 server.reset_calls()  # the one-time field set-up (the External ID field), counted on its own

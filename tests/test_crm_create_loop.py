@@ -15,7 +15,7 @@ from crm_app.config import Config
 from crm_app.crm.base import CrmError, TaskRequest
 from crm_app.services.admin.rule_reload import RuleHolder
 from crm_app.services.crm.create import create_missing
-from crm_app.services.crm.provision import provision
+from crm_app.services.crm.provision import provision, provision_task_key
 from crm_app.services.ops.jobs import JOBS_BY_NAME, JobContext, run_job
 from crm_app.store import crm as crm_store
 from crm_app.store import people as people_store
@@ -201,3 +201,17 @@ def test_a_task_sent_again_after_a_lost_answer_is_not_made_twice(kind, request, 
     live = server.app.live("Task" if kind == "salesforce" else "tasks")
     assert len(live) == 1 and first == again == str(live[0].get("Id") or live[0].get("id"))
     assert "search" not in crm.counter.calls  # no existence check by (lagging) search
+
+
+@pytest.mark.parametrize("kind", ["salesforce", "hubspot"])
+def test_provision_makes_the_task_key_field_once(kind, request, store, tls, tmp_path):
+    crm, server = adapter_for(kind, request, tls, tmp_path)
+    (first,) = provision_task_key(store, crm)
+    assert (first.action, first.done) == ("create", True)
+    again = adapter_for(kind, request, tls, tmp_path)[0]  # a new process: it looks, finds it, creates nothing
+    assert [i.action for i in provision_task_key(store, again)] == ["ok"]
+    if kind == "salesforce":
+        meta = server.app.custom[("Activity", "PQL_Task_Key__c")]["meta"]
+        assert meta["externalId"] is True and server.app.visible("Task", "PQL_Task_Key__c")
+    else:
+        assert server.app.properties["tasks"]["pql_task_key"]["hasUniqueValue"] is True

@@ -12,7 +12,7 @@ from crm_app.crm.registry import make_adapter, setting
 from crm_app.errors import SpecSetInvalid
 from crm_app.services.crm.accounting import crm_status, format_status, record_usage
 from crm_app.services.crm.create import create_missing, policy_from
-from crm_app.services.crm.provision import provision
+from crm_app.services.crm.provision import provision, provision_task_key
 from crm_app.services.crm.sync import sync_crm
 from crm_app.services.crm.writeback import push_scores
 from crm_app.specs.loader import load_spec_set
@@ -58,6 +58,8 @@ def cmd_provision(args) -> int:
     config, store, adapter = _context()
     fields = load_spec_set(config.spec_dirs).fields
     plan = provision(store, adapter, fields, dry_run=args.dry_run)
+    if not args.dry_run:
+        plan += provision_task_key(store, adapter)
     for item in plan:
         print(item.line())
     counts = {a: sum(1 for i in plan if i.action == a) for a in ("create", "ok", "clash", "grant")}

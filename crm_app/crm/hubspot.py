@@ -52,6 +52,7 @@ def _keyset(since: str | None) -> tuple | None:
 class HubSpotCrm(HubSpotPeople, HubSpotTasks):
     name = "hubspot"
     tasks_keyed = True  # create_task upserts on a unique-value task property
+    task_key_field = ("tasks", "pql_task_key")
     property_group = GROUP
 
     def __init__(self, access_token: str, host: str = "https://api.hubapi.com", ca_bundle: str | None = None,

@@ -48,6 +48,7 @@ def _event(row: dict) -> tuple | None:
 class SalesforceCrm(SalesforcePeople):
     name = "salesforce"
     tasks_keyed = True  # create_task upserts on an External ID field
+    task_key_field = ("Activity", TASK_KEY)
 
     def __init__(self, instance_url: str | None = None, session_id: str | None = None, username: str | None = None,
                  password: str | None = None, security_token: str | None = None, domain: str | None = None,

@@ -70,3 +70,17 @@ def provision(store: Store, adapter, specs, dry_run: bool = False) -> list[PlanI
         return plan if dry_run else apply_provision(adapter, specs, plan)
     finally:
         record_usage(store, adapter, "provision")
+
+
+def provision_task_key(store: Store, adapter) -> list[PlanItem]:
+    """Make sure the field playbook tasks are upserted on exists (adapters whose tasks carry a key); the
+    `provision` command runs it, and the first task makes it otherwise."""
+    if not hasattr(adapter, "ensure_task_key"):
+        return []
+    object_type, name = adapter.task_key_field
+    try:
+        created = adapter.ensure_task_key()
+    finally:
+        record_usage(store, adapter, "provision")
+    return [PlanItem(object_type, name, CREATE if created else OK,
+                     "text, the key playbook tasks are upserted on" if created else "", "", True)]

@@ -13,10 +13,13 @@ import pytest
 
 from crm_app.config import Config
 from crm_app.crm.base import CrmError, TaskRequest
+from crm_app.crm.sandbox import SandboxCrm
 from crm_app.services.admin.rule_reload import RuleHolder
 from crm_app.services.crm.create import create_missing
 from crm_app.services.crm.provision import provision, provision_task_key
 from crm_app.services.ops.jobs import JOBS_BY_NAME, JobContext, run_job
+from crm_app.services.playbooks.cycle import run_playbooks
+from crm_app.store import Store
 from crm_app.store import crm as crm_store
 from crm_app.store import people as people_store
 from crm_app.store.playbooks import ledger as pb_store
@@ -25,7 +28,7 @@ from tests.conftest import ROOT
 from tests.crm_world import hs_server, sf_server, store, tls  # noqa: F401 - fixtures
 from tests.emulators import hubspot_associations as assoc
 from tests.emulators.server import Faults
-from tests.playbook_support import NOW
+from tests.playbook_support import NEW_PQL, NOW, playbook_set, routing_yaml, runtime
 from tests.test_crm_create import POLICY, adapter_for, people_records, scores_of, signups
 
 REPS = ("ada@example.com", "grace@example.com", "alan@example.com")  # the shipped routing's reps
@@ -215,3 +218,19 @@ def test_provision_makes_the_task_key_field_once(kind, request, store, tls, tmp_
         assert meta["externalId"] is True and server.app.visible("Task", "PQL_Task_Key__c")
     else:
         assert server.app.properties["tasks"]["pql_task_key"]["hasUniqueValue"] is True
+
+
+def test_a_new_store_sending_to_the_same_crm_never_reuses_an_earlier_store_s_task_key(tmp_path):
+    crm = SandboxCrm(str(tmp_path / "crm.db"))
+    with crm.db.conn:
+        crm.db["owners"].insert_all([{"id": "005A", "email": "rep0@example.com", "name": "rep0", "active": 1}])
+    playbooks = playbook_set(NEW_PQL.split("  - {type: slack_alert")[0], routing=routing_yaml(["rep0@example.com"]))
+    for name in ("first", "second"):  # e.g. a store restored empty, its ledger ids starting from 1 again
+        st = Store(f"sqlite:///{tmp_path / name}.db")
+        (email,) = signups(st, 1)
+        w.put_scores(st, [email], 92)
+        create_missing(st, crm, POLICY)
+        assert run_playbooks(runtime(st, playbooks, crm), NOW)["sent"] == 2, name
+        st.dispose()
+    tasks = list(crm.db["tasks"].rows)
+    assert len(tasks) == 2 and len({t["id"] for t in tasks}) == 2

@@ -21,7 +21,6 @@ from tests import crm_world as w
 from tests.playbook_support import NOW, playbook_set, routing_yaml, runtime
 from tests.test_crm_create import POLICY, signups
 
-
 WAITING_PLAYBOOK = """
 playbook: follow_up
 trigger: {type: became_pql}

@@ -14,3 +14,9 @@ def get_meta(conn: Connection, key: str, default=None):
 
 def set_meta(conn: Connection, key: str, value) -> None:
     upsert(conn, schema.meta, [{"key": key, "value": str(value)}], ["key"], ["value"])
+
+
+def first_meta(conn: Connection, key: str, value) -> str:
+    """The stored value of key; `value` is stored first when there is none (the first writer wins)."""
+    upsert(conn, schema.meta, [{"key": key, "value": str(value)}], ["key"])
+    return get_meta(conn, key)

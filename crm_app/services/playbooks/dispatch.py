@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from itertools import groupby
 
 from crm_app.crm.base import RecordUpdate, TaskRequest
@@ -15,6 +16,7 @@ from crm_app.slack.blocks import alert_blocks, digest_blocks
 from crm_app.slack.senders import RateLimited
 from crm_app.store.playbooks import alerts as alert_store
 from crm_app.store import people as people_store
+from crm_app.store.meta import first_meta
 from crm_app.store.playbooks import ledger as pb_store
 from crm_app.store.scoring import results as results_store
 
@@ -148,8 +150,18 @@ def _task(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
                        owner_id=owner_id(rt, p["owner"]) if p.get("owner") else None,
                        who_object=target.object_type if person else None,
                        who_id=target.record_id if person else None,
-                       what_id=None if person else target.record_id, priority=p["priority"], key=ref)
+                       what_id=None if person else target.record_id, priority=p["priority"],
+                       key=f"{install_id(rt)}-{ref}")
     return {"task_id": rt.adapter.create_task(task), "object": target.object_type, "id": target.record_id}
+
+
+def install_id(rt: Runtime) -> str:
+    """This store's own id, made once: task keys carry it, so a new store (ledger ids from 1 again) sending
+    to the same CRM never matches a task an earlier store made."""
+    if not rt.install_id:
+        with rt.store.begin() as conn:
+            rt.install_id = first_meta(conn, "install_id", uuid.uuid4().hex[:12])
+    return rt.install_id
 
 
 def _set_field(rt: Runtime, entry: dict, in_doubt: bool) -> dict:

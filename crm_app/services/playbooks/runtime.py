@@ -25,6 +25,7 @@ class Runtime:
     wait_for_record: int = 7 * 86400  # seconds an action waits for its subject's CRM record before it expires
     rules: object = None  # specs.rules.RuleSet: tells behaviour reasons (signals) from fit reasons
     owners: dict = field(default_factory=dict)  # email -> CRM owner id, filled lazily
+    install_id: str = ""  # the store's own id (meta install_id), read on first use
 
     def behaviour_rules(self, model: str) -> frozenset | None:
         if self.rules is None or model not in self.rules.names:

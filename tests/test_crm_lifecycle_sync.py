@@ -8,14 +8,18 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from crm_app.services.crm.create import create_missing
 from crm_app.services.crm.provision import provision
 from crm_app.services.crm.sync import sync_crm
 from crm_app.services.crm.writeback import push_scores
+from crm_app.specs.crm.creation import load_creation_policy
 from crm_app.store import crm as crm_store
 from crm_app.store import schema
 from tests import crm_world as w
+from tests.conftest import ROOT
 from tests.crm_world import hs_server, sf_server, tls  # noqa: F401 - fixtures
 
+POLICY = load_creation_policy(ROOT / "mapping" / "create.yaml", ["conversion"])
 SCORE = {"salesforce": "PQL_Score__c", "hubspot": "pql_score"}
 
 
@@ -150,3 +154,94 @@ def test_a_hubspot_merge_leaves_one_link(hs_server, store, tls, new_id):
     w.put_scores(store, None, 91)
     assert not push_scores(store, adapter, w.spec_fields()).failed
     assert emu.objects["contacts"][survivor]["properties"][SCORE["hubspot"]] == "91"
+
+
+def hs_contact(emu, email: str) -> dict:
+    return next(r for r in emu.live("contacts") if r["properties"]["email"] == email)
+
+
+def hs_api(server, tls_paths, method: str, path: str, **body):
+    return requests.request(method, f"{server.url}{path}", verify=tls_paths[0], timeout=5, json=body or None,
+                            headers={"Authorization": f"Bearer {w.hs_emu.TOKEN}"})
+
+
+def no_recreation(store, adapter, crm: str, cycles: int = 3) -> list:
+    """Sync and create as the worker would, a few times; the records each creation pass made."""
+    made = []
+    for _ in range(cycles):
+        sync_crm(store, adapter, w.mapping(crm), deleted_check_seconds=0)
+        made.append(create_missing(store, adapter, POLICY).created)
+    return made
+
+
+def test_a_record_purged_from_the_recycle_bin_is_unlinked_and_not_recreated(sf_server, store, tls):
+    emu = sf_server.app
+    adapter = world("salesforce", sf_server, store, tls)
+    adapter.clock = lambda: emu.clock  # the delete log is covered to the org's minute
+    bob = sf_record(emu, "Contact", "bob@acme.com")
+    emu.advance(120)
+    emu.delete(bob["Id"])
+    emu.purge(bob["Id"])  # emptied from the Recycle Bin before the next sync: queryAll no longer shows it
+    emu.advance(120)
+    summary = sync_crm(store, adapter, w.mapping("salesforce"), deleted_check_seconds=0)
+    assert summary.lifecycle.get("deleted") == 1
+    assert ("Contact", bob["Id"]) not in links_of(store, "salesforce") and people_count(store) == 5
+    w.put_scores(store, None, 96)
+    assert not push_scores(store, adapter, w.spec_fields()).failed
+    live = len(emu.live("Lead")) + len(emu.live("Contact"))
+    assert no_recreation(store, adapter, "salesforce") == [0, 0, 0]
+    assert len(emu.live("Lead")) + len(emu.live("Contact")) == live
+
+
+def test_a_deletion_check_that_is_not_due_costs_no_call(sf_server, store, tls):
+    emu = sf_server.app
+    adapter = world("salesforce", sf_server, store, tls)
+    adapter.clock = lambda: emu.clock
+    emu.advance(300)
+    sf_server.reset_calls()
+    sync_crm(store, adapter, w.mapping("salesforce"), deleted_check_seconds=3600)
+    assert sf_server.count("/deleted/") == 0
+    sync_crm(store, adapter, w.mapping("salesforce"), full=True, deleted_check_seconds=3600)
+    assert sf_server.count("/deleted/") == 3  # a full sync always looks: Account, Contact, Lead
+
+
+def test_an_archived_hubspot_contact_is_unlinked_and_not_recreated(hs_server, store, tls):
+    emu = hs_server.app
+    adapter = world("hubspot", hs_server, store, tls)
+    bob = hs_contact(emu, "bob@acme.com")
+    assert hs_api(hs_server, tls, "DELETE", f"/crm/v3/objects/contacts/{bob['id']}").status_code == 204
+    summary = sync_crm(store, adapter, w.mapping("hubspot"), deleted_check_seconds=0)
+    assert summary.lifecycle.get("deleted") == 1
+    assert ("contacts", bob["id"]) not in links_of(store, "hubspot") and people_count(store) == 5
+    w.put_scores(store, None, 96)
+    assert not push_scores(store, adapter, w.spec_fields()).failed
+    live = len(emu.live("contacts"))
+    assert no_recreation(store, adapter, "hubspot") == [0, 0, 0]
+    assert len(emu.live("contacts")) == live
+
+
+def test_an_archived_hubspot_company_is_unlinked(hs_server, store, tls):
+    emu = hs_server.app
+    adapter = world("hubspot", hs_server, store, tls)
+    tiny = next(r for r in emu.live("companies") if r["properties"].get("domain") == "tiny.io")
+    hs_api(hs_server, tls, "DELETE", f"/crm/v3/objects/companies/{tiny['id']}")
+    sync_crm(store, adapter, w.mapping("hubspot"), deleted_check_seconds=0)
+    with store.read() as conn:
+        assert crm_store.account_records(conn, "hubspot", "companies", list(range(1, 100))) and \
+            tiny["id"] not in crm_store.account_records(conn, "hubspot", "companies", list(range(1, 100))).values()
+
+
+def test_a_hubspot_merge_search_does_not_show_yet_is_followed_by_the_deletion_check(hs_server, store, tls):
+    """Both merged ids are archived at once; the survivor reaches search seconds later."""
+    emu = hs_server.app
+    adapter = world("hubspot", hs_server, store, tls)
+    ann, bob = hs_contact(emu, "ann@acme.com"), hs_contact(emu, "bob@acme.com")
+    emu.search_lag_seconds = 600
+    survivor = hs_api(hs_server, tls, "POST", "/crm/v3/objects/contacts/merge", primaryObjectId=ann["id"],
+                      objectIdToMerge=bob["id"]).json()["id"]
+    summary = sync_crm(store, adapter, w.mapping("hubspot"), deleted_check_seconds=0)
+    assert summary.lifecycle.get("moved") == 2  # the survivor itself is not in search yet
+    links = links_of(store, "hubspot")
+    assert links[("contacts", survivor)] in ("user-0", "user-1")
+    assert not {("contacts", ann["id"]), ("contacts", bob["id"])} & set(links)
+    assert no_recreation(store, adapter, "hubspot", cycles=1) == [0]  # a merge is no deletion

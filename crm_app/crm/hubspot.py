@@ -15,6 +15,7 @@ from hubspot.crm.objects import (AssociationSpec, Filter, FilterGroup, PublicAss
 from hubspot.crm.properties import Option, PropertyCreate, PropertyGroupCreate
 
 from crm_app.crm.base import CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, TaskRequest, WriteOutcome
+from crm_app.crm.deletions import HubSpotDeletions
 from crm_app.crm.hubspot_people import HubSpotPeople
 from crm_app.crm.hubspot_transport import api_factory
 from crm_app.crm.readback import LostAnswer, write_checked
@@ -51,7 +52,7 @@ def _keyset(since: str | None) -> tuple | None:
     return (epoch_ms(stamp) if not stamp.isdigit() else int(stamp), int(last_id) if last_id else 0)
 
 
-class HubSpotCrm(HubSpotPeople):
+class HubSpotCrm(HubSpotPeople, HubSpotDeletions):
     name = "hubspot"
     property_group = GROUP
 

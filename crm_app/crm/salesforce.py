@@ -13,6 +13,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
 from crm_app.crm.base import CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, TaskRequest, WriteOutcome
+from crm_app.crm.deletions import LIFECYCLE_FIELDS, SalesforceDeletions, salesforce_event
 from crm_app.crm.readback import LostAnswer, write_checked
 from crm_app.crm.retry import RetryPolicy
 from crm_app.crm.salesforce_fields import field_metadata, our_type
@@ -30,20 +31,7 @@ def soql_datetime(watermark: str) -> str:
     return watermark[:19] + "Z"
 
 
-LIFECYCLE_FIELDS = {"Lead": ("IsDeleted", "MasterRecordId", "IsConverted", "ConvertedContactId"),
-                    "Contact": ("IsDeleted", "MasterRecordId"), "Account": ("IsDeleted", "MasterRecordId")}
-
-
-def _event(row: dict) -> tuple | None:
-    """What happened to a record read with queryAll: merged, deleted or converted; None for a live one."""
-    if row.get("IsDeleted"):
-        return ("merged", row["MasterRecordId"]) if row.get("MasterRecordId") else ("deleted", None)
-    if row.get("IsConverted") and row.get("ConvertedContactId"):
-        return ("converted", row["ConvertedContactId"])
-    return None
-
-
-class SalesforceCrm(SalesforcePeople):
+class SalesforceCrm(SalesforcePeople, SalesforceDeletions):
     name = "salesforce"
 
     def __init__(self, instance_url: str | None = None, session_id: str | None = None, username: str | None = None,
@@ -151,7 +139,7 @@ class SalesforceCrm(SalesforcePeople):
         for row in self._query(q, include_deleted=bool(life)):
             values = {n: canonical(types.get(n, "text"), row.get(n)) for n in ["Id", *mapped]}
             yield CrmRecord(object_type, row["Id"], values, f"{row['SystemModstamp']}|{row['Id']}",
-                            event=_event(row))
+                            event=salesforce_event(row))
 
     def _query(self, q: str, include_deleted: bool = False) -> Iterator[dict]:
         try:

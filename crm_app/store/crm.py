@@ -7,6 +7,7 @@ import time
 from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, Text, delete, func, select
 
 from crm_app.store import schema
+from crm_app.store.crm_deletions import people_with_deleted_records
 from crm_app.store.dialect import chunks, upsert
 from crm_app.store.scoring.segments import segment_members
 
@@ -239,7 +240,9 @@ def unlinked_people(conn: Connection, crm: str, model: str | None = None, segmen
     `segment`, or (with neither) everyone."""
     p, links = schema.people, crm_links
     linked = select(links.c.person_id).where(links.c.crm == crm, links.c.person_id.is_not(None))
-    q = select(p.c.id).where(p.c.id > after, p.c.id.not_in(linked))
+    # A person whose record a CRM user deleted is not given a new one: recreating it would undo their
+    # decision, and a delete / create pair on every cycle would follow.
+    q = select(p.c.id).where(p.c.id > after, p.c.id.not_in(linked), p.c.id.not_in(people_with_deleted_records(crm)))
     if model and segment:
         s = segment_members
         q = q.where(p.c.id.in_(select(s.c.subject_id).where(s.c.model == model, s.c.segment == segment,

@@ -10,7 +10,9 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from crm_app.crm.registry import setting
 from crm_app.services.crm.accounting import record_usage
+from crm_app.services.crm.deletions import check_deletions
 from crm_app.services.crm.follow import follow, moves_and_deletions
 from crm_app.services.identity.resolve import record_crm_rows
 from crm_app.specs.crm.mapping import CrmMapping, ObjectMapping
@@ -28,9 +30,13 @@ class SyncSummary:
     lifecycle: dict = field(default_factory=dict)  # moved (converted / merged) and deleted records
 
 
-def sync_crm(store: Store, adapter, mapping: CrmMapping, full: bool = False) -> SyncSummary:
-    """Pull every mapped object changed since its watermark (everything when full); commit per chunk."""
+def sync_crm(store: Store, adapter, mapping: CrmMapping, full: bool = False,
+             deleted_check_seconds: float | None = None) -> SyncSummary:
+    """Pull every mapped object changed since its watermark (everything when full); commit per chunk. Then
+    the deletion check, when it is due (always on a full sync)."""
     summary = SyncSummary()
+    if deleted_check_seconds is None:
+        deleted_check_seconds = 60 * float(setting("CRM_DELETED_CHECK_MINUTES"))
     try:
         for obj in mapping.objects:
             with store.read() as conn:
@@ -44,6 +50,10 @@ def sync_crm(store: Store, adapter, mapping: CrmMapping, full: bool = False) -> 
                     chunk = []
             if chunk:
                 _apply_chunk(store, adapter.name, mapping, obj, chunk, summary)
+        found = check_deletions(store, adapter, [o.object_type for o in mapping.objects],
+                                0 if full else deleted_check_seconds)
+        for kind, n in found.items():
+            summary.lifecycle[kind] = summary.lifecycle.get(kind, 0) + n
     finally:
         record_usage(store, adapter, "sync")
     return summary

@@ -12,7 +12,7 @@ a survivor, converted, restored, or gone (then "deleted").
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from crm_app.crm.base import CrmRecord
 
@@ -46,7 +46,7 @@ def _outcomes(object_type: str, asked: list[str], events: dict) -> list[CrmRecor
 class SalesforceDeletions:
     """Mixed into SalesforceCrm: needs its `sf`, `_call` and `_query`."""
 
-    clock = staticmethod(lambda: datetime.now(timezone.utc))  # the end of a delete-log window
+    clock = staticmethod(lambda: datetime.now(UTC))  # the end of a delete-log window
 
     def deleted_since(self, object_type: str, checkpoint: str | None) -> tuple[list[str], str | None]:
         """(ids in the delete log since the checkpoint, the next checkpoint); one call."""
@@ -82,8 +82,8 @@ class HubSpotDeletions:
         """(every archived id, the checkpoint unchanged): the list has no time filter; 100 a call."""
         ids, after = [], None
         while True:
-            raw = self._call(lambda: self.basic_api.get_page(object_type, limit=BATCH, after=after, archived=True,
-                                                             _preload_content=False))
+            raw = self._call(lambda after=after: self.basic_api.get_page(object_type, limit=BATCH, after=after,
+                                                                         archived=True, _preload_content=False))
             page = json.loads(raw.data or b"{}")
             ids += [str(r["id"]) for r in page.get("results") or []]
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
@@ -96,7 +96,7 @@ class HubSpotDeletions:
         for start in range(0, len(ids), BATCH):
             asked = set(ids[start:start + BATCH])
             body = {"inputs": [{"id": i} for i in sorted(asked)], "properties": ["hs_merged_object_ids"]}
-            raw = self._call(lambda: self.batch_api.read(object_type, body, _preload_content=False))
+            raw = self._call(lambda body=body: self.batch_api.read(object_type, body, _preload_content=False))
             for record in json.loads(raw.data or b"{}").get("results") or []:
                 survivor = str(record["id"])
                 if survivor in asked:

@@ -12,9 +12,8 @@ users are never folded together; the target keeps its own person. All of it is s
 from __future__ import annotations
 
 from crm_app.store import crm as crm_store
-from crm_app.store import crm_deletions
+from crm_app.store import crm_deletions, person_merge
 from crm_app.store import identity as identity_store
-from crm_app.store import person_merge
 
 
 def moves_and_deletions(records: list, object_type: str) -> tuple[list, list]:

@@ -166,11 +166,11 @@ def hs_api(server, tls_paths, method: str, path: str, **body):
 
 
 def no_recreation(store, adapter, crm: str, cycles: int = 3) -> list:
-    """Sync and create as the worker would, a few times; the records each creation pass made."""
+    """Sync and create as the worker would, a few times; the people each creation pass would give a record."""
     made = []
     for _ in range(cycles):
         sync_crm(store, adapter, w.mapping(crm), deleted_check_seconds=0)
-        made.append(create_missing(store, adapter, POLICY).created)
+        made.append(create_missing(store, adapter, POLICY).candidates)
     return made
 
 

@@ -38,7 +38,7 @@ SEARCH_CAP = 10_000
 PAIRS = {("number", "number"), ("bool", "booleancheckbox"), ("enumeration", "select"), ("date", "date"),
          ("datetime", "date"), ("string", "text"), ("string", "textarea")}
 STANDARD = {
-    "contacts": ("email", "firstname", "lastname", "jobtitle", "country", "associatedcompanyid", "hubspot_owner_id",
+    "contacts": ("email", "firstname", "lastname", "jobtitle", "company", "country", "associatedcompanyid", "hubspot_owner_id",
                  "lastmodifieddate", "hs_lastmodifieddate", "createdate", "hs_object_id", "hs_merged_object_ids",
                  "hs_additional_emails"),
     "companies": ("name", "domain", "industry", "numberofemployees", "country", "hubspot_owner_id",

@@ -7,7 +7,9 @@
 
 When the target record is already linked to another person, the two people are one: the one sync made
 (CRM-only) is folded into the other, so scores and product history stay on the product user. Two product
-users are never folded together; the target keeps its own person. All of it is set-wise per chunk.
+users are never folded together; the target keeps its own person, and the other is remembered like a deleted
+record's person, so the creation policy does not make the record the CRM user merged away. All of it is set-wise
+per chunk.
 """
 from __future__ import annotations
 
@@ -53,6 +55,8 @@ def follow(conn, crm: str, moves: list, deletions: list) -> dict:
         keep, drop = dst["person_id"], src["person_id"]
         if keep is None or drop is None or keep == drop:
             continue
+        if keep not in crm_only and drop not in crm_only:  # two product users: the source's loses its record,
+            removed.append((src_type, src_id, drop))  # and a CRM user's merge is not undone by creating one
         if keep in crm_only:  # the target's person is sync's: the source's person (with history) survives
             keep, drop = drop, keep
             made.append(dict(dst, person_id=keep))

@@ -245,3 +245,19 @@ def test_a_hubspot_merge_search_does_not_show_yet_is_followed_by_the_deletion_ch
     assert links[("contacts", survivor)] in ("user-0", "user-1")
     assert not {("contacts", ann["id"]), ("contacts", bob["id"])} & set(links)
     assert no_recreation(store, adapter, "hubspot", cycles=1) == [0]  # a merge is no deletion
+
+
+@pytest.mark.parametrize("crm", ["salesforce", "hubspot"])
+def test_an_unchanged_crm_costs_no_record_reads(crm, request, store, tls):
+    """After the first sync, an incremental sync of an unchanged CRM asks one empty query per mapped object."""
+    server = request.getfixturevalue("sf_server" if crm == "salesforce" else "hs_server")
+    adapter = (w.salesforce_adapter if crm == "salesforce" else w.hubspot_adapter)(server, tls[0])
+    (w.seed_salesforce if crm == "salesforce" else w.seed_hubspot)(server.app)
+    first = sync_crm(store, adapter, w.mapping(crm), deleted_check_seconds=3600)
+    assert sum(first.read.values()) == (7 if crm == "salesforce" else 9)
+    for _ in range(3):
+        server.reset_calls()
+        again = sync_crm(store, adapter, w.mapping(crm), deleted_check_seconds=3600)
+        assert sum(again.read.values()) == 0 and not again.lifecycle
+        query = "/queryAll" if crm == "salesforce" else "/search"
+        assert len(server.calls) == server.count(query) == len(w.mapping(crm).objects), server.calls

@@ -120,7 +120,8 @@ class HubSpotCrm(HubSpotPeople, HubSpotDeletions):
         Search takes one sort (last-modified; ties come in id order); before the 10,000 cap the query starts
         again from the last record's keyset. A contact that merges absorbed carries their ids (merged_from).
         """
-        types = self._types.get(object_type) or {n: i.type for n, i in self.describe_fields(object_type).items()}
+        types = self._types.get(object_type)  # described once per adapter, also when it has no fields
+        types = {n: i.type for n, i in self.describe_fields(object_type).items()} if types is None else types
         modified = MODIFIED[object_type]
         merged = ("hs_merged_object_ids",) if object_type == "contacts" else ()
         names = sorted(set(fields or []) | {modified, *merged})

@@ -125,7 +125,8 @@ class SalesforceCrm(SalesforcePeople, SalesforceDeletions):
         ("deleted", None), a merged duplicate ("merged", MasterRecordId), a converted lead ("converted",
         ConvertedContactId).
         """
-        types = self._types.get(object_type) or {n: i.type for n, i in self.describe_fields(object_type).items()}
+        types = self._types.get(object_type)  # described once per adapter, also when it has no fields
+        types = {n: i.type for n, i in self.describe_fields(object_type).items()} if types is None else types
         life = LIFECYCLE_FIELDS.get(object_type, ())
         mapped = [f for f in (fields or []) if f not in ("Id", "SystemModstamp", *life)]
         names = ["Id", "SystemModstamp", *life, *mapped]

@@ -3,16 +3,20 @@ namesakes that a name guess must not join, and 0 false links, on SQLite and Post
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, literal, select
 
 from crm_app.crm.base import CrmRecord
 from crm_app.crm.sandbox import SandboxCrm, now_iso
 from crm_app.services.crm.sync import sync_crm
+from crm_app.services.identity.matching import canonical_email
 from crm_app.services.identity.resolve import record_crm_people, resolve_identities
 from crm_app.services.ingest.writer import ingest_messages
 from crm_app.store import crm as crm_store
 from crm_app.store import identity as identity_store
 from crm_app.store import schema
+from crm_app.store.email_match import canonical_sql
 from tests import crm_world as w
 
 T0 = "2026-11-01T00:00:00Z"
@@ -49,17 +53,22 @@ EMAILS = [f"user{n}@acme{n % 7}.com" for n in range(N)]
 SPELLING = [(lambda e: e), (lambda e: e.upper()), (lambda e: e.replace("@", "+trial@")), (lambda e: f" {e} ")]
 
 
-@pytest.mark.parametrize("order", ["crm_first", "product_first", "anonymous_user_then_email"])
+@pytest.mark.parametrize("order", ["crm_first", "product_first", "product_first_spelled", "crm_spelled",
+                                   "anonymous_user_then_email"])
 def test_one_person_whichever_side_came_first(store, tmp_path, order):
     crm = SandboxCrm(str(tmp_path / "crm.db"))
-    leads(crm, EMAILS)
+    # The CRM may hold the spelling that differs: sync matches the canonical email too.
+    leads(crm, [SPELLING[n % 4](e) for n, e in enumerate(EMAILS)] if order == "crm_spelled" else EMAILS)
     signups = [identify(f"u{n}", SPELLING[n % 4](e)) for n, e in enumerate(EMAILS)]
     events = [track(f"u{n}", k) for n in range(N) for k in range(2)]
     if order == "crm_first":
         sync_crm(store, crm, w.mapping("sandbox"))
         ingest_messages(store, signups + events, "test")
-    elif order == "product_first":
+    elif order in ("product_first", "crm_spelled"):
         ingest_messages(store, [identify(f"u{n}", e) for n, e in enumerate(EMAILS)] + events, "test")
+        sync_crm(store, crm, w.mapping("sandbox"))
+    elif order == "product_first_spelled":
+        ingest_messages(store, signups + events, "test")
         sync_crm(store, crm, w.mapping("sandbox"))
     else:  # the users are known without an email when the CRM is synced, then identify
         ingest_messages(store, events, "test")
@@ -130,3 +139,26 @@ def test_namesakes_make_no_false_links(store, crm_people, users, expected):
         links = {r.crm_key: ext[r.person_id] for r in conn.execute(select(identity_store.identity_links))}
     assert links == expected  # 0 false links
     assert not report.conflicts
+
+
+ADDRESS = st.from_regex(r"[ ]{0,2}[A-Za-z0-9._%-]{1,12}(\+[A-Za-z0-9+._-]{0,8})?@[A-Za-z0-9-]{1,10}(\.[A-Za-z]{2,5}){1,2}[ ]{0,2}",
+                        fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(email=ADDRESS)
+def test_the_database_canonicalises_emails_as_identity_resolution_does(store, email):
+    """Sync matches with the database's canonical form: it must be identity resolution's, address for address."""
+    with store.read() as conn:
+        assert conn.execute(select(canonical_sql(literal(email)))).scalar() == canonical_email(email)
+
+
+def test_an_address_two_people_share_canonically_matches_neither(store, tmp_path):
+    crm = SandboxCrm(str(tmp_path / "crm.db"))
+    ingest_messages(store, [identify("u1", "team@acme.io"), identify("u2", "Team+b@acme.io")], "test")
+    leads(crm, ["team@acme.io", "TEAM+crm@acme.io"])
+    sync_crm(store, crm, w.mapping("sandbox"))
+    got = state(store)
+    # Neither product user is guessed; each CRM record keeps a person of its own (CRM duplicates are not merged).
+    assert sorted(got["people"]) == ["team+crm@acme.io", "team@acme.io", "u1", "u2"]
+    assert got["links"] == {"LEAD-0": got["people"]["team@acme.io"], "LEAD-1": got["people"]["team+crm@acme.io"]}

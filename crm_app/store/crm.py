@@ -182,16 +182,6 @@ def call_totals(conn: Connection, crm: str, since: int) -> list[tuple[str, str, 
     return [(r[0], r[1], int(r[2])) for r in rows]
 
 
-def people_by_email(conn: Connection, emails: list[str]) -> dict:
-    """lower-cased email -> (person id, external id), for matching CRM records to product users."""
-    p = schema.people
-    out = {}
-    for part in chunks(sorted({e.lower() for e in emails if e}), 900):
-        for row in conn.execute(select(p.c.id, p.c.external_id, p.c.email).where(func.lower(p.c.email).in_(part))):
-            out.setdefault(row.email.lower(), (row.id, row.external_id))
-    return out
-
-
 def accounts_by_domain(conn: Connection, domains: list[str]) -> dict:
     """lower-cased domain -> (account id, external id)."""
     a = schema.accounts

@@ -62,6 +62,11 @@ def _crm_deleted(conn: Connection) -> None:
     crm_deletions.create_tables(conn)
 
 
+def _canonical_email_index(conn: Connection) -> None:
+    from crm_app.store.email_match import create_index
+    create_index(conn)
+
+
 def _identity(conn: Connection) -> None:
     from crm_app.store import identity
     identity.create_tables(conn)
@@ -116,6 +121,7 @@ MIGRATIONS: list[Migration] = [
     (60, "service: job runs, scheduler lease, daily score snapshots", _service),
     (70, "dashboard: revocable sessions, failed sign-ins, users, audit log", _dashboard_security),
     (85, "CRM records deleted in the CRM, so their people are not given a new one", _crm_deleted),
+    (86, "people: expression index on the canonical email, for sync's matching", _canonical_email_index),
 ]
 
 

@@ -14,11 +14,13 @@ from crm_app.crm.registry import setting
 from crm_app.services.crm.accounting import record_usage
 from crm_app.services.crm.deletions import check_deletions
 from crm_app.services.crm.follow import follow, moves_and_deletions
+from crm_app.services.identity.matching import canonical_email
 from crm_app.services.identity.resolve import record_crm_rows
 from crm_app.specs.crm.mapping import CrmMapping, ObjectMapping
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
 from crm_app.store import people as people_store
+from crm_app.store.email_match import people_by_canonical_email
 
 CHUNK = 2000
 
@@ -112,8 +114,9 @@ def _upsert_accounts(conn, crm: str, mapping, obj: ObjectMapping, records: list,
 
 
 def _upsert_people(conn, crm: str, mapping: CrmMapping, obj: ObjectMapping, records: list, known: dict) -> dict:
-    """People match an existing link, then an email, else get the email (or a CRM id) as external id."""
-    by_email = crm_store.people_by_email(conn, [str(_mapped(obj, r).get("email") or "") for r in records])
+    """People match an existing link, then the one person of the canonical email, else get the email (or a
+    CRM id) as external id."""
+    by_email = people_by_canonical_email(conn, [canonical_email(_mapped(obj, r).get("email")) for r in records])
     linked = crm_store.external_ids(conn, "people", [k["person_id"] for k in known.values() if k["person_id"]])
     account_ids = _account_ids(conn, crm, mapping, obj, records)
     rows, ext_of = [], {}
@@ -121,7 +124,7 @@ def _upsert_people(conn, crm: str, mapping: CrmMapping, obj: ObjectMapping, reco
         values = _mapped(obj, r)
         email = (values.get("email") or "").strip().lower() or None
         link = known.get(r.id, {}).get("person_id")
-        ext = linked.get(link) or (by_email.get(email or "") or (None, None))[1] or email \
+        ext = linked.get(link) or (by_email.get(canonical_email(email)) or (None, None))[1] or email \
             or f"{crm}:{obj.object_type}:{r.id}"
         ext_of[r.id] = ext
         rows.append({"external_id": ext, "email": email, "account_id": account_ids.get(r.id),

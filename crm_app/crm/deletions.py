@@ -61,6 +61,10 @@ class SalesforceDeletions:
         ids = [r["id"] for r in result.get("deletedRecords") or []]
         return ids, result.get("latestDateCovered") or checkpoint
 
+    def deleted_checkpoint(self) -> str:
+        """Where the delete-log window of a first check starts: now, to the whole minute (no call)."""
+        return self.clock().strftime("%Y-%m-%dT%H:%M:00.000+0000")
+
     def lifecycle_of(self, object_type: str, ids: list[str]) -> list[CrmRecord]:
         """What became of these records (queryAll by id, 200 a query); live ones are left out."""
         life = LIFECYCLE_FIELDS[object_type]
@@ -89,6 +93,9 @@ class HubSpotDeletions:
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return ids, checkpoint
+
+    def deleted_checkpoint(self) -> None:
+        return None  # the archived list has no window
 
     def lifecycle_of(self, object_type: str, ids: list[str]) -> list[CrmRecord]:
         """A batch read (100 ids a call) answers a merged-away id with the survivor, and leaves a deleted one out."""

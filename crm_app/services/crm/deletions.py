@@ -20,8 +20,11 @@ def _key(object_type: str) -> str:
 
 
 def check_deletions(store: Store, adapter, object_types: list[str], every_seconds: float,
-                    now: float | None = None) -> dict:
-    """Follow the deletions the adapter reports for these objects, where the last check is old enough."""
+                    now: float | None = None, never_read: set = frozenset()) -> dict:
+    """Follow the deletions the adapter reports for these objects, where the last check is old enough.
+
+    An object this sync read for the first time had no link to lose before it: its check only starts the
+    clock (and the Salesforce delete-log window) without a call."""
     counts: dict = {}
     if not hasattr(adapter, "deleted_since"):
         return counts  # the sandbox deletes nothing behind our back
@@ -31,6 +34,11 @@ def check_deletions(store: Store, adapter, object_types: list[str], every_second
             mark = crm_store.watermark(conn, adapter.name, _key(object_type)) or ""
         checked, _, checkpoint = mark.partition("|")
         if checked and now - float(checked) < every_seconds:
+            continue
+        if not checked and object_type in never_read:
+            with store.begin() as conn:
+                crm_store.set_watermark(conn, adapter.name, _key(object_type),
+                                        f"{int(now)}|{adapter.deleted_checkpoint() or ''}")
             continue
         ids, checkpoint = adapter.deleted_since(object_type, checkpoint or None)
         with store.read() as conn:

@@ -40,9 +40,13 @@ def sync_crm(store: Store, adapter, mapping: CrmMapping, full: bool = False,
     if deleted_check_seconds is None:
         deleted_check_seconds = 60 * float(setting("CRM_DELETED_CHECK_MINUTES"))
     try:
+        never_read = set()
         for obj in mapping.objects:
             with store.read() as conn:
-                since = None if full else crm_store.watermark(conn, adapter.name, obj.object_type)
+                since = crm_store.watermark(conn, adapter.name, obj.object_type)
+            if since is None:
+                never_read.add(obj.object_type)
+            since = None if full else since
             summary.read[obj.object_type] = summary.changed[obj.object_type] = 0
             chunk: list = []
             for record in adapter.read_changed(obj.object_type, since, obj.crm_fields):
@@ -53,7 +57,7 @@ def sync_crm(store: Store, adapter, mapping: CrmMapping, full: bool = False,
             if chunk:
                 _apply_chunk(store, adapter.name, mapping, obj, chunk, summary)
         found = check_deletions(store, adapter, [o.object_type for o in mapping.objects],
-                                0 if full else deleted_check_seconds)
+                                0 if full else deleted_check_seconds, never_read=never_read)
         for kind, n in found.items():
             summary.lifecycle[kind] = summary.lifecycle.get(kind, 0) + n
     finally:

@@ -14,6 +14,7 @@ from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest, 
 from hubspot.crm.properties import Option, PropertyCreate, PropertyGroupCreate
 
 from crm_app.crm.base import CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, WriteOutcome
+from crm_app.crm.deletions import HubSpotDeletions
 from crm_app.crm.hubspot_people import HubSpotPeople
 from crm_app.crm.hubspot_tasks import HubSpotTasks
 from crm_app.crm.hubspot_transport import api_factory
@@ -49,7 +50,7 @@ def _keyset(since: str | None) -> tuple | None:
     return (epoch_ms(stamp) if not stamp.isdigit() else int(stamp), int(last_id) if last_id else 0)
 
 
-class HubSpotCrm(HubSpotPeople, HubSpotTasks):
+class HubSpotCrm(HubSpotPeople, HubSpotTasks, HubSpotDeletions):
     name = "hubspot"
     tasks_keyed = True  # create_task upserts on a unique-value task property
     task_key_field = ("tasks", "pql_task_key")
@@ -119,7 +120,8 @@ class HubSpotCrm(HubSpotPeople, HubSpotTasks):
         Search takes one sort (last-modified; ties come in id order); before the 10,000 cap the query starts
         again from the last record's keyset. A contact that merges absorbed carries their ids (merged_from).
         """
-        types = self._types.get(object_type) or {n: i.type for n, i in self.describe_fields(object_type).items()}
+        types = self._types.get(object_type)  # described once per adapter, also when it has no fields
+        types = {n: i.type for n, i in self.describe_fields(object_type).items()} if types is None else types
         modified = MODIFIED[object_type]
         merged = ("hs_merged_object_ids",) if object_type == "contacts" else ()
         names = sorted(set(fields or []) | {modified, *merged})

@@ -14,6 +14,7 @@ from simple_salesforce.exceptions import SalesforceError
 
 from crm_app.crm.base import (CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, TaskRequest,
                               WriteOutcome, task_key)
+from crm_app.crm.deletions import LIFECYCLE_FIELDS, SalesforceDeletions, salesforce_event
 from crm_app.crm.readback import LostAnswer, write_checked
 from crm_app.crm.retry import RetryPolicy
 from crm_app.crm.salesforce_fields import field_metadata, our_type
@@ -32,20 +33,7 @@ def soql_datetime(watermark: str) -> str:
     return watermark[:19] + "Z"
 
 
-LIFECYCLE_FIELDS = {"Lead": ("IsDeleted", "MasterRecordId", "IsConverted", "ConvertedContactId"),
-                    "Contact": ("IsDeleted", "MasterRecordId"), "Account": ("IsDeleted", "MasterRecordId")}
-
-
-def _event(row: dict) -> tuple | None:
-    """What happened to a record read with queryAll: merged, deleted or converted; None for a live one."""
-    if row.get("IsDeleted"):
-        return ("merged", row["MasterRecordId"]) if row.get("MasterRecordId") else ("deleted", None)
-    if row.get("IsConverted") and row.get("ConvertedContactId"):
-        return ("converted", row["ConvertedContactId"])
-    return None
-
-
-class SalesforceCrm(SalesforcePeople):
+class SalesforceCrm(SalesforcePeople, SalesforceDeletions):
     name = "salesforce"
     tasks_keyed = True  # create_task upserts on an External ID field
     task_key_field = ("Activity", TASK_KEY)
@@ -141,7 +129,8 @@ class SalesforceCrm(SalesforcePeople):
         ("deleted", None), a merged duplicate ("merged", MasterRecordId), a converted lead ("converted",
         ConvertedContactId).
         """
-        types = self._types.get(object_type) or {n: i.type for n, i in self.describe_fields(object_type).items()}
+        types = self._types.get(object_type)  # described once per adapter, also when it has no fields
+        types = {n: i.type for n, i in self.describe_fields(object_type).items()} if types is None else types
         life = LIFECYCLE_FIELDS.get(object_type, ())
         mapped = [f for f in (fields or []) if f not in ("Id", "SystemModstamp", *life)]
         names = ["Id", "SystemModstamp", *life, *mapped]
@@ -155,7 +144,7 @@ class SalesforceCrm(SalesforcePeople):
         for row in self._query(q, include_deleted=bool(life)):
             values = {n: canonical(types.get(n, "text"), row.get(n)) for n in ["Id", *mapped]}
             yield CrmRecord(object_type, row["Id"], values, f"{row['SystemModstamp']}|{row['Id']}",
-                            event=_event(row))
+                            event=salesforce_event(row))
 
     def _query(self, q: str, include_deleted: bool = False) -> Iterator[dict]:
         try:

@@ -8,6 +8,8 @@ CRM_SETTINGS: dict[str, tuple[str, str]] = {
     "CRM_CREATE_FILE": ("mapping/create.yaml", "record-creation policy, relative to SPECS_ROOT; no file = create none"),
     "CRM_CA_BUNDLE": ("", "PEM file of CAs to trust for the CRM's TLS (a proxy or a test emulator); empty = system"),
     "CRM_TIMEOUT_SECONDS": ("30", "timeout of one CRM HTTP request"),
+    "CRM_DELETED_CHECK_MINUTES": ("60", "how often sync looks for records deleted without a change it can read "
+                                  "(Salesforce delete log, HubSpot archived records); every full sync looks"),
     "CRM_RETRY_ATTEMPTS": ("6", "attempts per CRM call on 429 / 5xx / lost connections, with exponential backoff"),
     "SALESFORCE_INSTANCE_URL": ("", "https://yourorg.my.salesforce.com (with SALESFORCE_SESSION_ID)"),
     "SALESFORCE_SESSION_ID": ("", "an OAuth access token / session id for the integration user"),

@@ -7,6 +7,7 @@ import time
 from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, Text, delete, func, select
 
 from crm_app.store import schema
+from crm_app.store.crm_deletions import people_with_deleted_records
 from crm_app.store.dialect import chunks, upsert
 from crm_app.store.scoring.segments import segment_members
 
@@ -181,16 +182,6 @@ def call_totals(conn: Connection, crm: str, since: int) -> list[tuple[str, str, 
     return [(r[0], r[1], int(r[2])) for r in rows]
 
 
-def people_by_email(conn: Connection, emails: list[str]) -> dict:
-    """lower-cased email -> (person id, external id), for matching CRM records to product users."""
-    p = schema.people
-    out = {}
-    for part in chunks(sorted({e.lower() for e in emails if e}), 900):
-        for row in conn.execute(select(p.c.id, p.c.external_id, p.c.email).where(func.lower(p.c.email).in_(part))):
-            out.setdefault(row.email.lower(), (row.id, row.external_id))
-    return out
-
-
 def accounts_by_domain(conn: Connection, domains: list[str]) -> dict:
     """lower-cased domain -> (account id, external id)."""
     a = schema.accounts
@@ -239,7 +230,9 @@ def unlinked_people(conn: Connection, crm: str, model: str | None = None, segmen
     `segment`, or (with neither) everyone."""
     p, links = schema.people, crm_links
     linked = select(links.c.person_id).where(links.c.crm == crm, links.c.person_id.is_not(None))
-    q = select(p.c.id).where(p.c.id > after, p.c.id.not_in(linked))
+    # A person whose record a CRM user deleted is not given a new one: recreating it would undo their
+    # decision, and a delete / create pair on every cycle would follow.
+    q = select(p.c.id).where(p.c.id > after, p.c.id.not_in(linked), p.c.id.not_in(people_with_deleted_records(crm)))
     if model and segment:
         s = segment_members
         q = q.where(p.c.id.in_(select(s.c.subject_id).where(s.c.model == model, s.c.segment == segment,

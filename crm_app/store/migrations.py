@@ -32,8 +32,9 @@ def _initial(conn: Connection) -> None:
     from crm_app.store.playbooks.schema import TABLES as playbook_tables
     from crm_app.store.scoring.segments import segment_members
     from crm_app.store.dashboard.security import TABLES as dashboard_security
+    from crm_app.store.crm_deletions import crm_deleted
     later = (*later, *crm_tables, *playbook_tables, *identity_tables, segment_members, *service,
-             *dashboard_security)
+             *dashboard_security, crm_deleted)
     tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
     index = events_by_person_index(conn.dialect.name)
@@ -54,6 +55,16 @@ def _crm_tables(conn: Connection) -> None:
 def _playbooks(conn: Connection) -> None:
     from crm_app.store.playbooks.schema import create_playbook_tables
     create_playbook_tables(conn)
+
+
+def _crm_deleted(conn: Connection) -> None:
+    from crm_app.store import crm_deletions
+    crm_deletions.create_tables(conn)
+
+
+def _canonical_email_index(conn: Connection) -> None:
+    from crm_app.store.email_match import create_index
+    create_index(conn)
 
 
 def _identity(conn: Connection) -> None:
@@ -109,6 +120,8 @@ MIGRATIONS: list[Migration] = [
     (52, "dashboard: playbook ledger by person, for the person page", _person_actions_index),
     (60, "service: job runs, scheduler lease, daily score snapshots", _service),
     (70, "dashboard: revocable sessions, failed sign-ins, users, audit log", _dashboard_security),
+    (85, "CRM records deleted in the CRM, so their people are not given a new one", _crm_deleted),
+    (86, "people: expression index on the canonical email, for sync's matching", _canonical_email_index),
 ]
 
 

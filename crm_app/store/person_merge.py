@@ -8,9 +8,11 @@ from sqlalchemy import Connection, bindparam, case, delete, exists, or_, select
 
 from crm_app.store import schema
 from crm_app.store.crm import crm_links
+from crm_app.store.crm_deletions import crm_deleted
 from crm_app.store.dialect import chunks
 from crm_app.store.identity import account_matches, crm_people, identity_links
 from crm_app.store.people import mark_dirty
+from crm_app.store.playbooks.merge import account_subjects, move_playbook_rows
 from crm_app.store.scoring.segments import segment_members
 
 
@@ -44,26 +46,32 @@ def rename_people(conn: Connection, names: dict) -> None:
 def absorb_people(conn: Connection, pairs: dict) -> int:
     """Fold each absorbed person into its survivor (absorbed id -> survivor id); return how many were folded.
 
-    Events, aliases, CRM links and identity links move; the survivor keeps its own attributes over the
-    absorbed ones and takes the absorbed email / account when it has none. Per-person rows keyed by the
-    person (results and history of a model the survivor has, metrics, queue and account-match rows) are
-    dropped for the absorbed person; the survivor is queued for rescoring, which recomputes them.
+    Events, aliases, CRM links, identity links, deleted-record marks and person playbook rows (state,
+    ledger, alerts, feedback: store/playbooks/merge.py) move; the survivor keeps its own attributes over the
+    absorbed ones and takes the absorbed email / account when it has none. Results and history of a person
+    model move when the survivor has none of that model, and are dropped when it has (account models' rows,
+    keyed by account id, are never touched). Metrics, queue and account-match rows are dropped for the
+    absorbed person; the survivor is queued for rescoring, which recomputes them.
     """
     pairs = {a: s for a, s in pairs.items() if a != s}
+    account_models, account_playbooks = account_subjects(conn)
     for part in chunks(sorted(pairs.items()), 500):
         mapping = dict(part)
         froms = sorted(mapping)
         target = lambda col: case(mapping, value=col)  # noqa: E731
         _merge_rows(conn, mapping)
         for table, col in ((schema.events, "person_id"), (schema.aliases, "person_id"),
-                           (crm_links, "person_id"), (identity_links, "person_id")):
+                           (crm_links, "person_id"), (identity_links, "person_id"), (crm_deleted, "person_id")):
             c = table.c[col]
             conn.execute(table.update().where(c.in_(froms)).values({col: target(c)}))
         for table in (schema.results, schema.score_history):
             other = table.alias("survivor")
             taken = exists().where(other.c.subject_id == target(table.c.subject_id),
                                    other.c.model == table.c.model)
-            conn.execute(delete(table).where(table.c.subject_id.in_(froms), taken))
+            mine = (table.c.subject_id.in_(froms), table.c.model.not_in(sorted(account_models)))
+            conn.execute(delete(table).where(*mine, taken))
+            conn.execute(table.update().where(*mine).values(subject_id=target(table.c.subject_id)))
+        move_playbook_rows(conn, mapping, account_playbooks, account_models)
         sm = segment_members
         conn.execute(delete(sm).where(sm.c.subject == "person", sm.c.subject_id.in_(froms)))
         for table in (schema.metrics, schema.dirty, account_matches):

@@ -211,6 +211,8 @@ class HubSpotEmulator:
             return search(self, object_type, body)
         if rest == "" and req.method == "POST":
             return writes.create(self, object_type, body)
+        if rest == "" and req.method == "GET":
+            return writes.list_page(self, object_type, req.query)
         if rest and "/" not in rest and req.method in ("GET", "PATCH", "DELETE"):
             record = self.live_record(object_type, rest, archived=req.method == "GET" and
                                       req.query.get("archived") == "true")

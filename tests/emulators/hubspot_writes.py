@@ -13,6 +13,8 @@ HubSpot docs:
   win; hs_merged_object_ids lists the merged ids (`merge_new_id=False` keeps the primary's id, the older way).
 - "Archive" (DELETE /crm/v3/objects/{type}/{id} -> 204): an archived record is a 404 unless asked for with
   ?archived=true, and leaves search.
+- "List" (GET /crm/v3/objects/{type}?limit=&after=&properties=&archived=): at most 100 a page, in id order,
+  paging.next.after to go on; archived=true lists only archived records (the recycling bin), with archivedAt.
 """
 from __future__ import annotations
 
@@ -142,6 +144,23 @@ def batch_upsert(emu, object_type: str, body: dict) -> Response:
             record = match
         results.append({**emu.public(record, list(full)), "new": match is None})
     return Response(200, {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": emu.now()})
+
+
+def list_page(emu, object_type: str, query: dict) -> Response:
+    try:
+        limit, after = int(query.get("limit") or 10), int(query.get("after") or 0)
+    except ValueError:
+        return _fail(400, "VALIDATION_ERROR", "limit and after must be integers")
+    if not 1 <= limit <= 100:
+        return _fail(400, "VALIDATION_ERROR", "limit must be between 1 and 100")
+    archived = str(query.get("archived")).lower() == "true"  # the Python SDK sends "True"
+    names = [n for n in (query.get("properties") or "").split(",") if n]
+    rows = sorted((r for r in emu.objects[object_type].values()
+                   if bool(r.get("archived")) == archived and int(r["id"]) > after), key=lambda r: int(r["id"]))
+    body = {"results": [emu.public(r, names) for r in rows[:limit]]}
+    if len(rows) > limit:
+        body["paging"] = {"next": {"after": rows[limit - 1]["id"]}}
+    return Response(200, body)
 
 
 def merge(emu, object_type: str, body: dict) -> Response:

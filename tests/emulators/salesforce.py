@@ -123,6 +123,11 @@ class SalesforceEmulator:
             if problem:
                 raise ValueError(problem[1])
 
+    def purge(self, record_id: str) -> None:
+        """emptyRecycleBin(): the recycled record is gone from /queryAll; getDeleted still lists it."""
+        with self.lock:
+            lifecycle.purge(self, record_id)
+
     def reassign(self, record: dict) -> None:
         record["OwnerId"] = QUEUE_ID  # the active lead assignment rule fires on update without the header
 

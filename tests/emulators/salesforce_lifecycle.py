@@ -6,6 +6,9 @@
   "Delete Contacts").
 - REST API "Get Deleted Records" (GET /sobjects/{Object}/deleted/?start=&end=): deletedRecords [{id,
   deletedDate}], earliestDateAvailable and latestDateCovered (the end, or now, to the whole minute).
+- SOAP API "emptyRecycleBin()" (and Bulk API hard delete): the record leaves the Recycle Bin for good, so
+  /queryAll no longer finds it; the delete log still lists it for getDeleted ("sObject Get Deleted": deleted
+  records are kept in the delete log, results go back no more than 15 days).
 - SOAP API "convertLead()": the lead becomes a contact on a new or existing account; the lead is marked
   IsConverted with ConvertedContactId, ConvertedAccountId and ConvertedDate, and its open tasks move to the
   contact. Converted leads are read-only afterwards.
@@ -89,9 +92,19 @@ def get_deleted(emu, obj: str, req: Request) -> Response:
                                "available", "errorCode": "INVALID_REPLICATION_DATE", "fields": []}])
     covered = _minute(min(end, emu.clock))
     rows = [{"id": rid, "deletedDate": when} for rid, when in emu.deleted_at.items()
-            if rid in emu.records[obj] and start <= soql.parse_datetime(when) < covered]
+            if object_of(rid) == obj and start <= soql.parse_datetime(when) < covered]
     return Response(200, {"deletedRecords": sorted(rows, key=lambda r: r["deletedDate"]),
                           "earliestDateAvailable": _stamp(earliest), "latestDateCovered": _stamp(covered)})
+
+
+def purge(emu, record_id: str) -> None:
+    """emptyRecycleBin(): a recycled record is gone for good; the delete log keeps its id and date."""
+    full = id18(record_id)
+    obj = object_of(full) if full else None
+    record = emu.records.get(obj, {}).get(full) if obj else None
+    if record is None or not record.get("IsDeleted"):
+        raise ValueError(f"{record_id} is not in the Recycle Bin")
+    del emu.records[obj][full]
 
 
 def convert_lead(emu, lead_id: str, account_id: str | None = None, contact_id: str | None = None) -> dict:

@@ -11,6 +11,7 @@ from crm_app.errors import SpecSetInvalid
 from crm_app.specs.loader import SpecDirs, SpecSet, display_path, load_spec_set, yaml_files
 from crm_app.store import Store
 from crm_app.store import ops as ops_store
+from crm_app.store.playbooks.merge import save_account_subjects
 
 log = logging.getLogger("crm_app.rules")
 
@@ -89,6 +90,9 @@ class RuleHolder:
 
 def _record(conn, specs: SpecSet) -> None:
     ops_store.record_rule_set(conn, specs.hash, list(_files(specs)), specs.rules.hash, list(specs.rules.files))
+    accounts = {m.name for m in specs.rules.models if m.subject == "account"}
+    playbooks = specs.playbooks.playbooks if specs.playbooks else ()
+    save_account_subjects(conn, sorted(accounts), [p.name for p in playbooks if p.model in accounts])
 
 
 def _files(specs: SpecSet) -> tuple:

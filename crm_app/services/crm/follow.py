@@ -2,17 +2,20 @@
 
 - conversion (Salesforce `ConvertedContactId`): the person's link moves from the Lead to the Contact;
 - merge (Salesforce `MasterRecordId`, HubSpot `hs_merged_object_ids`): the link moves to the survivor;
-- deletion (Salesforce queryAll `IsDeleted`): the link is removed; the person and its history stay.
+- deletion (Salesforce queryAll `IsDeleted` or the delete log, HubSpot archived): the link is removed; the
+  person and its history stay, and the record is remembered so the creation policy does not make a new one.
 
 When the target record is already linked to another person, the two people are one: the one sync made
 (CRM-only) is folded into the other, so scores and product history stay on the product user. Two product
-users are never folded together; the target keeps its own person. All of it is set-wise per chunk.
+users are never folded together; the target keeps its own person, and the other is remembered like a deleted
+record's person, so the creation policy does not make the record the CRM user merged away. All of it is set-wise
+per chunk.
 """
 from __future__ import annotations
 
 from crm_app.store import crm as crm_store
+from crm_app.store import crm_deletions, person_merge
 from crm_app.store import identity as identity_store
-from crm_app.store import person_merge
 
 
 def moves_and_deletions(records: list, object_type: str) -> tuple[list, list]:
@@ -35,7 +38,9 @@ def moves_and_deletions(records: list, object_type: str) -> tuple[list, list]:
 
 def follow(conn, crm: str, moves: list, deletions: list) -> dict:
     """Apply moves and deletions to the CRM links; return counts per kind."""
-    links = _links(conn, crm, [(a, b) for a, b, _, _ in moves] + [(c, d) for _, _, c, d in moves])
+    links = _links(conn, crm, [(a, b) for a, b, _, _ in moves] + [(c, d) for _, _, c, d in moves] + deletions)
+    removed = [(t, i, links[(t, i)]["person_id"]) for t, i in deletions
+               if links.get((t, i), {}).get("person_id") is not None]
     made, absorbed, gone = [], {}, list(deletions)
     crm_only = person_merge.crm_only_ids(conn, crm, [v["person_id"] for v in links.values()])
     for src_type, src_id, dst_type, dst_id in moves:
@@ -50,12 +55,15 @@ def follow(conn, crm: str, moves: list, deletions: list) -> dict:
         keep, drop = dst["person_id"], src["person_id"]
         if keep is None or drop is None or keep == drop:
             continue
+        if keep not in crm_only and drop not in crm_only:  # two product users: the source's loses its record,
+            removed.append((src_type, src_id, drop))  # and a CRM user's merge is not undone by creating one
         if keep in crm_only:  # the target's person is sync's: the source's person (with history) survives
             keep, drop = drop, keep
             made.append(dict(dst, person_id=keep))
         if drop in crm_only:
             absorbed[drop] = keep
     crm_store.delete_links(conn, crm, gone)
+    crm_deletions.remember(conn, crm, removed)
     crm_store.save_links(conn, made)
     identity_store.forget_crm_people(conn, [f"{crm}:{t}:{i}" for t, i in gone])
     person_merge.absorb_people(conn, {a: _final(absorbed, s) for a, s in absorbed.items()})

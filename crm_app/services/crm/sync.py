@@ -10,13 +10,17 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from crm_app.crm.registry import setting
 from crm_app.services.crm.accounting import record_usage
+from crm_app.services.crm.deletions import check_deletions
 from crm_app.services.crm.follow import follow, moves_and_deletions
+from crm_app.services.identity.matching import canonical_email
 from crm_app.services.identity.resolve import record_crm_rows
 from crm_app.specs.crm.mapping import CrmMapping, ObjectMapping
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
 from crm_app.store import people as people_store
+from crm_app.store.email_match import people_by_canonical_email
 
 CHUNK = 2000
 
@@ -28,13 +32,21 @@ class SyncSummary:
     lifecycle: dict = field(default_factory=dict)  # moved (converted / merged) and deleted records
 
 
-def sync_crm(store: Store, adapter, mapping: CrmMapping, full: bool = False) -> SyncSummary:
-    """Pull every mapped object changed since its watermark (everything when full); commit per chunk."""
+def sync_crm(store: Store, adapter, mapping: CrmMapping, full: bool = False,
+             deleted_check_seconds: float | None = None) -> SyncSummary:
+    """Pull every mapped object changed since its watermark (everything when full); commit per chunk. Then
+    the deletion check, when it is due (always on a full sync)."""
     summary = SyncSummary()
+    if deleted_check_seconds is None:
+        deleted_check_seconds = 60 * float(setting("CRM_DELETED_CHECK_MINUTES"))
     try:
+        never_read = set()
         for obj in mapping.objects:
             with store.read() as conn:
-                since = None if full else crm_store.watermark(conn, adapter.name, obj.object_type)
+                since = crm_store.watermark(conn, adapter.name, obj.object_type)
+            if since is None:
+                never_read.add(obj.object_type)
+            since = None if full else since
             summary.read[obj.object_type] = summary.changed[obj.object_type] = 0
             chunk: list = []
             for record in adapter.read_changed(obj.object_type, since, obj.crm_fields):
@@ -44,6 +56,10 @@ def sync_crm(store: Store, adapter, mapping: CrmMapping, full: bool = False) -> 
                     chunk = []
             if chunk:
                 _apply_chunk(store, adapter.name, mapping, obj, chunk, summary)
+        found = check_deletions(store, adapter, [o.object_type for o in mapping.objects],
+                                0 if full else deleted_check_seconds, never_read=never_read)
+        for kind, n in found.items():
+            summary.lifecycle[kind] = summary.lifecycle.get(kind, 0) + n
     finally:
         record_usage(store, adapter, "sync")
     return summary
@@ -102,8 +118,9 @@ def _upsert_accounts(conn, crm: str, mapping, obj: ObjectMapping, records: list,
 
 
 def _upsert_people(conn, crm: str, mapping: CrmMapping, obj: ObjectMapping, records: list, known: dict) -> dict:
-    """People match an existing link, then an email, else get the email (or a CRM id) as external id."""
-    by_email = crm_store.people_by_email(conn, [str(_mapped(obj, r).get("email") or "") for r in records])
+    """People match an existing link, then the one person of the canonical email, else get the email (or a
+    CRM id) as external id."""
+    by_email = people_by_canonical_email(conn, [canonical_email(_mapped(obj, r).get("email")) for r in records])
     linked = crm_store.external_ids(conn, "people", [k["person_id"] for k in known.values() if k["person_id"]])
     account_ids = _account_ids(conn, crm, mapping, obj, records)
     rows, ext_of = [], {}
@@ -111,7 +128,7 @@ def _upsert_people(conn, crm: str, mapping: CrmMapping, obj: ObjectMapping, reco
         values = _mapped(obj, r)
         email = (values.get("email") or "").strip().lower() or None
         link = known.get(r.id, {}).get("person_id")
-        ext = linked.get(link) or (by_email.get(email or "") or (None, None))[1] or email \
+        ext = linked.get(link) or (by_email.get(canonical_email(email)) or (None, None))[1] or email \
             or f"{crm}:{obj.object_type}:{r.id}"
         ext_of[r.id] = ext
         rows.append({"external_id": ext, "email": email, "account_id": account_ids.get(r.id),

@@ -18,6 +18,7 @@ from crm_app.store.people import mark_dirty, person_id_bounds
 # CRM fields that may hold the product user id explicitly (Salesforce custom field, HubSpot property, sandbox).
 CHUNK = 50_000
 PRODUCT_ID_FIELDS = ("product_user_id", "Product_User_Id__c", "PQL_User_Id__c", "external_id", "user_id")
+RANK = {rules.METHOD_EXTERNAL_ID: 2, rules.METHOD_EMAIL: 1, rules.METHOD_HEURISTIC: 0}
 
 
 @dataclass
@@ -80,9 +81,11 @@ def resolve_identities(store: Store) -> ResolveReport:
                 for key in keys:
                     if method == rules.METHOD_HEURISTIC:
                         guessed.setdefault(key, []).append(external_id)
-                    if key in owner:
-                        report.conflicts.append((key, [owner[key][2], external_id]))
+                    if key in owner and RANK[method] == RANK[owner[key][1]]:
+                        report.conflicts.append((key, [owner[key][2], external_id], method))
                         continue
+                    if key in owner and RANK[method] < RANK[owner[key][1]]:
+                        continue  # an exact match outranks a name guess, whichever person came first
                     owner[key] = (pid, method, external_id)
                 if account_id is None:
                     matched, how = rules.match_account(None, email, domains)
@@ -90,10 +93,15 @@ def resolve_identities(store: Store) -> ResolveReport:
                         account_rows.append({"person_id": pid, "account_id": matched, "method": how})
         # Two product users a name guess fits equally are two candidates: the guess is refused for both.
         for key, users in guessed.items():
-            if len(users) > 1 and owner.get(key, (None, None))[1] == rules.METHOD_HEURISTIC:
+            if owner.get(key, (None, None))[1] != rules.METHOD_HEURISTIC:
+                continue  # exactly matched: the guesses simply lost
+            if len(users) > 1:
                 del owner[key]
                 report.refused.append((key, users))
-        report.conflicts = [c for c in report.conflicts if c[0] not in {k for k, _ in report.refused}]
+        # A conflict stands when its match is the one that owns the record: guesses an exact match beat are not.
+        refused = {k for k, _ in report.refused}
+        report.conflicts = [(key, users) for key, users, how in report.conflicts
+                            if key not in refused and owner.get(key, (None, None))[1] == how]
         links = [{"crm_key": k, "person_id": v[0], "method": v[1], "linked_at": int(started)}
                  for k, v in owner.items()]
         identity_store.replace_links(conn, links)

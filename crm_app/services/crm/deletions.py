@@ -1,0 +1,53 @@
+"""The deletion check of a sync: CRM records that left without a change the incremental read can see.
+
+Salesforce records purged from the Recycle Bin are only in the delete log; HubSpot's archived records never
+reach search. The check asks the adapter for those ids, keeps the ones we are linked to, asks what became of
+them (merged, converted, restored or gone) and follows that like any other lifecycle event. It costs calls
+even when nothing changed (HubSpot's archived list is read whole), so it runs at most every
+CRM_DELETED_CHECK_MINUTES, and on every full sync.
+"""
+from __future__ import annotations
+
+import time
+
+from crm_app.services.crm.follow import follow, moves_and_deletions
+from crm_app.store import Store
+from crm_app.store import crm as crm_store
+
+
+def _key(object_type: str) -> str:
+    return f"{object_type}:deleted"  # beside the object's own watermark: "checked at|adapter checkpoint"
+
+
+def check_deletions(store: Store, adapter, object_types: list[str], every_seconds: float,
+                    now: float | None = None, never_read: set = frozenset()) -> dict:
+    """Follow the deletions the adapter reports for these objects, where the last check is old enough.
+
+    An object this sync read for the first time had no link to lose before it: its check only starts the
+    clock (and the Salesforce delete-log window) without a call."""
+    counts: dict = {}
+    if not hasattr(adapter, "deleted_since"):
+        return counts  # the sandbox deletes nothing behind our back
+    now = time.time() if now is None else now
+    for object_type in object_types:
+        with store.read() as conn:
+            mark = crm_store.watermark(conn, adapter.name, _key(object_type)) or ""
+        checked, _, checkpoint = mark.partition("|")
+        if checked and now - float(checked) < every_seconds:
+            continue
+        if not checked and object_type in never_read:
+            with store.begin() as conn:
+                crm_store.set_watermark(conn, adapter.name, _key(object_type),
+                                        f"{int(now)}|{adapter.deleted_checkpoint() or ''}")
+            continue
+        ids, checkpoint = adapter.deleted_since(object_type, checkpoint or None)
+        with store.read() as conn:
+            linked = sorted(crm_store.links(conn, adapter.name, object_type, ids))
+        records = adapter.lifecycle_of(object_type, linked) if linked else []
+        moves, deletions = moves_and_deletions(records, object_type)
+        with store.begin() as conn:
+            if moves or deletions:
+                for kind, n in follow(conn, adapter.name, moves, deletions).items():
+                    counts[kind] = counts.get(kind, 0) + n
+            crm_store.set_watermark(conn, adapter.name, _key(object_type), f"{int(now)}|{checkpoint or ''}")
+    return counts

@@ -137,6 +137,9 @@ def test_no_duplicate_record_or_task_under_faults_and_search_lag_in_one_cycle(ki
     server.faults = Faults()
     assert sum(faults.injected.values()) >= 10, faults.injected
     assert {k for k, _ in server.faulted} >= {"reset"}
+    task_writes = "/sobjects/Task/" if kind == "salesforce" else "/objects/tasks/batch/upsert"
+    assert any(task_writes in path for kind_, path in server.faulted if kind_ == "reset"), server.faulted
+    assert not [path for _, path in server.calls if path.endswith("/search")]  # so search lag cannot matter
     assert runs[0]["outcome"] == "ok" and runs[1]["outcome"] in ("ok", "idle"), runs
     assert_every_signup_reached_sales(kind, crm, server, store, emails, owners)
 

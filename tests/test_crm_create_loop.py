@@ -137,6 +137,9 @@ def test_no_duplicate_record_or_task_under_faults_and_search_lag_in_one_cycle(ki
     server.faults = Faults()
     assert sum(faults.injected.values()) >= 10, faults.injected
     assert {k for k, _ in server.faulted} >= {"reset"}
+    task_writes = "/sobjects/Task/" if kind == "salesforce" else "/objects/tasks/batch/upsert"
+    assert any(task_writes in path for kind_, path in server.faulted if kind_ == "reset"), server.faulted
+    assert not [path for _, path in server.calls if path.endswith("/search")]  # so search lag cannot matter
     assert runs[0]["outcome"] == "ok" and runs[1]["outcome"] in ("ok", "idle"), runs
     assert_every_signup_reached_sales(kind, crm, server, store, emails, owners)
 
@@ -234,3 +237,17 @@ def test_a_new_store_sending_to_the_same_crm_never_reuses_an_earlier_store_s_tas
         st.dispose()
     tasks = list(crm.db["tasks"].rows)
     assert len(tasks) == 2 and len({t["id"] for t in tasks}) == 2
+
+
+def test_a_playbook_failure_after_write_back_leaves_the_write_back_ok(store, tmp_path, monkeypatch):
+    crm = SandboxCrm(str(tmp_path / "crm.db"))
+    ctx = worker(store, crm, "sandbox")
+    provision(store, crm, ctx.rules.require().fields)
+    w.put_scores(store, signups(store, 2), 91)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("plan exploded")
+    monkeypatch.setattr("crm_app.services.playbooks.cycle.run_playbooks", broken)
+    run = run_job(ctx, JOBS_BY_NAME["write_back"])
+    assert run["outcome"] == "ok" and run["detail"]["created"] == 2
+    assert run["detail"]["playbooks"] == {"error": "RuntimeError: plan exploded"}

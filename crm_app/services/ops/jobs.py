@@ -141,6 +141,9 @@ def _playbooks_for_new_records(ctx: JobContext, specs, created) -> dict:
     runtime = _runtime(ctx, specs)
     try:
         return run_playbooks(runtime, int(time.time()))
+    except Exception as exc:  # noqa: BLE001 - the write-back itself went through; the playbooks job retries
+        log.warning(json.dumps({"event": "playbooks_after_write_back", "error": f"{type(exc).__name__}: {exc}"}))
+        return {"error": f"{type(exc).__name__}: {exc}"[:500]}
     finally:
         record_usage(ctx.store, runtime.adapter, "playbooks")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 from crm_app.services.scoring.explain import explain_person
+from crm_app.services.scoring.explain_stored import differences
 from crm_app.services.dashboard.score_cube import cube, per_run
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
@@ -44,17 +45,23 @@ def person_detail(store: Store, ruleset: RuleSet, person_id: int, now: int) -> d
         stored = {m.name: stored_result(conn, m.name, person_id) for m in person_models(ruleset)}
         history = {m.name: history_for(conn, m.name, person_id) for m in person_models(ruleset)}
         actions, feedback = queries.person_actions(conn, person_id)
+        records = queries.crm_records(conn, person_id)
     explained = [{"model": model, "result": result, "stored": stored.get(model.name),
+                  "differences": differences(stored.get(model.name), result) if stored.get(model.name) else [],
                   "history": history.get(model.name, [])}
                  for model, _record, result in explain_person(store, ruleset, person_id, now)]
-    return {"person": person, "explained": explained, "events": events, "actions": actions, "feedback": feedback}
+    return {"person": person, "explained": explained, "events": events, "actions": actions, "feedback": feedback,
+            "crm_records": records}
 
 
-def people_page(store: Store, query: queries.PeopleQuery) -> dict:
+def people_page(store: Store, query: queries.PeopleQuery, now: int | None = None) -> dict:
     """One page of the people list, the cursors around it, and how many match."""
     started = time.perf_counter()
     with store.read() as conn:
         rows = queries.people_page(conn, query)
+        week_ago = queries.scores_at(conn, query.model, [r["subject_id"] for r in rows],
+                                     (now if now is not None else int(time.time())) - WEEK)
+    rows = [with_display_columns(row, week_ago) for row in rows]
     total = _total(store, query)
     size = max(1, min(query.size, queries.PAGE_MAX))
     backwards = query.before is not None
@@ -68,6 +75,16 @@ def people_page(store: Store, query: queries.PeopleQuery) -> dict:
     return {"rows": rows, "total": total, "ms": (time.perf_counter() - started) * 1000,
             "next": cursor(rows[-1]) if rows and has_next else None,
             "prev": cursor(rows[0]) if rows and has_prev else None}
+
+
+def with_display_columns(row: dict, week_ago: dict) -> dict:
+    """A people row with its name, company, owner and change since last week (None: not scored a week ago)."""
+    attributes = row.get("attributes") or {}
+    name = " ".join(str(attributes[k]) for k in ("first_name", "last_name") if attributes.get(k)) \
+        or attributes.get("name") or None
+    before = week_ago.get(row["subject_id"])
+    return {**row, "name": name, "company": row.get("account") or attributes.get("company"),
+            "owner": attributes.get("owner"), "change": None if before is None else row["combined"] - before}
 
 
 def _total(store: Store, query: queries.PeopleQuery) -> int:

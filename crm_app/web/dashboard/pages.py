@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from flask import abort, render_template, request
+from flask import Response, abort, g, render_template, request, stream_with_context
 
 from crm_app.services.dashboard import overview as service
 from crm_app.services.dashboard import models as models_service
@@ -111,11 +111,27 @@ def people():
     model = chosen_model(rules)
     segments = [segment.id for segment in rules.model(model).segments]
     query = people_query(model, segments)
-    page = service.people_page(store(), query)
+    page = service.people_page(store(), query, now())
     keep = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
     return render_template("dashboard/people.html", page=page, query=query, keep=keep, model=model,
                            models=service.person_models(rules), sorts=list(service.SORTS),
                            owners=service.owner_names(store()), segments=segments)
+
+
+@bp.route("/people.csv")
+def people_csv():
+    """Every person the list's filters match, as CSV, streamed page by page; the export is audited."""
+    from crm_app.services.dashboard.people_export import export_lines
+    from crm_app.store.dashboard.security import audit
+    rules = loaded_rules()
+    model = chosen_model(rules)
+    query = people_query(model, [segment.id for segment in rules.model(model).segments])
+    filters = {k: v for k, v in request.args.items() if k not in ("after", "before", "size") and v}
+    with store().begin() as conn:
+        audit(conn, now(), g.user, "people_exported", model, filters)
+    name = f"people-{model}-{now() // 86400}.csv"
+    return Response(stream_with_context(export_lines(store(), query, now())), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.route("/people/<int:person_id>")
@@ -124,14 +140,27 @@ def person(person_id: int):
     detail = service.person_detail(store(), rules, person_id, now())
     if detail is None:
         abort(404, description=f"No person with id {person_id}.")
-    charts = {item["model"].name: {"labels": [e["as_of"] for e in item["history"]],
-                                   "combined": [e["combined"] for e in item["history"]],
-                                   "fit": [e["fit"] for e in item["history"]],
-                                   "behaviour": [e["behaviour"] for e in item["history"]]}
+    charts = {item["model"].name: history_chart(item["history"], item["stored"], now())
               for item in detail["explained"]}
     timeline = {}
     for event in detail["events"]:
         day = event["ts"] // 86400 * 86400
         timeline[day] = timeline.get(day, 0) + 1
-    return render_template("dashboard/person.html", d=detail, charts=charts, as_of=now(),
-                           timeline={"labels": sorted(timeline), "counts": [timeline[k] for k in sorted(timeline)]})
+    routing = specs().specs.playbooks.routing if specs().specs and specs().specs.playbooks else None
+    links = [{"crm": crm, "object": obj, "id": rid,
+              "url": routing.crm_url.format(object=obj, id=rid) if routing and routing.crm_url else None}
+             for crm, obj, rid in detail["crm_records"]]
+    return render_template("dashboard/person.html", d=detail, charts=charts, as_of=now(), crm_links=links,
+                           timeline={"points": [{"x": day, "y": timeline[day]} for day in sorted(timeline)]})
+
+
+def history_chart(history: list[dict], stored: dict | None, until: int) -> dict:
+    """Score history as steps on a time axis: each change holds until the next one, the last until now."""
+    points = [{"x": h["as_of"], "combined": h["combined"], "fit": h["fit"], "behaviour": h["behaviour"]}
+              for h in history]
+    if points and until > points[-1]["x"]:
+        points.append({**points[-1], "x": until})
+    elif not points and stored:
+        points = [{"x": stored["as_of"], "combined": stored["combined"], "fit": stored["fit"],
+                   "behaviour": stored["behaviour"]}]
+    return {"points": points}

@@ -3,6 +3,13 @@
   const BAND = {high: "#16a34a", medium: "#f59e0b", low: "#94a3b8"};
   function data(id) { return JSON.parse(document.getElementById(id).textContent); }
   function day(ts) { return new Date(ts * 1000).toISOString().slice(0, 10); }
+  // A linear axis of epoch seconds labelled as dates: a true time axis without a date adapter, so days
+  // without events or changes keep their width.
+  function timeAxis(points, pad = 0) {
+    const xs = points.map(p => p.x), lo = Math.min(...xs) - pad, hi = Math.max(...xs) + pad;
+    return {type: "linear", min: lo, max: hi === lo ? lo + 86400 : hi,
+            ticks: {maxTicksLimit: 6, callback: (value) => day(value)}};
+  }
   window.pqlCharts = {
     histogram(canvasId, dataId) {
       const d = data(dataId);
@@ -14,20 +21,23 @@
           y: {stacked: true, title: {display: true, text: "people"}}}}});
     },
     history(canvasId, dataId) {
-      const d = data(dataId);
+      const d = data(dataId), series = (key) => d.points.map(p => ({x: p.x, y: p[key]}));
       new Chart(document.getElementById(canvasId), {type: "line",
-        data: {labels: d.labels.map(day), datasets: [
-          {label: "combined", data: d.combined, borderColor: "#2563eb", stepped: true},
-          {label: "fit", data: d.fit, borderColor: "#16a34a", stepped: true, borderDash: [4, 3]},
-          {label: "behaviour", data: d.behaviour, borderColor: "#f59e0b", stepped: true, borderDash: [4, 3]}]},
-        options: {maintainAspectRatio: false, animation: false, scales: {y: {min: 0, max: 100}}}});
+        data: {datasets: [
+          {label: "combined", data: series("combined"), borderColor: "#2563eb", stepped: "before"},
+          {label: "fit", data: series("fit"), borderColor: "#16a34a", stepped: "before", borderDash: [4, 3]},
+          {label: "behaviour", data: series("behaviour"), borderColor: "#f59e0b", stepped: "before",
+           borderDash: [4, 3]}]},
+        options: {maintainAspectRatio: false, animation: false, parsing: false,
+          scales: {x: timeAxis(d.points), y: {min: 0, max: 100}}}});
     },
     timeline(canvasId, dataId) {
       const d = data(dataId);
       new Chart(document.getElementById(canvasId), {type: "bar",
-        data: {labels: d.labels.map(day), datasets: [{label: "events per day", data: d.counts,
-          backgroundColor: "#60a5fa"}]},
-        options: {maintainAspectRatio: false, animation: false, plugins: {legend: {display: false}}}});
+        data: {datasets: [{label: "events per day", data: d.points.map(p => ({x: p.x + 43200, y: p.y})),
+          backgroundColor: "#60a5fa", barThickness: "flex", maxBarThickness: 8}]},
+        options: {maintainAspectRatio: false, animation: false, parsing: false,
+          plugins: {legend: {display: false}}, scales: {x: timeAxis(d.points, 86400), y: {beginAtZero: true}}}});
     },
     breakdown(canvasId, dataId) {
       const d = data(dataId);

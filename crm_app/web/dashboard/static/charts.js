@@ -6,8 +6,9 @@
   // A linear axis of epoch seconds labelled as dates: a true time axis without a date adapter, so days
   // without events or changes keep their width.
   function timeAxis(points, pad = 0) {
-    const xs = points.map(p => p.x), lo = Math.min(...xs) - pad, hi = Math.max(...xs) + pad;
-    return {type: "linear", min: lo, max: hi === lo ? lo + 86400 : hi,
+    const xs = points.map(p => p.x), hi = Math.max(...xs) + pad;
+    const lo = Math.min(Math.min(...xs) - pad, hi - 7 * 86400);  // at least a week, so one point is not alone
+    return {type: "linear", min: lo, max: hi,
             ticks: {maxTicksLimit: 6, callback: (value) => day(value)}};
   }
   window.pqlCharts = {

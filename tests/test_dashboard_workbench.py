@@ -252,3 +252,23 @@ def test_explain_says_what_it_shows(site, capsys):
 def test_field_values_read_as_text(value, text):
     from crm_app.web.dashboard.formatting import value as fmt_value
     assert fmt_value(value) == text
+
+
+def test_new_pqls_per_rep_count_owners_the_playbooks_assigned(site):
+    from sqlalchemy import func, select
+    from crm_app.store import schema
+    from crm_app.store.dashboard.queries import new_pqls_since
+    from crm_app.store.playbooks.schema import pb_ledger
+    app, _ = site
+    r = schema.results
+    with app.config["PQL_STORE"].read() as conn:
+        assigned = conn.execute(select(func.count(func.distinct(pb_ledger.c.subject_id))).select_from(
+            pb_ledger.join(r, (r.c.subject_id == pb_ledger.c.subject_id) & (r.c.model == "conversion")))
+                                .where(pb_ledger.c.action == "assign", pb_ledger.c.status == "sent",
+                                       pb_ledger.c.playbook == "new_pql", r.c.pql.is_(True))).scalar()
+        before = dict(new_pqls_since(conn, "conversion", 0))
+        after = dict(new_pqls_since(conn, "conversion", 0, ("new_pql",)))
+    assert assigned > 0
+    assert sum(before.values()) == sum(after.values())
+    assert before.get(None, 0) - after.get(None, 0) == assigned  # each assigned PQL left "unassigned"
+    assert all(owner and "@" in owner for owner in after if owner is not None)

@@ -20,12 +20,14 @@ def person_models(ruleset: RuleSet) -> list:
     return [m for m in ruleset.models if m.subject == "person"]
 
 
-def overview(store: Store, ruleset: RuleSet, model_name: str, now: int) -> dict:
-    """Histogram, counts per band, PQLs and new PQLs this week per rep, for one model."""
+def overview(store: Store, ruleset: RuleSet, model_name: str, now: int, playbooks: tuple = ()) -> dict:
+    """Histogram, counts per band, PQLs and new PQLs this week per rep, for one model (owners as the person's
+    owner field or as `playbooks` assigned them)."""
     model = next(m for m in ruleset.models if m.name == model_name)
     summary = cube(store, model_name)
     week_start = (now - WEEK) // 3600 * 3600  # hour-aligned, so one cached answer serves a whole hour
-    new_by_owner = per_run(store, f"new-pqls:{model_name}:{week_start}", lambda: _new_pqls(store, model_name, week_start))
+    new_by_owner = per_run(store, f"new-pqls:{model_name}:{week_start}", lambda: _new_pqls(store, model_name, week_start,
+                                                                                     playbooks))
     with store.read() as conn:
         run = last_run(conn)
     bands = {b: summary.count(band=b) for b in BANDS}
@@ -123,9 +125,9 @@ def rule_firing(store: Store, ruleset: RuleSet) -> dict:
     return out
 
 
-def _new_pqls(store: Store, model_name: str, since: int) -> list:
+def _new_pqls(store: Store, model_name: str, since: int, playbooks: tuple) -> list:
     with store.read() as conn:
-        return queries.new_pqls_since(conn, model_name, since)
+        return queries.new_pqls_since(conn, model_name, since, playbooks)
 
 
 def _firing_counts(store: Store, model_name: str) -> dict:

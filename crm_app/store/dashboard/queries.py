@@ -54,14 +54,27 @@ def pql_count(conn: Connection, model: str) -> int:
     return conn.execute(select(func.count()).where(r.c.model == model, r.c.pql.is_(True))).scalar() or 0
 
 
-def new_pqls_since(conn: Connection, model: str, since: int) -> list[tuple]:
-    """(owner, new PQLs) for PQL streaks that started at or after `since`; owner from the person's fields."""
-    r, p = schema.results, schema.people
-    owner = owner_expr(conn.dialect.name)
-    rows = conn.execute(select(owner, func.count()).select_from(r.join(p, p.c.id == r.c.subject_id))
+def new_pqls_since(conn: Connection, model: str, since: int, playbooks: tuple = ()) -> list[tuple]:
+    """(owner, new PQLs) for PQL streaks that started at or after `since`.
+
+    The owner is the person's `owner` field (the CRM owner, once synced), else the owner one of `playbooks`
+    assigned (an `assign` action that was sent), so owners assigned since the last sync count too.
+    """
+    r, p, led = schema.results, schema.people, _ledger()
+    assigned = (select(led.c.subject_id, func.max(led.c.owner).label("owner"))
+                .where(led.c.action == "assign", led.c.status == "sent", led.c.playbook.in_(playbooks))
+                .group_by(led.c.subject_id).subquery())
+    owner = func.coalesce(owner_expr(conn.dialect.name), assigned.c.owner)
+    rows = conn.execute(select(owner, func.count()).select_from(
+        r.join(p, p.c.id == r.c.subject_id).outerjoin(assigned, assigned.c.subject_id == r.c.subject_id))
                         .where(r.c.model == model, r.c.pql.is_(True), r.c.pql_since >= since)
                         .group_by(owner).order_by(func.count().desc()))
     return [(row[0], row[1]) for row in rows]
+
+
+def _ledger():
+    from crm_app.store.playbooks.schema import pb_ledger
+    return pb_ledger
 
 
 def people_page(conn: Connection, query: PeopleQuery) -> list[dict]:

@@ -33,8 +33,9 @@ def loaded_rules():
 def overview():
     rules = loaded_rules()
     model = chosen_model(rules)
-    data = service.overview(store(), rules, model, now())
     loaded = specs().specs
+    playbooks = tuple(p.name for p in loaded.playbooks.playbooks if p.model == model) if loaded.playbooks else ()
+    data = service.overview(store(), rules, model, now(), playbooks)
     hour = now() // 3600 * 3600  # checks read "the past week": one cached answer per run and hour
     checks = per_run(store(), f"health:{hour}", lambda: models_service.health(store(), loaded, hour))
     backtests = dict((m.name, run) for m, run in models_service.latest_backtests(store(), loaded))

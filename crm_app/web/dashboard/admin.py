@@ -46,7 +46,17 @@ def thresholds():
     return render_template("dashboard/thresholds.html", model=model, models=service.person_models(rules),
                            current=current, saved=current.__dict__, path=display_path(path), errors=[],
                            preview=service.threshold_preview(store(), model, current.high, current.medium,
-                                                             current.pql, current.min_fit))
+                                                             current.pql, current.min_fit),
+                           distribution=distribution(model, current))
+
+
+def distribution(model: str, current) -> dict:
+    """The stored score histogram with the thresholds to draw on it (the page's sliders move the lines)."""
+    from crm_app.services.dashboard.score_cube import cube
+    from crm_app.web.dashboard.pages import histogram_chart
+    chart = histogram_chart(cube(store(), model).by_score(), width=1)
+    chart["thresholds"] = {"high": current.high, "medium": current.medium, "pql": current.pql}
+    return chart
 
 
 @bp.route("/thresholds/preview")

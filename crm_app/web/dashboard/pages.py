@@ -51,7 +51,7 @@ def histogram_chart(per_score: dict, width: int = 5) -> dict:
         index = min(max(int(combined), 0) // width, len(starts) - 1)
         for band, n in bands.items():
             counts.setdefault(band, [0] * len(starts))[index] += n
-    labels = [f"{s}–{s + width - 1}" if s + width < 100 else f"{s}–100" for s in starts]
+    labels = [(str(s) if width == 1 else f"{s}–{s + width - 1}") if s + width < 100 else f"{s}–100" for s in starts]
     return {"labels": labels, "datasets": [{"label": band, "data": counts[band]} for band in service.BANDS]}
 
 

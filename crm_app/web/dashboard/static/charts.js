@@ -21,6 +21,30 @@
           title: {display: true, text: "combined score"}},
           y: {stacked: true, title: {display: true, text: "people"}}}}});
     },
+    distribution(canvasId, dataId) {
+      const d = data(dataId), marks = Object.assign({}, d.thresholds);
+      const lines = {id: "thresholds", afterDatasetsDraw(chart) {
+        const {ctx, chartArea: area, scales: {x}} = chart;
+        for (const [name, colour] of [["medium", BAND.medium], ["high", BAND.high], ["pql", "#1e40af"]]) {
+          const value = marks[name];
+          if (value === null || value === undefined) continue;
+          const bin = Math.max(0, Math.min(99, Math.round(value))), step = x.getPixelForValue(1) - x.getPixelForValue(0);
+          const left = x.getPixelForValue(bin) - step / 2;  // the left edge of the threshold's bar
+          ctx.save(); ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.setLineDash(name === "pql" ? [] : [5, 3]);
+          ctx.beginPath(); ctx.moveTo(left, area.top); ctx.lineTo(left, area.bottom); ctx.stroke();
+          ctx.fillStyle = colour; ctx.font = "11px sans-serif";
+          ctx.fillText(name === "pql" ? "PQL " + value : name + " " + value, left + 3, area.top + 10 + 12 *
+            ["medium", "high", "pql"].indexOf(name));
+          ctx.restore();
+        }
+      }};
+      const chart = new Chart(document.getElementById(canvasId), {type: "bar", plugins: [lines],
+        data: {labels: d.labels, datasets: d.datasets.map(s => ({label: s.label, data: s.data,
+          backgroundColor: BAND[s.label], borderWidth: 0, barPercentage: 1, categoryPercentage: 1}))},
+        options: {maintainAspectRatio: false, animation: false, plugins: {legend: {display: false}},
+          scales: {x: {stacked: true, ticks: {maxTicksLimit: 11}}, y: {stacked: true}}}});
+      window.pqlCharts.moveThreshold = (name, value) => { marks[name] = Number(value); chart.update("none"); };
+    },
     history(canvasId, dataId) {
       const d = data(dataId), series = (key) => d.points.map(p => ({x: p.x, y: p[key]}));
       new Chart(document.getElementById(canvasId), {type: "line",

@@ -63,8 +63,9 @@
     if (button) button.addEventListener("click", () => { liftOn = true; lift(); });
     form.querySelectorAll("input[type=range]").forEach(slider => {
       const box = document.getElementById(slider.dataset.for);
-      slider.addEventListener("input", () => { box.value = slider.value; clearTimeout(timer); timer = setTimeout(refresh, 120); });
-      box.addEventListener("input", () => { slider.value = box.value; clearTimeout(timer); timer = setTimeout(refresh, 120); });
+      const move = value => { if (window.pqlCharts.moveThreshold) window.pqlCharts.moveThreshold(slider.dataset.for, value); };
+      slider.addEventListener("input", () => { box.value = slider.value; move(slider.value); clearTimeout(timer); timer = setTimeout(refresh, 120); });
+      box.addEventListener("input", () => { slider.value = box.value; move(box.value); clearTimeout(timer); timer = setTimeout(refresh, 120); });
     });
   }
 })();

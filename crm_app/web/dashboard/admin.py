@@ -8,7 +8,7 @@ from flask import abort, flash, g, jsonify, redirect, render_template, request, 
 
 from crm_app.services.dashboard import overview as service
 from crm_app.services.admin import rule_files
-from crm_app.services.admin.rule_impact import SAMPLE, compare_rule_sets
+from crm_app.services.admin.rule_impact import LISTED, SAMPLE, compare_rule_sets
 from crm_app.services.dashboard.users import record, text_diff
 from crm_app.services.scoring.run import score
 from crm_app.specs.loader import display_path, yaml_files
@@ -132,7 +132,8 @@ def _render_rules(edit_name: str | None = None, edit_text: str | None = None, er
     scoring = service.scoring_state(store(), rules) if rules else None
     return render_template("dashboard/rules.html", state=state, rules=rules, firing=firing, files=files, scoring=scoring,
                            edit_name=edit_name, edit_text=edit_text, errors=errors, impact=impact,
-                           sample=SAMPLE), status
+                           sample=SAMPLE, listed=LISTED,
+                           error_lines=sorted({e.line for e in errors if e.file and Path(e.file).name == edit_name})), status
 
 
 @bp.route("/rules")

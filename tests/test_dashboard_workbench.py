@@ -132,7 +132,8 @@ def test_csv_export_walks_every_match_in_order(store):
     assert tuple(rows[0].keys()) == COLUMNS
     assert [int(r["id"]) for r in rows] == [ids[e] for e in ("u5", "u4", "u3", "u2", "u1")]
     evil = rows[0]
-    assert evil["name"].startswith("'=HYPERLINK") and evil["company"] == "'@Evil" and evil["email"] == "'=cmd@evil.example"
+    assert evil["name"].startswith("'=HYPERLINK") and evil["company"] == "'@Evil"
+    assert evil["email"] == "'=cmd@evil.example"
 
 
 # --- through the app --------------------------------------------------------------------------------------------
@@ -272,3 +273,65 @@ def test_new_pqls_per_rep_count_owners_the_playbooks_assigned(site):
     assert sum(before.values()) == sum(after.values())
     assert before.get(None, 0) - after.get(None, 0) == assigned  # each assigned PQL left "unassigned"
     assert all(owner and "@" in owner for owner in after if owner is not None)
+
+
+def backtest_report(lift: float, conversions: list[float]) -> dict:
+    threshold = {"threshold": 75, "pql_conversion": 0.3, "non_pql_conversion": 0.3 / lift, "lift": lift,
+                 "precision": 0.3, "recall": 0.5, "pqls_per_rep_per_week": 4}
+    buckets = [{"bucket": name, "conversion": c} for name, c in zip(("0-25", "25-50", "50-75", "75-100"), conversions)]
+    return {"goal": "customer", "from": AS_OF - 90 * 86400, "to": AS_OF, "step_days": 7, "window_days": 30, "reps": 3,
+            "results": {"live": {"threshold": threshold, "buckets": buckets, "samples": 100, "converted": 10,
+                                 "suggestion": None}}, "notes": []}
+
+
+def test_backtest_history_shows_and_compares_two_runs(site):
+    from crm_app.store.lifecycle import save_backtest
+    app, _ = site
+    with app.config["PQL_STORE"].begin() as conn:
+        first = save_backtest(conn, AS_OF - 86400, "conversion", {}, backtest_report(2.0, [0.01, 0.02, 0.05, 0.1]))
+        second = save_backtest(conn, AS_OF, "conversion", {}, backtest_report(3.5, [0.01, 0.03, 0.08, 0.2]))
+    client = signed_in(app, "manager", "manager-pw")
+    latest = client.get("/dashboard/backtest")
+    assert latest.status_code == 200 and f"Run #{second} of" in latest.text and f'data-run="{first}"' in latest.text
+    compared = client.get(f"/dashboard/backtest?run={second}&compare={first}")
+    assert f"beside run #{first}" in compared.text
+    assert f"#{second} live" in compared.text and f"#{first} live" in compared.text
+    assert "3.50x" in compared.text and "2.00x" in compared.text
+    older = client.get(f"/dashboard/backtest?run={first}")
+    assert f"Run #{first} of" in older.text
+    assert client.get("/dashboard/backtest?run=abc").status_code == 400
+
+
+def test_trends_read_daily_snapshots_and_backtests(store):
+    import datetime as dt
+    from crm_app.services.dashboard.trends import trends
+    from crm_app.store import ops as ops_store
+    from crm_app.store.lifecycle import save_backtest
+    with store.begin() as conn:
+        for day, pqls in (("2026-11-01", 5), ("2026-11-02", 7)):
+            ops_store.save_snapshot(conn, day, [
+                {"model": "conversion", "band": "high", "people": 10, "pqls": pqls, "avg_combined": 80.0,
+                 "rules_hash": "h"},
+                {"model": "conversion", "band": "low", "people": 90, "pqls": 1, "avg_combined": 12.34,
+                 "rules_hash": "h"},
+                {"model": "health", "band": "high", "people": 3, "pqls": 0, "avg_combined": 90.0, "rules_hash": "h"}])
+        save_backtest(conn, AS_OF, "conversion", {}, backtest_report(2.0, [0.01, 0.02, 0.05, 0.1]))
+        save_backtest(conn, AS_OF + 86400, "conversion", {}, backtest_report(3.0, [0.02, 0.02, 0.06, None]))
+    found = trends(store, "conversion", today=dt.date(2026, 11, 3))
+    assert found["days"] == ["2026-11-01", "2026-11-02"] and found["pqls"] == [6, 8]
+    assert found["mean"]["high"] == [80.0, 80.0] and found["mean"]["low"] == [12.3, 12.3]
+    assert found["mean"]["medium"] == [None, None]
+    assert len(found["backtests"]["labels"]) == 2
+    assert found["backtests"]["datasets"][-1] == {"label": "75-100", "data": [10.0, None]}
+
+
+def test_monitoring_checks_group_by_model_with_unknown_folded():
+    from crm_app.web.dashboard.pages import grouped_checks
+    checks = [{"check": "pql_lift", "status": "unknown", "model": "conversion", "message": "no backtest"},
+              {"check": "clustered:health", "status": "ok", "model": "health", "message": "spread"},
+              {"check": "sync_failures", "status": "flag", "message": "3 failures"},
+              {"check": "drift:conversion", "status": "ok", "model": "conversion", "message": "stable"}]
+    groups = grouped_checks(checks, "conversion")
+    assert [g["name"] for g in groups] == ["conversion", "health", "All models"]
+    assert [c["check"] for c in groups[0]["known"]] == ["drift:conversion"]
+    assert [c["check"] for c in groups[0]["unknown"]] == ["pql_lift"]

@@ -6,6 +6,7 @@ import time
 from crm_app.services.scoring.explain import explain_person
 from crm_app.services.scoring.explain_stored import differences
 from crm_app.services.dashboard.score_cube import cube, per_run
+from crm_app.services.dashboard.trends import trends  # noqa: F401 - the web layer's vocabulary
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store.dashboard import queries
@@ -26,8 +27,8 @@ def overview(store: Store, ruleset: RuleSet, model_name: str, now: int, playbook
     model = next(m for m in ruleset.models if m.name == model_name)
     summary = cube(store, model_name)
     week_start = (now - WEEK) // 3600 * 3600  # hour-aligned, so one cached answer serves a whole hour
-    new_by_owner = per_run(store, f"new-pqls:{model_name}:{week_start}", lambda: _new_pqls(store, model_name, week_start,
-                                                                                     playbooks))
+    new_by_owner = per_run(store, f"new-pqls:{model_name}:{week_start}",
+                           lambda: _new_pqls(store, model_name, week_start, playbooks))
     with store.read() as conn:
         run = last_run(conn)
     bands = {b: summary.count(band=b) for b in BANDS}

@@ -54,5 +54,6 @@ def format_crm(crm_values: list) -> str:
     """The values last confirmed written to the person's CRM records."""
     if not crm_values:
         return "In the CRM: nothing written yet (no linked record, or no write-back has run)"
-    return "\n".join(["In the CRM (last confirmed write):"] + [f"  {crm} {object_type} {record_id}: {field} = " + str(value).replace("\n", "\n      ")
-                      for crm, object_type, record_id, field, value in crm_values])
+    return "\n".join(["In the CRM (last confirmed write):"]
+                     + [f"  {crm} {object_type} {record_id}: {field} = " + str(value).replace("\n", "\n      ")
+                        for crm, object_type, record_id, field, value in crm_values])

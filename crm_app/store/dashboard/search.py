@@ -2,8 +2,9 @@
 
 Each word of the search text must match one of the person's name fields, their email, their account's name
 (each by prefix, case-insensitively), their product user id or their id; or the whole text must start one of
-the names. A one-field `name` ("Jenny Smithers") is found by its start, not by its second word. Expressions are written with literal
-JSON paths, because SQLite uses an expression index only for the very same expression (see owner_expr).
+the names. A one-field `name` ("Jenny Smithers") is found by its start, not by its second word. Expressions are
+written with literal JSON paths, because SQLite uses an expression index only for the very same expression (see
+owner_expr).
 """
 from __future__ import annotations
 

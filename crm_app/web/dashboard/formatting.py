@@ -65,5 +65,5 @@ def value(v) -> str:
     return "—" if v is None else str(v)
 
 
-FILTERS = {"fmt_value": value, "mrkdwn": mrkdwn, "short_path": short_path, "spec_error": spec_error, "fmt_date": date, "fmt_number": number, "fmt_percent": percent, "fmt_points": points,
-           "band_colours": BAND_COLOURS}
+FILTERS = {"fmt_value": value, "mrkdwn": mrkdwn, "short_path": short_path, "spec_error": spec_error, "fmt_date": date,
+           "fmt_number": number, "fmt_percent": percent, "fmt_points": points, "band_colours": BAND_COLOURS}

@@ -40,7 +40,18 @@ def overview():
     checks = per_run(store(), f"health:{hour}", lambda: models_service.health(store(), loaded, hour))
     backtests = dict((m.name, run) for m, run in models_service.latest_backtests(store(), loaded))
     return render_template("dashboard/overview.html", d=data, models=service.person_models(rules), model=model,
-                           chart=histogram_chart(data["per_score"]), checks=checks, backtest=backtests.get(model))
+                           chart=histogram_chart(data["per_score"]), monitoring=grouped_checks(checks, model),
+                           backtest=backtests.get(model), trends=service.trends(store(), model))
+
+
+def grouped_checks(checks: list[dict], first: str) -> list[dict]:
+    """Checks per model (the shown model first, checks of no model last), with the unknown ones apart."""
+    groups: dict = {}
+    for check in checks:
+        group = groups.setdefault(check.get("model") or "All models", {"known": [], "unknown": []})
+        group["unknown" if check["status"] == "unknown" else "known"].append(check)
+    order = sorted(groups, key=lambda name: (name != first, name == "All models", name))
+    return [{"name": name, **groups[name]} for name in order]
 
 
 def histogram_chart(per_score: dict, width: int = 5) -> dict:

@@ -64,6 +64,26 @@
         options: {maintainAspectRatio: false, animation: false, parsing: false,
           plugins: {legend: {display: false}}, scales: {x: timeAxis(d.points, 86400), y: {beginAtZero: true}}}});
     },
+    trend(canvasId, dataId) {
+      const d = data(dataId);
+      new Chart(document.getElementById(canvasId), {type: "line",
+        data: {labels: d.days, datasets: [
+          {label: "PQLs", data: d.pqls, borderColor: "#1e40af", yAxisID: "people"},
+          ...Object.entries(d.mean).map(([band, values]) => ({label: "mean score, " + band, data: values,
+            borderColor: BAND[band], borderDash: [4, 3], yAxisID: "score"}))]},
+        options: {maintainAspectRatio: false, animation: false, scales: {
+          people: {position: "left", beginAtZero: true, title: {display: true, text: "PQLs"}},
+          score: {position: "right", min: 0, max: 100, grid: {drawOnChartArea: false},
+                  title: {display: true, text: "mean score"}}}}});
+    },
+    bucketTrend(canvasId, dataId) {
+      const d = data(dataId), colours = ["#94a3b8", "#f59e0b", "#60a5fa", "#16a34a", "#1e40af"];
+      new Chart(document.getElementById(canvasId), {type: "line",
+        data: {labels: d.labels, datasets: d.datasets.map((s, i) => ({label: s.label, data: s.data,
+          borderColor: colours[i % colours.length]}))},
+        options: {maintainAspectRatio: false, animation: false, scales: {y: {beginAtZero: true,
+          title: {display: true, text: "% converted"}}}}});
+    },
     breakdown(canvasId, dataId) {
       const d = data(dataId);
       new Chart(document.getElementById(canvasId), {type: "bar",

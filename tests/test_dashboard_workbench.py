@@ -86,8 +86,7 @@ def test_search_reads_indexes_not_the_people_table(tmp_path):
     store = Store(f"sqlite:///{tmp_path}/s.db")
     seed(store)
     with store.read() as conn:
-        stmt = select(schema.results.c.subject_id).where(schema.results.c.subject_id.in_(matching_ids("jane do",
-                                                                                                      "sqlite")))
+        stmt = select(schema.results.c.subject_id).where(schema.results.c.subject_id.in_(matching_ids(conn, "jane do")))
         sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
         plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
     assert "SCAN people" not in plan and "SCAN accounts" not in plan, plan
@@ -335,3 +334,14 @@ def test_monitoring_checks_group_by_model_with_unknown_folded():
     assert [g["name"] for g in groups] == ["conversion", "health", "All models"]
     assert [c["check"] for c in groups[0]["known"]] == ["drift:conversion"]
     assert [c["check"] for c in groups[0]["unknown"]] == ["pql_lift"]
+
+
+def test_search_with_only_common_words_intersects_exactly(store, monkeypatch):
+    """When every word matches more than MAX_MATCHES people, the exact intersection is used, not the rarest word."""
+    from crm_app.store.dashboard import search
+    ids = seed(store)
+    by_id = {v: k for k, v in ids.items()}
+    monkeypatch.setattr(search, "MAX_MATCHES", 1)  # "j" matches three people, "acme" two: both are common now
+    with store.read() as conn:
+        found = {by_id[r["subject_id"]] for r in queries.people_page(conn, PeopleQuery("conversion", q="j acme"))}
+    assert len(found) == 1 and found <= {"u1", "u2"}

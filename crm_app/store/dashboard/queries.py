@@ -30,9 +30,10 @@ class PeopleQuery:
     segment: str | None = None  # the primary segment of the model (results.segment)
 
 
-def _filters(query: PeopleQuery, dialect: str) -> list:
+def _filters(query: PeopleQuery, conn: Connection) -> list:
     """The WHERE conditions of a people query, without its cursor."""
     r, p = schema.results, schema.people
+    dialect = conn.dialect.name
     conditions = [r.c.model == query.model]
     if query.band:
         conditions.append(r.c.band == query.band)
@@ -41,7 +42,7 @@ def _filters(query: PeopleQuery, dialect: str) -> list:
     if query.segment:
         conditions.append(r.c.segment == query.segment)
     if query.q:
-        conditions.append(r.c.subject_id.in_(matching_ids(query.q, dialect)))
+        conditions.append(r.c.subject_id.in_(matching_ids(conn, query.q)))
     if query.owner:
         # Correlated, so a keyset walk checks only the rows it passes, by primary key (no scan of everyone).
         conditions.append(exists().where(p.c.id == r.c.subject_id,
@@ -81,7 +82,7 @@ def people_page(conn: Connection, query: PeopleQuery) -> list[dict]:
     """One page of people with their result, in sort order, starting after/before a keyset cursor."""
     r, p, a = schema.results, schema.people, schema.accounts
     column = r.c[SORTS[query.sort]]
-    conditions = _filters(query, conn.dialect.name)
+    conditions = _filters(query, conn)
     backwards = query.before is not None
     down = query.descending != backwards  # walking backwards reverses the order, then the page is flipped
     if query.after or query.before:
@@ -107,9 +108,9 @@ def filtered_count(conn: Connection, query: PeopleQuery) -> int:
         # Driven from the owner index: that owner's people, then their result by primary key.
         plain = PeopleQuery(**{**query.__dict__, "owner": None, "after": None, "before": None})
         stmt = (select(func.count()).select_from(p.join(r, r.c.subject_id == p.c.id))
-                .where(owner_expr(conn.dialect.name) == query.owner, *_filters(plain, conn.dialect.name)))
+                .where(owner_expr(conn.dialect.name) == query.owner, *_filters(plain, conn)))
         return conn.execute(stmt).scalar() or 0
-    return conn.execute(select(func.count()).select_from(r).where(*_filters(query, conn.dialect.name))).scalar() or 0
+    return conn.execute(select(func.count()).select_from(r).where(*_filters(query, conn))).scalar() or 0
 
 
 def person_with_account(conn: Connection, person_id: int) -> dict | None:

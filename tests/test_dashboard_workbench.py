@@ -114,19 +114,13 @@ def test_csv_cells_never_start_a_formula(value, cell):
     assert safe_cell(value) == cell
 
 
-def test_csv_export_walks_every_match_in_order(store):
+@pytest.mark.parametrize("page", [2, 5, 1000])  # several pages, a last page exactly full, one page
+def test_csv_export_walks_every_match_in_order(store, monkeypatch, page):
+    import crm_app.services.dashboard.people_export as export
     from crm_app.services.dashboard.people_export import COLUMNS, export_lines
-    from crm_app.store.dashboard import queries as q
     ids = seed(store)
-    q_max = q.PAGE_MAX
-    try:
-        q.PAGE_MAX = 2  # several pages for five people
-        import crm_app.services.dashboard.people_export as export
-        export.PAGE_MAX = 2
-        text = "".join(export_lines(store, PeopleQuery("conversion"), AS_OF))
-    finally:
-        q.PAGE_MAX = q_max
-        export.PAGE_MAX = q_max
+    monkeypatch.setattr(export, "PAGE", page)
+    text = "".join(export_lines(store, PeopleQuery("conversion"), AS_OF))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert tuple(rows[0].keys()) == COLUMNS
     assert [int(r["id"]) for r in rows] == [ids[e] for e in ("u5", "u4", "u3", "u2", "u1")]

@@ -6,9 +6,12 @@ import datetime as dt
 import io
 from typing import Iterator
 
-from crm_app.services.dashboard.overview import people_page
+from crm_app.services.dashboard.overview import WEEK, with_display_columns
 from crm_app.store import Store
-from crm_app.store.dashboard.queries import PAGE_MAX, SORTS, PeopleQuery
+from crm_app.store.dashboard import queries
+from crm_app.store.dashboard.queries import SORTS, PeopleQuery
+
+PAGE = 1000  # rows read per keyset step; no count is taken, unlike a page of the list
 
 COLUMNS = ("id", "user_id", "name", "email", "company", "owner", "score", "change_7d", "fit", "behaviour", "band",
            "pql", "pql_since", "activation", "last_activity")
@@ -41,14 +44,15 @@ def export_lines(store: Store, query: PeopleQuery, now: int) -> Iterator[str]:
     cursor = None
     column = SORTS[query.sort]
     while True:
-        page = people_page(store, PeopleQuery(**{**query.__dict__, "after": cursor, "before": None,
-                                                 "size": PAGE_MAX}), now)
-        for row in page["rows"]:
+        with store.read() as conn:
+            rows = queries.people_page(conn, PeopleQuery(**{**query.__dict__, "after": cursor, "before": None,
+                                                            "size": PAGE}), limit=PAGE)
+            week_ago = queries.scores_at(conn, query.model, [r["subject_id"] for r in rows], now - WEEK)
+        for row in (with_display_columns(r, week_ago) for r in rows):
             yield _line((row["subject_id"], row["external_id"], row["name"], row["email"], row["company"],
                          row["owner"], row["combined"], row["change"], row["fit"], row["behaviour"], row["band"],
                          "yes" if row["pql"] else "no", _date(row["pql_since"]), row["activation"],
                          _date(row["last_activity"])))
-        if not page["next"] or not page["rows"]:
+        if len(rows) < PAGE:
             return
-        last = page["rows"][-1]
-        cursor = (last[column], last["subject_id"])
+        cursor = (rows[-1][column], rows[-1]["subject_id"])

@@ -78,8 +78,11 @@ def _ledger():
     return pb_ledger
 
 
-def people_page(conn: Connection, query: PeopleQuery) -> list[dict]:
-    """One page of people with their result, in sort order, starting after/before a keyset cursor."""
+def people_page(conn: Connection, query: PeopleQuery, limit: int | None = None) -> list[dict]:
+    """One page of people with their result, in sort order, starting after/before a keyset cursor.
+
+    A page is `query.size` rows plus one (to tell whether another page follows); `limit` reads exactly that many.
+    """
     r, p, a = schema.results, schema.people, schema.accounts
     column = r.c[SORTS[query.sort]]
     conditions = _filters(query, conn)
@@ -90,7 +93,7 @@ def people_page(conn: Connection, query: PeopleQuery) -> list[dict]:
         conditions.append(or_(column < value, and_(column == value, r.c.subject_id < ident)) if down
                           else or_(column > value, and_(column == value, r.c.subject_id > ident)))
     order = [column.desc(), r.c.subject_id.desc()] if down else [column.asc(), r.c.subject_id.asc()]
-    size = max(1, min(query.size, PAGE_MAX))
+    size = limit - 1 if limit else max(1, min(query.size, PAGE_MAX))
     inner = select(r.c.subject_id, r.c.combined, r.c.fit, r.c.behaviour, r.c.band, r.c.pql, r.c.pql_since,
                    r.c.last_activity, r.c.activation).where(*conditions).order_by(*order).limit(size + 1).subquery()
     stmt = (select(inner, p.c.external_id, p.c.email, p.c.attributes, a.c.name.label("account"))

@@ -5,6 +5,7 @@ Screenshots of every page land in test-artifacts/dashboard/ for a human to look 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     shot(page, "03-people")
     page.fill("#q", email)
     page.click("#people-filters button[type=submit]")
-    page.click(f"#people-table >> text={email}")
+    page.click(f"#people-table tr:has-text('{email}') a")
     page.wait_for_selector(".reasons")
     shown = [(row.query_selector(".text").inner_text(), row.query_selector(".points").inner_text())
              for row in page.query_selector_all("[data-model=conversion] tr.reason")]
@@ -165,12 +166,16 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     page.click("#preview-rules")
     page.wait_for_selector("#impact")
     assert int(page.inner_text("#impact tr:nth-child(2) td:nth-child(4)").replace(",", "")) > 0
+    movers = page.query_selector_all("#impact-people tbody tr")  # who changes, with before and after
+    assert movers and any("PQL" in row.inner_text() for row in movers)
     assert (Path(config.specs_root) / "rules" / "conversion.yaml").read_text() == text  # not applied
     shot(page, "07-rules-impact")
     page.fill("textarea", original.replace("points: 25\n    when: {event: Invite Sent", "pionts: 25\n    when: {event: Invite Sent"))
     page.click("#preview-rules")
     page.wait_for_selector(".errors >> text=conversion.yaml")
     assert "did you mean 'points'" in page.inner_text(".errors")
+    error_line = re.search(r"conversion\.yaml:(\d+)", page.inner_text(".errors")).group(1)
+    assert page.inner_text(".editor .gutter .error").strip() == error_line  # the marker sits on the cited line
     shot(page, "08-rules-error")
 
     # 6. Models: indicators ranked by lift expand into a breakdown chart; one can be excluded and retrained.

@@ -79,17 +79,33 @@ def cmd_score(args, config: Config) -> int:
 
 
 def cmd_explain(args, config: Config) -> int:
-    """Print one person's breakdown: every reason with its points."""
-    from crm_app.services.scoring.explain import explain_person, find_person, format_explanation
+    """Print one person's breakdown: a fresh rescore with every reason, beside the stored result and the CRM."""
+    from crm_app.services.scoring.explain import explain_person, find_person, format_explanation, iso
+    from crm_app.services.scoring.explain_stored import differences, format_crm, format_stored, stored_views
     store, rules = _open(config), _ruleset(config)
     person_id = find_person(store, args.person)
     if person_id is None:
         print(f"No person with user id, email or id {args.person!r}.", file=sys.stderr)
         return 1
-    for model, record, result in explain_person(store, rules, person_id, _as_of(args.as_of)):
-        if args.model and model.name != args.model:
-            continue
-        print(format_explanation(record, model, result))
+    models = [m for m in rules.models if m.subject == "person" and (not args.model or m.name == args.model)]
+    stored, crm_values = stored_views(store, models, person_id)
+    if args.stored:
+        for model in models:
+            print(f"{args.person} — {model.label} [{model.name}]: the stored result, no rescore")
+            print(format_stored(stored[model.name], iso))
+    else:
+        for model, record, result in explain_person(store, rules, person_id, _as_of(args.as_of)):
+            if model.name not in stored:
+                continue
+            print("Fresh rescore with the rule files loaded now:")
+            print(format_explanation(record, model, result))
+            changed = differences(stored[model.name], result)
+            if changed:
+                print("  Differs from the stored result: " + "; ".join(changed))
+                print(format_stored(stored[model.name], iso))
+            else:
+                print(f"  Same as the stored result (scored as of {iso(stored[model.name]['as_of'])})")
+    print(format_crm(crm_values))
     return 0
 
 
@@ -150,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("person", help="product user id, email or internal id")
     p.add_argument("--as-of", help="explain as of this ISO-8601 moment (default: now)")
     p.add_argument("--model", help="only this model")
+    p.add_argument("--stored", action="store_true", help="show the stored result and the CRM's values, no rescore")
     p.set_defaults(func=cmd_explain)
     p = sub.add_parser("import", help=cmd_import.__doc__)
     p.add_argument("kind", choices=["events", "people", "accounts", "metrics"])

@@ -153,3 +153,10 @@ def extra_exclusions(conn: Connection, model: str) -> list[str]:
 
 def set_extra_exclusions(conn: Connection, model: str, names: list[str]) -> None:
     set_meta(conn, f"lifecycle_exclude:{model}", json.dumps(sorted(set(names))))
+
+
+def backtest_runs_of(conn: Connection, model: str, limit: int = 50) -> list[dict]:
+    """A model's backtest runs, newest first."""
+    t = backtest_runs
+    rows = conn.execute(select(t).where(t.c.model == model).order_by(t.c.id.desc()).limit(limit))
+    return [dict(row._mapping) for row in rows]

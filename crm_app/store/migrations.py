@@ -102,6 +102,11 @@ def _service(conn: Connection) -> None:
     create_tables(conn)
 
 
+def _people_search(conn: Connection) -> None:
+    from crm_app.store.dashboard.search import create_search_indexes
+    create_search_indexes(conn)
+
+
 def _dashboard_security(conn: Connection) -> None:
     from crm_app.store.dashboard.security import create_tables
     create_tables(conn)
@@ -122,6 +127,7 @@ MIGRATIONS: list[Migration] = [
     (70, "dashboard: revocable sessions, failed sign-ins, users, audit log", _dashboard_security),
     (85, "CRM records deleted in the CRM, so their people are not given a new one", _crm_deleted),
     (86, "people: expression index on the canonical email, for sync's matching", _canonical_email_index),
+    (120, "dashboard: people search by name and company (expression indexes)", _people_search),
 ]
 
 

@@ -158,3 +158,10 @@ def job_failures(conn: Connection, job: str) -> int | None:
     """Failed runs of one job recorded so far (a running total), or None while the job never ran."""
     row = conn.execute(select(job_runs.c.failures).where(job_runs.c.job == job)).first()
     return None if row is None else int(row[0] or 0)
+
+
+def snapshots_of(conn: Connection, model: str, since_day: str) -> list[dict]:
+    """A model's daily per-band summaries from `since_day` (YYYY-MM-DD) on, oldest first."""
+    s = score_snapshots
+    rows = conn.execute(select(s).where(s.c.model == model, s.c.day >= since_day).order_by(s.c.day, s.c.band))
+    return [dict(row._mapping) for row in rows]

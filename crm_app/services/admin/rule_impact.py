@@ -10,6 +10,7 @@ from crm_app.store import people as people_store
 from crm_app.store.scoring.features import compute_features
 
 SAMPLE = 5000
+LISTED = 50  # people listed per model among those who change band or PQL status
 
 
 def evaluate_sample(conn, ruleset: RuleSet, as_of: int, lo: int, hi: int) -> dict:
@@ -38,7 +39,7 @@ def compare_rule_sets(store: Store, current: RuleSet, candidate: RuleSet, as_of:
     for (model, pid), new in after.items():
         old = before.get((model, pid))
         m = report.setdefault(model, {"people": 0, "band_changes": 0, "become_pql": 0, "stop_pql": 0,
-                                      "delta_sum": 0, "new_model": old is None, "fired": {}})
+                                      "delta_sum": 0, "new_model": old is None, "fired": {}, "changes": []})
         m["people"] += 1
         for reason in new.reasons:
             m["fired"][reason.rule] = m["fired"].get(reason.rule, 0) + 1
@@ -48,6 +49,25 @@ def compare_rule_sets(store: Store, current: RuleSet, candidate: RuleSet, as_of:
         m["become_pql"] += new.pql and not old.pql
         m["stop_pql"] += old.pql and not new.pql
         m["delta_sum"] += new.combined - old.combined
+        if (old.band != new.band or old.pql != new.pql) and len(m["changes"]) < LISTED:
+            m["changes"].append({"person_id": pid, "before": (old.combined, old.band, old.pql),
+                                 "after": (new.combined, new.band, new.pql)})
+    _name_people(store, [c for m in report.values() for c in m["changes"]])
     for m in report.values():
         m["average_delta"] = m.pop("delta_sum") / m["people"] if m["people"] else 0.0
     return report
+
+
+def _name_people(store: Store, changes: list[dict]) -> None:
+    """Give each listed change the person's email (or user id), in one query."""
+    from sqlalchemy import select
+    from crm_app.store import schema
+    p = schema.people
+    ids = sorted({c["person_id"] for c in changes})
+    if not ids:
+        return
+    with store.read() as conn:
+        names = {row.id: row.email or row.external_id
+                 for row in conn.execute(select(p.c.id, p.c.email, p.c.external_id).where(p.c.id.in_(ids)))}
+    for change in changes:
+        change["who"] = names.get(change["person_id"], str(change["person_id"]))

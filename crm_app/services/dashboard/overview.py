@@ -4,7 +4,9 @@ from __future__ import annotations
 import time
 
 from crm_app.services.scoring.explain import explain_person
+from crm_app.services.scoring.explain_stored import differences
 from crm_app.services.dashboard.score_cube import cube, per_run
+from crm_app.services.dashboard.trends import trends  # noqa: F401 - the web layer's vocabulary
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store.dashboard import queries
@@ -19,12 +21,14 @@ def person_models(ruleset: RuleSet) -> list:
     return [m for m in ruleset.models if m.subject == "person"]
 
 
-def overview(store: Store, ruleset: RuleSet, model_name: str, now: int) -> dict:
-    """Histogram, counts per band, PQLs and new PQLs this week per rep, for one model."""
+def overview(store: Store, ruleset: RuleSet, model_name: str, now: int, playbooks: tuple = ()) -> dict:
+    """Histogram, counts per band, PQLs and new PQLs this week per rep, for one model (owners as the person's
+    owner field or as `playbooks` assigned them)."""
     model = next(m for m in ruleset.models if m.name == model_name)
     summary = cube(store, model_name)
     week_start = (now - WEEK) // 3600 * 3600  # hour-aligned, so one cached answer serves a whole hour
-    new_by_owner = per_run(store, f"new-pqls:{model_name}:{week_start}", lambda: _new_pqls(store, model_name, week_start))
+    new_by_owner = per_run(store, f"new-pqls:{model_name}:{week_start}",
+                           lambda: _new_pqls(store, model_name, week_start, playbooks))
     with store.read() as conn:
         run = last_run(conn)
     bands = {b: summary.count(band=b) for b in BANDS}
@@ -44,17 +48,23 @@ def person_detail(store: Store, ruleset: RuleSet, person_id: int, now: int) -> d
         stored = {m.name: stored_result(conn, m.name, person_id) for m in person_models(ruleset)}
         history = {m.name: history_for(conn, m.name, person_id) for m in person_models(ruleset)}
         actions, feedback = queries.person_actions(conn, person_id)
+        records = queries.crm_records(conn, person_id)
     explained = [{"model": model, "result": result, "stored": stored.get(model.name),
+                  "differences": differences(stored.get(model.name), result) if stored.get(model.name) else [],
                   "history": history.get(model.name, [])}
                  for model, _record, result in explain_person(store, ruleset, person_id, now)]
-    return {"person": person, "explained": explained, "events": events, "actions": actions, "feedback": feedback}
+    return {"person": person, "explained": explained, "events": events, "actions": actions, "feedback": feedback,
+            "crm_records": records}
 
 
-def people_page(store: Store, query: queries.PeopleQuery) -> dict:
+def people_page(store: Store, query: queries.PeopleQuery, now: int | None = None) -> dict:
     """One page of the people list, the cursors around it, and how many match."""
     started = time.perf_counter()
     with store.read() as conn:
         rows = queries.people_page(conn, query)
+        week_ago = queries.scores_at(conn, query.model, [r["subject_id"] for r in rows],
+                                     (now if now is not None else int(time.time())) - WEEK)
+    rows = [with_display_columns(row, week_ago) for row in rows]
     total = _total(store, query)
     size = max(1, min(query.size, queries.PAGE_MAX))
     backwards = query.before is not None
@@ -68,6 +78,16 @@ def people_page(store: Store, query: queries.PeopleQuery) -> dict:
     return {"rows": rows, "total": total, "ms": (time.perf_counter() - started) * 1000,
             "next": cursor(rows[-1]) if rows and has_next else None,
             "prev": cursor(rows[0]) if rows and has_prev else None}
+
+
+def with_display_columns(row: dict, week_ago: dict) -> dict:
+    """A people row with its name, company, owner and change since last week (None: not scored a week ago)."""
+    attributes = row.get("attributes") or {}
+    name = " ".join(str(attributes[k]) for k in ("first_name", "last_name") if attributes.get(k)) \
+        or attributes.get("name") or None
+    before = week_ago.get(row["subject_id"])
+    return {**row, "name": name, "company": row.get("account") or attributes.get("company"),
+            "owner": attributes.get("owner"), "change": None if before is None else row["combined"] - before}
 
 
 def _total(store: Store, query: queries.PeopleQuery) -> int:
@@ -106,9 +126,9 @@ def rule_firing(store: Store, ruleset: RuleSet) -> dict:
     return out
 
 
-def _new_pqls(store: Store, model_name: str, since: int) -> list:
+def _new_pqls(store: Store, model_name: str, since: int, playbooks: tuple) -> list:
     with store.read() as conn:
-        return queries.new_pqls_since(conn, model_name, since)
+        return queries.new_pqls_since(conn, model_name, since, playbooks)
 
 
 def _firing_counts(store: Store, model_name: str) -> dict:

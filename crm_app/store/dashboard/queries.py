@@ -7,6 +7,7 @@ from sqlalchemy import Connection, and_, exists, func, or_, select, true
 
 from crm_app.store import schema
 from crm_app.store.dashboard.indexes import owner_expr
+from crm_app.store.dashboard.search import matching_ids
 
 SORTS = {"score": "combined", "fit": "fit", "behaviour": "behaviour"}  # each has a (model, column, id) index
 PAGE_MAX = 200
@@ -29,9 +30,10 @@ class PeopleQuery:
     segment: str | None = None  # the primary segment of the model (results.segment)
 
 
-def _filters(query: PeopleQuery, dialect: str) -> list:
+def _filters(query: PeopleQuery, conn: Connection) -> list:
     """The WHERE conditions of a people query, without its cursor."""
     r, p = schema.results, schema.people
+    dialect = conn.dialect.name
     conditions = [r.c.model == query.model]
     if query.band:
         conditions.append(r.c.band == query.band)
@@ -40,7 +42,7 @@ def _filters(query: PeopleQuery, dialect: str) -> list:
     if query.segment:
         conditions.append(r.c.segment == query.segment)
     if query.q:
-        conditions.append(r.c.subject_id.in_(_search_ids(query.q)))
+        conditions.append(r.c.subject_id.in_(matching_ids(conn, query.q)))
     if query.owner:
         # Correlated, so a keyset walk checks only the rows it passes, by primary key (no scan of everyone).
         conditions.append(exists().where(p.c.id == r.c.subject_id,
@@ -53,31 +55,37 @@ def pql_count(conn: Connection, model: str) -> int:
     return conn.execute(select(func.count()).where(r.c.model == model, r.c.pql.is_(True))).scalar() or 0
 
 
-def new_pqls_since(conn: Connection, model: str, since: int) -> list[tuple]:
-    """(owner, new PQLs) for PQL streaks that started at or after `since`; owner from the person's fields."""
-    r, p = schema.results, schema.people
-    owner = owner_expr(conn.dialect.name)
-    rows = conn.execute(select(owner, func.count()).select_from(r.join(p, p.c.id == r.c.subject_id))
+def new_pqls_since(conn: Connection, model: str, since: int, playbooks: tuple = ()) -> list[tuple]:
+    """(owner, new PQLs) for PQL streaks that started at or after `since`.
+
+    The owner is the person's `owner` field (the CRM owner, once synced), else the owner one of `playbooks`
+    assigned (an `assign` action that was sent), so owners assigned since the last sync count too.
+    """
+    r, p, led = schema.results, schema.people, _ledger()
+    assigned = (select(led.c.subject_id, func.max(led.c.owner).label("owner"))
+                .where(led.c.action == "assign", led.c.status == "sent", led.c.playbook.in_(playbooks))
+                .group_by(led.c.subject_id).subquery())
+    owner = func.coalesce(owner_expr(conn.dialect.name), assigned.c.owner)
+    rows = conn.execute(select(owner, func.count()).select_from(
+        r.join(p, p.c.id == r.c.subject_id).outerjoin(assigned, assigned.c.subject_id == r.c.subject_id))
                         .where(r.c.model == model, r.c.pql.is_(True), r.c.pql_since >= since)
                         .group_by(owner).order_by(func.count().desc()))
     return [(row[0], row[1]) for row in rows]
 
 
-def _search_ids(q: str):
-    """People whose email starts with q, or whose product user id or id is q: index range scans only."""
-    p = schema.people
-    text = q.strip().lower()
-    condition = or_(and_(p.c.email >= text, p.c.email < text + "\uffff"), p.c.external_id == q.strip())
-    if text.isdigit():
-        condition = or_(condition, p.c.id == int(text))
-    return select(p.c.id).where(condition).limit(1000).scalar_subquery()
+def _ledger():
+    from crm_app.store.playbooks.schema import pb_ledger
+    return pb_ledger
 
 
-def people_page(conn: Connection, query: PeopleQuery) -> list[dict]:
-    """One page of people with their result, in sort order, starting after/before a keyset cursor."""
+def people_page(conn: Connection, query: PeopleQuery, limit: int | None = None) -> list[dict]:
+    """One page of people with their result, in sort order, starting after/before a keyset cursor.
+
+    A page is `query.size` rows plus one (to tell whether another page follows); `limit` reads exactly that many.
+    """
     r, p, a = schema.results, schema.people, schema.accounts
     column = r.c[SORTS[query.sort]]
-    conditions = _filters(query, conn.dialect.name)
+    conditions = _filters(query, conn)
     backwards = query.before is not None
     down = query.descending != backwards  # walking backwards reverses the order, then the page is flipped
     if query.after or query.before:
@@ -85,9 +93,9 @@ def people_page(conn: Connection, query: PeopleQuery) -> list[dict]:
         conditions.append(or_(column < value, and_(column == value, r.c.subject_id < ident)) if down
                           else or_(column > value, and_(column == value, r.c.subject_id > ident)))
     order = [column.desc(), r.c.subject_id.desc()] if down else [column.asc(), r.c.subject_id.asc()]
-    size = max(1, min(query.size, PAGE_MAX))
-    inner = select(r.c.subject_id, r.c.combined, r.c.fit, r.c.behaviour, r.c.band, r.c.pql, r.c.last_activity,
-                   r.c.activation).where(*conditions).order_by(*order).limit(size + 1).subquery()
+    size = limit - 1 if limit else max(1, min(query.size, PAGE_MAX))
+    inner = select(r.c.subject_id, r.c.combined, r.c.fit, r.c.behaviour, r.c.band, r.c.pql, r.c.pql_since,
+                   r.c.last_activity, r.c.activation).where(*conditions).order_by(*order).limit(size + 1).subquery()
     stmt = (select(inner, p.c.external_id, p.c.email, p.c.attributes, a.c.name.label("account"))
             .select_from(inner.join(p, p.c.id == inner.c.subject_id).outerjoin(a, a.c.id == p.c.account_id))
             .order_by(*([inner.c[SORTS[query.sort]].desc(), inner.c.subject_id.desc()] if down
@@ -103,9 +111,9 @@ def filtered_count(conn: Connection, query: PeopleQuery) -> int:
         # Driven from the owner index: that owner's people, then their result by primary key.
         plain = PeopleQuery(**{**query.__dict__, "owner": None, "after": None, "before": None})
         stmt = (select(func.count()).select_from(p.join(r, r.c.subject_id == p.c.id))
-                .where(owner_expr(conn.dialect.name) == query.owner, *_filters(plain, conn.dialect.name)))
+                .where(owner_expr(conn.dialect.name) == query.owner, *_filters(plain, conn)))
         return conn.execute(stmt).scalar() or 0
-    return conn.execute(select(func.count()).select_from(r).where(*_filters(query, conn.dialect.name))).scalar() or 0
+    return conn.execute(select(func.count()).select_from(r).where(*_filters(query, conn))).scalar() or 0
 
 
 def person_with_account(conn: Connection, person_id: int) -> dict | None:
@@ -194,3 +202,25 @@ def person_actions(conn: Connection, person_id: int, limit: int = 50) -> tuple[l
     feedback = conn.execute(select(pql_feedback).where(pql_feedback.c.subject_id == person_id)
                             .order_by(pql_feedback.c.at.desc()).limit(limit))
     return [dict(r._mapping) for r in entries], [dict(r._mapping) for r in feedback]
+
+
+def scores_at(conn: Connection, model: str, subject_ids: list[int], moment: int) -> dict[int, int]:
+    """subject id -> combined score as it stood at `moment` (the latest history row at or before it)."""
+    h = schema.score_history
+    if not subject_ids:
+        return {}
+    earlier = h.alias("earlier")
+    latest = (select(func.max(earlier.c.as_of)).where(earlier.c.model == h.c.model,
+                                                      earlier.c.subject_id == h.c.subject_id,
+                                                      earlier.c.as_of <= moment).scalar_subquery())
+    rows = conn.execute(select(h.c.subject_id, h.c.combined)
+                        .where(h.c.model == model, h.c.subject_id.in_(subject_ids), h.c.as_of == latest))
+    return {row[0]: row[1] for row in rows}
+
+
+def crm_records(conn: Connection, person_id: int) -> list[tuple]:
+    """(crm, object type, record id) of every CRM record linked to the person."""
+    from crm_app.store.crm import crm_links
+    rows = conn.execute(select(crm_links.c.crm, crm_links.c.object_type, crm_links.c.record_id)
+                        .where(crm_links.c.person_id == person_id).order_by(crm_links.c.crm, crm_links.c.object_type))
+    return [tuple(row) for row in rows]

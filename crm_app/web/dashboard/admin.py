@@ -8,7 +8,7 @@ from flask import abort, flash, g, jsonify, redirect, render_template, request, 
 
 from crm_app.services.dashboard import overview as service
 from crm_app.services.admin import rule_files
-from crm_app.services.admin.rule_impact import SAMPLE, compare_rule_sets
+from crm_app.services.admin.rule_impact import LISTED, SAMPLE, compare_rule_sets
 from crm_app.services.dashboard.users import record, text_diff
 from crm_app.services.scoring.run import score
 from crm_app.specs.loader import display_path, yaml_files
@@ -46,7 +46,17 @@ def thresholds():
     return render_template("dashboard/thresholds.html", model=model, models=service.person_models(rules),
                            current=current, saved=current.__dict__, path=display_path(path), errors=[],
                            preview=service.threshold_preview(store(), model, current.high, current.medium,
-                                                             current.pql, current.min_fit))
+                                                             current.pql, current.min_fit),
+                           distribution=distribution(model, current))
+
+
+def distribution(model: str, current) -> dict:
+    """The stored score histogram with the thresholds to draw on it (the page's sliders move the lines)."""
+    from crm_app.services.dashboard.score_cube import cube
+    from crm_app.web.dashboard.pages import histogram_chart
+    chart = histogram_chart(cube(store(), model).by_score(), width=1)
+    chart["thresholds"] = {"high": current.high, "medium": current.medium, "pql": current.pql}
+    return chart
 
 
 @bp.route("/thresholds/preview")
@@ -82,7 +92,8 @@ def thresholds_save():
                                current=values, saved=rule_files.current_thresholds(rules, model).__dict__,
                                path=display_path(outcome.path), errors=outcome.errors,
                                preview=service.threshold_preview(store(), model, values.high, values.medium,
-                                                                 values.pql, values.min_fit)), 422
+                                                                 values.pql, values.min_fit),
+                               distribution=distribution(model, values)), 422
     changes = {k: [before[k], v] for k, v in values.__dict__.items() if before.get(k) != v}
     record(store(), g.user, "thresholds_changed", model, {"file": display_path(outcome.path), "changes": changes})
     flash(f"Saved {display_path(outcome.path)}: it takes effect on the next scoring cycle.", "ok")
@@ -118,11 +129,12 @@ def _render_rules(edit_name: str | None = None, edit_text: str | None = None, er
     edit_name = edit_name or (Path(primary.source).name if primary else files[0].name if files else None)
     if edit_text is None and edit_name:
         edit_text = _rule_file(edit_name).read_text()
+    error_lines = sorted({e.line for e in errors if e.file and Path(e.file).name == edit_name})
     firing = service.rule_firing(store(), rules) if rules else {}
     scoring = service.scoring_state(store(), rules) if rules else None
     return render_template("dashboard/rules.html", state=state, rules=rules, firing=firing, files=files, scoring=scoring,
                            edit_name=edit_name, edit_text=edit_text, errors=errors, impact=impact,
-                           sample=SAMPLE), status
+                           sample=SAMPLE, listed=LISTED, error_lines=error_lines), status
 
 
 @bp.route("/rules")

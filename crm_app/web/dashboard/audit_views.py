@@ -7,7 +7,7 @@ from crm_app.services.dashboard.users import audit_entries
 from crm_app.web.dashboard.blueprint import bp, store
 
 ACTIONS = ("sign_in", "thresholds_changed", "rule_file_changed", "scored_now", "alert_button", "ledger_retry",
-           "user_added", "password_changed", "role_changed", "user_removed")
+           "user_added", "password_changed", "role_changed", "user_removed", "people_exported")
 
 
 @bp.route("/audit")

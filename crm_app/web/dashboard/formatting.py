@@ -54,5 +54,16 @@ def mrkdwn(text: str) -> Markup:
     return Markup(html)
 
 
-FILTERS = {"mrkdwn": mrkdwn, "short_path": short_path, "spec_error": spec_error, "fmt_date": date, "fmt_number": number, "fmt_percent": percent, "fmt_points": points,
-           "band_colours": BAND_COLOURS}
+def value(v) -> str:
+    """A field or event property for reading: lists joined, mappings as `key: value`, booleans as yes / no."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(value(item) for item in v)
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {value(item)}" for k, item in v.items())
+    return "—" if v is None else str(v)
+
+
+FILTERS = {"fmt_value": value, "mrkdwn": mrkdwn, "short_path": short_path, "spec_error": spec_error, "fmt_date": date,
+           "fmt_number": number, "fmt_percent": percent, "fmt_points": points, "band_colours": BAND_COLOURS}

@@ -41,16 +41,45 @@ def models_exclude(name: str):
 
 @bp.route("/backtest")
 def backtest():
-    runs = service.latest_backtests(store(), loaded_specs())
-    charts = {}
-    for model, run in runs:
-        if run:
-            results = run["report"]["results"]
-            charts[model.name] = {"labels": [b["bucket"] for b in next(iter(results.values()))["buckets"]],
-                                  "datasets": [{"label": label, "data": [100 * (b["conversion"] or 0)
-                                                                         for b in r["buckets"]]}
-                                               for label, r in results.items()]}
-    return render_template("dashboard/backtest.html", runs=runs, charts=charts)
+    """Each model's latest backtest (or ?run=ID), its history, and ?compare=ID beside it."""
+    from crm_app.store.lifecycle import backtest_runs_of
+    chosen, compare = _run_id("run"), _run_id("compare")
+    cards = []
+    with store().read() as conn:
+        for model in loaded_specs().rules.models:
+            history = backtest_runs_of(conn, model.name)
+            by_id = {run["id"]: run for run in history}
+            shown = by_id.get(chosen) or (history[0] if history else None)
+            other = by_id.get(compare) if compare != (shown or {}).get("id") else None
+            cards.append({"model": model, "run": shown, "other": other, "history": history,
+                          "chart": _buckets_chart(shown, other) if shown else None,
+                          "columns": _columns(shown, other) if shown else []})
+    return render_template("dashboard/backtest.html", cards=cards)
+
+
+def _run_id(name: str) -> int | None:
+    value = request.args.get(name) or ""
+    if not value:
+        return None
+    if not (value.isdigit() and len(value) <= 12):
+        abort(400, description=f"{name} must be a backtest run id (a whole number)")
+    return int(value)
+
+
+def _columns(run: dict, other: dict | None) -> list[tuple]:
+    """(column label, result) for every rule set of the shown run, then of the compared one."""
+    columns = [(label if other is None else f"#{run['id']} {label}", result)
+               for label, result in run["report"]["results"].items()]
+    if other:
+        columns += [(f"#{other['id']} {label}", result) for label, result in other["report"]["results"].items()]
+    return columns
+
+
+def _buckets_chart(run: dict, other: dict | None) -> dict:
+    columns = _columns(run, other)
+    return {"labels": [b["bucket"] for b in columns[0][1]["buckets"]],
+            "datasets": [{"label": label, "data": [100 * (b["conversion"] or 0) for b in result["buckets"]]}
+                         for label, result in columns]}
 
 
 @bp.route("/integrations")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from flask import abort, render_template, request
+from flask import Response, abort, g, render_template, request, stream_with_context
 
 from crm_app.services.dashboard import overview as service
 from crm_app.services.dashboard import models as models_service
@@ -33,13 +33,25 @@ def loaded_rules():
 def overview():
     rules = loaded_rules()
     model = chosen_model(rules)
-    data = service.overview(store(), rules, model, now())
     loaded = specs().specs
+    playbooks = tuple(p.name for p in loaded.playbooks.playbooks if p.model == model) if loaded.playbooks else ()
+    data = service.overview(store(), rules, model, now(), playbooks)
     hour = now() // 3600 * 3600  # checks read "the past week": one cached answer per run and hour
     checks = per_run(store(), f"health:{hour}", lambda: models_service.health(store(), loaded, hour))
     backtests = dict((m.name, run) for m, run in models_service.latest_backtests(store(), loaded))
     return render_template("dashboard/overview.html", d=data, models=service.person_models(rules), model=model,
-                           chart=histogram_chart(data["per_score"]), checks=checks, backtest=backtests.get(model))
+                           chart=histogram_chart(data["per_score"]), monitoring=grouped_checks(checks, model),
+                           backtest=backtests.get(model), trends=service.trends(store(), model))
+
+
+def grouped_checks(checks: list[dict], first: str) -> list[dict]:
+    """Checks per model (the shown model first, checks of no model last), with the unknown ones apart."""
+    groups: dict = {}
+    for check in checks:
+        group = groups.setdefault(check.get("model") or "All models", {"known": [], "unknown": []})
+        group["unknown" if check["status"] == "unknown" else "known"].append(check)
+    order = sorted(groups, key=lambda name: (name != first, name == "All models", name))
+    return [{"name": name, **groups[name]} for name in order]
 
 
 def histogram_chart(per_score: dict, width: int = 5) -> dict:
@@ -50,7 +62,7 @@ def histogram_chart(per_score: dict, width: int = 5) -> dict:
         index = min(max(int(combined), 0) // width, len(starts) - 1)
         for band, n in bands.items():
             counts.setdefault(band, [0] * len(starts))[index] += n
-    labels = [f"{s}–{s + width - 1}" if s + width < 100 else f"{s}–100" for s in starts]
+    labels = [(str(s) if width == 1 else f"{s}–{s + width - 1}") if s + width < 100 else f"{s}–100" for s in starts]
     return {"labels": labels, "datasets": [{"label": band, "data": counts[band]} for band in service.BANDS]}
 
 
@@ -111,11 +123,27 @@ def people():
     model = chosen_model(rules)
     segments = [segment.id for segment in rules.model(model).segments]
     query = people_query(model, segments)
-    page = service.people_page(store(), query)
+    page = service.people_page(store(), query, now())
     keep = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
     return render_template("dashboard/people.html", page=page, query=query, keep=keep, model=model,
                            models=service.person_models(rules), sorts=list(service.SORTS),
                            owners=service.owner_names(store()), segments=segments)
+
+
+@bp.route("/people.csv")
+def people_csv():
+    """Every person the list's filters match, as CSV, streamed page by page; the export is audited."""
+    from crm_app.services.dashboard.people_export import export_lines
+    from crm_app.store.dashboard.security import audit
+    rules = loaded_rules()
+    model = chosen_model(rules)
+    query = people_query(model, [segment.id for segment in rules.model(model).segments])
+    filters = {k: v for k, v in request.args.items() if k not in ("after", "before", "size") and v}
+    with store().begin() as conn:
+        audit(conn, now(), g.user, "people_exported", model, filters)
+    name = f"people-{model}-{now() // 86400}.csv"
+    return Response(stream_with_context(export_lines(store(), query, now())), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.route("/people/<int:person_id>")
@@ -124,14 +152,27 @@ def person(person_id: int):
     detail = service.person_detail(store(), rules, person_id, now())
     if detail is None:
         abort(404, description=f"No person with id {person_id}.")
-    charts = {item["model"].name: {"labels": [e["as_of"] for e in item["history"]],
-                                   "combined": [e["combined"] for e in item["history"]],
-                                   "fit": [e["fit"] for e in item["history"]],
-                                   "behaviour": [e["behaviour"] for e in item["history"]]}
+    charts = {item["model"].name: history_chart(item["history"], item["stored"], now())
               for item in detail["explained"]}
     timeline = {}
     for event in detail["events"]:
         day = event["ts"] // 86400 * 86400
         timeline[day] = timeline.get(day, 0) + 1
-    return render_template("dashboard/person.html", d=detail, charts=charts, as_of=now(),
-                           timeline={"labels": sorted(timeline), "counts": [timeline[k] for k in sorted(timeline)]})
+    routing = specs().specs.playbooks.routing if specs().specs and specs().specs.playbooks else None
+    links = [{"crm": crm, "object": obj, "id": rid,
+              "url": routing.crm_url.format(object=obj, id=rid) if routing and routing.crm_url else None}
+             for crm, obj, rid in detail["crm_records"]]
+    return render_template("dashboard/person.html", d=detail, charts=charts, as_of=now(), crm_links=links,
+                           timeline={"points": [{"x": day, "y": timeline[day]} for day in sorted(timeline)]})
+
+
+def history_chart(history: list[dict], stored: dict | None, until: int) -> dict:
+    """Score history as steps on a time axis: each change holds until the next one, the last until now."""
+    points = [{"x": h["as_of"], "combined": h["combined"], "fit": h["fit"], "behaviour": h["behaviour"]}
+              for h in history]
+    if points and until > points[-1]["x"]:
+        points.append({**points[-1], "x": until})
+    elif not points and stored:
+        points = [{"x": stored["as_of"], "combined": stored["combined"], "fit": stored["fit"],
+                   "behaviour": stored["behaviour"]}]
+    return {"points": points}

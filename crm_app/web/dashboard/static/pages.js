@@ -21,7 +21,30 @@
     });
     const form = document.getElementById("threshold-form");
     if (form) thresholds(form);
+    document.querySelectorAll(".editor").forEach(editor);
   });
+
+  // A line-number gutter beside the rule editor; lines with an error (file:line of the last check) are marked.
+  function editor(box) {
+    const text = box.querySelector("textarea"), gutter = box.querySelector(".gutter");
+    const marked = new Set((box.dataset.errorLines || "").split(",").filter(Boolean).map(Number));
+    function draw() {
+      const lines = text.value.split("\n").length;
+      gutter.replaceChildren(...Array.from({length: lines}, (_, i) => {
+        const line = document.createElement("span");
+        line.textContent = (i + 1) + "\n";
+        if (marked.has(i + 1)) { line.className = "error"; line.title = "error on this line (see above)"; }
+        return line;
+      }));
+      gutter.scrollTop = text.scrollTop;
+    }
+    text.addEventListener("input", draw);
+    text.addEventListener("scroll", () => { gutter.scrollTop = text.scrollTop; });
+    draw();
+    const first = Math.min(...marked);
+    if (Number.isFinite(first)) text.scrollTop = Math.max(0, (first - 3) * 18);
+    gutter.scrollTop = text.scrollTop;
+  }
 
   function thresholds(form) {
     const url = form.dataset.previewUrl, liftUrl = form.dataset.liftUrl;
@@ -63,8 +86,9 @@
     if (button) button.addEventListener("click", () => { liftOn = true; lift(); });
     form.querySelectorAll("input[type=range]").forEach(slider => {
       const box = document.getElementById(slider.dataset.for);
-      slider.addEventListener("input", () => { box.value = slider.value; clearTimeout(timer); timer = setTimeout(refresh, 120); });
-      box.addEventListener("input", () => { slider.value = box.value; clearTimeout(timer); timer = setTimeout(refresh, 120); });
+      const move = value => { if (window.pqlCharts.moveThreshold) window.pqlCharts.moveThreshold(slider.dataset.for, value); };
+      slider.addEventListener("input", () => { box.value = slider.value; move(slider.value); clearTimeout(timer); timer = setTimeout(refresh, 120); });
+      box.addEventListener("input", () => { slider.value = box.value; move(box.value); clearTimeout(timer); timer = setTimeout(refresh, 120); });
     });
   }
 })();

@@ -261,3 +261,18 @@ def test_an_unchanged_crm_costs_no_record_reads(crm, request, store, tls):
         assert sum(again.read.values()) == 0 and not again.lifecycle
         query = "/queryAll" if crm == "salesforce" else "/search"
         assert len(server.calls) == server.count(query) == len(w.mapping(crm).objects), server.calls
+
+
+def test_a_gdpr_deleted_hubspot_contact_is_found_through_its_failed_write(hs_server, store, tls):
+    """A GDPR delete leaves no archived copy: the write-back's not-found refusal is what tells sync to ask."""
+    emu = hs_server.app
+    adapter = world("hubspot", hs_server, store, tls)
+    cat = hs_contact(emu, "cat@tiny.io")
+    assert hs_api(hs_server, tls, "POST", "/crm/v3/objects/contacts/gdpr-delete", objectId=cat["id"]).status_code == 204
+    w.put_scores(store, None, 97)
+    assert set(push_scores(store, adapter, w.spec_fields()).failed) == {cat["id"]}
+    summary = sync_crm(store, adapter, w.mapping("hubspot"), deleted_check_seconds=0)
+    assert summary.lifecycle.get("deleted") == 1 and ("contacts", cat["id"]) not in links_of(store, "hubspot")
+    with store.read() as conn:
+        assert crm_store.failures(conn, "hubspot") == []  # nothing left to retry
+    assert no_recreation(store, adapter, "hubspot") == [0, 0, 0]  # and the person is not given a new record

@@ -8,6 +8,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from crm_app.services.crm.accounting import crm_status, format_status
 from crm_app.services.crm.create import create_missing
 from crm_app.services.crm.provision import provision
 from crm_app.services.crm.sync import sync_crm
@@ -191,6 +192,8 @@ def test_a_record_purged_from_the_recycle_bin_is_unlinked_and_not_recreated(sf_s
     live = len(emu.live("Lead")) + len(emu.live("Contact"))
     assert no_recreation(store, adapter, "salesforce") == [0, 0, 0]
     assert len(emu.live("Lead")) + len(emu.live("Contact")) == live
+    assert "People whose record was deleted in the CRM (no new one is created): 1" in \
+        format_status(crm_status(store, "salesforce"))
 
 
 def test_a_deletion_check_that_is_not_due_costs_no_call(sf_server, store, tls):

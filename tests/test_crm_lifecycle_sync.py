@@ -4,6 +4,8 @@ unlinks (also when Salesforce purged the record from the Recycle Bin before we l
 archived records), and nothing loops between deletion and the creation policy."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import requests
 from sqlalchemy import func, select
@@ -178,7 +180,6 @@ def no_recreation(store, adapter, crm: str, cycles: int = 3) -> list:
 def test_a_record_purged_from_the_recycle_bin_is_unlinked_and_not_recreated(sf_server, store, tls):
     emu = sf_server.app
     adapter = world("salesforce", sf_server, store, tls)
-    adapter.clock = lambda: emu.clock  # the delete log is covered to the org's minute
     bob = sf_record(emu, "Contact", "bob@acme.com")
     emu.advance(120)
     emu.delete(bob["Id"])
@@ -199,7 +200,6 @@ def test_a_record_purged_from_the_recycle_bin_is_unlinked_and_not_recreated(sf_s
 def test_a_deletion_check_that_is_not_due_costs_no_call(sf_server, store, tls):
     emu = sf_server.app
     adapter = world("salesforce", sf_server, store, tls)
-    adapter.clock = lambda: emu.clock
     emu.advance(300)
     sf_server.reset_calls()
     sync_crm(store, adapter, w.mapping("salesforce"), deleted_check_seconds=3600)
@@ -279,3 +279,24 @@ def test_a_gdpr_deleted_hubspot_contact_is_found_through_its_failed_write(hs_ser
     with store.read() as conn:
         assert crm_store.failures(conn, "hubspot") == []  # nothing left to retry
     assert no_recreation(store, adapter, "hubspot") == [0, 0, 0]  # and the person is not given a new record
+
+
+def test_a_record_changed_later_in_the_watermarks_second_is_not_passed_by(sf_server, store, tls):
+    """Salesforce stamps whole seconds: a lower id changed after a sync, within the second that sync read last,
+    sorts before the (stamp, id) watermark. Reading only settled seconds keeps it."""
+    emu = sf_server.app
+    adapter = w.salesforce_adapter(sf_server, tls[0])
+    early = emu.insert("Lead", {"Email": "early@acme.com", "LastName": "E", "Company": "Acme", "Title": "Intern"})
+    emu.advance(10)
+    sync_crm(store, adapter, w.mapping("salesforce"))
+    emu.advance(10)
+    emu.clock = emu.clock.replace(microsecond=100_000)  # the next writes share one second
+    emu.insert("Lead", {"Email": "late@acme.com", "LastName": "L", "Company": "Acme"})  # a higher id
+    adapter.clock = lambda: emu.clock  # this sync runs inside that second
+    sync_crm(store, adapter, w.mapping("salesforce"))
+    emu.records["Lead"][early].update(Title="CTO", SystemModstamp=emu.tick())  # same second, lower id
+    adapter.clock = lambda: emu.clock + timedelta(seconds=10)
+    sync_crm(store, adapter, w.mapping("salesforce"))
+    with store.read() as conn:
+        titles = dict(conn.execute(select(schema.people.c.email, schema.people.c.attributes)).all())
+    assert titles["early@acme.com"]["title"] == "CTO" and "late@acme.com" in titles

@@ -4,9 +4,9 @@ Salesforce records purged from the Recycle Bin are only in the delete log; HubSp
 reach search. The check asks the adapter for those ids, keeps the ones we are linked to, asks what became of
 them (merged, converted, restored or gone) and follows that like any other lifecycle event. Records whose last
 write failed as not found are asked about too: a HubSpot GDPR delete leaves no archived copy, and a Salesforce
-record deleted longer ago than the delete log reaches is in neither. It costs calls
-even when nothing changed (HubSpot's archived list is read whole), so it runs at most every
-CRM_DELETED_CHECK_MINUTES, and on every full sync.
+record deleted longer ago than the delete log reaches is in neither. The check costs calls even when nothing
+changed (HubSpot's archived list is read whole), so it runs at most every CRM_DELETED_CHECK_MINUTES, and on
+every full sync.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import time
 from crm_app.services.crm.follow import follow, moves_and_deletions
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
-
 
 # Write refusals that say the record is not there (HubSpot batch 207 category, Salesforce errorCode).
 NOT_FOUND = ("OBJECT_NOT_FOUND", "ENTITY_IS_DELETED", "NOT_FOUND", "INVALID_CROSS_REFERENCE_KEY")

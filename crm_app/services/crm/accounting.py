@@ -5,9 +5,8 @@ import json
 import time
 from dataclasses import dataclass
 
-from crm_app.store import Store, get_meta, set_meta
+from crm_app.store import Store, crm_deletions, get_meta, set_meta
 from crm_app.store import crm as crm_store
-from crm_app.store import crm_deletions
 
 
 def record_usage(store: Store, adapter, operation: str) -> dict:

@@ -21,6 +21,7 @@ from crm_app.store import schema
 from tests import crm_world as w
 from tests.conftest import ROOT
 from tests.crm_world import hs_server, sf_server, tls  # noqa: F401 - fixtures
+from tests.emulators.server import Faults
 
 POLICY = load_creation_policy(ROOT / "mapping" / "create.yaml", ["conversion"])
 SCORE = {"salesforce": "PQL_Score__c", "hubspot": "pql_score"}
@@ -300,3 +301,17 @@ def test_a_record_changed_later_in_the_watermarks_second_is_not_passed_by(sf_ser
     with store.read() as conn:
         titles = dict(conn.execute(select(schema.people.c.email, schema.people.c.attributes)).all())
     assert titles["early@acme.com"]["title"] == "CTO" and "late@acme.com" in titles
+
+
+def test_a_deletion_check_the_crm_refuses_leaves_the_sync_done_and_is_asked_again(hs_server, store, tls):
+    emu = hs_server.app
+    adapter = world("hubspot", hs_server, store, tls)
+    emu.insert("contacts", {"email": "new@acme.com"})
+    hs_server.faults = Faults(rate=1.0, kinds=("500",), paths=("/crm/v3/objects/contacts",))  # the list only
+    summary = sync_crm(store, adapter, w.mapping("hubspot"), deleted_check_seconds=0)
+    assert summary.lifecycle == {"check_failed": 1} and "new@acme.com" in links_of(store, "hubspot").values()
+    assert sync_crm(store, adapter, w.mapping("hubspot"), deleted_check_seconds=0).lifecycle == {"check_failed": 1}
+    hs_server.faults = Faults()
+    hs_server.reset_calls()
+    assert sync_crm(store, adapter, w.mapping("hubspot"), deleted_check_seconds=0).lifecycle == {}
+    assert hs_server.count("/crm/v3/objects/contacts", "GET") == 1  # the check went through this time

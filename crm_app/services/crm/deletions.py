@@ -10,12 +10,15 @@ every full sync.
 """
 from __future__ import annotations
 
+import logging
 import time
 
+from crm_app.crm.base import CrmError
 from crm_app.services.crm.follow import follow, moves_and_deletions
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
 
+log = logging.getLogger("crm_app.sync")
 # Write refusals that say the record is not there (HubSpot batch 207 category, Salesforce errorCode).
 NOT_FOUND = ("OBJECT_NOT_FOUND", "ENTITY_IS_DELETED", "NOT_FOUND", "INVALID_CROSS_REFERENCE_KEY")
 
@@ -45,7 +48,12 @@ def check_deletions(store: Store, adapter, object_types: list[str], every_second
                 crm_store.set_watermark(conn, adapter.name, _key(object_type),
                                         f"{int(now)}|{adapter.deleted_checkpoint() or ''}")
             continue
-        ids, checkpoint = adapter.deleted_since(object_type, checkpoint or None)
+        try:
+            ids, checkpoint = adapter.deleted_since(object_type, checkpoint or None)
+        except CrmError as exc:  # the records read stay synced; the check is asked again next sync
+            log.warning("deletion check of %s %s failed: %s", adapter.name, object_type, exc)
+            counts["check_failed"] = counts.get("check_failed", 0) + 1
+            continue
         with store.read() as conn:
             ids += [f["record_id"] for f in crm_store.failures(conn, adapter.name)
                     if f["object_type"] == object_type and any(code in (f["error"] or "") for code in NOT_FOUND)]

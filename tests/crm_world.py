@@ -2,6 +2,7 @@
 (accounts, contacts, leads, product people and events) seeded the same way into every CRM."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -80,9 +81,12 @@ def hs_server(tls):
 
 
 def salesforce_adapter(server: EmulatorServer, ca: str, **options) -> SalesforceCrm:
-    return SalesforceCrm(instance_url=server.url, session_id=sf_emu.TOKEN, ca_bundle=ca, bulk_poll=0.01,
-                         timeout=options.pop("timeout", 5.0), policy=RetryPolicy(sleep=no_sleep, attempts=8),
-                         **options)
+    adapter = SalesforceCrm(instance_url=server.url, session_id=sf_emu.TOKEN, ca_bundle=ca, bulk_poll=0.01,
+                            timeout=options.pop("timeout", 5.0), policy=RetryPolicy(sleep=no_sleep, attempts=8),
+                            **options)
+    # The org's clock, not ours: every emulator write moves it; the sync runs once its seconds have settled.
+    adapter.clock = lambda: server.app.clock + timedelta(seconds=adapter.settle_seconds + 1)
+    return adapter
 
 
 def hubspot_adapter(server: EmulatorServer, ca: str, **options) -> HubSpotCrm:

@@ -4,10 +4,13 @@ unlinks (also when Salesforce purged the record from the Recycle Bin before we l
 archived records), and nothing loops between deletion and the creation policy."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import requests
 from sqlalchemy import func, select
 
+from crm_app.services.crm.accounting import crm_status, format_status
 from crm_app.services.crm.create import create_missing
 from crm_app.services.crm.provision import provision
 from crm_app.services.crm.sync import sync_crm
@@ -18,6 +21,7 @@ from crm_app.store import schema
 from tests import crm_world as w
 from tests.conftest import ROOT
 from tests.crm_world import hs_server, sf_server, tls  # noqa: F401 - fixtures
+from tests.emulators.server import Faults
 
 POLICY = load_creation_policy(ROOT / "mapping" / "create.yaml", ["conversion"])
 SCORE = {"salesforce": "PQL_Score__c", "hubspot": "pql_score"}
@@ -177,7 +181,6 @@ def no_recreation(store, adapter, crm: str, cycles: int = 3) -> list:
 def test_a_record_purged_from_the_recycle_bin_is_unlinked_and_not_recreated(sf_server, store, tls):
     emu = sf_server.app
     adapter = world("salesforce", sf_server, store, tls)
-    adapter.clock = lambda: emu.clock  # the delete log is covered to the org's minute
     bob = sf_record(emu, "Contact", "bob@acme.com")
     emu.advance(120)
     emu.delete(bob["Id"])
@@ -191,12 +194,13 @@ def test_a_record_purged_from_the_recycle_bin_is_unlinked_and_not_recreated(sf_s
     live = len(emu.live("Lead")) + len(emu.live("Contact"))
     assert no_recreation(store, adapter, "salesforce") == [0, 0, 0]
     assert len(emu.live("Lead")) + len(emu.live("Contact")) == live
+    assert "People whose record was deleted in the CRM (no new one is created): 1" in \
+        format_status(crm_status(store, "salesforce"))
 
 
 def test_a_deletion_check_that_is_not_due_costs_no_call(sf_server, store, tls):
     emu = sf_server.app
     adapter = world("salesforce", sf_server, store, tls)
-    adapter.clock = lambda: emu.clock
     emu.advance(300)
     sf_server.reset_calls()
     sync_crm(store, adapter, w.mapping("salesforce"), deleted_check_seconds=3600)
@@ -261,3 +265,53 @@ def test_an_unchanged_crm_costs_no_record_reads(crm, request, store, tls):
         assert sum(again.read.values()) == 0 and not again.lifecycle
         query = "/queryAll" if crm == "salesforce" else "/search"
         assert len(server.calls) == server.count(query) == len(w.mapping(crm).objects), server.calls
+
+
+def test_a_gdpr_deleted_hubspot_contact_is_found_through_its_failed_write(hs_server, store, tls):
+    """A GDPR delete leaves no archived copy: the write-back's not-found refusal is what tells sync to ask."""
+    emu = hs_server.app
+    adapter = world("hubspot", hs_server, store, tls)
+    cat = hs_contact(emu, "cat@tiny.io")
+    assert hs_api(hs_server, tls, "POST", "/crm/v3/objects/contacts/gdpr-delete", objectId=cat["id"]).status_code == 204
+    w.put_scores(store, None, 97)
+    assert set(push_scores(store, adapter, w.spec_fields()).failed) == {cat["id"]}
+    summary = sync_crm(store, adapter, w.mapping("hubspot"), deleted_check_seconds=0)
+    assert summary.lifecycle.get("deleted") == 1 and ("contacts", cat["id"]) not in links_of(store, "hubspot")
+    with store.read() as conn:
+        assert crm_store.failures(conn, "hubspot") == []  # nothing left to retry
+    assert no_recreation(store, adapter, "hubspot") == [0, 0, 0]  # and the person is not given a new record
+
+
+def test_a_record_changed_later_in_the_watermarks_second_is_not_passed_by(sf_server, store, tls):
+    """Salesforce stamps whole seconds: a lower id changed after a sync, within the second that sync read last,
+    sorts before the (stamp, id) watermark. Reading only settled seconds keeps it."""
+    emu = sf_server.app
+    adapter = w.salesforce_adapter(sf_server, tls[0])
+    early = emu.insert("Lead", {"Email": "early@acme.com", "LastName": "E", "Company": "Acme", "Title": "Intern"})
+    emu.advance(10)
+    sync_crm(store, adapter, w.mapping("salesforce"))
+    emu.advance(10)
+    emu.clock = emu.clock.replace(microsecond=100_000)  # the next writes share one second
+    emu.insert("Lead", {"Email": "late@acme.com", "LastName": "L", "Company": "Acme"})  # a higher id
+    adapter.clock = lambda: emu.clock  # this sync runs inside that second
+    sync_crm(store, adapter, w.mapping("salesforce"))
+    emu.records["Lead"][early].update(Title="CTO", SystemModstamp=emu.tick())  # same second, lower id
+    adapter.clock = lambda: emu.clock + timedelta(seconds=10)
+    sync_crm(store, adapter, w.mapping("salesforce"))
+    with store.read() as conn:
+        titles = dict(conn.execute(select(schema.people.c.email, schema.people.c.attributes)).all())
+    assert titles["early@acme.com"]["title"] == "CTO" and "late@acme.com" in titles
+
+
+def test_a_deletion_check_the_crm_refuses_leaves_the_sync_done_and_is_asked_again(hs_server, store, tls):
+    emu = hs_server.app
+    adapter = world("hubspot", hs_server, store, tls)
+    emu.insert("contacts", {"email": "new@acme.com"})
+    hs_server.faults = Faults(rate=1.0, kinds=("500",), paths=("/crm/v3/objects/contacts",))  # the list only
+    summary = sync_crm(store, adapter, w.mapping("hubspot"), deleted_check_seconds=0)
+    assert summary.lifecycle == {"check_failed": 1} and "new@acme.com" in links_of(store, "hubspot").values()
+    assert sync_crm(store, adapter, w.mapping("hubspot"), deleted_check_seconds=0).lifecycle == {"check_failed": 1}
+    hs_server.faults = Faults()
+    hs_server.reset_calls()
+    assert sync_crm(store, adapter, w.mapping("hubspot"), deleted_check_seconds=0).lifecycle == {}
+    assert hs_server.count("/crm/v3/objects/contacts", "GET") == 1  # the check went through this time

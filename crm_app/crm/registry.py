@@ -27,7 +27,7 @@ def _sandbox(env):
 
 def _salesforce(env):
     from crm_app.crm.salesforce import SalesforceCrm
-    return SalesforceCrm(
+    adapter = SalesforceCrm(
         instance_url=setting("SALESFORCE_INSTANCE_URL", env) or None,
         session_id=setting("SALESFORCE_SESSION_ID", env) or None,
         username=setting("SALESFORCE_USERNAME", env) or None, password=setting("SALESFORCE_PASSWORD", env) or None,
@@ -38,6 +38,8 @@ def _salesforce(env):
         version=setting("SALESFORCE_API_VERSION", env),
         bulk_threshold=int(setting("SALESFORCE_BULK_THRESHOLD", env)),
         timeout=float(setting("CRM_TIMEOUT_SECONDS", env)), policy=_policy(env))
+    adapter.settle_seconds = int(setting("SALESFORCE_SETTLE_SECONDS", env))
+    return adapter
 
 
 def _hubspot(env):

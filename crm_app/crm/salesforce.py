@@ -6,6 +6,7 @@ the Tooling API and made visible to the integration user with a permission set (
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Iterator
 
 import requests
@@ -37,6 +38,7 @@ class SalesforceCrm(SalesforcePeople, SalesforceDeletions):
     name = "salesforce"
     tasks_keyed = True  # create_task upserts on an External ID field
     task_key_field = ("Activity", TASK_KEY)
+    settle_seconds = 2  # SALESFORCE_SETTLE_SECONDS
 
     def __init__(self, instance_url: str | None = None, session_id: str | None = None, username: str | None = None,
                  password: str | None = None, security_token: str | None = None, domain: str | None = None,
@@ -134,12 +136,15 @@ class SalesforceCrm(SalesforcePeople, SalesforceDeletions):
         life = LIFECYCLE_FIELDS.get(object_type, ())
         mapped = [f for f in (fields or []) if f not in ("Id", "SystemModstamp", *life)]
         names = ["Id", "SystemModstamp", *life, *mapped]
-        where = ""
+        # Stamps have whole seconds: a second still going on may get records with lower ids after we read it,
+        # and the keyset would pass them by. Only seconds that have settled are read.
+        settled = f"SystemModstamp < {(self.clock() - timedelta(seconds=self.settle_seconds)):%Y-%m-%dT%H:%M:%SZ}"
+        where = f" WHERE {settled}"
         if since:
             stamp, _, last_id = since.partition("|")
             at = soql_datetime(stamp)
-            where = f" WHERE SystemModstamp >= {at}" if not last_id else \
-                f" WHERE (SystemModstamp > {at} OR (SystemModstamp = {at} AND Id > {soql_quote(last_id)}))"
+            where = f" WHERE SystemModstamp >= {at} AND {settled}" if not last_id else \
+                f" WHERE (SystemModstamp > {at} OR (SystemModstamp = {at} AND Id > {soql_quote(last_id)})) AND {settled}"
         q = f"SELECT {', '.join(names)} FROM {object_type}{where} ORDER BY SystemModstamp, Id"
         for row in self._query(q, include_deleted=bool(life)):
             values = {n: canonical(types.get(n, "text"), row.get(n)) for n in ["Id", *mapped]}

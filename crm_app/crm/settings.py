@@ -21,6 +21,8 @@ CRM_SETTINGS: dict[str, tuple[str, str]] = {
     "SALESFORCE_DOMAIN": ("login", "login domain: login (production), test (sandbox) or your My Domain"),
     "SALESFORCE_API_VERSION": ("59.0", "Salesforce REST API version"),
     "SALESFORCE_BULK_THRESHOLD": ("2000", "write-backs of at least this many records use Bulk API 2.0"),
+    "SALESFORCE_SETTLE_SECONDS": ("2", "sync reads records stamped at least this many seconds ago (a second still "
+                                       "going on may get more records), whole seconds"),
     "HUBSPOT_ACCESS_TOKEN": ("", "private app access token"),
     "HUBSPOT_HOST": ("https://api.hubapi.com", "HubSpot API base URL"),
 }

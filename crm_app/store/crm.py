@@ -150,6 +150,13 @@ def record_failures(conn: Connection, crm: str, object_type: str, failures: dict
     upsert(conn, t, rows, ["crm", "object_type", "record_id"], ["error", "attempts", "last_at"])
 
 
+def forget_failures(conn: Connection, crm: str, records: list[tuple[str, str]]) -> None:
+    """Drop the write failures of (object type, record id) pairs: records that are gone or moved."""
+    t = crm_write_failures
+    for object_type, record_id in records:
+        conn.execute(delete(t).where(t.c.crm == crm, t.c.object_type == object_type, t.c.record_id == record_id))
+
+
 def failures(conn: Connection, crm: str) -> list[dict]:
     t = crm_write_failures
     return [dict(r._mapping) for r in conn.execute(select(t).where(t.c.crm == crm).order_by(t.c.record_id))]

@@ -211,6 +211,8 @@ class HubSpotEmulator:
             return search(self, object_type, body)
         if rest == "" and req.method == "POST":
             return writes.create(self, object_type, body)
+        if rest == "gdpr-delete" and req.method == "POST" and object_type == "contacts":
+            return writes.gdpr_delete(self, object_type, body)
         if rest == "" and req.method == "GET":
             return writes.list_page(self, object_type, req.query)
         if rest and "/" not in rest and req.method in ("GET", "PATCH", "DELETE"):

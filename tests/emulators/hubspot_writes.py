@@ -13,6 +13,8 @@ HubSpot docs:
   win; hs_merged_object_ids lists the merged ids (`merge_new_id=False` keeps the primary's id, the older way).
 - "Archive" (DELETE /crm/v3/objects/{type}/{id} -> 204): an archived record is a 404 unless asked for with
   ?archived=true, and leaves search.
+- "Permanently delete a contact (GDPR-compliant)" (POST /crm/v3/objects/contacts/gdpr-delete {objectId,
+  idProperty}): the contact and its associations are gone for good: no archived copy, every read is a 404.
 - "List" (GET /crm/v3/objects/{type}?limit=&after=&properties=&archived=): at most 100 a page, in id order,
   paging.next.after to go on; archived=true lists only archived records (the recycling bin), with archivedAt.
 """
@@ -144,6 +146,19 @@ def batch_upsert(emu, object_type: str, body: dict) -> Response:
             record = match
         results.append({**emu.public(record, list(full)), "new": match is None})
     return Response(200, {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": emu.now()})
+
+
+def gdpr_delete(emu, object_type: str, body: dict) -> Response:
+    wanted = str(body.get("objectId") or "")
+    if body.get("idProperty") == "email":
+        record = next((r for r in emu.live(object_type) if _same("email", r["properties"].get("email"), wanted)), None)
+    else:
+        record = emu.live_record(object_type, wanted, archived=True)
+    if record is None:
+        return _fail(404, "OBJECT_NOT_FOUND", f"{object_type} {wanted} not found")
+    del emu.objects[object_type][record["id"]]
+    emu.associations[:] = [a for a in emu.associations if record["id"] not in (a[1], a[3])]
+    return Response(204)
 
 
 def list_page(emu, object_type: str, query: dict) -> Response:

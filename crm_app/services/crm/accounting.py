@@ -5,7 +5,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from crm_app.store import Store, get_meta, set_meta
+from crm_app.store import Store, crm_deletions, get_meta, set_meta
 from crm_app.store import crm as crm_store
 
 
@@ -26,6 +26,7 @@ class CrmStatus:
     limits: dict  # last seen limit information (Sforce-Limit-Info, X-HubSpot-RateLimit-*, GET limits/)
     watermarks: dict
     failures: list
+    deleted_in_crm: int = 0  # people whose record a CRM user deleted: not given a new one
 
 
 def crm_status(store: Store, crm: str, now: float | None = None) -> CrmStatus:
@@ -35,7 +36,8 @@ def crm_status(store: Store, crm: str, now: float | None = None) -> CrmStatus:
     with store.read() as conn:
         return CrmStatus(crm=crm, today=crm_store.call_totals(conn, crm, midnight),
                          limits=json.loads(get_meta(conn, f"crm_limits:{crm}", "{}")),
-                         watermarks=crm_store.watermarks(conn, crm), failures=crm_store.failures(conn, crm))
+                         watermarks=crm_store.watermarks(conn, crm), failures=crm_store.failures(conn, crm),
+                         deleted_in_crm=crm_deletions.count(conn, crm))
 
 
 def format_status(status: CrmStatus) -> str:
@@ -49,4 +51,5 @@ def format_status(status: CrmStatus) -> str:
     lines += [f"  {k}: {v}" for k, v in sorted(status.watermarks.items())]
     lines.append(f"Records whose last write failed (retried on the next write-back): {len(status.failures)}")
     lines += [f"  {f['object_type']} {f['record_id']} x{f['attempts']}: {f['error']}" for f in status.failures[:20]]
+    lines.append(f"People whose record was deleted in the CRM (no new one is created): {status.deleted_in_crm}")
     return "\n".join(lines)

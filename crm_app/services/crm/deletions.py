@@ -2,17 +2,25 @@
 
 Salesforce records purged from the Recycle Bin are only in the delete log; HubSpot's archived records never
 reach search. The check asks the adapter for those ids, keeps the ones we are linked to, asks what became of
-them (merged, converted, restored or gone) and follows that like any other lifecycle event. It costs calls
-even when nothing changed (HubSpot's archived list is read whole), so it runs at most every
-CRM_DELETED_CHECK_MINUTES, and on every full sync.
+them (merged, converted, restored or gone) and follows that like any other lifecycle event. Records whose last
+write failed as not found are asked about too: a HubSpot GDPR delete leaves no archived copy, and a Salesforce
+record deleted longer ago than the delete log reaches is in neither. The check costs calls even when nothing
+changed (HubSpot's archived list is read whole), so it runs at most every CRM_DELETED_CHECK_MINUTES, and on
+every full sync.
 """
 from __future__ import annotations
 
+import logging
 import time
 
+from crm_app.crm.base import CrmError
 from crm_app.services.crm.follow import follow, moves_and_deletions
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
+
+log = logging.getLogger("crm_app.sync")
+# Write refusals that say the record is not there (HubSpot batch 207 category, Salesforce errorCode).
+NOT_FOUND = ("OBJECT_NOT_FOUND", "ENTITY_IS_DELETED", "NOT_FOUND", "INVALID_CROSS_REFERENCE_KEY")
 
 
 def _key(object_type: str) -> str:
@@ -40,8 +48,15 @@ def check_deletions(store: Store, adapter, object_types: list[str], every_second
                 crm_store.set_watermark(conn, adapter.name, _key(object_type),
                                         f"{int(now)}|{adapter.deleted_checkpoint() or ''}")
             continue
-        ids, checkpoint = adapter.deleted_since(object_type, checkpoint or None)
+        try:
+            ids, checkpoint = adapter.deleted_since(object_type, checkpoint or None)
+        except CrmError as exc:  # the records read stay synced; the check is asked again next sync
+            log.warning("deletion check of %s %s failed: %s", adapter.name, object_type, exc)
+            counts["check_failed"] = counts.get("check_failed", 0) + 1
+            continue
         with store.read() as conn:
+            ids += [f["record_id"] for f in crm_store.failures(conn, adapter.name)
+                    if f["object_type"] == object_type and any(code in (f["error"] or "") for code in NOT_FOUND)]
             linked = sorted(crm_store.links(conn, adapter.name, object_type, ids))
         records = adapter.lifecycle_of(object_type, linked) if linked else []
         moves, deletions = moves_and_deletions(records, object_type)

@@ -63,6 +63,7 @@ def follow(conn, crm: str, moves: list, deletions: list) -> dict:
         if drop in crm_only:
             absorbed[drop] = keep
     crm_store.delete_links(conn, crm, gone)
+    crm_store.forget_failures(conn, crm, gone)
     crm_deletions.remember(conn, crm, removed)
     crm_store.save_links(conn, made)
     identity_store.forget_crm_people(conn, [f"{crm}:{t}:{i}" for t, i in gone])

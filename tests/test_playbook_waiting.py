@@ -68,6 +68,22 @@ def test_a_record_created_for_a_waiting_subject_makes_its_actions_due_at_once(st
     assert report["sent"] == 2 and len(list(crm.db["tasks"].rows)) == 1
 
 
+def test_a_record_sales_made_that_sync_links_makes_the_waiting_actions_due_at_once(store, tmp_path):
+    from crm_app.crm.sandbox import now_iso
+    from crm_app.services.crm.sync import sync_crm
+    crm = SandboxCrm(str(tmp_path / "crm.db"))
+    rt = runtime(store, playbook_set(WAITING_PLAYBOOK, routing=routing_yaml()), crm)
+    (email,) = signups(store, 1)
+    w.put_scores(store, [email], 92)
+    now = int(time.time())
+    assert run_playbooks(rt, now)["waiting"] == 1
+    crm.db["leads"].insert({"id": "LEAD-SALES-1", "email": email.upper(), "last_name": "Made by sales",
+                            "company": "Acme", "modified_at": now_iso()})  # sales typed it, in capitals
+    assert sync_crm(store, crm, w.mapping("sandbox")).released == 2
+    report = run_playbooks(rt, now + 1)
+    assert report["sent"] == 2 and [t["who_id"] for t in crm.db["tasks"].rows] == ["LEAD-SALES-1"]
+
+
 @pytest.mark.parametrize("name", ["PLAYBOOK_WAIT_FOR_RECORD_HOURS", "PLAYBOOK_DISPATCH_BUDGET_SECONDS"])
 @pytest.mark.parametrize("value", ["soon", "0", "-3", "nan", "inf", ""])
 def test_a_bad_wait_or_budget_setting_is_a_clear_error(name, value):

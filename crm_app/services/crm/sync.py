@@ -21,6 +21,7 @@ from crm_app.store import Store
 from crm_app.store import crm as crm_store
 from crm_app.store import people as people_store
 from crm_app.store.email_match import people_by_canonical_email
+from crm_app.store.playbooks.ledger import release_waiting
 
 CHUNK = 2000
 
@@ -30,6 +31,7 @@ class SyncSummary:
     read: dict = field(default_factory=dict)  # object type -> records read
     changed: dict = field(default_factory=dict)  # object type -> records whose mapped inputs changed
     lifecycle: dict = field(default_factory=dict)  # moved (converted / merged) and deleted records
+    released: int = 0  # playbook actions that waited for a CRM record, made due by a new link
 
 
 def sync_crm(store: Store, adapter, mapping: CrmMapping, full: bool = False,
@@ -91,6 +93,8 @@ def _apply_chunk(store: Store, crm: str, mapping: CrmMapping, obj: ObjectMapping
                 "crm": crm, "object_type": obj.object_type, "record_id": r.id, "input_hash": _hash(_mapped(obj, r)),
                 "synced_at": now, "person_id": ids[r.id] if obj.subject == "person" else None,
                 "account_id": ids[r.id] if obj.subject == "account" else None} for r in changed])
+            # Actions waiting for these subjects' first record go out on the next playbook run, not at their next look.
+            summary.released += release_waiting(conn, [ids[r.id] for r in changed if r.id not in known], now)
         if changed and obj.subject == "person":  # identity resolution matches product users to these
             record_crm_rows(conn, crm, [(r.id, obj.object_type, _mapped(obj, r)) for r in changed])
         summary.changed[obj.object_type] += len(changed)

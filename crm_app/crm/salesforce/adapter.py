@@ -18,8 +18,8 @@ from crm_app.crm.base import (CallCounter, CrmError, CrmRecord, FieldInfo, Owner
 from crm_app.crm.deletions import LIFECYCLE_FIELDS, SalesforceDeletions, salesforce_event
 from crm_app.crm.readback import LostAnswer, write_checked
 from crm_app.crm.retry import RetryPolicy
-from crm_app.crm.salesforce_fields import field_metadata, our_type
-from crm_app.crm.salesforce_people import SalesforcePeople, soql_quote
+from crm_app.crm.salesforce.fields import field_metadata, our_type
+from crm_app.crm.salesforce.people import SalesforcePeople, soql_quote
 from crm_app.crm.transport import CountingSession
 from crm_app.crm.values import canonical, to_salesforce
 
@@ -164,7 +164,7 @@ class SalesforceCrm(SalesforcePeople, SalesforceDeletions):
 
     def write_values(self, updates: list[RecordUpdate]) -> list[WriteOutcome]:
         if len(updates) >= self.bulk_threshold:
-            from crm_app.crm.salesforce_bulk import write_bulk
+            from crm_app.crm.salesforce.bulk import write_bulk
             return write_bulk(self, updates)
         outcomes: list[WriteOutcome] = []
         for start in range(0, len(updates), COLLECTION):

@@ -15,9 +15,9 @@ from hubspot.crm.properties import Option, PropertyCreate, PropertyGroupCreate
 
 from crm_app.crm.base import CallCounter, CrmError, CrmRecord, FieldInfo, Owner, RecordUpdate, WriteOutcome
 from crm_app.crm.deletions import HubSpotDeletions
-from crm_app.crm.hubspot_people import HubSpotPeople
-from crm_app.crm.hubspot_tasks import HubSpotTasks
-from crm_app.crm.hubspot_transport import api_factory
+from crm_app.crm.hubspot.people import HubSpotPeople
+from crm_app.crm.hubspot.tasks import HubSpotTasks
+from crm_app.crm.hubspot.transport import api_factory
 from crm_app.crm.readback import LostAnswer, write_checked
 from crm_app.crm.retry import RetryPolicy
 from crm_app.crm.values import canonical, epoch_ms, to_hubspot

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import redirect, url_for
 
 from crm_app.services.dashboard.auth import shared_session_key
-from crm_app.web.dashboard import admin, audit_views, auth, later, models_views, pages  # noqa: F401 - they add routes to bp
+from crm_app.web.dashboard import (admin, audit_views, auth, later, models_views, pages,  # noqa: F401 - routes
+                                   rule_versions)
 from crm_app.web.dashboard.blueprint import bp
 
 

@@ -27,10 +27,10 @@ def config():
 
 
 def specs():
-    """The admin file set, reloaded when a file changed (one cache per app)."""
+    """The active admin file set, switched when a new version is published (one cache per app)."""
     cache = current_app.extensions.get("pql_specs")
     if cache is None:
-        cache = current_app.extensions["pql_specs"] = SpecCache(config().spec_dirs)
+        cache = current_app.extensions["pql_specs"] = SpecCache(store(), config().spec_dirs)
     return cache.get()
 
 

@@ -112,7 +112,8 @@ def version_files(store: Store, number: int) -> dict[str, bytes]:
 
 def publish(store: Store, files: dict[str, bytes], author: str, message: str, kind: str = "publish",
             base: int | None = None, audit_action: str | None = None, audit_detail: dict | None = None,
-            validation: Validation | None = None, env: dict | None = None) -> Published:
+            validation: Validation | None = None, env: dict | None = None,
+            audit_target: str | None = None) -> Published:
     """Validate the set and make it the active version on top of `base`; refused with every error otherwise.
 
     The audit entry (when asked for) is written in the same transaction as the version."""
@@ -126,7 +127,7 @@ def publish(store: Store, files: dict[str, bytes], author: str, message: str, ki
         with store.begin() as conn:
             number = db.add_version(conn, files, hashes, author, message, kind, now, base)
             if audit_action:
-                audit(conn, now, author, audit_action, f"version {number}",
+                audit(conn, now, author, audit_action, audit_target or f"version {number}",
                       dict(audit_detail or {}, version=number, replaces=base, message=message))
     except db.VersionConflict as exc:
         return Published(None, [str(exc)], validation)

@@ -83,7 +83,7 @@ def thresholds_save():
     changes = {k: [before[k], v] for k, v in values.__dict__.items() if before.get(k) != v}
     published = None if errors else versions.publish(
         store(), candidate, g.user, request.form.get("message") or f"thresholds of {model}: {_changes(changes)}",
-        "edit", base, "thresholds_changed", {"file": path, "changes": changes})
+        "edit", base, "thresholds_changed", {"file": path, "changes": changes}, audit_target=model)
     if errors or published.version is None:
         errors = errors or published.errors
         status = 409 if published is not None and published.validation and not published.validation.errors else 422
@@ -185,7 +185,8 @@ def rules_apply():
     before = files[path].decode("utf-8", "replace")
     published = versions.publish(store(), rule_files.with_file(files, path, text), g.user,
                                  request.form.get("message") or f"edited {path}", "edit", _base(version),
-                                 "rule_file_changed", {"file": path, "diff": text_diff(before, text, path)})
+                                 "rule_file_changed", {"file": path, "diff": text_diff(before, text, path)},
+                                 audit_target=name)
     if published.version is None:
         conflict = published.validation is not None and not published.validation.errors
         return _render_rules(name, text, published.errors, status=409 if conflict else 422)

@@ -134,12 +134,16 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     page.wait_for_function(f"() => document.getElementById('p-pqls').textContent === '{expected['pqls']:,}'")
     shot(page, "05-thresholds-preview")
 
-    # 4. Save: the rule file changes; after a scoring cycle the stored scores follow.
+    # 4. Save: a new version by the admin (the checkout is untouched); after a scoring cycle the scores follow.
+    from crm_app.services.admin import versions
+    on_disk = (Path(config.specs_root) / "rules" / "conversion.yaml").read_text()
     page.click("#save-thresholds")
     page.wait_for_selector(".flash.ok")
-    text = (Path(config.specs_root) / "rules" / "conversion.yaml").read_text()
-    assert f"pql: {{threshold: {new_threshold}, min_fit: 0}}" in text
-    assert load_spec_set(config.spec_dirs).rules.model("conversion").pql.threshold == new_threshold
+    assert (Path(config.specs_root) / "rules" / "conversion.yaml").read_text() == on_disk
+    version, files = versions.active_version(store)
+    text = files["rules/conversion.yaml"].decode()
+    assert f"pql: {{threshold: {new_threshold}, min_fit: 0}}" in text and versions.history(store, 1)[0]["author"] == "admin"
+    assert versions.validate_files(files).specs.rules.model("conversion").pql.threshold == new_threshold
     page.click("#score-now")
     page.wait_for_selector(".flash.ok >> text=Scored")
     with store.read() as conn:
@@ -159,13 +163,13 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     # 5. The rules page shows firing rates and previews an edited file's impact without applying it.
     page.click("nav >> text=Rules")
     page.wait_for_selector("tr[data-rule=invited_teammates]")
-    assert "the files as they are now" in page.inner_text("#scoring-state")  # scored with the saved file
+    assert "the active version" in page.inner_text("#scoring-state")  # scored with the saved version
     original = page.input_value("textarea")
     page.fill("textarea", original.replace("points: 25\n    when: {event: Invite Sent", "points: 60\n    when: {event: Invite Sent"))
     page.click("#preview-rules")
     page.wait_for_selector("#impact")
     assert int(page.inner_text("#impact tr:nth-child(2) td:nth-child(4)").replace(",", "")) > 0
-    assert (Path(config.specs_root) / "rules" / "conversion.yaml").read_text() == text  # not applied
+    assert versions.active_version(store)[0] == version  # not applied
     shot(page, "07-rules-impact")
     page.fill("textarea", original.replace("points: 25\n    when: {event: Invite Sent", "pionts: 25\n    when: {event: Invite Sent"))
     page.click("#preview-rules")

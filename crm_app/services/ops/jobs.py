@@ -89,7 +89,8 @@ def job_reload_rules(ctx: JobContext) -> dict:
     if outcome.errors:
         raise RuntimeError(f"rule set refused ({len(outcome.errors)} error(s)); still scoring with "
                            f"{outcome.set_hash or 'no set'}: " + "; ".join(outcome.errors[:5]))
-    return {"idle": not outcome.changed, "applied": outcome.applied, "rules_hash": outcome.set_hash}
+    return {"idle": not outcome.changed, "applied": outcome.applied, "rules_hash": outcome.set_hash,
+            "version": outcome.version}
 
 
 def _admin_root(ctx: JobContext) -> Path:

@@ -5,6 +5,7 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 
 from crm_app.services.admin import versions
 from crm_app.services.admin.rule_impact import SAMPLE, compare_rule_sets
+from crm_app.services.dashboard.score_cube import per_run
 from crm_app.web.dashboard.admin import active_files
 from crm_app.web.dashboard.blueprint import admin_required, bp, now, store
 
@@ -24,12 +25,18 @@ def _number(name: str) -> int:
 
 
 def _impact(before: dict[str, bytes], after: dict[str, bytes]):
-    """(impact, errors): what `after` changes against `before` on the sample, or why a side cannot load today."""
-    old, new = versions.validate_files(before), versions.validate_files(after)
-    errors = list(old.errors) + list(new.errors)
-    if errors:
-        return None, errors
-    return compare_rule_sets(store(), old.specs.rules, new.specs.rules, now()), []
+    """(impact, errors): what `after` changes against `before` on the sample, or why a side cannot load today.
+
+    Kept per scoring run and hour, like the other summaries: reloading the page costs no second evaluation."""
+    key = f"impact:{versions.set_hash(before)}:{versions.set_hash(after)}:{now() // 3600}"
+
+    def build():
+        old, new = versions.validate_files(before), versions.validate_files(after)
+        errors = list(old.errors) + list(new.errors)
+        if errors:
+            return None, errors
+        return compare_rule_sets(store(), old.specs.rules, new.specs.rules, now()), []
+    return per_run(store(), key, build)
 
 
 def _page(title: str, before: dict, after: dict, names: tuple, **extra):

@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from html import unescape
 
 import pytest
@@ -172,7 +171,7 @@ def _page_errors(html: str) -> list[str]:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_the_dashboard_and_check_refuse_and_accept_the_same_sets(case, tmp_path, monkeypatch):
+def test_the_dashboard_rules_publish_and_check_refuse_and_accept_the_same_sets(case, tmp_path, monkeypatch):
     from crm_app import create_app
     from crm_app.cli import main
     from crm_app.config import Config
@@ -188,6 +187,11 @@ def test_the_dashboard_and_check_refuse_and_accept_the_same_sets(case, tmp_path,
         code = main(["check"])
     check_errors = [] if code == 0 else out.getvalue().splitlines()
     assert (code == 0) == (not check_errors)
+    published_out = io.StringIO()
+    with contextlib.redirect_stdout(published_out), contextlib.redirect_stderr(io.StringIO()):
+        publish_code = main(["rules", "publish", "--author", "ci"])
+    assert publish_code == code
+    assert (published_out.getvalue().splitlines() if publish_code else []) == check_errors
 
     served = _tree(tmp_path / "served", _conversion(), lifecycle)
     config = Config.from_env({}, database_url=f"sqlite:///{tmp_path}/web.db", specs_root=str(served),

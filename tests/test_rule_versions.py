@@ -146,18 +146,24 @@ def _conversion(change: tuple = ()) -> str:
     return text
 
 
-CASES = {**{f"golden {p.stem}": (p.read_text(), False) for p in GOLDEN},
-         "valid edit": (_conversion((("label: Sent workspace invites", "label: Invited teammates"),)), False),
-         "valid edit beside a lifecycle model and its field": (_conversion(), True),
-         "renamed model breaks mapping/create.yaml and playbooks": (
-             _conversion((("model: conversion\n", "model: converted\n"),)), False),
-         "bad value beside a lifecycle field": (_conversion((("points: 25", "points: lots"),)), True)}
+RENAMED = _conversion((("model: conversion\n", "model: converted\n"),))
+# case -> (the edited rules/conversion.yaml, the set around it: "lifecycle" adds a lifecycle model and a field
+# spec of it; "only creation policy" leaves mapping/create.yaml the only other file that names the model)
+CASES = {**{f"golden {p.stem}": (p.read_text(), ()) for p in GOLDEN},
+         "valid edit": (_conversion((("label: Sent workspace invites", "label: Invited teammates"),)), ()),
+         "valid edit beside a lifecycle model and its field": (_conversion(), ("lifecycle",)),
+         "renamed model breaks field specs and playbooks": (RENAMED, ()),
+         "renamed model breaks only mapping/create.yaml": (RENAMED, ("only creation policy",)),
+         "bad value beside a lifecycle field": (_conversion((("points: 25", "points: lots"),)), ("lifecycle",))}
 
 
-def _tree(folder, conversion: str, lifecycle: bool):
+def _tree(folder, conversion: str, extras: tuple):
     for sub in FOLDERS:
         shutil.copytree(ROOT / sub, folder / sub)
-    if lifecycle:
+    if "only creation policy" in extras:
+        for name in ("field_specs/conversion.yaml", "playbooks/new_pql.yaml", "playbooks/score_drop.yaml"):
+            (folder / name).unlink()
+    if "lifecycle" in extras:
         (folder / "lifecycle").mkdir()
         (folder / "lifecycle" / "upgraded.yaml").write_text(UPGRADED)
         (folder / "field_specs" / "upgraded.yaml").write_text(UPGRADED_FIELD)
@@ -175,8 +181,8 @@ def test_the_dashboard_rules_publish_and_check_refuse_and_accept_the_same_sets(c
     from crm_app import create_app
     from crm_app.cli import main
     from crm_app.config import Config
-    text, lifecycle = CASES[case]
-    candidate = _tree(tmp_path / "candidate", text, lifecycle)
+    text, extras = CASES[case]
+    candidate = _tree(tmp_path / "candidate", text, extras)
     monkeypatch.chdir(candidate)
     monkeypatch.setenv("SPECS_ROOT", ".")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/check.db")
@@ -193,7 +199,7 @@ def test_the_dashboard_rules_publish_and_check_refuse_and_accept_the_same_sets(c
     assert publish_code == code
     assert (published_out.getvalue().splitlines() if publish_code else []) == check_errors
 
-    served = _tree(tmp_path / "served", _conversion(), lifecycle)
+    served = _tree(tmp_path / "served", _conversion(), extras)
     config = Config.from_env({}, database_url=f"sqlite:///{tmp_path}/web.db", specs_root=str(served),
                              secret_key="k", dashboard_admin_password="admin-pw")
     app = create_app(config)
@@ -214,6 +220,8 @@ def test_the_dashboard_rules_publish_and_check_refuse_and_accept_the_same_sets(c
     finally:
         app.config["PQL_STORE"].dispose()
     assert case.startswith("golden") <= bool(check_errors)  # every golden file is refused
+    if "only creation policy" in extras:
+        assert [e.split(":")[0] for e in check_errors] == ["mapping/create.yaml"]
 
 
 def test_a_dashboard_edit_leaves_the_checkouts_tracked_files_unchanged(app, client, tmp_path):

@@ -62,17 +62,21 @@ def materialize(files: dict[str, bytes], root: Path) -> Path:
 
 
 def renamer(private: Path, shown: Path | None):
-    """A function that names files of a private copy as the admin knows them (shown/rules/x.yaml, or
-    rules/x.yaml), in an error's file and in its message."""
-    shown_prefix = "" if shown is None or display_path(shown) == "." else display_path(shown) + os.sep
-    private_prefixes = sorted({display_path(private) + os.sep, str(private) + os.sep}, key=len, reverse=True)
+    """A function that names files of a private copy as `check` names them under `shown` (or by their relative
+    paths, rules/x.yaml, without it), in an error's file and in its message. The loader names files relative to
+    the working directory and the CRM files as joined paths; each form maps to the same form under `shown`."""
+    def prefix(text: str) -> str:
+        return "" if text == "." else text + os.sep
+    pairs = [(prefix(display_path(private)), prefix(display_path(shown)) if shown is not None else ""),
+             (prefix(str(private)), prefix(str(shown)) if shown is not None else "")]
+    pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
 
     def rename(text: str) -> str:
-        for prefix in private_prefixes:
-            text = text.replace(prefix, shown_prefix)
-        for prefix in private_prefixes:  # the folder itself ("no model found" names rules/)
-            if text == prefix.rstrip(os.sep):
-                return shown_prefix.rstrip(os.sep) or "."
+        for old, new in pairs:  # the folder itself first ("no model found" names rules/)
+            if text == old.rstrip(os.sep):
+                return new.rstrip(os.sep) or "."
+        for old, new in pairs:
+            text = text.replace(old, new)
         return text
     return rename
 

@@ -243,3 +243,47 @@ def test_a_dashboard_edit_leaves_the_checkouts_tracked_files_unchanged(app, clie
     assert {p: p.read_bytes() for sub in FOLDERS for p in (ROOT / sub).iterdir()} == files
     assert subprocess.run(["git", "status", "--porcelain", "--", *FOLDERS, "lifecycle"], cwd=ROOT,
                           capture_output=True, text=True).stdout == before
+
+
+# --- the version store itself, on both backends ----------------------------------------------------------------
+
+def test_the_files_on_disk_seed_only_an_empty_store(store, tmp_path):
+    root = checkout(tmp_path, "deploy")
+    first = versions.seed_if_empty(store, root)
+    assert first.version == 1 and versions.history(store)[0]["kind"] == "seed"
+    (root / "rules" / "conversion.yaml").write_text(_conversion((("pql: {threshold: 75", "pql: {threshold: 60"),)))
+    assert versions.seed_if_empty(store, root) is None  # a redeploy keeps the store's version
+    number, files = versions.active_version(store)
+    assert number == 1 and files == versions.read_admin_files(checkout(tmp_path, "shipped"))
+
+
+def test_two_edits_on_one_version_publish_one_and_refuse_the_other(store, tmp_path):
+    files = versions.read_admin_files(checkout(tmp_path, "a"))
+    assert versions.publish(store, files, "seed", "seed").version == 1
+    mine = dict(files, **{"rules/conversion.yaml": _conversion((("pql: {threshold: 75", "pql: {threshold: 70"),)).encode()})
+    theirs = dict(files, **{"rules/conversion.yaml": _conversion((("pql: {threshold: 75", "pql: {threshold: 80"),)).encode()})
+    assert versions.publish(store, mine, "ann", "mine", "edit", base=1).version == 2
+    refused = versions.publish(store, theirs, "bob", "theirs", "edit", base=1)
+    assert refused.version is None and "version 2 was published after version 1" in refused.errors[0]
+    assert [(v["version"], v["author"]) for v in versions.history(store)] == [(2, "ann"), (1, "seed")]
+
+
+def test_a_versions_patch_applies_to_a_git_checkout(store, tmp_path):
+    repo = checkout(tmp_path, "repo")
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    files = versions.read_admin_files(repo)
+    assert versions.publish(store, files, "seed", "seed").version == 1
+    edited = dict(files, **{"rules/conversion.yaml": _conversion((("pql: {threshold: 75", "pql: {threshold: 70"),)).encode(),
+                            "lifecycle/upgraded.yaml": UPGRADED.encode()})
+    del edited["playbooks/score_drop.yaml"]
+    assert versions.publish(store, edited, "ann", "lower the bar", "edit", base=1).version == 2
+    (tmp_path / "v2.patch").write_text(versions.version_patch(store, 2))
+    subprocess.run(["git", "apply", str(tmp_path / "v2.patch")], cwd=repo, check=True, capture_output=True)
+    assert versions.read_admin_files(repo) == edited
+
+
+@pytest.mark.parametrize("path", ["../rules/x.yaml", "/etc/x.yaml", "rules/sub/x.yaml", "secrets/x.yaml", "x.yaml"])
+def test_a_version_naming_a_file_outside_the_admin_folders_is_refused(path):
+    files = versions.read_admin_files(ROOT)
+    checked = versions.validate_files(dict(files, **{path: b"model: x\n"}))
+    assert checked.specs is None and path in str(checked.errors[0])

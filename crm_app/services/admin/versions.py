@@ -169,6 +169,8 @@ def diff_files(before: dict[str, bytes], after: dict[str, bytes], before_name: s
         old_name = f"a/{path}" if old is not None else "/dev/null"
         new_name = f"b/{path}" if new is not None else "/dev/null"
         out.append(f"diff --git a/{path} b/{path}\n")
+        if old is None or new is None:  # git reads a created or deleted file only with its mode line
+            out.append(f"{'new' if old is None else 'deleted'} file mode 100644\n")
         for line in difflib.unified_diff(old_lines, new_lines, old_name, new_name):
             out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)

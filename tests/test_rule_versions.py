@@ -287,3 +287,45 @@ def test_a_version_naming_a_file_outside_the_admin_folders_is_refused(path):
     files = versions.read_admin_files(ROOT)
     checked = versions.validate_files(dict(files, **{path: b"model: x\n"}))
     assert checked.specs is None and path in str(checked.errors[0])
+
+
+def test_the_rules_page_shows_history_diff_and_a_rollback_with_its_impact_first(tmp_path):
+    from crm_app import create_app
+    from tests.dashboard_helpers import demo_workspace, sandbox_env, scored_as_of
+    env = sandbox_env(tmp_path)
+    try:
+        config, _ = demo_workspace(tmp_path, people=150, dashboard_admin_password="admin-pw")
+        app = create_app(config)
+        store = app.config["PQL_STORE"]
+        app.config["PQL_NOW"] = scored_as_of(store)
+        client = app.test_client()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/dashboard/login").text).group(1)
+        client.post("/dashboard/login", data={"user": "admin", "password": "admin-pw", "csrf_token": token})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/dashboard/thresholds").text).group(1)
+        saved = client.post("/dashboard/thresholds?model=conversion", data={
+            "high": "70", "medium": "40", "pql": "20", "min_fit": "0", "message": "more PQLs", "csrf_token": token})
+        assert saved.status_code == 302, saved.text
+        page = client.get("/dashboard/rules").text
+        row = re.search(r'<tr data-version="2">.*?</tr>', page, re.S).group(0)
+        assert "admin" in row and "more PQLs" in row and "active" in row
+
+        diff = client.get("/dashboard/rules/diff?a=1&b=2").text
+        assert "+pql: {threshold: 20, min_fit: 0}" in unescape(diff) and 'id="impact"' in diff
+
+        preview = client.get("/dashboard/rules/rollback/1")
+        cells = re.search(r"<td>conversion</td>(.*?)</tr>", preview.text, re.S).group(1)
+        stop_pql = int(re.findall(r'<td class="num neg">([\d,]+)</td>', cells)[0].replace(",", ""))
+        assert stop_pql > 0  # going back to 75 ends the PQLs the lower bar made, shown before anything applies
+        assert "-pql: {threshold: 20, min_fit: 0}" in unescape(preview.text)
+        assert versions.active_version(store)[0] == 2
+        rolled = client.post("/dashboard/rules/rollback/1", data={"base": "2", "csrf_token": token})
+        assert rolled.status_code == 302
+        number, files = versions.active_version(store)
+        assert number == 3 and files == versions.version_files(store, 1)
+        latest = versions.history(store, 1)[0]
+        assert (latest["author"], latest["kind"], latest["replaces"]) == ("admin", "rollback", 2)
+        entry = next(e for e in _audit(store) if e["action"] == "rules_rolled_back")
+        assert entry["actor"] == "admin" and entry["detail"]["to"] == 1 and entry["detail"]["version"] == 3
+        store.dispose()
+    finally:
+        env.__exit__(None, None, None)

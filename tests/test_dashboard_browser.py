@@ -40,6 +40,10 @@ def site(tmp_path_factory):
     app = create_app(config)
     app.config["PQL_NOW"] = scored_as_of(app.config["PQL_STORE"])
     train_and_backtest(config, app.config["PQL_STORE"], app.config["PQL_NOW"])
+    from crm_app.services.admin import versions  # the lifecycle file it wrote, published as `rules publish` does
+    store = app.config["PQL_STORE"]
+    assert versions.publish(store, versions.read_admin_files(Path(config.specs_root)), "test", "lifecycle model",
+                            base=versions.active_version(store)[0]).version
     with LiveServer(app) as server:
         yield server, app, config, password
     app.config["PQL_STORE"].dispose()

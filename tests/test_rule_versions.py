@@ -329,3 +329,19 @@ def test_the_rules_page_shows_history_diff_and_a_rollback_with_its_impact_first(
         store.dispose()
     finally:
         env.__exit__(None, None, None)
+
+
+def test_refused_seed_files_are_judged_once_and_published_once_fixed(sqlite_store, tmp_path):
+    from crm_app.config import Config
+    from crm_app.services.admin.rule_reload import RuleHolder
+    root = checkout(tmp_path, "broken")
+    good = (root / "rules" / "conversion.yaml").read_text()
+    (root / "rules" / "conversion.yaml").write_text(good.replace("bands:", "bandz:"))
+    holder = RuleHolder(sqlite_store, Config.from_env({}, specs_root=str(root)).spec_dirs)
+    first = holder.check()
+    assert first.changed and not first.applied and any("bandz" in e for e in first.errors)
+    again = holder.check()
+    assert not again.changed and again.errors == first.errors and versions.history(sqlite_store) == []
+    (root / "rules" / "conversion.yaml").write_text(good)
+    fixed = holder.check()
+    assert fixed.applied and fixed.version == 1 and not holder.refused

@@ -42,6 +42,7 @@ class RuleHolder:
         self.store, self.dirs, self.env = store, dirs, env
         self._specs: SpecSet | None = None
         self._seen: int | None = None
+        self._refused_seed: str | None = None  # hash of the files on disk last refused as the seed
         self.version: int | None = None  # the applied version
         self.root: Path | None = None  # the private folder holding the applied version's files
         self.refused: list = []  # errors of the active version while it is refused, as text
@@ -73,8 +74,12 @@ class RuleHolder:
             with self.store.read() as conn:
                 number = versions_store.latest_version(conn)
             if number is None:
+                on_disk = versions.set_hash(versions.read_admin_files(self.seed_root))
+                if on_disk == self._refused_seed:  # still the refused files: no second validation per poll
+                    return ReloadOutcome(False, False, None, self.refused, None)
                 seeded = versions.seed_if_empty(self.store, self.seed_root, self.env)
                 if seeded is not None and seeded.errors:
+                    self._refused_seed = on_disk
                     return self._refuse("the files on disk (seed)", seeded.errors)
                 with self.store.read() as conn:
                     number = versions_store.latest_version(conn)

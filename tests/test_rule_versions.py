@@ -345,3 +345,17 @@ def test_refused_seed_files_are_judged_once_and_published_once_fixed(sqlite_stor
     (root / "rules" / "conversion.yaml").write_text(good)
     fixed = holder.check()
     assert fixed.applied and fixed.version == 1 and not holder.refused
+
+
+def test_the_dashboard_sees_another_processs_version_within_its_poll_interval(app, client):
+    from crm_app.services.dashboard.auth import issue_one_time_password
+    store = app.config["PQL_STORE"]
+    app.config["PQL_SPECS_POLL_SECONDS"] = 0.5
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/dashboard/login").text).group(1)
+    client.post("/dashboard/login", data={"user": "admin", "password": issue_one_time_password(store),
+                                          "csrf_token": token})
+    assert 'id="rules-version">1<' in client.get("/dashboard/rules").text
+    number, files = versions.active_version(store)
+    edited = dict(files, **{"rules/conversion.yaml": files["rules/conversion.yaml"] + b"\n# from another machine\n"})
+    assert versions.publish(store, edited, "ci", "from CI", base=number).version == 2  # as `rules publish` elsewhere
+    wait_for(lambda: 'id="rules-version">2<' in client.get("/dashboard/rules").text, seconds=5)

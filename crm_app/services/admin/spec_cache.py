@@ -22,17 +22,28 @@ class LoadedSpecs:
 
 
 class SpecCache:
-    """One lookup of the active version's number per request; a load only when it changed (same as workers)."""
+    """At most one lookup of the active version's number per `interval` seconds (a page view makes several
+    reads, and a busy dashboard many); a load only when it changed. A publish by this process invalidates it,
+    so its author sees the new version at once; another process's publish shows within `interval`."""
 
-    def __init__(self, store: Store, dirs: SpecDirs, env: dict | None = None):
+    def __init__(self, store: Store, dirs: SpecDirs, env: dict | None = None, interval: float = 1.0):
         self.holder = RuleHolder(store, dirs, env)
+        self.interval = interval
         self._lock = threading.Lock()
         self._state = LoadedSpecs(None, 0.0, (), 0.0)
+        self._looked = float("-inf")  # monotonic time of the last lookup
+
+    def invalidate(self) -> None:
+        """Look again on the next request (this process just published a version)."""
+        self._looked = float("-inf")
 
     def get(self) -> LoadedSpecs:
         """The current state, switching first when a new version was published."""
         with self._lock:
+            if time.monotonic() - self._looked < self.interval:
+                return self._state
             outcome = self.holder.check()
+            self._looked = time.monotonic()
             now = time.time()
             holder = self.holder
             if outcome.changed or self._state.specs is not holder.specs:

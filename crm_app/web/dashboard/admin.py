@@ -11,6 +11,7 @@ from crm_app.services.admin import rule_files, versions
 from crm_app.services.admin.rule_impact import SAMPLE, compare_rule_sets
 from crm_app.services.dashboard.users import record, text_diff
 from crm_app.services.scoring.run import score
+from crm_app.web.dashboard import blueprint
 from crm_app.web.dashboard.blueprint import admin_required, bp, now, specs, store
 from crm_app.web.dashboard.pages import chosen_model, loaded_rules
 from crm_app.web.dashboard.redirects import local_path
@@ -91,6 +92,7 @@ def thresholds_save():
                                current=values, saved=before, path=path, errors=errors, version=state.version,
                                preview=service.threshold_preview(store(), model, values.high, values.medium,
                                                                  values.pql, values.min_fit)), status
+    blueprint.published()
     flash(f"Published version {published.version} ({path}): every process applies it, and it takes effect on "
           "the next scoring cycle.", "ok")
     return redirect(url_for("dashboard.thresholds", model=model))
@@ -190,6 +192,7 @@ def rules_apply():
     if published.version is None:
         conflict = published.validation is not None and not published.validation.errors
         return _render_rules(name, text, published.errors, status=409 if conflict else 422)
+    blueprint.published()
     flash(f"Published version {published.version} ({path}): every process applies it, and it takes effect on "
           "the next scoring cycle.", "ok")
     return redirect(url_for("dashboard.rules_page", file=name))

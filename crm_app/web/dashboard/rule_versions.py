@@ -8,6 +8,7 @@ from crm_app.services.admin.rule_impact import SAMPLE, compare_rule_sets
 from crm_app.services.dashboard.score_cube import per_run
 from crm_app.web.dashboard.admin import active_files
 from crm_app.web.dashboard.blueprint import admin_required, bp, now, store
+from crm_app.web.dashboard.blueprint import published as published_here
 
 
 def _files(number: int) -> dict[str, bytes]:
@@ -85,5 +86,6 @@ def rules_rollback(number: int):
         return _page(f"Roll back to version {number}", files, _files(number),
                      (f"version {current} (active)", f"version {number}"), rollback=number, base=current,
                      refused=published.errors), 409
+    published_here()
     flash(f"Rolled back to version {number}: published as version {published.version}.", "ok")
     return redirect(url_for("dashboard.rules_page"))

@@ -115,6 +115,7 @@ def test_a_dashboard_edit_reaches_a_worker_on_another_machine_and_rolls_back(sto
         wait_for(lambda: worker_applied(store, host) == 3)
         back = wait_for(lambda: set(results(store)) == {seed["rules_hash"]} and results(store))
         assert back == {seed["rules_hash"]: (6, 0)}
+        wait_for(lambda: f"rules {seed['rules_hash']} (version 1, 3)" in cli(store.url, worker_dir, "status"))
         assert "rules_rolled_back" in {e["action"] for e in _audit(store)}
         assert tree_bytes(web_dir) == tree_bytes(worker_dir) == shipped  # no checkout was written
     finally:

@@ -31,7 +31,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "CRM_SYNC_SECONDS": ("300", "worker: how often the CRM is read incrementally"),
     "WRITE_BACK_SECONDS": ("60", "worker: how often changed scores are written to the CRM"),
     "PLAYBOOK_SECONDS": ("30", "worker: how often playbooks run"),
-    "RULES_POLL_SECONDS": ("5", "worker: how often rules/, field_specs/ and playbooks/ are checked for edits"),
+    "RULES_POLL_SECONDS": ("5", "worker: how often a newly published version of the admin files is looked for"),
     "FULL_RESCORE_AT": ("03:00", "worker: daily full rescore (applies decay) at this UTC time, HH:MM"),
     "SNAPSHOT_AT": ("00:10", "worker: daily score snapshot at this UTC time, HH:MM"),
     "DIGEST_AT": ("08:00", "worker: daily Slack digest of held PQL alerts at this UTC time, HH:MM"),

@@ -61,7 +61,8 @@ class Worker:
                  holder: str = HOST):
         self.env = env
         self.store = store or Store(config.database_url)
-        self.ctx = JobContext(self.store, config, RuleHolder(self.store, config.spec_dirs), env=env or {},
+        self.ctx = JobContext(self.store, config, RuleHolder(self.store, config.spec_dirs, env or None),
+                              env=env or {},
                               wake=self.wake)
         self.ctx.rules.on_applied = lambda _specs: self.wake("full_rescore")  # new rules: everyone may move
         self.holder = holder

@@ -226,9 +226,11 @@ def test_a_post_without_the_csrf_token_is_refused(site, path, data):
 
 
 def test_a_manager_views_but_cannot_change_thresholds_or_rules(site):
+    from crm_app.services.admin import versions
     app, config, _ = site
     rule_file = config.spec_dirs.rules / "conversion.yaml"
     before = rule_file.read_text()
+    version = versions.active_version(app.config["PQL_STORE"])[0]
     client = signed_in(app, "manager", "manager-pw")
     assert client.get("/dashboard/thresholds").status_code == 200
     csrf = token(client, "/dashboard/thresholds")
@@ -236,7 +238,7 @@ def test_a_manager_views_but_cannot_change_thresholds_or_rules(site):
                         data={"high": "60", "medium": "30", "pql": "50", "min_fit": "0", "csrf_token": csrf})
     applied = client.post("/dashboard/rules/apply", data={"file": "conversion.yaml", "text": "x", "csrf_token": csrf})
     assert saved.status_code == applied.status_code == 403
-    assert rule_file.read_text() == before
+    assert rule_file.read_text() == before and versions.active_version(app.config["PQL_STORE"])[0] == version
 
 
 @pytest.mark.parametrize("values,status,message", [
@@ -244,50 +246,67 @@ def test_a_manager_views_but_cannot_change_thresholds_or_rules(site):
     ({"high": "70", "medium": "40", "pql": "seventy"}, 400, "pql must be a number"),
     ({"high": "170", "medium": "40", "pql": "75"}, 400, "high must be from 0 to 100"),
 ])
-def test_bad_thresholds_are_refused_and_the_file_is_untouched(site, values, status, message):
+def test_bad_thresholds_are_refused_and_nothing_is_published(site, values, status, message):
+    from crm_app.services.admin import versions
     app, config, _ = site
     rule_file = config.spec_dirs.rules / "conversion.yaml"
     before = rule_file.read_text()
     client = signed_in(app, "admin", "admin-pw")
+    version = versions.active_version(app.config["PQL_STORE"])[0]
     response = client.post("/dashboard/thresholds?model=conversion",
                            data={**values, "csrf_token": token(client, "/dashboard/thresholds")})
     assert response.status_code == status and message in response.text
-    assert rule_file.read_text() == before
+    assert rule_file.read_text() == before and versions.active_version(app.config["PQL_STORE"])[0] == version
 
 
-def test_rule_preview_names_file_line_and_apply_writes_only_a_valid_file(site):
+def test_rule_preview_names_file_line_and_apply_publishes_only_a_valid_set(site):
+    from crm_app.services.admin import versions
     app, config, _ = site
+    store = app.config["PQL_STORE"]
     rule_file = config.spec_dirs.rules / "conversion.yaml"
     original = rule_file.read_text()
     client = signed_in(app, "admin", "admin-pw")
     csrf = token(client, "/dashboard/rules")
+    before, _ = versions.active_version(store)
     broken = original.replace("decay: {points: 10", "decay: {pionts: 10")
     line = original[:original.index("decay: {points")].count("\n") + 1
     preview = client.post("/dashboard/rules/preview", data={"file": "conversion.yaml", "text": broken, "csrf_token": csrf})
-    assert preview.status_code == 422 and f"conversion.yaml:{line}" in preview.text and "did you mean" in preview.text
+    assert preview.status_code == 422 and f"rules/conversion.yaml:{line}" in preview.text and "did you mean" in preview.text
     refused = client.post("/dashboard/rules/apply", data={"file": "conversion.yaml", "text": broken, "csrf_token": csrf})
-    assert refused.status_code == 422 and rule_file.read_text() == original
+    assert refused.status_code == 422 and versions.active_version(store)[0] == before
     better = original.replace("label: Sent workspace invites", "label: Invited teammates")
     applied = client.post("/dashboard/rules/apply", data={"file": "conversion.yaml", "text": better, "csrf_token": csrf})
-    assert applied.status_code == 302 and rule_file.read_text() == better
+    assert applied.status_code == 302 and rule_file.read_text() == original  # the checkout is never written
+    number, files = versions.active_version(store)
+    assert number == before + 1 and files["rules/conversion.yaml"].decode() == better
+    assert versions.history(store, 1)[0]["author"] == "admin"
     page = client.get("/dashboard/rules").text
-    assert "Invited teammates" in page and "take effect on the next scoring cycle" in page
-    rule_file.write_text(original)
+    assert "Invited teammates" in page and "takes effect on the next scoring cycle" in page
+    assert versions.rollback(store, before, "test", number).version == number + 1
 
 
-def test_a_broken_file_on_disk_keeps_the_last_good_set_and_shows_why(site):
-    app, config, _ = site
-    rule_file = config.spec_dirs.rules / "conversion.yaml"
-    original = rule_file.read_text()
+def test_a_version_this_process_cannot_load_keeps_the_last_good_set_and_shows_why(site):
+    """A version published by newer code (or written around the validator) is refused here, not half-applied."""
+    from crm_app.services.admin import versions
+    from crm_app.store import rule_versions
+    app, _, _ = site
+    store = app.config["PQL_STORE"]
     client = signed_in(app, "admin", "admin-pw")
     assert client.get("/dashboard/rules").status_code == 200
-    rule_file.write_text(original.replace("bands: {high: 70", "bands: {hihg: 70"))
+    number, files = versions.active_version(store)
+    text = files["rules/conversion.yaml"].decode().replace("bands: {high: 70", "bands: {hihg: 70")
+    with store.begin() as conn:
+        rule_versions.add_version(conn, {**files, "rules/conversion.yaml": text.encode()},
+                                  {"set_hash": "x"}, "newer code", "unknown key", "publish", 0.0, number)
+    app.extensions["pql_specs"].invalidate()  # published by another process: seen within a second, or now
     try:
         page = client.get("/dashboard/rules").text
-        assert "the last good set stays active" in page and "conversion.yaml" in page
+        assert "the last good set stays active" in page and "rules/conversion.yaml" in page and "hihg" in page
         assert client.get("/dashboard/").status_code == 200
     finally:
-        rule_file.write_text(original)
+        assert versions.rollback(store, number, "test", number + 1).version == number + 2
+        app.extensions["pql_specs"].invalidate()
+    assert "the last good set stays active" not in client.get("/dashboard/rules").text
 
 
 @pytest.mark.parametrize("path,status", [("/dashboard/people?band=purple", 400), ("/dashboard/people?sort=email", 400),

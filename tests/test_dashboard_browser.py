@@ -41,6 +41,10 @@ def site(tmp_path_factory):
     app = create_app(config)
     app.config["PQL_NOW"] = scored_as_of(app.config["PQL_STORE"])
     train_and_backtest(config, app.config["PQL_STORE"], app.config["PQL_NOW"])
+    from crm_app.services.admin import versions  # the lifecycle file it wrote, published as `rules publish` does
+    store = app.config["PQL_STORE"]
+    assert versions.publish(store, versions.read_admin_files(Path(config.specs_root)), "test", "lifecycle model",
+                            base=versions.active_version(store)[0]).version
     with LiveServer(app) as server:
         yield server, app, config, password
     app.config["PQL_STORE"].dispose()
@@ -135,12 +139,16 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     page.wait_for_function(f"() => document.getElementById('p-pqls').textContent === '{expected['pqls']:,}'")
     shot(page, "05-thresholds-preview")
 
-    # 4. Save: the rule file changes; after a scoring cycle the stored scores follow.
+    # 4. Save: a new version by the admin (the checkout is untouched); after a scoring cycle the scores follow.
+    from crm_app.services.admin import versions
+    on_disk = (Path(config.specs_root) / "rules" / "conversion.yaml").read_text()
     page.click("#save-thresholds")
     page.wait_for_selector(".flash.ok")
-    text = (Path(config.specs_root) / "rules" / "conversion.yaml").read_text()
-    assert f"pql: {{threshold: {new_threshold}, min_fit: 0}}" in text
-    assert load_spec_set(config.spec_dirs).rules.model("conversion").pql.threshold == new_threshold
+    assert (Path(config.specs_root) / "rules" / "conversion.yaml").read_text() == on_disk
+    version, files = versions.active_version(store)
+    text = files["rules/conversion.yaml"].decode()
+    assert f"pql: {{threshold: {new_threshold}, min_fit: 0}}" in text and versions.history(store, 1)[0]["author"] == "admin"
+    assert versions.validate_files(files).specs.rules.model("conversion").pql.threshold == new_threshold
     page.click("#score-now")
     page.wait_for_selector(".flash.ok >> text=Scored")
     with store.read() as conn:
@@ -160,7 +168,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     # 5. The rules page shows firing rates and previews an edited file's impact without applying it.
     page.click("nav >> text=Rules")
     page.wait_for_selector("tr[data-rule=invited_teammates]")
-    assert "the files as they are now" in page.inner_text("#scoring-state")  # scored with the saved file
+    assert "the active version" in page.inner_text("#scoring-state")  # scored with the saved version
     original = page.input_value("textarea")
     page.fill("textarea", original.replace("points: 25\n    when: {event: Invite Sent", "points: 60\n    when: {event: Invite Sent"))
     page.click("#preview-rules")
@@ -168,7 +176,7 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     assert int(page.inner_text("#impact tr:nth-child(2) td:nth-child(4)").replace(",", "")) > 0
     movers = page.query_selector_all("#impact-people tbody tr")  # who changes, with before and after
     assert movers and any("PQL" in row.inner_text() for row in movers)
-    assert (Path(config.specs_root) / "rules" / "conversion.yaml").read_text() == text  # not applied
+    assert versions.active_version(store)[0] == version  # not applied
     shot(page, "07-rules-impact")
     page.fill("textarea", original.replace("points: 25\n    when: {event: Invite Sent", "pionts: 25\n    when: {event: Invite Sent"))
     page.click("#preview-rules")

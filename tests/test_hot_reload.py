@@ -1,4 +1,4 @@
-"""Rule files edited while the worker runs: a valid edit rescores everyone, an invalid one changes nothing."""
+"""Versions published while the worker runs: a valid one rescores everyone, one it cannot load changes nothing."""
 from __future__ import annotations
 
 import shutil
@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from crm_app.config import Config
 from crm_app.services.ingest.writer import ingest_messages
+from crm_app.services.admin import versions
 from crm_app.services.admin.rule_reload import RuleHolder
 from crm_app.services.ops.service_status import service_status
 from crm_app.store import ops as ops_store
+from crm_app.store import rule_versions
 from crm_app.store import schema
 from crm_app.worker import Worker
 from tests.conftest import ROOT
@@ -46,6 +48,22 @@ def edit(path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+def publish(store, root) -> int:
+    """`rules publish` of the files under root, as the service does it."""
+    number, _ = versions.active_version(store)
+    outcome = versions.publish(store, versions.read_admin_files(root), "test", "edited", base=number)
+    assert outcome.version, outcome.errors
+    return outcome.version
+
+
+def publish_unvalidated(store, root) -> int:
+    """A version this code cannot load (as if published by newer code): written around the validator."""
+    number, _ = versions.active_version(store)
+    with store.begin() as conn:
+        return rule_versions.add_version(conn, versions.read_admin_files(root), {"set_hash": "x"}, "newer code",
+                                         "refused here", "publish", time.time(), number)
+
+
 def scores(store) -> dict:
     r = schema.results
     with store.read() as conn:
@@ -71,6 +89,9 @@ def test_edits_while_the_worker_runs(store, specs_root):
 
         rules_file = specs_root / "rules" / "conversion.yaml"
         edit(rules_file, "points: 25\n    when: {event: Invite Sent", "points: 30\n    when: {event: Invite Sent")
+        time.sleep(1)
+        assert {h for _, h in scores(store).values()} == first_hash  # an edit on disk alone changes nothing
+        publish(store, specs_root)
         second = wait_for(lambda: {h for _, h in scores(store).values()} - first_hash and
                           len({h for _, h in scores(store).values()}) == 1 and scores(store))
         assert all(second[pid][0] == first[pid][0] + 5 for pid in first)  # the edit changed every score
@@ -79,6 +100,7 @@ def test_edits_while_the_worker_runs(store, specs_root):
             assert ops_store.rule_set_applied(conn, new_hash)["files"]  # traceable to its files
 
         edit(rules_file, "    points: 30\n", "    pionts: 35\n")  # invalid: unknown key
+        publish_unvalidated(store, specs_root)
         refused = wait_for(lambda: service_status(store)["rule_sets"]["refused"])
         assert any("pionts" in e and "conversion.yaml" in e for e in refused["errors"])
         assert service_status(store)["rule_sets"]["active"]["hash"] == new_hash
@@ -90,6 +112,7 @@ def test_edits_while_the_worker_runs(store, specs_root):
         assert job["outcome"] == "failed" and "pionts" in job["error"]
 
         edit(rules_file, "    pionts: 35\n", "    points: 35\n")  # fixed: applied, refusal cleared
+        publish(store, specs_root)
         wait_for(lambda: service_status(store)["rule_sets"]["refused"] is None)
     finally:
         worker.stop(grace=10)
@@ -103,6 +126,7 @@ def test_a_refused_set_shows_in_readyz_and_status(app, client, runner, tmp_path)
     assert holder.check().applied
     good = holder.specs
     edit(root / "rules" / "conversion.yaml", "bands:", "bandz:")
+    publish_unvalidated(store, root)
     outcome = holder.check()
     assert not outcome.applied and outcome.errors and holder.specs is good
     body = client.get("/readyz", headers={"Authorization": "Bearer test-readyz-token"}).get_json()

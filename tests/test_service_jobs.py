@@ -18,6 +18,7 @@ from crm_app.services.ops.jobs import JOBS, JOBS_BY_NAME, JobContext, run_job
 from crm_app.services.admin.rule_reload import RuleHolder
 from crm_app.services.ops.service_status import service_status
 from crm_app.store import ops as ops_store
+from crm_app.store import rule_versions
 from crm_app.store import schema
 from crm_app.worker import Worker, trigger_for
 from tests.conftest import ROOT
@@ -75,8 +76,9 @@ def test_score_changed_scores_queued_people_and_records_the_run(store):
         assert ops_store.dirty_count(conn) == 0
     assert hashes == {ctx.rules.specs.rules.hash}
     with store.read() as conn:  # the hash on every result leads back to the rule files that produced it
-        assert ops_store.rule_set_applied(conn, ctx.rules.specs.rules.hash)["files"] == list(
-            ctx.rules.specs.rules.files)
+        files = ops_store.rule_set_applied(conn, ctx.rules.specs.rules.hash)["files"]
+        assert files == sorted(p for p in rule_versions.version_files(conn, ctx.rules.version) if p.startswith("rules/"))
+        assert rule_versions.versions_of_rules_hash(conn, ctx.rules.specs.rules.hash) == [ctx.rules.version]
     assert run_job(ctx, JOBS_BY_NAME["score_changed"])["outcome"] == "idle"
     last = service_status(store)["jobs"]["score_changed"]["last"]
     assert last["outcome"] == "idle" and last["runs"] == 2 and last["failures"] == 0

@@ -231,7 +231,7 @@ def test_every_post_needs_the_csrf_token(web):
 
 
 ADMIN_ONLY = ["/dashboard/thresholds?model=conversion", "/dashboard/rules/apply", "/dashboard/score-now",
-              "/dashboard/models/anything/exclude"]
+              "/dashboard/models/anything/exclude", "/dashboard/rules/rollback/1"]
 
 
 @pytest.mark.parametrize("who", [MANAGER, VIEWER], ids=["manager", "viewer"])

@@ -21,20 +21,18 @@ def _open(config: Config):
     return Store(config.database_url)
 
 
-def _ruleset(config: Config):
-    from crm_app.specs.loader import load_spec_set
-    return load_spec_set(config.spec_dirs).rules
+def _ruleset(config: Config, store):
+    """The rules of the active version (the files on disk are published first when the store has none)."""
+    from crm_app.services.admin.rule_reload import RuleHolder
+    return RuleHolder(store, config.spec_dirs).require().rules
 
 
 def cmd_check(args, config: Config) -> int:
-    """Validate rules/, field_specs/, playbooks/ and the CRM files in mapping/; print every error as
+    """Validate rules/, field_specs/, playbooks/, lifecycle/ and the CRM files in mapping/; print every error as
     file:line: key: message."""
-    from crm_app.specs.loader import load_spec_set
-    try:
-        specs = load_spec_set(config.spec_dirs)
-        errors = _crm_file_errors(config, list(specs.rules.names))
-    except SpecSetInvalid as exc:
-        errors = exc.errors
+    from crm_app.services.admin.validate import check_admin_root
+    checked = check_admin_root(Path(config.specs_root))
+    errors, specs = checked.errors, checked.specs
     if errors:
         for error in errors:
             print(error)
@@ -47,28 +45,12 @@ def cmd_check(args, config: Config) -> int:
     return 0
 
 
-def _crm_file_errors(config: Config, models: list[str]) -> list:
-    """Errors of the CRM data mapping and the record-creation policy (both optional files)."""
-    from crm_app.crm.registry import setting
-    from crm_app.errors import ErrorCollector
-    from crm_app.specs.crm.creation import load_creation_policy
-    from crm_app.specs.crm.mapping import parse_mapping
-    from crm_app.specs.yamlsource import load_yaml
-    errors = ErrorCollector()
-    mapping = Path(config.specs_root) / setting("CRM_MAPPING_FILE")
-    if mapping.is_file():
-        doc = load_yaml(mapping, errors, str(mapping))
-        if doc is not None:
-            parse_mapping(doc, str(mapping), "sandbox", errors)
-    load_creation_policy(Path(config.specs_root) / setting("CRM_CREATE_FILE"), models, errors)
-    return errors.sorted()
-
-
 def cmd_score(args, config: Config) -> int:
     """Score everyone, or only people whose data changed."""
     from crm_app.services.scoring.explain import format_summary
     from crm_app.services.scoring.run import score
-    store, rules = _open(config), _ruleset(config)
+    store = _open(config)
+    rules = _ruleset(config, store)
     mode = "changed" if args.changed else "full"
     summary = score(store, rules, _as_of(args.as_of), mode=mode, dry_run=args.dry_run)
     print(format_summary(summary))
@@ -82,7 +64,8 @@ def cmd_explain(args, config: Config) -> int:
     """Print one person's breakdown: a fresh rescore with every reason, beside the stored result and the CRM."""
     from crm_app.services.scoring.explain import explain_person, find_person, format_explanation, iso
     from crm_app.services.scoring.explain_stored import differences, format_crm, format_stored, stored_views
-    store, rules = _open(config), _ruleset(config)
+    store = _open(config)
+    rules = _ruleset(config, store)
     person_id = find_person(store, args.person)
     if person_id is None:
         print(f"No person with user id, email or id {args.person!r}.", file=sys.stderr)
@@ -192,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_users(sub)
     from crm_app.cli.service import register as register_service
     register_service(sub)
+    from crm_app.cli.rules import register as register_rules  # rules publish|history|diff|rollback|patch
+    register_rules(sub)
     return parser
 
 

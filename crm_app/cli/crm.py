@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from pathlib import Path
 
 from crm_app.config import Config
 from crm_app.crm.base import CrmError
@@ -15,7 +14,7 @@ from crm_app.services.crm.create import create_missing, policy_from
 from crm_app.services.crm.provision import provision, provision_task_key
 from crm_app.services.crm.sync import sync_crm
 from crm_app.services.crm.writeback import push_scores
-from crm_app.specs.loader import load_spec_set
+from crm_app.services.admin.rule_reload import RuleHolder
 from crm_app.specs.crm.mapping import load_mapping
 from crm_app.store import Store
 
@@ -56,7 +55,7 @@ def _crm_errors(command):
 @_crm_errors
 def cmd_provision(args) -> int:
     config, store, adapter = _context()
-    fields = load_spec_set(config.spec_dirs).fields
+    fields = RuleHolder(store, config.spec_dirs).require().fields  # the active version's
     plan = provision(store, adapter, fields, dry_run=args.dry_run)
     if not args.dry_run:
         plan += provision_task_key(store, adapter)
@@ -72,7 +71,9 @@ def cmd_provision(args) -> int:
 @_crm_errors
 def cmd_sync(args) -> int:
     config, store, adapter = _context()
-    mapping = load_mapping(Path(config.specs_root) / setting("CRM_MAPPING_FILE"), adapter.name)
+    holder = RuleHolder(store, config.spec_dirs)
+    holder.require()
+    mapping = load_mapping(holder.root / setting("CRM_MAPPING_FILE"), adapter.name)  # the active version's
     summary = sync_crm(store, adapter, mapping, full=args.full)
     for object_type, read in summary.read.items():
         print(f"{object_type}: read {read}, changed {summary.changed[object_type]}")
@@ -82,8 +83,9 @@ def cmd_sync(args) -> int:
 @_crm_errors
 def cmd_writeback(args) -> int:
     config, store, adapter = _context()
-    specs = load_spec_set(config.spec_dirs)
-    policy = policy_from(config.specs_root, setting("CRM_CREATE_FILE"), list(specs.rules.names))
+    holder = RuleHolder(store, config.spec_dirs)
+    specs = holder.require()  # the active version, mapping/create.yaml included
+    policy = policy_from(str(holder.root), setting("CRM_CREATE_FILE"), list(specs.rules.names))
     created = create_missing(store, adapter, policy, dry_run=args.dry_run)
     verb = "would get" if args.dry_run else "got"
     print(f"{adapter.name}: {created.candidates} product user(s) without a CRM record {verb} one: "

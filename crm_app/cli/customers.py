@@ -27,15 +27,16 @@ def cmd_health_kpis(args, config: Config) -> int:
     """Print KPIs by health score: upsell and churn rates, churn AUC, churn rate per segment."""
     from crm_app.services.lifecycle.customer_health_kpis import format_kpis, health_kpis
     from crm_app.services.ingest.messages import parse_timestamp
-    from crm_app.specs.loader import load_spec_set
+    from crm_app.services.admin.rule_reload import RuleHolder
     from crm_app.store import Store
-    rules = load_spec_set(config.spec_dirs).rules
+    store = Store(config.database_url)
+    rules = RuleHolder(store, config.spec_dirs).require().rules
     if args.model not in rules.names:
         print(f"no model named {args.model!r}; models: {', '.join(rules.names)}")
         return 1
     order = tuple(s.id for s in rules.model(args.model).segments)
     since = parse_timestamp(args.since, "--since") if args.since else None
-    kpis = health_kpis(Store(config.database_url), segment_order=order, model=args.model,
+    kpis = health_kpis(store, segment_order=order, model=args.model,
                        churn_field=args.churn_field, upsell_field=args.upsell_field, since=since)
     print("\n".join(format_kpis(kpis)))
     return 0

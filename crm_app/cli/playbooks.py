@@ -8,8 +8,8 @@ import time
 
 
 def _runtime(config):
+    from crm_app.services.admin.rule_reload import RuleHolder
     from crm_app.services.playbooks.runtime import make_runtime
-    from crm_app.specs.loader import load_spec_set
     from crm_app.store import Store
     try:
         from crm_app.crm.registry import make_adapter  # CRM=sandbox|salesforce|hubspot
@@ -17,7 +17,7 @@ def _runtime(config):
         print("error: no CRM adapters are installed yet (crm_app.crm.registry)", file=sys.stderr)
         raise SystemExit(2)
     store = Store(config.database_url)
-    return make_runtime(store, load_spec_set(config.spec_dirs), make_adapter())
+    return make_runtime(store, RuleHolder(store, config.spec_dirs).require(), make_adapter())
 
 
 def cmd_playbooks_run(args, config) -> int:

@@ -33,8 +33,9 @@ def _initial(conn: Connection) -> None:
     from crm_app.store.scoring.segments import segment_members
     from crm_app.store.dashboard.security import TABLES as dashboard_security
     from crm_app.store.crm_deletions import crm_deleted
+    from crm_app.store.rule_versions import TABLES as rule_versions
     later = (*later, *crm_tables, *playbook_tables, *identity_tables, segment_members, *service,
-             *dashboard_security, crm_deleted)
+             *dashboard_security, crm_deleted, *rule_versions)
     tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_migrations" and t not in later]
     schema.metadata.create_all(conn, tables=tables)
     index = events_by_person_index(conn.dialect.name)
@@ -112,6 +113,11 @@ def _dashboard_security(conn: Connection) -> None:
     create_tables(conn)
 
 
+def _rule_versions(conn: Connection) -> None:
+    from crm_app.store.rule_versions import create_tables
+    create_tables(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
@@ -127,6 +133,7 @@ MIGRATIONS: list[Migration] = [
     (70, "dashboard: revocable sessions, failed sign-ins, users, audit log", _dashboard_security),
     (85, "CRM records deleted in the CRM, so their people are not given a new one", _crm_deleted),
     (86, "people: expression index on the canonical email, for sync's matching", _canonical_email_index),
+    (100, "admin files: published versions of the whole set, with their files", _rule_versions),
     (120, "dashboard: people search by name and company (expression indexes)", _people_search),
 ]
 

@@ -94,7 +94,8 @@ def lease_state(conn: Connection, name: str) -> dict | None:
 
 
 def record_rule_set(conn: Connection, set_hash: str, files: list[str], rules_hash: str | None = None,
-                    rules_files: list[str] | None = None, now: float | None = None) -> bool:
+                    rules_files: list[str] | None = None, now: float | None = None,
+                    version: int | None = None) -> bool:
     """Record an applied set once per hash, and its rules alone under the hash results carry; make it active.
 
     Results record the hash of the rules/ files (`results.rules_hash`); the whole set (with field specs and
@@ -106,7 +107,7 @@ def record_rule_set(conn: Connection, set_hash: str, files: list[str], rules_has
         if digest and conn.execute(select(func.count()).select_from(t).where(t.c.hash == digest)).scalar() == 0:
             conn.execute(t.insert().values(hash=digest, applied_at=now, files=names or []))
             fresh = fresh or digest == set_hash
-    active = {"hash": set_hash, "rules_hash": rules_hash, "since": now}
+    active = {"hash": set_hash, "rules_hash": rules_hash, "since": now, "version": version}
     upsert(conn, schema.meta, [{"key": ACTIVE_KEY, "value": json.dumps(active)},
                                {"key": REFUSED_KEY, "value": ""}], ["key"], ["value"])
     return fresh

@@ -29,10 +29,10 @@ def register_slack(app, store, env: dict | None = None) -> bool:
         return False
     from crm_app.services.playbooks.runtime import make_runtime
     from crm_app.web.slack_app import build_bolt_app
-    from crm_app.specs.loader import load_spec_set
+    from crm_app.services.admin.rule_reload import RuleHolder
 
     config = app.config["PQL_CONFIG"]
-    rt = make_runtime(store, load_spec_set(config.spec_dirs), make_adapter(env), env)
+    rt = make_runtime(store, RuleHolder(store, config.spec_dirs).require(), make_adapter(env), env)
     app.register_blueprint(slack_blueprint(build_bolt_app(rt, slack_setting("SLACK_SIGNING_SECRET", env),
                                                           rt.sender.interactive)))
     return True

@@ -1,44 +1,53 @@
-"""The admin file set the dashboard shows: reloaded when a file changes, last good set kept when the new one fails."""
+"""The admin file set the dashboard shows: the active version, last good set kept when a new one is refused."""
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from crm_app.errors import SpecSetInvalid
-from crm_app.specs.loader import SpecDirs, SpecSet, load_spec_set, yaml_files
+from crm_app.services.admin.rule_reload import RuleHolder
+from crm_app.specs.loader import SpecDirs, SpecSet
+from crm_app.store import Store
 
 
 @dataclass(frozen=True)
 class LoadedSpecs:
     specs: SpecSet | None  # the last good set (None when no set has ever loaded)
     loaded_at: float  # when that set was loaded
-    errors: tuple  # errors of the newest files, when they were refused
+    errors: tuple  # errors of the newest version, when it was refused
     checked_at: float
+    version: int | None = None  # the version `specs` came from
+    root: Path | None = None  # a private folder holding that version's files
 
 
 class SpecCache:
-    """Reload on change only: a stat of each admin file per request, a parse only when one changed."""
+    """At most one lookup of the active version's number per `interval` seconds (a page view makes several
+    reads, and a busy dashboard many); a load only when it changed. A publish by this process invalidates it,
+    so its author sees the new version at once; another process's publish shows within `interval`."""
 
-    def __init__(self, dirs: SpecDirs):
-        self.dirs = dirs
+    def __init__(self, store: Store, dirs: SpecDirs, env: dict | None = None, interval: float = 1.0):
+        self.holder = RuleHolder(store, dirs, env)
+        self.interval = interval
         self._lock = threading.Lock()
-        self._key: tuple | None = None
         self._state = LoadedSpecs(None, 0.0, (), 0.0)
+        self._looked = float("-inf")  # monotonic time of the last lookup
 
-    def _fingerprint(self) -> tuple:
-        files = yaml_files(self.dirs.rules) + yaml_files(self.dirs.field_specs) + yaml_files(self.dirs.playbooks)
-        return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    def invalidate(self) -> None:
+        """Look again on the next request (this process just published a version)."""
+        self._looked = float("-inf")
 
     def get(self) -> LoadedSpecs:
-        """The current state, reloading first when any admin file changed."""
-        key = self._fingerprint()
+        """The current state, switching first when a new version was published."""
         with self._lock:
-            if key != self._key:
-                now = time.time()
-                try:
-                    self._state = LoadedSpecs(load_spec_set(self.dirs), now, (), now)
-                except SpecSetInvalid as exc:
-                    self._state = LoadedSpecs(self._state.specs, self._state.loaded_at, tuple(exc.errors), now)
-                self._key = key
+            if time.monotonic() - self._looked < self.interval:
+                return self._state
+            outcome = self.holder.check()
+            self._looked = time.monotonic()
+            now = time.time()
+            holder = self.holder
+            if outcome.changed or self._state.specs is not holder.specs:
+                loaded_at = now if holder.specs is not self._state.specs else self._state.loaded_at
+                self._state = LoadedSpecs(holder.specs, loaded_at, tuple(holder.refused_errors), now,
+                                          holder.version, holder.root)
             return self._state

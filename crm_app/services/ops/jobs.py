@@ -89,7 +89,13 @@ def job_reload_rules(ctx: JobContext) -> dict:
     if outcome.errors:
         raise RuntimeError(f"rule set refused ({len(outcome.errors)} error(s)); still scoring with "
                            f"{outcome.set_hash or 'no set'}: " + "; ".join(outcome.errors[:5]))
-    return {"idle": not outcome.changed, "applied": outcome.applied, "rules_hash": outcome.set_hash}
+    return {"idle": not outcome.changed, "applied": outcome.applied, "rules_hash": outcome.set_hash,
+            "version": outcome.version}
+
+
+def _admin_root(ctx: JobContext) -> Path:
+    """Where the active version's files are (mapping/ included); the checkout before any version applied."""
+    return ctx.rules.root or Path(ctx.config.specs_root)
 
 
 def job_crm_sync(ctx: JobContext) -> dict:
@@ -97,7 +103,7 @@ def job_crm_sync(ctx: JobContext) -> dict:
     from crm_app.services.crm.sync import sync_crm
     from crm_app.specs.crm.mapping import load_mapping
     adapter = _adapter(ctx)
-    path = Path(ctx.config.specs_root) / setting("CRM_MAPPING_FILE", ctx.env or None)
+    path = _admin_root(ctx) / setting("CRM_MAPPING_FILE", ctx.env or None)
     if not path.is_file():
         raise NotConfigured(f"no CRM mapping file at {path} (CRM_MAPPING_FILE)")
     started = time.time()
@@ -115,7 +121,7 @@ def job_write_back(ctx: JobContext) -> dict:
     if not specs.fields:
         raise NotConfigured("no field specs in field_specs/: nothing to write")
     adapter = _adapter(ctx)
-    policy = policy_from(ctx.config.specs_root, setting("CRM_CREATE_FILE", ctx.env or None), list(specs.rules.names))
+    policy = policy_from(str(_admin_root(ctx)), setting("CRM_CREATE_FILE", ctx.env or None), list(specs.rules.names))
     with CRM:
         created = create_missing(ctx.store, adapter, policy)
         summary = push_scores(ctx.store, adapter, specs.fields)

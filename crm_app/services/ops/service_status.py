@@ -61,7 +61,7 @@ def format_service_status(status: dict) -> list[str]:
         lines.append(text)
     rules = status["rule_sets"]
     active = rules["active"]
-    lines.append(f"rule set: {active['hash']} applied {_when(active['since'])}" if active
+    lines.append(f"rule set: {active['hash']}{_version(active)} applied {_when(active['since'])}" if active
                  else "rule set: none applied by a worker yet")
     refused = rules["refused"]
     if refused:
@@ -69,3 +69,7 @@ def format_service_status(status: dict) -> list[str]:
                      "scoring continues with the active set")
         lines.extend(f"  {e}" for e in refused["errors"])
     return lines
+
+
+def _version(active: dict) -> str:
+    return f" (version {active['version']})" if active.get("version") else ""

@@ -7,6 +7,7 @@ from crm_app.config import Config
 from crm_app.specs.loader import check_spec_set
 from crm_app.store import Store, schema
 from crm_app.store.migrations import current_version
+from crm_app.store import rule_versions
 from crm_app.store.scoring.results import last_run
 
 
@@ -18,6 +19,8 @@ def gather_status(store: Store, config: Config) -> dict:
         ingest = conn.execute(select(func.coalesce(func.sum(schema.ingest_log.c.accepted), 0),
                                      func.coalesce(func.sum(schema.ingest_log.c.rejected), 0))).one()
         run = last_run(conn)
+        if run:  # the published versions whose rules produced it (a rollback repeats an older one's rules)
+            run = dict(run, rule_versions=rule_versions.versions_of_rules_hash(conn, run["rules_hash"] or ""))
         version = current_version(conn)
     errors = check_spec_set(config.spec_dirs)
     from crm_app.services.ops.service_status import service_status
@@ -34,7 +37,7 @@ def format_status(store: Store, config: Config) -> str:
     run = status["last_score_run"]
     if run:
         lines.append(f"last score run: {run['mode']} of {run['scored']} people, {run['changed']} changed, "
-                     f"{run['new_pqls']} new PQLs, rules {run['rules_hash']}")
+                     f"{run['new_pqls']} new PQLs, rules {run['rules_hash']}{_versions(run)}")
     else:
         lines.append("last score run: never")
     files = status["admin_files"]
@@ -47,3 +50,8 @@ def format_status(store: Store, config: Config) -> str:
     from crm_app.services.ops.service_status import format_service_status
     lines.extend(format_service_status(status))
     return "\n".join(lines)
+
+
+def _versions(run: dict) -> str:
+    numbers = run.get("rule_versions") or []
+    return f" (version {', '.join(map(str, numbers))})" if numbers else ""

@@ -7,12 +7,12 @@ from pathlib import Path
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from crm_app.services.dashboard import overview as service
-from crm_app.services.admin import rule_files
+from crm_app.services.admin import rule_files, versions
 from crm_app.services.admin.rule_impact import LISTED, SAMPLE, compare_rule_sets
 from crm_app.services.dashboard.users import record, text_diff
 from crm_app.services.scoring.run import score
-from crm_app.specs.loader import display_path, yaml_files
-from crm_app.web.dashboard.blueprint import admin_required, bp, config, now, specs, store
+from crm_app.web.dashboard import blueprint
+from crm_app.web.dashboard.blueprint import admin_required, bp, now, specs, store
 from crm_app.web.dashboard.pages import chosen_model, loaded_rules
 from crm_app.web.dashboard.redirects import local_path
 
@@ -42,9 +42,9 @@ def thresholds():
     rules = loaded_rules()
     model = chosen_model(rules)
     current = rule_files.current_thresholds(rules, model)
-    path = rule_files.model_file(config().spec_dirs, rules, model)
     return render_template("dashboard/thresholds.html", model=model, models=service.person_models(rules),
-                           current=current, saved=current.__dict__, path=display_path(path), errors=[],
+                           current=current, saved=current.__dict__, path=rule_files.model_path(rules, model),
+                           errors=[], version=specs().version,
                            preview=service.threshold_preview(store(), model, current.high, current.medium,
                                                              current.pql, current.min_fit),
                            distribution=distribution(model, current))
@@ -82,59 +82,94 @@ def thresholds_lift():
 @bp.route("/thresholds", methods=["POST"])
 @admin_required
 def thresholds_save():
+    """New thresholds become a new version by the signed-in admin, on top of the version the page showed."""
+    state = specs()
     rules = loaded_rules()
     model = chosen_model(rules)
     values = _thresholds()
     before = rule_files.current_thresholds(rules, model).__dict__
-    outcome = rule_files.save_thresholds(config().spec_dirs, rules, model, values)
-    if outcome.errors:
-        return render_template("dashboard/thresholds.html", model=model, models=service.person_models(rules),
-                               current=values, saved=rule_files.current_thresholds(rules, model).__dict__,
-                               path=display_path(outcome.path), errors=outcome.errors,
-                               preview=service.threshold_preview(store(), model, values.high, values.medium,
-                                                                 values.pql, values.min_fit),
-                               distribution=distribution(model, values)), 422
+    base = _base(state.version)
+    path, candidate, errors = rule_files.threshold_files(versions.version_files(store(), state.version), rules,
+                                                         model, values)
     changes = {k: [before[k], v] for k, v in values.__dict__.items() if before.get(k) != v}
-    record(store(), g.user, "thresholds_changed", model, {"file": display_path(outcome.path), "changes": changes})
-    flash(f"Saved {display_path(outcome.path)}: it takes effect on the next scoring cycle.", "ok")
+    published = None if errors else versions.publish(
+        store(), candidate, g.user, request.form.get("message") or f"thresholds of {model}: {_changes(changes)}",
+        "edit", base, "thresholds_changed", {"file": path, "changes": changes}, audit_target=model)
+    if errors or published.version is None:
+        errors = errors or published.errors
+        status = 409 if published is not None and published.validation and not published.validation.errors else 422
+        return render_template("dashboard/thresholds.html", model=model, models=service.person_models(rules),
+                               current=values, saved=before, path=path, errors=errors, version=state.version,
+                               preview=service.threshold_preview(store(), model, values.high, values.medium,
+                                                                 values.pql, values.min_fit)), status
+    blueprint.published()
+    flash(f"Published version {published.version} ({path}): every process applies it, and it takes effect on "
+          "the next scoring cycle.", "ok")
     return redirect(url_for("dashboard.thresholds", model=model))
+
+
+def _changes(changes: dict) -> str:
+    return ", ".join(f"{k} {rule_files.number_text(a)} → {rule_files.number_text(b)}"
+                     for k, (a, b) in changes.items()) or "unchanged"
+
+
+def _base(shown: int | None) -> int | None:
+    """The version the admin's page was based on (a form field), else the one this process shows."""
+    raw = (request.form.get("base") or "").strip()
+    if not raw:
+        return shown
+    if not raw.isdigit() or len(raw) > 12:
+        abort(400, description=f"base must be a version number, not {raw[:40]!r}")
+    return int(raw)
 
 
 @bp.route("/score-now", methods=["POST"])
 @admin_required
 def score_now():
-    """Run the scoring service now with the files on disk, instead of waiting for the worker's next cycle."""
+    """Run the scoring service now with the active version, instead of waiting for the worker's next cycle."""
     state = specs()
     if state.errors or state.specs is None:
         abort(409, description="The admin files have errors; fix them before scoring.")
     summary = score(store(), state.specs.rules, now(), workers=1)
-    flash(f"Scored {summary.people:,} people in {summary.seconds:.1f}s with rules {summary.rules_hash}.", "ok")
-    record(store(), g.user, "scored_now", None, {"people": summary.people, "rules_hash": summary.rules_hash})
+    flash(f"Scored {summary.people:,} people in {summary.seconds:.1f}s with rules {summary.rules_hash} "
+          f"(version {state.version}).", "ok")
+    record(store(), g.user, "scored_now", None, {"people": summary.people, "rules_hash": summary.rules_hash,
+                                                 "version": state.version})
     return redirect(local_path(request.form.get("back")))
 
 
-def _rule_file(name: str) -> Path:
-    """A rule file by name; only files that exist directly in rules/ can be previewed or applied."""
-    files = {p.name: p for p in yaml_files(config().spec_dirs.rules)}
-    if name not in files:
-        abort(404, description=f"No rule file {name!r}; files: {', '.join(sorted(files))}")
-    return files[name]
+def active_files() -> tuple[int, dict[str, bytes]]:
+    """(version, files) of the set this process shows."""
+    state = specs()
+    if state.version is None:
+        abort(503, description="No valid rule set has been published yet: run `python -m crm_app rules publish`.")
+    return state.version, versions.version_files(store(), state.version)
+
+
+def _rule_file(name: str, files: dict[str, bytes]) -> str:
+    """A rule file's path in the version by its name; only rule files of the active version can be edited."""
+    names = sorted(p.split("/", 1)[1] for p in files if p.startswith("rules/"))
+    if name not in names:
+        abort(404, description=f"No rule file {name[:80]!r}; files: {', '.join(names)}")
+    return f"rules/{name}"
 
 
 def _render_rules(edit_name: str | None = None, edit_text: str | None = None, errors=(), impact=None, status=200):
     state = specs()
     rules = state.specs.rules if state.specs else None
-    files = yaml_files(config().spec_dirs.rules)
+    version, files = active_files() if state.version is not None else (None, {})
+    names = [p.split("/", 1)[1] for p in sorted(files) if p.startswith("rules/")]
     primary = next((m for m in rules.models if m.subject == "person" and m.pql is not None), None) if rules else None
-    edit_name = edit_name or (Path(primary.source).name if primary else files[0].name if files else None)
+    edit_name = edit_name or (Path(primary.source).name if primary else names[0] if names else None)
     if edit_text is None and edit_name:
-        edit_text = _rule_file(edit_name).read_text()
+        edit_text = files[_rule_file(edit_name, files)].decode("utf-8", "replace")
     error_lines = sorted({e.line for e in errors if e.file and Path(e.file).name == edit_name})
     firing = service.rule_firing(store(), rules) if rules else {}
     scoring = service.scoring_state(store(), rules) if rules else None
-    return render_template("dashboard/rules.html", state=state, rules=rules, firing=firing, files=files, scoring=scoring,
-                           edit_name=edit_name, edit_text=edit_text, errors=errors, impact=impact,
-                           sample=SAMPLE, listed=LISTED, error_lines=error_lines), status
+    return render_template("dashboard/rules.html", state=state, rules=rules, firing=firing, files=names,
+                           scoring=scoring, edit_name=edit_name, edit_text=edit_text, errors=errors, impact=impact,
+                           sample=SAMPLE, listed=LISTED, error_lines=error_lines, version=version,
+                           history=versions.history(store(), 20)), status
 
 
 @bp.route("/rules")
@@ -144,25 +179,32 @@ def rules_page():
 
 @bp.route("/rules/preview", methods=["POST"])
 def rules_preview():
-    """Validate an edited rule file and show what it would change on a sample, without applying it."""
+    """Validate an edited rule file within the active version and show what it would change on a sample."""
     name, text = request.form.get("file", ""), request.form.get("text", "")
-    path = _rule_file(name)
-    errors, candidate = rule_files.load_candidate(config().spec_dirs, path, text)
-    if errors:
-        return _render_rules(name, text, errors, status=422)
-    impact = compare_rule_sets(store(), loaded_rules(), candidate, now())
+    _, files = active_files()
+    checked = versions.validate_files(rule_files.with_file(files, _rule_file(name, files), text))
+    if checked.errors:
+        return _render_rules(name, text, checked.errors, status=422)
+    impact = compare_rule_sets(store(), loaded_rules(), checked.specs.rules, now())
     return _render_rules(name, text, impact=impact)
 
 
 @bp.route("/rules/apply", methods=["POST"])
 @admin_required
 def rules_apply():
+    """An edited rule file becomes a new version by the signed-in admin; the checkout is never written."""
     name, text = request.form.get("file", ""), request.form.get("text", "")
-    path = _rule_file(name)
-    before = path.read_text()
-    outcome = rule_files.write_if_valid(config().spec_dirs, path, text)
-    if outcome.errors:
-        return _render_rules(name, text, outcome.errors, status=422)
-    record(store(), g.user, "rule_file_changed", name, {"diff": text_diff(before, text, display_path(path))})
-    flash(f"Applied {display_path(outcome.path)}: it takes effect on the next scoring cycle.", "ok")
+    version, files = active_files()
+    path = _rule_file(name, files)
+    before = files[path].decode("utf-8", "replace")
+    published = versions.publish(store(), rule_files.with_file(files, path, text), g.user,
+                                 request.form.get("message") or f"edited {path}", "edit", _base(version),
+                                 "rule_file_changed", {"file": path, "diff": text_diff(before, text, path)},
+                                 audit_target=name)
+    if published.version is None:
+        conflict = published.validation is not None and not published.validation.errors
+        return _render_rules(name, text, published.errors, status=409 if conflict else 422)
+    blueprint.published()
+    flash(f"Published version {published.version} ({path}): every process applies it, and it takes effect on "
+          "the next scoring cycle.", "ok")
     return redirect(url_for("dashboard.rules_page", file=name))

@@ -27,11 +27,21 @@ def config():
 
 
 def specs():
-    """The admin file set, reloaded when a file changed (one cache per app)."""
+    """The active admin file set, switched when a new version is published (one cache per app)."""
+    return _spec_cache().get()
+
+
+def _spec_cache() -> SpecCache:
     cache = current_app.extensions.get("pql_specs")
     if cache is None:
-        cache = current_app.extensions["pql_specs"] = SpecCache(config().spec_dirs)
-    return cache.get()
+        cache = current_app.extensions["pql_specs"] = SpecCache(
+            store(), config().spec_dirs, interval=current_app.config.get("PQL_SPECS_POLL_SECONDS", 1.0))
+    return cache
+
+
+def published() -> None:
+    """This process published a version: the next request applies it."""
+    _spec_cache().invalidate()
 
 
 def now() -> int:

@@ -101,7 +101,8 @@ def thresholds_save():
         return render_template("dashboard/thresholds.html", model=model, models=service.person_models(rules),
                                current=values, saved=before, path=path, errors=errors, version=state.version,
                                preview=service.threshold_preview(store(), model, values.high, values.medium,
-                                                                 values.pql, values.min_fit)), status
+                                                                 values.pql, values.min_fit),
+                               distribution=distribution(model, values)), status
     blueprint.published()
     flash(f"Published version {published.version} ({path}): every process applies it, and it takes effect on "
           "the next scoring cycle.", "ok")

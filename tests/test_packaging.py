@@ -28,6 +28,7 @@ def test_the_wheel_holds_the_package_its_templates_and_assets(wheel):
     assert any(n.startswith("crm_app/web/dashboard/templates/dashboard/") for n in names)
     assert any(n.startswith("crm_app/web/dashboard/static/") for n in names)
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
+    assert any(".dist-info/" in n and n.endswith("LICENSE") for n in names), "the Apache-2.0 LICENSE ships"
 
 
 def test_the_installed_pql_command_runs_outside_the_checkout(wheel, tmp_path):

@@ -51,7 +51,7 @@ def test_a_bad_setting_is_a_clear_error_not_a_traceback(tmp_path):
     ran = subprocess.run([sys.executable, "-m", "crm_app", "status"], capture_output=True, text=True, env=env,
                          cwd=ROOT, timeout=120)
     assert ran.returncode == 2
-    assert "MAX_MESSAGE_BYTES='abc' is not a whole number" in ran.stderr and "Traceback" not in ran.stderr
+    assert "MAX_MESSAGE_BYTES='abc': expected a whole number" in ran.stderr and "Traceback" not in ran.stderr
 
 
 def test_output_piped_into_head_ends_quietly(tmp_path):

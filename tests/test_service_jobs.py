@@ -42,7 +42,7 @@ def test_every_job_of_the_issue_is_registered():
 
 @pytest.mark.parametrize("setting,value,message", [
     ("SCORE_CHANGED_SECONDS", "soon", "expected a number of seconds"),
-    ("SCORE_CHANGED_SECONDS", "0", "must be more than 0"),
+    ("SCORE_CHANGED_SECONDS", "0", "expected a number of seconds, more than 0"),
     ("FULL_RESCORE_AT", "25:00", "expected a UTC time as HH:MM"),
     ("SNAPSHOT_AT", "noon", "expected a UTC time as HH:MM"),
 ])

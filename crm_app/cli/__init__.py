@@ -193,5 +193,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(exc.errors)} error(s) in the admin files; run 'python -m crm_app check'.", file=sys.stderr)
         return 2
     except (IngestError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a ConfigError holds one line per bad setting
+            print(f"error: {line}", file=sys.stderr)
         return 2

@@ -29,6 +29,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "DASHBOARD_MANAGER_PASSWORD": ("", "its password; empty disables the manager login"),
     "TRUSTED_PROXY_HOPS": ("0", "reverse proxies in front of the web process whose X-Forwarded-* headers count"),
     "READYZ_TOKEN": ("", "bearer token that unlocks the details of /readyz; empty = only a signed-in admin"),
+    "METRICS_TOKEN": ("", "bearer token GET /metrics requires; empty = open (restrict it at the network)"),
     # The running service (worker, serve): see README "Running the service".
     "SCORE_WORKERS": ("", "processes for large scoring runs; empty = one per core, at most 4"),
     "SCORE_CHANGED_SECONDS": ("5", "worker: how often people whose data changed are rescored"),
@@ -154,6 +155,7 @@ class Config:
     dashboard_manager_password: str = field(repr=False)
     trusted_proxy_hops: int
     readyz_token: str = field(repr=False)
+    metrics_token: str = field(repr=False)
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Config":

@@ -99,17 +99,17 @@ class Worker:
             with self.store.begin() as conn:
                 held = ops_store.try_lease(conn, LEASE, self.holder, self.lease_seconds)
         except Exception as exc:  # noqa: BLE001 - cannot renew: act as if lost, so two never run at once
-            log.error('{"event": "lease", "error": %r}', str(exc))
+            log.error("lease not renewed: %s", exc, extra={"event": "lease", "error": str(exc)})
             held = False
         if held and not self.leader.is_set():
             self.leader.set()
-            log.info('{"event": "lease", "state": "acquired", "holder": "%s"}', self.holder)
+            log.info("lease acquired", extra={"event": "lease", "state": "acquired", "holder": self.holder})
             if self.scheduler.running:
                 for name in ("reload_rules", "score_changed"):
                     self.wake(name, debounce=0)
         elif not held and self.leader.is_set():
             self.leader.clear()
-            log.warning('{"event": "lease", "state": "lost", "holder": "%s"}', self.holder)
+            log.warning("lease lost", extra={"event": "lease", "state": "lost", "holder": self.holder})
 
     def _hold_lease(self) -> None:
         while not self.ctx.stopping.wait(self.lease_seconds / 3):
@@ -134,8 +134,8 @@ class Worker:
             except Exception:  # noqa: BLE001 - the lease then expires on its own
                 pass
             self.leader.clear()
-        log.info('{"event": "stopped", "holder": "%s", "finished_current_job": %s}', self.holder,
-                 str(finished).lower())
+        log.info("worker stopped", extra={"event": "stopped", "holder": self.holder,
+                                          "finished_current_job": finished})
         return finished
 
 
@@ -146,7 +146,8 @@ def run_worker(config: Config) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     worker.start()
-    log.info('{"event": "started", "holder": "%s", "lease_seconds": %s}', worker.holder, worker.lease_seconds)
+    log.info("worker started", extra={"event": "started", "holder": worker.holder,
+                                      "lease_seconds": worker.lease_seconds})
     stop.wait()
     worker.stop()
     worker.store.dispose()

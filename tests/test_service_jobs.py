@@ -150,7 +150,8 @@ def test_a_failing_job_is_recorded_logged_as_one_json_line_and_does_not_raise(sq
     with caplog.at_level(logging.INFO, logger="crm_app.jobs"):
         run = run_job(ctx, JOBS_BY_NAME["score_changed"])
     assert run["outcome"] == "failed" and "SpecSetInvalid" in run["error"]
-    line = json.loads(caplog.records[-1].getMessage())
+    from crm_app.logs import json_formatter
+    line = json.loads(json_formatter().format(caplog.records[-1]))
     assert line["job"] == "score_changed" and line["outcome"] == "failed" and "seconds" in line
     assert service_status(sqlite_store)["jobs"]["score_changed"]["last"]["failures"] == 1
 

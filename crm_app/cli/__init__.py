@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -182,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; admin-file and input errors print clearly and exit non-zero."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args, Config.from_env())
+        config = Config.from_env()
+        if not logging.getLogger().handlers:  # a host (a test runner) that set logging up keeps its own
+            from crm_app.logs import configure_logging
+            configure_logging(config.log_level)
+        return args.func(args, config)
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, and keep the interpreter's final flush from failing.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -1,7 +1,6 @@
 """The worker's jobs: what each does, when it runs, and the record every run leaves (status, /readyz, logs)."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -223,7 +222,7 @@ def run_job(ctx: JobContext, job: Job) -> dict:
         run["record_error"] = str(exc)
     level = logging.ERROR if outcome == "failed" else logging.INFO
     if outcome != "idle" or log.isEnabledFor(logging.DEBUG):
-        log.log(level, json.dumps({"event": "job", "job": job.name, **run}, default=str, sort_keys=True))
+        log.log(level, "job %s %s", job.name, outcome, extra={"event": "job", "job": job.name, **run})
     return run
 
 

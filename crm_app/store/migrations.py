@@ -91,6 +91,11 @@ def _service(conn: Connection) -> None:
     create_tables(conn)
 
 
+def _job_requests(conn: Connection) -> None:
+    from crm_app.store.ops import create_request_table
+    create_request_table(conn)
+
+
 def _dashboard_security(conn: Connection) -> None:
     from crm_app.store.dashboard.security import create_tables
     create_tables(conn)
@@ -109,6 +114,7 @@ MIGRATIONS: list[Migration] = [
     (52, "dashboard: playbook ledger by person, for the person page", _person_actions_index),
     (60, "service: job runs, scheduler lease, daily score snapshots", _service),
     (70, "dashboard: revocable sessions, failed sign-ins, users, audit log", _dashboard_security),
+    (150, "service: job requests from the web (Score everyone now) with their progress", _job_requests),
 ]
 
 

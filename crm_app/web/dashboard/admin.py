@@ -4,13 +4,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from crm_app.services.dashboard import overview as service
 from crm_app.services.admin import rule_files
 from crm_app.services.admin.rule_impact import SAMPLE, compare_rule_sets
 from crm_app.services.dashboard.users import record, text_diff
-from crm_app.services.scoring.run import score
+from crm_app.store import ops as ops_store
 from crm_app.specs.loader import display_path, yaml_files
 from crm_app.web.dashboard.blueprint import admin_required, bp, config, now, specs, store
 from crm_app.web.dashboard.pages import chosen_model, loaded_rules
@@ -43,7 +43,10 @@ def thresholds():
     model = chosen_model(rules)
     current = rule_files.current_thresholds(rules, model)
     path = rule_files.model_file(config().spec_dirs, rules, model)
+    with store().read() as conn:
+        score_request = score_request_view(ops_store.latest_request(conn, "score_now"))
     return render_template("dashboard/thresholds.html", model=model, models=service.person_models(rules),
+                           score_request=score_request,
                            current=current, saved=current.__dict__, path=display_path(path), errors=[],
                            preview=service.threshold_preview(store(), model, current.high, current.medium,
                                                              current.pql, current.min_fit))
@@ -92,14 +95,45 @@ def thresholds_save():
 @bp.route("/score-now", methods=["POST"])
 @admin_required
 def score_now():
-    """Run the scoring service now with the files on disk, instead of waiting for the worker's next cycle."""
+    """Ask the worker to score everyone now with the files on disk; the thresholds page shows its progress."""
     state = specs()
     if state.errors or state.specs is None:
         abort(409, description="The admin files have errors; fix them before scoring.")
-    summary = score(store(), state.specs.rules, now(), workers=1)
-    flash(f"Scored {summary.people:,} people in {summary.seconds:.1f}s with rules {summary.rules_hash}.", "ok")
-    record(store(), g.user, "scored_now", None, {"people": summary.people, "rules_hash": summary.rules_hash})
+    with store().begin() as conn:
+        request_id, new = ops_store.request_job(conn, "score_now", g.user, detail={"as_of": now()})
+    wake = current_app.config.get("PQL_WAKE")  # `serve`: the scheduler runs in this process
+    if wake is not None:
+        wake("score_now")
+    flash(("Queued: the worker is scoring everyone now." if new else "Already queued: the worker is on it.")
+          + " Its progress shows on the Thresholds page.", "ok")
+    record(store(), g.user, "scored_now", None, {"request": request_id, "new": new})
     return redirect(local_path(request.form.get("back")))
+
+
+@bp.route("/score-now/status")
+def score_now_status():
+    """The latest "Score everyone now" request: state, people scored of all, and the outcome when finished."""
+    with store().read() as conn:
+        latest = ops_store.latest_request(conn, "score_now")
+    return jsonify(score_request_view(latest))
+
+
+def score_request_view(row: dict | None) -> dict | None:
+    """What the page shows of a request, as plain data (the JSON above, and the first render)."""
+    if row is None:
+        return None
+    detail = row["detail"] or {}
+    if row["state"] == "done":
+        text = (f"Scored {detail.get('scored', 0):,} people in {detail.get('seconds', 0):.1f}s with rules "
+                f"{detail.get('rules_hash', '?')}.")
+    elif row["state"] == "failed":
+        text = f"Scoring failed: {row['error']}"
+    elif row["state"] == "running":
+        text = f"Scoring: {row['done']:,} of {row['total'] or 0:,} people"
+    else:
+        text = "Queued: waiting for the worker (python -m crm_app worker, or serve)"
+    return {"id": row["id"], "state": row["state"], "done": row["done"], "total": row["total"],
+            "requested_by": row["requested_by"], "text": text}
 
 
 def _rule_file(name: str) -> Path:

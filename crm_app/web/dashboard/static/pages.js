@@ -21,7 +21,29 @@
     });
     const form = document.getElementById("threshold-form");
     if (form) thresholds(form);
+    const status = document.getElementById("score-now-status");
+    if (status) scoreNowProgress(status);
   });
+
+  // "Score everyone now" runs in the worker: poll its request until it is done or failed.
+  function scoreNowProgress(box) {
+    const bar = box.querySelector("progress"), text = document.getElementById("score-now-text");
+    function poll() {
+      if (box.dataset.state !== "queued" && box.dataset.state !== "running") return;
+      setTimeout(function () {
+        fetch(box.dataset.url, {credentials: "same-origin"}).then(r => r.json()).then(s => {
+          if (!s) return;
+          box.hidden = false;
+          bar.max = s.total || 1;
+          bar.value = s.done || 0;
+          text.textContent = s.text;
+          box.dataset.state = s.state;
+          poll();
+        }).catch(poll);
+      }, 1000);
+    }
+    poll();
+  }
 
   function thresholds(form) {
     const url = form.dataset.previewUrl, liftUrl = form.dataset.liftUrl;

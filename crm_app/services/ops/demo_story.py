@@ -1,0 +1,49 @@
+"""The demo's last act: identity resolution, the shipped lifecycle models trained on the demo's history, and a
+backtest of the PQL rules against their goal, with its lift. After it every dashboard page has content."""
+from __future__ import annotations
+
+from crm_app.services.identity.resolve import resolve_identities
+from crm_app.services.lifecycle import backtest
+from crm_app.services.lifecycle.training import TrainingError, train
+
+DAY = 86400
+# The demo's conversions (Upgrade Started) happen in its last days: as-of dates from six weeks to one week back,
+# each with a two-week window, see them.
+BACKTEST_FROM_DAYS, BACKTEST_TO_DAYS, BACKTEST_WINDOW_DAYS = 42, 7, 14
+
+
+def tell_the_rest(store, specs, now: int, out=print) -> dict:
+    """Resolve identities, train every lifecycle model, backtest the first PQL model; print a line each."""
+    told: dict = {}
+    report = resolve_identities(store)
+    told["identity"] = report
+    out(f"\nIdentity: {report.linked_people} of {report.people} product users linked to {report.crm_people} CRM "
+        f"people (" + (", ".join(f"{m} {n}" for m, n in sorted(report.links.items())) or "none") + ").")
+    told["trained"] = {}
+    for model in specs.lifecycle:
+        try:
+            trained = train(store, model, now)
+        except TrainingError as exc:
+            out(f"Lifecycle model {model.name}: not trained ({exc}).")
+            continue
+        told["trained"][model.name] = trained
+        metrics = trained.get("metrics") or {}
+        auc = f", cross-validated ROC AUC {metrics['roc_auc']:.2f}" if metrics.get("roc_auc") is not None else ""
+        out(f"Lifecycle model {model.name} ({model.label}): {trained['status']}, {trained['positives']} reached "
+            f"the goal of {trained['positives'] + trained['negatives']}{auc}; scored {trained.get('scored', 0)} "
+            "people.")
+    rule_model = next((m for m in specs.rules.models if m.subject == "person" and m.pql is not None), None)
+    goal = next((g for g in specs.lifecycle if rule_model and g.stage == rule_model.stage), None)
+    if rule_model is None or goal is None:
+        out("Backtest: skipped (no PQL model with a lifecycle goal of its stage under lifecycle/).")
+        return told
+    result = backtest.run(store, [rule_model], goal, now - BACKTEST_FROM_DAYS * DAY, now - BACKTEST_TO_DAYS * DAY,
+                          BACKTEST_WINDOW_DAYS * DAY, 7 * DAY)
+    told["backtest"] = result
+    figures = result["results"][rule_model.name]
+    t = figures["threshold"]
+    lift = "n/a (no non-PQL converted)" if t["lift"] is None else f"{t['lift']:.1f}x"
+    out(f"Backtest of {rule_model.name} against '{goal.name}' ({figures['samples']} samples over "
+        f"{figures['dates']} dates): PQLs at {t['threshold']:g} converted {100 * (t['pql_conversion'] or 0):.1f}% "
+        f"vs non-PQLs {100 * (t['non_pql_conversion'] or 0):.1f}%, lift {lift}.")
+    return told

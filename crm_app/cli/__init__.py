@@ -124,9 +124,13 @@ def cmd_import(args, config: Config) -> int:
 
 
 def cmd_demo(args, config: Config) -> int:
-    """Create a demo workspace in var/: accounts, people, 90 days of events; score and show them."""
-    from crm_app.services.ops.demo import run_demo
-    return run_demo(config, people=args.people, seed=args.seed, out=print)
+    """Create a demo workspace in var/: people, events, scores, CRM, playbooks, lifecycle models, a backtest."""
+    from crm_app.services.ops.demo import DemoRefused, run_demo
+    try:
+        return run_demo(config, people=args.people, seed=args.seed, out=print, force=args.force)
+    except DemoRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_status(args, config: Config) -> int:
@@ -162,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help=cmd_demo.__doc__)
     p.add_argument("--people", type=int, default=2000, help="how many people to generate (default 2000)")
     p.add_argument("--seed", type=int, default=7, help="random seed, for a reproducible demo")
+    p.add_argument("--force", action="store_true", help="replace a SQLite store holding data the demo did not make")
     p.set_defaults(func=cmd_demo)
     sub.add_parser("status", help=cmd_status.__doc__).set_defaults(func=cmd_status)
     from crm_app.cli.crm import register_crm  # provision, sync, writeback, crm-status

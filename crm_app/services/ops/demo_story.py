@@ -26,7 +26,8 @@ def tell_the_rest(store, specs, now: int, out=print) -> dict:
         except TrainingError as exc:
             out(f"Lifecycle model {model.name}: not trained ({exc}).")
             continue
-        told["trained"][model.name] = trained
+        if trained["status"] == "trained":
+            told["trained"][model.name] = trained
         metrics = trained.get("metrics") or {}
         auc = f", cross-validated ROC AUC {metrics['roc_auc']:.2f}" if metrics.get("roc_auc") is not None else ""
         out(f"Lifecycle model {model.name} ({model.label}): {trained['status']}, {trained['positives']} reached "

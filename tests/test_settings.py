@@ -26,6 +26,7 @@ BAD = {  # one bad value per typed setting, and the words its error must carry
     "CRM_SYNC_SECONDS": ("0", "a number of seconds, more than 0"),
     "WRITE_BACK_SECONDS": ("nan", "a number of seconds, more than 0"),
     "PLAYBOOK_SECONDS": ("inf", "a number of seconds, more than 0"),
+    "SCORE_NOW_POLL_SECONDS": ("2s", "a number of seconds, more than 0"),
     "RULES_POLL_SECONDS": ("-5", "a number of seconds, more than 0"),
     "FULL_RESCORE_AT": ("25:00", "a UTC time as HH:MM"),
     "SNAPSHOT_AT": ("noon", "a UTC time as HH:MM"),

@@ -109,7 +109,8 @@ def next_steps(specs, told: dict, now: int) -> list[tuple[str, str]]:
     """The commands the demo suggests, each of which works on the store it just made (a test runs them all)."""
     from datetime import datetime, timezone
 
-    from crm_app.services.ops.demo_story import BACKTEST_FROM_DAYS, BACKTEST_TO_DAYS, BACKTEST_WINDOW_DAYS
+    from crm_app.services.ops.demo_story import (BACKTEST_FROM_DAYS, BACKTEST_STEP_DAYS, BACKTEST_TO_DAYS,
+                                                 BACKTEST_WINDOW_DAYS)
 
     def day(ts: int) -> str:
         return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
@@ -119,7 +120,8 @@ def next_steps(specs, told: dict, now: int) -> list[tuple[str, str]]:
         steps += [(f"train {name}", "retrain the lifecycle model"), (f"indicators {name}", "what predicts its goal")]
     if "backtest" in told:
         steps.append((f"backtest --model {told['backtest']['model']} --from {day(now - BACKTEST_FROM_DAYS * DAY)} "
-                      f"--to {day(now - BACKTEST_TO_DAYS * DAY)} --window {BACKTEST_WINDOW_DAYS}d",
+                      f"--to {day(now - BACKTEST_TO_DAYS * DAY)} --window {BACKTEST_WINDOW_DAYS}d "
+                      f"--step {BACKTEST_STEP_DAYS}d",
                       "PQL lift on the demo's history"))
     steps += [("identity --report-only", "match rates and unmatched users"),
               ("playbooks outbox", "the Slack alerts, with their buttons' state"),

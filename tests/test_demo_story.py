@@ -45,6 +45,9 @@ def test_the_demo_resolves_identities_trains_the_shipped_model_and_prints_the_ba
     assert users == 2000 and 0 < linked < users  # some signups are in no CRM (the creation policy's half)
     assert re.search(r"Lifecycle model upgraded \(Starts an upgrade\): trained, \d+ reached the goal of 2000, "
                      r"cross-validated ROC AUC 0\.\d\d", out)
+    accounts, most = map(int, re.search(r"Accounts with several ready users: (\d+); the most, \S+, has (\d+) PQLs",
+                                        out).groups())
+    assert accounts >= 1 and most >= 2
     lift = float(re.search(r"Backtest of conversion against 'upgraded' .*lift ([\d.]+)x\.", out).group(1))
     assert lift > 1  # PQLs convert more often than the rest, on the demo's own history
 

@@ -88,7 +88,7 @@ def main() -> None:
             (folder / mode).mkdir()
             store = _linked_world(folder / mode, "salesforce", server.app, args.records)
             provision(store, adapter, fields)
-            rows.append(_run(f"Salesforce sObject Collections" if mode == "collections"
+            rows.append(_run("Salesforce sObject Collections" if mode == "collections"
                              else "Salesforce Bulk API 2.0", store, adapter, fields, server))
             if mode == "collections":
                 sample = list(server.app.records["Lead"])[: args.naive]

@@ -114,8 +114,8 @@ def start_gunicorn(database_url: str, workers: int, write_key: str) -> tuple[sub
     env = dict(os.environ, DATABASE_URL=database_url, WRITE_KEY=write_key, SECRET_KEY=uuid.uuid4().hex,
                DASHBOARD_ADMIN_PASSWORD=uuid.uuid4().hex, SPECS_ROOT=str(ROOT), LOG_LEVEL="WARNING",
                PYTHONPATH=str(ROOT))
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--log-level", "warning", "crm_app:create_app()"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:crm_app.web.gunicorn_conf", "--bind",
+               f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning", "crm_app:create_app()"]
     proc = subprocess.Popen(command, env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):

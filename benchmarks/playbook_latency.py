@@ -34,7 +34,7 @@ from crm_app.config import Config  # noqa: E402
 from crm_app.services.ops.demo_data import generate  # noqa: E402
 from crm_app.services.ingest.writer import ingest_messages  # noqa: E402
 from crm_app.services.playbooks.cycle import run_cycle  # noqa: E402
-from crm_app.services.playbooks.cycle import run_playbooks
+from crm_app.services.playbooks.cycle import run_playbooks  # noqa: E402
 from crm_app.services.playbooks.runtime import Runtime  # noqa: E402
 from crm_app.services.scoring.run import score  # noqa: E402
 from crm_app.slack.pacing import ChannelPacer  # noqa: E402

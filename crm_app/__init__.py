@@ -40,6 +40,8 @@ def create_app(config: Config | None = None, store=None, embedded: bool | None =
     from crm_app.web import openapi
     app.register_blueprint(openapi.bp)  # GET /openapi.json describes the ingest API
     app.register_blueprint(probes.bp)
+    from crm_app.web import metrics
+    metrics.install(app)  # GET /metrics (Prometheus)
     from crm_app.web.slack import register_slack  # /slack/events when Slack is configured
     register_slack(app, app.config["PQL_STORE"])
     from crm_app.web import dashboard

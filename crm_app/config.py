@@ -4,6 +4,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, ValidationError, create_model
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_app.crm.settings import CRM_SETTINGS
 from crm_app.errors import ConfigError
@@ -25,6 +29,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "DASHBOARD_MANAGER_PASSWORD": ("", "its password; empty disables the manager login"),
     "TRUSTED_PROXY_HOPS": ("0", "reverse proxies in front of the web process whose X-Forwarded-* headers count"),
     "READYZ_TOKEN": ("", "bearer token that unlocks the details of /readyz; empty = only a signed-in admin"),
+    "METRICS_TOKEN": ("", "bearer token GET /metrics requires; empty = open (restrict it at the network)"),
     # The running service (worker, serve): see README "Running the service".
     "SCORE_WORKERS": ("", "processes for large scoring runs; empty = one per core, at most 4"),
     "SCORE_CHANGED_SECONDS": ("5", "worker: how often people whose data changed are rescored"),
@@ -33,6 +38,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "PLAYBOOK_SECONDS": ("30", "worker: how often playbooks run"),
     "RULES_POLL_SECONDS": ("5", "worker: how often a newly published version of the admin files is looked for"),
     "FULL_RESCORE_AT": ("03:00", "worker: daily full rescore (applies decay) at this UTC time, HH:MM"),
+    "SCORE_NOW_POLL_SECONDS": ("2", "worker: how often it looks for a 'Score everyone now' asked from the web"),
     "SNAPSHOT_AT": ("00:10", "worker: daily score snapshot at this UTC time, HH:MM"),
     "DIGEST_AT": ("08:00", "worker: daily Slack digest of held PQL alerts at this UTC time, HH:MM"),
     "MISFIRE_GRACE_SECONDS": ("60", "worker: a job late by more than this is skipped until its next time"),
@@ -64,8 +70,76 @@ def whole_number(name: str, raw) -> int:
     try:
         return int(str(raw).strip())
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number; set it to one, e.g. {name}="
-                          f"{SETTINGS[name][0]}, or unset it for the default") from None
+        raise ConfigError(bad_setting_line(name, raw)) from None
+
+
+# What each non-text setting must be: (pydantic type, what a person should set instead). Settings not named
+# here are free text.
+_COUNT = (Annotated[int, Field(ge=1)], "a whole number of at least 1")
+_ZERO_OR_MORE = (Annotated[int, Field(ge=0)], "a whole number, 0 or more")
+_SECONDS = (Annotated[float, Field(gt=0, allow_inf_nan=False)], "a number of seconds, more than 0")
+_SECONDS_OR_ZERO = (Annotated[float, Field(ge=0, allow_inf_nan=False)], "a number of seconds, 0 or more")
+_DAILY = (Annotated[str, Field(pattern=r"^\s*([01]?\d|2[0-3]):[0-5]?\d\s*$")], "a UTC time as HH:MM, e.g. 03:00")
+_HTTP_URL = (Annotated[str, Field(pattern=r"^https?://\S+$")], "an http:// or https:// URL")
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SETTING_TYPES: dict[str, tuple] = {
+    "DATABASE_URL": (Annotated[str, Field(pattern=r"^(sqlite:///|postgres(ql)?(\+\w+)?://)\S*$")],
+                     "a store URL: sqlite:///path or postgresql://user@host/db"),
+    "MAX_MESSAGE_BYTES": _COUNT, "MAX_BATCH_BYTES": _COUNT, "SALES_REPS": _COUNT, "TRUSTED_PROXY_HOPS": _ZERO_OR_MORE,
+    "LOG_LEVEL": (Annotated[Literal[_LEVELS], BeforeValidator(lambda v: str(v).strip().upper())],
+                  "a logging level: " + ", ".join(_LEVELS)),
+    "SCORE_WORKERS": _COUNT, "SCORE_CHANGED_SECONDS": _SECONDS, "CRM_SYNC_SECONDS": _SECONDS,
+    "WRITE_BACK_SECONDS": _SECONDS, "PLAYBOOK_SECONDS": _SECONDS, "RULES_POLL_SECONDS": _SECONDS,
+    "SCORE_NOW_POLL_SECONDS": _SECONDS,
+    "FULL_RESCORE_AT": _DAILY, "SNAPSHOT_AT": _DAILY, "DIGEST_AT": _DAILY, "MISFIRE_GRACE_SECONDS": _COUNT,
+    "LEADER_LEASE_SECONDS": _SECONDS, "SHUTDOWN_GRACE_SECONDS": _SECONDS_OR_ZERO,
+    "CRM_TIMEOUT_SECONDS": _SECONDS, "CRM_RETRY_ATTEMPTS": _COUNT, "SALESFORCE_BULK_THRESHOLD": _COUNT,
+    "SALESFORCE_INSTANCE_URL": _HTTP_URL, "HUBSPOT_HOST": _HTTP_URL, "SLACK_API_URL": _HTTP_URL,
+    "SLACK_CHANNEL_RATE": (Annotated[float, Field(gt=0, allow_inf_nan=False)], "messages per second, a number more than 0"),
+    "SLACK_CHANNEL_BURST": _COUNT, "PLAYBOOK_MAX_ATTEMPTS": _COUNT,
+}
+
+
+def bad_setting_line(name: str, raw) -> str:
+    """One line naming a setting, its bad value and what it expects."""
+    expects = SETTING_TYPES[name][1] if name in SETTING_TYPES else "text"
+    default = SETTINGS[name][0]
+    fix = f"e.g. {name}={default}, or unset it for the default" if default else "or unset it"
+    return f"{name}={str(raw)!r}: expected {expects}; {fix}"
+
+
+class _SettingsBase(BaseSettings):
+    # An empty variable means "the default", as `setting()` reads it; names are matched exactly, as os.environ.
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", case_sensitive=True)
+
+
+def _settings_model() -> type[BaseSettings]:
+    fields_ = {name: (SETTING_TYPES.get(name, (str,))[0] | None, None) for name in SETTINGS}
+    return create_model("Settings", __base__=_SettingsBase, **fields_)
+
+
+def load_settings(env: dict | None = None) -> BaseSettings:
+    """Every setting parsed by pydantic-settings (from os.environ, or from `env` when given); unset ones are None.
+
+    A bad value raises ConfigError with one line per bad setting (bad_setting_line).
+    """
+    model = _settings_model()
+    try:
+        if env is None:
+            return model()
+        return model.model_validate({k: v for k, v in env.items() if k in SETTINGS and v != ""})
+    except ValidationError as exc:
+        source = os.environ if env is None else env
+        names = dict.fromkeys(str(e["loc"][0]) for e in exc.errors())
+        raise ConfigError("\n".join(bad_setting_line(name, source.get(name, "")) for name in names)) from None
+
+
+def typed_setting(name: str, env: dict | None = None):
+    """One validated setting, converted to its type; its default (converted too) when unset."""
+    value = getattr(load_settings(env), name)
+    if value is None:
+        value = getattr(load_settings({name: SETTINGS[name][0]}), name)
+    return value
 
 
 @dataclass(frozen=True)
@@ -83,10 +157,12 @@ class Config:
     dashboard_manager_password: str = field(repr=False)
     trusted_proxy_hops: int
     readyz_token: str = field(repr=False)
+    metrics_token: str = field(repr=False)
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Config":
         """Read every setting from the environment, falling back to its default."""
+        load_settings(env)  # every setting, not only Config's: a bad one stops here, named, in one line each
         env = os.environ if env is None else env
         values = {}
         for f in fields(cls):

@@ -1,36 +1,46 @@
-"""Structured logs: one JSON object per line, so a log drain can filter on job, outcome and seconds."""
+"""Structured logs: one JSON object per line (python-json-logger), so a log drain can filter on job, outcome and
+seconds. Call sites put their fields in `extra=`; the message stays plain text."""
 from __future__ import annotations
 
-import json
 import logging
+import logging.config
 import time
 
+from pythonjsonlogger.json import JsonFormatter
 
-class JsonFormatter(logging.Formatter):
-    """A record as one JSON line; a message that is itself a JSON object is merged in, not quoted."""
+# LogRecord attribute -> key in the JSON line.
+RENAMED = {"asctime": "ts", "levelname": "level", "name": "logger", "message": "msg"}
+FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
-                "level": record.levelname, "logger": record.name}
-        message = record.getMessage()
-        try:
-            parsed = json.loads(message) if message.startswith("{") else None
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            line.update(parsed)
-        else:
-            line["msg"] = message
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+
+def json_formatter() -> JsonFormatter:
+    """The formatter every handler uses: UTC ISO-8601 `ts`, `level`, `logger`, `msg`, then the record's extras."""
+    formatter = JsonFormatter(FORMAT, rename_fields=RENAMED, datefmt="%Y-%m-%dT%H:%M:%SZ", json_default=str)
+    formatter.converter = time.gmtime
+    return formatter
 
 
 def configure_logging(level: str) -> None:
-    """Send every log line to stderr as JSON (Procfile hosts collect stderr)."""
+    """Send every log line to stderr as JSON (Procfile hosts collect stderr), warnings included."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(json_formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its per-run lines repeat ours
+    for name in ("gunicorn.error", "gunicorn.access", "werkzeug"):  # their own handlers would print plain text
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+# gunicorn's logconfig_dict: its error and access logs as JSON on stderr too.
+GUNICORN_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": json_formatter}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+                "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False}},
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+}

@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crm_app.config import Config, setting
+from crm_app.config import Config, load_settings, typed_setting
 from crm_app.errors import ConfigError
 from crm_app.services.ops.jobs import HOST, JOBS, JOBS_BY_NAME, Job, JobContext, run_job
 from crm_app.services.admin.rule_reload import RuleHolder
@@ -40,18 +40,12 @@ def daily_time(text: str, name: str) -> tuple[int, int]:
 
 
 def trigger_for(job: Job, env: dict | None = None):
-    """The APScheduler trigger of a job, from its setting."""
-    raw = setting(job.setting, env)
+    """The APScheduler trigger of a job, from its setting (validated by load_settings)."""
+    value = typed_setting(job.setting, env)
     if job.trigger == "daily":
-        hour, minute = daily_time(raw, job.setting)
+        hour, minute = daily_time(value, job.setting)
         return CronTrigger(hour=hour, minute=minute, timezone=timezone.utc)
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ConfigError(f"{job.setting}={raw!r}: expected a number of seconds") from None
-    if seconds <= 0:
-        raise ConfigError(f"{job.setting}={raw!r}: must be more than 0 seconds")
-    return IntervalTrigger(seconds=seconds, timezone=timezone.utc)
+    return IntervalTrigger(seconds=value, timezone=timezone.utc)
 
 
 class Worker:
@@ -59,6 +53,7 @@ class Worker:
 
     def __init__(self, config: Config, store: Store | None = None, env: dict | None = None,
                  holder: str = HOST):
+        load_settings(env)  # a bad setting is one ConfigError line naming it, before anything starts
         self.env = env
         self.store = store or Store(config.database_url)
         self.ctx = JobContext(self.store, config, RuleHolder(self.store, config.spec_dirs, env or None),
@@ -66,11 +61,11 @@ class Worker:
                               wake=self.wake)
         self.ctx.rules.on_applied = lambda _specs: self.wake("full_rescore")  # new rules: everyone may move
         self.holder = holder
-        self.lease_seconds = float(setting("LEADER_LEASE_SECONDS", env))
+        self.lease_seconds = typed_setting("LEADER_LEASE_SECONDS", env)
         self.leader = threading.Event()
         self.scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
             "coalesce": True, "max_instances": 1,
-            "misfire_grace_time": int(setting("MISFIRE_GRACE_SECONDS", env))})
+            "misfire_grace_time": typed_setting("MISFIRE_GRACE_SECONDS", env)})
         for job in JOBS:  # interval jobs run at start too; daily ones wait for their time
             first = {"next_run_time": datetime.now(timezone.utc)} if job.trigger == "interval" else {}
             self.scheduler.add_job(self._run, trigger_for(job, env), args=[job.name], id=job.name,
@@ -105,17 +100,17 @@ class Worker:
             with self.store.begin() as conn:
                 held = ops_store.try_lease(conn, LEASE, self.holder, self.lease_seconds)
         except Exception as exc:  # noqa: BLE001 - cannot renew: act as if lost, so two never run at once
-            log.error('{"event": "lease", "error": %r}', str(exc))
+            log.error("lease not renewed: %s", exc, extra={"event": "lease", "error": str(exc)})
             held = False
         if held and not self.leader.is_set():
             self.leader.set()
-            log.info('{"event": "lease", "state": "acquired", "holder": "%s"}', self.holder)
+            log.info("lease acquired", extra={"event": "lease", "state": "acquired", "holder": self.holder})
             if self.scheduler.running:
                 for name in ("reload_rules", "score_changed"):
                     self.wake(name, debounce=0)
         elif not held and self.leader.is_set():
             self.leader.clear()
-            log.warning('{"event": "lease", "state": "lost", "holder": "%s"}', self.holder)
+            log.warning("lease lost", extra={"event": "lease", "state": "lost", "holder": self.holder})
 
     def _hold_lease(self) -> None:
         while not self.ctx.stopping.wait(self.lease_seconds / 3):
@@ -123,7 +118,7 @@ class Worker:
 
     def stop(self, grace: float | None = None) -> bool:
         """Stop taking jobs, let the running one finish within the grace time, give the lease up."""
-        grace = float(setting("SHUTDOWN_GRACE_SECONDS", self.env)) if grace is None else grace
+        grace = typed_setting("SHUTDOWN_GRACE_SECONDS", self.env) if grace is None else grace
         self.ctx.stopping.set()
         finished = True
         if self.scheduler.running:
@@ -140,8 +135,8 @@ class Worker:
             except Exception:  # noqa: BLE001 - the lease then expires on its own
                 pass
             self.leader.clear()
-        log.info('{"event": "stopped", "holder": "%s", "finished_current_job": %s}', self.holder,
-                 str(finished).lower())
+        log.info("worker stopped", extra={"event": "stopped", "holder": self.holder,
+                                          "finished_current_job": finished})
         return finished
 
 
@@ -152,7 +147,8 @@ def run_worker(config: Config) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     worker.start()
-    log.info('{"event": "started", "holder": "%s", "lease_seconds": %s}', worker.holder, worker.lease_seconds)
+    log.info("worker started", extra={"event": "started", "holder": worker.holder,
+                                      "lease_seconds": worker.lease_seconds})
     stop.wait()
     worker.stop()
     worker.store.dispose()

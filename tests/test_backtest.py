@@ -8,7 +8,6 @@ samples carry no new information. Three such errors keep a false failure below a
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np

@@ -149,8 +149,15 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     text = files["rules/conversion.yaml"].decode()
     assert f"pql: {{threshold: {new_threshold}, min_fit: 0}}" in text and versions.history(store, 1)[0]["author"] == "admin"
     assert versions.validate_files(files).specs.rules.model("conversion").pql.threshold == new_threshold
-    page.click("#score-now")
-    page.wait_for_selector(".flash.ok >> text=Scored")
+    page.click("#score-now")  # queues it for the worker; the page polls its progress
+    page.wait_for_selector(".flash.ok >> text=Queued")
+    assert page.get_attribute("#score-now-status", "data-state") == "queued"
+    from crm_app.services.admin.rule_reload import RuleHolder
+    from crm_app.services.ops.jobs import JOBS_BY_NAME, JobContext, run_job
+    worker = JobContext(store, config, RuleHolder(store, config.spec_dirs), env={"SCORE_WORKERS": "1"})
+    assert run_job(worker, JOBS_BY_NAME["score_now"])["outcome"] == "ok"
+    page.wait_for_selector("#score-now-status[data-state=done]")
+    assert page.inner_text("#score-now-text").startswith("Scored ")
     with store.read() as conn:
         pqls_after = pql_count(conn, "conversion")
     assert pqls_after == pqls_before + expected["become_pql"] - expected["stop_pql"] > pqls_before

@@ -138,7 +138,7 @@ NAMESAKES = [
 @pytest.mark.parametrize("crm_people,users,expected", NAMESAKES)
 def test_namesakes_make_no_false_links(store, crm_people, users, expected):
     record_crm_people(store, [crm_record(*c) for c in crm_people], "sandbox")
-    ingest_messages(store, [identify(u, e, first_name=f, last_name=l) for u, e, f, l in users], "test")
+    ingest_messages(store, [identify(u, e, first_name=first, last_name=last) for u, e, first, last in users], "test")
     report = resolve_identities(store)
     with store.read() as conn:
         ext = dict(conn.execute(select(schema.people.c.id, schema.people.c.external_id)).all())

@@ -28,6 +28,7 @@ def test_the_wheel_holds_the_package_its_templates_and_assets(wheel):
     assert any(n.startswith("crm_app/web/dashboard/templates/dashboard/") for n in names)
     assert any(n.startswith("crm_app/web/dashboard/static/") for n in names)
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
+    assert any(".dist-info/" in n and n.endswith("LICENSE") for n in names), "the Apache-2.0 LICENSE ships"
 
 
 def test_the_installed_pql_command_runs_outside_the_checkout(wheel, tmp_path):
@@ -50,7 +51,7 @@ def test_a_bad_setting_is_a_clear_error_not_a_traceback(tmp_path):
     ran = subprocess.run([sys.executable, "-m", "crm_app", "status"], capture_output=True, text=True, env=env,
                          cwd=ROOT, timeout=120)
     assert ran.returncode == 2
-    assert "MAX_MESSAGE_BYTES='abc' is not a whole number" in ran.stderr and "Traceback" not in ran.stderr
+    assert "MAX_MESSAGE_BYTES='abc': expected a whole number" in ran.stderr and "Traceback" not in ran.stderr
 
 
 def test_output_piped_into_head_ends_quietly(tmp_path):

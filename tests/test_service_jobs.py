@@ -38,12 +38,12 @@ def track(user: str, n: int, event: str = "Invite Sent") -> list[dict]:
 
 def test_every_job_of_the_issue_is_registered():
     assert {j.name for j in JOBS} == {"reload_rules", "score_changed", "crm_sync", "write_back", "playbooks",
-                                      "full_rescore", "snapshot", "digests"}
+                                      "full_rescore", "snapshot", "digests", "score_now"}
 
 
 @pytest.mark.parametrize("setting,value,message", [
     ("SCORE_CHANGED_SECONDS", "soon", "expected a number of seconds"),
-    ("SCORE_CHANGED_SECONDS", "0", "must be more than 0"),
+    ("SCORE_CHANGED_SECONDS", "0", "expected a number of seconds, more than 0"),
     ("FULL_RESCORE_AT", "25:00", "expected a UTC time as HH:MM"),
     ("SNAPSHOT_AT", "noon", "expected a UTC time as HH:MM"),
 ])
@@ -152,7 +152,8 @@ def test_a_failing_job_is_recorded_logged_as_one_json_line_and_does_not_raise(sq
     with caplog.at_level(logging.INFO, logger="crm_app.jobs"):
         run = run_job(ctx, JOBS_BY_NAME["score_changed"])
     assert run["outcome"] == "failed" and "SpecSetInvalid" in run["error"]
-    line = json.loads(caplog.records[-1].getMessage())
+    from crm_app.logs import json_formatter
+    line = json.loads(json_formatter().format(caplog.records[-1]))
     assert line["job"] == "score_changed" and line["outcome"] == "failed" and "seconds" in line
     assert service_status(sqlite_store)["jobs"]["score_changed"]["last"]["failures"] == 1
 

@@ -5,7 +5,6 @@ alerts waiting than it may take gets them bundled in one message, each with its 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import time
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -122,9 +123,13 @@ def cmd_import(args, config: Config) -> int:
 
 
 def cmd_demo(args, config: Config) -> int:
-    """Create a demo workspace in var/: accounts, people, 90 days of events; score and show them."""
-    from crm_app.services.ops.demo import run_demo
-    return run_demo(config, people=args.people, seed=args.seed, out=print)
+    """Create a demo workspace in var/: people, events, scores, CRM, playbooks, lifecycle models, a backtest."""
+    from crm_app.services.ops.demo import DemoRefused, run_demo
+    try:
+        return run_demo(config, people=args.people, seed=args.seed, out=print, force=args.force)
+    except DemoRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_status(args, config: Config) -> int:
@@ -161,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help=cmd_demo.__doc__)
     p.add_argument("--people", type=int, default=2000, help="how many people to generate (default 2000)")
     p.add_argument("--seed", type=int, default=7, help="random seed, for a reproducible demo")
+    p.add_argument("--force", action="store_true", help="replace a SQLite store holding data the demo did not make")
     p.set_defaults(func=cmd_demo)
     sub.add_parser("status", help=cmd_status.__doc__).set_defaults(func=cmd_status)
     from crm_app.cli.crm import register_crm  # provision, sync, writeback, crm-status
@@ -184,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; admin-file and input errors print clearly and exit non-zero."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args, Config.from_env())
+        config = Config.from_env()
+        if not logging.getLogger().handlers:  # a host (a test runner) that set logging up keeps its own
+            from crm_app.logs import configure_logging
+            configure_logging(config.log_level)
+        return args.func(args, config)
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, and keep the interpreter's final flush from failing.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -195,5 +205,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(exc.errors)} error(s) in the admin files; run 'python -m crm_app check'.", file=sys.stderr)
         return 2
     except (IngestError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a ConfigError holds one line per bad setting
+            print(f"error: {line}", file=sys.stderr)
         return 2

@@ -106,6 +106,9 @@ def _service(conn: Connection) -> None:
 def _people_search(conn: Connection) -> None:
     from crm_app.store.dashboard.search import create_search_indexes
     create_search_indexes(conn)
+def _job_requests(conn: Connection) -> None:
+    from crm_app.store.ops import create_request_table
+    create_request_table(conn)
 
 
 def _dashboard_security(conn: Connection) -> None:
@@ -135,6 +138,7 @@ MIGRATIONS: list[Migration] = [
     (86, "people: expression index on the canonical email, for sync's matching", _canonical_email_index),
     (100, "admin files: published versions of the whole set, with their files", _rule_versions),
     (120, "dashboard: people search by name and company (expression indexes)", _people_search),
+    (150, "service: job requests from the web (Score everyone now) with their progress", _job_requests),
 ]
 
 

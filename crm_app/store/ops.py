@@ -1,11 +1,12 @@
-"""Tables and queries of the running service: job runs, the scheduler lease, applied rule sets, snapshots."""
+"""Tables and queries of the running service: job runs, the scheduler lease, applied rule sets, snapshots, and
+requests for long work the web hands to the worker."""
 from __future__ import annotations
 
 import json
 import time
 
-from sqlalchemy import (JSON, Column, Connection, Float, Integer, String, Table, Text, func, or_,
-                        select, update)
+from sqlalchemy import (JSON, Column, Connection, Float, Index, Integer, MetaData, String, Table, Text, func,
+                        insert, or_, select, update)
 
 from crm_app.store import schema
 from crm_app.store.dialect import insert_for, upsert
@@ -155,6 +156,10 @@ def dirty_count(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(schema.dirty)).scalar()
 
 
+def people_count(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(schema.people)).scalar()
+
+
 def job_failures(conn: Connection, job: str) -> int | None:
     """Failed runs of one job recorded so far (a running total), or None while the job never ran."""
     row = conn.execute(select(job_runs.c.failures).where(job_runs.c.job == job)).first()
@@ -166,3 +171,75 @@ def snapshots_of(conn: Connection, model: str, since_day: str) -> list[dict]:
     s = score_snapshots
     rows = conn.execute(select(s).where(s.c.model == model, s.c.day >= since_day).order_by(s.c.day, s.c.band))
     return [dict(row._mapping) for row in rows]
+# Long work asked for from the web ("Score everyone now"), done by the worker. On a MetaData of its own: only
+# migration 150 creates it (migration 1 builds every table of schema.metadata it does not exclude).
+requests_metadata = MetaData()
+job_requests = Table(
+    "job_requests", requests_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # queued | running | done | failed
+    Column("requested_by", String(320)), Column("requested_at", Float, nullable=False),
+    Column("started_at", Float), Column("finished_at", Float), Column("host", String(255)),
+    Column("done", Integer, nullable=False, default=0), Column("total", Integer),  # progress, in people
+    Column("detail", JSON), Column("error", Text),
+    Index("ix_job_requests_job_state", "job", "state"),
+)
+OPEN_STATES = ("queued", "running")
+
+
+def create_request_table(conn: Connection) -> None:
+    """Migration 150."""
+    requests_metadata.create_all(conn)
+
+
+def request_job(conn: Connection, job: str, requested_by: str | None, now: float | None = None,
+                detail: dict | None = None) -> tuple[int, bool]:
+    """Queue a request for `job` (with `detail` for the job), or join the one already queued or running:
+    (id, whether it is new)."""
+    t = job_requests
+    open_id = conn.execute(select(t.c.id).where(t.c.job == job, t.c.state.in_(OPEN_STATES))
+                           .order_by(t.c.id).limit(1)).scalar()
+    if open_id is not None:
+        return open_id, False
+    result = conn.execute(insert(t).values(job=job, state="queued", requested_by=requested_by,
+                                           requested_at=time.time() if now is None else now, done=0,
+                                           detail=detail))
+    return result.inserted_primary_key[0], True
+
+
+def claim_request(conn: Connection, job: str, host: str, now: float | None = None) -> dict | None:
+    """Take the oldest queued request of `job` (running from now on), or None.
+
+    Only the lease holder runs jobs, one run of a job at a time, so a request still marked running when the job
+    starts was cut off (a crash, a lost lease): it is taken again.
+    """
+    t = job_requests
+    conn.execute(update(t).where(t.c.job == job, t.c.state == "running").values(state="queued"))
+    row = conn.execute(select(t.c.id).where(t.c.job == job, t.c.state == "queued").order_by(t.c.id).limit(1)).first()
+    if row is None:
+        return None
+    taken = conn.execute(update(t).where(t.c.id == row.id, t.c.state == "queued").values(
+        state="running", started_at=time.time() if now is None else now, host=host))
+    return request_state(conn, row.id) if taken.rowcount == 1 else None
+
+
+def record_progress(conn: Connection, request_id: int, done: int, total: int | None) -> None:
+    conn.execute(update(job_requests).where(job_requests.c.id == request_id).values(done=done, total=total))
+
+
+def finish_request(conn: Connection, request_id: int, state: str, detail: dict | None = None,
+                   error: str | None = None, now: float | None = None) -> None:
+    conn.execute(update(job_requests).where(job_requests.c.id == request_id).values(
+        state=state, detail=detail, error=error, finished_at=time.time() if now is None else now))
+
+
+def request_state(conn: Connection, request_id: int) -> dict | None:
+    row = conn.execute(select(job_requests).where(job_requests.c.id == request_id)).first()
+    return None if row is None else dict(row._mapping)
+
+
+def latest_request(conn: Connection, job: str) -> dict | None:
+    row = conn.execute(select(job_requests).where(job_requests.c.job == job)
+                       .order_by(job_requests.c.id.desc()).limit(1)).first()
+    return None if row is None else dict(row._mapping)

@@ -18,6 +18,7 @@ from crm_app.services.ingest.body import BodyRefused, read_body
 from crm_app.services.ingest.messages import MESSAGE_TYPES
 from crm_app.services.ingest.values import loads
 from crm_app.services.ingest.writer import ingest_messages
+from crm_app.web.metrics import count_messages
 
 bp = Blueprint("ingest", __name__, url_prefix="/v1")
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def _handle(kind: str | None):
     report = ingest_messages(current_app.config["PQL_STORE"], messages, f"http:{kind or 'batch'}",
                              default_type, max_message_bytes=None if len(raw) <= config.max_message_bytes
                              else config.max_message_bytes)
+    count_messages(report)
     wake = current_app.config.get("PQL_ON_INGEST")  # `serve`: wake the in-process scoring job
     if wake is not None and report.accepted:
         wake()

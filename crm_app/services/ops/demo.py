@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm_app.config import Config
 from crm_app.services.ops.demo_data import PERSONAS, generate
@@ -17,35 +17,62 @@ from crm_app.specs.loader import load_spec_set
 from crm_app.store import Store, get_meta, schema, set_meta
 
 BATCH = 5000
+DAY = 86400
 
 
-def _fresh_store(config: Config) -> Store:
-    """The configured store, emptied first when it is a SQLite file that holds only an earlier demo."""
+class DemoRefused(Exception):
+    """The configured store holds something the demo did not make; the message says what and how to go on."""
+
+
+def _fingerprint(store: Store) -> str:
+    """What the store holds, in a few numbers: any import or ingest after the demo changes it."""
+    with store.read() as conn:
+        row = [conn.execute(select(func.count()).select_from(table)).scalar()
+               for table in (schema.people, schema.accounts, schema.events)]
+        row.append(conn.execute(select(func.max(schema.ingest_log.c.id))).scalar() or 0)
+    return ",".join(str(n) for n in row)
+
+
+def _fresh_store(config: Config, force: bool = False) -> Store:
+    """The configured store, emptied first when it is a SQLite file holding only what an earlier demo made.
+
+    Anything else in it (another store, or data imported or ingested since the demo) is kept: DemoRefused,
+    unless `force`. A PostgreSQL database must be empty (the demo never drops a server's tables).
+    """
     url = config.database_url
-    if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///"):])
-        if path.exists():
-            probe = Store(url)
-            with probe.read() as conn:
-                is_demo = get_meta(conn, "demo") == "1"
-                empty = conn.execute(select(schema.people.c.id).limit(1)).first() is None
-            probe.dispose()
-            if not (is_demo or empty):
-                raise SystemExit(f"{path} holds data that the demo did not create; set DATABASE_URL to another "
-                                 "file (e.g. sqlite:///var/demo.db) or move it away")
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+    probe = Store(url)
+    try:
+        with probe.read() as conn:
+            is_demo = get_meta(conn, "demo") == "1"
+            empty = conn.execute(select(schema.people.c.id).limit(1)).first() is None
+            made = get_meta(conn, "demo.fingerprint")
+        untouched = is_demo and made == _fingerprint(probe)
+    finally:
+        probe.dispose()
+    where = url.split("///", 1)[-1] if url.startswith("sqlite:///") else url.split("@")[-1]
+    what = ("data imported or ingested after the demo made it" if is_demo else "data that the demo did not create")
+    if not url.startswith("sqlite:///"):
+        if not empty:
+            raise DemoRefused(f"{where} holds {what}; the demo only fills an empty PostgreSQL database "
+                              "(point DATABASE_URL at a new one)")
+    elif not (empty or untouched):
+        if not force:
+            raise DemoRefused(f"{where} holds {what}; run demo --force to replace it, or set DATABASE_URL "
+                              "to another file (e.g. sqlite:///var/demo.db)")
+    if url.startswith("sqlite:///") and not empty:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{url[len('sqlite:///'):]}{suffix}").unlink(missing_ok=True)
     store = Store(url)
     with store.begin() as conn:
         set_meta(conn, "demo", "1")
     return store
 
 
-def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print) -> int:
+def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print, force: bool = False) -> int:
     """Generate, ingest through the real ingest path, score, and print what a rep and an admin would see."""
     started = time.time()
     specs = load_spec_set(config.spec_dirs)
-    store = _fresh_store(config)
+    store = _fresh_store(config, force)
     now = int(time.time()) // 3600 * 3600
     ws = generate(people, now, seed)
     out(f"Demo workspace: {len(ws.accounts)} accounts, {len(ws.identities)} people, {len(ws.events)} events "
@@ -62,16 +89,44 @@ def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print) -> in
     _show_examples(store, specs.rules, ws.personas, now, out)
     from crm_app.services.ops.demo_playbooks import demo_playbooks  # route, task, alert (outbox)
     demo_playbooks(config, store, specs, now, out)
+    from crm_app.services.ops.demo_story import tell_the_rest  # identity, lifecycle models, backtest
+    told = tell_the_rest(store, specs, now, out)
+    with store.begin() as conn:
+        set_meta(conn, "demo.fingerprint", _fingerprint(store))
     from crm_app.services.dashboard.auth import issue_one_time_password
     cli = launcher()
     out(f"\nDashboard: {cli} serve, then http://127.0.0.1:5000/dashboard/ — sign in as "
         f"{config.dashboard_admin_user!r} with the one-time password {issue_one_time_password(store)}")
-    out(f"\nDone in {time.time() - started:.1f}s. Next:\n"
-        f"  {cli} explain u000001      # one person's breakdown\n"
-        f"  {cli} score --dry-run       # rescore without saving\n"
-        f"  {cli} serve                 # keep it running: dashboard, ingest API, probes and the "
-        f"scheduler on http://127.0.0.1:5000")
+    out(f"\nDone in {time.time() - started:.1f}s. Next:")
+    steps = next_steps(specs, told, now)
+    width = max(len(command) for command, _ in steps) + 2
+    for command, why in steps:
+        out(f"  {cli} {command:<{width}}# {why}")
     return 0
+
+
+def next_steps(specs, told: dict, now: int) -> list[tuple[str, str]]:
+    """The commands the demo suggests, each of which works on the store it just made (a test runs them all)."""
+    from datetime import datetime, timezone
+
+    from crm_app.services.ops.demo_story import (BACKTEST_FROM_DAYS, BACKTEST_STEP_DAYS, BACKTEST_TO_DAYS,
+                                                 BACKTEST_WINDOW_DAYS)
+
+    def day(ts: int) -> str:
+        return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
+    steps = [("explain u000001", "one person's breakdown"), ("score --dry-run", "rescore without saving"),
+             ("status", "store, scores, identity matches, jobs and CRM")]
+    for name in told.get("trained", {}):
+        steps += [(f"train {name}", "retrain the lifecycle model"), (f"indicators {name}", "what predicts its goal")]
+    if "backtest" in told:
+        steps.append((f"backtest --model {told['backtest']['model']} --from {day(now - BACKTEST_FROM_DAYS * DAY)} "
+                      f"--to {day(now - BACKTEST_TO_DAYS * DAY)} --window {BACKTEST_WINDOW_DAYS}d "
+                      f"--step {BACKTEST_STEP_DAYS}d",
+                      "PQL lift on the demo's history"))
+    steps += [("identity --report-only", "match rates and unmatched users"),
+              ("playbooks outbox", "the Slack alerts, with their buttons' state"),
+              ("serve", "dashboard, ingest API, probes, /metrics and the scheduler on http://127.0.0.1:5000")]
+    return steps
 
 
 def launcher() -> str:

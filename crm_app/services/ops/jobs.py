@@ -1,7 +1,6 @@
 """The worker's jobs: what each does, when it runs, and the record every run leaves (status, /readyz, logs)."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -72,6 +71,42 @@ def job_full_rescore(ctx: JobContext) -> dict:
     with SCORING:
         summary = score(ctx.store, specs.rules, int(time.time()), mode="full", workers=_workers(ctx))
     return {"scored": summary.people, "rules_hash": specs.hash, "changed": _changed(summary)}
+
+
+def job_score_now(ctx: JobContext) -> dict:
+    """Do a "Score everyone now" asked for from the dashboard: a full rescore with the files on disk, its progress
+    (people scored of all) saved as it goes so the page can show it."""
+    with ctx.store.begin() as conn:
+        request = ops_store.claim_request(conn, "score_now", HOST)
+    if request is None:
+        return {"idle": True}
+    try:
+        ctx.rules.check()  # the admin may have saved files a moment ago: score with them
+        as_of = int((request["detail"] or {}).get("as_of") or time.time())  # the moment of the click
+        specs = ctx.rules.require()
+        with ctx.store.read() as conn:
+            total, done = ops_store.people_count(conn), 0
+
+        def progress(people: int) -> None:
+            nonlocal done
+            done += people
+            with ctx.store.begin() as conn:
+                ops_store.record_progress(conn, request["id"], done, max(total, done))
+        with ctx.store.begin() as conn:
+            ops_store.record_progress(conn, request["id"], 0, total)
+        with SCORING:
+            summary = score(ctx.store, specs.rules, as_of, mode="full", workers=_workers(ctx),
+                            chunk=max(500, total // 20), progress=progress)
+    except Exception as exc:
+        with ctx.store.begin() as conn:
+            ops_store.finish_request(conn, request["id"], "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    detail = {"request": request["id"], "as_of": as_of, "scored": summary.people, "seconds": round(summary.seconds, 2),
+              "rules_hash": summary.rules_hash, "changed": _changed(summary)}
+    with ctx.store.begin() as conn:
+        ops_store.record_progress(conn, request["id"], summary.people, summary.people)
+        ops_store.finish_request(conn, request["id"], "done", detail)
+    return detail
 
 
 def job_snapshot(ctx: JobContext) -> dict:
@@ -215,6 +250,7 @@ JOBS: tuple[Job, ...] = (
     Job("write_back", job_write_back, "interval", "WRITE_BACK_SECONDS", "write changed values to the CRM"),
     Job("playbooks", job_playbooks, "interval", "PLAYBOOK_SECONDS", "run playbooks on score changes"),
     Job("full_rescore", job_full_rescore, "daily", "FULL_RESCORE_AT", "rescore everyone; applies decay"),
+    Job("score_now", job_score_now, "interval", "SCORE_NOW_POLL_SECONDS", "Score everyone now, asked from the web"),
     Job("snapshot", job_snapshot, "daily", "SNAPSHOT_AT", "daily snapshot of score history"),
     Job("digests", job_digests, "daily", "DIGEST_AT", "daily Slack digest of held PQL alerts per rep"),
 )
@@ -248,7 +284,7 @@ def run_job(ctx: JobContext, job: Job) -> dict:
         run["record_error"] = str(exc)
     level = logging.ERROR if outcome == "failed" else logging.INFO
     if outcome != "idle" or log.isEnabledFor(logging.DEBUG):
-        log.log(level, json.dumps({"event": "job", "job": job.name, **run}, default=str, sort_keys=True))
+        log.log(level, "job %s %s", job.name, outcome, extra={"event": "job", "job": job.name, **run})
     return run
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from crm_app.services.dashboard import overview as service
 from crm_app.services.admin import rule_files, versions
 from crm_app.services.admin.rule_impact import LISTED, SAMPLE, compare_rule_sets
 from crm_app.services.dashboard.users import record, text_diff
-from crm_app.services.scoring.run import score
+from crm_app.store import ops as ops_store
 from crm_app.web.dashboard import blueprint
 from crm_app.web.dashboard.blueprint import admin_required, bp, now, specs, store
 from crm_app.web.dashboard.pages import chosen_model, loaded_rules
@@ -42,9 +42,11 @@ def thresholds():
     rules = loaded_rules()
     model = chosen_model(rules)
     current = rule_files.current_thresholds(rules, model)
+    with store().read() as conn:
+        score_request = score_request_view(ops_store.latest_request(conn, "score_now"))
     return render_template("dashboard/thresholds.html", model=model, models=service.person_models(rules),
                            current=current, saved=current.__dict__, path=rule_files.model_path(rules, model),
-                           errors=[], version=specs().version,
+                           errors=[], version=specs().version, score_request=score_request,
                            preview=service.threshold_preview(store(), model, current.high, current.medium,
                                                              current.pql, current.min_fit),
                            distribution=distribution(model, current))
@@ -127,16 +129,45 @@ def _base(shown: int | None) -> int | None:
 @bp.route("/score-now", methods=["POST"])
 @admin_required
 def score_now():
-    """Run the scoring service now with the active version, instead of waiting for the worker's next cycle."""
+    """Ask the worker to score everyone now with the active version; the thresholds page shows its progress."""
     state = specs()
     if state.errors or state.specs is None:
         abort(409, description="The admin files have errors; fix them before scoring.")
-    summary = score(store(), state.specs.rules, now(), workers=1)
-    flash(f"Scored {summary.people:,} people in {summary.seconds:.1f}s with rules {summary.rules_hash} "
-          f"(version {state.version}).", "ok")
-    record(store(), g.user, "scored_now", None, {"people": summary.people, "rules_hash": summary.rules_hash,
-                                                 "version": state.version})
+    with store().begin() as conn:
+        request_id, new = ops_store.request_job(conn, "score_now", g.user, detail={"as_of": now()})
+    wake = current_app.config.get("PQL_WAKE")  # `serve`: the scheduler runs in this process
+    if wake is not None:
+        wake("score_now")
+    flash(("Queued: the worker is scoring everyone now." if new else "Already queued: the worker is on it.")
+          + " Its progress shows on the Thresholds page.", "ok")
+    record(store(), g.user, "scored_now", None, {"request": request_id, "new": new, "version": state.version})
     return redirect(local_path(request.form.get("back")))
+
+
+@bp.route("/score-now/status")
+def score_now_status():
+    """The latest "Score everyone now" request: state, people scored of all, and the outcome when finished."""
+    with store().read() as conn:
+        latest = ops_store.latest_request(conn, "score_now")
+    return jsonify(score_request_view(latest))
+
+
+def score_request_view(row: dict | None) -> dict | None:
+    """What the page shows of a request, as plain data (the JSON above, and the first render)."""
+    if row is None:
+        return None
+    detail = row["detail"] or {}
+    if row["state"] == "done":
+        text = (f"Scored {detail.get('scored', 0):,} people in {detail.get('seconds', 0):.1f}s with rules "
+                f"{detail.get('rules_hash', '?')}.")
+    elif row["state"] == "failed":
+        text = f"Scoring failed: {row['error']}"
+    elif row["state"] == "running":
+        text = f"Scoring: {row['done']:,} of {row['total'] or 0:,} people"
+    else:
+        text = "Queued: waiting for the worker (python -m crm_app worker, or serve)"
+    return {"id": row["id"], "state": row["state"], "done": row["done"], "total": row["total"],
+            "requested_by": row["requested_by"], "text": text}
 
 
 def active_files() -> tuple[int, dict[str, bytes]]:

@@ -22,6 +22,8 @@
     const form = document.getElementById("threshold-form");
     if (form) thresholds(form);
     document.querySelectorAll(".editor").forEach(editor);
+    const status = document.getElementById("score-now-status");
+    if (status) scoreNowProgress(status);
   });
 
   // A line-number gutter beside the rule editor; lines with an error (file:line of the last check) are marked.
@@ -44,6 +46,26 @@
     const first = Math.min(...marked);
     if (Number.isFinite(first)) text.scrollTop = Math.max(0, (first - 3) * 18);
     gutter.scrollTop = text.scrollTop;
+  }
+
+  // "Score everyone now" runs in the worker: poll its request until it is done or failed.
+  function scoreNowProgress(box) {
+    const bar = box.querySelector("progress"), text = document.getElementById("score-now-text");
+    function poll() {
+      if (box.dataset.state !== "queued" && box.dataset.state !== "running") return;
+      setTimeout(function () {
+        fetch(box.dataset.url, {credentials: "same-origin"}).then(r => r.json()).then(s => {
+          if (!s) return;
+          box.hidden = false;
+          bar.max = s.total || 1;
+          bar.value = s.done || 0;
+          text.textContent = s.text;
+          box.dataset.state = s.state;
+          poll();
+        }).catch(poll);
+      }, 1000);
+    }
+    poll();
   }
 
   function thresholds(form) {

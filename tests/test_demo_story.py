@@ -1,0 +1,114 @@
+"""The demo tells the whole story: identity resolution, the shipped lifecycle model trained, a backtest with its
+lift; every "Next:" command it prints works as printed; it never replaces a store holding what it did not make."""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def environment(tmp) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SPECS_ROOT")}
+    return dict(env, DATABASE_URL=f"sqlite:///{tmp}/var/pql.db", CRM_SANDBOX_PATH=str(tmp / "var" / "crm.db"),
+                SCORE_WORKERS="1")
+
+
+def demo(tmp, *args: str) -> subprocess.CompletedProcess:
+    """The README's command, from the checkout (where a user runs it), on a store in tmp."""
+    return subprocess.run([sys.executable, "-m", "crm_app", "demo", *args], cwd=ROOT, env=environment(tmp),
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def told(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("story")
+    ran = demo(tmp)  # the default size: the lifecycle model needs 30 people who reached its goal
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    return tmp, ran.stdout
+
+
+def next_commands(out: str) -> list[str]:
+    block = out.split("Next:\n", 1)[1]
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.startswith("  ")]
+
+
+def test_the_demo_resolves_identities_trains_the_shipped_model_and_prints_the_backtest_lift(told):
+    _, out = told
+    linked, users = map(int, re.search(r"Identity: (\d+) of (\d+) product users linked", out).groups())
+    assert users == 2000 and 0 < linked < users  # some signups are in no CRM (the creation policy's half)
+    assert re.search(r"Lifecycle model upgraded \(Starts an upgrade\): trained, \d+ reached the goal of 2000, "
+                     r"cross-validated ROC AUC 0\.\d\d", out)
+    accounts, most = map(int, re.search(r"Accounts with several ready users: (\d+); the most, \S+, has (\d+) PQLs",
+                                        out).groups())
+    assert accounts >= 1 and most >= 2
+    lift = float(re.search(r"Backtest of conversion against 'upgraded' .*lift ([\d.]+)x\.", out).group(1))
+    assert lift > 1  # PQLs convert more often than the rest, on the demo's own history
+
+
+EXPECTED = {  # command -> something its output must show after the demo
+    "explain": "Behaviour", "score": "bands", "status": "identity: product users matched",
+    "train": "upgraded v2", "indicators": "lift", "backtest": "PQLs convert", "identity": "matched to CRM",
+    "playbooks": "New PQL",
+}
+
+
+def test_every_printed_next_command_works_as_printed(told):
+    tmp, out = told
+    commands = next_commands(out)
+    assert {shlex.split(c)[3] for c in commands} == set(EXPECTED) | {"serve"}, commands
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[1:3] == ["-m", "crm_app"]
+        if argv[3] == "serve":
+            continue
+        ran = subprocess.run(argv, cwd=ROOT, env=environment(tmp), capture_output=True, text=True, timeout=600)
+        assert ran.returncode == 0, f"{command}: {ran.stderr[-2000:]}"
+        assert EXPECTED[argv[3]] in ran.stdout, f"{command} printed:\n{ran.stdout[-2000:]}"
+
+
+def test_the_printed_serve_command_serves(told):
+    tmp, out = told
+    (serve,) = [c for c in next_commands(out) if shlex.split(c)[3] == "serve"]
+    # As printed, plus a free port: 5000 may be taken on a shared machine.
+    proc = subprocess.Popen(shlex.split(serve) + ["--port", "0"], cwd=ROOT, env=environment(tmp),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert "Serving on http://127.0.0.1:" in proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_demo_refuses_a_store_with_data_it_did_not_make_unless_forced(tmp_path):
+    again = demo(tmp_path, "--people", "60")
+    assert again.returncode == 0, again.stderr[-2000:]
+    rerun = demo(tmp_path, "--people", "60")  # untouched since: replaced without asking
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    people = tmp_path / "people.csv"
+    people.write_text("id,title\nimported-1,VP\n")
+    env = environment(tmp_path)
+    imported = subprocess.run([sys.executable, "-m", "crm_app", "import", "people", str(people), "--quiet"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert imported.returncode == 0, imported.stderr
+    refused = demo(tmp_path, "--people", "60")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().endswith("run demo --force to replace it, or set DATABASE_URL to another file "
+                                           "(e.g. sqlite:///var/demo.db)"), refused.stderr
+    assert "data imported or ingested after the demo made it" in refused.stderr
+    explain = subprocess.run([sys.executable, "-m", "crm_app", "explain", "imported-1"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert explain.returncode == 0, "the refused demo lost the imported person"
+    forced = demo(tmp_path, "--people", "60", "--force")
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    gone = subprocess.run([sys.executable, "-m", "crm_app", "explain", "imported-1"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert gone.returncode == 1

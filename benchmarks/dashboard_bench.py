@@ -66,9 +66,9 @@ def synthetic_people(target: sqlite3.Connection, people: int, seed: int) -> int:
     for start in range(0, people, BATCH):
         rows = []
         for i in range(start, min(start + BATCH, people)):
-            f, l = FIRST[first[i]], LAST[last[i]]
-            attributes = json.dumps({"first_name": f, "last_name": l + str(i % 997)}, separators=(",", ":"))
-            rows.append((i + 1, f"u{i + 1:07d}", f"{f.lower()}.{l.lower()}{i}@c{account[i]}.example",
+            given, family = FIRST[first[i]], LAST[last[i]]
+            attributes = json.dumps({"first_name": given, "last_name": family + str(i % 997)}, separators=(",", ":"))
+            rows.append((i + 1, f"u{i + 1:07d}", f"{given.lower()}.{family.lower()}{i}@c{account[i]}.example",
                          int(account[i]), attributes, AS_OF, AS_OF))
         target.executemany("INSERT INTO people (id, external_id, email, account_id, attributes, created_at, "
                            "updated_at) VALUES (?,?,?,?,?,?,?)", rows)

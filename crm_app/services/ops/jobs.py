@@ -183,7 +183,7 @@ def _playbooks_for_new_records(ctx: JobContext, specs, created) -> dict:
     try:
         return run_playbooks(runtime, int(time.time()))
     except Exception as exc:  # noqa: BLE001 - the write-back itself went through; the playbooks job retries
-        log.warning(json.dumps({"event": "playbooks_after_write_back", "error": f"{type(exc).__name__}: {exc}"}))
+        log.warning("playbooks after write-back failed", extra={"error": f"{type(exc).__name__}: {exc}"})
         return {"error": f"{type(exc).__name__}: {exc}"[:500]}
     finally:
         record_usage(ctx.store, runtime.adapter, "playbooks")

@@ -96,12 +96,16 @@ def test_a_request_cut_off_mid_run_is_taken_again(site):
         assert ops_store.request_state(conn, request_id)["state"] == "done"
 
 
-def test_a_failed_run_says_why_on_the_page(site, tmp_path):
+def test_a_failed_run_says_why_on_the_page(site, monkeypatch):
+    from crm_app.services.ops import jobs
+
+    def lost_store(*args, **kwargs):
+        raise RuntimeError("the store went away mid-run")
     app, config, store = site
     client, token = signed_in(app)
     client.post("/dashboard/score-now", data={"csrf_token": token})
-    broken = Config.from_env({}, database_url=store.url, specs_root=str(tmp_path))  # no rules at all
-    run = run_job(worker_context(broken, store), JOBS_BY_NAME["score_now"])
+    monkeypatch.setattr(jobs, "score", lost_store)
+    run = run_job(worker_context(config, store), JOBS_BY_NAME["score_now"])
     assert run["outcome"] == "failed"
     status = client.get("/dashboard/score-now/status").json
-    assert status["state"] == "failed" and status["text"].startswith("Scoring failed: SpecSetInvalid")
+    assert status["state"] == "failed" and status["text"] == "Scoring failed: RuntimeError: the store went away mid-run"

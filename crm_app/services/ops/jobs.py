@@ -74,14 +74,14 @@ def job_full_rescore(ctx: JobContext) -> dict:
 
 
 def job_score_now(ctx: JobContext) -> dict:
-    """Do a "Score everyone now" asked for from the dashboard: a full rescore with the files on disk, its progress
-    (people scored of all) saved as it goes so the page can show it."""
+    """Do a "Score everyone now" asked for from the dashboard: a full rescore with the active version, its
+    progress (people scored of all) saved as it goes so the page can show it."""
     with ctx.store.begin() as conn:
         request = ops_store.claim_request(conn, "score_now", HOST)
     if request is None:
         return {"idle": True}
     try:
-        ctx.rules.check()  # the admin may have saved files a moment ago: score with them
+        ctx.rules.check()  # the admin may have published a version a moment ago: score with it
         as_of = int((request["detail"] or {}).get("as_of") or time.time())  # the moment of the click
         specs = ctx.rules.require()
         with ctx.store.read() as conn:

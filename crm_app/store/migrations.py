@@ -96,6 +96,11 @@ def _dashboard_security(conn: Connection) -> None:
     create_tables(conn)
 
 
+def _sso_states(conn: Connection) -> None:
+    from crm_app.store.dashboard.sso_states import create_tables
+    create_tables(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
@@ -109,6 +114,7 @@ MIGRATIONS: list[Migration] = [
     (52, "dashboard: playbook ledger by person, for the person page", _person_actions_index),
     (60, "service: job runs, scheduler lease, daily score snapshots", _service),
     (70, "dashboard: revocable sessions, failed sign-ins, users, audit log", _dashboard_security),
+    (130, "dashboard: OpenID Connect sign-ins under way (state, nonce, PKCE verifier)", _sso_states),
 ]
 
 

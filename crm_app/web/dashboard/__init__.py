@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import redirect, url_for
 
 from crm_app.services.dashboard.auth import shared_session_key
-from crm_app.web.dashboard import admin, audit_views, auth, later, models_views, pages  # noqa: F401 - they add routes to bp
+from crm_app.web.dashboard import admin, audit_views, auth, later, models_views, pages, sso  # noqa: F401 - routes
 from crm_app.web.dashboard.blueprint import bp
 
 
@@ -14,5 +14,6 @@ def register(app) -> None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"  # a second guard, beside CSRF tokens, on every POST
     if not app.config["PQL_CONFIG"].secret_key:
         app.config["SECRET_KEY"] = shared_session_key(app.config["PQL_STORE"])
+    sso.install(app)
     app.register_blueprint(bp)
     app.add_url_rule("/", "root", lambda: redirect(url_for("dashboard.overview")))

@@ -1,0 +1,221 @@
+"""Sign-in with OpenID Connect against a provider on loopback (tests/oidc_provider.py), on SQLite and PostgreSQL.
+
+| attack | answer |
+|---|---|
+| ID token with a wrong nonce | 401, no session |
+| callback replayed (same state and code, with the cookie copied from before the sign-in) | 400, provider not asked |
+| callback started in another browser (login CSRF: the attacker's code in the victim's browser) | 400 |
+| ID token for another audience, or for ours among others with another authorized party (azp) | 401 |
+| ID token from another issuer | 401 |
+| expired ID token | 401 |
+| unsigned ID token (`alg: none`) | 401 |
+| ID token signed with a key not in the provider's JWKS | 401 |
+| ID token signed HS256 with the client secret as the key | 401 |
+| email not verified (false or absent) | 403 |
+| user on neither the role map nor the allow-list | 403 |
+| Google Workspace: another hosted domain | 403 |
+| provider answers error=access_denied | 401 |
+| callback with no state, garbage state, or no code | 400 |
+| provider down | 503 with a message |
+"""
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+from tests.oidc_provider import Provider
+
+CALLBACK = "http://localhost/dashboard/login/sso/callback"
+
+
+@pytest.fixture
+def provider():
+    with Provider() as idp:
+        idp.redirect_uris.add(CALLBACK)
+        idp.add_user("ana@corp.example", groups=["pql-admins", "everyone"])
+        idp.add_user("max@corp.example", groups=["sales-managers"])
+        idp.add_user("val@corp.example", groups=[])
+        idp.add_user("eve@elsewhere.example", groups=[])
+        idp.add_user("unverified@corp.example", email_verified=False, groups=["pql-admins"])
+        idp.add_user("silent@corp.example", email_verified=None, groups=["pql-admins"])
+        yield idp
+
+
+def make_app(store, provider, **settings):
+    from crm_app import create_app
+    from crm_app.config import Config
+    values = dict(oidc_issuer=provider.issuer, oidc_client_id=provider.client_id,
+                  oidc_client_secret=provider.client_secret, oidc_provider_name="Loopback IdP",
+                  oidc_role_claim="groups", oidc_role_map="pql-admins=admin,sales-managers=manager",
+                  oidc_allowed="@corp.example=viewer")
+    values.update(settings)
+    config = Config.from_env({}, database_url=store.url, specs_root=str(ROOT), secret_key="s" * 32, **values)
+    app = create_app(config, store=store)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def app(store, provider):
+    return make_app(store, provider)
+
+
+def start(client, next_path: str = "/dashboard/people") -> str:
+    response = client.get(f"/dashboard/login/sso?next={next_path}")
+    assert response.status_code == 302, response.text
+    return response.headers["Location"]
+
+
+def at_provider(authorize_url: str, login: str) -> str:
+    """What the user's browser does at the provider: sign in and follow the redirect back (its URL)."""
+    params = dict(parse_qsl(urlsplit(authorize_url).query))
+    answer = requests.post(authorize_url.split("?")[0], data={**params, "login": login}, allow_redirects=False,
+                           timeout=10)
+    assert answer.status_code == 302, answer.text
+    return answer.headers["Location"]
+
+
+def back_at(client, callback_url: str):
+    parts = urlsplit(callback_url)
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def sign_in(app, login: str):
+    client = app.test_client()
+    return client, back_at(client, at_provider(start(client), login))
+
+
+def signed_in(client) -> bool:
+    return client.get("/dashboard/people").status_code == 200
+
+
+@pytest.mark.parametrize("login, role", [("ana@corp.example", "admin"), ("max@corp.example", "manager"),
+                                         ("val@corp.example", "viewer")])
+def test_a_user_signs_in_with_the_role_of_their_group_or_the_allow_list(app, login, role):
+    from crm_app.services.dashboard.users import audit_entries
+    client, response = sign_in(app, login)
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard/people"
+    assert signed_in(client)
+    with client.session_transaction() as sess:
+        assert (sess["user"], sess["role"]) == (login, role)
+    entry = audit_entries(app.config["PQL_STORE"], 1, "sign_in")[0]
+    assert (entry["actor"], entry["detail"]["role"], entry["detail"]["method"]) == (login, role, "oidc")
+
+
+def test_the_authorization_request_carries_state_nonce_and_pkce(app):
+    params = dict(parse_qsl(urlsplit(start(app.test_client())).query))
+    assert params["response_type"] == "code" and "openid" in params["scope"].split()
+    assert len(params["state"]) >= 20 and len(params["nonce"]) >= 20
+    assert params["code_challenge_method"] == "S256" and params["redirect_uri"] == CALLBACK
+
+
+def test_signing_out_ends_an_sso_session_like_any_other(app):
+    client, _ = sign_in(app, "ana@corp.example")
+    stolen = client.get_cookie("session").value
+    token = client.get("/dashboard/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post("/dashboard/logout", data={"csrf_token": token})
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    assert not signed_in(thief)
+
+
+TAMPERED = [  # (name, claims changed, signing, the reason the refusal must name)
+    ("wrong nonce", {"nonce": "not-the-nonce-we-sent"}, "rs256", "Invalid claim: &#39;nonce&#39;"),
+    ("another audience", {"aud": "some-other-client"}, "rs256", "&#39;azp&#39;"),
+    ("our audience among others, authorized party another", {"aud": ["pql-dashboard", "x"], "azp": "x"}, "rs256",
+     "Invalid claim: &#39;azp&#39;"),
+    ("another issuer", {"iss": "https://evil.example"}, "rs256", "Invalid claim: &#39;iss&#39;"),
+    ("expired", {"exp": 1_000_000_000, "iat": 999_999_000}, "rs256", "expired"),
+    ("no nonce", {"nonce": None}, "rs256", "Missing claim: &#39;nonce&#39;"),
+    ("unsigned, alg none", {}, "none", "Algorithm of &#39;none&#39; is not allowed"),
+    ("signed with a key not in the JWKS", {}, "other-key", "BadSignatureError"),
+    ("HS256 keyed with the client secret", {}, "hs256-secret", "Algorithm of &#39;HS256&#39; is not allowed"),
+]
+
+
+@pytest.mark.parametrize("name, claims, signing, reason", TAMPERED, ids=[t[0] for t in TAMPERED])
+def test_a_forged_or_stale_id_token_is_refused(app, provider, name, claims, signing, reason):
+    from crm_app.services.dashboard.users import audit_entries
+    provider.tamper, provider.signing = claims, signing
+    client, response = sign_in(app, "ana@corp.example")
+    assert response.status_code == 401, response.text
+    assert "Sign-in refused" in response.text and reason in response.text, response.text
+    assert not signed_in(client)
+    assert audit_entries(app.config["PQL_STORE"], 1, "sign_in_refused")[0]["detail"]["method"] == "oidc"
+    assert audit_entries(app.config["PQL_STORE"], 1, "sign_in") == []
+
+
+@pytest.mark.parametrize("login, expected", [
+    ("unverified@corp.example", "has not verified"),
+    ("silent@corp.example", "has not verified"),
+    ("eve@elsewhere.example", "may not use this dashboard"),
+])
+def test_a_genuine_token_that_does_not_let_its_holder_in_is_a_403(app, login, expected):
+    client, response = sign_in(app, login)
+    assert response.status_code == 403 and expected in response.text
+    assert not signed_in(client)
+
+
+def test_a_replayed_callback_is_refused_without_asking_the_provider(app, provider):
+    client = app.test_client()
+    authorize_url = start(client)
+    before = client.get_cookie("session").value
+    callback = at_provider(authorize_url, "ana@corp.example")
+    assert back_at(client, callback).status_code == 302
+    asked = provider.token_requests
+    replay = app.test_client()
+    replay.set_cookie("session", before)  # the cookie as it was before the callback, which held the state
+    response = back_at(replay, callback)
+    assert response.status_code == 400 and "already used" in response.text
+    assert provider.token_requests == asked and not signed_in(replay)
+
+
+def test_a_callback_started_in_another_browser_is_refused(app):
+    attacker = app.test_client()
+    callback = at_provider(start(attacker), "eve@elsewhere.example")
+    victim = app.test_client()
+    victim.get("/dashboard/login")
+    assert back_at(victim, callback).status_code == 400
+    assert not signed_in(victim)
+
+
+@pytest.mark.parametrize("query", ["", "?code=abc", "?state=nope&code=abc", "?state=" + "x" * 5000,
+                                   "?error=access_denied&error_description=%3Cscript%3E"])
+def test_a_malformed_callback_is_a_4xx_with_a_reason(app, query):
+    client = app.test_client()
+    start(client)
+    response = client.get("/dashboard/login/sso/callback" + query)
+    assert response.status_code in (400, 401) and "<script>" not in response.text
+
+
+def test_a_refusal_at_the_provider_is_shown(app, provider):
+    client = app.test_client()
+    response = back_at(client, at_provider(start(client), "nobody@corp.example"))
+    assert response.status_code == 401 and "access_denied" in response.text
+
+
+def test_google_workspace_hosted_domain_is_checked(store, provider):
+    provider.users["ana@corp.example"]["hd"] = "other.example"
+    app = make_app(store, provider, oidc_hosted_domain="corp.example")
+    client, response = sign_in(app, "ana@corp.example")
+    assert response.status_code == 403 and "not an account of corp.example" in response.text
+
+
+def test_a_provider_that_is_down_is_a_503_with_a_message(store, provider):
+    app = make_app(store, provider)
+    provider.__exit__(None, None, None)
+    response = app.test_client().get("/dashboard/login/sso")
+    assert response.status_code == 503 and "cannot be reached" in response.text
+
+
+def test_the_login_page_offers_sso_only_when_configured(app, store):
+    assert "Sign in with Loopback IdP" in app.test_client().get("/dashboard/login").text
+    from crm_app import create_app
+    from crm_app.config import Config
+    plain = create_app(Config.from_env({}, database_url=store.url, specs_root=str(ROOT), secret_key="s" * 32),
+                       store=store)
+    assert "Sign in with" not in plain.test_client().get("/dashboard/login").text
+    assert plain.test_client().get("/dashboard/login/sso").status_code == 404

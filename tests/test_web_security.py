@@ -5,7 +5,9 @@
 | Slack mrkdwn / link injection (`<https://evil.example|Open in CRM>`, `<!channel>`, `<script>`) in an outbox message | shown as text; no live link, no markup |
 | open redirect through `next=` (login) and `back=` (score now): `https://evil.example/`, `//evil.example`, `/\\evil.example`, `https:evil`, a newline, a tab, `javascript:` | redirected to the overview; never a 500 |
 | a copied session cookie after logout, a password change, a role change or removal | signed out (302 to the login page) |
-| 1,000 wrong passwords for one user; 100 user names from one address | all but the first 5 (20) answered 429 with a message; the right password is refused while locked |
+| 1,000 wrong passwords for one user from one address; 100 user names from one address | all but the first 5 (20) answered 429 with a message; the right password is refused from that address while locked; the user still signs in from their own address |
+| wrong passwords for one user from 19 addresses (5 each, more refused) | the user still signs in |
+| wrong passwords for one user from 30 addresses | 100 answered 401, the rest 429; the user name is locked for everyone until the failures slide out of 15 minutes |
 | a POST without the CSRF token, on every POST route | 400 |
 | a viewer or manager on the admin endpoints | 403 |
 | a viewer on a POST that changes something | 403 |
@@ -173,22 +175,48 @@ def test_a_forged_cookie_without_a_live_session_is_refused(web):
 # --- throttling -----------------------------------------------------------------------------------------------
 
 def test_a_thousand_login_attempts_are_throttled(web):
-    from crm_app.services.dashboard.auth import MAX_PER_USER
+    from crm_app.services.dashboard.auth import MAX_PER_PAIR
     client = web.test_client()
     client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
     token = csrf(client)
     codes = [client.post("/dashboard/login", data={"user": "admin", "password": f"guess-{i}", "csrf_token": token})
              .status_code for i in range(1000)]
-    assert codes[:MAX_PER_USER] == [401] * MAX_PER_USER
-    assert codes[MAX_PER_USER:] == [429] * (1000 - MAX_PER_USER)
+    assert codes[:MAX_PER_PAIR] == [401] * MAX_PER_PAIR
+    assert codes[MAX_PER_PAIR:] == [429] * (1000 - MAX_PER_PAIR)
     locked = client.post("/dashboard/login", data={"user": "admin", "password": ADMIN[1], "csrf_token": token})
     assert locked.status_code == 429 and "Too many failed sign-ins" in locked.text
     assert int(locked.headers["Retry-After"]) > 0
-    other = web.test_client()  # the same user from another address is locked too (per user)
-    other.environ_base["REMOTE_ADDR"] = "198.51.100.7"
-    assert other.post("/dashboard/login", data={"user": "admin", "password": ADMIN[1],
-                                                "csrf_token": csrf(other)}).status_code == 429
-    assert sign_in(web, MANAGER, address="198.51.100.7")[1].status_code == 302  # other users are not
+    # The attacker's guesses did not lock the real admin out: from their own address they sign in.
+    assert sign_in(web, ADMIN, address="198.51.100.7")[1].status_code == 302
+    assert sign_in(web, MANAGER, address="198.51.100.8")[1].status_code == 302
+
+
+def _fail_from(web, user: str, addresses: list[str], times: int) -> list[int]:
+    codes = []
+    for address in addresses:
+        client = web.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        token = csrf(client)
+        codes += [client.post("/dashboard/login", data={"user": user, "password": "wrong", "csrf_token": token})
+                  .status_code for _ in range(times)]
+    return codes
+
+
+def test_strangers_below_the_user_ceiling_cannot_lock_a_user_out(web):
+    from crm_app.services.dashboard.auth import MAX_PER_PAIR, MAX_PER_USER
+    addresses = [f"203.0.113.{i}" for i in range(MAX_PER_USER // MAX_PER_PAIR - 1)]  # 19 addresses, 95 failures
+    codes = _fail_from(web, "admin", addresses, MAX_PER_PAIR + 3)
+    assert codes.count(401) == len(addresses) * MAX_PER_PAIR and codes.count(429) == len(addresses) * 3
+    assert sign_in(web, ADMIN, address="198.51.100.7")[1].status_code == 302
+
+
+def test_guessing_one_user_from_many_addresses_stops_at_the_user_ceiling(web):
+    from crm_app.services.dashboard.auth import MAX_PER_PAIR, MAX_PER_USER
+    addresses = [f"203.0.113.{i}" for i in range(MAX_PER_USER // MAX_PER_PAIR + 10)]  # 30 addresses
+    codes = _fail_from(web, "admin", addresses, MAX_PER_PAIR)
+    assert codes.count(401) == MAX_PER_USER and codes[MAX_PER_USER:] == [429] * (len(codes) - MAX_PER_USER)
+    assert sign_in(web, ADMIN, address="198.51.100.7")[1].status_code == 429
+    assert sign_in(web, MANAGER, address="198.51.100.7")[1].status_code == 302  # other users are not locked
 
 
 def test_one_address_trying_many_users_is_throttled(web):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import (Column, Connection, Float, Integer, String, Table, Text, delete, func, insert, or_,
-                        select, update)
+from sqlalchemy import (Column, Connection, Float, Integer, String, Table, Text, delete, func, insert, select,
+                        update)
 
 from crm_app.store import schema
 
@@ -82,18 +82,25 @@ def record_failure(conn: Connection, user: str, address: str, now: float) -> Non
     conn.execute(insert(login_failures).values(user=user[:255], address=address[:64], at=now))
 
 
-def recent_failures(conn: Connection, user: str, address: str, since: float) -> tuple[int, int]:
-    """Failures since a moment: (for this user name, from this address)."""
+def _scopes(user: str, address: str) -> dict:
     f = login_failures.c
-    by_user = conn.execute(select(func.count()).where(f.user == user[:255], f.at >= since)).scalar_one()
-    by_address = conn.execute(select(func.count()).where(f.address == address[:64], f.at >= since)).scalar_one()
-    return by_user, by_address
+    return {"pair": (f.user == user[:255]) & (f.address == address[:64]), "user": f.user == user[:255],
+            "address": f.address == address[:64]}
 
 
-def oldest_failure(conn: Connection, user: str, address: str, since: float) -> float | None:
+def recent_failures(conn: Connection, user: str, address: str, since: float) -> dict[str, int]:
+    """Failures since a moment, per scope: this user from this address ("pair"), this user from anywhere
+    ("user"), anyone from this address ("address")."""
     f = login_failures.c
-    return conn.execute(select(func.min(f.at)).where(f.at >= since, or_(f.user == user[:255],
-                                                                        f.address == address[:64]))).scalar()
+    return {scope: conn.execute(select(func.count()).where(where, f.at >= since)).scalar_one()
+            for scope, where in _scopes(user, address).items()}
+
+
+def nth_failure_at(conn: Connection, user: str, address: str, scope: str, since: float, n: int) -> float | None:
+    """When the n-th oldest failure (0-based) of a scope since a moment happened."""
+    f = login_failures.c
+    return conn.execute(select(f.at).where(_scopes(user, address)[scope], f.at >= since)
+                        .order_by(f.at).limit(1).offset(n)).scalar()
 
 
 def forget_failures(conn: Connection, before: float) -> None:

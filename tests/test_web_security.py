@@ -259,7 +259,8 @@ def test_every_post_needs_the_csrf_token(web):
 
 
 ADMIN_ONLY = ["/dashboard/thresholds?model=conversion", "/dashboard/rules/apply", "/dashboard/score-now",
-              "/dashboard/models/anything/exclude"]
+              "/dashboard/models/anything/exclude", "/dashboard/users/add", "/dashboard/users/vera/role",
+              "/dashboard/users/vera/password", "/dashboard/users/vera/remove"]
 
 
 @pytest.mark.parametrize("who", [MANAGER, VIEWER], ids=["manager", "viewer"])
@@ -268,8 +269,10 @@ def test_no_role_escalation_to_admin_endpoints(web, who, path):
     client, response = sign_in(web, who)
     assert response.status_code == 302
     answer = client.post(path, data={"high": "70", "medium": "40", "file": "conversion.yaml", "text": "x",
+                                     "user": "mallory", "role": "admin", "password": "p" * 12,
                                      "csrf_token": csrf(client, "/dashboard/")})
     assert answer.status_code == 403, answer.text
+    assert client.get("/dashboard/users").status_code == 403
 
 
 @pytest.mark.parametrize("path", ["/dashboard/alerts/1/claim", "/dashboard/ledger/1/retry"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import redirect, url_for
 
 from crm_app.services.dashboard.auth import shared_session_key
-from crm_app.web.dashboard import admin, audit_views, auth, later, models_views, pages, sso  # noqa: F401 - routes
+from crm_app.web.dashboard import admin, audit_views, auth, later, models_views, pages, sso, users_views  # noqa: F401
 from crm_app.web.dashboard.blueprint import bp
 
 

@@ -19,8 +19,6 @@ def alert_action(alert_id: int, action: str):
     """Managers and admins act on alerts: the same handler as the Slack button."""
     detail = (request.form.get("detail") or "").strip() or None
     outcome = service.click(store(), loaded_specs(), alert_id, action, g.user, now(), detail)
-    record(store(), g.user, "alert_button", f"alert {alert_id}",
-           {"action": action[:40], "detail": (detail or "")[:500] or None, "ok": outcome.ok, "message": outcome.message})
     flash(outcome.message, "ok" if outcome.ok else "error")
     return redirect(url_for("dashboard.activity") + f"#alert-{alert_id}")
 

@@ -90,6 +90,28 @@ def test_mrkdwn_renders_links_as_words():
     assert str(mrkdwn("&lt;b&gt; &amp; <!channel>")) == "&lt;b&gt; &amp; !channel"
 
 
+CRM_URL = "https://acme.lightning.force.com/lightning/r/{object}/{id}/view"
+OUR_LINK = "https://acme.lightning.force.com/lightning/r/Lead/00Q1/view"
+
+
+@pytest.mark.parametrize("text, shown", [
+    (f"<{OUR_LINK}|Open in CRM>", f'<a href="{OUR_LINK}" rel="noopener noreferrer">Open in CRM</a>'),
+    (f"<{OUR_LINK}|&lt;b&gt; Ann &amp; co>", f'<a href="{OUR_LINK}" rel="noopener noreferrer">&lt;b&gt; Ann &amp; co</a>'),
+    ("<https://acme.lightning.force.com.evil.example/lightning/r/x|Open in CRM>",
+     "Open in CRM (https://acme.lightning.force.com.evil.example/lightning/r/x)"),
+    ("<https://acme.lightning.force.com/other|Open in CRM>", "Open in CRM (https://acme.lightning.force.com/other)"),
+    ("<http://acme.lightning.force.com/lightning/r/x|Open in CRM>",
+     "Open in CRM (http://acme.lightning.force.com/lightning/r/x)"),
+    ("<https://evil.example|Open in CRM>", "Open in CRM (https://evil.example)"),
+    ("<javascript:alert(1)|click>", "click (javascript:alert(1))"),
+    (f'<{OUR_LINK}"onmouseover="x|a>', f'<a href="{OUR_LINK}&#34;onmouseover=&#34;x" rel="noopener noreferrer">a</a>'),
+])
+def test_only_a_link_into_our_crm_is_live_in_the_outbox(text, shown):
+    from crm_app.web.dashboard.formatting import mrkdwn
+    assert str(mrkdwn(text, CRM_URL)) == shown
+    assert "<a " not in str(mrkdwn(text, ""))  # no crm_url in the routing file: no live links at all
+
+
 # --- redirects ------------------------------------------------------------------------------------------------
 
 HOSTILE_TARGETS = ["https://evil.example/", "//evil.example", "/\\evil.example", "\\\\evil.example", "https:evil",

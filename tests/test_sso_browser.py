@@ -57,6 +57,17 @@ def test_an_admin_signs_in_through_the_provider_and_lands_where_they_were_going(
     shot(page, "21-signed-in-with-sso")
     entry = audit_entries(app.config["PQL_STORE"], 1, "sign_in")[0]
     assert (entry["actor"], entry["detail"]["role"]) == ("ana@corp.example", "admin")
+
+    # The admin adds a manager on the Users page; the audit log names the admin.
+    page.click("nav >> text=Users")
+    page.fill("#new-user", "rita@corp.example")
+    page.select_option("#new-role", "manager")
+    page.click("#add-user button[type=submit]")
+    page.wait_for_selector("#new-password")
+    assert page.inner_text('#users tr[data-user="rita@corp.example"] select option:checked') == "manager"
+    shot(page, "23-users")
+    added = audit_entries(app.config["PQL_STORE"], 1, "user_added")[0]
+    assert (added["actor"], added["target"]) == ("ana@corp.example", "rita@corp.example")
     assert not errors, errors
 
 

@@ -20,6 +20,7 @@
 """
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -219,3 +220,51 @@ def test_the_login_page_offers_sso_only_when_configured(app, store):
                        store=store)
     assert "Sign in with" not in plain.test_client().get("/dashboard/login").text
     assert plain.test_client().get("/dashboard/login/sso").status_code == 404
+
+
+def test_a_sign_in_started_on_one_web_process_finishes_on_another(store, provider):
+    first, second = make_app(store, provider), make_app(store, provider)
+    browser = first.test_client()
+    callback = at_provider(start(browser), "max@corp.example")
+    other = second.test_client()
+    other.set_cookie("session", browser.get_cookie("session").value)
+    assert back_at(other, callback).status_code == 302 and signed_in(other)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"oidc_role_map": "pql-admins=root"}, "OIDC_ROLE_MAP: 'pql-admins=root' is not NAME=ROLE"),
+    ({"oidc_role_map": "just-a-group"}, "OIDC_ROLE_MAP: 'just-a-group' is not NAME=ROLE"),
+    ({"oidc_allowed": "@corp.example"}, "OIDC_ALLOWED: '@corp.example' is not NAME=ROLE"),
+    ({"oidc_client_secret": ""}, "set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET"),
+    ({"oidc_scopes": "email profile"}, "lacks openid"),
+    ({"oidc_role_claim": "", "oidc_allowed": ""}, "nobody could sign in"),
+])
+def test_a_malformed_sso_setting_stops_the_app_with_the_fix(store, provider, settings, message):
+    from crm_app.errors import ConfigError
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        make_app(store, provider, **settings)
+
+
+@pytest.mark.parametrize("claims, outcome", [
+    ({"email": "Ana@Corp.example", "email_verified": True, "groups": ["sales-managers", "pql-admins"]},
+     ("ana@corp.example", "admin")),
+    ({"email": "x@corp.example", "email_verified": True, "groups": "sales-managers"}, ("x@corp.example", "manager")),
+    ({"email": "x@corp.example", "email_verified": True, "groups": [{"name": "pql-admins"}]},
+     ("x@corp.example", "viewer")),
+    ({"email": "boss@other.example", "email_verified": True, "groups": ["unknown"]}, ("boss@other.example", "admin")),
+    ({"email": "x@corp.example", "email_verified": "true", "groups": []}, "has not verified"),
+    ({"email": ["x@corp.example"], "email_verified": True}, "no usable 'email' claim"),
+    ({"email_verified": True}, "no usable 'email' claim"),
+    ({"email": "x@evil.example", "email_verified": True, "groups": []}, "may not use this dashboard"),
+])
+def test_claims_to_a_role(claims, outcome):
+    from crm_app.config import Config
+    from crm_app.services.dashboard.sso import SignInRefused, policy, sign_in_as
+    rules = policy(Config.from_env({}, oidc_issuer="https://idp.example", oidc_client_id="c", oidc_client_secret="s",
+                                   oidc_role_claim="groups", oidc_role_map="pql-admins=admin,sales-managers=manager",
+                                   oidc_allowed="@corp.example=viewer,boss@other.example=admin"))
+    if isinstance(outcome, tuple):
+        assert sign_in_as(rules, claims) == outcome
+    else:
+        with pytest.raises(SignInRefused, match=re.escape(outcome)):
+            sign_in_as(rules, claims)

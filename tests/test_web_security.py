@@ -7,7 +7,7 @@
 | a copied session cookie after logout, a password change, a role change or removal | signed out (302 to the login page) |
 | 1,000 wrong passwords for one user from one address; 100 user names from one address | all but the first 5 (20) answered 429 with a message; the right password is refused from that address while locked; the user still signs in from their own address |
 | wrong passwords for one user from 19 addresses (5 each, more refused) | the user still signs in |
-| wrong passwords for one user from 30 addresses | 100 answered 401, the rest 429; the user name is locked for everyone until the failures slide out of 15 minutes |
+| wrong passwords for one user from 30 addresses | 100 answered 401, the rest 429; the user name is locked for every address the user never signed in from, until the failures slide out of 15 minutes; from an address they signed in from before, the user still signs in (5 wrong passwords there lock that pair) |
 | a POST without the CSRF token, on every POST route | 400 |
 | a viewer or manager on the admin endpoints | 403 |
 | a viewer on a POST that changes something | 403 |
@@ -239,6 +239,17 @@ def test_guessing_one_user_from_many_addresses_stops_at_the_user_ceiling(web):
     assert codes.count(401) == MAX_PER_USER and codes[MAX_PER_USER:] == [429] * (len(codes) - MAX_PER_USER)
     assert sign_in(web, ADMIN, address="198.51.100.7")[1].status_code == 429
     assert sign_in(web, MANAGER, address="198.51.100.7")[1].status_code == 302  # other users are not locked
+
+
+def test_past_the_user_ceiling_the_user_still_signs_in_from_an_address_they_used_before(web):
+    from crm_app.services.dashboard.auth import MAX_PER_PAIR, MAX_PER_USER
+    assert sign_in(web, ADMIN, address="198.51.100.20")[1].status_code == 302  # the admin's usual address
+    addresses = [f"203.0.113.{i}" for i in range(MAX_PER_USER // MAX_PER_PAIR + 10)]
+    _fail_from(web, "admin", addresses, MAX_PER_PAIR)
+    assert sign_in(web, ADMIN, address="198.51.100.21")[1].status_code == 429  # a new address: locked
+    assert sign_in(web, ADMIN, address="198.51.100.20")[1].status_code == 302
+    codes = _fail_from(web, "admin", ["198.51.100.20"], MAX_PER_PAIR + 1)  # the pair limit still holds there
+    assert codes == [401] * MAX_PER_PAIR + [429]
 
 
 def test_one_address_trying_many_users_is_throttled(web):

@@ -101,6 +101,11 @@ def _sso_states(conn: Connection) -> None:
     create_tables(conn)
 
 
+def _known_addresses(conn: Connection) -> None:
+    from crm_app.store.dashboard.security import known_addresses
+    known_addresses.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
@@ -115,6 +120,7 @@ MIGRATIONS: list[Migration] = [
     (60, "service: job runs, scheduler lease, daily score snapshots", _service),
     (70, "dashboard: revocable sessions, failed sign-ins, users, audit log", _dashboard_security),
     (130, "dashboard: OpenID Connect sign-ins under way (state, nonce, PKCE verifier)", _sso_states),
+    (131, "dashboard: addresses each user signed in from (exempt from the user-wide sign-in lock)", _known_addresses),
 ]
 
 

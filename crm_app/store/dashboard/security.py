@@ -45,6 +45,13 @@ audit_log = Table(
 
 TABLES = (dashboard_sessions, login_failures, dashboard_users, audit_log)
 
+known_addresses = Table(  # where each user signed in from with their password: exempt from the user-wide lock
+    "login_known_addresses", schema.metadata,
+    Column("user", String(255), primary_key=True),
+    Column("address", String(64), primary_key=True),
+    Column("last_at", Float, nullable=False),
+)
+
 
 def create_tables(conn: Connection) -> None:
     for table in TABLES:
@@ -105,6 +112,18 @@ def nth_failure_at(conn: Connection, user: str, address: str, scope: str, since:
 
 def forget_failures(conn: Connection, before: float) -> None:
     conn.execute(delete(login_failures).where(login_failures.c.at < before))
+
+
+def remember_address(conn: Connection, user: str, address: str, now: float) -> None:
+    k = known_addresses.c
+    conn.execute(delete(known_addresses).where(k.user == user[:255], k.address == address[:64]))
+    conn.execute(insert(known_addresses).values(user=user[:255], address=address[:64], last_at=now))
+
+
+def is_known_address(conn: Connection, user: str, address: str, since: float) -> bool:
+    k = known_addresses.c
+    return conn.execute(select(k.last_at).where(k.user == user[:255], k.address == address[:64],
+                                                k.last_at >= since)).first() is not None
 
 
 # --- users ----------------------------------------------------------------------------------------------------

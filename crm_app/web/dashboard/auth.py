@@ -35,6 +35,7 @@ def login():
         if role:
             session.clear()
             session.update(sid=service.open_session(store(), user, role), user=user, role=role)
+            service.remember_address(store(), user, address)
             record(store(), user, "sign_in", user, {"role": role, "address": address})
             return redirect(local_path(request.args.get("next")))
         service.record_failure(store(), user, address)

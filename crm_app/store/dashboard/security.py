@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import (Column, Connection, Float, Integer, String, Table, Text, delete, func, insert, select,
-                        update)
+from sqlalchemy import (Column, Connection, Float, Integer, String, Table, Text, case, delete, func, insert, or_,
+                        select, update)
 
 from crm_app.store import schema
 
@@ -96,11 +96,12 @@ def _scopes(user: str, address: str) -> dict:
 
 
 def recent_failures(conn: Connection, user: str, address: str, since: float) -> dict[str, int]:
-    """Failures since a moment, per scope: this user from this address ("pair"), this user from anywhere
-    ("user"), anyone from this address ("address")."""
-    f = login_failures.c
-    return {scope: conn.execute(select(func.count()).where(where, f.at >= since)).scalar_one()
-            for scope, where in _scopes(user, address).items()}
+    """Failures since a moment, per scope, in one query: this user from this address ("pair"), this user from
+    anywhere ("user"), anyone from this address ("address")."""
+    f, scopes = login_failures.c, _scopes(user, address)
+    counts = conn.execute(select(*(func.coalesce(func.sum(case((where, 1), else_=0)), 0) for where in scopes.values()))
+                          .where(or_(scopes["user"], scopes["address"]), f.at >= since)).one()
+    return dict(zip(scopes, counts))
 
 
 def nth_failure_at(conn: Connection, user: str, address: str, scope: str, since: float, n: int) -> float | None:

@@ -5,6 +5,7 @@
 | ID token with a wrong nonce | 401, no session |
 | callback replayed (same state and code, with the cookie copied from before the sign-in) | 400, provider not asked |
 | callback started in another browser (login CSRF: the attacker's code in the victim's browser) | 400 |
+| callback more than 10 minutes after the sign-in started | 400 |
 | ID token for another audience, or for ours among others with another authorized party (azp) | 401 |
 | ID token from another issuer | 401 |
 | expired ID token | 401 |
@@ -172,6 +173,23 @@ def test_a_replayed_callback_is_refused_without_asking_the_provider(app, provide
     response = back_at(replay, callback)
     assert response.status_code == 400 and "already used" in response.text
     assert provider.token_requests == asked and not signed_in(replay)
+
+
+def test_a_sign_in_left_at_the_provider_past_ten_minutes_is_refused(app, monkeypatch):
+    import time as real_time
+
+    from crm_app.services.dashboard import sso_states
+    client = app.test_client()
+    callback = at_provider(start(client), "ana@corp.example")
+    later = real_time.time() + 601
+
+    class Later:
+        @staticmethod
+        def time():
+            return later
+    monkeypatch.setattr(sso_states, "time", Later)
+    response = back_at(client, callback)
+    assert response.status_code == 400 and "expired" in response.text and not signed_in(client)
 
 
 def test_a_callback_started_in_another_browser_is_refused(app):

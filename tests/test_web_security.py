@@ -3,13 +3,14 @@
 | attack | answer |
 |---|---|
 | Slack mrkdwn / link injection (`<https://evil.example|Open in CRM>`, `<!channel>`, `<script>`) in an outbox message | shown as text; no live link, no markup |
+| a link in an outbox message to a look-alike of our CRM (`acme.lightning.force.com.evil.example`, another path, http for https, a quote to break out of href) | text; only a link with the scheme, host and fixed prefix of routing's `crm_url` is live, with its URL escaped |
 | open redirect through `next=` (login) and `back=` (score now): `https://evil.example/`, `//evil.example`, `/\\evil.example`, `https:evil`, a newline, a tab, `javascript:` | redirected to the overview; never a 500 |
 | a copied session cookie after logout, a password change, a role change or removal | signed out (302 to the login page) |
 | 1,000 wrong passwords for one user from one address; 100 user names from one address | all but the first 5 (20) answered 429 with a message; the right password is refused from that address while locked; the user still signs in from their own address |
 | wrong passwords for one user from 19 addresses (5 each, more refused) | the user still signs in |
 | wrong passwords for one user from 30 addresses | 100 answered 401, the rest 429; the user name is locked for every address the user never signed in from, until the failures slide out of 15 minutes; from an address they signed in from before, the user still signs in (5 wrong passwords there lock that pair) |
 | a POST without the CSRF token, on every POST route | 400 |
-| a viewer or manager on the admin endpoints | 403 |
+| a viewer or manager on the admin endpoints (thresholds, rules, score now, model exclusion, and the Users page: add, set role, reset password, remove) | 403 |
 | a viewer on a POST that changes something | 403 |
 | oversized and malformed parameters on every dashboard GET route | a 4xx with a message, never a 5xx |
 | framing, sniffing, inline script | CSP without inline script, X-Frame-Options DENY, nosniff, Referrer-Policy on every response |

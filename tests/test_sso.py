@@ -286,3 +286,16 @@ def test_claims_to_a_role(claims, outcome):
     else:
         with pytest.raises(SignInRefused, match=re.escape(outcome)):
             sign_in_as(rules, claims)
+
+
+def test_hostile_parameters_on_the_sso_routes_get_no_5xx(app):
+    from tests.test_web_security import HOSTILE_VALUES
+    from urllib.parse import quote
+    client = app.test_client()
+    start(client)
+    for path in ("/dashboard/login/sso", "/dashboard/login/sso/callback"):
+        for name in ("state", "code", "error", "error_description", "next", "iss"):
+            for value in HOSTILE_VALUES:
+                response = client.get(f"{path}?{name}={quote(value)}&state={quote(value)}")
+                assert response.status_code < 500, (path, name, value, response.status_code)
+    assert len(client.get_cookie("session").value) < 1000  # restarted sign-ins do not pile up in the cookie

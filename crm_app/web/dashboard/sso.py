@@ -70,6 +70,8 @@ def _refuse(code: int, reason: str, detail: dict | None = None):
 @bp.route("/login/sso")
 def sso_start():
     client, _ = _client()
+    for key in [k for k in session if k.startswith("_state_oidc_")]:
+        session.pop(key)  # one sign-in under way per browser: restarts must not grow the cookie
     session["sso_next"] = local_path(request.args.get("next"))
     try:
         return client.authorize_redirect(url_for("dashboard.sso_callback", _external=True))

@@ -18,6 +18,7 @@
 | provider answers error=access_denied | 401 |
 | callback with no state, garbage state, or no code | 400 |
 | provider down | 503 with a message |
+| 50 refused callbacks from one address | 5 answered 401 (and audited), then 429 for that address only |
 """
 from __future__ import annotations
 
@@ -208,6 +209,18 @@ def test_a_malformed_callback_is_a_4xx_with_a_reason(app, query):
     start(client)
     response = client.get("/dashboard/login/sso/callback" + query)
     assert response.status_code in (400, 401) and "<script>" not in response.text
+
+
+def test_refused_callbacks_are_throttled_per_address_and_cannot_flood_the_audit_log(app):
+    from crm_app.services.dashboard.auth import MAX_PER_PAIR
+    from crm_app.services.dashboard.users import audit_entries
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.66"
+    codes = [attacker.get("/dashboard/login/sso/callback?error=x&state=y").status_code for _ in range(50)]
+    assert codes == [401] * MAX_PER_PAIR + [429] * (50 - MAX_PER_PAIR)
+    assert len(audit_entries(app.config["PQL_STORE"], 100, "sign_in_refused")) == MAX_PER_PAIR
+    client, response = sign_in(app, "ana@corp.example")  # everyone else still signs in
+    assert response.status_code == 302 and signed_in(client)
 
 
 def test_a_refusal_at_the_provider_is_shown(app, provider):

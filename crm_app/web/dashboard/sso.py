@@ -61,9 +61,18 @@ def _client():
     return client, rules
 
 
+def _throttle_key() -> tuple[str, str]:
+    """Refused SSO callbacks count as failed sign-ins of this address (per address, never one shared name, so
+    nobody can lock SSO for everyone): they are throttled like wrong passwords and cannot flood the audit log."""
+    address = request.remote_addr or "unknown"
+    return f"(sso) {address}"[:255], address
+
+
 def _refuse(code: int, reason: str, detail: dict | None = None):
+    user, address = _throttle_key()
+    service.record_failure(store(), user, address)
     record(store(), "anonymous", "sign_in_refused", None,
-           {"method": "oidc", "reason": reason, "address": request.remote_addr or "unknown", **(detail or {})})
+           {"method": "oidc", "reason": reason, "address": address, **(detail or {})})
     return render_template("dashboard/error.html", code=code, name="Sign-in refused", description=reason), code
 
 
@@ -83,6 +92,12 @@ def sso_start():
 @bp.route("/login/sso/callback")
 def sso_callback():
     client, rules = _client()
+    wait = service.locked_for(store(), *_throttle_key())
+    if wait:
+        minutes = max(1, (wait + 59) // 60)
+        return render_template("dashboard/error.html", code=429, name="Too many refused sign-ins",
+                               description=f"Too many refused sign-ins from this address; try again in {minutes} "
+                                           "minute(s)."), 429, {"Retry-After": str(wait)}
     if request.args.get("error"):
         said = f"{request.args.get('error', '')[:100]}: {request.args.get('error_description', '')[:300]}"
         return _refuse(401, f"The sign-in provider refused the sign-in ({said}).")

@@ -30,6 +30,18 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TRUSTED_PROXY_HOPS": ("0", "reverse proxies in front of the web process whose X-Forwarded-* headers count"),
     "READYZ_TOKEN": ("", "bearer token that unlocks the details of /readyz; empty = only a signed-in admin"),
     "METRICS_TOKEN": ("", "bearer token GET /metrics requires; empty = open (restrict it at the network)"),
+    # Sign-in with OpenID Connect: see README "Sign-in with OpenID Connect".
+    "OIDC_ISSUER": ("", "OpenID provider's issuer URL (discovery at /.well-known/openid-configuration); empty = no SSO"),
+    "OIDC_CLIENT_ID": ("", "client id registered with the OpenID provider"),
+    "OIDC_CLIENT_SECRET": ("", "its client secret"),
+    "OIDC_PROVIDER_NAME": ("SSO", "the sign-in button's label, e.g. Google, Okta, Microsoft"),
+    "OIDC_SCOPES": ("openid email profile", "scopes asked for (openid is required)"),
+    "OIDC_EMAIL_CLAIM": ("email", "ID-token claim that names the user (Entra ID: preferred_username)"),
+    "OIDC_REQUIRE_VERIFIED_EMAIL": ("1", "1 = refuse an ID token without email_verified: true; 0 for Entra ID"),
+    "OIDC_HOSTED_DOMAIN": ("", "Google Workspace: the hd claim the ID token must carry; empty = not checked"),
+    "OIDC_ROLE_CLAIM": ("", "claim holding the user's groups or roles (Okta: groups, Entra ID: roles)"),
+    "OIDC_ROLE_MAP": ("", "claim value=role pairs, comma-separated, e.g. pql-admins=admin,sales=manager"),
+    "OIDC_ALLOWED": ("", "allow-list of email=role or @domain=role pairs, used when no claim value maps"),
     # The running service (worker, serve): see README "Running the service".
     "SCORE_WORKERS": ("", "processes for large scoring runs; empty = one per core, at most 4"),
     "SCORE_CHANGED_SECONDS": ("5", "worker: how often people whose data changed are rescored"),
@@ -158,6 +170,17 @@ class Config:
     trusted_proxy_hops: int
     readyz_token: str = field(repr=False)
     metrics_token: str = field(repr=False)
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_provider_name: str = "SSO"
+    oidc_scopes: str = "openid email profile"
+    oidc_email_claim: str = "email"
+    oidc_require_verified_email: int = 1
+    oidc_hosted_domain: str = ""
+    oidc_role_claim: str = ""
+    oidc_role_map: str = ""
+    oidc_allowed: str = ""
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Config":

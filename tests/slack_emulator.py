@@ -26,6 +26,7 @@ class SlackEmulator:
         self.calls: list = []  # (method, args) in arrival order
         self.messages: dict = {}  # (channel, ts) -> message dict (latest version)
         self.rate_limit_next = 0  # answer this many coming chat.postMessage calls with 429
+        self.lose_answer_next = 0  # post this many coming chat.postMessage calls, then drop the connection unanswered
         self.per_second, self.burst = 0.0, 1  # per-channel limit of chat.postMessage; 0 = none
         self.limited: list = []  # (channel, retry_after) of every 429 answered
         self._buckets: dict = {}  # channel -> (tokens, at)
@@ -48,6 +49,13 @@ class SlackEmulator:
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         return self.start()
+
+    def _lose_answer(self) -> bool:
+        with self._lock:
+            if self.lose_answer_next > 0:
+                self.lose_answer_next -= 1
+                return True
+        return False
 
     def _take(self, channel: str, now: float) -> float:
         """0 when the channel may take a post now (and it is counted), else the seconds to wait."""
@@ -167,6 +175,9 @@ class SlackEmulator:
                     status, body, headers = 200, {"ok": False, "error": "not_authed"}, {}
                 else:
                     status, body, headers = emulator.handle(self.path.rsplit("/", 1)[-1], args)
+                if self.path.endswith("/chat.postMessage") and body.get("ok") and emulator._lose_answer():
+                    self.close_connection = True  # Slack posted it; the answer never reaches the caller
+                    return
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")

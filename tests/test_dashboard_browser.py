@@ -237,6 +237,10 @@ def test_admin_flow_login_search_explain_tune_and_save(browser, site):
     with store.read() as conn:
         recorded = [f for f in false_positives(conn) if f["alert_id"] == alert_id]
     assert [(f["reason"], f["by"]) for f in recorded] == [("student side project", "admin")]
+    from crm_app.services.dashboard.users import audit_entries
+    click = audit_entries(store, 1, "alert_button")[0]  # who clicked which button on which alert
+    assert (click["actor"], click["target"], click["detail"]["action"], click["detail"]["via"]) == \
+        ("admin", f"alert {alert_id}", "not_fit", "dashboard")
     assert page.inner_text("#false-positives") == "1"
     person_id = recorded[0]["subject_id"]
     page.goto(f"{server.url}/dashboard/people/{person_id}")

@@ -161,6 +161,21 @@ def test_a_fresh_signature_is_accepted_just_inside_the_window(slack, world):
     assert handled(rt)["handled_by"] == "rep4@example.com"
 
 
+def test_every_slack_click_is_in_the_audit_log_with_who_which_button_and_which_alert(slack, world):
+    from crm_app.services.dashboard.users import audit_entries
+    client, rt, crm = world
+    for user, answer in (("U4", "chat.update"), ("U2", "chat.postEphemeral")):  # the second is refused, and recorded
+        body, headers = signed(click(slack, user, CLAIM))
+        assert client.post("/slack/events", data=body, headers=headers).status_code == 200
+        slack.wait_for(answer)
+    second, first = audit_entries(rt.store, 2, "alert_button")
+    assert (first["actor"], first["target"]) == ("rep4@example.com", "alert 1")
+    assert {k: first["detail"][k] for k in ("action", "ok", "via", "slack_user", "subject_id")} == \
+        {"action": "claim", "ok": True, "via": "slack", "slack_user": "U4", "subject_id": 1}
+    assert (second["actor"], second["detail"]["ok"], second["detail"]["slack_user"]) == ("rep2@example.com", False, "U2")
+    assert second["detail"]["message"].startswith("Already handled: rep4@example.com claimed it")
+
+
 def test_assign_to_a_rep_from_the_select(slack, world):
     client, rt, crm = world
     action = {"action_id": "pql_assign", "type": "static_select",
@@ -229,6 +244,22 @@ def test_a_post_in_doubt_is_found_in_history_not_sent_twice(slack, tmp_path):
     run_playbooks(runtime(store, pbs, crm, sender=SlackSender(client)), NOW + 5)
     assert len(slack.messages) == 2 and len(slack.called("chat.postMessage")) == 2
     assert slack.called("conversations.history")  # the in-doubt post was looked up
+
+
+def test_a_post_whose_answer_was_lost_is_found_in_history_not_sent_twice(slack, sqlite_store):
+    """Slack has no idempotency key for chat.postMessage: a retry after a lost answer looks for the message's
+    metadata ref in the channel history first."""
+    set_scores(sqlite_store, add_people(sqlite_store, 1), 80)
+    client, crm, pbs = WebClient(token=TOKEN, base_url=slack.base_url), FakeCrm(REPS), playbook_set(NEW_PQL)
+    slack.lose_answer_next = 1
+    first = run_playbooks(runtime(sqlite_store, pbs, crm, sender=SlackSender(client)), NOW)
+    assert len(slack.messages) == 1 and first["failed"] == 1  # Slack has the post; we do not know it
+    again = run_playbooks(runtime(sqlite_store, pbs, crm, sender=SlackSender(client)), NOW + 3600)
+    assert again["sent"] >= 1 and again["failed"] == 0, [m for m, _ in slack.calls]
+    assert len(slack.messages) == 1 and len(slack.called("chat.postMessage")) == 1
+    [(channel, ts)] = slack.messages
+    with sqlite_store.read() as conn:
+        assert [a["ts"] for a in alert_store.alerts_at(conn, channel, ts)] == [ts]  # the alert knows its message
 
 
 def test_buttons_act_on_the_sandbox_crm(slack, sqlite_store, tmp_path):

@@ -3,11 +3,14 @@
 | attack | answer |
 |---|---|
 | Slack mrkdwn / link injection (`<https://evil.example|Open in CRM>`, `<!channel>`, `<script>`) in an outbox message | shown as text; no live link, no markup |
+| a link in an outbox message to a look-alike of our CRM (`acme.lightning.force.com.evil.example`, another path, http for https, a quote to break out of href) | text; only a link with the scheme, host and fixed prefix of routing's `crm_url` is live, with its URL escaped |
 | open redirect through `next=` (login) and `back=` (score now): `https://evil.example/`, `//evil.example`, `/\\evil.example`, `https:evil`, a newline, a tab, `javascript:` | redirected to the overview; never a 500 |
 | a copied session cookie after logout, a password change, a role change or removal | signed out (302 to the login page) |
-| 1,000 wrong passwords for one user; 100 user names from one address | all but the first 5 (20) answered 429 with a message; the right password is refused while locked |
+| 1,000 wrong passwords for one user from one address; 100 user names from one address | all but the first 5 (20) answered 429 with a message; the right password is refused from that address while locked; the user still signs in from their own address |
+| wrong passwords for one user from 19 addresses (5 each, more refused) | the user still signs in |
+| wrong passwords for one user from 30 addresses | 100 answered 401, the rest 429; the user name is locked for every address the user never signed in from, until the failures slide out of 15 minutes; from an address they signed in from before, the user still signs in (5 wrong passwords there lock that pair) |
 | a POST without the CSRF token, on every POST route | 400 |
-| a viewer or manager on the admin endpoints | 403 |
+| a viewer or manager on the admin endpoints (thresholds, rules, score now, model exclusion, and the Users page: add, set role, reset password, remove) | 403 |
 | a viewer on a POST that changes something | 403 |
 | oversized and malformed parameters on every dashboard GET route | a 4xx with a message, never a 5xx |
 | framing, sniffing, inline script | CSP without inline script, X-Frame-Options DENY, nosniff, Referrer-Policy on every response |
@@ -86,6 +89,28 @@ def test_mrkdwn_renders_links_as_words():
     assert str(mrkdwn("*Ann* <https://evil.example|Open in CRM>")) == \
         "<strong>Ann</strong> Open in CRM (https://evil.example)"
     assert str(mrkdwn("&lt;b&gt; &amp; <!channel>")) == "&lt;b&gt; &amp; !channel"
+
+
+CRM_URL = "https://acme.lightning.force.com/lightning/r/{object}/{id}/view"
+OUR_LINK = "https://acme.lightning.force.com/lightning/r/Lead/00Q1/view"
+
+
+@pytest.mark.parametrize("text, shown", [
+    (f"<{OUR_LINK}|Open in CRM>", f'<a href="{OUR_LINK}" rel="noopener noreferrer">Open in CRM</a>'),
+    (f"<{OUR_LINK}|&lt;b&gt; Ann &amp; co>", f'<a href="{OUR_LINK}" rel="noopener noreferrer">&lt;b&gt; Ann &amp; co</a>'),
+    ("<https://acme.lightning.force.com.evil.example/lightning/r/x|Open in CRM>",
+     "Open in CRM (https://acme.lightning.force.com.evil.example/lightning/r/x)"),
+    ("<https://acme.lightning.force.com/other|Open in CRM>", "Open in CRM (https://acme.lightning.force.com/other)"),
+    ("<http://acme.lightning.force.com/lightning/r/x|Open in CRM>",
+     "Open in CRM (http://acme.lightning.force.com/lightning/r/x)"),
+    ("<https://evil.example|Open in CRM>", "Open in CRM (https://evil.example)"),
+    ("<javascript:alert(1)|click>", "click (javascript:alert(1))"),
+    (f'<{OUR_LINK}"onmouseover="x|a>', f'<a href="{OUR_LINK}&#34;onmouseover=&#34;x" rel="noopener noreferrer">a</a>'),
+])
+def test_only_a_link_into_our_crm_is_live_in_the_outbox(text, shown):
+    from crm_app.web.dashboard.formatting import mrkdwn
+    assert str(mrkdwn(text, CRM_URL)) == shown
+    assert "<a " not in str(mrkdwn(text, ""))  # no crm_url in the routing file: no live links at all
 
 
 # --- redirects ------------------------------------------------------------------------------------------------
@@ -173,22 +198,59 @@ def test_a_forged_cookie_without_a_live_session_is_refused(web):
 # --- throttling -----------------------------------------------------------------------------------------------
 
 def test_a_thousand_login_attempts_are_throttled(web):
-    from crm_app.services.dashboard.auth import MAX_PER_USER
+    from crm_app.services.dashboard.auth import MAX_PER_PAIR
     client = web.test_client()
     client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
     token = csrf(client)
     codes = [client.post("/dashboard/login", data={"user": "admin", "password": f"guess-{i}", "csrf_token": token})
              .status_code for i in range(1000)]
-    assert codes[:MAX_PER_USER] == [401] * MAX_PER_USER
-    assert codes[MAX_PER_USER:] == [429] * (1000 - MAX_PER_USER)
+    assert codes[:MAX_PER_PAIR] == [401] * MAX_PER_PAIR
+    assert codes[MAX_PER_PAIR:] == [429] * (1000 - MAX_PER_PAIR)
     locked = client.post("/dashboard/login", data={"user": "admin", "password": ADMIN[1], "csrf_token": token})
     assert locked.status_code == 429 and "Too many failed sign-ins" in locked.text
     assert int(locked.headers["Retry-After"]) > 0
-    other = web.test_client()  # the same user from another address is locked too (per user)
-    other.environ_base["REMOTE_ADDR"] = "198.51.100.7"
-    assert other.post("/dashboard/login", data={"user": "admin", "password": ADMIN[1],
-                                                "csrf_token": csrf(other)}).status_code == 429
-    assert sign_in(web, MANAGER, address="198.51.100.7")[1].status_code == 302  # other users are not
+    # The attacker's guesses did not lock the real admin out: from their own address they sign in.
+    assert sign_in(web, ADMIN, address="198.51.100.7")[1].status_code == 302
+    assert sign_in(web, MANAGER, address="198.51.100.8")[1].status_code == 302
+
+
+def _fail_from(web, user: str, addresses: list[str], times: int) -> list[int]:
+    codes = []
+    for address in addresses:
+        client = web.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        token = csrf(client)
+        codes += [client.post("/dashboard/login", data={"user": user, "password": "wrong", "csrf_token": token})
+                  .status_code for _ in range(times)]
+    return codes
+
+
+def test_strangers_below_the_user_ceiling_cannot_lock_a_user_out(web):
+    from crm_app.services.dashboard.auth import MAX_PER_PAIR, MAX_PER_USER
+    addresses = [f"203.0.113.{i}" for i in range(MAX_PER_USER // MAX_PER_PAIR - 1)]  # 19 addresses, 95 failures
+    codes = _fail_from(web, "admin", addresses, MAX_PER_PAIR + 3)
+    assert codes.count(401) == len(addresses) * MAX_PER_PAIR and codes.count(429) == len(addresses) * 3
+    assert sign_in(web, ADMIN, address="198.51.100.7")[1].status_code == 302
+
+
+def test_guessing_one_user_from_many_addresses_stops_at_the_user_ceiling(web):
+    from crm_app.services.dashboard.auth import MAX_PER_PAIR, MAX_PER_USER
+    addresses = [f"203.0.113.{i}" for i in range(MAX_PER_USER // MAX_PER_PAIR + 10)]  # 30 addresses
+    codes = _fail_from(web, "admin", addresses, MAX_PER_PAIR)
+    assert codes.count(401) == MAX_PER_USER and codes[MAX_PER_USER:] == [429] * (len(codes) - MAX_PER_USER)
+    assert sign_in(web, ADMIN, address="198.51.100.7")[1].status_code == 429
+    assert sign_in(web, MANAGER, address="198.51.100.7")[1].status_code == 302  # other users are not locked
+
+
+def test_past_the_user_ceiling_the_user_still_signs_in_from_an_address_they_used_before(web):
+    from crm_app.services.dashboard.auth import MAX_PER_PAIR, MAX_PER_USER
+    assert sign_in(web, ADMIN, address="198.51.100.20")[1].status_code == 302  # the admin's usual address
+    addresses = [f"203.0.113.{i}" for i in range(MAX_PER_USER // MAX_PER_PAIR + 10)]
+    _fail_from(web, "admin", addresses, MAX_PER_PAIR)
+    assert sign_in(web, ADMIN, address="198.51.100.21")[1].status_code == 429  # a new address: locked
+    assert sign_in(web, ADMIN, address="198.51.100.20")[1].status_code == 302
+    codes = _fail_from(web, "admin", ["198.51.100.20"], MAX_PER_PAIR + 1)  # the pair limit still holds there
+    assert codes == [401] * MAX_PER_PAIR + [429]
 
 
 def test_one_address_trying_many_users_is_throttled(web):
@@ -231,7 +293,8 @@ def test_every_post_needs_the_csrf_token(web):
 
 
 ADMIN_ONLY = ["/dashboard/thresholds?model=conversion", "/dashboard/rules/apply", "/dashboard/score-now",
-              "/dashboard/models/anything/exclude", "/dashboard/rules/rollback/1"]
+              "/dashboard/models/anything/exclude", "/dashboard/rules/rollback/1", "/dashboard/users/add",
+              "/dashboard/users/vera/role", "/dashboard/users/vera/password", "/dashboard/users/vera/remove"]
 
 
 @pytest.mark.parametrize("who", [MANAGER, VIEWER], ids=["manager", "viewer"])
@@ -240,8 +303,10 @@ def test_no_role_escalation_to_admin_endpoints(web, who, path):
     client, response = sign_in(web, who)
     assert response.status_code == 302
     answer = client.post(path, data={"high": "70", "medium": "40", "file": "conversion.yaml", "text": "x",
+                                     "user": "mallory", "role": "admin", "password": "p" * 12,
                                      "csrf_token": csrf(client, "/dashboard/")})
     assert answer.status_code == 403, answer.text
+    assert client.get("/dashboard/users").status_code == 403
 
 
 @pytest.mark.parametrize("path", ["/dashboard/alerts/1/claim", "/dashboard/ledger/1/retry"])

@@ -121,6 +121,16 @@ def _rule_versions(conn: Connection) -> None:
     create_tables(conn)
 
 
+def _sso_states(conn: Connection) -> None:
+    from crm_app.store.dashboard.sso_states import create_tables
+    create_tables(conn)
+
+
+def _known_addresses(conn: Connection) -> None:
+    from crm_app.store.dashboard.security import known_addresses
+    known_addresses.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
@@ -138,6 +148,8 @@ MIGRATIONS: list[Migration] = [
     (86, "people: expression index on the canonical email, for sync's matching", _canonical_email_index),
     (100, "admin files: published versions of the whole set, with their files", _rule_versions),
     (120, "dashboard: people search by name and company (expression indexes)", _people_search),
+    (130, "dashboard: OpenID Connect sign-ins under way (state, nonce, PKCE verifier)", _sso_states),
+    (131, "dashboard: addresses each user signed in from (exempt from the user-wide sign-in lock)", _known_addresses),
     (150, "service: job requests from the web (Score everyone now) with their progress", _job_requests),
 ]
 

@@ -33,7 +33,8 @@ def build_bolt_app(rt: Runtime, signing_secret: str, client: WebClient,
         return rt.sender.user_email(user) or user
 
     def run(body: dict, alert_id: int, action: str, detail: str | None, client: WebClient) -> None:
-        outcome = handle_alert_action(rt, alert_id, action, actor(body), int(clock()), detail)
+        outcome = handle_alert_action(rt, alert_id, action, actor(body), int(clock()), detail, via="slack",
+                                      clicker=body["user"]["id"])
         if not outcome.ok:
             channel = (body.get("channel") or {}).get("id") or body["user"]["id"]
             client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=finish(outcome.message))

@@ -15,8 +15,15 @@ from crm_app.store.dashboard import security as db
 OTP_KEY = "dashboard_one_time_password"
 ROLES = ("admin", "manager", "viewer")
 WINDOW_SECONDS = 15 * 60  # failed sign-ins count for this long (a sliding window)
-MAX_PER_USER = 5  # failures per user name within the window before that name is locked
-MAX_PER_ADDRESS = 20  # failures per client address within the window before that address is locked
+# Failures within the window before a scope is locked. A stranger's wrong passwords lock only the stranger:
+# the pair (this user, this address) after 5, the address after 20 over every user name. The user name itself
+# is locked past a ceiling that one address cannot reach alone (it is stopped at 5), which bounds guessing
+# from many addresses; even then the user still signs in from an address they signed in from before.
+KNOWN_ADDRESS_SECONDS = 30 * 86400  # a successful sign-in makes its address known to that user this long
+MAX_PER_PAIR = 5
+MAX_PER_ADDRESS = 20
+MAX_PER_USER = 100
+LIMITS = {"pair": MAX_PER_PAIR, "address": MAX_PER_ADDRESS, "user": MAX_PER_USER}
 SESSION_SECONDS = 12 * 3600  # a session ends this long after sign-in
 
 
@@ -59,15 +66,20 @@ def authenticate(config: Config, store: Store, user: str, password: str) -> str 
 
 
 def locked_for(store: Store, user: str, address: str, now: float | None = None) -> int:
-    """Seconds until this user name and address may try again (0: they may try now)."""
+    """Seconds until this user name may try again from this address (0: now). A locked scope opens again
+    when enough of its failures have slid out of the window to bring it under its limit."""
     now = time.time() if now is None else now
     since = now - WINDOW_SECONDS
     with store.read() as conn:
-        by_user, by_address = db.recent_failures(conn, user, address, since)
-        if by_user < MAX_PER_USER and by_address < MAX_PER_ADDRESS:
-            return 0
-        oldest = db.oldest_failure(conn, user, address, since) or now
-    return max(1, int(oldest + WINDOW_SECONDS - now))
+        counts = db.recent_failures(conn, user, address, since)
+        locked = [scope for scope in LIMITS if counts[scope] >= LIMITS[scope]]
+        if "user" in locked and db.is_known_address(conn, user, address, now - KNOWN_ADDRESS_SECONDS):
+            locked.remove("user")
+        reopen = [db.nth_failure_at(conn, user, address, scope, since, counts[scope] - LIMITS[scope])
+                  for scope in locked]
+    if not reopen:
+        return 0
+    return max(1, int(max(at or now for at in reopen) + WINDOW_SECONDS - now))
 
 
 def record_failure(store: Store, user: str, address: str, now: float | None = None) -> None:
@@ -75,6 +87,12 @@ def record_failure(store: Store, user: str, address: str, now: float | None = No
     with store.begin() as conn:
         db.record_failure(conn, user, address, now)
         db.forget_failures(conn, now - 2 * WINDOW_SECONDS)
+
+
+def remember_address(store: Store, user: str, address: str, now: float | None = None) -> None:
+    """A password sign-in succeeded from this address: it stays open to this user past the user-wide lock."""
+    with store.begin() as conn:
+        db.remember_address(conn, user, address, time.time() if now is None else now)
 
 
 def open_session(store: Store, user: str, role: str, now: float | None = None) -> str:

@@ -11,6 +11,7 @@ from crm_app.services.playbooks.dispatch import owner_id
 from crm_app.services.playbooks.plan import crm_target
 from crm_app.services.playbooks.runtime import Runtime
 from crm_app.slack.blocks import handled_line
+from crm_app.store.dashboard import security as audit_log
 from crm_app.store.playbooks import alerts as alert_store
 from crm_app.store import people as people_store
 
@@ -25,8 +26,24 @@ class Outcome:
 
 
 def handle_alert_action(rt: Runtime, alert_id: int, action: str, actor: str, now: int,
-                        detail: str | None = None) -> Outcome:
-    """Do one button's work once: claim the alert, act in the CRM, then update the original message."""
+                        detail: str | None = None, via: str = "slack", clicker: str | None = None) -> Outcome:
+    """Do one button's work once, and write in the audit log who clicked which button on which alert (`via`
+    slack or dashboard; `clicker` is Slack's user id), whatever the outcome."""
+    outcome = _handle(rt, alert_id, action, actor, now, detail)
+    with rt.store.read() as conn:
+        alert = alert_store.get_alert(conn, alert_id) if 0 <= alert_id < 2 ** 53 else None
+    facts = {"action": action[:40], "detail": (detail or "")[:500] or None, "ok": outcome.ok,
+             "message": outcome.message[:500], "via": via, "slack_user": clicker,
+             "playbook": alert["playbook"] if alert else None, "model": alert["model"] if alert else None,
+             "subject_id": alert["subject_id"] if alert else None, "channel": alert["channel"] if alert else None}
+    with rt.store.begin() as conn:
+        audit_log.audit(conn, now, actor, "alert_button", f"alert {alert_id}",
+                        {k: v for k, v in facts.items() if v is not None})
+    return outcome
+
+
+def _handle(rt: Runtime, alert_id: int, action: str, actor: str, now: int, detail: str | None) -> Outcome:
+    """Claim the alert, act in the CRM, then update the original message."""
     if action not in ACTIONS:
         return Outcome(False, f"unknown action {action!r}")
     with rt.store.read() as conn:

@@ -76,8 +76,32 @@ class AlertQueue:
         self.channels = {}
         return done
 
+    def _already_posted(self, channel: str, group: list) -> list:
+        """Retried alerts that an earlier try did post (its answer was lost): marked sent with that message.
+
+        chat.postMessage takes no idempotency key, so a retry looks for its ref in the channel's history."""
+        done = []
+        for e, rest in group:
+            where = self.rt.sender.find(channel, f"pql-ledger-{e['id']}") if e["attempts"] > 0 else None
+            if where:
+                alert = alert_row(self.rt, e)
+                with self.rt.store.begin() as conn:
+                    alert_store.set_posted(conn, alert["id"], where["channel"], where["ts"])
+                    pb_store.mark(conn, e["id"], self.now, status="sent",
+                                  result={"alert_id": alert["id"], **where, "recovered": True})
+                done.append(("sent", e, rest))
+        return done
+
     def _send(self, channel: str, group: list) -> list:
         rt, now = self.rt, self.now
+        try:
+            recovered = self._already_posted(channel, group)
+        except Exception as exc:  # noqa: BLE001 - Slack unreachable: retried with backoff like a failed post
+            return [(self._failed(e, exc), e, rest) for e, rest in group]
+        if recovered:
+            found = {id(e) for _, e, _ in recovered}
+            group = [(e, rest) for e, rest in group if id(e) not in found]
+            return recovered + (self._send(channel, group) if group else [])
         entries = [e for e, _ in group]
         alerts = [alert_row(rt, e) for e in entries]
         with rt.store.begin() as conn:

@@ -176,7 +176,9 @@ def _slack(rt: Runtime, entry: dict, in_doubt: bool) -> dict:
     p, ref = entry["payload"], f"pql-ledger-{entry['id']}"
     channel = alert_channel(rt, p, Permanent)
     alert = alert_row(rt, entry)
-    if in_doubt:
+    # chat.postMessage takes no idempotency key: any earlier try (a crash, a timeout, a dropped answer) may have
+    # posted, so a retry first looks for this ref in the message metadata of the channel's recent history.
+    if in_doubt or entry["attempts"] > 0:
         found = rt.sender.find(channel, ref)
         if found:
             return _posted(rt, alert["id"], found, recovered=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import (Column, Connection, Float, Integer, String, Table, Text, delete, func, insert, or_,
+from sqlalchemy import (Column, Connection, Float, Integer, String, Table, Text, case, delete, func, insert, or_,
                         select, update)
 
 from crm_app.store import schema
@@ -45,6 +45,13 @@ audit_log = Table(
 
 TABLES = (dashboard_sessions, login_failures, dashboard_users, audit_log)
 
+known_addresses = Table(  # where each user signed in from with their password: exempt from the user-wide lock
+    "login_known_addresses", schema.metadata,
+    Column("user", String(255), primary_key=True),
+    Column("address", String(64), primary_key=True),
+    Column("last_at", Float, nullable=False),
+)
+
 
 def create_tables(conn: Connection) -> None:
     for table in TABLES:
@@ -82,22 +89,42 @@ def record_failure(conn: Connection, user: str, address: str, now: float) -> Non
     conn.execute(insert(login_failures).values(user=user[:255], address=address[:64], at=now))
 
 
-def recent_failures(conn: Connection, user: str, address: str, since: float) -> tuple[int, int]:
-    """Failures since a moment: (for this user name, from this address)."""
+def _scopes(user: str, address: str) -> dict:
     f = login_failures.c
-    by_user = conn.execute(select(func.count()).where(f.user == user[:255], f.at >= since)).scalar_one()
-    by_address = conn.execute(select(func.count()).where(f.address == address[:64], f.at >= since)).scalar_one()
-    return by_user, by_address
+    return {"pair": (f.user == user[:255]) & (f.address == address[:64]), "user": f.user == user[:255],
+            "address": f.address == address[:64]}
 
 
-def oldest_failure(conn: Connection, user: str, address: str, since: float) -> float | None:
+def recent_failures(conn: Connection, user: str, address: str, since: float) -> dict[str, int]:
+    """Failures since a moment, per scope, in one query: this user from this address ("pair"), this user from
+    anywhere ("user"), anyone from this address ("address")."""
+    f, scopes = login_failures.c, _scopes(user, address)
+    counts = conn.execute(select(*(func.coalesce(func.sum(case((where, 1), else_=0)), 0) for where in scopes.values()))
+                          .where(or_(scopes["user"], scopes["address"]), f.at >= since)).one()
+    return dict(zip(scopes, counts))
+
+
+def nth_failure_at(conn: Connection, user: str, address: str, scope: str, since: float, n: int) -> float | None:
+    """When the n-th oldest failure (0-based) of a scope since a moment happened."""
     f = login_failures.c
-    return conn.execute(select(func.min(f.at)).where(f.at >= since, or_(f.user == user[:255],
-                                                                        f.address == address[:64]))).scalar()
+    return conn.execute(select(f.at).where(_scopes(user, address)[scope], f.at >= since)
+                        .order_by(f.at).limit(1).offset(n)).scalar()
 
 
 def forget_failures(conn: Connection, before: float) -> None:
     conn.execute(delete(login_failures).where(login_failures.c.at < before))
+
+
+def remember_address(conn: Connection, user: str, address: str, now: float) -> None:
+    k = known_addresses.c
+    conn.execute(delete(known_addresses).where(k.user == user[:255], k.address == address[:64]))
+    conn.execute(insert(known_addresses).values(user=user[:255], address=address[:64], last_at=now))
+
+
+def is_known_address(conn: Connection, user: str, address: str, since: float) -> bool:
+    k = known_addresses.c
+    return conn.execute(select(k.last_at).where(k.user == user[:255], k.address == address[:64],
+                                                k.last_at >= since)).first() is not None
 
 
 # --- users ----------------------------------------------------------------------------------------------------

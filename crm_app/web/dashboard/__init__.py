@@ -6,7 +6,7 @@ from flask import redirect, url_for
 from crm_app.services.admin.versions import seed_if_empty
 from crm_app.services.dashboard.auth import shared_session_key
 from crm_app.web.dashboard import (accounts_views, admin, audit_views, auth, later, models_views,  # noqa: F401
-                                   pages, rule_versions)  # they add routes to bp
+                                   pages, rule_versions, sso, users_views)  # they add routes to bp
 from crm_app.web.dashboard.blueprint import bp
 
 
@@ -18,5 +18,6 @@ def register(app) -> None:
         app.config["SECRET_KEY"] = shared_session_key(app.config["PQL_STORE"])
     # The first start of a store publishes the files on disk as version 1; later starts keep the store's.
     seed_if_empty(app.config["PQL_STORE"], app.config["PQL_CONFIG"].spec_dirs.rules.parent)
+    sso.install(app)
     app.register_blueprint(bp)
     app.add_url_rule("/", "root", lambda: redirect(url_for("dashboard.overview")))

@@ -6,8 +6,9 @@ from flask import abort, render_template, request
 from crm_app.services.dashboard.users import audit_entries
 from crm_app.web.dashboard.blueprint import bp, store
 
-ACTIONS = ("sign_in", "thresholds_changed", "rule_file_changed", "scored_now", "alert_button", "ledger_retry",
-           "user_added", "password_changed", "role_changed", "user_removed", "people_exported")
+ACTIONS = ("sign_in", "sign_in_refused", "thresholds_changed", "rule_file_changed", "scored_now", "alert_button",
+           "ledger_retry", "user_added", "password_changed", "role_changed", "user_removed", "people_exported",
+           "rules_seeded", "rules_published", "rules_rolled_back")
 
 
 @bp.route("/audit")

@@ -14,7 +14,7 @@ from crm_app.services.admin.spec_cache import SpecCache
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
-PUBLIC = {"dashboard.login", "dashboard.static"}
+PUBLIC = {"dashboard.login", "dashboard.static", "dashboard.sso_start", "dashboard.sso_callback"}
 VIEWER_POSTS = {"dashboard.logout", "dashboard.rules_preview"}  # POSTs that change nothing
 
 

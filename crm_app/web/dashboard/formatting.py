@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from urllib.parse import urlsplit
+
 from markupsafe import Markup, escape
 
 BAND_COLOURS = {"high": "#16a34a", "medium": "#f59e0b", "low": "#94a3b8"}
@@ -43,15 +45,49 @@ def spec_error(error) -> str:
     return text.replace(file, short_path(file), 1) if file else text
 
 
-def mrkdwn(text: str) -> Markup:
-    """Slack's mrkdwn as the outbox shows it: *bold*; a <url|label> link as the words `label (url)`, never a live
-    link, since the label and the address may come from untrusted traits; everything else is escaped text."""
-    raw = re.sub(r"<([^|<>\s]+)\|([^<>]*)>", r"\2 (\1)", text or "")
+def _ours(url: str, crm_url: str) -> bool:
+    """Whether a link points into our CRM: same scheme and host as the routing file's `crm_url` template, and
+    starting with the template's fixed part (the text before its first `{`)."""
+    if not crm_url or "{" not in crm_url:
+        return False
+    fixed = crm_url.split("{", 1)[0]
+    try:
+        ours, theirs = urlsplit(fixed), urlsplit(url)
+    except ValueError:
+        return False
+    return (ours.scheme in ("http", "https") and bool(ours.netloc) and (theirs.scheme, theirs.netloc) ==
+            (ours.scheme, ours.netloc) and url.startswith(fixed))
+
+
+LINK = re.compile(r"<([^|<>\s]+)\|([^<>]*)>")
+
+
+def _slack_unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")  # Slack's own escapes
+
+
+def _plain(raw: str) -> str:
     raw = re.sub(r"<([^<>]*)>", r"\1", raw)  # <!channel>, <@U1>, <https://x>: their words, no markup
-    raw = raw.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")  # Slack's own escapes
-    html = str(escape(raw))
-    html = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<strong>\1</strong>", html)
-    return Markup(html)
+    html = str(escape(_slack_unescape(raw)))
+    return re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<strong>\1</strong>", html)
+
+
+def _link(match: re.Match, crm_url: str) -> str:
+    url, label = _slack_unescape(match.group(1)), _slack_unescape(match.group(2))
+    if _ours(url, crm_url):
+        return f'<a href="{escape(url)}" rel="noopener noreferrer">{escape(label)}</a>'
+    return _plain(f"{match.group(2)} ({match.group(1)})")
+
+
+def mrkdwn(text: str, crm_url: str = "") -> Markup:
+    """Slack's mrkdwn as the outbox shows it: *bold*; a <url|label> link into our own CRM (the routing file's
+    `crm_url`) as a live link, any other link as the words `label (url)`, since the label and the address may
+    come from untrusted traits; everything else is escaped text."""
+    text, pieces, last = text or "", [], 0
+    for match in LINK.finditer(text):
+        pieces += [_plain(text[last:match.start()]), _link(match, crm_url)]
+        last = match.end()
+    return Markup("".join(pieces + [_plain(text[last:])]))
 
 
 def value(v) -> str:

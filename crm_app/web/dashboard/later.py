@@ -5,13 +5,15 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from crm_app.services.dashboard import activity as service
 from crm_app.services.dashboard.users import record
-from crm_app.web.dashboard.blueprint import bp, now, store
+from crm_app.web.dashboard.blueprint import bp, now, specs, store
 from crm_app.web.dashboard.models_views import loaded_specs
 
 
 @bp.route("/activity")
 def activity():
-    return render_template("dashboard/activity.html", d=service.activity(store()))
+    loaded = specs().specs  # the routing file's crm_url says which links are our CRM's (None: no valid set yet)
+    crm_url = loaded.playbooks.routing.crm_url if loaded is not None and loaded.playbooks else ""
+    return render_template("dashboard/activity.html", d=service.activity(store()), crm_url=crm_url)
 
 
 @bp.route("/alerts/<int:alert_id>/<action>", methods=["POST"])
@@ -19,8 +21,6 @@ def alert_action(alert_id: int, action: str):
     """Managers and admins act on alerts: the same handler as the Slack button."""
     detail = (request.form.get("detail") or "").strip() or None
     outcome = service.click(store(), loaded_specs(), alert_id, action, g.user, now(), detail)
-    record(store(), g.user, "alert_button", f"alert {alert_id}",
-           {"action": action[:40], "detail": (detail or "")[:500] or None, "ok": outcome.ok, "message": outcome.message})
     flash(outcome.message, "ok" if outcome.ok else "error")
     return redirect(url_for("dashboard.activity") + f"#alert-{alert_id}")
 

@@ -2,7 +2,7 @@
 buttons call the same handlers as Slack's."""
 from __future__ import annotations
 
-from crm_app.services.playbooks.alert_actions import ACTIONS, Outcome, handle_alert_action
+from crm_app.services.playbooks.alert_actions import Outcome, handle_alert_action
 from crm_app.services.playbooks.dispatch import dispatch_one
 from crm_app.services.playbooks.runtime import make_runtime
 from crm_app.services.playbooks.status import playbook_status

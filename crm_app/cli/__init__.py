@@ -29,16 +29,19 @@ def _ruleset(config: Config):
 def cmd_check(args, config: Config) -> int:
     """Validate rules/, field_specs/, playbooks/ and the CRM files in mapping/; print every error as
     file:line: key: message."""
+    from crm_app.errors import format_errors
     from crm_app.specs.loader import load_spec_set
     try:
         specs = load_spec_set(config.spec_dirs)
         errors = _crm_file_errors(config, list(specs.rules.names))
     except SpecSetInvalid as exc:
-        errors = exc.errors
+        errors = exc.errors + _crm_file_errors(config, None)  # models unknown: their names are not checked
     if errors:
-        for error in errors:
-            print(error)
-        print(f"{len(errors)} error(s); nothing was applied.", file=sys.stderr)
+        for line in format_errors(errors):
+            print(line)
+        follow_ons = sum(1 for e in errors if e.cause is not None)
+        print(f"{len(errors) - follow_ons} error(s)" + (f" and {follow_ons} that follow from them" if follow_ons
+                                                      else "") + "; nothing was applied.", file=sys.stderr)
         return 1
     rules = specs.rules
     print(f"OK: {len(rules.models)} model(s) ({', '.join(rules.names)}), "
@@ -52,12 +55,12 @@ def _crm_file_errors(config: Config, models: list[str]) -> list:
     from crm_app.crm.registry import setting
     from crm_app.errors import ErrorCollector
     from crm_app.specs.crm.creation import load_creation_policy
-    from crm_app.specs.crm.mapping import parse_mapping
+    from crm_app.specs.crm.mapping import MAPPING_HOLDS, parse_mapping
     from crm_app.specs.yamlsource import load_yaml
     errors = ErrorCollector()
     mapping = Path(config.specs_root) / setting("CRM_MAPPING_FILE")
     if mapping.is_file():
-        doc = load_yaml(mapping, errors, str(mapping))
+        doc = load_yaml(mapping, errors, str(mapping), holds=MAPPING_HOLDS)
         if doc is not None:
             parse_mapping(doc, str(mapping), "sandbox", errors)
     load_creation_policy(Path(config.specs_root) / setting("CRM_CREATE_FILE"), models, errors)

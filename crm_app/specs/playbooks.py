@@ -99,7 +99,7 @@ def parse_playbook(doc, file: str, errors: ErrorCollector, lists: dict, models: 
         r.error(r.at("playbook"), f"playbook name '{name}' must be lower_snake_case, such as 'new_pql'")
     model = r.text("model", default=models[0] if models else "conversion")
     if models and model not in models:
-        r.error(r.at("model"), f"no model named '{model}'", did_you_mean(model, models))
+        r.error(r.at("model"), f"no model named '{model}'", did_you_mean(model, models), ("model", model))
     trigger = _parse_trigger(r)
     when = None
     if r.has("when"):
@@ -237,5 +237,5 @@ def parse_playbook_set(docs: list, errors: ErrorCollector, lists: dict, models: 
             if pool is not None and pool not in routing.pools:
                 file, line = action.source.rsplit(":", 1)
                 errors.add(file, int(line), "pool", f"no pool named '{pool}' in the routing file",
-                           did_you_mean(pool, routing.pools))
+                           did_you_mean(pool, routing.pools), ("pool", pool))
     return PlaybookSet(tuple(playbooks), routing)

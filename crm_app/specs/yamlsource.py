@@ -102,15 +102,23 @@ def _children(node) -> list:
     return []
 
 
-def load_yaml(path: Path, errors: ErrorCollector, display_name: str | None = None):
-    """Parse one YAML file into located dicts and lists; syntax errors go to the collector."""
+def load_yaml(path: Path, errors: ErrorCollector, display_name: str | None = None, holds: str | None = None):
+    """Parse one YAML file into located dicts and lists; syntax errors go to the collector.
+
+    An admin file passes `holds`, what the file is for: an empty file (nothing but blanks, comments or `~`)
+    is then an error at line 1 saying so, the same in every folder, rather than a file silently ignored.
+    """
     name = display_name or str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         errors.add(name, 1, "", f"cannot read the file: {exc}")
         return None
-    return parse_yaml(text, name, errors)
+    before = len(errors.errors)
+    doc = parse_yaml(text, name, errors)
+    if doc is None and holds and len(errors.errors) == before:
+        errors.add(name, 1, "", f"the file is empty; add {holds}, or delete the file")
+    return doc
 
 
 def parse_yaml(text: str, name: str, errors: ErrorCollector):

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from crm_app.services.dashboard import overview as service
 from crm_app.services.admin import rule_files
+from crm_app.services.admin.event_names import unseen_event_warnings
 from crm_app.services.admin.rule_impact import SAMPLE, compare_rule_sets
 from crm_app.services.dashboard.users import record, text_diff
 from crm_app.services.scoring.run import score
@@ -110,7 +112,8 @@ def _rule_file(name: str) -> Path:
     return files[name]
 
 
-def _render_rules(edit_name: str | None = None, edit_text: str | None = None, errors=(), impact=None, status=200):
+def _render_rules(edit_name: str | None = None, edit_text: str | None = None, errors=(), impact=None, status=200,
+                  warnings=()):
     state = specs()
     rules = state.specs.rules if state.specs else None
     files = yaml_files(config().spec_dirs.rules)
@@ -122,7 +125,7 @@ def _render_rules(edit_name: str | None = None, edit_text: str | None = None, er
     scoring = service.scoring_state(store(), rules) if rules else None
     return render_template("dashboard/rules.html", state=state, rules=rules, firing=firing, files=files, scoring=scoring,
                            edit_name=edit_name, edit_text=edit_text, errors=errors, impact=impact,
-                           sample=SAMPLE), status
+                           warnings=warnings, sample=SAMPLE), status
 
 
 @bp.route("/rules")
@@ -139,7 +142,9 @@ def rules_preview():
     if errors:
         return _render_rules(name, text, errors, status=422)
     impact = compare_rule_sets(store(), loaded_rules(), candidate, now())
-    return _render_rules(name, text, impact=impact)
+    warnings = [replace(w, file=display_path(path.parent / Path(w.file).name))
+                for w in unseen_event_warnings(store(), candidate)]
+    return _render_rules(name, text, impact=impact, warnings=warnings)
 
 
 @bp.route("/rules/apply", methods=["POST"])

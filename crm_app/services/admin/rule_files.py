@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from crm_app.errors import SpecError
@@ -94,7 +94,7 @@ def load_candidate(dirs: SpecDirs, path: Path, text: str) -> tuple[list[SpecErro
                 (("rules", dirs.rules), ("field_specs", dirs.field_specs), ("playbooks", dirs.playbooks))
                 if d.is_dir() for p in d.iterdir()}
         real[display_path(root / "rules" / path.name)] = display_path(path)
-        return [SpecError(real.get(e.file, e.file), e.line, e.key, e.message, e.suggestion) for e in errors], ruleset
+        return [replace(e, file=real.get(e.file, e.file)) for e in errors], ruleset
 
 
 def write_if_valid(dirs: SpecDirs, path: Path, text: str) -> EditOutcome:

@@ -107,9 +107,10 @@ def main() -> None:
     ap.add_argument("--slack-burst", type=int, default=1,
                     help="with --slack-limit: posts a channel may take at once in the emulator (Slack: 'short bursts')")
     ap.add_argument("--pace-burst", type=int, default=3, help="SLACK_CHANNEL_BURST of our pacer")
+    ap.add_argument("--database-url", help="an empty database (e.g. PostgreSQL); default: a fresh SQLite file")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="pql-latency-"))
-    config = Config.from_env({}, database_url=f"sqlite:///{tmp}/bench.db", specs_root=str(ROOT),
+    config = Config.from_env({}, database_url=args.database_url or f"sqlite:///{tmp}/bench.db", specs_root=str(ROOT),
                              write_key=WRITE_KEY)
     store, specs = Store(config.database_url), load_spec_set(config.spec_dirs)
     # Every rep gets one message per PQL here (no digests), and no weekly cap: the background PQLs of the

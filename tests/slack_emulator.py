@@ -8,7 +8,10 @@ chat.postMessage is limited per channel as api.slack.com/methods/chat.postMessag
 ("1 message per second to a specific channel, with short bursts of more than 1 allowed"): with
 `limit_channels(per_second, burst)` each channel has a token bucket, and a post that finds it empty gets
 HTTP 429 {"ok": false, "error": "ratelimited"} with Retry-After, the whole seconds until a token is back.
-`down()` closes the port (connection refused), `up()` serves again on the same port.
+`down()` closes the port (connection refused), `up()` serves again on the same port. `blackhole()` keeps
+accepting connections and reading requests but never answers (a hung proxy or load balancer);
+`blackhole(process=True)` also carries each request out before hanging, like a Slack whose answers are lost.
+`answer()` ends it: the hung requests are dropped without an answer and new ones are served.
 """
 from __future__ import annotations
 
@@ -32,6 +35,9 @@ class SlackEmulator:
         self._buckets: dict = {}  # channel -> (tokens, at)
         self._lock = threading.Lock()
         self._ts = 1_790_000_000.000100
+        self.hung: list = []  # methods of the requests read and never answered
+        self._blackhole: str | None = None  # None, "drop" or "process"
+        self._released = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -43,6 +49,18 @@ class SlackEmulator:
     def down(self) -> None:
         """Slack unreachable: the port is closed."""
         self.stop()
+
+    def blackhole(self, process: bool = False) -> "SlackEmulator":
+        """Accept and read every request, answer none (after carrying it out when `process`)."""
+        self._released.clear()
+        self._blackhole = "process" if process else "drop"
+        return self
+
+    def answer(self) -> "SlackEmulator":
+        """Stop hanging: requests held so far are dropped unanswered; new ones are served."""
+        self._blackhole = None
+        self._released.set()
+        return self
 
     def up(self) -> "SlackEmulator":
         """Slack back, on the same port, with the same messages."""
@@ -78,6 +96,7 @@ class SlackEmulator:
         return self
 
     def stop(self) -> None:
+        self._released.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -171,10 +190,20 @@ class SlackEmulator:
                     args = json.loads(raw or "{}")
                 else:
                     args = {k: v[0] for k, v in parse_qs(raw).items()}
+                method = self.path.rsplit("/", 1)[-1]
+                hang = emulator._blackhole
+                if hang:
+                    with emulator._lock:
+                        emulator.hung.append(method)
+                    if hang == "process":
+                        emulator.handle(method, args)
+                    emulator._released.wait(120)
+                    self.close_connection = True
+                    return
                 if not (self.headers.get("Authorization") or "").startswith("Bearer ") and "token" not in args:
                     status, body, headers = 200, {"ok": False, "error": "not_authed"}, {}
                 else:
-                    status, body, headers = emulator.handle(self.path.rsplit("/", 1)[-1], args)
+                    status, body, headers = emulator.handle(method, args)
                 if self.path.endswith("/chat.postMessage") and body.get("ok") and emulator._lose_answer():
                     self.close_connection = True  # Slack posted it; the answer never reaches the caller
                     return

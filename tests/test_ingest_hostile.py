@@ -7,6 +7,7 @@ import json
 import math
 import os
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,37 @@ def test_hostile_lines_in_an_import_file_are_refused_alone(store, tmp_path):
     report = import_events(store, path, quiet=True)
     assert report.accepted == 2 and sorted(r["index"] for r in report.rejected) == [2, 3, 4, 5]
     score_and_read(store)
+
+
+def _too_deep_for_the_parser(depth: int, kind: str) -> str:
+    inner = {"array": ("[" * depth, "]" * depth), "object": ('{"k": ' * depth + "0", "}" * depth),
+             "mixed": ('[{"k": ' * (depth // 2) + "0", "}]" * (depth // 2))}[kind]
+    return ('{"type": "track", "userId": "deep", "event": "Deep", "properties": {"s": "]}[{\\"", "v": '
+            + inner[0] + inner[1] + "}}")
+
+
+@settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "12")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(layout=st.lists(st.tuples(st.booleans(), st.integers(1_100, 6_000),
+                                 st.sampled_from(["array", "object", "mixed"])), min_size=1, max_size=5),
+       seed=st.integers(0, 10 ** 9))
+def test_a_message_nested_past_the_parser_limit_is_refused_alone(store, hostile_app, layout, seed):
+    parts, deep_at, goods, run = [], [], [], uuid.uuid4().hex[:8]  # hypothesis reuses the store between examples
+    for i, (deep, depth, kind) in enumerate(layout + [(False, 0, "")]):
+        if deep:
+            parts.append(_too_deep_for_the_parser(depth, kind))
+            deep_at.append(i)
+        else:
+            goods.append(f"good-deep-{run}-{i}")
+            parts.append(_dump({"type": "track", "userId": f"u{seed}", "event": "Good", "messageId": goods[-1],
+                                "properties": {"s": "[[{ \" ]"}}))
+    response = _post(hostile_app, ('{"batch": [' + ", ".join(parts) + "]}").encode())
+    _count(_backend(store), requests=1, server_errors=int(response.status_code >= 500), good_sent=len(goods))
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    answer = response.get_json()
+    assert [r["index"] for r in answer["rejected"]] == deep_at
+    assert all("nests deeper than" in r["reason"] for r in answer["rejected"])
+    stored = event_counts(store)
+    lost = sum(1 for g in goods if stored.get(g) != 1)
+    _count(_backend(store), good_lost=lost)
+    assert lost == 0 and answer["accepted"] == len(goods)

@@ -81,15 +81,20 @@ def test_the_emulator_made_unreachable_refuses_connections(slack):
 
 def test_the_web_tier_starts_and_serves_ingest_and_the_dashboard_while_slack_is_unreachable(
         slack, config, monkeypatch, tmp_path):
-    slack.down()
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-unreachable")
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
-    monkeypatch.setenv("SLACK_API_URL", slack.base_url)
     monkeypatch.setenv("CRM_SANDBOX_PATH", str(tmp_path / "crm.db"))
     from crm_app import create_app
     started = time.perf_counter()
+    create_app(config).config["PQL_STORE"].dispose()  # without Slack, in the same run: the machine's pace
+    without_slack = time.perf_counter() - started
+    slack.blackhole()  # accepts connections and never answers: a start-up call to Slack would hang here
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-unreachable")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("SLACK_API_URL", slack.base_url)
+    started = time.perf_counter()
     app = create_app(config)
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 2 * without_slack + 3
+    assert slack.hung == []
+    slack.answer().down()
     assert "/slack/events" in {r.rule for r in app.url_map.iter_rules()}
     client = app.test_client()
     track = {"type": "track", "userId": "u1", "event": "Logged In", "messageId": "m-1"}
@@ -251,3 +256,66 @@ def test_the_pacer_allows_a_burst_then_one_a_second_and_honours_retry_after():
     assert pacer.available("C") == 1
 
 
+
+
+# -- Slack blackholed: connects, never answers -----------------------------------------------------------
+
+def blackhole_sender(slack, clock, timeout: int = 2, probe_timeout: int = 1) -> SlackSender:
+    s = SlackSender(WebClient(token="xoxb-t", base_url=slack.base_url, timeout=timeout),
+                    ChannelPacer(1.0, 3, clock=clock))
+    s.probe.timeout = probe_timeout
+    return s
+
+
+def test_a_blackholed_slack_costs_the_dispatch_loop_one_timeout_then_short_probes_with_backoff(slack, sqlite_store):
+    """A new PQL every pass (every 4 s for two minutes) while Slack accepts connections and never answers: the
+    loop waits out the timeout once, then the breaker refuses at once and probes with a short auth.test,
+    less often each time. Without the breaker every pass would wait out a timeout (30 passes x 2 s)."""
+    passes = 30
+    ids = add_people(sqlite_store, passes)
+    clock = Clock()
+    rt = runtime(sqlite_store, playbook_set(NEW_PQL), FakeCrm(REPS), sender=blackhole_sender(slack, clock))
+    slack.blackhole()
+    spent = []
+    for n in range(passes):
+        set_scores(sqlite_store, [ids[n]], 80, as_of=NOW + 4 * n)
+        started = time.perf_counter()
+        run_playbooks(rt, NOW + 4 * n)
+        spent.append(time.perf_counter() - started)
+        clock.now += 4
+    reached = list(slack.hung)
+    assert reached[0] in ("users.lookupByEmail", "auth.test") and reached.count("auth.test") == len(reached) - 1
+    assert len(reached) <= 7, reached  # one call, then probes after 4, 8, 16, 32 and 64 s closed
+    assert sum(spent) < 2 + 1 * (len(reached) - 1) + 0.5 * passes, spent
+    slack.answer()
+    clock.now += SlackSender.OPEN_AT_MOST
+    for later in range(3):
+        run_playbooks(rt, NOW + 10_000 + 4_000 * later)
+    refs = [ref for post in slack.called("chat.postMessage")
+            for ref in _json_arg(post["metadata"])["event_payload"]["refs"]]
+    assert len(refs) == len(set(refs)) == passes, "each alert arrives once (some bundled) when Slack answers again"
+    assert {s for (a, s) in statuses(sqlite_store)} == {"sent"}
+
+
+def _json_arg(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_a_post_slack_carried_out_but_never_answered_is_found_not_posted_again(slack, sqlite_store):
+    set_scores(sqlite_store, add_people(sqlite_store, 1), 80)
+    clock = Clock()
+    sender_ = blackhole_sender(slack, clock)
+    rt = runtime(sqlite_store, playbook_set(NEW_PQL), FakeCrm(REPS), sender=sender_)
+    sender_.verify(), sender_.dm_channel(REPS[0])  # Slack answers these; the post is the call that hangs
+    slack.blackhole(process=True)
+    first = run_playbooks(rt, NOW)
+    assert first["failed"] == 1 and len(slack.called("chat.postMessage")) == 1  # Slack has it, we do not know
+    with sqlite_store.read() as conn:
+        alert = next(e for e in pb_store.due_entries(conn, NOW + 10_000) if e["action"] == "slack_alert")
+    assert alert["status"] == "dispatching" and "SlackInDoubt" in alert["error"]  # in doubt: look it up first
+    slack.answer()
+    clock.now += SlackSender.OPEN_AT_MOST
+    run_playbooks(rt, NOW + 10_000)
+    assert len(slack.called("chat.postMessage")) == 1, "the alert was posted twice"
+    assert slack.called("conversations.history")
+    assert {s for (a, s) in statuses(sqlite_store)} == {"sent"}

@@ -29,21 +29,46 @@ def _ruleset(config: Config, store):
 
 
 def cmd_check(args, config: Config) -> int:
-    """Validate rules/, field_specs/, playbooks/, lifecycle/ and the CRM files in mapping/; print every error as
-    file:line: key: message."""
+    """Validate rules/, field_specs/, playbooks/, lifecycle/ and the CRM files in mapping/; print every error
+    as file:line: key: message, and warn about event names the store (when there is one) has never received."""
+    from crm_app.errors import format_errors
     from crm_app.services.admin.validate import check_admin_root
     checked = check_admin_root(Path(config.specs_root))
     errors, specs = checked.errors, checked.specs
     if errors:
-        for error in errors:
-            print(error)
-        print(f"{len(errors)} error(s); nothing was applied.", file=sys.stderr)
+        for line in format_errors(errors):
+            print(line)
+        follow_ons = sum(1 for e in errors if e.cause is not None)
+        print(f"{len(errors) - follow_ons} error(s)" + (f" and {follow_ons} that follow from them" if follow_ons
+                                                      else "") + "; nothing was applied.", file=sys.stderr)
         return 1
     rules = specs.rules
     print(f"OK: {len(rules.models)} model(s) ({', '.join(rules.names)}), "
           f"{sum(len(m.rules) for m in rules.models)} rules, {len(specs.fields)} field spec(s), "
           f"{len(specs.playbook_files)} playbook file(s); set hash {specs.hash}")
+    for warning in [] if args.offline else _event_warnings(config, specs):
+        print(warning)
     return 0
+
+
+def _event_warnings(config: Config, specs) -> list:
+    """Event names the store has never received, when there is a store to ask; `check` never creates one."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crm_app.services.admin.event_names import unseen_event_warnings
+    url = config.database_url
+    if url.startswith("sqlite") and not (url.startswith("sqlite:///") and Path(url[len("sqlite:///"):]).is_file()):
+        return []
+    try:
+        store = _open(config)
+        try:
+            return unseen_event_warnings(store, specs.rules, specs.playbooks)
+        finally:
+            store.dispose()
+    except SQLAlchemyError as exc:
+        print(f"note: the store is not reachable ({type(exc).__name__}); event names were not checked",
+              file=sys.stderr)
+        return []
 
 
 def cmd_score(args, config: Config) -> int:
@@ -144,7 +169,9 @@ def cmd_status(args, config: Config) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m crm_app", description="PQL scoring engine")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    sub.add_parser("check", help=cmd_check.__doc__).set_defaults(func=cmd_check)
+    p = sub.add_parser("check", help=cmd_check.__doc__)
+    p.add_argument("--offline", action="store_true", help="do not ask the store which event names it has seen")
+    p.set_defaults(func=cmd_check)
     p = sub.add_parser("score", help=cmd_score.__doc__)
     p.add_argument("--as-of", help="score as of this ISO-8601 moment (default: now)")
     p.add_argument("--dry-run", action="store_true", help="compute and print, save nothing")
@@ -200,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except SpecSetInvalid as exc:
-        for error in exc.errors:
-            print(error, file=sys.stderr)
+        from crm_app.errors import format_errors
+        for line in format_errors(exc.errors):
+            print(line, file=sys.stderr)
         print(f"{len(exc.errors)} error(s) in the admin files; run 'python -m crm_app check'.", file=sys.stderr)
         return 2
     except (IngestError, ConfigError) as exc:

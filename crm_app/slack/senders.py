@@ -34,6 +34,10 @@ class SlackUnreachable(ConnectionError):
     """Slack's API did not answer; the ledger retries the action with backoff."""
 
 
+class SlackInDoubt(SlackUnreachable):
+    """A post was sent but never answered: Slack may have it, so the retry looks it up before posting again."""
+
+
 def _retry_after(exc: SlackApiError) -> float | None:
     resp = exc.response
     if getattr(resp, "status_code", None) != 429:
@@ -54,10 +58,16 @@ def _refs(ref) -> list:
 class SlackSender:
     """Posts with slack_sdk's WebClient, paced per channel; no retry handler sleeps in the dispatch path.
 
-    `interactive` (for button clicks, outside the dispatch loop) keeps slack_sdk's 429 retry.
+    A circuit breaker keeps a dead Slack (refusing, or accepting connections and never answering) from
+    costing the dispatch loop a timeout per call: after a failure no call goes out for OPEN_FOR seconds,
+    doubling with each failure up to OPEN_AT_MOST; then one `auth.test` with PROBE_TIMEOUT seconds decides
+    whether calls go out again. `interactive` (button clicks, outside the dispatch loop) keeps slack_sdk's
+    429 retry.
     """
 
-    UNREACHABLE_FOR = 2.0  # seconds a failed connection keeps the sender from trying again (about one pass)
+    OPEN_FOR = 2.0
+    OPEN_AT_MOST = 300.0
+    PROBE_TIMEOUT = 3.0
 
     def __init__(self, client: WebClient, pacer: ChannelPacer | None = None, retries: int = 3):
         self.client = client
@@ -65,35 +75,70 @@ class SlackSender:
         self.interactive = WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout,
                                      ssl=client.ssl, proxy=client.proxy, headers=client.headers)
         self.interactive.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=retries))
+        self.probe = WebClient(token=client.token, base_url=client.base_url, timeout=min(client.timeout,
+                               self.PROBE_TIMEOUT), ssl=client.ssl, proxy=client.proxy, headers=client.headers)
+        self.probe.retry_handlers[:] = []
         self.pacer = pacer or ChannelPacer()
         self.verified: dict | None = None
-        self._unreachable_until = float("-inf")
+        self.failures = 0  # consecutive calls Slack did not answer
+        self._open_until = float("-inf")
+        self._probe_first = False
         self._dm: dict = {}
 
     @classmethod
-    def from_token(cls, token: str, base_url: str | None = None, pacer: ChannelPacer | None = None
-                   ) -> "SlackSender":
-        return cls(WebClient(token=token, base_url=base_url or WebClient.BASE_URL), pacer)
+    def from_token(cls, token: str, base_url: str | None = None, pacer: ChannelPacer | None = None,
+                   timeout: float = 10.0) -> "SlackSender":
+        return cls(WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=int(max(1, timeout))),
+                   pacer)
 
     def _call(self, method: str, paced: str | None = None, **kwargs):
         """One Web API call; a 429 becomes RateLimited (and blocks the `paced` channel for its Retry-After)."""
-        if self.pacer.clock() < self._unreachable_until:
-            raise SlackUnreachable("Slack was unreachable a moment ago; not trying again yet")
+        self._through_the_breaker()
         try:
-            return getattr(self.client, method)(**kwargs)
-        except (OSError, URLError) as exc:  # refused, reset, timed out: every later call this pass would too
-            self._unreachable_until = self.pacer.clock() + self.UNREACHABLE_FOR
+            result = getattr(self.client, method)(**kwargs)
+        except (OSError, URLError) as exc:  # refused, reset, timed out: every later call would be too
+            self._trip()
+            if method == "chat_postMessage" and not isinstance(exc, URLError):  # sent, then no answer
+                raise SlackInDoubt(f"Slack did not answer a post it may have received: {exc}") from exc
             raise SlackUnreachable(f"Slack is unreachable: {exc}") from exc
         except SlackApiError as exc:
+            self.failures = 0  # it answered
             wait = _retry_after(exc)
             if wait is None:
                 raise
             if paced is not None:
                 self.pacer.block(paced, wait)
             raise RateLimited(wait, paced) from exc
+        self.failures = 0
+        return result
+
+    def _through_the_breaker(self) -> None:
+        """Refuse at once while the breaker is open; after a failure, probe with a short timeout first."""
+        now = self.pacer.clock()
+        if now < self._open_until:
+            raise SlackUnreachable(f"Slack did not answer; next try in {self._open_until - now:.0f}s")
+        if not self._probe_first:
+            return
+        try:
+            answer = self.probe.auth_test()
+            if self.verified is None:
+                self.verified = dict(answer.data)
+        except SlackApiError:
+            pass  # an answer, even a refusal: Slack is reachable
+        except (OSError, URLError) as exc:
+            self._trip()
+            raise SlackUnreachable(f"Slack is still unreachable: {exc}") from exc
+        self._probe_first = False
+
+    def _trip(self) -> None:
+        self.failures += 1
+        self._probe_first = True
+        self._open_until = self.pacer.clock() + min(self.OPEN_AT_MOST, self.OPEN_FOR * 2 ** (self.failures - 1))
 
     def verify(self) -> dict:
         """auth.test, once, on first use rather than at start-up (the web tier must start without Slack)."""
+        if self.verified is None:
+            self._through_the_breaker()  # after a failure its probe is the auth.test
         if self.verified is None:
             self.verified = dict(self._call("auth_test").data)
         return self.verified

@@ -10,6 +10,8 @@ SLACK_SETTINGS: dict[str, tuple[str, str]] = {
     "SLACK_CHANNEL_RATE": ("1", "chat.postMessage pace per channel, messages per second (Slack: about 1)"),
     "SLACK_CHANNEL_BURST": ("3", "messages a channel may take at once before the pace applies; more waiting "
                                  "alerts are bundled into one message"),
+    "SLACK_TIMEOUT_SECONDS": ("10", "seconds a Slack Web API call may take; a Slack that does not answer opens "
+                                    "a circuit breaker (2 s doubling to 5 min, then a 3 s auth.test probe)"),
     "PLAYBOOK_MAX_ATTEMPTS": ("8", "tries per playbook action before it is marked dead (backoff 30 s doubling)"),
     "PLAYBOOK_DISPATCH_BUDGET_SECONDS": ("2", "seconds one playbook pass may spend sending actions; what is left "
                                               "waits for the next pass (a wave of retries never holds up scoring)"),

@@ -124,7 +124,8 @@ def _resolve_list(r: Reader, key, raw, lists: dict):
     if isinstance(raw, str) and raw.startswith("$"):
         name = raw[1:]
         if name not in lists:
-            r.error(r.at(key), f"no list named '{name}'; define it under 'lists:'", did_you_mean(name, lists))
+            r.error(r.at(key), f"no list named '{name}'; define it under 'lists:'", did_you_mean(name, lists),
+                    ("list", name))
             return ()
         return lists[name]
     return raw

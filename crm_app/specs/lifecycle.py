@@ -131,7 +131,7 @@ def load_lifecycle(directory: Path, errors: ErrorCollector, lists: dict, taken: 
     found: dict = {}
     for path in sorted(p for p in Path(directory).iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()):
         name = display(path)
-        doc = load_yaml(path, errors, name)
+        doc = load_yaml(path, errors, name, holds="a lifecycle model ('model:', 'stage:', 'goal:')")
         if doc is None:
             continue
         model = parse_lifecycle(doc, name, errors, lists)

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from crm_app.errors import ErrorCollector, SpecError, SpecSetInvalid, did_you_mean
+from crm_app.errors import ErrorCollector, SpecError, SpecSetInvalid, did_you_mean, fold_follow_ons
 from crm_app.specs.fields import FieldSpec, parse_field_specs
 from crm_app.specs.lifecycle import load_lifecycle
 from crm_app.specs.reader import Where
@@ -14,6 +15,10 @@ from crm_app.specs.rules import RuleSet, parse_lists, parse_model
 from crm_app.specs.yamlsource import load_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
+# What a file of each folder is for; an empty one is an error that says so.
+RULES_HOLD = "a model ('model:' with 'fit:' and 'behaviour:' rules) or shared 'lists:'"
+FIELD_SPECS_HOLD = "'fields:', a list of score fields (key, model, value, type, label, salesforce, hubspot)"
+PLAYBOOKS_HOLD = "a playbook ('playbook:', 'trigger:', 'actions:') or the 'routing:' of reps and pools"
 
 
 @dataclass(frozen=True)
@@ -69,10 +74,8 @@ def load_rules(directory: Path, errors: ErrorCollector) -> RuleSet:
     docs = []
     for path in yaml_files(directory):
         name = display_path(path)
-        doc = load_yaml(path, errors, name)
+        doc = load_yaml(path, errors, name, holds=RULES_HOLD)
         if doc is None:
-            if not any(e.file == name for e in errors.errors):
-                errors.add(name, 1, "", "the file is empty; add a model or delete the file")
             continue
         docs.append((name, doc))
     global_lists: dict = {}
@@ -103,7 +106,7 @@ def load_field_specs(directory: Path, errors: ErrorCollector, model_names: list[
     """Every field spec; keys and CRM names must be unique and models must exist."""
     specs: list[FieldSpec] = []
     for path in yaml_files(directory):
-        doc = load_yaml(path, errors, display_path(path))
+        doc = load_yaml(path, errors, display_path(path), holds=FIELD_SPECS_HOLD)
         if doc is not None:
             specs.extend(parse_field_specs(doc, display_path(path), errors))
     seen: dict = {}
@@ -118,7 +121,7 @@ def load_field_specs(directory: Path, errors: ErrorCollector, model_names: list[
             seen[(what, ident)] = spec.source
         if model_names and spec.model not in model_names:
             errors.add(file, int(line), "model", f"no model named '{spec.model}'",
-                       did_you_mean(spec.model, model_names))
+                       did_you_mean(spec.model, model_names), ("model", spec.model))
     return tuple(specs)
 
 
@@ -129,7 +132,7 @@ def load_playbook_files(directory: Path, errors: ErrorCollector, lists: dict | N
 
     found = []
     for path in yaml_files(directory):
-        doc = load_yaml(path, errors, display_path(path))
+        doc = load_yaml(path, errors, display_path(path), holds=PLAYBOOKS_HOLD)
         if doc is not None:
             found.append((display_path(path), doc))
     return parse_playbook_set(found, errors, lists or {}, models or [])
@@ -144,12 +147,49 @@ def load_spec_set(dirs: SpecDirs) -> SpecSet:
     playbooks = load_playbook_files(dirs.playbooks, errors, dict(rules.lists),
                                     rules.names + [m.name for m in lifecycle])
     if errors:
-        raise SpecSetInvalid(errors.sorted())
+        raise SpecSetInvalid(fold_follow_ons(errors.sorted(), cause_finder(dirs, errors)))
     all_files = yaml_files(dirs.rules) + yaml_files(dirs.field_specs) + yaml_files(dirs.playbooks)
     if dirs.lifecycle is not None:
         all_files += yaml_files(dirs.lifecycle)
     return SpecSet(rules=rules, fields=fields, playbook_files=tuple(yaml_files(dirs.playbooks)),
                    hash=content_hash(all_files), lifecycle=lifecycle, playbooks=playbooks)
+
+
+def cause_finder(dirs: SpecDirs, errors: ErrorCollector):
+    """cause_of(kind, name): the first error of the broken file that should have defined that model, list or
+    pool, so 'no model named conversion' in five files folds under the typo in rules/conversion.yaml.
+
+    The file is the broken one that names it as a key (`model: conversion`, `conversion:` under `lists:` or
+    `pools:`), else the one named after it, else the only broken file that could define it; None otherwise.
+    """
+    by_file: dict[str, list[SpecError]] = {}
+    for error in errors.sorted():
+        by_file.setdefault(error.file, []).append(error)
+    folders = {"model": [dirs.rules, dirs.lifecycle], "list": [dirs.rules], "pool": [dirs.playbooks],
+               "rule": [dirs.rules]}
+    patterns = {"model": r"^model:\s*{}\s*(#.*)?$", "rule": r"\bid:\s*{}\s*[,}}\n#]"}
+
+    def cause_of(kind: str, name) -> SpecError | None:
+        broken = [p for d in folders.get(kind, []) if d is not None for p in yaml_files(d)
+                  if display_path(p) in by_file]
+        quoted = rf"['\"]?{re.escape(str(name))}['\"]?"
+        pattern = re.compile(patterns.get(kind, r"^\s*{}\s*:").format(quoted), re.M)
+        for path in broken:
+            found = pattern.search(_text(path))
+            if found:
+                line = _text(path).count("\n", 0, found.start()) + 1
+                after = [e for e in by_file[display_path(path)] if e.line >= line and e.missing != (kind, name)]
+                return after[0] if kind == "rule" and after else by_file[display_path(path)][0]
+        named = [p for p in broken if p.stem == str(name)] or (broken if len(broken) == 1 else [])
+        return by_file[display_path(named[0])][0] if named and kind != "rule" else None
+    return cause_of
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def check_spec_set(dirs: SpecDirs) -> list[SpecError]:

@@ -121,7 +121,7 @@ def parse_activation(r: Reader, rule_ids: set) -> Activation | None:
     for i, ms in enumerate(milestones):
         if ms not in rule_ids:
             d.error(item_where(d.at("milestones"), milestones, i), f"no rule with id '{ms}'",
-                    did_you_mean(ms, rule_ids))
+                    did_you_mean(ms, rule_ids), ("rule", ms))
     if d.ok and power < activated:
         d.error(d.at("power_user_at"), "'power_user_at' must be at least 'activated_at'")
     if d.ok and power > len(milestones):

@@ -8,13 +8,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
-
 from crm_app.errors import ErrorCollector, did_you_mean
 from crm_app.specs.condition_parser import parse_condition
 from crm_app.specs.reader import Reader, Where, item_where
 from crm_app.specs.routing import Routing, parse_routing
+from crm_app.specs.templates.compiler import template_problems
 
 BANDS = ("high", "medium", "low")
 # Trigger registry: type -> meaning. The README documents each; a test checks that.
@@ -37,7 +35,6 @@ ACTIONS: dict[str, str] = {
 STRATEGIES = ("keep_current", "account_owner", "territory", "round_robin")
 PLAYBOOK_KEYS = ("playbook", "label", "model", "enabled", "trigger", "when", "limits", "actions")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-_ENV = SandboxedEnvironment()
 
 
 @dataclass(frozen=True)
@@ -102,7 +99,7 @@ def parse_playbook(doc, file: str, errors: ErrorCollector, lists: dict, models: 
         r.error(r.at("playbook"), f"playbook name '{name}' must be lower_snake_case, such as 'new_pql'")
     model = r.text("model", default=models[0] if models else "conversion")
     if models and model not in models:
-        r.error(r.at("model"), f"no model named '{model}'", did_you_mean(model, models))
+        r.error(r.at("model"), f"no model named '{model}'", did_you_mean(model, models), ("model", model))
     trigger = _parse_trigger(r)
     when = None
     if r.has("when"):
@@ -179,13 +176,11 @@ def _parse_actions(r: Reader) -> tuple:
 
 
 def _template(a: Reader, key: str, default=None, required: bool = False) -> str | None:
-    """A Jinja template, syntax-checked now so a typo is reported at file:line, not at run time."""
+    """A Jinja template, compiled now so a typo, an unknown filter or a variable that can never exist is
+    reported at file:line, not at run time."""
     text = a.text(key, default=default, required=required)
-    if text is not None:
-        try:
-            _ENV.parse(text)
-        except TemplateSyntaxError as exc:
-            a.error(a.at(key), f"template error: {exc.message}")
+    for line, message, suggestion in template_problems(text) if text is not None else ():
+        a.error(a.at(key), message + (f" (line {line} of the template)" if line > 1 else ""), suggestion)
     return text
 
 
@@ -242,5 +237,5 @@ def parse_playbook_set(docs: list, errors: ErrorCollector, lists: dict, models: 
             if pool is not None and pool not in routing.pools:
                 file, line = action.source.rsplit(":", 1)
                 errors.add(file, int(line), "pool", f"no pool named '{pool}' in the routing file",
-                           did_you_mean(pool, routing.pools))
+                           did_you_mean(pool, routing.pools), ("pool", pool))
     return PlaybookSet(tuple(playbooks), routing)

@@ -41,9 +41,9 @@ class Reader:
         self.node = node
         self.seen: set = set()
 
-    def error(self, where: Where, message: str, suggestion: str | None = None) -> None:
+    def error(self, where: Where, message: str, suggestion: str | None = None, missing: tuple | None = None) -> None:
         self.ok = False
-        self.errors.add(where.file, where.line, where.path, message, suggestion)
+        self.errors.add(where.file, where.line, where.path, message, suggestion, missing)
 
     def at(self, key) -> Where:
         line = getattr(self.node, "key_lines", {}).get(key, getattr(self.node, "line", self.where.line))

@@ -73,7 +73,8 @@ def parse_routing(doc, file: str, errors: ErrorCollector, lists: dict) -> Routin
     territories = _parse_territories(r, pools)
     default_pool = r.text("default_pool", default=None)
     if default_pool is not None and default_pool not in pools:
-        r.error(r.at("default_pool"), f"no pool named '{default_pool}'", did_you_mean(default_pool, pools))
+        r.error(r.at("default_pool"), f"no pool named '{default_pool}'", did_you_mean(default_pool, pools),
+                ("pool", default_pool))
     cap = r.number("weekly_cap", default=None, minimum=1, maximum=100000)
     texts = {k: r.text(k, default=getattr(Routing, k)) for k in ROUTING_KEYS[5:]}
     r.finish(ROUTING_KEYS)
@@ -108,7 +109,7 @@ def _parse_territories(r: Reader, pools: dict) -> tuple:
         pool = tr.text("pool", required=True)
         tr.finish()
         if pool is not None and pool not in pools:
-            tr.error(tr.at("pool"), f"no pool named '{pool}'", did_you_mean(pool, pools))
+            tr.error(tr.at("pool"), f"no pool named '{pool}'", did_you_mean(pool, pools), ("pool", pool))
         if tr.ok:
             found.append(Territory(fld, tuple(str(v).strip().lower() for v in values), pool))
     return tuple(found)

@@ -4,6 +4,7 @@ is built, so a few hundred bytes cannot cost seconds)."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import yaml
@@ -102,19 +103,58 @@ def _children(node) -> list:
     return []
 
 
-def load_yaml(path: Path, errors: ErrorCollector, display_name: str | None = None):
-    """Parse one YAML file into located dicts and lists; syntax errors go to the collector."""
+_FLOW_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\n]|\'\')*\'|(?:^|[ \t])#[^\n]*|[\[\]{}]|\n', re.M)
+DEEP_FLOW = 4 * MAX_DEPTH  # past this, brackets alone prove the document too deep, whatever the scalars hold
+
+
+def _first_line_too_deep(text: str) -> int | None:
+    """The line where flow brackets (outside quotes and comments) first nest past DEEP_FLOW, found by a regular
+    expression before PyYAML sees the text: its scanner and parser cost grows with the square of the depth,
+    so a few kilobytes of brackets would otherwise cost seconds. Shallower documents are judged after
+    composing (oversized_node), exactly."""
+    if text.count("[") + text.count("{") <= DEEP_FLOW:
+        return None
+    depth, line = 0, 1
+    for match in _FLOW_TOKENS.finditer(text):
+        token = match.group()
+        if token == "\n":
+            line += 1
+        elif token in "[{":
+            depth += 1
+            if depth > DEEP_FLOW:
+                return line
+        elif token in "]}":
+            depth = max(0, depth - 1)
+        else:
+            line += token.count("\n")
+    return None
+
+
+def load_yaml(path: Path, errors: ErrorCollector, display_name: str | None = None, holds: str | None = None):
+    """Parse one YAML file into located dicts and lists; syntax errors go to the collector.
+
+    An admin file passes `holds`, what the file is for: an empty file (nothing but blanks, comments or `~`)
+    is then an error at line 1 saying so, the same in every folder, rather than a file silently ignored.
+    """
     name = display_name or str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         errors.add(name, 1, "", f"cannot read the file: {exc}")
         return None
-    return parse_yaml(text, name, errors)
+    before = len(errors.errors)
+    doc = parse_yaml(text, name, errors)
+    if doc is None and holds and len(errors.errors) == before:
+        errors.add(name, 1, "", f"the file is empty; add {holds}, or delete the file")
+    return doc
 
 
 def parse_yaml(text: str, name: str, errors: ErrorCollector):
     """Parse YAML text; a syntax error is reported with its line and returns None."""
+    too_deep = _first_line_too_deep(text)
+    if too_deep:
+        errors.add(name, too_deep, "", f"nested more than {MAX_DEPTH} levels deep; flatten it")
+        return None
     loader = _make_loader(errors, name)(text)
     try:
         node = loader.get_single_node()

@@ -96,3 +96,9 @@ def log_ingest(conn: Connection, source: str, received_at: int, accepted: int, d
     if rejects:
         conn.execute(schema.ingest_rejects.insert(), [dict(r, log_id=log_id) for r in rejects])
     return log_id
+
+
+def seen_event_names(conn: Connection) -> dict:
+    """Every event name the store has ever received: lower-cased key -> the name as first seen."""
+    t = schema.event_types
+    return {r.key: r.name for r in conn.execute(select(t.c.key, t.c.name))}

@@ -4,10 +4,15 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 
 from crm_app.errors import IngestError
 
 MAX_DEPTH = 32  # objects and arrays inside one message, the message itself counting as 1
+# A body the parser cannot follow is parsed again with everything nested past this depth cut out: the cut
+# lies below MAX_DEPTH of any message (a batch's messages sit at depth 3), so only the deep message is refused.
+CUT_DEPTH = MAX_DEPTH + 8
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.S)
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 MAX_INT_DIGITS = 19
 # NUL: PostgreSQL text and JSON columns refuse it. Lone surrogates are not Unicode: no UTF-8 encoding exists.
@@ -50,9 +55,57 @@ def loads(raw: bytes | str):
         except ValueError:  # an integer past Python's int-str digit limit: parse again, keeping it as text
             return json.loads(raw, parse_constant=_constant, parse_int=_integer)
     except RecursionError:
-        raise IngestError("not valid JSON here: it nests deeper than the JSON parser follows") from None
+        return _loads_cut(raw)
     except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
         raise IngestError(f"not valid JSON: {exc}") from None
+
+
+def _loads_cut(raw: bytes | str):
+    """Parse a body nested past what the parser follows: each value deeper than CUT_DEPTH is replaced by an
+    Unstorable before parsing, so the message holding it is refused alone and the rest of the batch is kept.
+    Only brackets outside strings count; the text cut out is not parsed (its message is refused anyway)."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"not valid JSON: {exc}") from None
+    marker = f"pql-cut-{uuid.uuid4().hex}"
+    pieces, depth, start, kept_to = [], 0, 0, 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth == CUT_DEPTH + 1:
+                start = match.start()
+        elif token in "]}":
+            depth -= 1
+            if depth == CUT_DEPTH:
+                pieces += [text[kept_to:start], f'"{marker}"']
+                kept_to = match.end()
+    pieces.append(text[kept_to:])
+    if depth != 0:
+        raise IngestError("not valid JSON: its brackets do not balance")
+    try:
+        body = json.loads("".join(pieces), parse_constant=_constant, parse_int=_integer)
+    except (ValueError, RecursionError) as exc:
+        raise IngestError(f"not valid JSON: {exc}") from None
+    return _mark_cut(body, marker)
+
+
+def _mark_cut(body, marker: str):
+    """Every value that is the cut marker becomes an Unstorable naming why."""
+    deep = Unstorable(f"value nested past {CUT_DEPTH} levels")
+    if body == marker:
+        return deep
+    stack = [body]
+    while stack:
+        container = stack.pop()
+        pairs = container.items() if type(container) is dict else enumerate(container)
+        for key, item in list(pairs):
+            if item == marker:
+                container[key] = deep
+            elif type(item) is dict or type(item) is list:
+                stack.append(item)
+    return body
 
 
 def _where(path: tuple) -> str:

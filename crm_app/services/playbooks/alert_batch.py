@@ -9,7 +9,7 @@ from typing import Callable
 from crm_app.services.playbooks.runtime import Runtime
 from crm_app.slack.blocks import (BUNDLE_MAX, alert_blocks, alert_summary, bundle_blocks, bundle_summary,
                                    handled_line)
-from crm_app.slack.senders import RateLimited
+from crm_app.slack.senders import RateLimited, SlackInDoubt
 from crm_app.store.playbooks import alerts as alert_store
 from crm_app.store.playbooks import ledger as pb_store
 
@@ -37,6 +37,11 @@ def alert_row(rt: Runtime, entry: dict) -> dict:
         return alert_store.alert_for_ledger(conn, entry["id"], {
             "playbook": entry["playbook"], "subject_id": entry["subject_id"], "model": p["context"]["model"],
             "owner": entry["owner"], "context": p["context"], "created_at": entry["created_at"]})
+
+
+def retry_status(status: str, exc: Exception) -> str:
+    """A post Slack may have received stays in flight, so its retry looks it up before posting again."""
+    return "dispatching" if status == "failed" and isinstance(exc, SlackInDoubt) else status
 
 
 class AlertQueue:
@@ -152,7 +157,7 @@ class AlertQueue:
         next_at = self.now + self.backoff(attempts)
         with self.rt.store.begin() as conn:
             pb_store.defer_later_steps(conn, entry, next_at)
-            pb_store.mark(conn, entry["id"], self.now, status=status, next_at=next_at,
+            pb_store.mark(conn, entry["id"], self.now, status=retry_status(status, exc), next_at=next_at,
                           error=f"{type(exc).__name__}: {exc}"[:2000])
         return status
 

@@ -8,7 +8,7 @@ import uuid
 from itertools import groupby
 
 from crm_app.crm.base import RecordUpdate, TaskRequest
-from crm_app.services.playbooks.alert_batch import AlertQueue, alert_channel, alert_row, rep_choices
+from crm_app.services.playbooks.alert_batch import AlertQueue, alert_channel, alert_row, rep_choices, retry_status
 from crm_app.services.playbooks.plan import build_entries
 from crm_app.services.playbooks.runtime import Runtime
 from crm_app.services.playbooks.targets import ACCOUNT, NotLinkedYet, resolve_target
@@ -95,7 +95,7 @@ def dispatch_one(rt: Runtime, entry: dict, now: int) -> str:
         with rt.store.begin() as conn:
             pb_store.defer_later_steps(conn, entry, now + backoff(attempts))
         return _finish(rt, entry, now, status, error=f"{type(exc).__name__}: {exc}"[:2000],
-                       next_at=now + backoff(attempts))
+                       next_at=now + backoff(attempts), status_as=retry_status(status, exc))
     rt.at("after_dispatch", entry)
     return _finish(rt, entry, now, "sent", result=result)
 

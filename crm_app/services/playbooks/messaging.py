@@ -1,12 +1,8 @@
 """What a rep reads: the alert/task context, follow-up guidance by score, and sandboxed Jinja rendering."""
 from __future__ import annotations
 
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
-
 from crm_app.specs.routing import Routing
-
-_ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+from crm_app.specs.templates.compiler import ENVIRONMENT
 # Follow-up guidance by combined score: (lowest score, tier, what to do).
 GUIDANCE = ((80, "hot", "Reach out now: call or email today while they are active."),
             (60, "warm", "Nurture and offer a demo; follow up within the week."),
@@ -77,7 +73,7 @@ def build_context(record: dict, row: dict, routing: Routing, owner: str | None, 
 
 def render(template: str, context: dict) -> str:
     """Render an admin's template in Jinja's sandbox: no attribute tricks, no code."""
-    return _ENV.from_string(template).render(**context)
+    return ENVIRONMENT.from_string(template).render(**context)
 
 
 def default_task_body(context: dict) -> str:

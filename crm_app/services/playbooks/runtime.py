@@ -44,7 +44,8 @@ def make_sender(store, env: dict | None = None):
         return OutboxSender(store)
     pacer = ChannelPacer(float(slack_setting("SLACK_CHANNEL_RATE", env)),
                          int(slack_setting("SLACK_CHANNEL_BURST", env)))
-    return SlackSender.from_token(token, slack_setting("SLACK_API_URL", env), pacer)
+    return SlackSender.from_token(token, slack_setting("SLACK_API_URL", env), pacer,
+                                  float(slack_setting("SLACK_TIMEOUT_SECONDS", env)))
 
 
 def make_runtime(store, specs, adapter, env: dict | None = None) -> Runtime:

@@ -15,6 +15,7 @@ OBJECTS = {"salesforce": ("Lead", "Contact"), "hubspot": ("contacts",), "sandbox
 REQUIRED = {("salesforce", "Lead"): ("LastName", "Company"), ("salesforce", "Contact"): ("LastName",),
             ("hubspot", "contacts"): ("email",), ("sandbox", "leads"): ("email",), ("sandbox", "contacts"): ("email",)}
 WHEN_KINDS = ("became_pql", "in_segment", "condition")
+CREATION_HOLDS = "'create:' with 'when:' and the object and fields to create per CRM"
 DERIVED = ("email_local",)  # the part of the email before the @
 
 
@@ -56,7 +57,7 @@ def load_creation_policy(path: Path, models: list[str] | None = None,
     errors = errors if errors is not None else ErrorCollector()
     if not path.is_file():
         return None
-    doc = load_yaml(path, errors, str(path))
+    doc = load_yaml(path, errors, str(path), holds=CREATION_HOLDS)
     policy = parse_policy(doc, str(path), errors, models) if doc is not None else None
     if own and errors:
         raise SpecSetInvalid(errors.sorted())
@@ -112,7 +113,7 @@ def _when(c: Reader, models: list[str]):
     else:
         condition = parse_condition(node["condition"], w.at("condition"), c.errors, {})
     if model and models and model not in models:
-        w.error(w.at(kind), f"no model named '{model}'", did_you_mean(model, models))
+        w.error(w.at(kind), f"no model named '{model}'", did_you_mean(model, models), ("model", model))
         return None, None, None, None
     return kind, model, segment, condition
 

@@ -11,6 +11,7 @@ from crm_app.specs.yamlsource import load_yaml
 CRMS = {"sandbox": ("leads", "contacts", "accounts"), "salesforce": ("Lead", "Contact", "Account"),
         "hubspot": ("contacts", "companies")}
 SUBJECTS = ("person", "account")
+MAPPING_HOLDS = "a section per CRM ('sandbox:', 'salesforce:', 'hubspot:') mapping its objects to our fields"
 PERSON_COLUMNS = ("email",)
 ACCOUNT_COLUMNS = ("name", "domain")
 
@@ -48,7 +49,7 @@ def load_mapping(path: Path, crm: str) -> CrmMapping:
     if not path.is_file():
         errors.add(name, 1, "", "the CRM data-mapping file is missing; copy mapping/crm.yaml from the repository")
         raise SpecSetInvalid(errors.sorted())
-    doc = load_yaml(path, errors, name)
+    doc = load_yaml(path, errors, name, holds=MAPPING_HOLDS)
     mapping = parse_mapping(doc, name, crm, errors) if doc is not None else None
     if errors or mapping is None:
         raise SpecSetInvalid(errors.sorted())

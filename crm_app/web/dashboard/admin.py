@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from crm_app.services.dashboard import overview as service
 from crm_app.services.admin import rule_files, versions
+from crm_app.services.admin.event_names import unseen_event_warnings
 from crm_app.services.admin.rule_impact import LISTED, SAMPLE, compare_rule_sets
 from crm_app.services.dashboard.users import record, text_diff
 from crm_app.store import ops as ops_store
@@ -186,7 +188,8 @@ def _rule_file(name: str, files: dict[str, bytes]) -> str:
     return f"rules/{name}"
 
 
-def _render_rules(edit_name: str | None = None, edit_text: str | None = None, errors=(), impact=None, status=200):
+def _render_rules(edit_name: str | None = None, edit_text: str | None = None, errors=(), impact=None, status=200,
+                  warnings=()):
     state = specs()
     rules = state.specs.rules if state.specs else None
     version, files = active_files() if state.version is not None else (None, {})
@@ -200,7 +203,7 @@ def _render_rules(edit_name: str | None = None, edit_text: str | None = None, er
     scoring = service.scoring_state(store(), rules) if rules else None
     return render_template("dashboard/rules.html", state=state, rules=rules, firing=firing, files=names,
                            scoring=scoring, edit_name=edit_name, edit_text=edit_text, errors=errors, impact=impact,
-                           sample=SAMPLE, listed=LISTED, error_lines=error_lines, version=version,
+                           warnings=warnings, sample=SAMPLE, listed=LISTED, error_lines=error_lines, version=version,
                            history=versions.history(store(), 20)), status
 
 
@@ -218,7 +221,9 @@ def rules_preview():
     if checked.errors:
         return _render_rules(name, text, checked.errors, status=422)
     impact = compare_rule_sets(store(), loaded_rules(), checked.specs.rules, now())
-    return _render_rules(name, text, impact=impact)
+    warnings = [replace(w, file=f"rules/{Path(w.file).name}")
+                for w in unseen_event_warnings(store(), checked.specs.rules)]
+    return _render_rules(name, text, impact=impact, warnings=warnings)
 
 
 @bp.route("/rules/apply", methods=["POST"])

@@ -1,0 +1,1 @@
+"""Admin message templates (Jinja, sandboxed): the one environment that checks and renders them."""

@@ -9,7 +9,6 @@ import re
 import shutil
 from pathlib import Path
 
-import pytest
 
 from crm_app.cli import main
 from crm_app.services.ingest.writer import ingest_messages

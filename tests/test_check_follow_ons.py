@@ -58,14 +58,11 @@ def test_an_error_in_its_own_right_is_never_folded(tmp_path, monkeypatch, capsys
                                 "(did you mean 'conversion'?)"]
 
 
-def test_the_dashboard_rule_preview_keeps_the_cause_first_and_the_rest_folded(tmp_path, monkeypatch):
-    from crm_app.services.admin.rule_files import load_candidate
-    from crm_app.specs.loader import SpecDirs
-    for name in ("rules", "field_specs", "playbooks"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    monkeypatch.chdir(tmp_path)
-    dirs = SpecDirs.under(tmp_path)
-    text = (dirs.rules / "conversion.yaml").read_text().replace("\npql:", "\npqll:", 1)
-    errors, candidate = load_candidate(dirs, dirs.rules / "conversion.yaml", text)
-    assert candidate is None and errors[0].file == "rules/conversion.yaml" and errors[0].cause is None
+def test_the_dashboard_rule_preview_keeps_the_cause_first_and_the_rest_folded():
+    from crm_app.services.admin import rule_files, versions
+    files = versions.read_admin_files(ROOT)
+    text = files["rules/conversion.yaml"].decode().replace("\npql:", "\npqll:", 1)
+    checked = versions.validate_files(rule_files.with_file(files, "rules/conversion.yaml", text))
+    errors = checked.errors
+    assert checked.specs is None and errors[0].file == "rules/conversion.yaml" and errors[0].cause is None
     assert len(errors) == 13 and all(e.cause is not None for e in errors[1:])

@@ -61,9 +61,13 @@ def _publish(args, config: Config, store) -> int:
     files = versions.read_admin_files(root)
     validation = versions.validate_files(files, root)
     if validation.errors:
-        for error in validation.errors:
-            print(error)
-        print(f"{len(validation.errors)} error(s); nothing was published.", file=sys.stderr)
+        from crm_app.errors import format_errors
+        for line in format_errors(validation.errors):  # exactly as `check` prints them
+            print(line)
+        follow_ons = sum(1 for e in validation.errors if e.cause is not None)
+        print(f"{len(validation.errors) - follow_ons} error(s)" + (f" and {follow_ons} that follow from them"
+                                                                 if follow_ons else "") + "; nothing was published.",
+              file=sys.stderr)
         return 1
     current, active = versions.active_version(store)
     if current is not None and versions.set_hash(active) == versions.set_hash(files):

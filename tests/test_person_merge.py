@@ -101,12 +101,13 @@ def test_merged_trigger_state_counts_what_fired_for_either():
 
 
 def test_applying_a_rule_set_records_which_models_and_playbooks_are_about_accounts(store):
-    from crm_app.services.admin.rule_reload import _record
-    from crm_app.specs.loader import SpecDirs, load_spec_set
+    from crm_app.services.admin.rule_reload import RuleHolder
+    from crm_app.specs.loader import SpecDirs
     from crm_app.store.playbooks.merge import account_subjects
-    specs = load_spec_set(SpecDirs.under(w.ROOT))
-    with store.begin() as conn:
-        _record(conn, specs)
+    holder = RuleHolder(store, SpecDirs.under(w.ROOT))
+    assert holder.check().applied  # the files on disk, published as the first version and applied
+    specs = holder.specs
+    with store.read() as conn:
         models, playbooks = account_subjects(conn)
     assert models == {m.name for m in specs.rules.models if m.subject == "account"} and models
     assert playbooks == {p.name for p in specs.playbooks.playbooks if p.model in models}

@@ -68,9 +68,11 @@ def cmd_score(args, config: Config) -> int:
     """Score everyone, or only people whose data changed."""
     from crm_app.services.scoring.explain import format_summary
     from crm_app.services.scoring.run import score
-    store, rules = _open(config), _ruleset(config)
+    from crm_app.specs.loader import load_spec_set
+    store, specs = _open(config), load_spec_set(config.spec_dirs)
     mode = "changed" if args.changed else "full"
-    summary = score(store, rules, _as_of(args.as_of), mode=mode, dry_run=args.dry_run)
+    summary = score(store, specs.rules, _as_of(args.as_of), mode=mode, dry_run=args.dry_run,
+                    lifecycle=specs.lifecycle)
     print(format_summary(summary))
     from crm_app.cli.customers import format_score_extras
     for line in format_score_extras(summary):

@@ -1,7 +1,7 @@
 """Fit a propensity model: cross-validated algorithm choice, calibrated probabilities, 1-100 scores."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -36,12 +36,19 @@ class Fitted:
     reference: np.ndarray  # sorted out-of-fold calibrated probabilities of the training population
     algorithm: str
     oof: np.ndarray | None = None  # out-of-fold calibrated probabilities, in training order
+    inputs: dict = field(default_factory=dict)  # event names, windows and metrics the columns are computed from
+    baseline: np.ndarray | None = None  # per column, the typical training value (median, or most frequent code)
+    reason_columns: list = field(default_factory=list)  # columns worth explaining, most influential first
 
     def probabilities(self, columns: list[Column]) -> np.ndarray:
         by_name = {c.name: c for c in columns}
         n = len(columns[0].values) if columns else 0
         ordered = [by_name.get(name) or Column(name, kind, (None,) * n, "field") for name, kind in self.columns]
         matrix, _ = to_matrix(ordered, self.categories)
+        return self.predict(matrix)
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of a matrix laid out as `columns`: one predict_proba for all its rows."""
         return apply_calibrator(self.calibrator, self.estimator.predict_proba(matrix)[:, 1])
 
     def scores(self, probabilities: np.ndarray) -> np.ndarray:

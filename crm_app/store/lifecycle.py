@@ -153,3 +153,8 @@ def extra_exclusions(conn: Connection, model: str) -> list[str]:
 
 def set_extra_exclusions(conn: Connection, model: str, names: list[str]) -> None:
     set_meta(conn, f"lifecycle_exclude:{model}", json.dumps(sorted(set(names))))
+
+
+def live_model(conn: Connection, name: str) -> dict | None:
+    """The version scoring uses, with its artifact: the newest trained one."""
+    return latest_model(conn, name, trained_only=True)

@@ -1,14 +1,14 @@
 """Train lifecycle models on the store's own history, score who has not reached the goal, keep the report."""
 from __future__ import annotations
 
-import pickle
 import time
 from typing import Callable
 
 import numpy as np
 
-from crm_app.models import advice, indicators
+from crm_app.models import advice, artifact, indicators
 from crm_app.models.dataset import constant, identifier_like, is_excluded
+from crm_app.models.propensity import prepare_reasons
 from crm_app.models.train import fit, percentile_scores
 from crm_app.services.lifecycle import training_data as data
 from crm_app.specs.conditions import MetricCondition, iter_conditions
@@ -100,6 +100,8 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
         _save(store, spec, report, None, None, first_event, started)
         return report
     fitted, metrics_ = fit(columns, y, spec.algorithm, spec.calibration, spec.folds, progress)
+    fitted.inputs = {"events": list(events), "windows": list(spec.windows), "metrics": list(metrics)}
+    prepare_reasons(fitted, columns)
     progress("scoring subjects that have not reached the goal")
     scores = _scores(spec, fitted, snap, now, ids, y, score_ids, events, metrics)
     report.update(status="trained", metrics=metrics_, scored=len(scores),
@@ -142,7 +144,7 @@ def _save(store: Store, spec: LifecycleModel, report: dict, fitted, scores: dict
             "name": spec.name, "version": version, "stage": spec.stage, "status": report["status"],
             "trained_at": int(time.time()), "as_of": report["as_of"], "data_from": first_event,
             "data_to": report["as_of"], "metrics": report.get("metrics"), "report": report,
-            "artifact": pickle.dumps(fitted) if fitted is not None else None})
+            "artifact": artifact.dump(fitted) if fitted is not None else None})
         if scores is not None:
             lifecycle_store.save_scores(conn, spec.name, report["as_of"], scores, f"{spec.name}@v{version}")
 

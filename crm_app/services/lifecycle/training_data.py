@@ -4,10 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crm_app.engine.conditions import compile_condition
-from crm_app.engine.plan import Aggregate
-from crm_app.models.dataset import event_columns, event_plan, event_slug, field_columns, metric_columns
-from crm_app.specs.conditions import (EventCondition, EventSelector, MetricCondition, ScoreCondition,
-                                      iter_conditions, last_at_key)
+from crm_app.models.dataset import (condition_plan, event_columns, event_plan, event_slug, field_columns,
+                                    metric_columns)
 from crm_app.specs.lifecycle import LifecycleModel
 from crm_app.store import Store
 from crm_app.store import lifecycle as lifecycle_store
@@ -24,25 +22,6 @@ class Snapshot:
     as_of: int
     records: dict
     features: dict
-
-
-def condition_plan(conditions) -> tuple[tuple, tuple, tuple]:
-    """(aggregates, metric names, score models) the goal and filter conditions read."""
-    plan = {}
-    metrics, scores = set(), set()
-    for cond in conditions:
-        for leaf in iter_conditions(cond):
-            if isinstance(leaf, EventCondition):
-                last = last_at_key(leaf.selector)
-                plan[last] = Aggregate(last, "last_at", None, EventSelector(leaf.selector.names, leaf.selector.where,
-                                                                            None))
-                if leaf.measure != "days_since_last":
-                    plan[leaf.feature_key] = Aggregate(leaf.feature_key, leaf.measure, leaf.of, leaf.selector)
-            elif isinstance(leaf, MetricCondition):
-                metrics.add(leaf.name)
-            elif isinstance(leaf, ScoreCondition):
-                scores.add(leaf.model)
-    return tuple(plan.values()), tuple(sorted(metrics)), tuple(sorted(scores))
 
 
 def feature_events(store: Store, spec: LifecycleModel) -> list[str]:

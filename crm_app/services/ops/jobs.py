@@ -62,7 +62,8 @@ def job_score_changed(ctx: JobContext) -> dict:
         return {"idle": True, "waiting": 0}
     specs = ctx.rules.require()
     with SCORING:
-        summary = score(ctx.store, specs.rules, int(time.time()), mode="changed", workers=_workers(ctx))
+        summary = score(ctx.store, specs.rules, int(time.time()), mode="changed", workers=_workers(ctx),
+                        lifecycle=specs.lifecycle)
     return {"scored": summary.people, "rules_hash": specs.hash, "changed": _changed(summary)}
 
 
@@ -70,7 +71,8 @@ def job_full_rescore(ctx: JobContext) -> dict:
     """Rescore everyone as of now: decay reaches people with no new events."""
     specs = ctx.rules.require()
     with SCORING:
-        summary = score(ctx.store, specs.rules, int(time.time()), mode="full", workers=_workers(ctx))
+        summary = score(ctx.store, specs.rules, int(time.time()), mode="full", workers=_workers(ctx),
+                        lifecycle=specs.lifecycle)
     return {"scored": summary.people, "rules_hash": specs.hash, "changed": _changed(summary)}
 
 

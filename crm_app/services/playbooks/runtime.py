@@ -22,6 +22,7 @@ class Runtime:
     max_attempts: int = 8
     rules: object = None  # specs.rules.RuleSet: tells behaviour reasons (signals) from fit reasons
     owners: dict = field(default_factory=dict)  # email -> CRM owner id, filled lazily
+    lifecycle: tuple = ()  # lifecycle model specs, scored with the rules in a cycle
 
     def behaviour_rules(self, model: str) -> frozenset | None:
         if self.rules is None or model not in self.rules.names:
@@ -46,4 +47,4 @@ def make_sender(store, env: dict | None = None):
 def make_runtime(store, specs, adapter, env: dict | None = None) -> Runtime:
     """A runtime for the applied spec set."""
     return Runtime(store=store, playbooks=specs.playbooks, adapter=adapter, sender=make_sender(store, env),
-                   rules=specs.rules, max_attempts=int(slack_setting("PLAYBOOK_MAX_ATTEMPTS", env)))
+                   rules=specs.rules, lifecycle=specs.lifecycle, max_attempts=int(slack_setting("PLAYBOOK_MAX_ATTEMPTS", env)))

@@ -96,7 +96,7 @@ def score_now():
     state = specs()
     if state.errors or state.specs is None:
         abort(409, description="The admin files have errors; fix them before scoring.")
-    summary = score(store(), state.specs.rules, now(), workers=1)
+    summary = score(store(), state.specs.rules, now(), workers=1, lifecycle=state.specs.lifecycle)
     flash(f"Scored {summary.people:,} people in {summary.seconds:.1f}s with rules {summary.rules_hash}.", "ok")
     record(store(), g.user, "scored_now", None, {"people": summary.people, "rules_hash": summary.rules_hash})
     return redirect(local_path(request.form.get("back")))

@@ -203,3 +203,31 @@ def test_the_score_command_scores_propensity_models(tmp_path, monkeypatch, capsy
     out = capsys.readouterr().out
     assert "lead_conversion (propensity model lead_conversion@v1): 1 changed" in out
     assert result_of(store, "lead_conversion", "eager")["rules_hash"] == "lead_conversion@v1"
+
+
+def test_the_worker_jobs_score_propensity_models(trained, tmp_path):
+    """score_changed scores a signup with the live version; full_rescore reaches everyone."""
+    from crm_app.config import Config
+    from crm_app.services.admin.rule_reload import RuleHolder
+    from crm_app.services.ops.jobs import JOBS_BY_NAME, JobContext, run_job
+    store, _ = trained
+    (tmp_path / "lifecycle").mkdir()
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "lifecycle" / "lead.yaml").write_text(textwrap.dedent(SPEC))
+    (tmp_path / "rules" / "hybrid.yaml").write_text(textwrap.dedent(HYBRID))
+    config = Config.from_env({}, specs_root=str(tmp_path))
+    ctx = JobContext(store, config, RuleHolder(store, config.spec_dirs), env={"SCORE_WORKERS": "1"})
+    assert run_job(ctx, JOBS_BY_NAME["reload_rules"])["outcome"] == "ok"
+    signup(store, "eager", invites=9, when=AS_OF + 3600)
+    run = run_job(ctx, JOBS_BY_NAME["score_changed"])
+    assert run["outcome"] == "ok", run["error"]
+    assert run["detail"]["changed"]["lead_conversion"] == 1
+    assert result_of(store, "lead_conversion", "eager")["rules_hash"] == "lead_conversion@v1"
+    run = run_job(ctx, JOBS_BY_NAME["full_rescore"])
+    assert run["outcome"] == "ok", run["error"]
+    r = schema.results
+    with store.read() as conn:
+        scored = conn.execute(select(func.count()).where(r.c.model == "lead_conversion")).scalar()
+        waiting = conn.execute(select(func.count()).select_from(schema.people)
+                               .where(schema.people.c.attributes["plan"].as_string() != "paid")).scalar()
+    assert scored == waiting

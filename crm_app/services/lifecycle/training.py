@@ -61,8 +61,13 @@ def _usable(columns: list, exclude: tuple, goal_slugs: set) -> tuple[list, list]
     return kept, identifiers
 
 
-def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | None = None) -> dict:
-    """Train one lifecycle model; store the version, its report and the 1-100 scores; return the report."""
+def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | None = None,
+          window: tuple | None = None) -> dict:
+    """Train one lifecycle model; store the version, its report and the 1-100 scores; return the report.
+
+    `window` (from, to), in epoch seconds, keeps only the subjects whose time (the model's `time_field`) falls
+    in it: train on one period, then score another.
+    """
     progress = progress or _noop
     started = time.time()
     if spec.subject == "account":
@@ -76,6 +81,10 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
     spec = spec.with_exclude(extra)
     events = data.feature_events(store, spec)
     snap, ids, y, now, score_ids = _label_and_population(spec, store, as_of, events, metrics, progress)
+    times = data.subject_times(spec, snap, ids)
+    if window is not None:
+        inside = (times >= window[0]) & (times <= window[1])
+        ids, y, times = [i for i, keep in zip(ids, inside) if keep], y[inside], times[inside]
     if not ids:
         raise TrainingError(f"model '{spec.name}': no subject is in the population (check the filter and the "
                             "import); nothing to train on")
@@ -87,7 +96,7 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
               "cutoff": as_of - (spec.horizon or 0), "positives": positives, "negatives": negatives,
               "goal_fields": list(spec.goal_fields()), "goal_events": list(spec.goal_events()),
               "excluded": list(spec.exclude), "excluded_by_command": extra, "identifiers": identifiers,
-              "features": len(columns)}
+              "features": len(columns), "window": list(window) if window else None}
     if not columns:
         raise TrainingError(f"model '{spec.name}': no usable indicator left (every field is excluded, constant or "
                             "an identifier); import fields or events first")
@@ -97,9 +106,10 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
         report.update(status="insufficient", metrics=None, indicators=indicators.rank_indicators(columns, y),
                       advice=advice.advise(spec.name, positives, negatives, spec.min_positives, columns, leaks,
                                            None, [], identifiers))
-        _save(store, spec, report, None, None, first_event, started)
+        _save(store, spec, report, None, None, first_event, started, window)
         return report
-    fitted, metrics_ = fit(columns, y, spec.algorithm, spec.calibration, spec.folds, progress)
+    fitted, metrics_ = fit(columns, y, spec.algorithm, spec.calibration, spec.folds, progress, times,
+                           spec.validation, spec.holdout)
     fitted.inputs = {"events": list(events), "windows": list(spec.windows), "metrics": list(metrics)}
     prepare_reasons(fitted, columns)
     progress("scoring subjects that have not reached the goal")
@@ -109,7 +119,7 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
                   indicators=indicators.rank_indicators(columns, y),
                   advice=advice.advise(spec.name, positives, negatives, spec.min_positives, columns, leaks,
                                        metrics_, list(scores.values()), identifiers))
-    _save(store, spec, report, fitted, scores, first_event, started)
+    _save(store, spec, report, fitted, scores, first_event, started, window)
     return report
 
 
@@ -135,15 +145,17 @@ def _buckets(scores: list[int]) -> dict:
 
 
 def _save(store: Store, spec: LifecycleModel, report: dict, fitted, scores: dict | None, first_event,
-          started: float) -> None:
+          started: float, window: tuple | None = None) -> None:
     with store.begin() as conn:
         version = lifecycle_store.next_version(conn, spec.name)
         report["version"] = version
         report["seconds"] = round(time.time() - started, 2)
         lifecycle_store.save_model(conn, {
             "name": spec.name, "version": version, "stage": spec.stage, "status": report["status"],
-            "trained_at": int(time.time()), "as_of": report["as_of"], "data_from": first_event,
-            "data_to": report["as_of"], "metrics": report.get("metrics"), "report": report,
+            "trained_at": int(time.time()), "as_of": report["as_of"],
+            "data_from": window[0] if window else first_event,
+            "data_to": min(window[1], report["as_of"]) if window else report["as_of"],
+            "metrics": report.get("metrics"), "report": report,
             "artifact": artifact.dump(fitted) if fitted is not None else None})
         if scores is not None:
             lifecycle_store.save_scores(conn, spec.name, report["as_of"], scores, f"{spec.name}@v{version}")

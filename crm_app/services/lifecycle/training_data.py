@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
 
 from crm_app.engine.conditions import compile_condition
 from crm_app.models.dataset import (condition_plan, event_columns, event_plan, event_slug, field_columns,
@@ -65,7 +68,7 @@ def in_population(spec: LifecycleModel, snap: Snapshot) -> dict:
 def build_columns(spec: LifecycleModel, snap: Snapshot, ids: list, event_names: list[str],
                   metric_names: list[str]) -> list:
     """Every candidate indicator for these subjects: fields, event counts and recencies, metrics."""
-    skip = set(spec.goal_fields())
+    skip = set(spec.goal_fields()) | {spec.time_field}
     cols = field_columns(ids, snap.records, skip)
     if event_names or any(snap.features.get(i) for i in ids[:1000]):
         cols += event_columns(ids, snap.features, event_names, spec.windows, snap.as_of)
@@ -75,3 +78,21 @@ def build_columns(spec: LifecycleModel, snap: Snapshot, ids: list, event_names: 
 
 def goal_event_slugs(spec: LifecycleModel) -> set:
     return {event_slug(n) for n in spec.goal_events()}
+
+
+def subject_times(spec: LifecycleModel, snap: Snapshot, ids: list) -> np.ndarray:
+    """Each subject's time (epoch seconds) from the model's time field: a number or an ISO-8601 date; NaN when
+    missing or unreadable."""
+    return np.array([_epoch(snap.records.get(i, {}).get(spec.time_field)) for i in ids], dtype=float)
+
+
+def _epoch(value) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return float("nan")
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    return float("nan")

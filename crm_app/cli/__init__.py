@@ -169,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_crm(sub)
     from crm_app.cli.models import register as register_models
     register_models(sub)
+    from crm_app.cli.versions import register as register_versions  # models history, models rollback
+    register_versions(sub)
     from crm_app.cli.playbooks import register_playbooks
     register_playbooks(sub)
     from crm_app.cli.customers import register_health

@@ -58,9 +58,9 @@ def cmd_train(args, config: Config) -> int:
         return 1
     store, as_of, status = _store(config), _as_of(args.as_of), 0
     window = None
-    if args.start or args.end:
-        window = (parse_timestamp(args.start, "--from") if args.start else 0,
-                  parse_timestamp(args.end, "--to") if args.end else as_of)
+    start, end = getattr(args, "start", None), getattr(args, "end", None)  # indicators --retrain has neither
+    if start or end:
+        window = (parse_timestamp(start, "--from") if start else 0, parse_timestamp(end, "--to") if end else as_of)
     for name in names:
         try:
             report = train(store, _lifecycle(config, name), as_of, _progress(args.quiet), window)

@@ -96,6 +96,11 @@ def _dashboard_security(conn: Connection) -> None:
     create_tables(conn)
 
 
+def _live_model_version(conn: Connection) -> None:
+    from crm_app.store.lifecycle import add_live_column
+    add_live_column(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
@@ -109,6 +114,7 @@ MIGRATIONS: list[Migration] = [
     (52, "dashboard: playbook ledger by person, for the person page", _person_actions_index),
     (60, "service: job runs, scheduler lease, daily score snapshots", _service),
     (70, "dashboard: revocable sessions, failed sign-ins, users, audit log", _dashboard_security),
+    (90, "lifecycle models: the live (champion) version of each model", _live_model_version),
 ]
 
 

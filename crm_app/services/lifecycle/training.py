@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from crm_app.models import advice, artifact, indicators
+from crm_app.models.champion import decide
 from crm_app.models.dataset import constant, identifier_like, is_excluded
 from crm_app.models.propensity import prepare_reasons
 from crm_app.models.train import fit, percentile_scores
@@ -62,11 +63,12 @@ def _usable(columns: list, exclude: tuple, goal_slugs: set) -> tuple[list, list]
 
 
 def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | None = None,
-          window: tuple | None = None) -> dict:
+          window: tuple | None = None, challenge: bool = False) -> dict:
     """Train one lifecycle model; store the version, its report and the 1-100 scores; return the report.
 
     `window` (from, to), in epoch seconds, keeps only the subjects whose time (the model's `time_field`) falls
-    in it: train on one period, then score another.
+    in it: train on one period, then score another. A trained version goes live at once, unless `challenge`:
+    then it replaces the live version only if its metric is not worse by more than the model's tolerance.
     """
     progress = progress or _noop
     started = time.time()
@@ -106,7 +108,7 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
         report.update(status="insufficient", metrics=None, indicators=indicators.rank_indicators(columns, y),
                       advice=advice.advise(spec.name, positives, negatives, spec.min_positives, columns, leaks,
                                            None, [], identifiers))
-        _save(store, spec, report, None, None, first_event, started, window)
+        _save(store, spec, report, None, None, first_event, started, window, challenge)
         return report
     fitted, metrics_ = fit(columns, y, spec.algorithm, spec.calibration, spec.folds, progress, times,
                            spec.validation, spec.holdout)
@@ -119,7 +121,7 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
                   indicators=indicators.rank_indicators(columns, y),
                   advice=advice.advise(spec.name, positives, negatives, spec.min_positives, columns, leaks,
                                        metrics_, list(scores.values()), identifiers))
-    _save(store, spec, report, fitted, scores, first_event, started, window)
+    _save(store, spec, report, fitted, scores, first_event, started, window, challenge)
     return report
 
 
@@ -145,10 +147,20 @@ def _buckets(scores: list[int]) -> dict:
 
 
 def _save(store: Store, spec: LifecycleModel, report: dict, fitted, scores: dict | None, first_event,
-          started: float, window: tuple | None = None) -> None:
+          started: float, window: tuple | None, challenge: bool) -> None:
+    """Store the version; make it live when it was trained by command or beat the champion."""
     with store.begin() as conn:
         version = lifecycle_store.next_version(conn, spec.name)
         report["version"] = version
+        champion = lifecycle_store.live_model(conn, spec.name)
+        if fitted is None:
+            decision = decide(None, None, spec.tolerance, None)
+        elif challenge:
+            decision = decide(champion["metrics"] if champion else None, report["metrics"], spec.tolerance,
+                              champion["version"] if champion else None)
+        else:
+            decision = {"promoted": True, "reason": "trained by command"}
+        report["decision"] = decision
         report["seconds"] = round(time.time() - started, 2)
         lifecycle_store.save_model(conn, {
             "name": spec.name, "version": version, "stage": spec.stage, "status": report["status"],
@@ -157,8 +169,10 @@ def _save(store: Store, spec: LifecycleModel, report: dict, fitted, scores: dict
             "data_to": min(window[1], report["as_of"]) if window else report["as_of"],
             "metrics": report.get("metrics"), "report": report,
             "artifact": artifact.dump(fitted) if fitted is not None else None})
-        if scores is not None:
-            lifecycle_store.save_scores(conn, spec.name, report["as_of"], scores, f"{spec.name}@v{version}")
+        if decision["promoted"]:
+            lifecycle_store.set_live(conn, spec.name, version)
+            if scores is not None:
+                lifecycle_store.save_scores(conn, spec.name, report["as_of"], scores, f"{spec.name}@v{version}")
 
 
 def exclude(store: Store, model: str, names: list[str], include: list[str] | None = None) -> list[str]:

@@ -80,10 +80,21 @@ def goal_event_slugs(spec: LifecycleModel) -> set:
     return {event_slug(n) for n in spec.goal_events()}
 
 
+IMPORT_SPREAD = 86400
+
+
 def subject_times(spec: LifecycleModel, snap: Snapshot, ids: list) -> np.ndarray:
     """Each subject's time (epoch seconds) from the model's time field: a number or an ISO-8601 date; NaN when
-    missing or unreadable."""
-    return np.array([_epoch(snap.records.get(i, {}).get(spec.time_field)) for i in ids], dtype=float)
+    missing or unreadable.
+
+    `created_at` spread over less than a day is the moment of an import (a file without sign-up dates), not
+    when the subjects arrived: such subjects carry no time.
+    """
+    times = np.array([_epoch(snap.records.get(i, {}).get(spec.time_field)) for i in ids], dtype=float)
+    present = times[~np.isnan(times)]
+    if spec.time_field == "created_at" and len(present) and present.max() - present.min() < IMPORT_SPREAD:
+        return np.full(len(ids), np.nan)
+    return times
 
 
 def _epoch(value) -> float:

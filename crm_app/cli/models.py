@@ -52,7 +52,9 @@ def cmd_train(args, config: Config) -> int:
     """Train lifecycle models (all, or one) and score everyone who has not reached the goal from 1 to 100."""
     from crm_app.services.lifecycle.training import TrainingError, train
     from crm_app.services.lifecycle.report import format_report
-    names = [args.model] if args.model else [m.name for m in _specs(config).lifecycle]
+    specs = _specs(config)
+    names = [args.model] if args.model else [m.name for m in specs.lifecycle]
+    person_models = tuple(m.name for m in specs.rules.models if m.subject == "person")  # account models' rollups
     if not names:
         print("No lifecycle model defined; add one under lifecycle/ (see README, 'Lifecycle models').", file=sys.stderr)
         return 1
@@ -63,7 +65,8 @@ def cmd_train(args, config: Config) -> int:
         window = (parse_timestamp(start, "--from") if start else 0, parse_timestamp(end, "--to") if end else as_of)
     for name in names:
         try:
-            report = train(store, _lifecycle(config, name), as_of, _progress(args.quiet), window)
+            report = train(store, _lifecycle(config, name), as_of, _progress(args.quiet), window,
+                           person_models=person_models)
         except TrainingError as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = 1

@@ -20,12 +20,12 @@ def due(store: Store, specs, now: int) -> list:
     return found
 
 
-def retrain_due(store: Store, specs, now: int) -> dict:
+def retrain_due(store: Store, specs, now: int, person_models: tuple = ()) -> dict:
     """Retrain every due model as a challenger: model -> its decision (or why it could not be trained)."""
     outcome = {}
     for spec in due(store, specs, now):
         try:
-            report = train(store, spec, now, challenge=True)
+            report = train(store, spec, now, challenge=True, person_models=person_models)
         except TrainingError as exc:
             outcome[spec.name] = {"promoted": False, "reason": str(exc)}
             continue

@@ -12,7 +12,7 @@ from crm_app.models.dataset import constant, identifier_like, is_excluded
 from crm_app.models.propensity import prepare_reasons
 from crm_app.models.train import fit, percentile_scores
 from crm_app.services.lifecycle import training_data as data
-from crm_app.specs.conditions import MetricCondition, iter_conditions
+from crm_app.specs.conditions import EventCondition, MetricCondition, iter_conditions
 from crm_app.specs.lifecycle import LifecycleModel, indicator_name
 from crm_app.store import Store
 from crm_app.store import lifecycle as lifecycle_store
@@ -29,9 +29,13 @@ def _noop(_: str) -> None:
     return None
 
 
-def _label_and_population(spec: LifecycleModel, store: Store, as_of: int, events: list, metrics: list, progress):
+def _label_and_population(spec: LifecycleModel, store: Store, as_of: int, events: list, metrics: list, progress,
+                          person_models: tuple = ()):
     """(features snapshot, training ids, labels, scoring snapshot, scoring ids) for snapshot or horizon mode."""
-    now = data.snapshot(store, spec, as_of, events, metrics)
+    if spec.subject == "account":
+        now = data.account_snapshot(store, as_of, person_models)
+    else:
+        now = data.snapshot(store, spec, as_of, events, metrics)
     progress(f"read {len(now.records)} subjects as of {as_of}")
     reached_now = data.goal_reached(spec, now)
     admitted_now = data.in_population(spec, now)
@@ -45,6 +49,17 @@ def _label_and_population(spec: LifecycleModel, store: Store, as_of: int, events
     ids = sorted(i for i in past.records if admitted_past[i] and not reached_past[i])
     y = np.array([int(reached_now.get(i, False)) for i in ids])
     return past, ids, y, now, sorted(i for i in now.records if admitted_now[i] and not reached_now[i])
+
+
+def _account_limits(spec: LifecycleModel) -> None:
+    """What an account model cannot do yet, said before any work."""
+    if spec.horizon is not None:
+        raise TrainingError(f"model '{spec.name}': account models train in snapshot mode only (leave out "
+                            "horizon:); account rollups come from the latest person results, not from a past moment")
+    if spec.goal_events() or (spec.filter is not None and any(
+            isinstance(c, EventCondition) for c in iter_conditions(spec.filter))):
+        raise TrainingError(f"model '{spec.name}': an account model's goal and filter read account fields "
+                            "(people.<model>.* rollups included), not events")
 
 
 def _usable(columns: list, exclude: tuple, goal_slugs: set) -> tuple[list, list]:
@@ -63,26 +78,28 @@ def _usable(columns: list, exclude: tuple, goal_slugs: set) -> tuple[list, list]
 
 
 def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | None = None,
-          window: tuple | None = None, challenge: bool = False) -> dict:
+          window: tuple | None = None, challenge: bool = False, person_models: tuple = ()) -> dict:
     """Train one lifecycle model; store the version, its report and the 1-100 scores; return the report.
 
     `window` (from, to), in epoch seconds, keeps only the subjects whose time (the model's `time_field`) falls
     in it: train on one period, then score another. A trained version goes live at once, unless `challenge`:
     then it replaces the live version only if its metric is not worse by more than the model's tolerance.
+    An account model (subject: account) learns from account fields and the rollups of `person_models`.
     """
     progress = progress or _noop
     started = time.time()
     if spec.subject == "account":
-        raise TrainingError(f"model '{spec.name}': account-level lifecycle models are not implemented yet; "
-                            "use subject: person (account fields are available to people as account.*)")
+        _account_limits(spec)
     with store.read() as conn:
         extra = lifecycle_store.extra_exclusions(conn, spec.name)
         goal_metrics = {c.name for c in iter_conditions(spec.goal) if isinstance(c, MetricCondition)}
         metrics = [m for m in lifecycle_store.metric_names(conn) if m not in goal_metrics]
         first_event, _ = lifecycle_store.event_time_bounds(conn)
     spec = spec.with_exclude(extra)
-    events = data.feature_events(store, spec)
-    snap, ids, y, now, score_ids = _label_and_population(spec, store, as_of, events, metrics, progress)
+    events = data.feature_events(store, spec) if spec.subject == "person" else []
+    metrics = metrics if spec.subject == "person" else []
+    snap, ids, y, now, score_ids = _label_and_population(spec, store, as_of, events, metrics, progress,
+                                                         tuple(person_models))
     times = data.subject_times(spec, snap, ids)
     if window is not None:
         inside = (times >= window[0]) & (times <= window[1])

@@ -107,3 +107,20 @@ def _epoch(value) -> float:
             return float("nan")
         return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
     return float("nan")
+
+
+ACCOUNT_SKIPPED = {"name", "domain", "segments"}
+
+
+def account_snapshot(store: Store, as_of: int, person_models: tuple) -> Snapshot:
+    """Every account's record with the rollups of its people's stored person-model results (the account scoring
+    stage's own records), one set-wise pass per chunk of accounts; accounts have no event features."""
+    from crm_app.services.scoring.accounts import account_batches, records_with_rollups
+    records = {}
+    batches = account_batches(store, CHUNK)
+    with store.read() as conn:
+        for lo, hi, only in batches:
+            chunk = records_with_rollups(conn, list(person_models), as_of, lo, hi, only)[0]
+            records.update({aid: {k: v for k, v in r.items() if k not in ACCOUNT_SKIPPED}
+                            for aid, r in chunk.items()})
+    return Snapshot(as_of, records, {})

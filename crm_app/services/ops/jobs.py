@@ -88,7 +88,8 @@ def job_retrain_models(ctx: JobContext) -> dict:
     specs = ctx.rules.require()
     if not any(spec.retrain for spec in specs.lifecycle):
         raise NotConfigured("no lifecycle model sets retrain: (a cadence such as 7d)")
-    outcome = retrain_due(ctx.store, specs.lifecycle, int(time.time()))
+    outcome = retrain_due(ctx.store, specs.lifecycle, int(time.time()),
+                          tuple(m.name for m in specs.rules.models if m.subject == "person"))
     if any(d["promoted"] for d in outcome.values()) and ctx.wake:
         ctx.wake("full_rescore")  # a new live version: everyone's propensity score may move
     return {"idle": not outcome, "models": outcome}

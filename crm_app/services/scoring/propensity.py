@@ -43,13 +43,13 @@ class LiveModel:
 
 
 def load_live(store: Store, specs) -> tuple[list[LiveModel], dict]:
-    """(live models, {model: why it is not scored}) for the lifecycle specs that have a trained version."""
+    """(live models, {model: why it is not scored}) for the lifecycle specs that have a live version."""
     live, refused = [], {}
     with store.read() as conn:
         rows = {spec.name: lifecycle_store.live_model(conn, spec.name) for spec in specs}
     for spec in specs:
         row = rows[spec.name]
-        if spec.subject != "person" or row is None:
+        if row is None:
             continue
         try:
             fitted = artifact.load(row["artifact"])
@@ -67,36 +67,56 @@ def load_live(store: Store, specs) -> tuple[list[LiveModel], dict]:
 
 def score_chunk(conn, live: list[LiveModel], records: dict, as_of: int, lo: int, hi: int, only, outcome,
                 rule_features: dict) -> None:
-    """Score one chunk with every live model; changed rows, departures and tallies go into the outcome.
+    """Score one chunk of people with every live person model; rows, departures and tallies go into the outcome.
 
     Fresh scores are also put into the rule models' features, so a hybrid rule reads this run's value.
     """
-    for model in live:
+    for model in (m for m in live if m.spec.subject == "person"):
         features = compute_features(conn, model.plan, model.metrics, model.scores, as_of, lo, hi, only)
-        goal, admitted = compile_condition(model.spec.goal), _admits(model.spec)
-        ids = sorted(pid for pid, record in records.items()
-                     if admitted(record, features.get(pid, {}), as_of) and not goal(record, features.get(pid, {}),
-                                                                                     as_of))
-        previous = results_store.previous_results(conn, model.name, lo, hi, only)
-        chosen = set(ids)
-        for pid in previous:
-            if pid not in chosen and pid in records:
-                outcome.removed.append((model.name, pid))
-                rule_features.setdefault(pid, {})[score_key(model.name)] = None
         model_tally = outcome.tallies.setdefault(model.name, ModelSummary(model.name))
-        if not ids:
-            continue
-        scores, reasons = score_columns(model.fitted, layout_columns(model.fitted, ids, records, features, as_of))
-        for pid, score, why in zip(ids, scores.tolist(), reasons):
-            row = result_row(model, pid, as_of, int(score), why)
-            before = previous.get(pid)
-            tally(model_tally, row, before, records[pid].get("external_id"))
-            rule_features.setdefault(pid, {})[score_key(model.name)] = row["combined"]
-            if before is None or row["digest"] != before["digest"]:
-                outcome.rows.append(row)
-                if before is None or any(row[c] != before.get(c) for c in HISTORY_FIELDS):
-                    outcome.history.append(row)
-        model_tally.movers = top_movers(model_tally.movers)
+        scored = score_subjects(conn, model, records, features, as_of, lo, hi, only, model_tally)
+        outcome.rows.extend(scored.rows)
+        outcome.history.extend(scored.history)
+        outcome.removed.extend((model.name, pid) for pid in scored.removed)
+        for pid in scored.removed:
+            rule_features.setdefault(pid, {})[score_key(model.name)] = None
+        for pid, combined in scored.scores.items():
+            rule_features.setdefault(pid, {})[score_key(model.name)] = combined
+
+
+@dataclass
+class Scored:
+    rows: list  # changed result rows
+    history: list
+    removed: list  # subject ids that left the population or reached the goal
+    scores: dict  # subject id -> 1-100 score of this run
+
+
+def score_subjects(conn, model: LiveModel, records: dict, features: dict, as_of: int, lo: int, hi: int, only,
+                   model_tally: ModelSummary) -> Scored:
+    """Score the subjects (people or accounts) of one chunk that the filter admits and have not reached the goal:
+    one prediction for all of them; keep what changed."""
+    goal, admitted = compile_condition(model.spec.goal), _admits(model.spec)
+    ids = sorted(sid for sid, record in records.items()
+                 if admitted(record, features.get(sid, {}), as_of) and not goal(record, features.get(sid, {}),
+                                                                                 as_of))
+    previous = results_store.previous_results(conn, model.name, lo, hi, only)
+    chosen = set(ids)
+    out = Scored([], [], [sid for sid in previous if sid not in chosen and sid in records], {})
+    if not ids:
+        return out
+    scores, reasons = score_columns(model.fitted, layout_columns(model.fitted, ids, records, features, as_of))
+    for sid, score, why in zip(ids, scores.tolist(), reasons):
+        row = result_row(model, sid, as_of, int(score), why)
+        before = previous.get(sid)
+        tally(model_tally, row, before, records[sid].get("external_id"))
+        out.scores[sid] = row["combined"]
+        if before is None or row["digest"] != before["digest"]:
+            out.rows.append(row)
+            if before is None or any(row[c] != before.get(c) for c in HISTORY_FIELDS):
+                out.history.append(row)
+    model_tally.movers = top_movers(model_tally.movers)
+    return out
 
 
 def _admits(spec: LifecycleModel):

@@ -78,7 +78,7 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
     summary.models = {m.name: ModelSummary(m.name) for m in ordered_models(ruleset)}
     live, summary.refused = load_live(store, lifecycle)
     summary.propensity = {m.name: m.tag for m in live}
-    summary.models.update({m.name: ModelSummary(m.name) for m in live})
+    summary.models.update({m.name: ModelSummary(m.name) for m in live if m.spec.subject == "person"})
     with store.read() as conn:
         # Full runs claim the queue too: someone marked after this point (new events mid-run) stays queued.
         claimed = results_store.claim_dirty(conn)
@@ -92,7 +92,7 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
         if progress:
             progress(outcome.people)
     changed_people = [pid for pid, _ in claimed] if mode == "changed" else None
-    _after_people(store, ruleset, as_of, dry_run, summary, changed_people)
+    _after_people(store, ruleset, as_of, dry_run, summary, changed_people, live)
     with store.begin() as conn:
         for name, ms in summary.models.items():
             ms.bands = ms.run_bands if dry_run else results_store.band_counts(conn, name)
@@ -108,12 +108,13 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
 
 
 def _after_people(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool, summary: ScoreSummary,
-                  people: list | None) -> None:
+                  people: list | None, live: list) -> None:
     """Account models roll up the fresh person results; then segments are recomputed from the scores.
 
     An incremental run (people given) revisits only those people and their accounts.
     """
-    summary.accounts = score_accounts(store, ruleset, as_of, dry_run=dry_run, people=people)
+    summary.accounts = score_accounts(store, ruleset, as_of, dry_run=dry_run, people=people,
+                                      live=[m for m in live if m.spec.subject == "account"])
     accounts = None if people is None else [a for b in account_batches(store, 5000, people) for a in b[2]]
     # Segments read stored scores; a dry run stored none, so it reports no segment changes.
     summary.segments = {} if dry_run else update_segments(store, ruleset, as_of, people=people,

@@ -32,10 +32,19 @@ def column(name: str, values, kind: str = "categorical", source: str = "field") 
 
 
 def closed_won(y, share: float):
-    """A value ('won') given to `share` of subjects after they converted; others get ordinary values."""
+    """'won' given to `share` of subjects after they converted and 'lost' to as many who did not; others get
+    ordinary values."""
     rng = np.random.default_rng(2)
-    picked = (y == 1) & (rng.random(len(y)) < share / y.mean())
-    return ["won" if p else rng.choice(["a", "b", "c"]) for p in picked]
+    won = (y == 1) & (rng.random(len(y)) < share / 2 / y.mean())
+    lost = (y == 0) & (rng.random(len(y)) < share / 2 / (1 - y.mean()))
+    return ["won" if w else "lost" if lo else rng.choice(["a", "b", "c"]) for w, lo in zip(won, lost)]
+
+
+def rarely_churns(y, share: float):
+    """A real behaviour after which the outcome is very unlikely, one way only (a two-year contract)."""
+    rng = np.random.default_rng(7)
+    picked = (y == 0) & (rng.random(len(y)) < share / (1 - y.mean()))
+    return ["two_year" if p else rng.choice(["monthly", "yearly"]) for p in picked]
 
 
 def filled_after(y, values):
@@ -55,9 +64,11 @@ Y = outcome()
 CASES = [
     ("the goal in disguise", column("c1", noisy_copy(Y, 0.03)), "likely", "alone it predicts the goal"),
     ("a closing value for 10%", column("c2", closed_won(Y, 0.10)), "likely", "all but decides the outcome"),
-    ("a closing value for 3%, filled after", column("c3", filled_after(Y, closed_won(Y, 0.03))), "likely",
+    ("a closing value for 3%, filled after", column("c3", filled_after(Y, closed_won(Y, 0.06))), "likely",
      "whether it is filled in predicts"),
     ("presence alone", column("c4", filled_after(Y, ["x"] * N)), "check", "whether it is filled in predicts"),
+    ("a value that makes the goal unlikely, one way only", column("c6", rarely_churns(Y, 0.2)), "check",
+     "all but decides the outcome"),
     ("honest usage", column("c5", product_signal(Y), "numeric"), None, None),
     ("honest usage named like a score", column("usage_score", product_signal(Y), "numeric", "event"), None, None),
     ("a sales-sounding name without signal", column("lead_status", np.random.default_rng(5).choice(

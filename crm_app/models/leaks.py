@@ -3,8 +3,10 @@
 A column's name is a hint and never the only evidence. Each finding is strong (enough alone) or supporting
 (two of them, or one with a name hint and signal, make a likely leak; one alone asks the admin to check):
 - strong: the values separate the outcome almost perfectly, alone (ROC AUC >= 0.90) or per category (at least
-  5% of subjects have a value after which the outcome is all but certain: >= 95% or <= 5% reach the goal);
-- supporting: such near-certain values for 2-5% of subjects; or presence that tells the outcome (the field is
+  5% of subjects have a value after which the outcome is all but certain, and such values exist both ways:
+  some where >= 95% reach the goal and some where <= 5% do, as a sales disposition has "won" and "lost");
+- supporting: near-certain values for 2% or more of subjects, one way only (a real behaviour can make an
+  outcome very unlikely: a two-year contract rarely churns); or presence that tells the outcome (the field is
   filled in far more often for one outcome: recorded because of it, as a field missing before the outcome and
   present after it would be).
 """
@@ -34,8 +36,9 @@ class Evidence:
     auc: float  # the indicator's own out-of-fold ROC AUC
 
 
-def near_certain_values(col: Column, y: np.ndarray) -> tuple[float, list]:
-    """(share of subjects whose value all but decides the outcome, the largest such values)."""
+def near_certain_values(col: Column, y: np.ndarray) -> tuple[float, list, bool]:
+    """(share of subjects whose value all but decides the outcome, the largest such values, whether such values
+    decide it both ways)."""
     labels = np.array([str(v) for v in bin_labels(col)], dtype=object)
     present = np.array([v is not None for v in col.values])
     values, inverse = np.unique(labels, return_inverse=True)
@@ -49,7 +52,8 @@ def near_certain_values(col: Column, y: np.ndarray) -> tuple[float, list]:
         if rate <= CERTAIN or rate >= 1 - CERTAIN:
             share += rows.sum() / len(y)
             found.append((int(rows.sum()), value, rate))
-    return share, sorted(found, reverse=True)[:2]
+    both = any(rate >= 1 - CERTAIN for _, _, rate in found) and any(rate <= CERTAIN for _, _, rate in found)
+    return share, sorted(found, reverse=True)[:2], both
 
 
 def presence_auc(col: Column, y: np.ndarray) -> float:
@@ -66,11 +70,11 @@ def evidence(col: Column, y: np.ndarray) -> Evidence:
     auc = single_feature_auc(col, y)
     if auc >= GOAL_LIKE_AUC:
         strong.append(f"alone it predicts the goal with ROC AUC {auc:.2f}")
-    share, values = near_certain_values(col, y)
+    share, values, both = near_certain_values(col, y)
     if values:
         shown = ", ".join(f"'{v}' ({rate:.0%} of {n} reach the goal)" for n, v, rate in values)
         text = f"{share:.0%} of subjects have a value that all but decides the outcome: {shown}"
-        if share >= PURE_SHARE_STRONG:
+        if share >= PURE_SHARE_STRONG and both:
             strong.append(text)
         elif share >= PURE_SHARE_SUPPORT:
             supporting.append(text)

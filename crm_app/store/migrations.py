@@ -101,6 +101,11 @@ def _live_model_version(conn: Connection) -> None:
     add_live_column(conn)
 
 
+def _field_history(conn: Connection) -> None:
+    from crm_app.store.field_history import create_tables
+    create_tables(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
@@ -115,6 +120,7 @@ MIGRATIONS: list[Migration] = [
     (60, "service: job runs, scheduler lease, daily score snapshots", _service),
     (70, "dashboard: revocable sessions, failed sign-ins, users, audit log", _dashboard_security),
     (90, "lifecycle models: the live (champion) version of each model", _live_model_version),
+    (91, "field history: each person field change with the moment it became known", _field_history),
 ]
 
 

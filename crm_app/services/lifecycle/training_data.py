@@ -12,6 +12,7 @@ from crm_app.models.dataset import (condition_plan, event_columns, event_plan, e
 from crm_app.specs.lifecycle import LifecycleModel
 from crm_app.store import Store
 from crm_app.store import lifecycle as lifecycle_store
+from crm_app.store import field_history
 from crm_app.store import people as people_store
 from crm_app.store.scoring.features import compute_features
 
@@ -46,9 +47,23 @@ def snapshot(store: Store, spec: LifecycleModel, as_of: int, event_names: list[s
         lo, hi = people_store.person_id_bounds(conn)
         for start in range(lo, hi + 1, CHUNK):
             end = min(hi, start + CHUNK - 1)
-            records.update(people_store.flat_records(conn, start, end))
+            records.update(as_known_then(conn, people_store.flat_records(conn, start, end), start, end, as_of))
             features.update(compute_features(conn, tuple(plan.values()), metrics, scores, as_of, start, end))
     return Snapshot(as_of, records, features)
+
+
+def as_known_then(conn, records: dict, lo: int, hi: int, as_of: int) -> dict:
+    """People's records with each field as it was known at the moment (from field history)."""
+    for pid, fields in field_history.values_as_of(conn, "person", lo, hi, None, as_of).items():
+        record = records.get(pid)
+        if record is None:
+            continue
+        for name, value in fields.items():
+            if value is None:
+                record.pop(name, None)
+            else:
+                record[name] = value
+    return records
 
 
 def goal_reached(spec: LifecycleModel, snap: Snapshot) -> dict:

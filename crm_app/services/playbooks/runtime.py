@@ -47,4 +47,5 @@ def make_sender(store, env: dict | None = None):
 def make_runtime(store, specs, adapter, env: dict | None = None) -> Runtime:
     """A runtime for the applied spec set."""
     return Runtime(store=store, playbooks=specs.playbooks, adapter=adapter, sender=make_sender(store, env),
-                   rules=specs.rules, lifecycle=specs.lifecycle, max_attempts=int(slack_setting("PLAYBOOK_MAX_ATTEMPTS", env)))
+                   rules=specs.rules, lifecycle=specs.lifecycle,
+                   max_attempts=int(slack_setting("PLAYBOOK_MAX_ATTEMPTS", env)))

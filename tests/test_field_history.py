@@ -81,3 +81,30 @@ def test_ingest_records_trait_changes(store):
                             .order_by(h.c.valid_from)).all()
         total = conn.execute(select(func.count()).select_from(h)).scalar()
     assert [tuple(r) for r in rows] == [("plan", "trial", True), ("plan", "paid", False)] and total == 2
+
+
+def test_a_field_filled_in_only_after_the_goal_is_flagged_by_its_timing(sqlite_store):
+    """Its values and its presence say nothing (both outcomes end up with the same values): only the moment it
+    was filled in, after the goal, gives it away."""
+    import numpy as np
+    from crm_app.services.lifecycle.training import train
+    rng = np.random.default_rng(11)
+    store, created = sqlite_store, AS_OF - 90 * DAY
+    converted = rng.random(200) < 0.4
+    with store.begin() as conn:
+        people_store.upsert_people(conn, [
+            {"external_id": f"p{i}", "created_at": created, "attributes": {
+                "bought": False, "region": str(rng.choice(["eu", "us"])),
+                **({} if won else {"c9": str(rng.choice(["call", "email", "sms"]))})}}
+            for i, won in enumerate(converted)])
+    for i in np.flatnonzero(converted):
+        reached = created + int(rng.integers(5, 60)) * DAY
+        with store.begin() as conn:
+            people_store.upsert_people(conn, [{"external_id": f"p{i}", "changed_at": reached,
+                                               "attributes": {"bought": True}}])
+            people_store.upsert_people(conn, [{"external_id": f"p{i}", "changed_at": reached + DAY,
+                                               "attributes": {"c9": str(rng.choice(["call", "email", "sms"]))}}])
+    report = train(store, lifecycle_spec(GOAL + "min_positives: 20\nalgorithm: logistic\n"), AS_OF)
+    leaks = {a["indicator"]: a["message"] for a in report["advice"] if a["kind"] == "leak"}
+    assert "field history shows it filled in only after the goal" in leaks["c9"]
+    assert "region" not in leaks

@@ -29,11 +29,12 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / union) if union else 0.0
 
 
-def leak_screen(columns: list[Column], y: np.ndarray) -> list[dict]:
-    """Indicators that behave like the goal itself or like fields filled in after the outcome."""
+def leak_screen(columns: list[Column], y: np.ndarray, timing: dict | None = None) -> list[dict]:
+    """Indicators that behave like the goal itself or like fields filled in after the outcome (`timing`: per
+    field, from field history, see training_data.fill_timing)."""
     found = {}
     for col in columns:
-        ev = leaks.evidence(col, y)
+        ev = leaks.evidence(col, y, (timing or {}).get(col.name))
         hint = sorted(_words(col.name) & AFTER_THE_FACT_WORDS) if col.source == "field" else []
         if ev.strong:
             found[col.name] = ("likely", "; ".join(ev.strong + ev.supporting) + ": it looks like the goal itself "

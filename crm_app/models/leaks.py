@@ -5,6 +5,8 @@ A column's name is a hint and never the only evidence. Each finding is strong (e
 - strong: the values separate the outcome almost perfectly, alone (ROC AUC >= 0.90) or per category (at least
   5% of subjects have a value after which the outcome is all but certain, and such values exist both ways:
   some where >= 95% reach the goal and some where <= 5% do, as a sales disposition has "won" and "lost");
+- strong: field history shows it filled in only after the goal was reached, for most converted subjects whose
+  moment of reaching it is known (mostly missing before the outcome and present after);
 - supporting: near-certain values for 2% or more of subjects, one way only (a real behaviour can make an
   outcome very unlikely: a two-year contract rarely churns); or presence that tells the outcome (the field is
   filled in far more often for one outcome: recorded because of it, as a field missing before the outcome and
@@ -27,6 +29,8 @@ PURE_SHARE_STRONG = 0.05
 PURE_SHARE_SUPPORT = 0.02
 PRESENCE_AUC = 0.62  # presence alone predicting the goal this well: filled in because of the outcome
 MIN_VALUE_SUBJECTS = 30
+AFTER_OUTCOME_SHARE = 0.5
+MIN_TIMED = 20
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,13 @@ def presence_auc(col: Column, y: np.ndarray) -> float:
     return max(auc, 1 - auc)
 
 
-def evidence(col: Column, y: np.ndarray) -> Evidence:
-    """What the column's behaviour says about when it is written."""
+def evidence(col: Column, y: np.ndarray, timing: tuple | None = None) -> Evidence:
+    """What the column's behaviour says about when it is written; `timing` is (filled only after the goal,
+    converted subjects whose moment is known) from field history."""
     strong, supporting = [], []
+    if timing and timing[1] >= MIN_TIMED and timing[0] >= AFTER_OUTCOME_SHARE * timing[1]:
+        strong.append(f"field history shows it filled in only after the goal was reached for {timing[0]} of "
+                      f"{timing[1]} converted subjects")
     auc = single_feature_auc(col, y)
     if auc >= GOAL_LIKE_AUC:
         strong.append(f"alone it predicts the goal with ROC AUC {auc:.2f}")

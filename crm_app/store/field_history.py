@@ -61,3 +61,27 @@ def values_as_of(conn: Connection, kind: str, lo: int, hi: int, only, as_of: int
         if valid_from <= as_of or (initial and name not in fields):
             fields[name] = value
     return out
+
+
+def history_of(conn: Connection, kind: str, ids: list) -> dict:
+    """subject id -> [(field, valid_from, value, initial)] in time order, for these subjects."""
+    h = field_history
+    out: dict = {}
+    for part in chunks(sorted(set(ids)), 900):
+        rows = conn.execute(select(h.c.subject_id, h.c.field, h.c.valid_from, h.c.value, h.c.initial)
+                            .where(h.c.subject_kind == kind, h.c.subject_id.in_(part)).order_by(h.c.valid_from))
+        for sid, name, valid_from, value, initial in rows:
+            out.setdefault(sid, []).append((name, valid_from, value, initial))
+    return out
+
+
+def value_at(rows: list, name: str, moment: float):
+    """A field's value at a moment from one subject's rows (as values_as_of reads it); None when absent."""
+    value, seen = None, False
+    for field, valid_from, v, initial in rows:
+        if field != name:
+            continue
+        if valid_from <= moment or (initial and not seen):
+            value = v
+        seen = True
+    return value

@@ -120,7 +120,9 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
         raise TrainingError(f"model '{spec.name}': no usable indicator left (every field is excluded, constant or "
                             "an identifier); import fields or events first")
     progress("screening indicators for leaks")
-    leaks = advice.leak_screen(columns, y) if min(positives, negatives) >= MIN_FOR_SCREEN else []
+    timing = {} if spec.horizon or spec.subject != "person" else data.fill_timing(
+        store, spec, [i for i, label in zip(ids, y) if label], [c.name for c in columns if c.source == "field"])
+    leaks = advice.leak_screen(columns, y, timing) if min(positives, negatives) >= MIN_FOR_SCREEN else []
     if min(positives, negatives) < spec.min_positives:
         report.update(status="insufficient", metrics=None, indicators=indicators.rank_indicators(columns, y),
                       advice=advice.advise(spec.name, positives, negatives, spec.min_positives, columns, leaks,

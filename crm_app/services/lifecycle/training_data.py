@@ -139,3 +139,25 @@ def account_snapshot(store: Store, as_of: int, person_models: tuple) -> Snapshot
             records.update({aid: {k: v for k, v in r.items() if k not in ACCOUNT_SKIPPED}
                             for aid, r in chunk.items()})
     return Snapshot(as_of, records, {})
+
+
+def fill_timing(store: Store, spec: LifecycleModel, converted: list, names: list) -> dict:
+    """Per field: (converted subjects for whom it was absent just before the goal and present after, converted
+    subjects whose moment of reaching the goal field history knows). Empty when the goal reads no field."""
+    goal_fields = set(spec.goal_fields())
+    if not goal_fields or not converted:
+        return {}
+    with store.read() as conn:
+        history = field_history.history_of(conn, "person", converted)
+    appeared, known = dict.fromkeys(names, 0), 0
+    for rows in history.values():
+        reached = [t for field, t, _, initial in rows if field in goal_fields and not initial]
+        if not reached:
+            continue
+        known += 1
+        moment = max(reached)
+        for name in names:
+            if field_history.value_at(rows, name, moment - 1) is None and \
+                    field_history.value_at(rows, name, float("inf")) is not None:
+                appeared[name] += 1
+    return {name: (n, known) for name, n in appeared.items()} if known else {}

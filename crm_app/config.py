@@ -51,6 +51,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "RULES_POLL_SECONDS": ("5", "worker: how often a newly published version of the admin files is looked for"),
     "FULL_RESCORE_AT": ("03:00", "worker: daily full rescore (applies decay) at this UTC time, HH:MM"),
     "SCORE_NOW_POLL_SECONDS": ("2", "worker: how often it looks for a 'Score everyone now' asked from the web"),
+    "RETRAIN_CHECK_SECONDS": ("3600", "worker: how often it looks for lifecycle models due for retraining"),
     "SNAPSHOT_AT": ("00:10", "worker: daily score snapshot at this UTC time, HH:MM"),
     "DIGEST_AT": ("08:00", "worker: daily Slack digest of held PQL alerts at this UTC time, HH:MM"),
     "MISFIRE_GRACE_SECONDS": ("60", "worker: a job late by more than this is skipped until its next time"),

@@ -38,7 +38,8 @@ def track(user: str, n: int, event: str = "Invite Sent") -> list[dict]:
 
 def test_every_job_of_the_issue_is_registered():
     assert {j.name for j in JOBS} == {"reload_rules", "score_changed", "crm_sync", "write_back", "playbooks",
-                                      "full_rescore", "snapshot", "digests", "score_now"}
+                                      "full_rescore", "snapshot", "digests", "score_now",
+                                      "retrain_models"}
 
 
 @pytest.mark.parametrize("setting,value,message", [

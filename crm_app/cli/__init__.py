@@ -22,10 +22,14 @@ def _open(config: Config):
     return Store(config.database_url)
 
 
-def _ruleset(config: Config, store):
-    """The rules of the active version (the files on disk are published first when the store has none)."""
+def _active_specs(config: Config, store):
+    """The active version's admin file set (the files on disk are published first when the store has none)."""
     from crm_app.services.admin.rule_reload import RuleHolder
-    return RuleHolder(store, config.spec_dirs).require().rules
+    return RuleHolder(store, config.spec_dirs).require()
+
+
+def _ruleset(config: Config, store):
+    return _active_specs(config, store).rules
 
 
 def cmd_check(args, config: Config) -> int:
@@ -76,9 +80,10 @@ def cmd_score(args, config: Config) -> int:
     from crm_app.services.scoring.explain import format_summary
     from crm_app.services.scoring.run import score
     store = _open(config)
-    rules = _ruleset(config, store)
+    specs = _active_specs(config, store)
     mode = "changed" if args.changed else "full"
-    summary = score(store, rules, _as_of(args.as_of), mode=mode, dry_run=args.dry_run)
+    summary = score(store, specs.rules, _as_of(args.as_of), mode=mode, dry_run=args.dry_run,
+                    lifecycle=specs.lifecycle)
     print(format_summary(summary))
     from crm_app.cli.customers import format_score_extras
     for line in format_score_extras(summary):
@@ -200,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_crm(sub)
     from crm_app.cli.models import register as register_models
     register_models(sub)
+    from crm_app.cli.versions import register as register_versions  # models history, models rollback
+    register_versions(sub)
     from crm_app.cli.playbooks import register_playbooks
     register_playbooks(sub)
     from crm_app.cli.customers import register_health

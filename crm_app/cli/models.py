@@ -52,14 +52,21 @@ def cmd_train(args, config: Config) -> int:
     """Train lifecycle models (all, or one) and score everyone who has not reached the goal from 1 to 100."""
     from crm_app.services.lifecycle.training import TrainingError, train
     from crm_app.services.lifecycle.report import format_report
-    names = [args.model] if args.model else [m.name for m in _specs(config).lifecycle]
+    specs = _specs(config)
+    names = [args.model] if args.model else [m.name for m in specs.lifecycle]
+    person_models = tuple(m.name for m in specs.rules.models if m.subject == "person")  # account models' rollups
     if not names:
         print("No lifecycle model defined; add one under lifecycle/ (see README, 'Lifecycle models').", file=sys.stderr)
         return 1
     store, as_of, status = _store(config), _as_of(args.as_of), 0
+    window = None
+    start, end = getattr(args, "start", None), getattr(args, "end", None)  # indicators --retrain has neither
+    if start or end:
+        window = (parse_timestamp(start, "--from") if start else 0, parse_timestamp(end, "--to") if end else as_of)
     for name in names:
         try:
-            report = train(store, _lifecycle(config, name), as_of, _progress(args.quiet))
+            report = train(store, _lifecycle(config, name), as_of, _progress(args.quiet), window,
+                           person_models=person_models)
         except TrainingError as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = 1
@@ -164,6 +171,8 @@ def register(sub) -> None:
     p = sub.add_parser("train", help=cmd_train.__doc__)
     p.add_argument("model", nargs="?", help="a lifecycle model name (default: all)")
     p.add_argument("--as-of", help="train as of this ISO-8601 moment (default: now)")
+    p.add_argument("--from", dest="start", help="train only on subjects whose time is at or after this date")
+    p.add_argument("--to", dest="end", help="train only on subjects whose time is at or before this date")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_train)

@@ -5,15 +5,14 @@ import re
 
 import numpy as np
 
+from crm_app.models import leaks
 from crm_app.models.dataset import Column
-from crm_app.models.train import single_feature_auc
 
-# Words in a field name that usually mean sales or support fill it in after talking to the subject.
+# Words in a field name that usually mean sales or support fill it in after talking to the subject. A hint only:
+# with signal or one piece of behavioural evidence (models.leaks) it makes a likely leak, never alone.
 AFTER_THE_FACT_WORDS = {"quality", "profile", "tag", "tags", "score", "rating", "grade", "status", "stage",
                         "disposition", "outcome", "result", "reason", "assessment", "notes", "qualified"}
-GOAL_LIKE_AUC = 0.90  # one indicator alone predicting the goal this well is the goal in disguise
 SIGNAL_AUC = 0.60
-MISSING_GAP = 0.25  # filled in far more often for one outcome: recorded because of the outcome
 SAME_ROWS = 0.95
 
 
@@ -30,24 +29,25 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / union) if union else 0.0
 
 
-def leak_screen(columns: list[Column], y: np.ndarray) -> list[dict]:
-    """Indicators that look like the goal itself or like fields filled in after the outcome."""
-    pos, found = y == 1, {}
+def leak_screen(columns: list[Column], y: np.ndarray, timing: dict | None = None) -> list[dict]:
+    """Indicators that behave like the goal itself or like fields filled in after the outcome (`timing`: per
+    field, from field history, see training_data.fill_timing)."""
+    found = {}
     for col in columns:
-        missing = _missing_rows(col)
-        gap = abs(float(missing[pos].mean()) - float(missing[~pos].mean())) if pos.any() and (~pos).any() else 0.0
-        auc = single_feature_auc(col, y)
-        filled = (f"filled in for {1 - missing[pos].mean():.0%} of converted but {1 - missing[~pos].mean():.0%} "
-                  f"of not converted")
-        if auc >= GOAL_LIKE_AUC:
-            found[col.name] = ("likely", f"alone predicts the goal with ROC AUC {auc:.2f}: it looks like the goal "
-                               "itself or is set once the outcome is known")
-        elif col.source == "field" and _words(col.name) & AFTER_THE_FACT_WORDS and (auc >= SIGNAL_AUC or gap >= MISSING_GAP):
-            word = sorted(_words(col.name) & AFTER_THE_FACT_WORDS)[0]
-            evidence = filled if gap >= MISSING_GAP else f"alone it reaches ROC AUC {auc:.2f}"
-            found[col.name] = ("likely", f"its name ('{word}') suggests sales fills it in after contact, and {evidence}")
-        elif gap >= MISSING_GAP and col.source == "field":  # a missing event count means 'never did it'
-            found[col.name] = ("check", f"{filled}; if it is recorded after the outcome, exclude it")
+        ev = leaks.evidence(col, y, (timing or {}).get(col.name))
+        hint = sorted(_words(col.name) & AFTER_THE_FACT_WORDS) if col.source == "field" else []
+        if ev.strong:
+            found[col.name] = ("likely", "; ".join(ev.strong + ev.supporting) + ": it looks like the goal itself "
+                               "or is set once the outcome is known")
+        elif len(ev.supporting) >= 2:
+            found[col.name] = ("likely", "; ".join(ev.supporting) + ": it is most likely set once the outcome is "
+                               "known")
+        elif hint and (ev.supporting or ev.auc >= SIGNAL_AUC):
+            detail = ev.supporting[0] if ev.supporting else f"alone it reaches ROC AUC {ev.auc:.2f}"
+            found[col.name] = ("likely", f"its name ('{hint[0]}') suggests sales fills it in after contact, and "
+                               f"{detail}")
+        elif ev.supporting:
+            found[col.name] = ("check", f"{ev.supporting[0]}; if it is recorded after the outcome, exclude it")
     _add_siblings(columns, found)
     return [{"indicator": name, "severity": sev, "message": msg} for name, (sev, msg) in found.items()]
 

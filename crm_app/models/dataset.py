@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from crm_app.engine.plan import Aggregate
-from crm_app.specs.conditions import EventSelector
+from crm_app.specs.conditions import (EventCondition, EventSelector, MetricCondition, ScoreCondition,
+                                      iter_conditions, last_at_key)
 
 DAY = 86400
 SKIPPED_FIELDS = ("external_id", "email", "email_domain", "created_at", "account.id", "account.name",
@@ -54,6 +55,25 @@ def event_plan(event_names: list[str], windows: tuple) -> tuple:
     return tuple(plan.values())
 
 
+def condition_plan(conditions) -> tuple[tuple, tuple, tuple]:
+    """(aggregates, metric names, score models) that goal and filter conditions read."""
+    plan = {}
+    metrics, scores = set(), set()
+    for cond in conditions:
+        for leaf in iter_conditions(cond):
+            if isinstance(leaf, EventCondition):
+                last = last_at_key(leaf.selector)
+                plan[last] = Aggregate(last, "last_at", None, EventSelector(leaf.selector.names, leaf.selector.where,
+                                                                            None))
+                if leaf.measure != "days_since_last":
+                    plan[leaf.feature_key] = Aggregate(leaf.feature_key, leaf.measure, leaf.of, leaf.selector)
+            elif isinstance(leaf, MetricCondition):
+                metrics.add(leaf.name)
+            elif isinstance(leaf, ScoreCondition):
+                scores.add(leaf.model)
+    return tuple(plan.values()), tuple(sorted(metrics)), tuple(sorted(scores))
+
+
 def event_columns(ids: list, features: dict, event_names: list[str], windows: tuple, as_of: int) -> list[Column]:
     """Counts per window and days since last, named events.<event>.<measure>."""
     cols = []
@@ -85,12 +105,16 @@ def field_columns(ids: list, records: dict, skip: set) -> list[Column]:
         if not present:
             continue
         numeric = sum(_is_number(v) for v in present) >= 0.95 * len(present)
-        if numeric:
-            values = tuple(float(v) if _is_number(v) else None for v in raw)
-        else:
-            values = tuple(None if v is None else str(v).strip() for v in raw)
-        cols.append(Column(name, "numeric" if numeric else "categorical", values, "field"))
+        cols.append(typed_field_column(name, "numeric" if numeric else "categorical", raw))
     return cols
+
+
+def typed_field_column(name: str, kind: str, raw: list) -> Column:
+    """A field's values as training reads them: numbers (others missing) or trimmed text."""
+    raw = [None if v is None or v == "" else v for v in raw]
+    if kind == "numeric":
+        return Column(name, kind, tuple(float(v) if _is_number(v) else None for v in raw), "field")
+    return Column(name, kind, tuple(None if v is None else str(v).strip() for v in raw), "field")
 
 
 def metric_columns(ids: list, features: dict, names: list[str]) -> list[Column]:

@@ -1,7 +1,7 @@
 """Fit a propensity model: cross-validated algorithm choice, calibrated probabilities, 1-100 scores."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -16,6 +16,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from crm_app.models import validation as timing
 from crm_app.models.dataset import Column, to_matrix
 
 Progress = Callable[[str], None]
@@ -36,12 +37,19 @@ class Fitted:
     reference: np.ndarray  # sorted out-of-fold calibrated probabilities of the training population
     algorithm: str
     oof: np.ndarray | None = None  # out-of-fold calibrated probabilities, in training order
+    inputs: dict = field(default_factory=dict)  # event names, windows and metrics the columns are computed from
+    baseline: np.ndarray | None = None  # per column, the typical training value (median, or most frequent code)
+    reason_columns: list = field(default_factory=list)  # columns worth explaining, most influential first
 
     def probabilities(self, columns: list[Column]) -> np.ndarray:
         by_name = {c.name: c for c in columns}
         n = len(columns[0].values) if columns else 0
         ordered = [by_name.get(name) or Column(name, kind, (None,) * n, "field") for name, kind in self.columns]
         matrix, _ = to_matrix(ordered, self.categories)
+        return self.predict(matrix)
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of a matrix laid out as `columns`: one predict_proba for all its rows."""
         return apply_calibrator(self.calibrator, self.estimator.predict_proba(matrix)[:, 1])
 
     def scores(self, probabilities: np.ndarray) -> np.ndarray:
@@ -136,37 +144,63 @@ def metrics_of(y: np.ndarray, p: np.ndarray) -> dict:
 
 
 def fit(columns: list[Column], y: np.ndarray, algorithm: str = "auto", method: str = "sigmoid", folds: int = 5,
-        progress: Progress | None = None) -> tuple[Fitted, dict]:
-    """Cross-validate each candidate algorithm, keep the best by ROC AUC, refit it on everyone, calibrate.
+        progress: Progress | None = None, times: np.ndarray | None = None, validation: str = "auto",
+        holdout: float = 0.25) -> tuple[Fitted, dict]:
+    """Validate each candidate algorithm, keep the best, refit it on everyone, calibrate.
 
-    Calibration reuses the cross-validation: the calibrator maps out-of-fold probabilities to outcomes (as
+    With subject times (and validation auto, out_of_time or rolling) the best is the one with the best ROC AUC on
+    later subjects than it learned from; otherwise the best by shuffled cross-validation. Calibration reuses
+    the shuffled cross-validation: the calibrator maps out-of-fold probabilities to outcomes (as
     CalibratedClassifierCV with ensemble=False does), so no extra round of fits is needed.
     """
     with threadpool_limits(THREADS):
-        return _fit(columns, y, algorithm, method, folds, progress)
+        return _fit(columns, y, algorithm, method, folds, progress, times, validation, holdout)
 
 
 def _fit(columns: list[Column], y: np.ndarray, algorithm: str, method: str, folds: int,
-         progress: Progress | None) -> tuple[Fitted, dict]:
+         progress: Progress | None, times, validation: str, holdout: float) -> tuple[Fitted, dict]:
     matrix, categories = to_matrix(columns)
     kinds = [c.kind for c in columns]
     folds = max(2, min(folds, int(y.sum()), int(len(y) - y.sum())))
-    tried = {}
+    kind, note = timing.resolve(validation, times)
+    periods = timing.periods(kind, times, y, holdout, folds) if kind in timing.TIME_AWARE else []
+    if kind in timing.TIME_AWARE and not periods:
+        kind, note = "shuffled", f"no later period has both outcomes ({timing.MIN_PERIOD}+ subjects each); " \
+                                 "shuffled cross-validation was used"
+    tried, timed = {}, {}
     for name in CANDIDATES[algorithm]:
         raw = out_of_fold(matrix, y, name, kinds, folds, progress)
         tried[name] = (metrics_of(y, raw), raw)
-    best = max(tried, key=lambda n: tried[n][0]["roc_auc"])
+        if periods:
+            timed[name] = timing.validate(matrix, y, periods, _fit_predict(matrix, y, name, kinds))
+            if progress:
+                progress(f"{name}: {kind} ROC AUC {timed[name]['roc_auc']:.3f}")
+    best = max(tried, key=lambda n: timed[n]["roc_auc"] if timed else tried[n][0]["roc_auc"])
     raw = tried[best][1]
     final = make_estimator(best, kinds).fit(matrix, y)
     calibrator = fit_calibrator(method, raw, y)
     if progress:
         progress(f"{best}: final fit")
     oof = calibrated_out_of_fold(method, raw, y, folds)
-    metrics = dict(tried[best][0], algorithm=best, folds=folds, calibration_method=method,
-                   candidates={n: m for n, (m, _) in tried.items()},
-                   calibration=calibration_summary(y, oof))
+    candidates = {n: dict(m, **({"time_aware_roc_auc": timed[n]["roc_auc"]} if timed else {}))
+                  for n, (m, _) in tried.items()}
+    metrics = dict(tried[best][0], algorithm=best, folds=folds, calibration_method=method, candidates=candidates,
+                   calibration=calibration_summary(y, oof), validation=kind,
+                   selected_by=f"{kind} ROC AUC" if timed else "shuffled cross-validated ROC AUC")
+    if note:
+        metrics["validation_note"] = note
+    if timed:
+        result = timed[best]
+        metrics["time_aware"] = {"kind": kind, "roc_auc": result["roc_auc"], "periods": timing.period_calibration(
+            y, apply_calibrator(calibrator, result["raw"]), result)}
     fitted = Fitted(final, calibrator, [(c.name, c.kind) for c in columns], categories, np.sort(oof), best, oof)
     return fitted, metrics
+
+
+def _fit_predict(matrix: np.ndarray, y: np.ndarray, algorithm: str, kinds: list[str]):
+    def run(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        return make_estimator(algorithm, kinds).fit(matrix[train], y[train]).predict_proba(matrix[test])[:, 1]
+    return run
 
 
 def single_feature_auc(column: Column, y: np.ndarray, folds: int = 5) -> float:

@@ -19,8 +19,10 @@ LIFECYCLE_STAGES = ("conversion", "onboarding", "expansion", "retention")
 SUBJECTS = ("person", "account")
 ALGORITHMS = ("auto", "logistic", "gradient_boosting")
 CALIBRATIONS = ("sigmoid", "isotonic")
+VALIDATIONS = ("auto", "shuffled", "out_of_time", "rolling")
 LIFECYCLE_KEYS = ("model", "label", "stage", "subject", "goal", "filter", "exclude", "horizon", "windows",
-                  "events", "algorithm", "calibration", "min_positives", "folds")
+                  "events", "algorithm", "calibration", "min_positives", "folds", "validation", "holdout",
+                  "time_field", "retrain", "tolerance")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -43,6 +45,11 @@ class LifecycleModel:
     min_positives: int
     folds: int
     source: str = ""
+    validation: str = "auto"  # auto = out_of_time when the subjects carry times, else shuffled
+    holdout: float = 0.25  # the latest share of subjects an out-of-time validation judges on
+    time_field: str = "created_at"  # the record field that orders subjects in time
+    retrain: int | None = None  # seconds between scheduled retrainings; None = only when asked
+    tolerance: float = 0.01  # a challenger may be this much worse (time-aware ROC AUC) and still replace
 
     def goal_fields(self) -> tuple:
         """Record fields the goal reads: never features, or the model would learn the goal itself."""
@@ -82,15 +89,24 @@ def parse_lifecycle(doc, file: str, errors: ErrorCollector, lists: dict) -> Life
     min_positives = r.number("min_positives", default=30, minimum=2, maximum=100000)
     folds = r.number("folds", default=5, minimum=2, maximum=20)
     label = r.text("label", default=name or "")
+    validation = r.choice("validation", VALIDATIONS, default="auto")
+    holdout = r.number("holdout", default=0.25, minimum=0.05, maximum=0.5)
+    time_field = r.text("time_field", default="created_at")
+    retrain = r.duration("retrain", None)
+    tolerance = r.number("tolerance", default=0.01, minimum=0, maximum=0.5)
     r.finish(LIFECYCLE_KEYS)
     if horizon == 0:
         r.error(r.at("horizon"), "'horizon' must be longer than zero, such as 30d; leave it out for snapshot mode")
+    if retrain == 0:
+        r.error(r.at("retrain"), "'retrain' must be longer than zero, such as 7d; leave it out to retrain only "
+                                 "with the train command")
     if not r.ok or name is None or goal is None:
         return None
     return LifecycleModel(name=name, label=label, stage=stage, subject=subject, goal=goal, filter=filt,
                           exclude=exclude, horizon=horizon, windows=windows, events=int(events),
                           algorithm=algorithm, calibration=calibration, min_positives=int(min_positives),
-                          folds=int(folds), source=file)
+                          folds=int(folds), source=file, validation=validation, holdout=float(holdout),
+                          time_field=time_field, retrain=retrain, tolerance=float(tolerance))
 
 
 def _texts(r: Reader, key: str) -> tuple:

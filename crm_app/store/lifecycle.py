@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import JSON, BigInteger, Column, Connection, Integer, LargeBinary, String, Table, func, select
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Connection, Integer, LargeBinary, String, Table, func,
+                        inspect, select, text, update)
 
 from crm_app.store import schema
 from crm_app.store.dialect import chunks, upsert
@@ -25,7 +26,8 @@ lifecycle_models = Table(
     Column("data_from", BigInteger), Column("data_to", BigInteger),
     Column("metrics", JSON),
     Column("report", JSON),  # positives, negatives, CV metrics, calibration, indicators, advice
-    Column("artifact", LargeBinary),  # the fitted model, pickled by us (never loaded from elsewhere)
+    Column("artifact", LargeBinary),  # the fitted model as a skops file (models.artifact)
+    Column("live", Boolean),  # the version scoring uses (one per model; migration 90)
 )
 
 backtest_runs = Table(
@@ -160,3 +162,36 @@ def backtest_runs_of(conn: Connection, model: str, limit: int = 50) -> list[dict
     t = backtest_runs
     rows = conn.execute(select(t).where(t.c.model == model).order_by(t.c.id.desc()).limit(limit))
     return [dict(row._mapping) for row in rows]
+def add_live_column(conn: Connection) -> None:
+    """Migration 90: lifecycle_models.live, with the newest trained version of each model made live."""
+    if "live" not in {c["name"] for c in inspect(conn).get_columns("lifecycle_models")}:
+        conn.execute(text("ALTER TABLE lifecycle_models ADD COLUMN live BOOLEAN"))
+    t = lifecycle_models
+    newest = (select(t.c.name, func.max(t.c.version).label("version")).where(t.c.status == "trained")
+              .group_by(t.c.name))
+    for name, version in conn.execute(newest).all():
+        set_live(conn, name, version)
+
+
+def live_model(conn: Connection, name: str) -> dict | None:
+    """The version scoring uses, with its artifact (None until one is trained and made live)."""
+    t = lifecycle_models
+    row = conn.execute(select(t).where(t.c.name == name, t.c.live.is_(True)).limit(1)).first()
+    return dict(row._mapping) if row else None
+
+
+def set_live(conn: Connection, name: str, version: int) -> None:
+    """Make one version of a model the live one (every other version stops being live)."""
+    t = lifecycle_models
+    conn.execute(update(t).where(t.c.name == name).values(live=t.c.version == version))
+
+
+def live_versions(conn: Connection) -> dict:
+    """model -> its live version, for every model that has one."""
+    t = lifecycle_models
+    return dict(conn.execute(select(t.c.name, t.c.version).where(t.c.live.is_(True))).all())
+
+
+def model_artifact(conn: Connection, name: str, version: int) -> bytes | None:
+    t = lifecycle_models
+    return conn.execute(select(t.c.artifact).where(t.c.name == name, t.c.version == version)).scalar()

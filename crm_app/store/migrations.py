@@ -131,6 +131,16 @@ def _known_addresses(conn: Connection) -> None:
     known_addresses.create(conn, checkfirst=True)
 
 
+def _live_model_version(conn: Connection) -> None:
+    from crm_app.store.lifecycle import add_live_column
+    add_live_column(conn)
+
+
+def _field_history(conn: Connection) -> None:
+    from crm_app.store.field_history import create_tables
+    create_tables(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "people, accounts, events, metrics, results, history, ingest ledger", _initial),
     (10, "CRM links, last-written values, write failures, watermarks, API-call accounting", _crm_tables),
@@ -146,6 +156,8 @@ MIGRATIONS: list[Migration] = [
     (70, "dashboard: revocable sessions, failed sign-ins, users, audit log", _dashboard_security),
     (85, "CRM records deleted in the CRM, so their people are not given a new one", _crm_deleted),
     (86, "people: expression index on the canonical email, for sync's matching", _canonical_email_index),
+    (90, "lifecycle models: the live (champion) version of each model", _live_model_version),
+    (91, "field history: each person field change with the moment it became known", _field_history),
     (100, "admin files: published versions of the whole set, with their files", _rule_versions),
     (120, "dashboard: people search by name and company (expression indexes)", _people_search),
     (130, "dashboard: OpenID Connect sign-ins under way (state, nonce, PKCE verifier)", _sso_states),

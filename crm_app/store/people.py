@@ -5,7 +5,7 @@ import time
 
 from sqlalchemy import Connection, func, select
 
-from crm_app.store import schema
+from crm_app.store import field_history, schema
 from crm_app.store.bulk import bump_versions, lookup, rows_by_key
 from crm_app.store.dialect import upsert
 
@@ -86,11 +86,26 @@ def upsert_people(conn: Connection, rows: list[dict]) -> dict:
     for part in _in_lock_order(changed, existing):
         upsert(conn, schema.people, part, ["external_id"], ["email", "account_id", "attributes", "created_at",
                                                             "updated_at"])
-    changed = list(changed.values())
     found = person_ids(conn, ids)
+    _record_history(conn, changed, existing, found, {r["external_id"]: r.get("changed_at") for r in rows}, now)
+    changed = list(changed.values())
     # Only people whose data really changed are queued: a sync that re-reads what we hold rescores no one.
     mark_dirty(conn, [found[m["external_id"]] for m in changed])
     return found
+
+
+def _record_history(conn: Connection, changed: dict, existing: dict, found: dict, stamps: dict, now: int) -> None:
+    """Field history of the people whose attributes changed, at the row's `changed_at` or now."""
+    initial, moved = [], []
+    for ext, row in changed.items():
+        before = existing.get(ext)
+        if before is not None and before.get("attributes") == row["attributes"]:
+            continue
+        first, later = field_history.changes(before.get("attributes") or {} if before else None, row["attributes"],
+                                             row["created_at"], stamps.get(ext) or now)
+        initial += [(found[ext], *r) for r in first]
+        moved += [(found[ext], *r) for r in later]
+    field_history.record(conn, "person", initial, moved)
 
 
 def person_ids(conn: Connection, external_ids: list[str]) -> dict:

@@ -59,7 +59,8 @@ def exclude_and_retrain(store: Store, specs: SpecSet, model: str, indicator: str
     """Leave one indicator out from now on and train the model again; return the new report."""
     spec = next(s for s in specs.lifecycle if s.name == model)
     lifecycle.exclude(store, model, [indicator])
-    return lifecycle.train(store, spec, now)
+    return lifecycle.train(store, spec, now,
+                           person_models=tuple(m.name for m in specs.rules.models if m.subject == "person"))
 
 
 def latest_backtests(store: Store, specs: SpecSet) -> list[tuple]:

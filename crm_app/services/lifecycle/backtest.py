@@ -1,8 +1,7 @@
 """Backtest a rule model: re-score people as of past dates on the events known then, check the goal later.
 
 The score comes from the same pure engine as live scoring; features come from compute_features(as_of=t),
-which only counts events with ts <= t. Record fields are the current ones (the store keeps no field
-history), so fit rules see today's values: the report says so.
+which only counts events with ts <= t, and person fields are read as of t from field history.
 """
 from __future__ import annotations
 
@@ -93,7 +92,8 @@ def run(store: Store, models: list[Model], goal: LifecycleModel, start: int, end
 
 
 def _notes(last_event, end: int, window: int) -> list[str]:
-    notes = ["Fields are today's values (the store keeps no field history); events and metrics are as of each date."]
+    notes = ["Person fields, events and metrics are as of each date (person fields from field history; a field "
+             "recorded before history was kept reads as its first known value)."]
     if last_event is not None and end + window > last_event:
         notes.append("The last window runs past the newest event: recent dates may look like they did not convert "
                      "because the outcome is not known yet. Move --to back by the window.")

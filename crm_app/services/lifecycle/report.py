@@ -29,6 +29,7 @@ def format_report(r: dict) -> str:
                   f"{cal['expected_calibration_error']:.4f}; lowest decile predicted {_pct(cal['deciles'][0]['predicted'])}"
                   f" / observed {_pct(cal['deciles'][0]['observed'])}, highest predicted "
                   f"{_pct(cal['deciles'][-1]['predicted'])} / observed {_pct(cal['deciles'][-1]['observed'])}",
+                  *_time_aware_lines(m),
                   f"  scored {r['scored']} subjects not at the goal: " +
                   ", ".join(f"{k}: {v}" for k, v in r["score_buckets"].items())]
     lines.append("  top indicators:")
@@ -38,6 +39,22 @@ def format_report(r: dict) -> str:
         lines.append("  recommendations:")
         lines += [f"    [{a['severity']}] {a['message']}" for a in r["advice"]]
     return "\n".join(lines)
+
+
+def _time_aware_lines(m: dict) -> list[str]:
+    """The validation that chose the model, and per validated period its ROC AUC and calibration."""
+    lines = [f"  chosen by {m.get('selected_by', 'shuffled cross-validated ROC AUC')}"]
+    if m.get("validation_note"):
+        lines.append(f"  note: {m['validation_note']}")
+    t = m.get("time_aware")
+    if t:
+        cands = ", ".join(f"{n} {c['time_aware_roc_auc']:.3f}" for n, c in m["candidates"].items())
+        lines.append(f"  {t['kind']} ROC AUC {t['roc_auc']:.3f} (candidates: {cands}); per period:")
+        lines += [f"    {_date(p['from'])} to {_date(p['to'])}: {p['n']} subjects (trained on {p['trained_on']}), "
+                  f"ROC AUC {p['roc_auc']:.3f}, predicted {_pct(p['predicted'])} / observed {_pct(p['observed'])}, "
+                  f"Brier {p['brier']:.4f}, calibration error {p['expected_calibration_error']:.4f}"
+                  for p in t["periods"]]
+    return lines
 
 
 def format_indicators(r: dict, limit: int = 25) -> str:

@@ -1,17 +1,18 @@
 """Train lifecycle models on the store's own history, score who has not reached the goal, keep the report."""
 from __future__ import annotations
 
-import pickle
 import time
 from typing import Callable
 
 import numpy as np
 
-from crm_app.models import advice, indicators
+from crm_app.models import advice, artifact, indicators
+from crm_app.models.champion import decide
 from crm_app.models.dataset import constant, identifier_like, is_excluded
+from crm_app.models.propensity import prepare_reasons
 from crm_app.models.train import fit, percentile_scores
 from crm_app.services.lifecycle import training_data as data
-from crm_app.specs.conditions import MetricCondition, iter_conditions
+from crm_app.specs.conditions import EventCondition, MetricCondition, iter_conditions
 from crm_app.specs.lifecycle import LifecycleModel, indicator_name
 from crm_app.store import Store
 from crm_app.store import lifecycle as lifecycle_store
@@ -28,9 +29,13 @@ def _noop(_: str) -> None:
     return None
 
 
-def _label_and_population(spec: LifecycleModel, store: Store, as_of: int, events: list, metrics: list, progress):
+def _label_and_population(spec: LifecycleModel, store: Store, as_of: int, events: list, metrics: list, progress,
+                          person_models: tuple = ()):
     """(features snapshot, training ids, labels, scoring snapshot, scoring ids) for snapshot or horizon mode."""
-    now = data.snapshot(store, spec, as_of, events, metrics)
+    if spec.subject == "account":
+        now = data.account_snapshot(store, as_of, person_models)
+    else:
+        now = data.snapshot(store, spec, as_of, events, metrics)
     progress(f"read {len(now.records)} subjects as of {as_of}")
     reached_now = data.goal_reached(spec, now)
     admitted_now = data.in_population(spec, now)
@@ -44,6 +49,17 @@ def _label_and_population(spec: LifecycleModel, store: Store, as_of: int, events
     ids = sorted(i for i in past.records if admitted_past[i] and not reached_past[i])
     y = np.array([int(reached_now.get(i, False)) for i in ids])
     return past, ids, y, now, sorted(i for i in now.records if admitted_now[i] and not reached_now[i])
+
+
+def _account_limits(spec: LifecycleModel) -> None:
+    """What an account model cannot do yet, said before any work."""
+    if spec.horizon is not None:
+        raise TrainingError(f"model '{spec.name}': account models train in snapshot mode only (leave out "
+                            "horizon:); account rollups come from the latest person results, not from a past moment")
+    if spec.goal_events() or (spec.filter is not None and any(
+            isinstance(c, EventCondition) for c in iter_conditions(spec.filter))):
+        raise TrainingError(f"model '{spec.name}': an account model's goal and filter read account fields "
+                            "(people.<model>.* rollups included), not events")
 
 
 def _usable(columns: list, exclude: tuple, goal_slugs: set) -> tuple[list, list]:
@@ -61,21 +77,33 @@ def _usable(columns: list, exclude: tuple, goal_slugs: set) -> tuple[list, list]
     return kept, identifiers
 
 
-def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | None = None) -> dict:
-    """Train one lifecycle model; store the version, its report and the 1-100 scores; return the report."""
+def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | None = None,
+          window: tuple | None = None, challenge: bool = False, person_models: tuple = ()) -> dict:
+    """Train one lifecycle model; store the version, its report and the 1-100 scores; return the report.
+
+    `window` (from, to), in epoch seconds, keeps only the subjects whose time (the model's `time_field`) falls
+    in it: train on one period, then score another. A trained version goes live at once, unless `challenge`:
+    then it replaces the live version only if its metric is not worse by more than the model's tolerance.
+    An account model (subject: account) learns from account fields and the rollups of `person_models`.
+    """
     progress = progress or _noop
     started = time.time()
     if spec.subject == "account":
-        raise TrainingError(f"model '{spec.name}': account-level lifecycle models are not implemented yet; "
-                            "use subject: person (account fields are available to people as account.*)")
+        _account_limits(spec)
     with store.read() as conn:
         extra = lifecycle_store.extra_exclusions(conn, spec.name)
         goal_metrics = {c.name for c in iter_conditions(spec.goal) if isinstance(c, MetricCondition)}
         metrics = [m for m in lifecycle_store.metric_names(conn) if m not in goal_metrics]
         first_event, _ = lifecycle_store.event_time_bounds(conn)
     spec = spec.with_exclude(extra)
-    events = data.feature_events(store, spec)
-    snap, ids, y, now, score_ids = _label_and_population(spec, store, as_of, events, metrics, progress)
+    events = data.feature_events(store, spec) if spec.subject == "person" else []
+    metrics = metrics if spec.subject == "person" else []
+    snap, ids, y, now, score_ids = _label_and_population(spec, store, as_of, events, metrics, progress,
+                                                         tuple(person_models))
+    times = data.subject_times(spec, snap, ids)
+    if window is not None:
+        inside = (times >= window[0]) & (times <= window[1])
+        ids, y, times = [i for i, keep in zip(ids, inside) if keep], y[inside], times[inside]
     if not ids:
         raise TrainingError(f"model '{spec.name}': no subject is in the population (check the filter and the "
                             "import); nothing to train on")
@@ -87,19 +115,24 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
               "cutoff": as_of - (spec.horizon or 0), "positives": positives, "negatives": negatives,
               "goal_fields": list(spec.goal_fields()), "goal_events": list(spec.goal_events()),
               "excluded": list(spec.exclude), "excluded_by_command": extra, "identifiers": identifiers,
-              "features": len(columns)}
+              "features": len(columns), "window": list(window) if window else None}
     if not columns:
         raise TrainingError(f"model '{spec.name}': no usable indicator left (every field is excluded, constant or "
                             "an identifier); import fields or events first")
     progress("screening indicators for leaks")
-    leaks = advice.leak_screen(columns, y) if min(positives, negatives) >= MIN_FOR_SCREEN else []
+    timing = {} if spec.horizon or spec.subject != "person" else data.fill_timing(
+        store, spec, [i for i, label in zip(ids, y) if label], [c.name for c in columns if c.source == "field"])
+    leaks = advice.leak_screen(columns, y, timing) if min(positives, negatives) >= MIN_FOR_SCREEN else []
     if min(positives, negatives) < spec.min_positives:
         report.update(status="insufficient", metrics=None, indicators=indicators.rank_indicators(columns, y),
                       advice=advice.advise(spec.name, positives, negatives, spec.min_positives, columns, leaks,
                                            None, [], identifiers))
-        _save(store, spec, report, None, None, first_event, started)
+        _save(store, spec, report, None, None, first_event, started, window, challenge)
         return report
-    fitted, metrics_ = fit(columns, y, spec.algorithm, spec.calibration, spec.folds, progress)
+    fitted, metrics_ = fit(columns, y, spec.algorithm, spec.calibration, spec.folds, progress, times,
+                           spec.validation, spec.holdout)
+    fitted.inputs = {"events": list(events), "windows": list(spec.windows), "metrics": list(metrics)}
+    prepare_reasons(fitted, columns)
     progress("scoring subjects that have not reached the goal")
     scores = _scores(spec, fitted, snap, now, ids, y, score_ids, events, metrics)
     report.update(status="trained", metrics=metrics_, scored=len(scores),
@@ -107,7 +140,7 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
                   indicators=indicators.rank_indicators(columns, y),
                   advice=advice.advise(spec.name, positives, negatives, spec.min_positives, columns, leaks,
                                        metrics_, list(scores.values()), identifiers))
-    _save(store, spec, report, fitted, scores, first_event, started)
+    _save(store, spec, report, fitted, scores, first_event, started, window, challenge)
     return report
 
 
@@ -133,18 +166,32 @@ def _buckets(scores: list[int]) -> dict:
 
 
 def _save(store: Store, spec: LifecycleModel, report: dict, fitted, scores: dict | None, first_event,
-          started: float) -> None:
+          started: float, window: tuple | None, challenge: bool) -> None:
+    """Store the version; make it live when it was trained by command or beat the champion."""
     with store.begin() as conn:
         version = lifecycle_store.next_version(conn, spec.name)
         report["version"] = version
+        champion = lifecycle_store.live_model(conn, spec.name)
+        if fitted is None:
+            decision = decide(None, None, spec.tolerance, None)
+        elif challenge:
+            decision = decide(champion["metrics"] if champion else None, report["metrics"], spec.tolerance,
+                              champion["version"] if champion else None)
+        else:
+            decision = {"promoted": True, "reason": "trained by command"}
+        report["decision"] = decision
         report["seconds"] = round(time.time() - started, 2)
         lifecycle_store.save_model(conn, {
             "name": spec.name, "version": version, "stage": spec.stage, "status": report["status"],
-            "trained_at": int(time.time()), "as_of": report["as_of"], "data_from": first_event,
-            "data_to": report["as_of"], "metrics": report.get("metrics"), "report": report,
-            "artifact": pickle.dumps(fitted) if fitted is not None else None})
-        if scores is not None:
-            lifecycle_store.save_scores(conn, spec.name, report["as_of"], scores, f"{spec.name}@v{version}")
+            "trained_at": int(time.time()), "as_of": report["as_of"],
+            "data_from": window[0] if window else first_event,
+            "data_to": min(window[1], report["as_of"]) if window else report["as_of"],
+            "metrics": report.get("metrics"), "report": report,
+            "artifact": artifact.dump(fitted) if fitted is not None else None})
+        if decision["promoted"]:
+            lifecycle_store.set_live(conn, spec.name, version)
+            if scores is not None:
+                lifecycle_store.save_scores(conn, spec.name, report["as_of"], scores, f"{spec.name}@v{version}")
 
 
 def exclude(store: Store, model: str, names: list[str], include: list[str] | None = None) -> list[str]:

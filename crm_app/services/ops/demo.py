@@ -83,7 +83,7 @@ def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print, force
         report = ingest_messages(store, messages[start:start + BATCH], "demo", received_at=now)
         rejected += len(report.rejected)
     out(f"Ingested {len(messages)} messages through the Segment ingest path ({rejected} rejected).")
-    summary = score(store, specs.rules, now)
+    summary = score(store, specs.rules, now, lifecycle=specs.lifecycle)
     out(format_summary(summary))
     out(_persona_table(store, ws.personas))
     _show_examples(store, specs.rules, ws.personas, now, out)

@@ -30,7 +30,8 @@ def demo_playbooks(config, store, specs, now: int, out=print, show: int = 2) -> 
         out(f"  {report.signups_unknown} product signups were not in the CRM; {report.created} of them are PQLs and "
             f"now appear as new leads (mapping/create.yaml).")
         from crm_app.services.scoring.run import score
-        score(store, specs.rules, now)  # rescore with what sync brought from the CRM (it queued everyone)
+        # rescore with what sync brought from the CRM (it queued everyone)
+        score(store, specs.rules, now, lifecycle=specs.lifecycle)
         adapter, created_field = SandboxCrm(path), report.external_id_field
     else:
         adapter, created_field = make_adapter(), None

@@ -54,14 +54,21 @@ class Job:
 
 
 def job_score_changed(ctx: JobContext) -> dict:
-    """Score the people whose data changed (the fast path)."""
+    """Score the people whose data changed (the fast path); a new live lifecycle version wakes the full rescore."""
+    from crm_app.store.lifecycle import live_versions
     with ctx.store.read() as conn:
         waiting = ops_store.dirty_count(conn)
+        live = live_versions(conn)
+    if ctx.cache.setdefault("live_versions", live) != live:
+        ctx.cache["live_versions"] = live
+        if ctx.wake:
+            ctx.wake("full_rescore")  # promoted or rolled back, by this process or another one
     if not waiting:
         return {"idle": True, "waiting": 0}
     specs = ctx.rules.require()
     with SCORING:
-        summary = score(ctx.store, specs.rules, int(time.time()), mode="changed", workers=_workers(ctx))
+        summary = score(ctx.store, specs.rules, int(time.time()), mode="changed", workers=_workers(ctx),
+                        lifecycle=specs.lifecycle)
     return {"scored": summary.people, "rules_hash": specs.hash, "changed": _changed(summary)}
 
 
@@ -69,7 +76,8 @@ def job_full_rescore(ctx: JobContext) -> dict:
     """Rescore everyone as of now: decay reaches people with no new events."""
     specs = ctx.rules.require()
     with SCORING:
-        summary = score(ctx.store, specs.rules, int(time.time()), mode="full", workers=_workers(ctx))
+        summary = score(ctx.store, specs.rules, int(time.time()), mode="full", workers=_workers(ctx),
+                        lifecycle=specs.lifecycle)
     return {"scored": summary.people, "rules_hash": specs.hash, "changed": _changed(summary)}
 
 
@@ -96,7 +104,7 @@ def job_score_now(ctx: JobContext) -> dict:
             ops_store.record_progress(conn, request["id"], 0, total)
         with SCORING:
             summary = score(ctx.store, specs.rules, as_of, mode="full", workers=_workers(ctx),
-                            chunk=max(500, total // 20), progress=progress)
+                            chunk=max(500, total // 20), progress=progress, lifecycle=specs.lifecycle)
     except Exception as exc:
         with ctx.store.begin() as conn:
             ops_store.finish_request(conn, request["id"], "failed", error=f"{type(exc).__name__}: {exc}")
@@ -107,6 +115,17 @@ def job_score_now(ctx: JobContext) -> dict:
         ops_store.record_progress(conn, request["id"], summary.people, summary.people)
         ops_store.finish_request(conn, request["id"], "done", detail)
     return detail
+def job_retrain_models(ctx: JobContext) -> dict:
+    """Retrain the lifecycle models whose `retrain:` cadence has passed; a better challenger goes live."""
+    from crm_app.services.lifecycle.schedule import retrain_due
+    specs = ctx.rules.require()
+    if not any(spec.retrain for spec in specs.lifecycle):
+        raise NotConfigured("no lifecycle model sets retrain: (a cadence such as 7d)")
+    outcome = retrain_due(ctx.store, specs.lifecycle, int(time.time()),
+                          tuple(m.name for m in specs.rules.models if m.subject == "person"))
+    if any(d["promoted"] for d in outcome.values()) and ctx.wake:
+        ctx.wake("full_rescore")  # a new live version: everyone's propensity score may move
+    return {"idle": not outcome, "models": outcome}
 
 
 def job_snapshot(ctx: JobContext) -> dict:
@@ -251,6 +270,8 @@ JOBS: tuple[Job, ...] = (
     Job("playbooks", job_playbooks, "interval", "PLAYBOOK_SECONDS", "run playbooks on score changes"),
     Job("full_rescore", job_full_rescore, "daily", "FULL_RESCORE_AT", "rescore everyone; applies decay"),
     Job("score_now", job_score_now, "interval", "SCORE_NOW_POLL_SECONDS", "Score everyone now, asked from the web"),
+    Job("retrain_models", job_retrain_models, "interval", "RETRAIN_CHECK_SECONDS",
+        "retrain lifecycle models whose cadence has passed (champion/challenger)"),
     Job("snapshot", job_snapshot, "daily", "SNAPSHOT_AT", "daily snapshot of score history"),
     Job("digests", job_digests, "daily", "DIGEST_AT", "daily Slack digest of held PQL alerts per rep"),
 )

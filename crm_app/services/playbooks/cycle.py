@@ -37,7 +37,7 @@ def run_cycle(rt: Runtime, writeback: Callable | None = None, now: int | None = 
     """One pass of what the worker does: score the changed people, write back, run playbooks."""
     started = time.perf_counter()
     now = int(time.time()) if now is None else now
-    summary = score(rt.store, rt.rules, now, mode="changed")
+    summary = score(rt.store, rt.rules, now, mode="changed", lifecycle=rt.lifecycle)
     if writeback is not None:
         writeback(rt.store, rt.adapter)
     report = run_playbooks(rt, now)

@@ -26,6 +26,7 @@ class Runtime:
     rules: object = None  # specs.rules.RuleSet: tells behaviour reasons (signals) from fit reasons
     owners: dict = field(default_factory=dict)  # email -> CRM owner id, filled lazily
     install_id: str = ""  # the store's own id (meta install_id), read on first use
+    lifecycle: tuple = ()  # lifecycle model specs, scored with the rules in a cycle
 
     def behaviour_rules(self, model: str) -> frozenset | None:
         if self.rules is None or model not in self.rules.names:
@@ -51,7 +52,8 @@ def make_sender(store, env: dict | None = None):
 def make_runtime(store, specs, adapter, env: dict | None = None) -> Runtime:
     """A runtime for the applied spec set."""
     return Runtime(store=store, playbooks=specs.playbooks, adapter=adapter, sender=make_sender(store, env),
-                   rules=specs.rules, max_attempts=int(slack_setting("PLAYBOOK_MAX_ATTEMPTS", env)),
+                   rules=specs.rules, lifecycle=specs.lifecycle,
+                   max_attempts=int(slack_setting("PLAYBOOK_MAX_ATTEMPTS", env)),
                    wait_for_record=wait_seconds(env),
                    dispatch_budget=positive_setting("PLAYBOOK_DISPATCH_BUDGET_SECONDS", "seconds", env))
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from crm_app.engine import evaluate
 from crm_app.engine.plan import activity_key, score_key
-from crm_app.services.scoring.diff import HISTORY_FIELDS, result_row
+from crm_app.services.scoring.diff import HISTORY_FIELDS, ModelSummary, result_row
+from crm_app.services.scoring.propensity import score_subjects
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store.scoring import results as results_store
@@ -87,12 +88,13 @@ def account_batches(store: Store, chunk: int, people: list | None = None) -> lis
 
 
 def score_accounts(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = False,
-                   chunk: int = CHUNK, people: list | None = None) -> AccountRunSummary:
-    """Score every account model for every account (or the accounts of `people`); save what changed."""
+                   chunk: int = CHUNK, people: list | None = None, live=()) -> AccountRunSummary:
+    """Score every account model, rules and live propensity models (`live`), for every account (or the accounts
+    of `people`); save what changed."""
     started = time.time()
     summary = AccountRunSummary()
     models, sources = account_models(ruleset), person_model_names(ruleset)
-    if not models:
+    if not models and not live:
         return summary
     for start, end, only in account_batches(store, chunk, people):
         with store.read() as conn:
@@ -101,12 +103,32 @@ def score_accounts(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = F
             summary.rollup_seconds += time.time() - t0
             rows, history = _evaluate_range(conn, models, records, last_activity, as_of, ruleset.hash, summary,
                                             only)
+            removed = _score_propensity(conn, live, records, as_of, start, end, only, summary, rows, history)
         summary.accounts += len(records)
-        if not dry_run and rows:
+        if not dry_run and (rows or removed):
             with store.begin() as conn:
                 results_store.save_results(conn, rows, history)
+                results_store.delete_results(conn, removed)
     summary.seconds = time.time() - started
     return summary
+
+
+def _score_propensity(conn, live: list, records: dict, as_of: int, lo: int, hi: int, only,
+                      summary: AccountRunSummary, rows: list, history: list) -> list:
+    """Live account propensity models over one range of accounts; returns (model, account id) departures."""
+    removed = []
+    for model in live:
+        tally = ModelSummary(model.name)
+        scored = score_subjects(conn, model, records, {}, as_of, lo, hi, only, tally)
+        rows.extend(scored.rows)
+        history.extend(scored.history)
+        removed.extend((model.name, aid) for aid in scored.removed)
+        if tally.changed:
+            summary.changed[model.name] = summary.changed.get(model.name, 0) + tally.changed
+        bands = summary.bands.setdefault(model.name, {})
+        for band, n in tally.run_bands.items():
+            bands[band] = bands.get(band, 0) + n
+    return removed
 
 
 def _evaluate_range(conn, models: list, records: dict, last_activity: dict, as_of: int, rules_hash: str,

@@ -76,9 +76,15 @@ def format_summary(summary: ScoreSummary) -> str:
                                                                           if summary.dry_run else "")]
     for ms in summary.models.values():
         bands = ", ".join(f"{b} {ms.bands.get(b, 0)}" for b in ("high", "medium", "low"))
+        tag = summary.propensity.get(ms.model)
+        if tag:
+            lines.append(f"  {ms.model} (propensity model {tag}): {ms.changed} {verb}; bands: {bands}")
+            continue
         lines.append(f"  {ms.model}: {ms.changed} {verb}; bands: {bands}; new PQLs: {len(ms.new_pqls)}")
         for external, combined in sorted(ms.new_pqls, key=lambda p: (-p[1], str(p[0])))[:10]:
             lines.append(f"    new PQL {external} ({combined})")
         for delta, external, old, new in ms.movers[:10]:
             lines.append(f"    mover {external}: {old} -> {new} ({delta:+d})")
+    for name, why in summary.refused.items():
+        lines.append(f"  {name}: not scored: {why}")
     return "\n".join(lines)

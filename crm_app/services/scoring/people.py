@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from crm_app.engine import evaluate, in_population
 from crm_app.engine.plan import feature_plan, metric_names, score_inputs, score_key
 from crm_app.services.scoring.diff import HISTORY_FIELDS, ModelSummary, result_row, tally, top_movers
+from crm_app.services.scoring.propensity import score_chunk
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store
@@ -38,8 +39,9 @@ def ordered_models(ruleset: RuleSet) -> list:
     return ordered
 
 
-def score_range(conn, ruleset: RuleSet, as_of: int, lo: int, hi: int, only=None) -> ChunkOutcome:
-    """Evaluate every person model for one range of people; keep only results that changed."""
+def score_range(conn, ruleset: RuleSet, as_of: int, lo: int, hi: int, only=None, live=()) -> ChunkOutcome:
+    """Evaluate the live propensity models, then every rule model, for one range of people; keep only results
+    that changed. Rule models read the propensity scores of this run."""
     models = ordered_models(ruleset)
     records = people_store.flat_records(conn, lo, hi, only)
     outcome = ChunkOutcome(len(records), [], [], {m.name: ModelSummary(m.name) for m in models})
@@ -47,6 +49,7 @@ def score_range(conn, ruleset: RuleSet, as_of: int, lo: int, hi: int, only=None)
         return outcome
     features = compute_features(conn, feature_plan(models), metric_names(models), score_inputs(models), as_of,
                                 lo, hi, only)
+    score_chunk(conn, list(live), records, as_of, lo, hi, only, outcome, features)
     for model in models:
         previous = results_store.previous_results(conn, model.name, lo, hi, only)
         model_tally = outcome.tallies[model.name]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from crm_app.services.scoring.accounts import account_batches, score_accounts
 from crm_app.services.scoring.diff import ModelSummary
 from crm_app.services.scoring.people import ChunkOutcome, ordered_models, save_outcome, score_range
+from crm_app.services.scoring.propensity import load_live
 from crm_app.services.scoring.segments import update_segments
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
@@ -39,20 +40,22 @@ class ScoreSummary:
     models: dict = field(default_factory=dict)
     accounts: object = None  # accounts.AccountRunSummary when the set has account models
     segments: dict = field(default_factory=dict)  # model -> segment -> (entered, left, members)
+    propensity: dict = field(default_factory=dict)  # lifecycle model -> the version it scored with
+    refused: dict = field(default_factory=dict)  # lifecycle model -> why its stored version was not loaded
 
 
 _WORKER: dict = {}
 
 
-def _worker_init(url: str, ruleset: RuleSet, dry_run: bool) -> None:
-    _WORKER.update(store=Store(url), rules=ruleset, dry_run=dry_run)
+def _worker_init(url: str, ruleset: RuleSet, dry_run: bool, live: list) -> None:
+    _WORKER.update(store=Store(url), rules=ruleset, dry_run=dry_run, live=live)
 
 
 def _worker_score(as_of: int, lo: int, hi: int, only) -> ChunkOutcome:
     """Score one range in a worker process and save it there: only the tallies travel back."""
     store = _WORKER["store"]
     with store.read() as conn:
-        outcome = score_range(conn, _WORKER["rules"], as_of, lo, hi, only)
+        outcome = score_range(conn, _WORKER["rules"], as_of, lo, hi, only, _WORKER["live"])
     save_outcome(store, outcome, _WORKER["dry_run"])
     outcome.rows, outcome.history = [], []
     return outcome
@@ -64,25 +67,32 @@ def default_workers() -> int:
 
 
 def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_run: bool = False,
-          chunk: int = CHUNK, progress=None, workers: int | None = None) -> ScoreSummary:
-    """Score everyone (mode 'full') or only people whose data changed (mode 'changed')."""
+          chunk: int = CHUNK, progress=None, workers: int | None = None, lifecycle=()) -> ScoreSummary:
+    """Score everyone (mode 'full') or only people whose data changed (mode 'changed').
+
+    `lifecycle` are the lifecycle model specs: each one's live version is loaded once here and scores the
+    same people as the rule models.
+    """
     started = time.time()
     summary = ScoreSummary(as_of=as_of, mode=mode, dry_run=dry_run, rules_hash=ruleset.hash)
     summary.models = {m.name: ModelSummary(m.name) for m in ordered_models(ruleset)}
+    live, summary.refused = load_live(store, lifecycle)
+    summary.propensity = {m.name: m.tag for m in live}
+    summary.models.update({m.name: ModelSummary(m.name) for m in live if m.spec.subject == "person"})
     with store.read() as conn:
         # Full runs claim the queue too: someone marked after this point (new events mid-run) stays queued.
         claimed = results_store.claim_dirty(conn)
         lo, hi = people_store.person_id_bounds(conn)
     batches = list(_batches(mode, claimed, lo, hi, chunk))
     workers = default_workers() if workers is None else workers
-    for outcome in _outcomes(store, ruleset, as_of, batches, workers, dry_run):
+    for outcome in _outcomes(store, ruleset, as_of, batches, workers, dry_run, live):
         summary.people += outcome.people
         for name, tally in outcome.tallies.items():
             summary.models[name].merge(tally)
         if progress:
             progress(outcome.people)
     changed_people = [pid for pid, _ in claimed] if mode == "changed" else None
-    _after_people(store, ruleset, as_of, dry_run, summary, changed_people)
+    _after_people(store, ruleset, as_of, dry_run, summary, changed_people, live)
     with store.begin() as conn:
         for name, ms in summary.models.items():
             ms.bands = ms.run_bands if dry_run else results_store.band_counts(conn, name)
@@ -98,31 +108,33 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
 
 
 def _after_people(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool, summary: ScoreSummary,
-                  people: list | None) -> None:
+                  people: list | None, live: list) -> None:
     """Account models roll up the fresh person results; then segments are recomputed from the scores.
 
     An incremental run (people given) revisits only those people and their accounts.
     """
-    summary.accounts = score_accounts(store, ruleset, as_of, dry_run=dry_run, people=people)
+    summary.accounts = score_accounts(store, ruleset, as_of, dry_run=dry_run, people=people,
+                                      live=[m for m in live if m.spec.subject == "account"])
     accounts = None if people is None else [a for b in account_batches(store, 5000, people) for a in b[2]]
     # Segments read stored scores; a dry run stored none, so it reports no segment changes.
     summary.segments = {} if dry_run else update_segments(store, ruleset, as_of, people=people,
                                                           accounts=accounts)
 
 
-def _outcomes(store: Store, ruleset: RuleSet, as_of: int, batches: list, workers: int, dry_run: bool):
+def _outcomes(store: Store, ruleset: RuleSet, as_of: int, batches: list, workers: int, dry_run: bool,
+              live: list):
     """Saved chunk outcomes: in this process for small runs, else from a pool of processes."""
     if workers <= 1 or len(batches) <= 1 or store.url.endswith(":memory:"):
         for lo, hi, only in batches:
             with store.read() as conn:
-                outcome = score_range(conn, ruleset, as_of, lo, hi, only)
+                outcome = score_range(conn, ruleset, as_of, lo, hi, only, live)
             save_outcome(store, outcome, dry_run)
             yield outcome
         return
     # spawn, not fork: the parent may run scheduler threads, and forked database connections are unsafe.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
-                             initargs=(store.url, ruleset, dry_run)) as pool:
+                             initargs=(store.url, ruleset, dry_run, live)) as pool:
         pending: deque = deque()
         for lo, hi, only in batches:
             pending.append(pool.submit(_worker_score, as_of, lo, hi, only))

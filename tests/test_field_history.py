@@ -1,0 +1,110 @@
+"""Field history: person field changes are kept with the moment they became known, and backtests and horizon
+training read fields as they were then."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from crm_app.services.ingest.writer import ingest_messages
+from crm_app.services.lifecycle.backtest import collect
+from crm_app.store import field_history
+from crm_app.store import people as people_store
+from tests.helpers import AS_OF, DAY, model_from_yaml
+from tests.test_propensity_scoring import lifecycle_spec
+
+FIT = """
+model: fit_only
+fit:
+  - {id: enterprise, label: Enterprise plan, points: 50, when: {field: plan, equals: enterprise}}
+pql: {threshold: 40}
+"""
+GOAL = """
+model: bought
+stage: conversion
+goal: {field: bought, equals: true}
+"""
+CHANGED_AT = AS_OF - 10 * DAY
+
+
+@pytest.mark.parametrize("old, new, initial, changed", [
+    (None, {"plan": "trial"}, [("plan", "trial", 100, True)], []),
+    ({"plan": "trial"}, {"plan": "trial"}, [], []),
+    ({"plan": "trial"}, {"plan": "paid"}, [("plan", "trial", 100, True)], [("plan", "paid", 500, False)]),
+    ({}, {"seats": 5}, [("seats", None, 100, True)], [("seats", 5, 500, False)]),
+    ({"seats": 5}, {}, [("seats", 5, 100, True)], [("seats", None, 500, False)]),
+])
+def test_changes_between_two_attribute_maps(old, new, initial, changed):
+    assert field_history.changes(old, new, 100, 500) == (initial, changed)
+
+
+def history_world(store) -> int:
+    with store.begin() as conn:
+        ids = people_store.upsert_people(conn, [{"external_id": "p1", "created_at": AS_OF - 60 * DAY,
+                                                 "attributes": {"plan": "trial", "bought": False}}])
+        people_store.upsert_people(conn, [{"external_id": "p1", "changed_at": CHANGED_AT,
+                                           "attributes": {"plan": "enterprise", "seats": 5}}])
+    return ids["p1"]
+
+
+@pytest.mark.parametrize("when, plan, seats", [
+    (AS_OF - 100 * DAY, "trial", None),  # before the record existed: its first known value
+    (CHANGED_AT - 1, "trial", None),
+    (CHANGED_AT, "enterprise", 5),
+    (AS_OF, "enterprise", 5),
+])
+def test_fields_read_as_of_a_moment(store, when, plan, seats):
+    pid = history_world(store)
+    with store.read() as conn:
+        fields = field_history.values_as_of(conn, "person", pid, pid, None, when)[pid]
+    assert fields["plan"] == plan and fields.get("seats") == seats
+
+
+def test_a_backtest_scores_the_old_value_before_the_change_and_the_new_after(store):
+    pid = history_world(store)
+    dates = [CHANGED_AT - 5 * DAY, CHANGED_AT - DAY, CHANGED_AT + DAY, CHANGED_AT + 5 * DAY]
+    samples = collect(store, [model_from_yaml(FIT)], lifecycle_spec(GOAL), dates, 3 * DAY)[0]
+    by_date = dict(zip(samples.as_of.tolist(), samples.score.tolist()))
+    assert list(samples.subject) == [pid] * 4
+    assert [by_date[d] for d in dates] == [0, 0, 50, 50]
+
+
+def test_ingest_records_trait_changes(store):
+    def identify(plan, n):
+        return {"type": "identify", "userId": "u1", "messageId": f"m{n}", "timestamp": AS_OF,
+                "traits": {"plan": plan}}
+    ingest_messages(store, [identify("trial", 1)], "test", received_at=AS_OF)
+    ingest_messages(store, [identify("trial", 2)], "test", received_at=AS_OF)  # unchanged: nothing new
+    ingest_messages(store, [identify("paid", 3)], "test", received_at=AS_OF)
+    h = field_history.field_history
+    with store.read() as conn:
+        rows = conn.execute(select(h.c.field, h.c.value, h.c.initial).where(h.c.field == "plan")
+                            .order_by(h.c.valid_from)).all()
+        total = conn.execute(select(func.count()).select_from(h)).scalar()
+    assert [tuple(r) for r in rows] == [("plan", "trial", True), ("plan", "paid", False)] and total == 2
+
+
+def test_a_field_filled_in_only_after_the_goal_is_flagged_by_its_timing(sqlite_store):
+    """Its values and its presence say nothing (both outcomes end up with the same values): only the moment it
+    was filled in, after the goal, gives it away."""
+    import numpy as np
+    from crm_app.services.lifecycle.training import train
+    rng = np.random.default_rng(11)
+    store, created = sqlite_store, AS_OF - 90 * DAY
+    converted = rng.random(200) < 0.4
+    with store.begin() as conn:
+        people_store.upsert_people(conn, [
+            {"external_id": f"p{i}", "created_at": created, "attributes": {
+                "bought": False, "region": str(rng.choice(["eu", "us"])),
+                **({} if won else {"c9": str(rng.choice(["call", "email", "sms"]))})}}
+            for i, won in enumerate(converted)])
+    for i in np.flatnonzero(converted):
+        reached = created + int(rng.integers(5, 60)) * DAY
+        with store.begin() as conn:
+            people_store.upsert_people(conn, [{"external_id": f"p{i}", "changed_at": reached,
+                                               "attributes": {"bought": True}}])
+            people_store.upsert_people(conn, [{"external_id": f"p{i}", "changed_at": reached + DAY,
+                                               "attributes": {"c9": str(rng.choice(["call", "email", "sms"]))}}])
+    report = train(store, lifecycle_spec(GOAL + "min_positives: 20\nalgorithm: logistic\n"), AS_OF)
+    leaks = {a["indicator"]: a["message"] for a in report["advice"] if a["kind"] == "leak"}
+    assert "field history shows it filled in only after the goal" in leaks["c9"]
+    assert "region" not in leaks

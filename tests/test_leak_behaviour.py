@@ -1,0 +1,147 @@
+"""Leak detection by behaviour: separation alone or per category, presence that tells the outcome; a column's
+name is a hint, never the only evidence. On Leads.csv with every column renamed to a neutral name."""
+from __future__ import annotations
+
+import csv
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crm_app.models.advice import leak_screen
+from crm_app.models.dataset import Column
+
+N = 2000
+REPO = Path(__file__).resolve().parents[1]
+LEADS = REPO.parent / "shared" / "datasets" / "x_education" / "Leads.csv"
+
+
+def outcome(seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).random(N) < 0.4).astype(int)
+
+
+def noisy_copy(y, flip: float, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random(len(y)) < flip, 1 - y, y)
+
+
+def column(name: str, values, kind: str = "categorical", source: str = "field") -> Column:
+    return Column(name, kind, tuple(None if v is None else (float(v) if kind == "numeric" else str(v))
+                                    for v in values), source)
+
+
+def closed_won(y, share: float):
+    """'won' given to `share` of subjects after they converted and 'lost' to as many who did not; others get
+    ordinary values."""
+    rng = np.random.default_rng(2)
+    won = (y == 1) & (rng.random(len(y)) < share / 2 / y.mean())
+    lost = (y == 0) & (rng.random(len(y)) < share / 2 / (1 - y.mean()))
+    return ["won" if w else "lost" if lo else rng.choice(["a", "b", "c"]) for w, lo in zip(won, lost)]
+
+
+def rarely_churns(y, share: float):
+    """A real behaviour after which the outcome is very unlikely, one way only (a two-year contract)."""
+    rng = np.random.default_rng(7)
+    picked = (y == 0) & (rng.random(len(y)) < share / (1 - y.mean()))
+    return ["two_year" if p else rng.choice(["monthly", "yearly"]) for p in picked]
+
+
+def filled_after(y, values):
+    """Filled in for 90% of those who converted and 30% of the others."""
+    rng = np.random.default_rng(3)
+    keep = rng.random(len(y)) < np.where(y == 1, 0.9, 0.3)
+    return [v if k else None for v, k in zip(values, keep)]
+
+
+def product_signal(y, seed: int = 4):
+    """An honest behavioural indicator: more usage among converters, heavily overlapping (ROC AUC about 0.75)."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(y * 0.95, 1.0)
+
+
+Y = outcome()
+CASES = [
+    ("the goal in disguise", column("c1", noisy_copy(Y, 0.03)), "likely", "alone it predicts the goal"),
+    ("a closing value for 10%", column("c2", closed_won(Y, 0.10)), "likely", "all but decides the outcome"),
+    ("a closing value for 3%, filled after", column("c3", filled_after(Y, closed_won(Y, 0.06))), "likely",
+     "whether it is filled in predicts"),
+    ("presence alone", column("c4", filled_after(Y, ["x"] * N)), "check", "whether it is filled in predicts"),
+    ("a value that makes the goal unlikely, one way only", column("c6", rarely_churns(Y, 0.2)), "check",
+     "all but decides the outcome"),
+    ("honest usage", column("c5", product_signal(Y), "numeric"), None, None),
+    ("honest usage named like a score", column("usage_score", product_signal(Y), "numeric", "event"), None, None),
+    ("a sales-sounding name without signal", column("lead_status", np.random.default_rng(5).choice(
+        ["new", "open"], N)), None, None),
+    ("a sales-sounding name with signal", column("lead_rating", product_signal(Y, 6).round()), "likely",
+     "its name ('rating')"),
+]
+
+
+@pytest.mark.parametrize("label, col, severity, message", CASES, ids=[c[0] for c in CASES])
+def test_leaks_are_found_by_behaviour(label, col, severity, message):
+    found = {f["indicator"]: f for f in leak_screen([col], Y)}
+    if severity is None:
+        assert col.name not in found, found
+        return
+    assert found[col.name]["severity"] == severity and message in found[col.name]["message"]
+
+
+SALES_COLUMNS = ["Tags", "Lead Quality", "Lead Profile"]
+MISSED_WITHOUT_NAMES = ["Asymmetrique Activity Index", "Asymmetrique Profile Index", "Asymmetrique Activity Score",
+                        "Asymmetrique Profile Score", "Last Activity", "Last Notable Activity"]
+
+
+@pytest.fixture(scope="module")
+def neutral_leads(tmp_path_factory):
+    """Leads.csv with every column renamed c00, c01, ..., imported and trained with no exclusions."""
+    if not LEADS.is_file():
+        pytest.skip(f"{LEADS} is not on this machine")
+    from crm_app.cli import main
+    from crm_app.services.lifecycle.training import latest_report
+    tmp = tmp_path_factory.mktemp("neutral")
+    with LEADS.open(newline="") as f:
+        rows = list(csv.reader(f))
+    header = [h for h in rows[0]]
+    names = {h: f"c{k:02d}" for k, h in enumerate(header) if h}
+    with (tmp / "leads.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([[names.get(h, "") for h in header], *rows[1:]])
+    (tmp / "map.yaml").write_text(f"id: {names['Prospect ID']}\nmissing_values: ['', 'Select']\n")
+    for folder in ("lifecycle", "rules"):
+        (tmp / folder).mkdir()
+    (tmp / "rules" / "conversion.yaml").write_text((REPO / "rules" / "conversion.yaml").read_text())
+    (tmp / "rules" / "lists.yaml").write_text((REPO / "rules" / "lists.yaml").read_text())
+    (tmp / "lifecycle" / "neutral.yaml").write_text(textwrap.dedent(f"""
+        model: neutral
+        stage: conversion
+        goal: {{field: {names['Converted']}, equals: 1}}
+        algorithm: logistic
+    """))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DATABASE_URL", f"sqlite:///{tmp / 'store.db'}")
+    mp.setenv("SPECS_ROOT", str(tmp))
+    try:
+        assert main(["import", "people", str(tmp / "leads.csv"), "--mapping", str(tmp / "map.yaml"), "--quiet"]) == 0
+        main(["train", "neutral", "--quiet"])
+        from crm_app.store import Store
+        report = latest_report(Store(f"sqlite:///{tmp / 'store.db'}"), "neutral")
+    finally:
+        mp.undo()
+    return report, names
+
+
+def test_neutral_names_still_flag_the_sales_columns_whose_values_give_them_away(neutral_leads):
+    report, names = neutral_leads
+    likely = {a["indicator"] for a in report["advice"] if a["kind"] == "leak"}
+    assert {names[c] for c in SALES_COLUMNS} <= likely, report["advice"]
+    product = {names[c] for c in ("Total Time Spent on Website", "TotalVisits", "Lead Origin", "Lead Source")}
+    assert not likely & product
+
+
+@pytest.mark.xfail(strict=True, reason="without names or field history, nothing in these columns' values tells "
+                   "them from product fields: the Asymmetrique block carries signal but its presence does not "
+                   "depend on the outcome, and Last Activity needs the timing of its changes")
+@pytest.mark.parametrize("column_name", MISSED_WITHOUT_NAMES)
+def test_neutral_names_flag_the_other_sales_columns(neutral_leads, column_name):
+    report, names = neutral_leads
+    assert names[column_name] in {a["indicator"] for a in report["advice"] if a["kind"] == "leak"}

@@ -21,7 +21,7 @@ from crm_app.specs.crm.mapping import load_mapping
 from crm_app.store import crm as crm_store
 from crm_app.store import identity as identity_store
 from crm_app.store import schema
-from crm_app.store.email_match import canonical_sql
+from crm_app.store.sync.email_match import canonical_sql
 from tests import crm_world as w
 from tests.crm_world import hs_server, sf_server, tls  # noqa: F401 - fixtures
 

@@ -11,7 +11,7 @@ from crm_app.services.playbooks.cycle import run_playbooks
 from crm_app.slack.senders import outbox_messages
 from crm_app.store import schema
 from crm_app.store.crm import crm_links
-from crm_app.store.crm_deletions import crm_deleted
+from crm_app.store.sync.deletions import crm_deleted
 from crm_app.store.identity import identity_links
 from crm_app.store.playbooks.merge import merge_state, save_account_subjects
 from crm_app.store.playbooks.schema import pb_ledger, pb_state, pql_feedback, slack_alerts

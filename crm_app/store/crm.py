@@ -7,7 +7,7 @@ import time
 from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, Text, delete, func, select
 
 from crm_app.store import schema
-from crm_app.store.crm_deletions import people_with_deleted_records
+from crm_app.store.sync.deletions import people_with_deleted_records
 from crm_app.store.dialect import chunks, upsert
 from crm_app.store.scoring.segments import segment_members
 

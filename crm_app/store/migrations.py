@@ -32,7 +32,7 @@ def _initial(conn: Connection) -> None:
     from crm_app.store.playbooks.schema import TABLES as playbook_tables
     from crm_app.store.scoring.segments import segment_members
     from crm_app.store.dashboard.security import TABLES as dashboard_security
-    from crm_app.store.crm_deletions import crm_deleted
+    from crm_app.store.sync.deletions import crm_deleted
     from crm_app.store.rule_versions import TABLES as rule_versions
     later = (*later, *crm_tables, *playbook_tables, *identity_tables, segment_members, *service,
              *dashboard_security, crm_deleted, *rule_versions)
@@ -59,12 +59,12 @@ def _playbooks(conn: Connection) -> None:
 
 
 def _crm_deleted(conn: Connection) -> None:
-    from crm_app.store import crm_deletions
+    from crm_app.store.sync import deletions as crm_deletions
     crm_deletions.create_tables(conn)
 
 
 def _canonical_email_index(conn: Connection) -> None:
-    from crm_app.store.email_match import create_index
+    from crm_app.store.sync.email_match import create_index
     create_index(conn)
 
 

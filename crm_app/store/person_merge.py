@@ -8,7 +8,7 @@ from sqlalchemy import Connection, bindparam, case, delete, exists, or_, select
 
 from crm_app.store import schema
 from crm_app.store.crm import crm_links
-from crm_app.store.crm_deletions import crm_deleted
+from crm_app.store.sync.deletions import crm_deleted
 from crm_app.store.dialect import chunks
 from crm_app.store.identity import account_matches, crm_people, identity_links
 from crm_app.store.people import mark_dirty

@@ -5,7 +5,8 @@ import json
 import time
 from dataclasses import dataclass
 
-from crm_app.store import Store, crm_deletions, get_meta, set_meta
+from crm_app.store import Store, get_meta, set_meta
+from crm_app.store.sync import deletions as crm_deletions
 from crm_app.store import crm as crm_store
 
 

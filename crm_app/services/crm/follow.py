@@ -14,7 +14,8 @@ per chunk.
 from __future__ import annotations
 
 from crm_app.store import crm as crm_store
-from crm_app.store import crm_deletions, person_merge
+from crm_app.store import person_merge
+from crm_app.store.sync import deletions as crm_deletions
 from crm_app.store import identity as identity_store
 
 

@@ -20,7 +20,7 @@ from crm_app.specs.crm.mapping import CrmMapping, ObjectMapping
 from crm_app.store import Store
 from crm_app.store import crm as crm_store
 from crm_app.store import people as people_store
-from crm_app.store.email_match import people_by_canonical_email
+from crm_app.store.sync.email_match import people_by_canonical_email
 from crm_app.store.playbooks.ledger import release_waiting
 
 CHUNK = 2000

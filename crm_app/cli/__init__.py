@@ -70,7 +70,7 @@ def cmd_score(args, config: Config) -> int:
     from crm_app.services.scoring.run import score
     store, rules = _open(config), _ruleset(config)
     mode = "changed" if args.changed else "full"
-    summary = score(store, rules, _as_of(args.as_of), mode=mode, dry_run=args.dry_run)
+    summary = score(store, rules, _as_of(args.as_of), mode=mode, dry_run=args.dry_run, engine=args.engine)
     print(format_summary(summary))
     from crm_app.cli.customers import format_score_extras
     for line in format_score_extras(summary):
@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="score as of this ISO-8601 moment (default: now)")
     p.add_argument("--dry-run", action="store_true", help="compute and print, save nothing")
     p.add_argument("--changed", action="store_true", help="only people whose data changed since the last run")
+    p.add_argument("--engine", choices=("store", "duckdb"), default="store",
+                   help="duckdb: the set-wise plan over the DuckDB copy; store: per person over the store's SQL")
     p.set_defaults(func=cmd_score)
     p = sub.add_parser("explain", help=cmd_explain.__doc__)
     p.add_argument("person", help="product user id, email or internal id")

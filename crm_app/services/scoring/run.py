@@ -16,13 +16,18 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+import dataclasses
+
 from crm_app.services.scoring.accounts import account_batches, score_accounts
+from crm_app.services.scoring.duck_engine import score_setwise
+from crm_app.services.scoring.setwise import plannable
 from crm_app.services.scoring.diff import ModelSummary
 from crm_app.services.scoring.people import ChunkOutcome, ordered_models, save_outcome, score_range
 from crm_app.services.scoring.segments import update_segments
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store
+from crm_app.store.columnar.mirror import forget_epoch
 from crm_app.store.scoring import results as results_store
 
 CHUNK = 20_000
@@ -63,9 +68,18 @@ def default_workers() -> int:
     return int(os.environ.get("SCORE_WORKERS") or min(4, os.cpu_count() or 1))
 
 
+ENGINES = ("store", "duckdb")
+
+
 def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_run: bool = False,
-          chunk: int = CHUNK, progress=None, workers: int | None = None) -> ScoreSummary:
-    """Score everyone (mode 'full') or only people whose data changed (mode 'changed')."""
+          chunk: int = CHUNK, progress=None, workers: int | None = None, engine: str = "store") -> ScoreSummary:
+    """Score everyone (mode 'full') or only people whose data changed (mode 'changed').
+
+    engine 'duckdb' scores the models the set-wise plan can express in one query over the DuckDB copy; the
+    rest (and every model with engine 'store') go through the per-person engine over the store's SQL.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown scoring engine {engine!r}: use one of {', '.join(ENGINES)}")
     started = time.time()
     summary = ScoreSummary(as_of=as_of, mode=mode, dry_run=dry_run, rules_hash=ruleset.hash)
     summary.models = {m.name: ModelSummary(m.name) for m in ordered_models(ruleset)}
@@ -73,14 +87,31 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
         # Full runs claim the queue too: someone marked after this point (new events mid-run) stays queued.
         claimed = results_store.claim_dirty(conn)
         lo, hi = people_store.person_id_bounds(conn)
-    batches = list(_batches(mode, claimed, lo, hi, chunk))
+    per_person = ruleset
+    if engine == "duckdb":
+        setwise, rest = plannable(ordered_models(ruleset))
+        if setwise:
+            scope = [pid for pid, _ in claimed] if mode == "changed" else None
+            people, tallies = score_setwise(store, setwise, ruleset.hash, as_of, scope, dry_run)
+            summary.people = people
+            summary.models.update(tallies)
+            if progress:
+                progress(people)
+        others = [m for m in ruleset.models if m.subject != "person"] + [m for m, _ in rest]
+        per_person = dataclasses.replace(ruleset, models=tuple(others))
+    elif not dry_run:
+        with store.begin() as conn:
+            forget_epoch(conn)
+    batches = list(_batches(mode, claimed, lo, hi, chunk)) if ordered_models(per_person) else []
     workers = default_workers() if workers is None else workers
-    for outcome in _outcomes(store, ruleset, as_of, batches, workers, dry_run):
-        summary.people += outcome.people
+    counted = 0
+    for outcome in _outcomes(store, per_person, as_of, batches, workers, dry_run):
+        counted += outcome.people
         for name, tally in outcome.tallies.items():
             summary.models[name].merge(tally)
         if progress:
             progress(outcome.people)
+    summary.people = summary.people or counted
     changed_people = [pid for pid, _ in claimed] if mode == "changed" else None
     _after_people(store, ruleset, as_of, dry_run, summary, changed_people)
     with store.begin() as conn:

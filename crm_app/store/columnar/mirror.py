@@ -1,0 +1,55 @@
+"""The copy's mirror of the last results: the sticky PQL state the plan reads, and a hash per result that
+says "unchanged" without rendering it. It is trusted only while the store's results epoch matches its own."""
+from __future__ import annotations
+
+import uuid
+
+import duckdb
+from sqlalchemy import select
+
+from crm_app.store import schema
+from crm_app.store.columnar.relations import create_tables
+from crm_app.store.meta import get_meta, set_meta
+
+EPOCH = "columnar_results_epoch"
+
+
+def open_copy(path: str):
+    con = duckdb.connect(path)
+    create_tables(con)
+    return con
+
+
+def _state(con, key: str):
+    row = con.execute("SELECT value FROM copy_state WHERE key = ?", [key]).fetchall()
+    return row[0][0] if row else None
+
+
+def sync_previous(con, conn, models: list) -> bool:
+    """Reload the mirror from the store's results when another writer touched them; True when reloaded."""
+    epoch = get_meta(conn, EPOCH)
+    if epoch and epoch == _state(con, EPOCH):
+        return False
+    r = schema.results
+    con.execute("DELETE FROM prev")
+    rows = conn.execute(select(r.c.model, r.c.subject_id, r.c.pql, r.c.pql_since, r.c.pql_first_at)
+                        .where(r.c.model.in_(models))).all()
+    if rows:
+        con.register("stored", {"model": [x[0] for x in rows], "subject_id": [x[1] for x in rows],
+                                "pql": [bool(x[2]) for x in rows], "pql_since": [x[3] for x in rows],
+                                "pql_first_at": [x[4] for x in rows]})
+        con.execute("INSERT INTO prev SELECT model, subject_id, pql, pql_since, pql_first_at, NULL FROM stored")
+        con.unregister("stored")
+    return True
+
+
+def new_epoch(con, conn) -> None:
+    """After our writes: the store and the mirror agree again."""
+    epoch = uuid.uuid4().hex
+    set_meta(conn, EPOCH, epoch)
+    con.execute("INSERT OR REPLACE INTO copy_state VALUES (?, ?)", [EPOCH, epoch])
+
+
+def forget_epoch(conn) -> None:
+    """Another engine wrote results: the mirror must reload before it is trusted again."""
+    set_meta(conn, EPOCH, "")

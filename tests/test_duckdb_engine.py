@@ -10,14 +10,14 @@ from crm_app.services.scoring.run import score
 from crm_app.store import schema
 from crm_app.store.columnar import copy, mirror
 from crm_app.store.events import event_type_ids, insert_events
-from crm_app.store.people import ensure_people, upsert_accounts, upsert_people
+from crm_app.store.people import ensure_people, mark_dirty, upsert_accounts, upsert_people
 from tests.helpers import AS_OF, DAY
 
 NAMES = ["Logged In", "Feature Used", "Invite Sent", "Onboarding Completed", "Page Viewed", "Session Ended",
          "Upgrade Started", "Support Contacted", "Email Unsubscribed"]
 
 
-def seed(store, people: int = 60, seed_: int = 5) -> None:
+def seed(store, people: int = 60, seed_: int = 5, ahead: int = 0) -> None:
     rng = random.Random(seed_)
     with store.begin() as conn:
         accounts = upsert_accounts(conn, [{"external_id": f"w{i}", "name": f"Co{i}", "domain": f"co{i}.io",
@@ -37,7 +37,7 @@ def seed(store, people: int = 60, seed_: int = 5) -> None:
             name = rng.choice(NAMES)
             rows.append({"message_id": f"m{seed_}-{n}", "person_id": ids[f"u{rng.randrange(people)}"],
                          "anonymous_id": None, "type_id": types[name.lower()],
-                         "ts": AS_OF - rng.randrange(0, 60 * DAY),
+                         "ts": AS_OF + ahead - rng.randrange(0, (ahead or 60 * DAY)),
                          "properties": {"feature": f"f{n % 4}", "duration_seconds": n % 700,
                                         "path": rng.choice(["/pricing", "/docs"]), "topic": "billing"},
                          "received_at": AS_OF})
@@ -70,38 +70,49 @@ def test_duckdb_engine_stores_what_the_store_engine_stores(store, default_rules)
     assert stored(store) == expected
 
 
-def test_a_later_day_and_new_events_agree_with_the_store_engine(store, default_rules):
+def test_an_incremental_run_on_a_later_day_agrees_with_the_store_engine(store, default_rules):
     seed(store)
-    score(store, default_rules, AS_OF, engine="duckdb", workers=1)
-    seed(store, seed_=6)  # more events for the same people: the copy catches up
-    score(store, default_rules, AS_OF + 9 * DAY, engine="duckdb", mode="changed", workers=1)
+    seed(store, seed_=6, ahead=9 * DAY)  # events after the first as_of: the first runs do not see them
+    changed = list(range(1, 61, 3))
+
+    def runs(engine):
+        score(store, default_rules, AS_OF, engine=engine, workers=1)
+        with store.begin() as conn:
+            mark_dirty(conn, changed)
+        return score(store, default_rules, AS_OF + 9 * DAY, engine=engine, mode="changed", workers=1)
+
+    summary = runs("duckdb")
+    assert summary.models["conversion"].scored == len(changed)
     duck = stored(store)
     with store.begin() as conn:
         conn.execute(schema.results.delete())
-    score(store, default_rules, AS_OF, engine="store", workers=1)
-    score(store, default_rules, AS_OF + 9 * DAY, engine="store", workers=1)
+    runs("store")
     assert stored(store) == duck
 
 
 def test_the_copy_never_loses_or_doubles_an_event_committed_late(store, tmp_path):
     seed(store, people=5)
+    e = schema.events
+    with store.read() as conn:
+        late = dict(conn.execute(e.select().where(e.c.id == 40)).one()._mapping)
+    with store.begin() as conn:  # id 40 is taken but not committed yet: a slow ingest transaction
+        conn.execute(e.delete().where(e.c.id == 40))
     con = mirror.open_copy(str(tmp_path / "c.duckdb"))
     with store.read() as conn:
         copy.catch_up_events(con, conn, now=1000, lag=60)
-    first = con.execute("SELECT count(*), max(id) FROM events").fetchall()
-    e = schema.events
-    # An event whose id is below the copy's highest, committed after the catch-up (a slow ingest transaction).
+    with store.begin() as conn:  # ... which commits after the copy read ids far above it
+        conn.execute(e.insert().values(**late))
+    for now in (1030, 1200, 1300):
+        with store.read() as conn:
+            copy.catch_up_events(con, conn, now=now, lag=60)
+    assert copy.low_watermark(con, 60) > 40  # the watermark has moved past it: later catch-ups skip it
     with store.begin() as conn:
-        conn.execute(e.insert().values(id=first[1] - 10_000 if first[1] > 10_000 else -5, message_id="late",
-                                       person_id=1, type_id=1, ts=AS_OF, properties={}, received_at=AS_OF))
+        conn.execute(e.insert().values({k: v for k, v in late.items() if k != "id"} | {"message_id": "newest"}))
     with store.read() as conn:
-        copy.catch_up_events(con, conn, now=1030, lag=60)  # within the lag: re-read from the settled mark
-        copy.catch_up_events(con, conn, now=1200, lag=60)
-    with store.read() as conn:
-        total = conn.execute(e.count()).scalar() if hasattr(e, "count") else None
-    ids = [r[0] for r in con.execute("SELECT id FROM events").fetchall()]
-    assert len(ids) == len(set(ids)) == first[0] + 1
-    assert total is None or total == len(ids)
+        copy.catch_up_events(con, conn, now=1400, lag=60)
+        in_store = sorted(r[0] for r in conn.execute(e.select().with_only_columns(e.c.id)))
+    ids = sorted(r[0] for r in con.execute("SELECT id FROM events").fetchall())
+    assert ids == in_store and 40 in ids
 
 
 def test_a_crash_mid_catch_up_leaves_the_copy_as_before(store, tmp_path, monkeypatch):

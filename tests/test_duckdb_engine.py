@@ -9,7 +9,7 @@ import pytest
 from crm_app.services.scoring.run import score
 from crm_app.store import schema
 from crm_app.store.columnar import copy, mirror
-from crm_app.store.events import event_type_ids, insert_events
+from crm_app.store.events import event_type_ids, insert_events, link_aliases
 from crm_app.store.people import ensure_people, mark_dirty, upsert_accounts, upsert_people
 from tests.helpers import AS_OF, DAY
 
@@ -134,3 +134,22 @@ def test_a_crash_mid_catch_up_leaves_the_copy_as_before(store, tmp_path, monkeyp
     with store.read() as conn:
         n = conn.execute(schema.events.select().with_only_columns(schema.events.c.id)).all()
     assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] == len(n)
+
+
+def test_an_anonymous_history_identified_later_is_followed_by_the_copy(store, default_rules):
+    seed(store, people=10)
+    with store.begin() as conn:
+        types = event_type_ids(conn, ["Invite Sent", "Onboarding Completed"])
+        insert_events(conn, [{"message_id": f"anon-{n}", "person_id": None, "anonymous_id": "anon-1",
+                              "type_id": types[name], "ts": AS_OF - DAY, "properties": {}, "received_at": AS_OF}
+                             for n, name in enumerate(["invite sent", "onboarding completed"])])
+    score(store, default_rules, AS_OF, engine="duckdb", workers=1)  # the copy holds them, nobody's yet
+    with store.begin() as conn:
+        link_aliases(conn, {"anon-1": 3})
+    score(store, default_rules, AS_OF, engine="duckdb", mode="changed", workers=1)
+    duck = stored(store)
+    assert any(r[0] == "invited_teammates" for r in duck[("conversion", 3)][3])
+    with store.begin() as conn:
+        conn.execute(schema.results.delete())
+    score(store, default_rules, AS_OF, engine="store", workers=1)
+    assert stored(store) == duck

@@ -51,15 +51,17 @@ def _hashed(plan, model, columns: set) -> str:
 
 
 def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None,
-                  dry_run: bool = False) -> tuple[int, dict]:
-    """(people scored, model -> ModelSummary) for the plannable person models."""
+                  dry_run: bool = False, claimed=()) -> tuple[int, dict]:
+    """(people scored, model -> ModelSummary) for the plannable person models.
+
+    claimed: the people queued as changed; their events are followed to their current person first.
+    """
     con = mirror.open_copy(copy_path(store.url))
     try:
         with store.read() as conn:
             copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
             copy.refresh_people(con, conn, scope_ids)
-            if scope_ids is not None:
-                copy.follow_people(con, conn, scope_ids)
+            copy.follow_people(con, conn, claimed)
             mirror.sync_previous(con, conn, [m.name for m in models])
         plan = plan_over(con, models, as_of, scope_ids)
         con.execute(f"CREATE OR REPLACE TEMP TABLE scored AS {plan.sql}")

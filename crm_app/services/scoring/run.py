@@ -92,7 +92,8 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
         setwise, rest = plannable(ordered_models(ruleset))
         if setwise:
             scope = [pid for pid, _ in claimed] if mode == "changed" else None
-            people, tallies = score_setwise(store, setwise, ruleset.hash, as_of, scope, dry_run)
+            people, tallies = score_setwise(store, setwise, ruleset.hash, as_of, scope, dry_run,
+                                            [pid for pid, _ in claimed])
             summary.people = people
             summary.models.update(tallies)
             if progress:

@@ -6,8 +6,9 @@ highest id copied" would skip an id that committed late. Each catch-up k records
 saw) and re-reads every id above L_k = M_j, where j is the newest catch-up with t_j <= t_(k-1) - lag. An id at
 or below M_j was taken before t_j, so its transaction committed by t_j + lag <= t_(k-1), and catch-up k-1 (or an
 earlier one) copied it. That holds as long as no ingest transaction stays open longer than `lag` (a setting).
-Why none is doubled: the copy's events are keyed by the store's event id; re-read ids are skipped, and a
-re-read whose person changed (an anonymous history identified, a merge) moves the copy's row too.
+Why none is doubled: the copy's events are keyed by the store's event id; ids already copied are skipped.
+An event whose person changed later (an anonymous history identified, a merge) marks that person changed,
+and follow_people moves the copy's rows of the claimed people before they are scored.
 Why a crash loses nothing: a catch-up is one DuckDB transaction, the rows and its (t_k, M_k) together; a
 crash rolls it back and the next catch-up redoes it.
 """
@@ -38,7 +39,11 @@ def low_watermark(con, lag: int) -> int:
 
 
 def catch_up_events(con, conn, now: int, lag: int) -> int:
-    """Copy events the copy lacks; return how many were added."""
+    """Copy events the copy lacks; return how many were added.
+
+    Only ids are re-read above the settled mark; whole rows are read for the ids the copy lacks: new ones as
+    one range above the highest id seen, late commits below it by id.
+    """
     e = schema.events
     low = low_watermark(con, lag)
     seen_max = con.execute("SELECT coalesce(max(max_id), 0) FROM catch_ups").fetchall()[0][0]
@@ -46,12 +51,13 @@ def catch_up_events(con, conn, now: int, lag: int) -> int:
     added = 0
     con.execute("BEGIN TRANSACTION")
     try:
-        query = (select(e.c.id, e.c.person_id, e.c.type_id, e.c.ts, cast(e.c.properties, Text))
-                 .where(e.c.id > low).order_by(e.c.id))
-        result = conn.execution_options(yield_per=BATCH).execute(query)
-        for part in result.partitions(BATCH):
-            added += _merge_events(con, part, typed)
-            seen_max = max(seen_max, part[-1][0])
+        late = _late_ids(con, conn, low, seen_max)
+        queries = [select(*_EVENT).where(e.c.id > seen_max).order_by(e.c.id)]
+        queries += [select(*_EVENT).where(e.c.id.in_(late[i:i + 5000])) for i in range(0, len(late), 5000)]
+        for query in queries:
+            for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
+                added += _merge_events(con, part, typed)
+                seen_max = max(seen_max, max(r[0] for r in part))
         con.execute("INSERT INTO catch_ups VALUES (?, ?)", [now, seen_max])
         con.execute("DELETE FROM catch_ups WHERE stamp < ? - 10 * ?", [now, max(lag, 1)])
         con.execute("COMMIT")
@@ -61,14 +67,32 @@ def catch_up_events(con, conn, now: int, lag: int) -> int:
     return added
 
 
+_EVENT = (schema.events.c.id, schema.events.c.person_id, schema.events.c.type_id, schema.events.c.ts,
+          cast(schema.events.c.properties, Text))
+
+
+def _late_ids(con, conn, low: int, high: int) -> list:
+    """Ids in (low, high] the store holds and the copy lacks: transactions that committed late."""
+    if high <= low:
+        return []
+    e = schema.events
+    ids = conn.execute(select(e.c.id).where(e.c.id > low, e.c.id <= high)).scalars().all()
+    if not ids:
+        return []
+    con.register("store_ids", {"id": np.array(ids, dtype=np.int64)})
+    try:
+        return [r[0] for r in con.execute("SELECT id FROM store_ids ANTI JOIN events USING (id) ORDER BY id")
+                .fetchall()]
+    finally:
+        con.unregister("store_ids")
+
+
 def _merge_events(con, rows: list, typed: list) -> int:
     ids, person, type_id, ts, props = _columns(rows, 5)
     staged = {"id": ids.astype(np.int64), "person_id": person, "type_id": type_id.astype(np.int64),
               "ts": ts.astype(np.int64), "properties": props}
     con.register("staged", staged)
     try:
-        con.execute("UPDATE events SET person_id = s.person_id FROM staged s "
-                    "WHERE events.id = s.id AND events.person_id IS DISTINCT FROM s.person_id")
         exprs = {c: x.replace("properties", "s.properties") for name in typed
                  for c, x in typed_expressions(name).items()}
         names = "".join(f", {ident(c)}" for c in exprs)

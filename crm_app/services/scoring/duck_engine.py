@@ -17,7 +17,7 @@ from crm_app.store.columnar import copy, mirror
 from crm_app.store.columnar.relations import ident
 from crm_app.store.scoring import results as results_store
 
-FETCH = 20_000
+FETCH = 5_000
 
 
 def copy_path(store_url: str) -> str:
@@ -56,7 +56,8 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
 
     claimed: the people queued as changed; their events are followed to their current person first.
     """
-    con = mirror.open_copy(copy_path(store.url))
+    con = mirror.open_copy(copy_path(store.url), os.environ.get("DUCKDB_MEMORY_LIMIT") or "512MB",
+                           int(os.environ.get("DUCKDB_THREADS") or 0) or None)
     try:
         with store.read() as conn:
             copy.catch_up_events(con, conn, int(time.time()), lag_seconds())

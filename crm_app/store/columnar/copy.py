@@ -21,7 +21,7 @@ from crm_app.store import schema
 from crm_app.store.columnar.relations import ident, typed_expressions, typed_names
 from crm_app.store.people import email_domain
 
-BATCH = 200_000
+BATCH = 50_000
 
 
 def _columns(rows: list, n: int) -> list:

@@ -14,8 +14,13 @@ from crm_app.store.meta import get_meta, set_meta
 EPOCH = "columnar_results_epoch"
 
 
-def open_copy(path: str):
+def open_copy(path: str, memory_limit: str | None = None, threads: int | None = None):
+    """The copy at `path` (created when missing), with DuckDB's memory and thread caps applied."""
     con = duckdb.connect(path)
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit.replace(chr(39), '')}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
     create_tables(con)
     return con
 

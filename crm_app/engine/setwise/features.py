@@ -8,6 +8,7 @@ so the plan matches the Python reference exactly, operator for operator, and the
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
@@ -34,8 +35,18 @@ def event_properties(plan: tuple) -> tuple:
     return tuple(sorted(names))
 
 
+@lru_cache(maxsize=65_536)
+def _decode(raw: str):
+    return json.loads(raw)
+
+
 def decoded(raw):
-    return None if raw is None else json.loads(raw)
+    """A JSON text as a Python value; the same few texts recur for millions of subjects, so they are cached.
+    Lists come back as tuples (normalize() treats both alike), so a cached value can never be changed."""
+    if raw is None:
+        return None
+    value = _decode(raw)
+    return tuple(value) if isinstance(value, list) else value
 
 
 @dataclass

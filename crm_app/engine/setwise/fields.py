@@ -29,7 +29,8 @@ class FieldCatalog:
             test = field_predicate(cond.op, cond.value)
             values = sorted({v for v in self.values(cond.field) if v is not None})
             accepted = tuple(v for v in values if test(json.loads(v)))
-            refused = tuple(v for v in values if v not in set(accepted))
+            taken = set(accepted)
+            refused = tuple(v for v in values if v not in taken)
             self._truth[key] = (accepted, refused, test(None))
         return self._truth[key]
 

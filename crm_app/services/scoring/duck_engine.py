@@ -61,7 +61,7 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
     try:
         with store.read() as conn:
             copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
-            copy.refresh_people(con, conn, scope_ids)
+            copy.refresh_people(con, conn, scope_ids, claimed)
             copy.follow_people(con, conn, claimed)
             mirror.sync_previous(con, conn, [m.name for m in models])
         plan = plan_over(con, models, as_of, scope_ids)

@@ -111,42 +111,27 @@ def _merge_events(con, rows: list, typed: list) -> int:
         con.unregister("staged")
 
 
-def refresh_people(con, conn, only=None) -> int:
-    """Replace the copy's people (all, or the ids in `only`) and their accounts with the store's."""
-    p, a = schema.people, schema.accounts
-    query = select(p.c.id, p.c.external_id, p.c.email, p.c.account_id, cast(p.c.attributes, Text), p.c.created_at)
-    if only is not None:
-        query = query.where(p.c.id.in_(list(only)))
+def refresh_people(con, conn, only=None, claimed=()) -> int:
+    """Bring the copy's people, accounts and event types up to date; return how many people were read.
+
+    only: an incremental run's people (they and their accounts are re-read). Otherwise a full run re-reads the
+    claimed people (every change to a person queues them), people above the highest id copied, and every
+    account; when the counts still differ (someone was deleted or merged away) it re-reads everyone.
+    """
     con.execute("BEGIN TRANSACTION")
     try:
-        if only is None:
-            con.execute("DELETE FROM people")
-            con.execute("DELETE FROM accounts")
-        else:
-            con.execute("DELETE FROM people WHERE id IN (SELECT unnest(?))", [list(only)])
-        count = 0
-        for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
-            ids, ext, email, account, attributes, created = _columns(part, 6)
-            domains = np.array([email_domain(x) for x in email], dtype=object)
-            con.register("staged", {"id": ids.astype(np.int64), "external_id": ext, "email": email,
-                                    "email_domain": domains, "account_id": account, "attributes": attributes,
-                                    "created_at": created})
-            con.execute("INSERT INTO people SELECT id, external_id, email, email_domain, account_id, attributes, "
-                        "created_at FROM staged")
-            con.unregister("staged")
-            count += len(part)
-        accounts = select(a.c.id, a.c.external_id, a.c.name, a.c.domain, cast(a.c.attributes, Text))
         if only is not None:
-            wanted = [r[0] for r in con.execute("SELECT DISTINCT account_id FROM people WHERE account_id IS NOT NULL "
-                                                "AND id IN (SELECT unnest(?))", [list(only)]).fetchall()]
-            accounts = accounts.where(a.c.id.in_(wanted))
-            con.execute("DELETE FROM accounts WHERE id IN (SELECT unnest(?))", [wanted])
-        for part in conn.execution_options(yield_per=BATCH).execute(accounts).partitions(BATCH):
-            ids, ext, name, domain, attributes = _columns(part, 5)
-            con.register("staged", {"id": ids.astype(np.int64), "external_id": ext, "name": name, "domain": domain,
-                                    "attributes": attributes})
-            con.execute("INSERT INTO accounts SELECT * FROM staged")
-            con.unregister("staged")
+            count = _load_people(con, conn, list(only))
+            _load_accounts(con, conn, _account_ids(con, list(only)))
+        else:
+            top = con.execute("SELECT coalesce(max(id), 0) FROM people").fetchall()[0][0]
+            p = schema.people
+            fresh = conn.execute(select(p.c.id).where(p.c.id > top)).scalars().all()
+            count = _load_people(con, conn, sorted(set(claimed) | set(fresh)))
+            in_store = conn.execute(select(func.count()).select_from(p)).scalar()
+            if in_store != con.execute("SELECT count(*) FROM people").fetchall()[0][0]:
+                count = _load_people(con, conn, None)
+            _load_accounts(con, conn, None)
         types = conn.execute(select(schema.event_types.c.id, schema.event_types.c.key)).all()
         con.execute("DELETE FROM event_types")
         if types:
@@ -156,6 +141,53 @@ def refresh_people(con, conn, only=None) -> int:
         con.execute("ROLLBACK")
         raise
     return count
+
+
+def _account_ids(con, people: list) -> list:
+    return [r[0] for r in con.execute("SELECT DISTINCT account_id FROM people WHERE account_id IS NOT NULL "
+                                      "AND id IN (SELECT unnest(?))", [people]).fetchall()]
+
+
+def _load_people(con, conn, only) -> int:
+    p = schema.people
+    query = select(p.c.id, p.c.external_id, p.c.email, p.c.account_id, cast(p.c.attributes, Text), p.c.created_at)
+    if only is None:
+        con.execute("DELETE FROM people")
+        parts = [query]
+    else:
+        con.execute("DELETE FROM people WHERE id IN (SELECT unnest(?))", [only])
+        parts = [query.where(p.c.id.in_(only[i:i + 5000])) for i in range(0, len(only), 5000)]
+    count = 0
+    for part_query in parts:
+        for part in conn.execution_options(yield_per=BATCH).execute(part_query).partitions(BATCH):
+            ids, ext, email, account, attributes, created = _columns(part, 6)
+            domains = np.array([email_domain(x) for x in email], dtype=object)
+            con.register("staged", {"id": ids.astype(np.int64), "external_id": ext, "email": email,
+                                    "email_domain": domains, "account_id": account, "attributes": attributes,
+                                    "created_at": created})
+            con.execute("INSERT INTO people SELECT id, external_id, email, email_domain, account_id, attributes, "
+                        "created_at FROM staged")
+            con.unregister("staged")
+            count += len(part)
+    return count
+
+
+def _load_accounts(con, conn, only) -> None:
+    a = schema.accounts
+    query = select(a.c.id, a.c.external_id, a.c.name, a.c.domain, cast(a.c.attributes, Text))
+    if only is None:
+        con.execute("DELETE FROM accounts")
+        parts = [query]
+    else:
+        con.execute("DELETE FROM accounts WHERE id IN (SELECT unnest(?))", [only])
+        parts = [query.where(a.c.id.in_(only[i:i + 5000])) for i in range(0, len(only), 5000)]
+    for part_query in parts:
+        for part in conn.execution_options(yield_per=BATCH).execute(part_query).partitions(BATCH):
+            ids, ext, name, domain, attributes = _columns(part, 5)
+            con.register("staged", {"id": ids.astype(np.int64), "external_id": ext, "name": name, "domain": domain,
+                                    "attributes": attributes})
+            con.execute("INSERT INTO accounts SELECT * FROM staged")
+            con.unregister("staged")
 
 
 def follow_people(con, conn, person_ids) -> None:

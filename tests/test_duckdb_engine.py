@@ -159,8 +159,11 @@ def test_a_full_run_reads_changed_new_and_merged_away_people(store, default_rule
     seed(store, people=12)
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     with store.begin() as conn:
-        upsert_people(conn, [{"external_id": "u3", "attributes": {"title": "Chief Data Officer"}},
-                             {"external_id": "u99", "email": "new@co1.io", "attributes": {"plan": "trial"}}])
+        upsert_people(conn, [{"external_id": "u3", "attributes": {"title": "Chief Data Officer"}}])
+    score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    assert any(reason[0] == "senior_title" for reason in stored(store)[("conversion", 4)][3])
+    with store.begin() as conn:
+        upsert_people(conn, [{"external_id": "u99", "email": "new@co1.io", "attributes": {"plan": "trial"}}])
         conn.execute(schema.people.delete().where(schema.people.c.external_id == "u5"))
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     # u5's stale result stays, as with the store engine (neither engine deletes results of deleted people).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import duckdb
+import numpy as np
 from sqlalchemy import select
 
 from crm_app.store import schema
@@ -40,9 +41,10 @@ def sync_previous(con, conn, models: list) -> bool:
     rows = conn.execute(select(r.c.model, r.c.subject_id, r.c.pql, r.c.pql_since, r.c.pql_first_at)
                         .where(r.c.model.in_(models))).all()
     if rows:
-        con.register("stored", {"model": [x[0] for x in rows], "subject_id": [x[1] for x in rows],
-                                "pql": [bool(x[2]) for x in rows], "pql_since": [x[3] for x in rows],
-                                "pql_first_at": [x[4] for x in rows]})
+        column = lambda i, kind=object: np.array([x[i] for x in rows], dtype=kind)  # noqa: E731
+        con.register("stored", {"model": column(0), "subject_id": column(1, np.int64),
+                                "pql": np.array([bool(x[2]) for x in rows]), "pql_since": column(3),
+                                "pql_first_at": column(4)})
         con.execute("INSERT INTO prev SELECT model, subject_id, pql, pql_since, pql_first_at, NULL FROM stored")
         con.unregister("stored")
     return True

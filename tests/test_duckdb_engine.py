@@ -178,3 +178,42 @@ def test_a_full_run_reads_changed_new_and_merged_away_people(store, default_rule
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     # u5's stale result stays, as with the store engine (neither engine deletes results of deleted people).
     agrees_with_the_store_engine(skip={(m.name, gone) for m in default_rules.models if m.subject == "person"})
+
+
+def test_a_copy_held_by_another_process_falls_back_to_the_store_engine(store, default_rules, tmp_path):
+    import subprocess
+    import sys
+    import time
+    seed(store, people=8)
+    score(store, default_rules, AS_OF, engine="store", workers=1)
+    expected = stored(store)
+    with store.begin() as conn:
+        conn.execute(schema.results.delete())
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(60)", str(tmp_path / "copy.duckdb")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.time()
+        score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+        assert time.time() - started < 30
+    finally:
+        holder.kill()
+        holder.wait()
+    assert stored(store) == expected
+
+
+@pytest.mark.parametrize("engine, mode, changed, env, expected", [
+    ("auto", "full", 0, {}, "duckdb"),
+    ("auto", "changed", 10, {}, "store"),
+    ("auto", "changed", 10_000, {}, "duckdb"),
+    ("auto", "changed", 50, {"SETWISE_MIN_CHANGED": "50"}, "duckdb"),
+    ("auto", "full", 0, {"SCORE_ENGINE": "store"}, "store"),
+    ("store", "full", 0, {"SCORE_ENGINE": "duckdb"}, "store"),
+])
+def test_auto_picks_duckdb_for_full_and_large_incremental_runs(sqlite_store, monkeypatch, engine, mode, changed,
+                                                              env, expected):
+    from crm_app.services.scoring.run import chosen_engine
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert chosen_engine(engine, sqlite_store, mode, changed) == expected

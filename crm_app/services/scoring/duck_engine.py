@@ -6,6 +6,8 @@ import hashlib
 import os
 import time
 
+import duckdb
+
 from crm_app.engine.setwise.fields import field_column
 from crm_app.engine.setwise.plan import feature_column
 from crm_app.engine.setwise.reasons import result_of
@@ -18,6 +20,10 @@ from crm_app.store.columnar.relations import ident
 from crm_app.store.scoring import results as results_store
 
 FETCH = 5_000
+
+
+class CopyBusy(RuntimeError):
+    """Another process holds the DuckDB copy (DuckDB allows one writer process per file)."""
 
 
 def copy_path(store_url: str) -> str:
@@ -56,8 +62,12 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
 
     claimed: the people queued as changed; their events are followed to their current person first.
     """
-    con = mirror.open_copy(copy_path(store.url), os.environ.get("DUCKDB_MEMORY_LIMIT") or "512MB",
-                           int(os.environ.get("DUCKDB_THREADS") or 0) or None)
+    path = copy_path(store.url)
+    try:
+        con = mirror.open_copy(path, os.environ.get("DUCKDB_MEMORY_LIMIT") or "512MB",
+                               int(os.environ.get("DUCKDB_THREADS") or 0) or None)
+    except duckdb.IOException as exc:
+        raise CopyBusy(f"the columnar copy {path} is in use by another process ({exc})") from exc
     try:
         with store.read() as conn:
             copy.catch_up_events(con, conn, int(time.time()), lag_seconds())

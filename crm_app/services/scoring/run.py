@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 import multiprocessing
 import os
 import time
@@ -16,10 +18,8 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-import dataclasses
-
 from crm_app.services.scoring.accounts import account_batches, score_accounts
-from crm_app.services.scoring.duck_engine import score_setwise
+from crm_app.services.scoring.duck_engine import CopyBusy, score_setwise
 from crm_app.services.scoring.setwise import plannable
 from crm_app.services.scoring.diff import ModelSummary
 from crm_app.services.scoring.people import ChunkOutcome, ordered_models, save_outcome, score_range
@@ -69,16 +69,18 @@ def default_workers() -> int:
 
 
 ENGINES = ("store", "duckdb")
+log = logging.getLogger(__name__)
 
 
 def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_run: bool = False,
-          chunk: int = CHUNK, progress=None, workers: int | None = None, engine: str = "store") -> ScoreSummary:
+          chunk: int = CHUNK, progress=None, workers: int | None = None, engine: str = "auto") -> ScoreSummary:
     """Score everyone (mode 'full') or only people whose data changed (mode 'changed').
 
     engine 'duckdb' scores the models the set-wise plan can express in one query over the DuckDB copy; the
-    rest (and every model with engine 'store') go through the per-person engine over the store's SQL.
+    rest (and every model with engine 'store') go through the per-person engine over the store's SQL; 'auto'
+    picks one (chosen_engine). A copy held by another process falls back to the per-person engine.
     """
-    if engine not in ENGINES:
+    if engine not in ENGINES + ("auto",):
         raise ValueError(f"unknown scoring engine {engine!r}: use one of {', '.join(ENGINES)}")
     started = time.time()
     summary = ScoreSummary(as_of=as_of, mode=mode, dry_run=dry_run, rules_hash=ruleset.hash)
@@ -87,20 +89,11 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
         # Full runs claim the queue too: someone marked after this point (new events mid-run) stays queued.
         claimed = results_store.claim_dirty(conn)
         lo, hi = people_store.person_id_bounds(conn)
+    engine = chosen_engine(engine, store, mode, len(claimed))
     per_person = ruleset
     if engine == "duckdb":
-        setwise, rest = plannable(ordered_models(ruleset))
-        if setwise:
-            scope = [pid for pid, _ in claimed] if mode == "changed" else None
-            people, tallies = score_setwise(store, setwise, ruleset.hash, as_of, scope, dry_run,
-                                            [pid for pid, _ in claimed])
-            summary.people = people
-            summary.models.update(tallies)
-            if progress:
-                progress(people)
-        others = [m for m in ruleset.models if m.subject != "person"] + [m for m, _ in rest]
-        per_person = dataclasses.replace(ruleset, models=tuple(others))
-    elif not dry_run:
+        per_person = _setwise_stage(store, ruleset, as_of, mode, dry_run, claimed, summary, progress)
+    if per_person is ruleset and not dry_run:
         with store.begin() as conn:
             forget_epoch(conn)
     batches = list(_batches(mode, claimed, lo, hi, chunk)) if ordered_models(per_person) else []
@@ -127,6 +120,40 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
             "dry_run": dry_run, "scored": summary.people, "changed": first.changed,
             "new_pqls": len(first.new_pqls), "rules_hash": ruleset.hash})
     return summary
+
+
+def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
+    """'auto' is SCORE_ENGINE when set, else DuckDB for full runs and incremental runs of at least
+    SETWISE_MIN_CHANGED people (default 10,000), the per-person engine for small ones and in-memory stores."""
+    if engine != "auto":
+        return engine
+    forced = os.environ.get("SCORE_ENGINE", "").strip().lower()
+    if forced in ENGINES:
+        return forced
+    if store.url.endswith(":memory:"):
+        return "store"
+    large = mode == "full" or changed >= int(os.environ.get("SETWISE_MIN_CHANGED") or 10_000)
+    return "duckdb" if large else "store"
+
+
+def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_run: bool, claimed: list,
+                   summary: ScoreSummary, progress) -> RuleSet:
+    """Score the plannable person models in DuckDB; return the rule set left for the per-person stage."""
+    setwise, rest = plannable(ordered_models(ruleset))
+    if setwise:
+        scope = [pid for pid, _ in claimed] if mode == "changed" else None
+        try:
+            people, tallies = score_setwise(store, setwise, ruleset.hash, as_of, scope, dry_run,
+                                            [pid for pid, _ in claimed])
+        except CopyBusy as exc:
+            log.warning("scoring with the per-person engine: %s", exc)
+            return ruleset
+        summary.people = people
+        summary.models.update(tallies)
+        if progress:
+            progress(people)
+    others = [m for m in ruleset.models if m.subject != "person"] + [m for m, _ in rest]
+    return dataclasses.replace(ruleset, models=tuple(others))
 
 
 def _after_people(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool, summary: ScoreSummary,

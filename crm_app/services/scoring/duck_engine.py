@@ -110,11 +110,8 @@ def _score_model(store: Store, con, plan, columns: set, model, rules_hash: str, 
     summary.scored = sum(summary.run_bands.values())
     summary.movers = top_movers(summary.movers)
     if not dry_run:
-        pql, since, first = (ident(model_column(model, w)) for w in ("pql", "pql_since", "pql_first_at"))
-        con.execute(f"INSERT OR REPLACE INTO prev SELECT ?, s.person_id, s.{pql}, s.{since}, s.{first}, c.h "
-                    f"FROM scored s JOIN cand c USING (person_id) WHERE c.inpop", [model.name])
-        con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT person_id FROM cand WHERE NOT inpop)",
-                    [model.name])
+        states = (ident(model_column(model, what)) for what in ("pql", "pql_since", "pql_first_at"))
+        mirror.remember(con, model.name, *states)
     return summary
 
 

@@ -60,3 +60,12 @@ def new_epoch(con, conn) -> None:
 def forget_epoch(conn) -> None:
     """Another engine wrote results: the mirror must reload before it is trusted again."""
     set_meta(conn, EPOCH, "")
+
+
+def remember(con, model: str, pql: str, since: str, first: str) -> None:
+    """The candidates' new sticky PQL state and hash (from the run's `scored` and `cand` tables); those who
+    left the model's population are forgotten."""
+    con.execute(f"INSERT OR REPLACE INTO prev SELECT ?, s.person_id, s.{pql}, s.{since}, s.{first}, c.h "
+                f"FROM scored s JOIN cand c USING (person_id) WHERE c.inpop", [model])
+    con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT person_id FROM cand WHERE NOT inpop)",
+                [model])

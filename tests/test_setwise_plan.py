@@ -196,3 +196,14 @@ def test_float_literals_never_lose_digits_and_non_finite_is_refused():
     assert ir.render(ir.lit(0.1)) == "CAST(0.1 AS DOUBLE)"
     with pytest.raises(ValueError):
         ir.render(ir.lit(float("inf")))
+
+
+def test_the_shipped_plan_renders_for_spark_too(default_rules):
+    from crm_app.engine.setwise.features import Catalog
+    from crm_app.engine.setwise.fields import FieldCatalog
+    from crm_app.engine.setwise.plan import build_plan
+    model = default_rules.model("conversion")
+    catalog = Catalog({n: i for i, n in enumerate(e.lower() for e in EVENTS)}, lambda name: ['"billing"', '"/pricing"'])
+    fields = FieldCatalog(lambda name: ['"Software"', "120", '["Slack"]', '"VP Sales"'])
+    plan = build_plan([model], catalog, fields, AS_OF, dialect=ir.SPARK)
+    assert "`conversion:combined`" in plan.sql and " div " in plan.sql and "trunc(" not in plan.sql

@@ -76,6 +76,7 @@ class Dialect:
     int_division: str  # a format with {0} and {1}
     count_distinct: str = "count(DISTINCT {0})"
     quote: str = '"'
+    to_int: str = "CAST(trunc({0}) AS BIGINT)"  # towards zero, as Python's int()
 
     def ident(self, name: str) -> str:
         q = self.quote
@@ -83,7 +84,7 @@ class Dialect:
 
 
 DUCKDB = Dialect("duckdb", "({0} // {1})")
-SPARK = Dialect("spark", "({0} div {1})", quote="`")
+SPARK = Dialect("spark", "({0} div {1})", quote="`", to_int="CAST({0} AS BIGINT)")  # Spark's cast truncates
 DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
 
 
@@ -131,6 +132,6 @@ def render(node, dialect: Dialect = DUCKDB) -> str:
     if kind == "null":
         return f"({render(node[1], dialect)} IS NULL)"
     if kind == "int":
-        return f"CAST(trunc({render(node[1], dialect)}) AS BIGINT)"
+        return dialect.to_int.format(render(node[1], dialect))
     raise ValueError(f"unknown plan node {kind!r}")
 

@@ -15,21 +15,28 @@ from crm_app.engine.setwise.fields import field_column
 from crm_app.engine.setwise.plan import ScorePlan, feature_column
 
 
+_COLUMNS: dict = {}
+
+
+def _columns(plan: ScorePlan) -> tuple:
+    """(field, column) and (feature key, column) pairs of a plan, worked out once per plan."""
+    cached = _COLUMNS.get(id(plan))
+    if cached is None or cached[0] is not plan:
+        cached = _COLUMNS[id(plan)] = (plan, tuple((f, field_column(f)) for f in plan.fields),
+                                       tuple((a.key, feature_column(i)) for i, a in enumerate(plan.aggregates)))
+    return cached[1], cached[2]
+
+
 def record_of(plan: ScorePlan, row: Mapping) -> dict:
     """The fields the plan read, decoded, plus created_at: what the reason texts may show."""
     # A field the subject does not have stays absent (SQL NULL), as in the store's flat record.
-    record = {name: decoded(row[field_column(name)]) for name in plan.fields if row[field_column(name)] is not None}
+    record = {name: decoded(row[column]) for name, column in _columns(plan)[0] if row[column] is not None}
     record["created_at"] = row["created_at"]
     return record
 
 
 def features_of(plan: ScorePlan, row: Mapping) -> dict:
-    features = {}
-    for i, agg in enumerate(plan.aggregates):
-        value = row[feature_column(i)]
-        if value is not None:
-            features[agg.key] = value
-    return features
+    return {key: row[column] for key, column in _columns(plan)[1] if row[column] is not None}
 
 
 def result_of(plan: ScorePlan, model, row: Mapping, record=None, features=None) -> ScoreResult | None:

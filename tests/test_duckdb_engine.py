@@ -51,11 +51,6 @@ def stored(store) -> dict:
                 for row in conn.execute(r.select())}
 
 
-@pytest.fixture(autouse=True)
-def copy_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("COLUMNAR_PATH", str(tmp_path / "copy.duckdb"))
-
-
 def test_duckdb_engine_stores_what_the_store_engine_stores(store, default_rules):
     seed(store)
     score(store, default_rules, AS_OF, engine="store", workers=1)
@@ -180,7 +175,7 @@ def test_a_full_run_reads_changed_new_and_merged_away_people(store, default_rule
     agrees_with_the_store_engine(skip={(m.name, gone) for m in default_rules.models if m.subject == "person"})
 
 
-def test_a_copy_held_by_another_process_falls_back_to_the_store_engine(store, default_rules, tmp_path):
+def test_a_copy_held_by_another_process_falls_back_to_the_store_engine(store, default_rules, tmp_path, caplog):
     import subprocess
     import sys
     import time
@@ -190,7 +185,7 @@ def test_a_copy_held_by_another_process_falls_back_to_the_store_engine(store, de
     with store.begin() as conn:
         conn.execute(schema.results.delete())
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('held', flush=True); time.sleep(60)", str(tmp_path / "copy.duckdb")],
+                               "print('held', flush=True); time.sleep(60)", str(tmp_path / "columnar.duckdb")],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -201,6 +196,7 @@ def test_a_copy_held_by_another_process_falls_back_to_the_store_engine(store, de
         holder.kill()
         holder.wait()
     assert stored(store) == expected
+    assert "in use by another process" in caplog.text
 
 
 @pytest.mark.parametrize("engine, mode, changed, env, expected", [

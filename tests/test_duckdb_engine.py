@@ -213,3 +213,21 @@ def test_auto_picks_duckdb_for_full_and_large_incremental_runs(sqlite_store, mon
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert chosen_engine(engine, sqlite_store, mode, changed) == expected
+
+
+def test_a_copy_of_another_store_is_rebuilt_not_reused(tmp_path, default_rules):
+    from crm_app.store import Store
+    first, second = Store(f"sqlite:///{tmp_path}/a.db"), Store(f"sqlite:///{tmp_path}/b.db")
+    try:
+        seed(first, people=10, seed_=1)
+        seed(second, people=10, seed_=2)  # same ids, other people and events
+        score(first, default_rules, AS_OF, engine="duckdb", workers=1)
+        score(second, default_rules, AS_OF, engine="duckdb", workers=1)  # same COLUMNAR_PATH
+        duck = stored(second)
+        with second.begin() as conn:
+            conn.execute(schema.results.delete())
+        score(second, default_rules, AS_OF, engine="store", workers=1)
+        assert stored(second) == duck
+    finally:
+        first.dispose()
+        second.dispose()

@@ -69,6 +69,8 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
     except duckdb.IOException as exc:
         raise CopyBusy(f"the columnar copy {path} is in use by another process ({exc})") from exc
     try:
+        with store.begin() as conn:
+            mirror.bind_to_store(con, conn)
         with store.read() as conn:
             copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
             copy.refresh_people(con, conn, scope_ids, claimed)

@@ -26,6 +26,29 @@ def open_copy(path: str, memory_limit: str | None = None, threads: int | None = 
     return con
 
 
+STORE_ID = "columnar_store_id"
+COPY_TABLES = ("events", "people", "accounts", "event_types", "prev", "copy_state", "catch_ups", "typed_properties")
+
+
+def bind_to_store(con, conn) -> bool:
+    """Tie the copy to the store it copies; a copy of another store (or of a recreated one) is emptied.
+
+    Returns True when the copy was emptied. The store's identity is a random id kept in its meta table.
+    """
+    store_id = get_meta(conn, STORE_ID)
+    if not store_id:
+        store_id = uuid.uuid4().hex
+        set_meta(conn, STORE_ID, store_id)
+    if _state(con, STORE_ID) == store_id:
+        return False
+    con.execute("BEGIN TRANSACTION")
+    for table in COPY_TABLES:
+        con.execute(f"DELETE FROM {table}")
+    con.execute("INSERT INTO copy_state VALUES (?, ?)", [STORE_ID, store_id])
+    con.execute("COMMIT")
+    return True
+
+
 def _state(con, key: str):
     row = con.execute("SELECT value FROM copy_state WHERE key = ?", [key]).fetchall()
     return row[0][0] if row else None

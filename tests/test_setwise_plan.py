@@ -99,6 +99,9 @@ RECORD = st.fixed_dictionaries({
     "plan": st.sampled_from(["trial", "free", "paid", None]),
     "seats": st.sampled_from([1, 5, "7", "1,200", None, True]),
     "job_function": st.sampled_from(["Engineering", "engineering", "Sales", None]),
+    # A dotted attribute: a CRM lead's company field, read as account.* when the person has no account.
+    "account.industry": st.sampled_from(["Software", "Fintech", None]),
+    "account.name": st.sampled_from(["Lead Co", None]),
 })
 ACCOUNT = st.one_of(st.none(), st.fixed_dictionaries({
     "industry": st.sampled_from(["Software", "software ", "Retail", None]),

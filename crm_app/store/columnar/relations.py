@@ -69,17 +69,20 @@ def typed_names(con) -> list:
 
 
 def field_expression(name: str) -> str:
-    """A record field as JSON text, as the store's flat record holds it (attributes, then the fixed columns)."""
+    """A record field as JSON text, as the store's flat record holds it: the person's attributes, then the
+    fixed person columns; for `account.*`, the account's attributes, then its columns, when the person has an
+    account, else a person attribute of that dotted name (a lead's company fields, say)."""
     if name in PERSON_COLUMNS:
         return f"CAST(to_json(p.{name}) AS VARCHAR)"
-    if name.startswith("account."):
-        key = name.split(".", 1)[1]
-        from_attributes = f"CAST(json_extract(a.attributes, {json_path(key)}) AS VARCHAR)"
-        if name in ACCOUNT_COLUMNS:
-            return (f"(CASE WHEN a.id IS NULL THEN NULL WHEN json_exists(a.attributes, {json_path(key)}) "
-                    f"THEN {from_attributes} ELSE CAST(to_json(a.{ACCOUNT_COLUMNS[name]}) AS VARCHAR) END)")
-        return from_attributes
-    return f"CAST(json_extract(p.attributes, {json_path(name)}) AS VARCHAR)"
+    from_person = f"CAST(json_extract(p.attributes, {json_path(name)}) AS VARCHAR)"
+    if not name.startswith("account."):
+        return from_person
+    key = name.split(".", 1)[1]
+    from_account = f"CAST(json_extract(a.attributes, {json_path(key)}) AS VARCHAR)"
+    whens = f"WHEN a.id IS NOT NULL AND json_exists(a.attributes, {json_path(key)}) THEN {from_account} "
+    if name in ACCOUNT_COLUMNS:
+        whens += f"WHEN a.id IS NOT NULL THEN CAST(to_json(a.{ACCOUNT_COLUMNS[name]}) AS VARCHAR) "
+    return f"(CASE {whens}ELSE {from_person} END)"
 
 
 def define_views(con, fields, properties, scope_ids=None) -> None:

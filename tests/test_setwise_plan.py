@@ -63,8 +63,8 @@ def rule_sets(draw):
             group = draw(st.sampled_from([None, None, "g1", "g2"]))
             lines.append(f"  - id: {kind}_{n}\n    label: {kind} rule {n}\n    points: {points}\n"
                          + (f"    exclusive: {group}\n" if group else "")
-                         + (f"    reason: '{{count}} of them, {{days}} days, {{value}}'\n" if n % 3 == 1 else "")
-                         + (f"    recency_weighted: false\n" if draw(st.booleans()) and n % 2 else "")
+                         + ("    reason: '{count} of them, {days} days, {value}'\n" if n % 3 == 1 else "")
+                         + ("    recency_weighted: false\n" if draw(st.booleans()) and n % 2 else "")
                          + f"    when: {whens[index]}\n")
         return "".join(lines), [f"{kind}_{n}" for n in range(len(chosen))]
     fit, fit_ids = rules("fit", FIT_WHENS)

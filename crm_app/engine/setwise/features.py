@@ -8,9 +8,9 @@ so the plan matches the Python reference exactly, operator for operator, and the
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from functools import lru_cache
 
 from crm_app.engine.operators import field_predicate
 from crm_app.engine.setwise import ir

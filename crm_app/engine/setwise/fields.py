@@ -6,8 +6,8 @@ The subject relation holds each field rules read as JSON text in column `v:<fiel
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from crm_app.engine.operators import field_predicate
 from crm_app.engine.setwise import ir

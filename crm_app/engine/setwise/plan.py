@@ -14,11 +14,10 @@ from crm_app.engine.plan import feature_plan
 from crm_app.engine.setwise import ir
 from crm_app.engine.setwise.features import Catalog, aggregate, event_properties
 from crm_app.engine.setwise.fields import FieldCatalog, field_column, record_fields
-from crm_app.engine.setwise.scores import Compiler, Unsupported, model_column, model_layers, prev_column, \
-    rule_column
-from crm_app.specs.conditions import (EventCondition, FieldCondition, AllOf, AnyOf, Not, iter_conditions)
+from crm_app.engine.setwise.scores import Compiler, Unsupported, model_column, model_layers, prev_column, rule_column
+from crm_app.specs.conditions import AllOf, AnyOf, EventCondition, FieldCondition, Not, iter_conditions
 
-__all__ = ["ScorePlan", "build_plan", "supported", "Unsupported", "feature_column"]
+__all__ = ["ScorePlan", "Unsupported", "build_plan", "feature_column", "supported"]
 
 PREV = ("pql", "pql_since", "pql_first_at")
 _LEAVES = (EventCondition, FieldCondition, AllOf, AnyOf, Not)
@@ -68,8 +67,8 @@ def build_plan(models, catalog: Catalog, field_catalog: FieldCatalog, as_of: int
     features = {agg.key: feature_column(i) for i, agg in enumerate(aggregates)}
     comp = Compiler(features, field_catalog, as_of)
     per_model = [model_layers(m, comp) for m in models]
-    layers = [sum((layers[i] for layers in per_model), []) for i in range(len(per_model[0]))] if models else []
-    r = lambda node: ir.render(node, dialect)  # noqa: E731
+    layers = [[c for layers in per_model for c in layers[i]] for i in range(len(per_model[0]))] if models else []
+    r = lambda node: ir.render(node, dialect)
     q = dialect.ident
     scope = " AND person_id IN (SELECT person_id FROM scope)" if scoped else ""
     feat_cols = "".join(f", {r(aggregate(a, catalog, as_of))} AS {q(feature_column(i))}"

@@ -5,7 +5,7 @@ reason reads the same whichever path scored it.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from crm_app.engine.conditions import DAY
 from crm_app.engine.result import Reason, ScoreResult
@@ -13,7 +13,6 @@ from crm_app.engine.scoring import _age_text, _reason_text, compile_model
 from crm_app.engine.setwise.features import decoded
 from crm_app.engine.setwise.fields import field_column
 from crm_app.engine.setwise.plan import ScorePlan, feature_column
-
 
 _COLUMNS: dict = {}
 

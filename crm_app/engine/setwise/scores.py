@@ -13,8 +13,7 @@ from crm_app.engine.conditions import DAY
 from crm_app.engine.plan import activity_key
 from crm_app.engine.setwise import ir
 from crm_app.engine.setwise.fields import field_leaf
-from crm_app.specs.conditions import (AllOf, AnyOf, EventCondition, FieldCondition, Not, iter_conditions,
-                                      last_at_key)
+from crm_app.specs.conditions import AllOf, AnyOf, EventCondition, FieldCondition, Not, iter_conditions, last_at_key
 from crm_app.specs.usage import SPIKE_SPANS
 
 ZERO_WHEN_MISSING = ("count", "distinct", "sum", "active_weeks", "sophistication")
@@ -127,9 +126,9 @@ def model_layers(model, comp: Compiler) -> list:
                (model_column(model, "days_inactive"), ir.case(
                    [(ir.is_null(last), ir.NULL)],
                    ir.fn("greatest", ir.lit(0), ir.idiv(ir.op("-", ir.lit(comp.as_of), last), ir.lit(DAY)))))]
-    low, high = model.clamp
+    low = model.clamp[0]
     floor = model.decay.floor if model.decay else low
-    c = lambda what: ir.col(model_column(model, what))  # noqa: E731 - a local shorthand
+    c = lambda what: ir.col(model_column(model, what))
     behaviour = _clamp(ir.fn("greatest", ir.lit(floor), ir.op("-", c("behaviour_before_decay"), c("decay"))),
                        model.clamp)
     scores += [(model_column(model, "behaviour"), behaviour), (model_column(model, "fit"), _clamp(c("fit_raw"),

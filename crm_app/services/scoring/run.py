@@ -19,11 +19,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from crm_app.services.scoring.accounts import account_batches, score_accounts
-from crm_app.services.scoring.duck_engine import CopyBusy, score_setwise
-from crm_app.services.scoring.setwise import plannable
 from crm_app.services.scoring.diff import ModelSummary
+from crm_app.services.scoring.duck_engine import CopyBusy, score_setwise
 from crm_app.services.scoring.people import ChunkOutcome, ordered_models, save_outcome, score_range
 from crm_app.services.scoring.segments import update_segments
+from crm_app.services.scoring.setwise import plannable
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store

@@ -64,7 +64,7 @@ def sync_previous(con, conn, models: list) -> bool:
     rows = conn.execute(select(r.c.model, r.c.subject_id, r.c.pql, r.c.pql_since, r.c.pql_first_at)
                         .where(r.c.model.in_(models))).all()
     if rows:
-        column = lambda i, kind=object: np.array([x[i] for x in rows], dtype=kind)  # noqa: E731
+        column = lambda i, kind=object: np.array([x[i] for x in rows], dtype=kind)
         con.register("stored", {"model": column(0), "subject_id": column(1, np.int64),
                                 "pql": np.array([bool(x[2]) for x in rows]), "pql_since": column(3),
                                 "pql_first_at": column(4)})

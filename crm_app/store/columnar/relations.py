@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 TABLES = (
-    "CREATE TABLE IF NOT EXISTS events (id BIGINT PRIMARY KEY, person_id BIGINT, type_id INTEGER, ts BIGINT, "
-    "properties VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS people (id BIGINT PRIMARY KEY, external_id VARCHAR, email VARCHAR, "
-    "email_domain VARCHAR, account_id BIGINT, attributes VARCHAR, created_at BIGINT)",
-    "CREATE TABLE IF NOT EXISTS accounts (id BIGINT PRIMARY KEY, external_id VARCHAR, name VARCHAR, "
-    "domain VARCHAR, attributes VARCHAR)",
+    ("CREATE TABLE IF NOT EXISTS events (id BIGINT PRIMARY KEY, person_id BIGINT, type_id INTEGER, ts BIGINT, "
+     "properties VARCHAR)"),
+    ("CREATE TABLE IF NOT EXISTS people (id BIGINT PRIMARY KEY, external_id VARCHAR, email VARCHAR, "
+     "email_domain VARCHAR, account_id BIGINT, attributes VARCHAR, created_at BIGINT)"),
+    ("CREATE TABLE IF NOT EXISTS accounts (id BIGINT PRIMARY KEY, external_id VARCHAR, name VARCHAR, "
+     "domain VARCHAR, attributes VARCHAR)"),
     "CREATE TABLE IF NOT EXISTS event_types (id INTEGER PRIMARY KEY, key VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS prev (model VARCHAR, subject_id BIGINT, pql BOOLEAN, pql_since BIGINT, "
-    "pql_first_at BIGINT, h UBIGINT, PRIMARY KEY (model, subject_id))",
+    ("CREATE TABLE IF NOT EXISTS prev (model VARCHAR, subject_id BIGINT, pql BOOLEAN, pql_since BIGINT, "
+     "pql_first_at BIGINT, h UBIGINT, PRIMARY KEY (model, subject_id))"),
     "CREATE TABLE IF NOT EXISTS copy_state (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE TABLE IF NOT EXISTS catch_ups (stamp BIGINT, max_id BIGINT)",
     "CREATE TABLE IF NOT EXISTS typed_properties (name VARCHAR PRIMARY KEY)",

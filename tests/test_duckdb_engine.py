@@ -201,13 +201,13 @@ def test_a_copy_held_by_another_process_falls_back_to_the_store_engine(store, de
 
 @pytest.mark.parametrize("engine, mode, changed, env, expected", [
     ("auto", "full", 0, {}, "duckdb"),
-    ("auto", "changed", 10, {}, "store"),
-    ("auto", "changed", 10_000, {}, "duckdb"),
+    ("auto", "changed", 10, {}, "duckdb"),
+    ("auto", "changed", 10, {"SETWISE_MIN_CHANGED": "50"}, "store"),
     ("auto", "changed", 50, {"SETWISE_MIN_CHANGED": "50"}, "duckdb"),
     ("auto", "full", 0, {"SCORE_ENGINE": "store"}, "store"),
     ("store", "full", 0, {"SCORE_ENGINE": "duckdb"}, "store"),
 ])
-def test_auto_picks_duckdb_for_full_and_large_incremental_runs(sqlite_store, monkeypatch, engine, mode, changed,
+def test_auto_picks_duckdb_unless_told_otherwise(sqlite_store, monkeypatch, engine, mode, changed,
                                                               env, expected):
     from crm_app.services.scoring.run import chosen_engine
     for key, value in env.items():
@@ -231,3 +231,44 @@ def test_a_copy_of_another_store_is_rebuilt_not_reused(tmp_path, default_rules):
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_a_per_person_run_in_between_costs_the_next_duckdb_run_only_what_it_changed(store, default_rules,
+                                                                                     monkeypatch):
+    from crm_app.services.scoring import duck_engine
+    seed(store, people=30)
+    score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    with store.begin() as conn:
+        mark_dirty(conn, [2, 3])
+        upsert_people(conn, [{"external_id": "u1", "email": "u1@rivalmetrics.com"}])  # id 2: a competitor now
+    score(store, default_rules, AS_OF, engine="store", mode="changed", workers=1)
+    rendered = []
+    real = duck_engine.result_of
+    monkeypatch.setattr(duck_engine, "result_of", lambda *a, **k: rendered.append(a[2]["person_id"]) or real(*a, **k))
+    score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    assert sorted(set(rendered)) == [2]  # only the person whose stored result the per-person run changed
+    duck = stored(store)
+    with store.begin() as conn:
+        conn.execute(schema.results.delete())
+    score(store, default_rules, AS_OF, engine="store", workers=1)
+    assert stored(store) == duck
+
+
+def test_events_identified_while_the_per_person_engine_ran_are_followed(store, default_rules):
+    seed(store, people=10)
+    with store.begin() as conn:
+        types = event_type_ids(conn, ["Invite Sent"])
+        insert_events(conn, [{"message_id": "anon-x", "person_id": None, "anonymous_id": "anon-2",
+                              "type_id": types["invite sent"], "ts": AS_OF - DAY, "properties": {},
+                              "received_at": AS_OF}])
+    score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    with store.begin() as conn:
+        link_aliases(conn, {"anon-2": 4})
+    score(store, default_rules, AS_OF, engine="store", mode="changed", workers=1)  # consumes the queue
+    score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    duck = stored(store)
+    assert any(r[0] == "invited_teammates" for r in duck[("conversion", 4)][3])
+    with store.begin() as conn:
+        conn.execute(schema.results.delete())
+    score(store, default_rules, AS_OF, engine="store", workers=1)
+    assert stored(store) == duck

@@ -73,9 +73,11 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
             mirror.bind_to_store(con, conn)
         with store.read() as conn:
             copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
-            copy.refresh_people(con, conn, scope_ids, claimed)
-            copy.follow_people(con, conn, claimed)
-            mirror.sync_previous(con, conn, [m.name for m in models])
+            # Another engine wrote results since our last run: it also consumed the queue of changed people,
+            # the copy's only news of who changed, so every person and every event's person is read again.
+            foreign = mirror.sync_previous(con, conn, [m.name for m in models])
+            copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign)
+            copy.follow_people(con, conn, None if foreign else claimed)
         plan = plan_over(con, models, as_of, scope_ids)
         con.execute(f"CREATE OR REPLACE TEMP TABLE scored AS {plan.sql}")
         columns = {d[0] for d in con.execute("SELECT * FROM scored LIMIT 0").description}
@@ -113,14 +115,16 @@ def _score_model(store: Store, con, plan, columns: set, model, rules_hash: str, 
     summary.movers = top_movers(summary.movers)
     if not dry_run:
         states = (ident(model_column(model, what)) for what in ("pql", "pql_since", "pql_first_at"))
-        mirror.remember(con, model.name, *states)
+        mirror.remember(con, model.name, done, *states)
     return summary
 
 
 def _save(store: Store, plan, model, batch: list, rules_hash: str, summary: ModelSummary, dry_run: bool) -> list:
+    """Render, compare and write one batch of candidates; return (person id, digest) of their results."""
     if not batch:
         return []
     ids = [r["person_id"] for r in batch]
+    digests = []
     with store.read() as conn:
         previous = results_store.previous_results(conn, model.name, 0, 0, ids)
     changed, history, removed = [], [], []
@@ -132,6 +136,7 @@ def _save(store: Store, plan, model, batch: list, rules_hash: str, summary: Mode
                 removed.append((model.name, pid))
             continue
         stored = result_row(result, pid, rules_hash)
+        digests.append((pid, stored["digest"]))
         tally(summary, stored, before, row["@external_id"])
         if before is None or stored["digest"] != before["digest"]:
             changed.append(stored)
@@ -141,4 +146,4 @@ def _save(store: Store, plan, model, batch: list, rules_hash: str, summary: Mode
         with store.begin() as conn:
             results_store.save_results(conn, changed, history)
             results_store.delete_results(conn, removed)
-    return ids
+    return digests

@@ -123,8 +123,9 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
 
 
 def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
-    """'auto' is SCORE_ENGINE when set, else DuckDB for full runs and incremental runs of at least
-    SETWISE_MIN_CHANGED people (default 10,000), the per-person engine for small ones and in-memory stores."""
+    """'auto' is SCORE_ENGINE when set, else DuckDB, except for in-memory stores and incremental runs of fewer
+    than SETWISE_MIN_CHANGED people (default 0: none). Runs of the per-person engine consume the queue of
+    changed people, so the next DuckDB run must read every person again: mixing engines costs that."""
     if engine != "auto":
         return engine
     forced = os.environ.get("SCORE_ENGINE", "").strip().lower()
@@ -132,7 +133,7 @@ def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
         return forced
     if store.url.endswith(":memory:"):
         return "store"
-    large = mode == "full" or changed >= int(os.environ.get("SETWISE_MIN_CHANGED") or 10_000)
+    large = mode == "full" or changed >= int(os.environ.get("SETWISE_MIN_CHANGED") or 0)
     return "duckdb" if large else "store"
 
 

@@ -111,16 +111,20 @@ def _merge_events(con, rows: list, typed: list) -> int:
         con.unregister("staged")
 
 
-def refresh_people(con, conn, only=None, claimed=()) -> int:
+def refresh_people(con, conn, only=None, claimed=(), everyone: bool = False) -> int:
     """Bring the copy's people, accounts and event types up to date; return how many people were read.
 
     only: an incremental run's people (they and their accounts are re-read). Otherwise a full run re-reads the
     claimed people (every change to a person queues them), people above the highest id copied, and every
-    account; when the counts still differ (someone was deleted or merged away) it re-reads everyone.
+    account; when the counts still differ (someone was deleted or merged away), or `everyone`, it re-reads
+    everyone.
     """
     con.execute("BEGIN TRANSACTION")
     try:
-        if only is not None:
+        if everyone:
+            count = _load_people(con, conn, None)
+            _load_accounts(con, conn, None)
+        elif only is not None:
             count = _load_people(con, conn, list(only))
             _load_accounts(con, conn, _account_ids(con, list(only)))
         else:
@@ -191,15 +195,27 @@ def _load_accounts(con, conn, only) -> None:
 
 
 def follow_people(con, conn, person_ids) -> None:
-    """Events whose person changed (identified, merged) since they were copied, for these people."""
+    """Events whose person changed (identified, merged) since they were copied, for these people (None:
+    every event's person is read again)."""
     e = schema.events
+    if person_ids is None:
+        query = select(e.c.id, e.c.person_id).where(e.c.person_id.is_not(None))
+        for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
+            _move(con, part)
+        return
     ids = list(person_ids)
     for start in range(0, len(ids), 5000):
         part = ids[start:start + 5000]
         rows = conn.execute(select(e.c.id, e.c.person_id).where(e.c.person_id.in_(part))).all()
         if rows:
-            event_ids, people = _columns(rows, 2)
-            con.register("moved", {"id": event_ids.astype(np.int64), "person_id": people.astype(np.int64)})
-            con.execute("UPDATE events SET person_id = m.person_id FROM moved m "
-                        "WHERE events.id = m.id AND events.person_id IS DISTINCT FROM m.person_id")
-            con.unregister("moved")
+            _move(con, rows)
+
+
+def _move(con, rows: list) -> None:
+    event_ids, people = _columns(rows, 2)
+    con.register("moved", {"id": event_ids.astype(np.int64), "person_id": people.astype(np.int64)})
+    try:
+        con.execute("UPDATE events SET person_id = m.person_id FROM moved m "
+                    "WHERE events.id = m.id AND events.person_id IS DISTINCT FROM m.person_id")
+    finally:
+        con.unregister("moved")

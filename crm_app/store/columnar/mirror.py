@@ -55,21 +55,29 @@ def _state(con, key: str):
 
 
 def sync_previous(con, conn, models: list) -> bool:
-    """Reload the mirror from the store's results when another writer touched them; True when reloaded."""
+    """Reload the mirror from the store's results when another writer touched them; True when reloaded.
+
+    A subject keeps its hash only where the store still holds the very result (same digest) the hash was
+    taken for; the others are rendered and compared again.
+    """
     epoch = get_meta(conn, EPOCH)
     if epoch and epoch == _state(con, EPOCH):
         return False
     r = schema.results
-    con.execute("DELETE FROM prev")
-    rows = conn.execute(select(r.c.model, r.c.subject_id, r.c.pql, r.c.pql_since, r.c.pql_first_at)
+    rows = conn.execute(select(r.c.model, r.c.subject_id, r.c.pql, r.c.pql_since, r.c.pql_first_at, r.c.digest)
                         .where(r.c.model.in_(models))).all()
-    if rows:
-        column = lambda i, kind=object: np.array([x[i] for x in rows], dtype=kind)
-        con.register("stored", {"model": column(0), "subject_id": column(1, np.int64),
-                                "pql": np.array([bool(x[2]) for x in rows]), "pql_since": column(3),
-                                "pql_first_at": column(4)})
-        con.execute("INSERT INTO prev SELECT model, subject_id, pql, pql_since, pql_first_at, NULL FROM stored")
+    column = lambda i, kind=object: np.array([x[i] for x in rows], dtype=kind)  # noqa: E731
+    con.register("stored", {"model": column(0), "subject_id": column(1, np.int64),
+                            "pql": np.array([bool(x[2]) for x in rows], dtype=bool), "pql_since": column(3),
+                            "pql_first_at": column(4), "digest": column(5)})
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE reloaded AS SELECT s.model, s.subject_id, s.pql, s.pql_since, "
+                    "s.pql_first_at, CASE WHEN p.digest = s.digest THEN p.h END AS h, s.digest FROM stored s "
+                    "LEFT JOIN prev p ON p.model = s.model AND p.subject_id = s.subject_id")
+    finally:
         con.unregister("stored")
+    con.execute("DELETE FROM prev")
+    con.execute("INSERT INTO prev SELECT * FROM reloaded")
     return True
 
 
@@ -85,10 +93,16 @@ def forget_epoch(conn) -> None:
     set_meta(conn, EPOCH, "")
 
 
-def remember(con, model: str, pql: str, since: str, first: str) -> None:
-    """The candidates' new sticky PQL state and hash (from the run's `scored` and `cand` tables); those who
-    left the model's population are forgotten."""
-    con.execute(f"INSERT OR REPLACE INTO prev SELECT ?, s.person_id, s.{pql}, s.{since}, s.{first}, c.h "
-                f"FROM scored s JOIN cand c USING (person_id) WHERE c.inpop", [model])
+def remember(con, model: str, digests: list, pql: str, since: str, first: str) -> None:
+    """The candidates' new sticky PQL state, hash and digest (from the run's `scored` and `cand` tables and
+    the (person id, digest) pairs just rendered); those who left the model's population are forgotten."""
+    con.register("written", {"person_id": np.array([d[0] for d in digests], dtype=np.int64),
+                             "digest": np.array([d[1] for d in digests], dtype=object)})
+    try:
+        con.execute(f"INSERT OR REPLACE INTO prev SELECT ?, s.person_id, s.{pql}, s.{since}, s.{first}, c.h, "
+                    f"w.digest FROM scored s JOIN cand c USING (person_id) JOIN written w USING (person_id) "
+                    f"WHERE c.inpop", [model])
+    finally:
+        con.unregister("written")
     con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT person_id FROM cand WHERE NOT inpop)",
                 [model])

@@ -10,7 +10,7 @@ TABLES = (
      "domain VARCHAR, attributes VARCHAR)"),
     "CREATE TABLE IF NOT EXISTS event_types (id INTEGER PRIMARY KEY, key VARCHAR)",
     ("CREATE TABLE IF NOT EXISTS prev (model VARCHAR, subject_id BIGINT, pql BOOLEAN, pql_since BIGINT, "
-     "pql_first_at BIGINT, h UBIGINT, PRIMARY KEY (model, subject_id))"),
+     "pql_first_at BIGINT, h UBIGINT, digest VARCHAR, PRIMARY KEY (model, subject_id))"),
     "CREATE TABLE IF NOT EXISTS copy_state (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE TABLE IF NOT EXISTS catch_ups (stamp BIGINT, max_id BIGINT)",
     "CREATE TABLE IF NOT EXISTS typed_properties (name VARCHAR PRIMARY KEY)",
@@ -22,6 +22,7 @@ ACCOUNT_COLUMNS = {"account.id": "external_id", "account.name": "name", "account
 def create_tables(con) -> None:
     for statement in TABLES:
         con.execute(statement)
+    con.execute("ALTER TABLE prev ADD COLUMN IF NOT EXISTS digest VARCHAR")  # copies made before it existed
 
 
 def literal(text: str) -> str:

@@ -146,7 +146,8 @@ def insert_prev(con, model, people) -> None:
     for pid, person in enumerate(people, start=1):
         if person[4] is not None:
             pql, at = person[4]
-            con.execute("INSERT INTO prev VALUES (?, ?, ?, ?, ?, NULL)", [model.name, pid, pql, at, at - DAY])
+            con.execute("INSERT INTO prev (model, subject_id, pql, pql_since, pql_first_at) VALUES (?, ?, ?, ?, ?)",
+                        [model.name, pid, pql, at, at - DAY])
 
 
 SETTINGS = settings(phases=[Phase.explicit, Phase.reuse, Phase.generate], max_examples=int(__import__('os').environ.get('PLAN_EXAMPLES', 60)), deadline=None, suppress_health_check=[HealthCheck.too_slow,

@@ -42,11 +42,12 @@ def _decode(raw: str):
 
 def decoded(raw):
     """A JSON text as a Python value; the same few texts recur for millions of subjects, so they are cached.
-    Lists come back as tuples (normalize() treats both alike), so a cached value can never be changed."""
+    A list or object comes back as a copy, so the cached value can never be changed by its reader (and a list
+    stays a list: a reason text shows it as the store's record does)."""
     if raw is None:
         return None
     value = _decode(raw)
-    return tuple(value) if isinstance(value, list) else value
+    return value.copy() if isinstance(value, (list, dict)) else value
 
 
 @dataclass

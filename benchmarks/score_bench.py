@@ -21,9 +21,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from crm_app.services.scoring.accounts import score_accounts  # noqa: E402
+from crm_app.services.scoring.duck_engine import copy_path  # noqa: E402
 from crm_app.services.scoring.run import score  # noqa: E402
+from crm_app.store.columnar.mirror import forget_epoch  # noqa: E402
+from conversion_reference import reference_sql  # noqa: E402
 from crm_app.specs.loader import SpecDirs, load_spec_set  # noqa: E402
 from crm_app.store import Store  # noqa: E402
 from crm_app.store import people as people_store  # noqa: E402
@@ -157,6 +161,27 @@ def accounts_only(store: Store, rules, people: int, seed: int) -> None:
               f"peak RSS {rss_mb():,.0f} MB")
 
 
+def compare_with_reference(store: Store, ours: float) -> None:
+    """The hand-written query on the same copy, timed in this run; every person's combined score compared."""
+    import duckdb
+    con = duckdb.connect(copy_path(store.url))
+    type_ids = dict(con.execute("SELECT key, id FROM event_types").fetchall())
+    started, cpu = time.time(), cpu_seconds()
+    con.execute(f"CREATE TEMP TABLE reference AS {reference_sql(type_ids, AS_OF)}")
+    seconds = time.time() - started
+    print(f"{'reference query:':<24}{con.execute('SELECT count(*) FROM reference').fetchall()[0][0]:>9,} people in "
+          f"{seconds:6.1f}s; CPU {cpu_seconds() - cpu:,.0f}s; ours / reference = {ours / seconds:.2f}x; "
+          f"load average now {os.getloadavg()[0]:.1f}")
+    with store.read() as conn:
+        ours_rows = conn.exec_driver_sql("SELECT subject_id, combined FROM results WHERE model = 'conversion'").all()
+    con.register("ours", {"person_id": np.array([r[0] for r in ours_rows], dtype=np.int64),
+                          "combined": np.array([r[1] for r in ours_rows], dtype=np.int64)})
+    same, total = con.execute("SELECT count(*) FILTER (WHERE o.combined = r.combined), count(*) FROM reference r "
+                              "LEFT JOIN ours o USING (person_id)").fetchall()[0]
+    print(f"{'same combined score:':<24}{same:>9,} of {total:,} people")
+    con.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
@@ -165,6 +190,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=20_000, help="people per set-wise query")
     parser.add_argument("--models", help="comma-separated models to score (default: every shipped model); "
                         "--models conversion measures the PQL rule set alone")
+    parser.add_argument("--engine", choices=("duckdb", "store"), default="duckdb")
+    parser.add_argument("--changed", type=int, help="people marked changed for the incremental run (default 1%%)")
     parser.add_argument("--accounts-only", action="store_true",
                         help="time only the account rollups (PQA), over synthetic person results")
     args = parser.parse_args()
@@ -189,25 +216,38 @@ def main() -> None:
     if args.accounts_only:
         accounts_only(store, rules, args.people, args.seed)
         return
-    with store.begin() as conn:  # start from no results, so the full run writes every result
-        conn.exec_driver_sql("DELETE FROM results")
-        conn.exec_driver_sql("DELETE FROM score_history")
-    print(f"Store: {path} ({path.stat().st_size / 1e9:.2f} GB)")
-    started, cpu = time.time(), cpu_seconds()
-    summary = score(store, rules, AS_OF, chunk=args.chunk)
-    full = time.time() - started
-    print(f"full score:        {summary.people:>9,} people in {full:6.1f}s = {summary.people / full:>9,.0f} "
-          f"people/s; CPU {cpu_seconds() - cpu:,.0f}s; peak RSS {rss_mb():,.0f} MB (largest worker "
-          f"{worker_rss_mb():,.0f} MB); load average now {os.getloadavg()[0]:.1f}")
+    print(f"Store: {path} ({path.stat().st_size / 1e9:.2f} GB); engine {args.engine}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    runs = ["full score (cold copy)", "full score"] if args.engine == "duckdb" else ["full score"]
+    if args.engine == "duckdb":
+        Path(copy_path(store.url)).unlink(missing_ok=True)
+    for label in runs:
+        with store.begin() as conn:  # start from no results, so the full run writes every result
+            conn.exec_driver_sql("DELETE FROM results")
+            conn.exec_driver_sql("DELETE FROM score_history")
+            forget_epoch(conn)
+        started, cpu = time.time(), cpu_seconds()
+        summary = score(store, rules, AS_OF, chunk=args.chunk, engine=args.engine)
+        full = time.time() - started
+        print(f"{label + ':':<24}{summary.people:>9,} people in {full:6.1f}s = {summary.people / full:>9,.0f} "
+              f"people/s; CPU {cpu_seconds() - cpu:,.0f}s; peak RSS {rss_mb():,.0f} MB (largest worker "
+              f"{worker_rss_mb():,.0f} MB); load average now {os.getloadavg()[0]:.1f}")
+    if args.engine == "duckdb":
+        started = time.time()
+        again = score(store, rules, AS_OF, chunk=args.chunk, engine=args.engine)
+        print(f"{'unchanged rerun:':<24}{again.people:>9,} people in {time.time() - started:6.1f}s, "
+              f"{sum(m.changed for m in again.models.values())} results written")
+        if any(m.name == "conversion" for m in rules.models):
+            compare_with_reference(store, full)
     report_accounts(store, rules, summary)
     rng = random.Random(args.seed)
-    dirty = rng.sample(range(1, args.people + 1), max(1, args.people // 100))
+    dirty = rng.sample(range(1, args.people + 1), args.changed or max(1, args.people // 100))
     with store.begin() as conn:
         people_store.mark_dirty(conn, dirty)
     started, cpu = time.time(), cpu_seconds()
-    summary = score(store, rules, AS_OF + 3600, mode="changed", chunk=args.chunk)
+    summary = score(store, rules, AS_OF + 3600, mode="changed", chunk=args.chunk, engine=args.engine)
     incremental = time.time() - started
-    print(f"incremental (1%):  {summary.people:>9,} people in {incremental:6.1f}s = "
+    print(f"incremental ({len(dirty):,}): {summary.people:>9,} people in {incremental:6.1f}s = "
           f"{summary.people / incremental:>9,.0f} people/s; CPU {cpu_seconds() - cpu:,.1f}s; "
           f"peak RSS {rss_mb():,.0f} MB")
 

@@ -109,3 +109,9 @@ def runner(config, monkeypatch):
 def default_rules():
     from crm_app.specs.loader import SpecDirs, load_spec_set
     return load_spec_set(SpecDirs.under(ROOT)).rules
+
+
+@pytest.fixture(autouse=True)
+def columnar_copy_in_tmp(tmp_path, monkeypatch):
+    """DuckDB scoring keeps its columnar copy in the test's own folder, never in the checkout's var/."""
+    monkeypatch.setenv("COLUMNAR_PATH", str(tmp_path / "columnar.duckdb"))

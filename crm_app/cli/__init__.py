@@ -83,7 +83,7 @@ def cmd_score(args, config: Config) -> int:
     specs = _active_specs(config, store)
     mode = "changed" if args.changed else "full"
     summary = score(store, specs.rules, _as_of(args.as_of), mode=mode, dry_run=args.dry_run,
-                    lifecycle=specs.lifecycle)
+                    lifecycle=specs.lifecycle, engine=args.engine)
     print(format_summary(summary))
     from crm_app.cli.customers import format_score_extras
     for line in format_score_extras(summary):
@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="score as of this ISO-8601 moment (default: now)")
     p.add_argument("--dry-run", action="store_true", help="compute and print, save nothing")
     p.add_argument("--changed", action="store_true", help="only people whose data changed since the last run")
+    p.add_argument("--engine", choices=("auto", "store", "duckdb"), default="auto",
+                   help="duckdb: the set-wise plan over the DuckDB copy; store: per person over the store's SQL; "
+                        "auto (default): duckdb for full and large incremental runs")
     p.set_defaults(func=cmd_score)
     p = sub.add_parser("explain", help=cmd_explain.__doc__)
     p.add_argument("person", help="product user id, email or internal id")

@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 import multiprocessing
 import os
 import time
@@ -18,12 +20,15 @@ from dataclasses import dataclass, field
 
 from crm_app.services.scoring.accounts import account_batches, score_accounts
 from crm_app.services.scoring.diff import ModelSummary
+from crm_app.services.scoring.duck_engine import CopyBusy, score_setwise
 from crm_app.services.scoring.people import ChunkOutcome, ordered_models, save_outcome, score_range
 from crm_app.services.scoring.propensity import load_live
 from crm_app.services.scoring.segments import update_segments
+from crm_app.services.scoring.setwise import plannable
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store
+from crm_app.store.columnar.mirror import forget_epoch
 from crm_app.store.scoring import results as results_store
 
 CHUNK = 20_000
@@ -66,13 +71,23 @@ def default_workers() -> int:
     return int(os.environ.get("SCORE_WORKERS") or min(4, os.cpu_count() or 1))
 
 
+ENGINES = ("store", "duckdb")
+log = logging.getLogger(__name__)
+
+
 def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_run: bool = False,
-          chunk: int = CHUNK, progress=None, workers: int | None = None, lifecycle=()) -> ScoreSummary:
+          chunk: int = CHUNK, progress=None, workers: int | None = None, lifecycle=(),
+          engine: str = "auto") -> ScoreSummary:
     """Score everyone (mode 'full') or only people whose data changed (mode 'changed').
 
+    engine 'duckdb' scores the models the set-wise plan can express in one query over the DuckDB copy; the
+    rest (and every model with engine 'store') go through the per-person engine over the store's SQL; 'auto'
+    picks one (chosen_engine). A copy held by another process falls back to the per-person engine.
     `lifecycle` are the lifecycle model specs: each one's live version is loaded once here and scores the
-    same people as the rule models.
+    same people in the per-person stage.
     """
+    if engine not in ENGINES + ("auto",):
+        raise ValueError(f"unknown scoring engine {engine!r}: use one of {', '.join(ENGINES)}")
     started = time.time()
     summary = ScoreSummary(as_of=as_of, mode=mode, dry_run=dry_run, rules_hash=ruleset.hash)
     summary.models = {m.name: ModelSummary(m.name) for m in ordered_models(ruleset)}
@@ -83,14 +98,24 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
         # Full runs claim the queue too: someone marked after this point (new events mid-run) stays queued.
         claimed = results_store.claim_dirty(conn)
         lo, hi = people_store.person_id_bounds(conn)
-    batches = list(_batches(mode, claimed, lo, hi, chunk))
+    engine = chosen_engine(engine, store, mode, len(claimed))
+    per_person = ruleset
+    if engine == "duckdb":
+        per_person = _setwise_stage(store, ruleset, as_of, mode, dry_run, claimed, summary, progress)
+    if per_person is ruleset and not dry_run:
+        with store.begin() as conn:
+            forget_epoch(conn)
+    person_live = [m for m in live if m.spec.subject == "person"]
+    batches = list(_batches(mode, claimed, lo, hi, chunk)) if ordered_models(per_person) or person_live else []
     workers = default_workers() if workers is None else workers
-    for outcome in _outcomes(store, ruleset, as_of, batches, workers, dry_run, live):
-        summary.people += outcome.people
+    counted = 0
+    for outcome in _outcomes(store, per_person, as_of, batches, workers, dry_run, live):
+        counted += outcome.people
         for name, tally in outcome.tallies.items():
             summary.models[name].merge(tally)
         if progress:
             progress(outcome.people)
+    summary.people = summary.people or counted
     changed_people = [pid for pid, _ in claimed] if mode == "changed" else None
     _after_people(store, ruleset, as_of, dry_run, summary, changed_people, live)
     with store.begin() as conn:
@@ -105,6 +130,41 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
             "dry_run": dry_run, "scored": summary.people, "changed": first.changed,
             "new_pqls": len(first.new_pqls), "rules_hash": ruleset.hash})
     return summary
+
+
+def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
+    """'auto' is SCORE_ENGINE when set, else DuckDB, except for in-memory stores and incremental runs of fewer
+    than SETWISE_MIN_CHANGED people (default 0: none). Runs of the per-person engine consume the queue of
+    changed people, so the next DuckDB run must read every person again: mixing engines costs that."""
+    if engine != "auto":
+        return engine
+    forced = os.environ.get("SCORE_ENGINE", "").strip().lower()
+    if forced in ENGINES:
+        return forced
+    if store.url.endswith(":memory:"):
+        return "store"
+    large = mode == "full" or changed >= int(os.environ.get("SETWISE_MIN_CHANGED") or 0)
+    return "duckdb" if large else "store"
+
+
+def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_run: bool, claimed: list,
+                   summary: ScoreSummary, progress) -> RuleSet:
+    """Score the plannable person models in DuckDB; return the rule set left for the per-person stage."""
+    setwise, rest = plannable(ordered_models(ruleset))
+    if setwise:
+        scope = [pid for pid, _ in claimed] if mode == "changed" else None
+        try:
+            people, tallies = score_setwise(store, setwise, ruleset.hash, as_of, scope, dry_run,
+                                            [pid for pid, _ in claimed])
+        except CopyBusy as exc:
+            log.warning("scoring with the per-person engine: %s", exc)
+            return ruleset
+        summary.people = people
+        summary.models.update(tallies)
+        if progress:
+            progress(people)
+    others = [m for m in ruleset.models if m.subject != "person"] + [m for m, _ in rest]
+    return dataclasses.replace(ruleset, models=tuple(others))
 
 
 def _after_people(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool, summary: ScoreSummary,

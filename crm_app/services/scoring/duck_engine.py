@@ -1,0 +1,149 @@
+"""Scoring run on the set-wise plan in DuckDB: catch the copy up, run the one query, render and save only
+what changed. Unchanged results (same hash as the mirror's) cost no Python and no write."""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+import duckdb
+
+from crm_app.engine.setwise.fields import field_column
+from crm_app.engine.setwise.plan import feature_column
+from crm_app.engine.setwise.reasons import result_of
+from crm_app.engine.setwise.scores import model_column
+from crm_app.services.scoring.diff import HISTORY_FIELDS, ModelSummary, result_row, tally, top_movers
+from crm_app.services.scoring.setwise import plan_over, rows
+from crm_app.store import Store
+from crm_app.store.columnar import copy, mirror
+from crm_app.store.columnar.relations import ident
+from crm_app.store.scoring import results as results_store
+
+FETCH = 5_000
+
+
+class CopyBusy(RuntimeError):
+    """Another process holds the DuckDB copy (DuckDB allows one writer process per file)."""
+
+
+def copy_path(store_url: str) -> str:
+    """COLUMNAR_PATH, else beside a SQLite store, else under var/ named after the store's URL."""
+    if os.environ.get("COLUMNAR_PATH"):
+        return os.environ["COLUMNAR_PATH"]
+    if store_url.endswith(":memory:"):
+        return ":memory:"
+    if store_url.startswith("sqlite:///"):
+        return store_url[len("sqlite:///"):] + ".columnar.duckdb"
+    os.makedirs("var", exist_ok=True)
+    return os.path.join("var", f"columnar-{hashlib.sha1(store_url.encode()).hexdigest()[:12]}.duckdb")
+
+
+def lag_seconds() -> int:
+    """How long an ingest transaction may stay open: events are re-read that far back (COLUMNAR_LAG_SECONDS)."""
+    return int(os.environ.get("COLUMNAR_LAG_SECONDS") or 300)
+
+
+def _hashed(plan, model, columns: set) -> str:
+    """The hash of everything a stored result of this model is made of (days_inactive aside)."""
+    out = plan.outputs[model.name]
+    cols = [n for what, n in out["result"].items() if what not in ("days_inactive",)]
+    for names in out["rules"].values():
+        cols += [names["fired"], names["points"]]
+    ages = [names["age"] for names in out["rules"].values() if names["age"] in columns]
+    parts = [ident(c) for c in cols if c in columns] + [f"({ident(a)} // 604800)" for a in ages]
+    parts += [ident(feature_column(i)) for i in range(len(plan.aggregates))]
+    parts += [ident(field_column(f)) for f in plan.fields]
+    return f"hash({', '.join(parts)})"
+
+
+def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None,
+                  dry_run: bool = False, claimed=()) -> tuple[int, dict]:
+    """(people scored, model -> ModelSummary) for the plannable person models.
+
+    claimed: the people queued as changed; their events are followed to their current person first.
+    """
+    path = copy_path(store.url)
+    try:
+        con = mirror.open_copy(path, os.environ.get("DUCKDB_MEMORY_LIMIT") or "512MB",
+                               int(os.environ.get("DUCKDB_THREADS") or 0) or None)
+    except duckdb.IOException as exc:
+        raise CopyBusy(f"the columnar copy {path} is in use by another process ({exc})") from exc
+    try:
+        with store.begin() as conn:
+            mirror.bind_to_store(con, conn)
+        with store.read() as conn:
+            copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
+            # Another engine wrote results since our last run: it also consumed the queue of changed people,
+            # the copy's only news of who changed, so every person and every event's person is read again.
+            foreign = mirror.sync_previous(con, conn, [m.name for m in models])
+            copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign)
+            copy.follow_people(con, conn, None if foreign else claimed)
+        plan = plan_over(con, models, as_of, scope_ids)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE scored AS {plan.sql}")
+        columns = {d[0] for d in con.execute("SELECT * FROM scored LIMIT 0").description}
+        people = con.execute("SELECT count(*) FROM scored").fetchall()[0][0]
+        summaries = {m.name: _score_model(store, con, plan, columns, m, rules_hash, dry_run) for m in models}
+        if not dry_run:
+            with store.begin() as conn:
+                mirror.new_epoch(con, conn)
+        return people, summaries
+    finally:
+        con.close()
+
+
+def _score_model(store: Store, con, plan, columns: set, model, rules_hash: str, dry_run: bool) -> ModelSummary:
+    summary = ModelSummary(model.name)
+    inpop = ident(model_column(model, "in_population"))
+    h = _hashed(plan, model, columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE cand AS SELECT s.person_id, {h} AS h, s.{inpop} AS inpop "
+                f"FROM scored s LEFT JOIN prev p ON p.model = ? AND p.subject_id = s.person_id "
+                f"WHERE (s.{inpop} AND (p.h IS NULL OR p.h <> {h})) OR (NOT s.{inpop} AND p.subject_id IS NOT NULL)",
+                [model.name])
+    query = ("SELECT s.*, c.h AS \"@h\", pe.external_id AS \"@external_id\" FROM scored s "
+             "JOIN cand c USING (person_id) LEFT JOIN people pe ON pe.id = s.person_id ORDER BY s.person_id")
+    batch, done = [], []
+    for row in rows(con, query):
+        batch.append(row)
+        if len(batch) >= FETCH:
+            done += _save(store, plan, model, batch, rules_hash, summary, dry_run)
+            batch = []
+    done += _save(store, plan, model, batch, rules_hash, summary, dry_run)
+    band = ident(model_column(model, "band"))
+    counts = con.execute(f"SELECT {band}, count(*) FROM scored WHERE {inpop} GROUP BY {band}").fetchall()
+    summary.run_bands = {b: n for b, n in counts}
+    summary.scored = sum(summary.run_bands.values())
+    summary.movers = top_movers(summary.movers)
+    if not dry_run:
+        states = (ident(model_column(model, what)) for what in ("pql", "pql_since", "pql_first_at"))
+        mirror.remember(con, model.name, done, *states)
+    return summary
+
+
+def _save(store: Store, plan, model, batch: list, rules_hash: str, summary: ModelSummary, dry_run: bool) -> list:
+    """Render, compare and write one batch of candidates; return (person id, digest) of their results."""
+    if not batch:
+        return []
+    ids = [r["person_id"] for r in batch]
+    digests = []
+    with store.read() as conn:
+        previous = results_store.previous_results(conn, model.name, 0, 0, ids)
+    changed, history, removed = [], [], []
+    for row in batch:
+        pid, before = row["person_id"], previous.get(row["person_id"])
+        result = result_of(plan, model, row)
+        if result is None:
+            if before is not None:
+                removed.append((model.name, pid))
+            continue
+        stored = result_row(result, pid, rules_hash)
+        digests.append((pid, stored["digest"]))
+        tally(summary, stored, before, row["@external_id"])
+        if before is None or stored["digest"] != before["digest"]:
+            changed.append(stored)
+            if before is None or any(stored[c] != before.get(c) for c in HISTORY_FIELDS):
+                history.append(stored)
+    if not dry_run and (changed or removed):
+        with store.begin() as conn:
+            results_store.save_results(conn, changed, history)
+            results_store.delete_results(conn, removed)
+    return digests

@@ -1,0 +1,50 @@
+"""The set-wise plan over the DuckDB copy: plan the models against what the copy holds, run the one query,
+and turn rows into results (reasons rendered only for the rows asked for)."""
+from __future__ import annotations
+
+from crm_app.engine.plan import feature_plan
+from crm_app.engine.setwise.features import Catalog, event_properties, prop_column
+from crm_app.engine.setwise.fields import FieldCatalog, field_column, record_fields
+from crm_app.engine.setwise.plan import ScorePlan, build_plan, supported
+from crm_app.engine.setwise.reasons import result_of
+from crm_app.store.columnar import relations
+
+
+def plannable(models) -> tuple[list, list]:
+    """(models the plan scores, (model, why not) the per-person engine must score)."""
+    ok, rest = [], []
+    for model in models:
+        reason = supported(model)
+        (rest.append((model, reason)) if reason else ok.append(model))
+    return ok, rest
+
+
+def plan_over(con, models, as_of: int, scope_ids=None) -> ScorePlan:
+    """The plan for these models over the copy's relations, for everyone or the people in scope_ids."""
+    aggregates = tuple(a for a in feature_plan(models) if a.measure != "quota")
+    properties = event_properties(aggregates)
+    relations.ensure_typed_properties(con, properties)
+    fields = record_fields(models)
+    relations.define_views(con, fields, properties, scope_ids)
+    type_ids = dict(con.execute("SELECT key, id FROM event_types").fetchall())
+    catalog = Catalog(type_ids, lambda name: relations.distinct_values(con, "ev", prop_column("j", name)))
+    field_catalog = FieldCatalog(lambda name: relations.distinct_values(con, "subj", field_column(name)))
+    return build_plan(models, catalog, field_catalog, as_of, scoped=scope_ids is not None)
+
+
+def rows(con, sql: str, batch: int = 10_000):
+    """The query's rows as dicts, fetched in batches."""
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    while True:
+        chunk = cursor.fetchmany(batch)
+        if not chunk:
+            return
+        for row in chunk:
+            yield dict(zip(names, row))
+
+
+def results(con, plan: ScorePlan):
+    """(person id, {model: ScoreResult or None}) for every subject of the plan."""
+    for row in rows(con, plan.sql):
+        yield row["person_id"], {m.name: result_of(plan, m, row) for m in plan.models}

@@ -1,0 +1,221 @@
+"""Keeping the DuckDB copy up to date from the store: events by id with a settled low watermark, people and
+accounts refreshed set-wise, the sticky PQL state of the last results.
+
+Why no event is lost: ingest in many processes commits event ids out of order, so "everything above the
+highest id copied" would skip an id that committed late. Each catch-up k records (stamp t_k, highest id M_k it
+saw) and re-reads every id above L_k = M_j, where j is the newest catch-up with t_j <= t_(k-1) - lag. An id at
+or below M_j was taken before t_j, so its transaction committed by t_j + lag <= t_(k-1), and catch-up k-1 (or an
+earlier one) copied it. That holds as long as no ingest transaction stays open longer than `lag` (a setting).
+Why none is doubled: the copy's events are keyed by the store's event id; ids already copied are skipped.
+An event whose person changed later (an anonymous history identified, a merge) marks that person changed,
+and follow_people moves the copy's rows of the claimed people before they are scored.
+Why a crash loses nothing: a catch-up is one DuckDB transaction, the rows and its (t_k, M_k) together; a
+crash rolls it back and the next catch-up redoes it.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import Text, cast, func, select
+
+from crm_app.store import schema
+from crm_app.store.columnar.relations import ident, typed_expressions, typed_names
+from crm_app.store.people import email_domain
+
+BATCH = 50_000
+
+
+def _columns(rows: list, n: int) -> list:
+    return [np.array([r[i] for r in rows], dtype=object) for i in range(n)]
+
+
+def low_watermark(con, lag: int) -> int:
+    """L: every event id at or below it is in the copy (see the module docstring)."""
+    last = con.execute("SELECT max(stamp) FROM catch_ups").fetchall()[0][0]
+    if last is None:
+        return 0
+    row = con.execute("SELECT max_id FROM catch_ups WHERE stamp <= ? ORDER BY stamp DESC, max_id DESC LIMIT 1",
+                      [last - lag]).fetchall()
+    return row[0][0] if row else 0
+
+
+def catch_up_events(con, conn, now: int, lag: int) -> int:
+    """Copy events the copy lacks; return how many were added.
+
+    Only ids are re-read above the settled mark; whole rows are read for the ids the copy lacks: new ones as
+    one range above the highest id seen, late commits below it by id.
+    """
+    e = schema.events
+    low = low_watermark(con, lag)
+    seen_max = con.execute("SELECT coalesce(max(max_id), 0) FROM catch_ups").fetchall()[0][0]
+    typed = typed_names(con)
+    added = 0
+    con.execute("BEGIN TRANSACTION")
+    try:
+        late = _late_ids(con, conn, low, seen_max)
+        queries = [select(*_EVENT).where(e.c.id > seen_max).order_by(e.c.id)]
+        queries += [select(*_EVENT).where(e.c.id.in_(late[i:i + 5000])) for i in range(0, len(late), 5000)]
+        for query in queries:
+            for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
+                added += _merge_events(con, part, typed)
+                seen_max = max(seen_max, max(r[0] for r in part))
+        con.execute("INSERT INTO catch_ups VALUES (?, ?)", [now, seen_max])
+        con.execute("DELETE FROM catch_ups WHERE stamp < ? - 10 * ?", [now, max(lag, 1)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return added
+
+
+_EVENT = (schema.events.c.id, schema.events.c.person_id, schema.events.c.type_id, schema.events.c.ts,
+          cast(schema.events.c.properties, Text))
+
+
+def _late_ids(con, conn, low: int, high: int) -> list:
+    """Ids in (low, high] the store holds and the copy lacks: transactions that committed late."""
+    if high <= low:
+        return []
+    e = schema.events
+    # The copy only ever holds store ids, so equal counts over the range mean nothing is missing from it.
+    in_store = conn.execute(select(func.count()).select_from(e).where(e.c.id > low, e.c.id <= high)).scalar()
+    in_copy = con.execute("SELECT count(*) FROM events WHERE id > ? AND id <= ?", [low, high]).fetchall()[0][0]
+    if in_store == in_copy:
+        return []
+    ids = conn.execute(select(e.c.id).where(e.c.id > low, e.c.id <= high)).scalars().all()
+    if not ids:
+        return []
+    con.register("store_ids", {"id": np.array(ids, dtype=np.int64)})
+    try:
+        return [r[0] for r in con.execute("SELECT id FROM store_ids ANTI JOIN events USING (id) ORDER BY id")
+                .fetchall()]
+    finally:
+        con.unregister("store_ids")
+
+
+def _merge_events(con, rows: list, typed: list) -> int:
+    ids, person, type_id, ts, props = _columns(rows, 5)
+    staged = {"id": ids.astype(np.int64), "person_id": person, "type_id": type_id.astype(np.int64),
+              "ts": ts.astype(np.int64), "properties": props}
+    con.register("staged", staged)
+    try:
+        exprs = {c: x.replace("properties", "s.properties") for name in typed
+                 for c, x in typed_expressions(name).items()}
+        names = "".join(f", {ident(c)}" for c in exprs)
+        values = "".join(f", {x}" for x in exprs.values())
+        before = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+        con.execute(f"INSERT INTO events (id, person_id, type_id, ts, properties{names}) "
+                    f"SELECT s.id, s.person_id, s.type_id, s.ts, s.properties{values} FROM staged s "
+                    f"ANTI JOIN events USING (id)")
+        return con.execute("SELECT count(*) FROM events").fetchall()[0][0] - before
+    finally:
+        con.unregister("staged")
+
+
+def refresh_people(con, conn, only=None, claimed=(), everyone: bool = False) -> int:
+    """Bring the copy's people, accounts and event types up to date; return how many people were read.
+
+    only: an incremental run's people (they and their accounts are re-read). Otherwise a full run re-reads the
+    claimed people (every change to a person queues them), people above the highest id copied, and every
+    account; when the counts still differ (someone was deleted or merged away), or `everyone`, it re-reads
+    everyone.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if everyone:
+            count = _load_people(con, conn, None)
+            _load_accounts(con, conn, None)
+        elif only is not None:
+            count = _load_people(con, conn, list(only))
+            _load_accounts(con, conn, _account_ids(con, list(only)))
+        else:
+            top = con.execute("SELECT coalesce(max(id), 0) FROM people").fetchall()[0][0]
+            p = schema.people
+            fresh = conn.execute(select(p.c.id).where(p.c.id > top)).scalars().all()
+            count = _load_people(con, conn, sorted(set(claimed) | set(fresh)))
+            in_store = conn.execute(select(func.count()).select_from(p)).scalar()
+            if in_store != con.execute("SELECT count(*) FROM people").fetchall()[0][0]:
+                count = _load_people(con, conn, None)
+            _load_accounts(con, conn, None)
+        types = conn.execute(select(schema.event_types.c.id, schema.event_types.c.key)).all()
+        con.execute("DELETE FROM event_types")
+        if types:
+            con.executemany("INSERT INTO event_types VALUES (?, ?)", [tuple(t) for t in types])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return count
+
+
+def _account_ids(con, people: list) -> list:
+    return [r[0] for r in con.execute("SELECT DISTINCT account_id FROM people WHERE account_id IS NOT NULL "
+                                      "AND id IN (SELECT unnest(?))", [people]).fetchall()]
+
+
+def _load_people(con, conn, only) -> int:
+    p = schema.people
+    query = select(p.c.id, p.c.external_id, p.c.email, p.c.account_id, cast(p.c.attributes, Text), p.c.created_at)
+    if only is None:
+        con.execute("DELETE FROM people")
+        parts = [query]
+    else:
+        con.execute("DELETE FROM people WHERE id IN (SELECT unnest(?))", [only])
+        parts = [query.where(p.c.id.in_(only[i:i + 5000])) for i in range(0, len(only), 5000)]
+    count = 0
+    for part_query in parts:
+        for part in conn.execution_options(yield_per=BATCH).execute(part_query).partitions(BATCH):
+            ids, ext, email, account, attributes, created = _columns(part, 6)
+            domains = np.array([email_domain(x) for x in email], dtype=object)
+            con.register("staged", {"id": ids.astype(np.int64), "external_id": ext, "email": email,
+                                    "email_domain": domains, "account_id": account, "attributes": attributes,
+                                    "created_at": created})
+            con.execute("INSERT INTO people SELECT id, external_id, email, email_domain, account_id, attributes, "
+                        "created_at FROM staged")
+            con.unregister("staged")
+            count += len(part)
+    return count
+
+
+def _load_accounts(con, conn, only) -> None:
+    a = schema.accounts
+    query = select(a.c.id, a.c.external_id, a.c.name, a.c.domain, cast(a.c.attributes, Text))
+    if only is None:
+        con.execute("DELETE FROM accounts")
+        parts = [query]
+    else:
+        con.execute("DELETE FROM accounts WHERE id IN (SELECT unnest(?))", [only])
+        parts = [query.where(a.c.id.in_(only[i:i + 5000])) for i in range(0, len(only), 5000)]
+    for part_query in parts:
+        for part in conn.execution_options(yield_per=BATCH).execute(part_query).partitions(BATCH):
+            ids, ext, name, domain, attributes = _columns(part, 5)
+            con.register("staged", {"id": ids.astype(np.int64), "external_id": ext, "name": name, "domain": domain,
+                                    "attributes": attributes})
+            con.execute("INSERT INTO accounts SELECT * FROM staged")
+            con.unregister("staged")
+
+
+def follow_people(con, conn, person_ids) -> None:
+    """Events whose person changed (identified, merged) since they were copied, for these people (None:
+    every event's person is read again)."""
+    e = schema.events
+    if person_ids is None:
+        query = select(e.c.id, e.c.person_id).where(e.c.person_id.is_not(None))
+        for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
+            _move(con, part)
+        return
+    ids = list(person_ids)
+    for start in range(0, len(ids), 5000):
+        part = ids[start:start + 5000]
+        rows = conn.execute(select(e.c.id, e.c.person_id).where(e.c.person_id.in_(part))).all()
+        if rows:
+            _move(con, rows)
+
+
+def _move(con, rows: list) -> None:
+    event_ids, people = _columns(rows, 2)
+    con.register("moved", {"id": event_ids.astype(np.int64), "person_id": people.astype(np.int64)})
+    try:
+        con.execute("UPDATE events SET person_id = m.person_id FROM moved m "
+                    "WHERE events.id = m.id AND events.person_id IS DISTINCT FROM m.person_id")
+    finally:
+        con.unregister("moved")

@@ -1,0 +1,108 @@
+"""The copy's mirror of the last results: the sticky PQL state the plan reads, and a hash per result that
+says "unchanged" without rendering it. It is trusted only while the store's results epoch matches its own."""
+from __future__ import annotations
+
+import uuid
+
+import duckdb
+import numpy as np
+from sqlalchemy import select
+
+from crm_app.store import schema
+from crm_app.store.columnar.relations import create_tables
+from crm_app.store.meta import get_meta, set_meta
+
+EPOCH = "columnar_results_epoch"
+
+
+def open_copy(path: str, memory_limit: str | None = None, threads: int | None = None):
+    """The copy at `path` (created when missing), with DuckDB's memory and thread caps applied."""
+    con = duckdb.connect(path)
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit.replace(chr(39), '')}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    create_tables(con)
+    return con
+
+
+STORE_ID = "columnar_store_id"
+COPY_TABLES = ("events", "people", "accounts", "event_types", "prev", "copy_state", "catch_ups", "typed_properties")
+
+
+def bind_to_store(con, conn) -> bool:
+    """Tie the copy to the store it copies; a copy of another store (or of a recreated one) is emptied.
+
+    Returns True when the copy was emptied. The store's identity is a random id kept in its meta table.
+    """
+    store_id = get_meta(conn, STORE_ID)
+    if not store_id:
+        store_id = uuid.uuid4().hex
+        set_meta(conn, STORE_ID, store_id)
+    if _state(con, STORE_ID) == store_id:
+        return False
+    con.execute("BEGIN TRANSACTION")
+    for table in COPY_TABLES:
+        con.execute(f"DELETE FROM {table}")
+    con.execute("INSERT INTO copy_state VALUES (?, ?)", [STORE_ID, store_id])
+    con.execute("COMMIT")
+    return True
+
+
+def _state(con, key: str):
+    row = con.execute("SELECT value FROM copy_state WHERE key = ?", [key]).fetchall()
+    return row[0][0] if row else None
+
+
+def sync_previous(con, conn, models: list) -> bool:
+    """Reload the mirror from the store's results when another writer touched them; True when reloaded.
+
+    A subject keeps its hash only where the store still holds the very result (same digest) the hash was
+    taken for; the others are rendered and compared again.
+    """
+    epoch = get_meta(conn, EPOCH)
+    if epoch and epoch == _state(con, EPOCH):
+        return False
+    r = schema.results
+    rows = conn.execute(select(r.c.model, r.c.subject_id, r.c.pql, r.c.pql_since, r.c.pql_first_at, r.c.digest)
+                        .where(r.c.model.in_(models))).all()
+    column = lambda i, kind=object: np.array([x[i] for x in rows], dtype=kind)  # noqa: E731
+    con.register("stored", {"model": column(0), "subject_id": column(1, np.int64),
+                            "pql": np.array([bool(x[2]) for x in rows], dtype=bool), "pql_since": column(3),
+                            "pql_first_at": column(4), "digest": column(5)})
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE reloaded AS SELECT s.model, s.subject_id, s.pql, s.pql_since, "
+                    "s.pql_first_at, CASE WHEN p.digest = s.digest THEN p.h END AS h, s.digest FROM stored s "
+                    "LEFT JOIN prev p ON p.model = s.model AND p.subject_id = s.subject_id")
+    finally:
+        con.unregister("stored")
+    con.execute("DELETE FROM prev")
+    con.execute("INSERT INTO prev SELECT * FROM reloaded")
+    return True
+
+
+def new_epoch(con, conn) -> None:
+    """After our writes: the store and the mirror agree again."""
+    epoch = uuid.uuid4().hex
+    set_meta(conn, EPOCH, epoch)
+    con.execute("INSERT OR REPLACE INTO copy_state VALUES (?, ?)", [EPOCH, epoch])
+
+
+def forget_epoch(conn) -> None:
+    """Another engine wrote results: the mirror must reload before it is trusted again."""
+    set_meta(conn, EPOCH, "")
+
+
+def remember(con, model: str, digests: list, pql: str, since: str, first: str) -> None:
+    """The candidates' new sticky PQL state, hash and digest (from the run's `scored` and `cand` tables and
+    the (person id, digest) pairs just rendered); those who left the model's population are forgotten."""
+    con.register("written", {"person_id": np.array([d[0] for d in digests], dtype=np.int64),
+                             "digest": np.array([d[1] for d in digests], dtype=object)})
+    try:
+        con.execute(f"INSERT OR REPLACE INTO prev SELECT ?, s.person_id, s.{pql}, s.{since}, s.{first}, c.h, "
+                    f"w.digest FROM scored s JOIN cand c USING (person_id) JOIN written w USING (person_id) "
+                    f"WHERE c.inpop", [model])
+    finally:
+        con.unregister("written")
+    con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT person_id FROM cand WHERE NOT inpop)",
+                [model])

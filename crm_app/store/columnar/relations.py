@@ -1,0 +1,103 @@
+"""Tables of the DuckDB copy and the relations the set-wise plan reads (ev, subj, prev, scope)."""
+from __future__ import annotations
+
+TABLES = (
+    ("CREATE TABLE IF NOT EXISTS events (id BIGINT PRIMARY KEY, person_id BIGINT, type_id INTEGER, ts BIGINT, "
+     "properties VARCHAR)"),
+    ("CREATE TABLE IF NOT EXISTS people (id BIGINT PRIMARY KEY, external_id VARCHAR, email VARCHAR, "
+     "email_domain VARCHAR, account_id BIGINT, attributes VARCHAR, created_at BIGINT)"),
+    ("CREATE TABLE IF NOT EXISTS accounts (id BIGINT PRIMARY KEY, external_id VARCHAR, name VARCHAR, "
+     "domain VARCHAR, attributes VARCHAR)"),
+    "CREATE TABLE IF NOT EXISTS event_types (id INTEGER PRIMARY KEY, key VARCHAR)",
+    ("CREATE TABLE IF NOT EXISTS prev (model VARCHAR, subject_id BIGINT, pql BOOLEAN, pql_since BIGINT, "
+     "pql_first_at BIGINT, h UBIGINT, digest VARCHAR, PRIMARY KEY (model, subject_id))"),
+    "CREATE TABLE IF NOT EXISTS copy_state (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS catch_ups (stamp BIGINT, max_id BIGINT)",
+    "CREATE TABLE IF NOT EXISTS typed_properties (name VARCHAR PRIMARY KEY)",
+)
+PERSON_COLUMNS = ("external_id", "email", "email_domain", "created_at")  # win over same-named attributes
+ACCOUNT_COLUMNS = {"account.id": "external_id", "account.name": "name", "account.domain": "domain"}
+
+
+def create_tables(con) -> None:
+    for statement in TABLES:
+        con.execute(statement)
+    con.execute("ALTER TABLE prev ADD COLUMN IF NOT EXISTS digest VARCHAR")  # copies made before it existed
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def json_path(key: str) -> str:
+    return literal('$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"')
+
+
+def typed_expressions(name: str, source: str = "properties") -> dict:
+    """The three typed columns of one event property, from its JSON: JSON text, lower text, number."""
+    path = json_path(name)
+    kind = f"json_type({source}, {path})"
+    raw = f"json_extract({source}, {path})"
+    return {
+        f"j:{name}": f"CAST({raw} AS VARCHAR)",
+        f"s:{name}": f"(CASE {kind} WHEN 'VARCHAR' THEN lower(json_extract_string({source}, {path})) "
+                     f"WHEN 'NULL' THEN NULL ELSE lower(CAST({raw} AS VARCHAR)) END)",
+        f"n:{name}": f"(CASE WHEN {kind} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST({raw} AS DOUBLE) "
+                     f"WHEN {kind} = 'BOOLEAN' THEN (CASE WHEN CAST({raw} AS VARCHAR) = 'true' THEN 1.0 ELSE 0.0 END)"
+                     f" END)",
+    }
+
+
+def ensure_typed_properties(con, names) -> None:
+    """Add and fill the typed columns of properties not typed yet; new events get them as they are copied."""
+    have = {r[0] for r in con.execute("SELECT name FROM typed_properties").fetchall()}
+    for name in sorted(set(names) - have):
+        exprs = typed_expressions(name)
+        for column in exprs:
+            kind = "DOUBLE" if column.startswith("n:") else "VARCHAR"
+            con.execute(f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {ident(column)} {kind}")
+        sets = ", ".join(f"{ident(c)} = {e}" for c, e in exprs.items())
+        con.execute(f"UPDATE events SET {sets} WHERE properties IS NOT NULL")
+        con.execute("INSERT INTO typed_properties VALUES (?)", [name])
+
+
+def typed_names(con) -> list:
+    return sorted(r[0] for r in con.execute("SELECT name FROM typed_properties").fetchall())
+
+
+def field_expression(name: str) -> str:
+    """A record field as JSON text, as the store's flat record holds it: the person's attributes, then the
+    fixed person columns; for `account.*`, the account's attributes, then its columns, when the person has an
+    account, else a person attribute of that dotted name (a lead's company fields, say)."""
+    if name in PERSON_COLUMNS:
+        return f"CAST(to_json(p.{name}) AS VARCHAR)"
+    from_person = f"CAST(json_extract(p.attributes, {json_path(name)}) AS VARCHAR)"
+    if not name.startswith("account."):
+        return from_person
+    key = name.split(".", 1)[1]
+    from_account = f"CAST(json_extract(a.attributes, {json_path(key)}) AS VARCHAR)"
+    whens = f"WHEN a.id IS NOT NULL AND json_exists(a.attributes, {json_path(key)}) THEN {from_account} "
+    if name in ACCOUNT_COLUMNS:
+        whens += f"WHEN a.id IS NOT NULL THEN CAST(to_json(a.{ACCOUNT_COLUMNS[name]}) AS VARCHAR) "
+    return f"(CASE {whens}ELSE {from_person} END)"
+
+
+def define_views(con, fields, properties, scope_ids=None) -> None:
+    """The plan's relations as views over the copy; `scope_ids` narrows a run to those people."""
+    props = ", ".join(f"{ident(c)}" for name in properties for c in typed_expressions(name))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW ev AS SELECT person_id, type_id, ts{', ' + props if props else ''} "
+                f"FROM events WHERE person_id IS NOT NULL")
+    cols = "".join(f", {field_expression(f)} AS {ident('v:' + f)}" for f in fields)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW subj AS SELECT p.id AS person_id, p.created_at{cols} "
+                f"FROM people p LEFT JOIN accounts a ON a.id = p.account_id")
+    con.execute("CREATE OR REPLACE TEMP TABLE scope (person_id BIGINT)")
+    if scope_ids is not None:
+        con.execute("INSERT INTO scope SELECT unnest(?)", [list(scope_ids)])
+
+
+def distinct_values(con, relation: str, column: str) -> list:
+    return [r[0] for r in con.execute(f"SELECT DISTINCT {ident(column)} FROM {relation}").fetchall()]

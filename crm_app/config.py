@@ -110,6 +110,12 @@ SETTING_TYPES: dict[str, tuple] = {
     "SALESFORCE_INSTANCE_URL": _HTTP_URL, "HUBSPOT_HOST": _HTTP_URL, "SLACK_API_URL": _HTTP_URL,
     "SLACK_CHANNEL_RATE": (Annotated[float, Field(gt=0, allow_inf_nan=False)], "messages per second, a number more than 0"),
     "SLACK_CHANNEL_BURST": _COUNT, "PLAYBOOK_MAX_ATTEMPTS": _COUNT,
+    "RETRAIN_CHECK_SECONDS": _SECONDS, "SALESFORCE_SETTLE_SECONDS": _SECONDS_OR_ZERO, "SLACK_TIMEOUT_SECONDS": _SECONDS,
+    "PLAYBOOK_DISPATCH_BUDGET_SECONDS": _SECONDS,
+    "CRM_DELETED_CHECK_MINUTES": (Annotated[float, Field(gt=0, allow_inf_nan=False)], "a number of minutes, more than 0"),
+    "PLAYBOOK_WAIT_FOR_RECORD_HOURS": (Annotated[float, Field(gt=0, allow_inf_nan=False)],
+                                       "a number of hours, more than 0"),
+    "OIDC_REQUIRE_VERIFIED_EMAIL": (Literal["0", "1"], "0 or 1"),
 }
 
 

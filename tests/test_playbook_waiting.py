@@ -88,7 +88,7 @@ def test_a_record_sales_made_that_sync_links_makes_the_waiting_actions_due_at_on
 @pytest.mark.parametrize("value", ["soon", "0", "-3", "nan", "inf", ""])
 def test_a_bad_wait_or_budget_setting_is_a_clear_error(name, value):
     with pytest.raises(ConfigError, match=f"{name}=.*expected a number of .* above 0"):
-        make_runtime(None, SimpleNamespace(playbooks=None, rules=None), None, {name: value})
+        make_runtime(None, SimpleNamespace(playbooks=None, rules=None, lifecycle=()), None, {name: value})
 
 
 def test_the_wait_setting_is_read_in_hours():

@@ -43,6 +43,13 @@ BAD = {  # one bad value per typed setting, and the words its error must carry
     "SLACK_CHANNEL_RATE": ("fast", "messages per second"),
     "SLACK_CHANNEL_BURST": ("0", "a whole number of at least 1"),
     "PLAYBOOK_MAX_ATTEMPTS": ("8.5", "a whole number of at least 1"),
+    "RETRAIN_CHECK_SECONDS": ("weekly", "a number of seconds, more than 0"),
+    "SALESFORCE_SETTLE_SECONDS": ("-1", "a number of seconds, 0 or more"),
+    "SLACK_TIMEOUT_SECONDS": ("0", "a number of seconds, more than 0"),
+    "PLAYBOOK_DISPATCH_BUDGET_SECONDS": ("nan", "a number of seconds, more than 0"),
+    "CRM_DELETED_CHECK_MINUTES": ("hourly", "a number of minutes, more than 0"),
+    "PLAYBOOK_WAIT_FOR_RECORD_HOURS": ("-3", "a number of hours, more than 0"),
+    "OIDC_REQUIRE_VERIFIED_EMAIL": ("yes", "0 or 1"),
 }
 
 

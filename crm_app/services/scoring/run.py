@@ -101,7 +101,7 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
     engine = chosen_engine(engine, store, mode, len(claimed))
     per_person = ruleset
     if engine == "duckdb":
-        per_person = _setwise_stage(store, ruleset, as_of, mode, dry_run, claimed, summary, progress)
+        per_person = _setwise_stage(store, ruleset, as_of, mode, dry_run, claimed, summary)
     if per_person is ruleset and not dry_run:
         with store.begin() as conn:
             forget_epoch(conn)
@@ -115,6 +115,8 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
             summary.models[name].merge(tally)
         if progress:
             progress(outcome.people)
+    if progress and not batches and summary.people:  # the set-wise stage alone scored them: one step
+        progress(summary.people)
     summary.people = summary.people or counted
     changed_people = [pid for pid, _ in claimed] if mode == "changed" else None
     _after_people(store, ruleset, as_of, dry_run, summary, changed_people, live)
@@ -148,7 +150,7 @@ def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
 
 
 def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_run: bool, claimed: list,
-                   summary: ScoreSummary, progress) -> RuleSet:
+                   summary: ScoreSummary) -> RuleSet:
     """Score the plannable person models in DuckDB; return the rule set left for the per-person stage."""
     setwise, rest = plannable(ordered_models(ruleset))
     if setwise:
@@ -161,8 +163,6 @@ def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_ru
             return ruleset
         summary.people = people
         summary.models.update(tallies)
-        if progress:
-            progress(people)
     others = [m for m in ruleset.models if m.subject != "person"] + [m for m, _ in rest]
     return dataclasses.replace(ruleset, models=tuple(others))
 

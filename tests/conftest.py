@@ -109,3 +109,18 @@ def runner(config, monkeypatch):
 def default_rules():
     from crm_app.specs.loader import SpecDirs, load_spec_set
     return load_spec_set(SpecDirs.under(ROOT)).rules
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for the whole run (local[1], one shuffle partition, UI off), or a clear skip
+    when Java or PySpark is missing (a failure under CI, which installs both)."""
+    from crm_app.services.scoring.spark.session import SparkUnavailable, spark_session
+    try:
+        session = spark_session("local[1]", shuffle_partitions=1)
+    except SparkUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    yield session
+    session.stop()

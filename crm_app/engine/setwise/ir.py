@@ -76,6 +76,8 @@ class Dialect:
     int_division: str  # a format with {0} and {1}
     count_distinct: str = "count(DISTINCT {0})"
     quote: str = '"'
+    to_int: str = "CAST(trunc({0}) AS BIGINT)"
+    backslash_escapes: bool = False  # string literals read \\ and \' as escapes (Spark SQL, BigQuery)
 
     def ident(self, name: str) -> str:
         q = self.quote
@@ -83,11 +85,11 @@ class Dialect:
 
 
 DUCKDB = Dialect("duckdb", "({0} // {1})")
-SPARK = Dialect("spark", "({0} div {1})", quote="`")
+SPARK = Dialect("spark", "({0} div {1})", quote="`", to_int="CAST({0} AS BIGINT)", backslash_escapes=True)
 DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
 
 
-def _literal(value) -> str:
+def _literal(value, dialect: Dialect | None = None) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -98,6 +100,8 @@ def _literal(value) -> str:
         if not math.isfinite(value):
             raise ValueError("a plan never holds a non-finite number")
         return f"CAST({value!r} AS DOUBLE)"
+    if dialect is not None and dialect.backslash_escapes:
+        return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -107,7 +111,7 @@ def render(node, dialect: Dialect = DUCKDB) -> str:
     if kind == "col":
         return dialect.ident(node[1]) if node[2] is None else f"{node[2]}.{dialect.ident(node[1])}"
     if kind == "lit":
-        return _literal(node[1])
+        return _literal(node[1], dialect)
     if kind == "op":
         return f"({render(node[2], dialect)} {node[1]} {render(node[3], dialect)})"
     if kind in ("and", "or"):
@@ -127,10 +131,10 @@ def render(node, dialect: Dialect = DUCKDB) -> str:
     if kind == "in":
         if not node[2]:
             return "FALSE"
-        return f"({render(node[1], dialect)} IN ({', '.join(_literal(v) for v in node[2])}))"
+        return f"({render(node[1], dialect)} IN ({', '.join(_literal(v, dialect) for v in node[2])}))"
     if kind == "null":
         return f"({render(node[1], dialect)} IS NULL)"
     if kind == "int":
-        return f"CAST(trunc({render(node[1], dialect)}) AS BIGINT)"
+        return dialect.to_int.format(render(node[1], dialect))
     raise ValueError(f"unknown plan node {kind!r}")
 

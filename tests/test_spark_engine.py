@@ -57,3 +57,26 @@ def test_spark_plan_equals_evaluate_on_random_rule_sets_and_histories(spark, tmp
         expected = evaluate(model, rec, features, as_of, previous) if in_population(model, rec, features, as_of) \
             else None
         assert got[pid][model.name] == expected, pid
+
+
+def test_spark_engine_stores_what_the_duckdb_and_store_engines_store(store, default_rules, spark, tmp_path,
+                                                                    monkeypatch):
+    from crm_app.services.scoring.run import score
+    from crm_app.store import schema
+    from tests.test_duckdb_engine import seed, stored
+    monkeypatch.setenv("COLUMNAR_PATH", str(tmp_path / "copy.duckdb"))
+    seed(store)
+    score(store, default_rules, AS_OF, engine="store", workers=1)
+    expected = stored(store)
+    with store.begin() as conn:
+        conn.execute(schema.results.delete())
+    summary = score(store, default_rules, AS_OF, engine="spark", workers=1)
+    assert stored(store) == expected
+    assert summary.models["conversion"].scored == 60 and summary.models["conversion"].changed == 60
+    again = score(store, default_rules, AS_OF, engine="spark", workers=1)
+    assert again.models["conversion"].changed == 0  # only changed results come back, and none did
+    switched = score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    assert switched.models["conversion"].changed == 0 and stored(store) == expected
+    later = score(store, default_rules, AS_OF + 20 * DAY, engine="spark", workers=1)
+    reference = score(store, default_rules, AS_OF + 20 * DAY, engine="store", workers=1)
+    assert later.models["conversion"].changed > 0 and reference.models["conversion"].changed == 0

@@ -145,8 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="score as of this ISO-8601 moment (default: now)")
     p.add_argument("--dry-run", action="store_true", help="compute and print, save nothing")
     p.add_argument("--changed", action="store_true", help="only people whose data changed since the last run")
-    p.add_argument("--engine", choices=("auto", "store", "duckdb"), default="auto",
-                   help="duckdb: the set-wise plan over the DuckDB copy; store: per person over the store's SQL; "
+    p.add_argument("--engine", choices=("auto", "store", "duckdb", "spark"), default="auto",
+                   help="duckdb: the set-wise plan over the DuckDB copy; spark: the same plan on Apache Spark "
+                        "(SPARK_MASTER); store: per person over the store's SQL; "
                         "auto (default): duckdb for full and large incremental runs")
     p.set_defaults(func=cmd_score)
     p = sub.add_parser("explain", help=cmd_explain.__doc__)

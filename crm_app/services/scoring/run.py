@@ -68,7 +68,7 @@ def default_workers() -> int:
     return int(os.environ.get("SCORE_WORKERS") or min(4, os.cpu_count() or 1))
 
 
-ENGINES = ("store", "duckdb")
+ENGINES = ("store", "duckdb", "spark")
 log = logging.getLogger(__name__)
 
 
@@ -91,8 +91,8 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
         lo, hi = people_store.person_id_bounds(conn)
     engine = chosen_engine(engine, store, mode, len(claimed))
     per_person = ruleset
-    if engine == "duckdb":
-        per_person = _setwise_stage(store, ruleset, as_of, mode, dry_run, claimed, summary, progress)
+    if engine in ("duckdb", "spark"):
+        per_person = _setwise_stage(store, ruleset, as_of, mode, dry_run, claimed, summary, progress, engine)
     if per_person is ruleset and not dry_run:
         with store.begin() as conn:
             forget_epoch(conn)
@@ -137,14 +137,14 @@ def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
 
 
 def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_run: bool, claimed: list,
-                   summary: ScoreSummary, progress) -> RuleSet:
+                   summary: ScoreSummary, progress, engine: str = "duckdb") -> RuleSet:
     """Score the plannable person models in DuckDB; return the rule set left for the per-person stage."""
     setwise, rest = plannable(ordered_models(ruleset))
     if setwise:
         scope = [pid for pid, _ in claimed] if mode == "changed" else None
         try:
-            people, tallies = score_setwise(store, setwise, ruleset.hash, as_of, scope, dry_run,
-                                            [pid for pid, _ in claimed])
+            run = score_setwise if engine == "duckdb" else _spark_run()
+            people, tallies = run(store, setwise, ruleset.hash, as_of, scope, dry_run, [pid for pid, _ in claimed])
         except CopyBusy as exc:
             log.warning("scoring with the per-person engine: %s", exc)
             return ruleset
@@ -154,6 +154,12 @@ def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_ru
             progress(people)
     others = [m for m in ruleset.models if m.subject != "person"] + [m for m, _ in rest]
     return dataclasses.replace(ruleset, models=tuple(others))
+
+
+def _spark_run():
+    """The Spark engine, imported only when asked for (PySpark is a large, optional dependency)."""
+    from crm_app.services.scoring.spark.engine import score_spark
+    return score_spark
 
 
 def _after_people(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool, summary: ScoreSummary,

@@ -28,6 +28,7 @@ from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store
 from crm_app.store.columnar.mirror import forget_epoch
+from crm_app.store.columnar.sources import event_source
 from crm_app.store.scoring import results as results_store
 
 CHUNK = 20_000
@@ -130,6 +131,8 @@ def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
     forced = os.environ.get("SCORE_ENGINE", "").strip().lower()
     if forced in ENGINES:
         return forced
+    if event_source().kind != "store":
+        return "duckdb"  # the per-person engine reads only the store's events
     if store.url.endswith(":memory:"):
         return "store"
     large = mode == "full" or changed >= int(os.environ.get("SETWISE_MIN_CHANGED") or 10_000)
@@ -140,18 +143,26 @@ def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_ru
                    summary: ScoreSummary, progress, engine: str = "duckdb") -> RuleSet:
     """Score the plannable person models in DuckDB; return the rule set left for the per-person stage."""
     setwise, rest = plannable(ordered_models(ruleset))
+    source = event_source()
     if setwise:
         scope = [pid for pid, _ in claimed] if mode == "changed" else None
         try:
             run = score_setwise if engine == "duckdb" else _spark_run()
-            people, tallies = run(store, setwise, ruleset.hash, as_of, scope, dry_run, [pid for pid, _ in claimed])
+            people, tallies = run(store, setwise, ruleset.hash, as_of, scope, dry_run, [pid for pid, _ in claimed],
+                                  events=None if source.kind == "store" else source)
         except CopyBusy as exc:
+            if source.kind != "store":
+                raise
             log.warning("scoring with the per-person engine: %s", exc)
             return ruleset
         summary.people = people
         summary.models.update(tallies)
         if progress:
             progress(people)
+    if source.kind != "store":
+        for model, why in rest:  # the per-person engine reads only the store's events
+            log.warning("%s is not scored from EVENT_SOURCE=%s: %s", model.name, source.kind, why)
+        rest = []
     others = [m for m in ruleset.models if m.subject != "person"] + [m for m, _ in rest]
     return dataclasses.replace(ruleset, models=tuple(others))
 

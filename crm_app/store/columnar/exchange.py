@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from crm_app.store.columnar.relations import define_views, ident, literal
+from crm_app.store.columnar.sources import define_events
 
 # relation -> the query whose rows the file holds (the temp views define_views made)
 _RELATIONS = {
@@ -21,9 +22,12 @@ _RELATIONS = {
 }
 
 
-def export_relations(con, folder: str, fields, properties, scope_ids=None) -> dict:
-    """{relation: (parquet path, [(file column, plan column), ...])} for the plan's relations."""
+def export_relations(con, folder: str, fields, properties, scope_ids=None, events=None) -> dict:
+    """{relation: (parquet path, [(file column, plan column), ...])} for the plan's relations; `events` (a
+    sources.EventSource) reads the events from elsewhere than the store."""
     define_views(con, fields, properties, scope_ids)
+    if events is not None:
+        define_events(con, events, properties)
     out = {}
     for name, query in _RELATIONS.items():
         names = [d[0] for d in con.execute(f"SELECT * FROM ({query}) LIMIT 0").description]

@@ -41,7 +41,7 @@ def result_hash(plan, model, columns: set) -> str:
 
 
 def score_spark(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None, dry_run: bool = False,
-                claimed=(), spark=None) -> tuple[int, dict]:
+                claimed=(), events=None, spark=None) -> tuple[int, dict]:
     """(people scored, model -> ModelSummary) for the plannable person models, computed by Spark."""
     path = copy_path(store.url)
     try:
@@ -52,14 +52,15 @@ def score_spark(store: Store, models: list, rules_hash: str, as_of: int, scope_i
     spark = spark or spark_session()
     try:
         with store.read() as conn:
-            copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
+            if events is None:
+                copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
             copy.refresh_people(con, conn, scope_ids, claimed)
             copy.follow_people(con, conn, claimed)
             mirror.sync_previous(con, conn, [m.name for m in models])
         fields, properties = needs(models)
         ensure_typed_properties(con, properties)
         with tempfile.TemporaryDirectory(prefix="pql-spark-") as folder:
-            register(spark, export_relations(con, folder, fields, properties, scope_ids))
+            register(spark, export_relations(con, folder, fields, properties, scope_ids, events))
             people, summaries = score_registered(spark, store, con, models, rules_hash, as_of,
                                                  scope_ids is not None, dry_run)
         if not dry_run:

@@ -39,7 +39,7 @@ def spark_session(master: str | None = None, shuffle_partitions: int | None = No
         raise SparkUnavailable("PySpark is not installed: pip install -r requirements-dev.txt") from exc
     partitions = shuffle_partitions or int(_setting("SPARK_SHUFFLE_PARTITIONS"))
     builder = (SparkSession.builder.master(master or _setting("SPARK_MASTER")).appName("pql-scoring")
-               .config("spark.ui.enabled", "false")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.caseSensitive", "true")
                .config("spark.sql.shuffle.partitions", str(partitions))
                .config("spark.sql.session.timeZone", "UTC")

@@ -189,7 +189,7 @@ def test_shipped_conversion_rules_plan_equals_evaluate(default_rules):
 def test_one_plan_renders_for_duckdb_and_spark():
     node = ir.and_(ir.op(">=", ir.idiv(ir.col("ts"), ir.lit(7)), ir.lit(2)), ir.isin(ir.col("j:x"), ["'a'"]))
     assert ir.render(node, ir.DUCKDB) == '(((\"ts\" // 7) >= 2) AND (\"j:x\" IN (\'\'\'a\'\'\')))'
-    assert ir.render(node, ir.SPARK) == "(((`ts` div 7) >= 2) AND (`j:x` IN ('''a''')))"
+    assert ir.render(node, ir.SPARK) == "(((`ts` div 7) >= 2) AND (`j:x` IN ('\\'a\\'')))"  # Spark SQL escapes a quote with a backslash
 
 
 def test_float_literals_never_lose_digits_and_non_finite_is_refused():

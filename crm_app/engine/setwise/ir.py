@@ -78,15 +78,26 @@ class Dialect:
     quote: str = '"'
     to_int: str = "CAST(trunc({0}) AS BIGINT)"
     backslash_escapes: bool = False  # string literals read \\ and \' as escapes (Spark SQL, BigQuery)
+    double: str = "DOUBLE"
+    greatest_skips_null: bool = True  # False: GREATEST/LEAST return NULL when any argument is NULL
+    plain_names: bool = False  # column names only of letters, digits and _ (BigQuery): others become _<hex>_
 
     def ident(self, name: str) -> str:
         q = self.quote
+        if self.plain_names:
+            name = "".join(c if c.isascii() and (c.isalnum() or c == "_") else f"_{ord(c):x}_" for c in name)
         return q + name.replace(q, q + q) + q
 
 
 DUCKDB = Dialect("duckdb", "({0} // {1})")
 SPARK = Dialect("spark", "({0} div {1})", quote="`", to_int="CAST({0} AS BIGINT)", backslash_escapes=True)
-DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
+# Warehouses: BigQuery and Snowflake GREATEST/LEAST return NULL on any NULL argument; Snowflake's `/` is a
+# rounded decimal, so whole-number division is done exactly (the plan only divides non-negatives).
+BIGQUERY = Dialect("bigquery", "DIV({0}, {1})", quote="`", to_int="CAST(TRUNC({0}) AS INT64)",
+                   backslash_escapes=True, double="FLOAT64", greatest_skips_null=False, plain_names=True)
+SNOWFLAKE = Dialect("snowflake", "CAST((({0}) - MOD({0}, {1})) / ({1}) AS BIGINT)", backslash_escapes=True,
+                    greatest_skips_null=False)
+DIALECTS = {d.name: d for d in (DUCKDB, SPARK, BIGQUERY, SNOWFLAKE)}
 
 
 def _literal(value, dialect: Dialect | None = None) -> str:
@@ -99,7 +110,7 @@ def _literal(value, dialect: Dialect | None = None) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("a plan never holds a non-finite number")
-        return f"CAST({value!r} AS DOUBLE)"
+        return f"CAST({value!r} AS {dialect.double if dialect else 'DOUBLE'})"
     if dialect is not None and dialect.backslash_escapes:
         return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
     return "'" + str(value).replace("'", "''") + "'"
@@ -125,6 +136,9 @@ def render(node, dialect: Dialect = DUCKDB) -> str:
         args = [render(a, dialect) for a in node[2]]
         if node[1] == "count_distinct":
             return dialect.count_distinct.format(*args)
+        if node[1] in ("greatest", "least") and not dialect.greatest_skips_null and len(args) > 1:
+            # Each argument falls back to the others, so NULLs are skipped as DuckDB and Spark skip them.
+            args = [f"coalesce({', '.join(args[i:] + args[:i])})" for i in range(len(args))]
         return f"{node[1]}({', '.join(args)})"
     if kind == "idiv":
         return dialect.int_division.format(render(node[1], dialect), render(node[2], dialect))

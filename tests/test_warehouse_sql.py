@@ -88,3 +88,20 @@ def test_bigquery_names_keep_plain_characters_and_encode_the_rest():
     names = ["v:a.b", "v:a_b", "v_a.b", "v:a:b", "f:1", "f_1", "f:1_", "type_id"]
     assert len({ir.BIGQUERY.ident(n) for n in names}) == len(names)
     assert ir.BIGQUERY.ident("type_id") == "`type_id`" and ir.BIGQUERY.ident("v:\u00e9") == "`v_3a__e9_`"
+
+
+@pytest.mark.parametrize("dialect", ["bigquery", "snowflake"])
+def test_plan_sql_command_prints_sql_built_from_the_store(runner, config, tmp_path, monkeypatch, dialect):
+    from crm_app.store import Store
+    from tests.test_duckdb_engine import seed
+    monkeypatch.setenv("COLUMNAR_PATH", str(tmp_path / "copy.duckdb"))
+    store = Store(config.database_url)
+    seed(store)
+    store.dispose()
+    code, out, err = runner("plan-sql", "--dialect", dialect, "--as-of", "2026-09-21T14:13:20Z")
+    assert code == 0, err
+    assert "-- health left out: MetricCondition conditions are scored by the per-person engine" in out
+    sql = "\n".join(line for line in out.splitlines() if not line.startswith("--"))
+    statement = sqlglot.parse_one(sql.rstrip(";\n"), read=dialect)
+    assert str(AS_OF) in sql and "'\"trial\"'" in sql  # the plan's moment and a field value the store holds
+    assert statement.find(sqlglot.exp.With) is not None

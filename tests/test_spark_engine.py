@@ -80,3 +80,11 @@ def test_spark_engine_stores_what_the_duckdb_and_store_engines_store(store, defa
     later = score(store, default_rules, AS_OF + 20 * DAY, engine="spark", workers=1)
     reference = score(store, default_rules, AS_OF + 20 * DAY, engine="store", workers=1)
     assert later.models["conversion"].changed > 0 and reference.models["conversion"].changed == 0
+
+
+def test_string_literals_reach_spark_unchanged(spark):
+    from crm_app.engine.setwise import ir
+    texts = ["it's", "back\\slash", "\\'", '"q"', "''", "tab\there", "é"]
+    row = spark.sql("SELECT " + ", ".join(f"{ir.render(ir.lit(t), ir.SPARK)} AS c{i}"
+                                          for i, t in enumerate(texts))).collect()[0]
+    assert list(row) == texts

@@ -16,7 +16,7 @@ from crm_app.engine.setwise.plan import feature_column
 from crm_app.engine.setwise.scores import model_column
 from crm_app.services.scoring.diff import ModelSummary, top_movers
 from crm_app.services.scoring.duck_engine import FETCH, CopyBusy, _save, copy_path, lag_seconds
-from crm_app.services.scoring.spark.relations import needs, plan_in_spark, q, register
+from crm_app.services.scoring.spark.relations import needs, plan_from_copy, q, register
 from crm_app.services.scoring.spark.session import spark_session
 from crm_app.store import Store
 from crm_app.store.columnar import copy, mirror
@@ -74,7 +74,7 @@ def score_spark(store: Store, models: list, rules_hash: str, as_of: int, scope_i
 def score_registered(spark, store: Store, con, models: list, rules_hash: str, as_of: int, scoped: bool,
                      dry_run: bool) -> tuple[int, dict]:
     """Run the plan over the registered views; save what changed; keep the copy's mirror in step."""
-    plan = plan_in_spark(spark, models, as_of, scoped)
+    plan = plan_from_copy(con, models, as_of, scoped)
     scored = spark.sql(plan.sql).persist()
     try:
         scored.createOrReplaceTempView("scored")

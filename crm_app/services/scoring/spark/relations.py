@@ -27,6 +27,16 @@ def distinct_values(spark, relation: str, column: str) -> list:
     return [r[0] for r in spark.sql(f"SELECT DISTINCT {q(column)} FROM {relation}").collect()]
 
 
+def plan_from_copy(con, models, as_of: int, scoped: bool = False) -> ScorePlan:
+    """The plan in Spark SQL, its catalog (type ids, distinct values) read from the DuckDB copy's relations
+    the Spark views were exported from: the same values, without a Spark job per property."""
+    from crm_app.store.columnar.relations import distinct_values as copy_values
+    type_ids = dict(con.execute("SELECT key, id FROM event_types").fetchall())
+    catalog = Catalog(type_ids, lambda name: copy_values(con, "ev", prop_column("j", name)))
+    field_catalog = FieldCatalog(lambda name: copy_values(con, "subj", field_column(name)))
+    return build_plan(models, catalog, field_catalog, as_of, scoped=scoped, dialect=ir.SPARK)
+
+
 def plan_in_spark(spark, models, as_of: int, scoped: bool = False) -> ScorePlan:
     """The plan in Spark SQL over the registered views ev, subj, prev (and scope when scoped)."""
     type_ids = {key: int(i) for i, key in spark.sql("SELECT id, key FROM event_types").collect()}

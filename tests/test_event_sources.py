@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pytest
@@ -47,7 +47,7 @@ def messages(people: int = 30, seed: int = 3):
 
 
 def iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def send(store_url: str, batch: list) -> None:
@@ -72,7 +72,7 @@ def warehouse(path: str, identifies: list, tracks: list) -> None:
         columns = "".join(f", {k} {'BIGINT' if isinstance(v, int) else 'VARCHAR'}"
                           for k, v in make(random.Random(0)).items())
         con.execute(f"CREATE TABLE {table_name(event)} ({common}{columns})")
-    stamp = lambda m: datetime.strptime(m["timestamp"], "%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    stamp = lambda m: datetime.strptime(m["timestamp"], "%Y-%m-%dT%H:%M:%SZ")
     for m in tracks:
         row = [m["messageId"], m.get("anonymousId"), m.get("userId"), m["event"], m["event"], stamp(m), stamp(m),
                "analytics-python"]

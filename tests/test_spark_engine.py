@@ -14,7 +14,7 @@ from crm_app.services.scoring.spark.relations import needs, plan_in_spark, regis
 from crm_app.store.columnar.exchange import export_relations
 from crm_app.store.columnar.relations import ensure_typed_properties
 from tests.helpers import AS_OF, DAY, reference_features
-from tests.test_setwise_plan import HISTORY, PROPS, RECORD, ACCOUNT, flat, insert_prev, load, rule_sets
+from tests.test_setwise_plan import ACCOUNT, HISTORY, PROPS, RECORD, flat, insert_prev, load, rule_sets
 
 # Values Spark SQL's string literals would mangle if quoted the standard-SQL way: quotes and backslashes.
 HOSTILE = st.sampled_from(["it's", "back\\slash", "\\'", "q\"uote", "%_", "é"])
@@ -39,7 +39,7 @@ def spark_results(spark, tmp_path, con, models, as_of):
             for row in (r.asDict() for r in spark.sql(plan.sql).collect())}
 
 
-@settings(max_examples=int(os.environ.get("SPARK_PLAN_EXAMPLES", 5)), deadline=None, derandomize=True,
+@settings(max_examples=int(os.environ.get("SPARK_PLAN_EXAMPLES", "5")), deadline=None, derandomize=True,
           phases=[Phase.explicit, Phase.generate], print_blob=True)
 @given(model=rule_sets(), people=st.lists(PERSON, min_size=1, max_size=5), later=st.integers(0, 90 * DAY))
 def test_spark_plan_equals_evaluate_on_random_rule_sets_and_histories(spark, tmp_path_factory, model, people, later):

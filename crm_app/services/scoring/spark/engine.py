@@ -22,6 +22,7 @@ from crm_app.store import Store
 from crm_app.store.columnar import copy, mirror
 from crm_app.store.columnar.exchange import export_relations, record_changed
 from crm_app.store.columnar.relations import ensure_typed_properties
+
 HASH_MASK = (1 << 63) - 1
 
 

@@ -196,3 +196,11 @@ def test_float_literals_never_lose_digits_and_non_finite_is_refused():
     assert ir.render(ir.lit(0.1)) == "CAST(0.1 AS DOUBLE)"
     with pytest.raises(ValueError):
         ir.render(ir.lit(float("inf")))
+
+
+def test_a_list_field_reaches_reason_texts_as_the_store_holds_it():
+    from types import SimpleNamespace
+
+    from crm_app.engine.setwise.reasons import record_of
+    row = {"v:account.tools": '["Jira", "Slack"]', "created_at": AS_OF}
+    assert record_of(SimpleNamespace(fields=("account.tools",)), row)["account.tools"] == ["Jira", "Slack"]

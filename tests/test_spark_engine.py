@@ -39,7 +39,7 @@ def spark_results(spark, tmp_path, con, models, as_of):
             for row in (r.asDict() for r in spark.sql(plan.sql).collect())}
 
 
-@settings(max_examples=int(os.environ.get("SPARK_PLAN_EXAMPLES", "5")), deadline=None, derandomize=True,
+@settings(max_examples=int(os.environ.get("SPARK_PLAN_EXAMPLES", "3")), deadline=None, derandomize=True,
           phases=[Phase.explicit, Phase.generate], print_blob=True)
 @given(model=rule_sets(), people=st.lists(PERSON, min_size=1, max_size=5), later=st.integers(0, 90 * DAY))
 def test_spark_plan_equals_evaluate_on_random_rule_sets_and_histories(spark, tmp_path_factory, model, people, later):

@@ -93,3 +93,10 @@ def test_string_literals_reach_spark_unchanged(spark):
     row = spark.sql("SELECT " + ", ".join(f"{ir.render(ir.lit(t), ir.SPARK)} AS c{i}"
                                           for i, t in enumerate(texts))).collect()[0]
     assert list(row) == texts
+
+
+def test_without_java_the_spark_engine_says_what_is_missing(runner, monkeypatch):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    code, out, err = runner("score", "--engine", "spark")
+    assert code != 0 and "no Java runtime (set JAVA_HOME or put java 17+ on PATH" in err + out

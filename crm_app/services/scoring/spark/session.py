@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from crm_app.errors import ConfigError
+
 SETTINGS = {
     "SPARK_MASTER": ("local[*]", "Spark master for `score --engine spark`: local[N] on this machine, or a "
                                  "cluster URL (spark://, yarn, k8s://)"),
@@ -12,8 +14,8 @@ SETTINGS = {
 }
 
 
-class SparkUnavailable(RuntimeError):
-    """PySpark or a Java runtime is missing: say which, and how to get it."""
+class SparkUnavailable(ConfigError):
+    """PySpark or a Java runtime is missing: say which, and how to get it (the CLI prints it, no traceback)."""
 
 
 def _setting(name: str) -> str:

@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, Field, ValidationError, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_app.crm.settings import CRM_SETTINGS
+from crm_app.store.columnar.sources import SETTINGS as EVENT_SOURCE_SETTINGS
 from crm_app.errors import ConfigError
 from crm_app.specs.loader import SpecDirs
 
@@ -59,6 +60,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "SHUTDOWN_GRACE_SECONDS": ("25", "worker: on SIGTERM, how long the running job may take to finish"),
 }
 SETTINGS.update(CRM_SETTINGS)  # CRM integration settings
+SETTINGS.update(EVENT_SOURCE_SETTINGS)  # where scoring reads events
 
 
 # Secrets a deployment must set; the embedded demo (serve on loopback) may run without them. (SECRET_KEY may

@@ -115,3 +115,18 @@ def default_rules():
 def columnar_copy_in_tmp(tmp_path, monkeypatch):
     """DuckDB scoring keeps its columnar copy in the test's own folder, never in the checkout's var/."""
     monkeypatch.setenv("COLUMNAR_PATH", str(tmp_path / "columnar.duckdb"))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for the whole run (local[1], one shuffle partition, UI off), or a clear skip
+    when Java or PySpark is missing (a failure under CI, which installs both)."""
+    from crm_app.services.scoring.spark.session import SparkUnavailable, spark_session
+    try:
+        session = spark_session("local[1]", shuffle_partitions=1)
+    except SparkUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    yield session
+    session.stop()

@@ -193,7 +193,7 @@ def test_shipped_conversion_rules_plan_equals_evaluate(default_rules):
 def test_one_plan_renders_for_duckdb_and_spark():
     node = ir.and_(ir.op(">=", ir.idiv(ir.col("ts"), ir.lit(7)), ir.lit(2)), ir.isin(ir.col("j:x"), ["'a'"]))
     assert ir.render(node, ir.DUCKDB) == '(((\"ts\" // 7) >= 2) AND (\"j:x\" IN (\'\'\'a\'\'\')))'
-    assert ir.render(node, ir.SPARK) == "(((`ts` div 7) >= 2) AND (`j:x` IN ('''a''')))"
+    assert ir.render(node, ir.SPARK) == "(((`ts` div 7) >= 2) AND (`j:x` IN ('\\'a\\'')))"  # Spark SQL escapes a quote with a backslash
 
 
 def test_float_literals_never_lose_digits_and_non_finite_is_refused():
@@ -211,3 +211,11 @@ def test_the_shipped_plan_renders_for_spark_too(default_rules):
     fields = FieldCatalog(lambda name: ['"Software"', "120", '["Slack"]', '"VP Sales"'])
     plan = build_plan([model], catalog, fields, AS_OF, dialect=ir.SPARK)
     assert "`conversion:combined`" in plan.sql and " div " in plan.sql and "trunc(" not in plan.sql
+
+
+def test_a_list_field_reaches_reason_texts_as_the_store_holds_it():
+    from types import SimpleNamespace
+
+    from crm_app.engine.setwise.reasons import record_of
+    row = {"v:account.tools": '["Jira", "Slack"]', "created_at": AS_OF}
+    assert record_of(SimpleNamespace(fields=("account.tools",), aggregates=()), row)["account.tools"] == ["Jira", "Slack"]

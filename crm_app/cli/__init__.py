@@ -75,6 +75,18 @@ def _event_warnings(config: Config, specs) -> list:
         return []
 
 
+def cmd_plan_sql(args, config: Config) -> int:
+    """Print the compiled scoring plan as SQL for a warehouse (BigQuery, Snowflake, Spark, DuckDB)."""
+    from crm_app.services.scoring.warehouse_sql import plan_sql
+    rules = _ruleset(config)
+    models = [m for m in rules.models if not args.model or m.name in args.model]
+    sql, left_out = plan_sql(_open(config), models, _as_of(args.as_of), args.dialect)
+    for model, why in left_out:
+        print(f"-- {model.name} left out: {why}")
+    print(sql + ";")
+    return 0
+
+
 def cmd_score(args, config: Config) -> int:
     """Score everyone, or only people whose data changed."""
     from crm_app.services.scoring.explain import format_summary
@@ -181,10 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="score as of this ISO-8601 moment (default: now)")
     p.add_argument("--dry-run", action="store_true", help="compute and print, save nothing")
     p.add_argument("--changed", action="store_true", help="only people whose data changed since the last run")
-    p.add_argument("--engine", choices=("auto", "store", "duckdb"), default="auto",
-                   help="duckdb: the set-wise plan over the DuckDB copy; store: per person over the store's SQL; "
+    p.add_argument("--engine", choices=("auto", "store", "duckdb", "spark"), default="auto",
+                   help="duckdb: the set-wise plan over the DuckDB copy; spark: the same plan on Apache Spark "
+                        "(SPARK_MASTER); store: per person over the store's SQL; "
                         "auto (default): duckdb for full and large incremental runs")
     p.set_defaults(func=cmd_score)
+    p = sub.add_parser("plan-sql", help=cmd_plan_sql.__doc__)
+    p.add_argument("--dialect", choices=("bigquery", "snowflake", "spark", "duckdb"), required=True)
+    p.add_argument("--model", action="append", help="only this model (repeatable; default: every person model)")
+    p.add_argument("--as-of", help="score as of this ISO-8601 moment (default: now)")
+    p.set_defaults(func=cmd_plan_sql)
     p = sub.add_parser("explain", help=cmd_explain.__doc__)
     p.add_argument("person", help="product user id, email or internal id")
     p.add_argument("--as-of", help="explain as of this ISO-8601 moment (default: now)")

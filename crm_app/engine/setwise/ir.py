@@ -77,18 +77,30 @@ class Dialect:
     count_distinct: str = "count(DISTINCT {0})"
     quote: str = '"'
     to_int: str = "CAST(trunc({0}) AS BIGINT)"  # towards zero, as Python's int()
+    backslash_escapes: bool = False  # string literals read \\ and \' as escapes (Spark SQL, BigQuery)
+    double: str = "DOUBLE"
+    greatest_skips_null: bool = True  # False: GREATEST/LEAST return NULL when any argument is NULL
+    plain_names: bool = False  # column names only of letters, digits and _ (BigQuery): others become _<hex>_
 
     def ident(self, name: str) -> str:
         q = self.quote
+        if self.plain_names:
+            name = "".join(c if c.isascii() and (c.isalnum() or c == "_") else f"_{ord(c):x}_" for c in name)
         return q + name.replace(q, q + q) + q
 
 
 DUCKDB = Dialect("duckdb", "({0} // {1})")
-SPARK = Dialect("spark", "({0} div {1})", quote="`", to_int="CAST({0} AS BIGINT)")  # Spark's cast truncates
-DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
+SPARK = Dialect("spark", "({0} div {1})", quote="`", to_int="CAST({0} AS BIGINT)", backslash_escapes=True)
+# Warehouses: BigQuery and Snowflake GREATEST/LEAST return NULL on any NULL argument; Snowflake's `/` is a
+# rounded decimal, so whole-number division is done exactly (the plan only divides non-negatives).
+BIGQUERY = Dialect("bigquery", "DIV({0}, {1})", quote="`", to_int="CAST(TRUNC({0}) AS INT64)",
+                   backslash_escapes=True, double="FLOAT64", greatest_skips_null=False, plain_names=True)
+SNOWFLAKE = Dialect("snowflake", "CAST((({0}) - MOD({0}, {1})) / ({1}) AS BIGINT)", backslash_escapes=True,
+                    greatest_skips_null=False)
+DIALECTS = {d.name: d for d in (DUCKDB, SPARK, BIGQUERY, SNOWFLAKE)}
 
 
-def _literal(value) -> str:
+def _literal(value, dialect: Dialect | None = None) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -98,7 +110,9 @@ def _literal(value) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("a plan never holds a non-finite number")
-        return f"CAST({value!r} AS DOUBLE)"
+        return f"CAST({value!r} AS {dialect.double if dialect else 'DOUBLE'})"
+    if dialect is not None and dialect.backslash_escapes:
+        return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -108,7 +122,7 @@ def render(node, dialect: Dialect = DUCKDB) -> str:
     if kind == "col":
         return dialect.ident(node[1]) if node[2] is None else f"{node[2]}.{dialect.ident(node[1])}"
     if kind == "lit":
-        return _literal(node[1])
+        return _literal(node[1], dialect)
     if kind == "op":
         return f"({render(node[2], dialect)} {node[1]} {render(node[3], dialect)})"
     if kind in ("and", "or"):
@@ -122,13 +136,16 @@ def render(node, dialect: Dialect = DUCKDB) -> str:
         args = [render(a, dialect) for a in node[2]]
         if node[1] == "count_distinct":
             return dialect.count_distinct.format(*args)
+        if node[1] in ("greatest", "least") and not dialect.greatest_skips_null and len(args) > 1:
+            # Each argument falls back to the others, so NULLs are skipped as DuckDB and Spark skip them.
+            args = [f"coalesce({', '.join(args[i:] + args[:i])})" for i in range(len(args))]
         return f"{node[1]}({', '.join(args)})"
     if kind == "idiv":
         return dialect.int_division.format(render(node[1], dialect), render(node[2], dialect))
     if kind == "in":
         if not node[2]:
             return "FALSE"
-        return f"({render(node[1], dialect)} IN ({', '.join(_literal(v) for v in node[2])}))"
+        return f"({render(node[1], dialect)} IN ({', '.join(_literal(v, dialect) for v in node[2])}))"
     if kind == "null":
         return f"({render(node[1], dialect)} IS NULL)"
     if kind == "int":

@@ -29,9 +29,15 @@ def _columns(plan: ScorePlan) -> tuple:
 def record_of(plan: ScorePlan, row: Mapping) -> dict:
     """The fields the plan read, decoded, plus created_at: what the reason texts may show."""
     # A field the subject does not have stays absent (SQL NULL), as in the store's flat record.
-    record = {name: decoded(row[column]) for name, column in _columns(plan)[0] if row[column] is not None}
+    record = {name: _as_stored(decoded(row[column])) for name, column in _columns(plan)[0]
+              if row[column] is not None}
     record["created_at"] = row["created_at"]
     return record
+
+
+def _as_stored(value):
+    """decoded() hands lists back as tuples; a reason text shows a list field as the store holds it."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def features_of(plan: ScorePlan, row: Mapping) -> dict:

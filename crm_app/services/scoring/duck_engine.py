@@ -57,7 +57,7 @@ def _hashed(plan, model, columns: set) -> str:
 
 
 def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None,
-                  dry_run: bool = False, claimed=()) -> tuple[int, dict]:
+                  dry_run: bool = False, claimed=(), events=None) -> tuple[int, dict]:
     """(people scored, model -> ModelSummary) for the plannable person models.
 
     claimed: the people queued as changed; their events are followed to their current person first.
@@ -72,13 +72,14 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
         with store.begin() as conn:
             mirror.bind_to_store(con, conn)
         with store.read() as conn:
-            copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
+            if events is None:
+                copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
             # Another engine wrote results since our last run: it also consumed the queue of changed people,
             # the copy's only news of who changed, so every person and every event's person is read again.
             foreign = mirror.sync_previous(con, conn, [m.name for m in models])
             copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign)
             copy.follow_people(con, conn, None if foreign else claimed)
-        plan = plan_over(con, models, as_of, scope_ids)
+        plan = plan_over(con, models, as_of, scope_ids, events)
         con.execute(f"CREATE OR REPLACE TEMP TABLE scored AS {plan.sql}")
         columns = {d[0] for d in con.execute("SELECT * FROM scored LIMIT 0").description}
         people = con.execute("SELECT count(*) FROM scored").fetchall()[0][0]

@@ -29,6 +29,7 @@ from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store
 from crm_app.store.columnar.mirror import forget_epoch
+from crm_app.store.columnar.sources import event_source
 from crm_app.store.scoring import results as results_store
 
 CHUNK = 20_000
@@ -71,7 +72,7 @@ def default_workers() -> int:
     return int(os.environ.get("SCORE_WORKERS") or min(4, os.cpu_count() or 1))
 
 
-ENGINES = ("store", "duckdb")
+ENGINES = ("store", "duckdb", "spark")
 log = logging.getLogger(__name__)
 
 
@@ -100,8 +101,8 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
         lo, hi = people_store.person_id_bounds(conn)
     engine = chosen_engine(engine, store, mode, len(claimed))
     per_person = ruleset
-    if engine == "duckdb":
-        per_person = _setwise_stage(store, ruleset, as_of, mode, dry_run, claimed, summary)
+    if engine in ("duckdb", "spark"):
+        per_person = _setwise_stage(store, ruleset, as_of, mode, dry_run, claimed, summary, engine)
     if per_person is ruleset and not dry_run:
         with store.begin() as conn:
             forget_epoch(conn)
@@ -143,6 +144,8 @@ def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
     forced = os.environ.get("SCORE_ENGINE", "").strip().lower()
     if forced in ENGINES:
         return forced
+    if event_source().kind != "store":
+        return "duckdb"  # the per-person engine reads only the store's events
     if store.url.endswith(":memory:"):
         return "store"
     large = mode == "full" or changed >= int(os.environ.get("SETWISE_MIN_CHANGED") or 0)
@@ -150,21 +153,35 @@ def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
 
 
 def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_run: bool, claimed: list,
-                   summary: ScoreSummary) -> RuleSet:
+                   summary: ScoreSummary, engine: str = "duckdb") -> RuleSet:
     """Score the plannable person models in DuckDB; return the rule set left for the per-person stage."""
     setwise, rest = plannable(ordered_models(ruleset))
+    source = event_source()
     if setwise:
         scope = [pid for pid, _ in claimed] if mode == "changed" else None
         try:
-            people, tallies = score_setwise(store, setwise, ruleset.hash, as_of, scope, dry_run,
-                                            [pid for pid, _ in claimed])
+            run = score_setwise if engine == "duckdb" else _spark_run()
+            people, tallies = run(store, setwise, ruleset.hash, as_of, scope, dry_run, [pid for pid, _ in claimed],
+                                  events=None if source.kind == "store" else source)
         except CopyBusy as exc:
+            if source.kind != "store":
+                raise
             log.warning("scoring with the per-person engine: %s", exc)
             return ruleset
         summary.people = people
         summary.models.update(tallies)
+    if source.kind != "store":
+        for model, why in rest:  # the per-person engine reads only the store's events
+            log.warning("%s is not scored from EVENT_SOURCE=%s: %s", model.name, source.kind, why)
+        rest = []
     others = [m for m in ruleset.models if m.subject != "person"] + [m for m, _ in rest]
     return dataclasses.replace(ruleset, models=tuple(others))
+
+
+def _spark_run():
+    """The Spark engine, imported only when asked for (PySpark is a large, optional dependency)."""
+    from crm_app.services.scoring.spark.engine import score_spark
+    return score_spark
 
 
 def _after_people(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool, summary: ScoreSummary,

@@ -7,7 +7,7 @@ from crm_app.engine.setwise.features import Catalog, event_properties, prop_colu
 from crm_app.engine.setwise.fields import FieldCatalog, field_column, record_fields
 from crm_app.engine.setwise.plan import ScorePlan, build_plan, supported
 from crm_app.engine.setwise.reasons import result_of
-from crm_app.store.columnar import relations
+from crm_app.store.columnar import relations, sources
 
 
 def plannable(models) -> tuple[list, list]:
@@ -19,13 +19,16 @@ def plannable(models) -> tuple[list, list]:
     return ok, rest
 
 
-def plan_over(con, models, as_of: int, scope_ids=None) -> ScorePlan:
-    """The plan for these models over the copy's relations, for everyone or the people in scope_ids."""
+def plan_over(con, models, as_of: int, scope_ids=None, events=None) -> ScorePlan:
+    """The plan for these models over the copy's relations, for everyone or the people in scope_ids;
+    `events` (a sources.EventSource) reads the events from elsewhere than the store."""
     aggregates = tuple(a for a in feature_plan(models) if a.measure != "quota")
     properties = event_properties(aggregates)
     relations.ensure_typed_properties(con, properties)
     fields = record_fields(models)
     relations.define_views(con, fields, properties, scope_ids)
+    if events is not None:
+        sources.define_events(con, events, properties)
     type_ids = dict(con.execute("SELECT key, id FROM event_types").fetchall())
     catalog = Catalog(type_ids, lambda name: relations.distinct_values(con, "ev", prop_column("j", name)))
     field_catalog = FieldCatalog(lambda name: relations.distinct_values(con, "subj", field_column(name)))

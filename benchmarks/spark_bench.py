@@ -1,0 +1,134 @@
+"""Spark benchmark: the conversion model's full run on Spark beside DuckDB in the same run, results compared.
+
+    python benchmarks/spark_bench.py --people 100000 --events 2000000 --master local[1]
+
+Reuses (or generates) the score_bench store under var/bench/. Times, each with the load average:
+- DuckDB full run (results deleted first, every result rendered and written): the reference;
+- Spark full run the same way, every stored result compared with DuckDB's;
+- Spark unchanged rerun (only changed results come back: none);
+- the plan alone in Spark (the one query over the exported relations, counted) and in DuckDB,
+and prints per-core throughput and the extrapolation to 10M/500M and 100M/5B. Not part of the test run.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from score_bench import AS_OF, generate  # noqa: E402
+
+from crm_app.services.scoring.duck_engine import copy_path  # noqa: E402
+from crm_app.services.scoring.run import score  # noqa: E402
+from crm_app.services.scoring.setwise import plan_over  # noqa: E402
+from crm_app.services.scoring.spark.relations import needs, plan_in_spark, register  # noqa: E402
+from crm_app.services.scoring.spark.session import spark_session  # noqa: E402
+from crm_app.specs.loader import SpecDirs, load_spec_set  # noqa: E402
+from crm_app.store import Store  # noqa: E402
+from crm_app.store.columnar import mirror  # noqa: E402
+from crm_app.store.columnar.exchange import export_relations  # noqa: E402
+from crm_app.store.columnar.mirror import forget_epoch  # noqa: E402
+from crm_app.store.columnar.relations import ensure_typed_properties  # noqa: E402
+
+
+def load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
+def fresh(store) -> None:
+    with store.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM results")
+        conn.exec_driver_sql("DELETE FROM score_history")
+        forget_epoch(conn)
+
+
+def stored(store) -> dict:
+    with store.read() as conn:
+        return {(r[0], r[1]): (r[2], r[3], r[4]) for r in conn.exec_driver_sql(
+            "SELECT model, subject_id, combined, band, reasons FROM results")}
+
+
+def timed(label: str, fn, people: int):
+    started = time.time()
+    out = fn()
+    took = time.time() - started
+    print(f"{label + ':':<34}{took:7.1f}s = {people / took:>9,.0f} people/s; {load()}", flush=True)
+    return out, took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--master", default="local[1]")
+    parser.add_argument("--models", default="conversion")
+    parser.add_argument("--plan-only", action="store_true", help="skip the full runs; time the plan alone")
+    args = parser.parse_args()
+    path = ROOT / "var" / "bench" / f"score-{args.people}-{args.events}-1.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(f"sqlite:///{path}")
+    if not path.exists() or path.stat().st_size < 100_000:
+        print(f"Generating {args.people:,} people and {args.events:,} events into {path} ...", flush=True)
+        generate(store, args.people, args.events, 1)
+    rules = load_spec_set(SpecDirs.under(ROOT)).rules
+    wanted = args.models.split(",")
+    rules = dataclasses.replace(rules, models=tuple(m for m in rules.models if m.name in wanted))
+    cores = int(args.master[len("local["):-1]) if args.master.startswith("local[") else os.cpu_count()
+    os.environ["DUCKDB_THREADS"] = str(cores)
+    print(f"{args.people:,} people, {args.events:,} events; models {args.models}; Spark {args.master}, DuckDB "
+          f"{cores} thread(s); {load()}", flush=True)
+    spark = spark_session(args.master, shuffle_partitions=max(2, 2 * cores))
+    if not args.plan_only:
+        full_runs(store, rules, args.people)
+    plan_alone(spark, store, rules, args, cores)
+    spark.stop()
+    store.dispose()
+
+
+def full_runs(store, rules, people: int) -> None:
+    fresh(store)
+    timed("DuckDB full run (reference)", lambda: score(store, rules, AS_OF, engine="duckdb", workers=1), people)
+    reference = stored(store)
+    fresh(store)
+    timed("Spark full run", lambda: score(store, rules, AS_OF, engine="spark", workers=1), people)
+    same = stored(store) == reference
+    print(f"Spark's stored results equal DuckDB's: {same} ({len(reference):,} results)", flush=True)
+    again, _ = timed("Spark unchanged rerun", lambda: score(store, rules, AS_OF, engine="spark", workers=1), people)
+    print(f"  results written by the rerun: {sum(m.changed for m in again.models.values())}")
+
+
+def plan_alone(spark, store, rules, args, cores: int) -> None:
+    con = mirror.open_copy(copy_path(store.url), threads=cores)
+    models = list(rules.models)
+    fields, properties = needs(models)
+    ensure_typed_properties(con, properties)
+    plan = plan_over(con, models, AS_OF)
+    # Every column is hashed, so neither optimizer can prune the scoring columns away.
+    _, duck = timed("DuckDB plan alone", lambda: con.execute(f"SELECT sum(hash(t) % 1000) FROM ({plan.sql}) t")
+                    .fetchall(), args.people)
+    with tempfile.TemporaryDirectory() as folder:
+        _, export = timed("export to Parquet", lambda: register(spark, export_relations(con, folder, fields,
+                                                                                       properties)), args.people)
+        splan = plan_in_spark(spark, models, AS_OF)
+        for label in ("Spark plan alone (first)", "Spark plan alone (again)"):  # the second after JIT warm-up
+            _, took = timed(label, lambda: spark.sql(
+                f"SELECT sum(xxhash64(struct(*)) % 1000) FROM ({splan.sql})").collect(), args.people)
+    con.close()
+    per_core = args.events / took / cores
+    print(f"Spark per-core throughput: {per_core:,.0f} events/s/core ({args.people / took / cores:,.0f} "
+          f"people/s/core); DuckDB {args.events / duck / cores:,.0f} events/s/core")
+    for people, events in ((10_000_000, 500_000_000), (100_000_000, 5_000_000_000)):
+        for n in (16, 64, 256):
+            print(f"  {people:>11,} people / {events:>13,} events on {n:>3} cores: "
+                  f"{events / per_core / n / 60:7.1f} min (plan alone, at the measured per-core rate)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Scoring run on the set-wise plan in Apache Spark: the DuckDB copy is caught up from the store as for the
+DuckDB engine, its relations go to Spark as Parquet, Spark runs the one query, and only the rows whose
+result hash differs from the mirror's come back to be rendered and saved (write-back and playbooks read
+the store's results, so they see exactly what changed)."""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import duckdb
+
+from crm_app.engine.setwise import ir
+from crm_app.engine.setwise.fields import field_column
+from crm_app.engine.setwise.plan import feature_column
+from crm_app.engine.setwise.scores import model_column
+from crm_app.services.scoring.diff import ModelSummary, top_movers
+from crm_app.services.scoring.duck_engine import FETCH, CopyBusy, _save, copy_path, lag_seconds
+from crm_app.services.scoring.spark.relations import needs, plan_from_copy, q, register
+from crm_app.services.scoring.spark.session import spark_session
+from crm_app.store import Store
+from crm_app.store.columnar import copy, mirror
+from crm_app.store.columnar.exchange import export_relations, record_changed
+from crm_app.store.columnar.relations import ensure_typed_properties
+
+HASH_MASK = (1 << 63) - 1
+
+
+def result_hash(plan, model, columns: set) -> str:
+    """A Spark expression hashing everything a stored result of this model is made of (days_inactive aside).
+    It differs from the DuckDB engine's hash, so the first run after switching engines compares every result
+    against the store (and writes none that did not change)."""
+    out = plan.outputs[model.name]
+    cols = [n for what, n in out["result"].items() if what != "days_inactive"]
+    for names in out["rules"].values():
+        cols += [names["fired"], names["points"]]
+    parts = [q(c) for c in cols if c in columns]
+    parts += [f"({q(names['age'])} div 604800) AS {q(names['age'] + ':weeks')}"
+              for names in out["rules"].values() if names["age"] in columns]
+    parts += [q(feature_column(i)) for i in range(len(plan.aggregates))] + [q(field_column(f)) for f in plan.fields]
+    return f"(xxhash64(to_json(struct({', '.join(parts)}))) & {HASH_MASK})"
+
+
+def score_spark(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None, dry_run: bool = False,
+                claimed=(), events=None, spark=None) -> tuple[int, dict]:
+    """(people scored, model -> ModelSummary) for the plannable person models, computed by Spark."""
+    path = copy_path(store.url)
+    try:
+        con = mirror.open_copy(path, os.environ.get("DUCKDB_MEMORY_LIMIT") or "512MB",
+                               int(os.environ.get("DUCKDB_THREADS") or 0) or None)
+    except duckdb.IOException as exc:
+        raise CopyBusy(f"the columnar copy {path} is in use by another process ({exc})") from exc
+    spark = spark or spark_session()
+    try:
+        with store.read() as conn:
+            if events is None:
+                copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
+            copy.refresh_people(con, conn, scope_ids, claimed)
+            copy.follow_people(con, conn, claimed)
+            mirror.sync_previous(con, conn, [m.name for m in models])
+        fields, properties = needs(models)
+        ensure_typed_properties(con, properties)
+        with tempfile.TemporaryDirectory(prefix="pql-spark-") as folder:
+            register(spark, export_relations(con, folder, fields, properties, scope_ids, events))
+            people, summaries = score_registered(spark, store, con, models, rules_hash, as_of,
+                                                 scope_ids is not None, dry_run)
+        if not dry_run:
+            with store.begin() as conn:
+                mirror.new_epoch(con, conn)
+        return people, summaries
+    finally:
+        con.close()
+
+
+def score_registered(spark, store: Store, con, models: list, rules_hash: str, as_of: int, scoped: bool,
+                     dry_run: bool) -> tuple[int, dict]:
+    """Run the plan over the registered views; save what changed; keep the copy's mirror in step."""
+    plan = plan_from_copy(con, models, as_of, scoped)
+    scored = spark.sql(plan.sql).persist()
+    try:
+        scored.createOrReplaceTempView("scored")
+        people = scored.count()
+        columns = set(scored.columns)
+        summaries = {m.name: _score_model(spark, store, con, plan, columns, m, rules_hash, dry_run) for m in models}
+        return people, summaries
+    finally:
+        scored.unpersist()
+
+
+def _changed_rows(spark, plan, model, columns: set):
+    inpop = q(model_column(model, "in_population"))
+    h = result_hash(plan, model, columns)
+    return spark.sql(
+        f"SELECT s.*, {h} AS `@h`, pe.external_id AS `@external_id` FROM scored s "
+        f"LEFT JOIN prev p ON p.model = {ir.render(ir.lit(model.name), ir.SPARK)} AND p.subject_id = s.person_id "
+        f"LEFT JOIN people pe ON pe.id = s.person_id "
+        f"WHERE (s.{inpop} AND (p.h IS NULL OR p.h <> CAST({h} AS STRING))) "
+        f"OR (NOT s.{inpop} AND p.subject_id IS NOT NULL)").sortWithinPartitions("person_id")
+
+
+def _score_model(spark, store: Store, con, plan, columns: set, model, rules_hash: str,
+                 dry_run: bool) -> ModelSummary:
+    summary = ModelSummary(model.name)
+    inpop, pql, since, first = (model_column(model, w) for w in ("in_population", "pql", "pql_since", "pql_first_at"))
+    batch, kept, dropped = [], [], []
+    for row in _changed_rows(spark, plan, model, columns).toLocalIterator():
+        row = row.asDict()
+        batch.append(row)
+        if row[inpop]:
+            kept.append((row["person_id"], row[pql], row[since], row[first], row["@h"]))
+        else:
+            dropped.append(row["person_id"])
+        if len(batch) >= FETCH:
+            _save(store, plan, model, batch, rules_hash, summary, dry_run)
+            batch = []
+    _save(store, plan, model, batch, rules_hash, summary, dry_run)
+    band = q(model_column(model, "band"))
+    counts = spark.sql(f"SELECT {band}, count(*) FROM scored WHERE {q(inpop)} GROUP BY {band}").collect()
+    summary.run_bands = {b: n for b, n in counts}
+    summary.scored = sum(summary.run_bands.values())
+    summary.movers = top_movers(summary.movers)
+    if not dry_run:
+        record_changed(con, model.name, kept, dropped)
+    return summary

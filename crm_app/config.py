@@ -58,6 +58,12 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "MISFIRE_GRACE_SECONDS": ("60", "worker: a job late by more than this is skipped until its next time"),
     "LEADER_LEASE_SECONDS": ("30", "worker: scheduler lease; a standby takes over within this after a crash"),
     "SHUTDOWN_GRACE_SECONDS": ("25", "worker: on SIGTERM, how long the running job may take to finish"),
+    "SCORE_ENGINE": ("", "force duckdb, spark or store for every run whose engine is auto; empty = auto"),
+    "SETWISE_MIN_CHANGED": ("0", "under auto, incremental runs of fewer people use the per-person engine"),
+    "COLUMNAR_PATH": ("", "the DuckDB copy's file; empty = beside the SQLite store, else under var/"),
+    "COLUMNAR_LAG_SECONDS": ("300", "the longest an ingest transaction may stay open; the copy re-reads that far back"),
+    "DUCKDB_MEMORY_LIMIT": ("512MB", "DuckDB's memory cap for a scoring run (it spills to disk past it)"),
+    "DUCKDB_THREADS": ("", "DuckDB's threads; empty = one per core"),
 }
 SETTINGS.update(CRM_SETTINGS)  # CRM integration settings
 SETTINGS.update(EVENT_SOURCE_SETTINGS)  # where scoring reads events
@@ -118,6 +124,11 @@ SETTING_TYPES: dict[str, tuple] = {
     "PLAYBOOK_WAIT_FOR_RECORD_HOURS": (Annotated[float, Field(gt=0, allow_inf_nan=False)],
                                        "a number of hours, more than 0"),
     "OIDC_REQUIRE_VERIFIED_EMAIL": (Literal["0", "1"], "0 or 1"),
+    "SCORE_ENGINE": (Annotated[Literal["auto", "store", "duckdb", "spark"], BeforeValidator(lambda v: str(v).strip().lower())],
+                     "one of auto, store, duckdb, spark"),
+    "SETWISE_MIN_CHANGED": _ZERO_OR_MORE, "COLUMNAR_LAG_SECONDS": _ZERO_OR_MORE, "DUCKDB_THREADS": _COUNT,
+    "DUCKDB_MEMORY_LIMIT": (Annotated[str, Field(pattern=r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")],
+                            "a size such as 512MB or 2GB"),
 }
 
 

@@ -50,6 +50,11 @@ BAD = {  # one bad value per typed setting, and the words its error must carry
     "CRM_DELETED_CHECK_MINUTES": ("hourly", "a number of minutes, more than 0"),
     "PLAYBOOK_WAIT_FOR_RECORD_HOURS": ("-3", "a number of hours, more than 0"),
     "OIDC_REQUIRE_VERIFIED_EMAIL": ("yes", "0 or 1"),
+    "SCORE_ENGINE": ("fast", "one of auto, store, duckdb, spark"),
+    "SETWISE_MIN_CHANGED": ("-1", "a whole number, 0 or more"),
+    "COLUMNAR_LAG_SECONDS": ("5m", "a whole number, 0 or more"),
+    "DUCKDB_THREADS": ("0", "a whole number of at least 1"),
+    "DUCKDB_MEMORY_LIMIT": ("lots", "a size such as 512MB"),
 }
 
 

@@ -3,7 +3,7 @@
 Compares, in the same run: sObject Collections (200 a call), Bulk API 2.0, HubSpot batch (100 a call), and the
 naive one-call-per-record approach (timed on a sample, then extrapolated; the printout says so).
 
-    PYTHONPATH=. /work/venv/bin/python benchmarks/crm_writeback.py [--records 100000] [--naive 2000]
+    PYTHONPATH=. .venv/bin/python benchmarks/crm_writeback.py [--records 100000] [--naive 2000]
 """
 from __future__ import annotations
 

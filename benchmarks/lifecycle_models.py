@@ -1,6 +1,6 @@
 """Benchmark: lifecycle models on the real data sets and a backtest on planted history. Prints its figures.
 
-Run: /work/venv/bin/python benchmarks/lifecycle_models.py   (takes about a minute on a quiet machine)
+Run: .venv/bin/python benchmarks/lifecycle_models.py   (takes about a minute on a quiet machine)
 """
 from __future__ import annotations
 

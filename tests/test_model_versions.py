@@ -150,6 +150,9 @@ def test_the_worker_retrains_on_schedule_and_a_new_live_version_wakes_the_full_r
     assert run_job(ctx, JOBS_BY_NAME["reload_rules"])["outcome"] == "ok"
     assert run_job(ctx, JOBS_BY_NAME["retrain_models"])["outcome"] == "not_configured"
     (tmp_path / "lifecycle" / "lead.yaml").write_text(textwrap.dedent(SPEC) + "retrain: 7d\n")
+    from crm_app.services.admin import versions as admin_versions  # files on disk reach a service once published
+    assert admin_versions.publish(store, admin_versions.read_admin_files(tmp_path), "test", "retrain weekly",
+                                  base=admin_versions.active_version(store)[0]).version
     assert run_job(ctx, JOBS_BY_NAME["reload_rules"])["outcome"] == "ok"
     run_job(ctx, JOBS_BY_NAME["score_changed"])  # remembers the live versions (none yet)
     run = run_job(ctx, JOBS_BY_NAME["retrain_models"])

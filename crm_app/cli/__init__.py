@@ -78,9 +78,10 @@ def _event_warnings(config: Config, specs) -> list:
 def cmd_plan_sql(args, config: Config) -> int:
     """Print the compiled scoring plan as SQL for a warehouse (BigQuery, Snowflake, Spark, DuckDB)."""
     from crm_app.services.scoring.warehouse_sql import plan_sql
-    rules = _ruleset(config)
+    store = _open(config)
+    rules = _ruleset(config, store)
     models = [m for m in rules.models if not args.model or m.name in args.model]
-    sql, left_out = plan_sql(_open(config), models, _as_of(args.as_of), args.dialect)
+    sql, left_out = plan_sql(store, models, _as_of(args.as_of), args.dialect)
     for model, why in left_out:
         print(f"-- {model.name} left out: {why}")
     print(sql + ";")

@@ -55,9 +55,10 @@ def score_spark(store: Store, models: list, rules_hash: str, as_of: int, scope_i
         with store.read() as conn:
             if events is None:
                 copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
-            copy.refresh_people(con, conn, scope_ids, claimed)
-            copy.follow_people(con, conn, claimed)
-            mirror.sync_previous(con, conn, [m.name for m in models])
+            # As for DuckDB: another engine's run consumed the queue of changed people, so read everyone again.
+            foreign = mirror.sync_previous(con, conn, [m.name for m in models])
+            copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign)
+            copy.follow_people(con, conn, None if foreign else claimed)
         fields, properties = needs(models)
         ensure_typed_properties(con, properties)
         with tempfile.TemporaryDirectory(prefix="pql-spark-") as folder:
@@ -102,7 +103,7 @@ def _score_model(spark, store: Store, con, plan, columns: set, model, rules_hash
                  dry_run: bool) -> ModelSummary:
     summary = ModelSummary(model.name)
     inpop, pql, since, first = (model_column(model, w) for w in ("in_population", "pql", "pql_since", "pql_first_at"))
-    batch, kept, dropped = [], [], []
+    batch, kept, dropped, digests = [], [], [], {}
     for row in _changed_rows(spark, plan, model, columns).toLocalIterator():
         row = row.asDict()
         batch.append(row)
@@ -111,14 +112,14 @@ def _score_model(spark, store: Store, con, plan, columns: set, model, rules_hash
         else:
             dropped.append(row["person_id"])
         if len(batch) >= FETCH:
-            _save(store, plan, model, batch, rules_hash, summary, dry_run)
+            digests.update(_save(store, plan, model, batch, rules_hash, summary, dry_run))
             batch = []
-    _save(store, plan, model, batch, rules_hash, summary, dry_run)
+    digests.update(_save(store, plan, model, batch, rules_hash, summary, dry_run))
     band = q(model_column(model, "band"))
     counts = spark.sql(f"SELECT {band}, count(*) FROM scored WHERE {q(inpop)} GROUP BY {band}").collect()
     summary.run_bands = {b: n for b, n in counts}
     summary.scored = sum(summary.run_bands.values())
     summary.movers = top_movers(summary.movers)
     if not dry_run:
-        record_changed(con, model.name, kept, dropped)
+        record_changed(con, model.name, [(*k, digests.get(k[0])) for k in kept], dropped)
     return summary

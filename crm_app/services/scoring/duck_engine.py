@@ -56,12 +56,9 @@ def _hashed(plan, model, columns: set) -> str:
     return f"hash({', '.join(parts)})"
 
 
-def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None,
-                  dry_run: bool = False, claimed=(), events=None) -> tuple[int, dict]:
-    """(people scored, model -> ModelSummary) for the plannable person models.
-
-    claimed: the people queued as changed; their events are followed to their current person first.
-    """
+def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), events=None):
+    """The columnar copy, bound to this store and caught up for a run: events (unless another source gives
+    them), people and the results mirror. Raises CopyBusy when another process holds it."""
     path = copy_path(store.url)
     try:
         con = mirror.open_copy(path, os.environ.get("DUCKDB_MEMORY_LIMIT") or "512MB",
@@ -79,6 +76,20 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
             foreign = mirror.sync_previous(con, conn, [m.name for m in models])
             copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign)
             copy.follow_people(con, conn, None if foreign else claimed)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None,
+                  dry_run: bool = False, claimed=(), events=None) -> tuple[int, dict]:
+    """(people scored, model -> ModelSummary) for the plannable person models.
+
+    claimed: the people queued as changed; their events are followed to their current person first.
+    """
+    con = open_caught_up(store, models, scope_ids, claimed, events)
+    try:
         plan = plan_over(con, models, as_of, scope_ids, events)
         con.execute(f"CREATE OR REPLACE TEMP TABLE scored AS {plan.sql}")
         columns = {d[0] for d in con.execute("SELECT * FROM scored LIMIT 0").description}

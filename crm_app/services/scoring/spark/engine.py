@@ -4,22 +4,19 @@ result hash differs from the mirror's come back to be rendered and saved (write-
 the store's results, so they see exactly what changed)."""
 from __future__ import annotations
 
-import os
 import tempfile
-import time
 
-import duckdb
 
 from crm_app.engine.setwise import ir
 from crm_app.engine.setwise.fields import field_column
 from crm_app.engine.setwise.plan import feature_column
 from crm_app.engine.setwise.scores import model_column
 from crm_app.services.scoring.diff import ModelSummary, top_movers
-from crm_app.services.scoring.duck_engine import FETCH, CopyBusy, _save, copy_path, lag_seconds
+from crm_app.services.scoring.duck_engine import FETCH, _save, open_caught_up
 from crm_app.services.scoring.spark.relations import needs, plan_from_copy, q, register
 from crm_app.services.scoring.spark.session import spark_session
 from crm_app.store import Store
-from crm_app.store.columnar import copy, mirror
+from crm_app.store.columnar import mirror
 from crm_app.store.columnar.exchange import export_relations, record_changed
 from crm_app.store.columnar.relations import ensure_typed_properties
 
@@ -44,21 +41,9 @@ def result_hash(plan, model, columns: set) -> str:
 def score_spark(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None, dry_run: bool = False,
                 claimed=(), events=None, spark=None) -> tuple[int, dict]:
     """(people scored, model -> ModelSummary) for the plannable person models, computed by Spark."""
-    path = copy_path(store.url)
+    con = open_caught_up(store, models, scope_ids, claimed, events)
     try:
-        con = mirror.open_copy(path, os.environ.get("DUCKDB_MEMORY_LIMIT") or "512MB",
-                               int(os.environ.get("DUCKDB_THREADS") or 0) or None)
-    except duckdb.IOException as exc:
-        raise CopyBusy(f"the columnar copy {path} is in use by another process ({exc})") from exc
-    spark = spark or spark_session()
-    try:
-        with store.read() as conn:
-            if events is None:
-                copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
-            # As for DuckDB: another engine's run consumed the queue of changed people, so read everyone again.
-            foreign = mirror.sync_previous(con, conn, [m.name for m in models])
-            copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign)
-            copy.follow_people(con, conn, None if foreign else claimed)
+        spark = spark or spark_session()
         fields, properties = needs(models)
         ensure_typed_properties(con, properties)
         with tempfile.TemporaryDirectory(prefix="pql-spark-") as folder:

@@ -3,6 +3,7 @@ account (PQA) pages; the person page's CRM link and stored-versus-fresh; and `ex
 from __future__ import annotations
 
 import csv
+import re
 import io
 
 import pytest
@@ -339,3 +340,14 @@ def test_search_with_only_common_words_intersects_exactly(store, monkeypatch):
     with store.read() as conn:
         found = {by_id[r["subject_id"]] for r in queries.people_page(conn, PeopleQuery("conversion", q="j acme"))}
     assert len(found) == 1 and found <= {"u1", "u2"}
+
+
+@pytest.mark.parametrize("path", ["/dashboard/", "/dashboard/people", "/dashboard/accounts", "/dashboard/thresholds",
+                                  "/dashboard/rules", "/dashboard/models", "/dashboard/backtest",
+                                  "/dashboard/activity", "/dashboard/integrations", "/dashboard/audit"])
+def test_every_page_title_is_plain_text(site, path):
+    app, _ = site
+    page = signed_in(app, "admin", "admin-pw").get(path)
+    assert page.status_code == 200
+    title = re.search(r"<title>(.*?)</title>", page.text, re.S).group(1)
+    assert "<" not in title and title.endswith("PQL scoring"), title

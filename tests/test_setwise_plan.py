@@ -53,6 +53,18 @@ BEHAVIOUR_WHENS = [
 ]
 
 
+def assert_as_evaluate(model, people, as_of: int, got: dict, context: str = "") -> None:
+    """Every person's plan result equals evaluate() over the Python reference features (None: outside)."""
+    for pid, (record, account, email, history, prev) in enumerate(people, start=1):
+        events = [{"event": n, "ts": AS_OF - age, "properties": props} for n, age, props in history]
+        features = reference_features([model], events, as_of)
+        rec = flat(record, account, email, pid)
+        previous = None if prev is None else {"pql": prev[0], "pql_since": prev[1], "pql_first_at": prev[1] - DAY}
+        expected = evaluate(model, rec, features, as_of, previous) if in_population(model, rec, features, as_of) \
+            else None
+        assert got[pid][model.name] == expected, (pid, context)
+
+
 @st.composite
 def rule_sets(draw):
     def rules(kind, whens):
@@ -164,14 +176,7 @@ def test_plan_equals_evaluate_on_random_rule_sets_and_histories(model, people, l
     plan = plan_over(con, [model], as_of)
     got = dict(results(con, plan))
     assert set(got) == set(range(1, len(people) + 1))
-    for pid, (record, account, email, history, prev) in enumerate(people, start=1):
-        events = [{"event": n, "ts": AS_OF - age, "properties": props} for n, age, props in history]
-        features = reference_features([model], events, as_of)
-        rec = flat(record, account, email, pid)
-        previous = None if prev is None else {"pql": prev[0], "pql_since": prev[1], "pql_first_at": prev[1] - DAY}
-        expected = evaluate(model, rec, features, as_of, previous) if in_population(model, rec, features, as_of) \
-            else None
-        assert got[pid][model.name] == expected, (pid, plan.sql)
+    assert_as_evaluate(model, people, as_of, got, plan.sql)
 
 
 def test_shipped_conversion_rules_plan_equals_evaluate(default_rules):

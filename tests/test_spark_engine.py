@@ -8,13 +8,13 @@ import duckdb
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from crm_app.engine import evaluate, in_population
 from crm_app.engine.setwise.reasons import result_of
 from crm_app.services.scoring.spark.relations import needs, plan_in_spark, register
 from crm_app.store.columnar.exchange import export_relations
 from crm_app.store.columnar.relations import ensure_typed_properties
-from tests.helpers import AS_OF, DAY, reference_features
-from tests.test_setwise_plan import ACCOUNT, HISTORY, PROPS, RECORD, flat, insert_prev, load, rule_sets
+from tests.helpers import AS_OF, DAY
+from tests.test_setwise_plan import (ACCOUNT, HISTORY, PROPS, RECORD, assert_as_evaluate, insert_prev, load,
+                                     rule_sets)
 
 # Values Spark SQL's string literals would mangle if quoted the standard-SQL way: quotes and backslashes.
 HOSTILE = st.sampled_from(["it's", "back\\slash", "\\'", "q\"uote", "%_", "é"])
@@ -49,14 +49,7 @@ def test_spark_plan_equals_evaluate_on_random_rule_sets_and_histories(spark, tmp
     insert_prev(con, model, people)
     got = spark_results(spark, tmp_path_factory.mktemp("rel"), con, [model], as_of)
     assert set(got) == set(range(1, len(people) + 1))
-    for pid, (record, account, email, history, prev) in enumerate(people, start=1):
-        events = [{"event": n, "ts": AS_OF - age, "properties": props} for n, age, props in history]
-        features = reference_features([model], events, as_of)
-        rec = flat(record, account, email, pid)
-        previous = None if prev is None else {"pql": prev[0], "pql_since": prev[1], "pql_first_at": prev[1] - DAY}
-        expected = evaluate(model, rec, features, as_of, previous) if in_population(model, rec, features, as_of) \
-            else None
-        assert got[pid][model.name] == expected, pid
+    assert_as_evaluate(model, people, as_of, got)
 
 
 def test_spark_engine_stores_what_the_duckdb_and_store_engines_store(store, default_rules, spark, tmp_path,

@@ -14,7 +14,7 @@ from crm_app.store.columnar.sources import SETTINGS as EVENT_SOURCE_SETTINGS
 from crm_app.errors import ConfigError
 from crm_app.specs.loader import SpecDirs
 
-# name -> (default, meaning). README.md documents each; tests/test_docs.py checks that.
+# name -> (default, meaning). docs/ documents each; tests/test_docs.py checks that.
 SETTINGS: dict[str, tuple[str, str]] = {
     "DATABASE_URL": ("sqlite:///var/pql.db", "the store: sqlite:///path or postgresql://user@host/db"),
     "SPECS_ROOT": (".", "folder holding rules/, field_specs/ and playbooks/"),
@@ -31,7 +31,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TRUSTED_PROXY_HOPS": ("0", "reverse proxies in front of the web process whose X-Forwarded-* headers count"),
     "READYZ_TOKEN": ("", "bearer token that unlocks the details of /readyz; empty = only a signed-in admin"),
     "METRICS_TOKEN": ("", "bearer token GET /metrics requires; empty = open (restrict it at the network)"),
-    # Sign-in with OpenID Connect: see README "Sign-in with OpenID Connect".
+    # Sign-in with OpenID Connect: see docs/dashboard.md, "Sign-in with OpenID Connect".
     "OIDC_ISSUER": ("", "OpenID provider's issuer URL (discovery at /.well-known/openid-configuration); empty = no SSO"),
     "OIDC_CLIENT_ID": ("", "client id registered with the OpenID provider"),
     "OIDC_CLIENT_SECRET": ("", "its client secret"),
@@ -43,7 +43,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "OIDC_ROLE_CLAIM": ("", "claim holding the user's groups or roles (Okta: groups, Entra ID: roles)"),
     "OIDC_ROLE_MAP": ("", "claim value=role pairs, comma-separated, e.g. pql-admins=admin,sales=manager"),
     "OIDC_ALLOWED": ("", "allow-list of email=role or @domain=role pairs, used when no claim value maps"),
-    # The running service (worker, serve): see README "Running the service".
+    # The running service (worker, serve): see docs/operations.md.
     "SCORE_WORKERS": ("", "processes for large scoring runs; empty = one per core, at most 4"),
     "SCORE_CHANGED_SECONDS": ("5", "worker: how often people whose data changed are rescored"),
     "CRM_SYNC_SECONDS": ("300", "worker: how often the CRM is read incrementally"),

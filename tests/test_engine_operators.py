@@ -124,7 +124,7 @@ EVENT_CASES = [
     ("days_since_last", "{event: Login, days_since_last: {at_least: 14}}", [ev("Login", AS_OF - 14 * DAY + 1)],
      False),
     ("days_since_last", "{event: Login, days_since_last: {at_least: 14}}", [ev("Signup", AS_OF - 20 * DAY)], False),
-    # usage shape (README "Usage-shape signals"); more cases in tests/test_usage_signals.py
+    # usage shape (docs/accounts-and-health.md "Usage-shape signals"); more cases in tests/test_usage_signals.py
     ("active_weeks", "{event: any, within: 28d, active_weeks: {at_least: 2}}",
      [ev("A", AS_OF - DAY), ev("A", AS_OF - 2 * DAY), ev("A", AS_OF - 9 * DAY)], True),
     ("active_weeks", "{event: any, within: 28d, active_weeks: {at_least: 2}}",

@@ -56,7 +56,7 @@ def cmd_train(args, config: Config) -> int:
     names = [args.model] if args.model else [m.name for m in specs.lifecycle]
     person_models = tuple(m.name for m in specs.rules.models if m.subject == "person")  # account models' rollups
     if not names:
-        print("No lifecycle model defined; add one under lifecycle/ (see README, 'Lifecycle models').", file=sys.stderr)
+        print("No lifecycle model defined; add one under lifecycle/ (see docs/models.md).", file=sys.stderr)
         return 1
     store, as_of, status = _store(config), _as_of(args.as_of), 0
     window = None

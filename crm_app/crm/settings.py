@@ -1,4 +1,4 @@
-"""Environment settings of the CRM integration; merged into config.SETTINGS (README documents each)."""
+"""Environment settings of the CRM integration; merged into config.SETTINGS (docs/operations.md documents each)."""
 from __future__ import annotations
 
 CRM_SETTINGS: dict[str, tuple[str, str]] = {

@@ -1,4 +1,4 @@
-"""Environment settings of playbooks and Slack; merged into config.SETTINGS (README documents each)."""
+"""Environment settings of playbooks and Slack; merged into config.SETTINGS (docs/operations.md documents each)."""
 from __future__ import annotations
 
 import os

@@ -1,6 +1,6 @@
 """The registry of condition operators: their names, what value they take, and what they mean.
 
-The engine evaluates each of these by name; a test checks both registries agree and that the README
+The engine evaluates each of these by name; a test checks both registries agree and that docs/rule-reference.md
 documents every operator.
 """
 from __future__ import annotations

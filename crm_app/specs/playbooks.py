@@ -15,7 +15,7 @@ from crm_app.specs.routing import Routing, parse_routing
 from crm_app.specs.templates.compiler import template_problems
 
 BANDS = ("high", "medium", "low")
-# Trigger registry: type -> meaning. The README documents each; a test checks that.
+# Trigger registry: type -> meaning. docs/admin-guide.md documents each; a test checks that.
 TRIGGERS: dict[str, str] = {
     "became_pql": "the person became a PQL (re-arms after the score falls `hysteresis` points below entry)",
     "band_changed": "the band changed; optional `from:` and `to:` narrow it",

@@ -1,7 +1,7 @@
 """Usage-shape signals for every model: growth, spikes, active weeks, sophistication, and quota.
 
 Event measures (`growth`, `spike`, `active_weeks`, `sophistication`) are read by specs.conditions'
-event parser through the helpers here; `quota:` is a condition subject of its own. README "Usage-shape
+event parser through the helpers here; `quota:` is a condition subject of its own. docs/accounts-and-health.md "Usage-shape
 signals" documents each with an example.
 """
 from __future__ import annotations

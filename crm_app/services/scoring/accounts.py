@@ -2,7 +2,7 @@
 
 Rollups are set-wise: one GROUP BY per person model over the stored results of people, for a range of
 accounts at a time; never one query per account. A person model's rollup appears in the account record as
-`people.<model>.<measure>`; see README "Account scores (PQA)".
+`people.<model>.<measure>`; see docs/accounts-and-health.md, "Account scores (PQA)".
 """
 from __future__ import annotations
 

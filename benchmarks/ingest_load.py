@@ -26,6 +26,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
+from record import Recorder, add_flag
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ["Logged In", "Dashboard Viewed", "Report Created", "Invite Sent", "Integration Connected",
           "Query Run", "Export Downloaded", "Settings Changed"]
@@ -167,7 +169,9 @@ def main() -> int:
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--gzip", action="store_true", help="send gzipped bodies (Content-Encoding: gzip)")
+    add_flag(parser)
     args = parser.parse_args()
+    rec = Recorder("ingest_load", args.record)
 
     drop = None
     database_url = args.database_url
@@ -212,8 +216,12 @@ def main() -> int:
             stored = stored_events(database_url)
             print(f"stored events {stored} (track events in accepted requests: {tracks}): "
                   + ("each stored once" if stored <= tracks else "MORE THAN SENT"))
+        rec.add("throughput, events/s", load.accepted / elapsed)
+        rec.add("request latency p95, ms", percentile(load.latencies, 95) * 1000)
+        rec.add("requests refused or failed", load.errors)
         if drop:
             drop()
+    rec.write()
     return 0
 
 

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from werkzeug.serving import make_server  # noqa: E402
+from record import Recorder, add_flag  # noqa: E402
 
 from crm_app import create_app  # noqa: E402
 from crm_app.config import Config  # noqa: E402
@@ -108,7 +109,9 @@ def main() -> None:
                     help="with --slack-limit: posts a channel may take at once in the emulator (Slack: 'short bursts')")
     ap.add_argument("--pace-burst", type=int, default=3, help="SLACK_CHANNEL_BURST of our pacer")
     ap.add_argument("--database-url", help="an empty database (e.g. PostgreSQL); default: a fresh SQLite file")
+    add_flag(ap)
     args = ap.parse_args()
+    rec = Recorder("playbook_latency", args.record)
     tmp = Path(tempfile.mkdtemp(prefix="pql-latency-"))
     config = Config.from_env({}, database_url=args.database_url or f"sqlite:///{tmp}/bench.db", specs_root=str(ROOT),
                              write_key=WRITE_KEY)
@@ -210,6 +213,7 @@ def main() -> None:
         q = statistics.quantiles(xs, n=100, method="inclusive") if len(xs) > 1 else [xs[0]] * 99
         print(f"{label:20s} min {min(xs):.3f}s  p50 {q[49]:.3f}s  p90 {q[89]:.3f}s  p95 {q[94]:.3f}s  "
               f"p99 {q[98]:.3f}s  max {max(xs):.3f}s")
+        rec.add(f"{label}, p95 seconds", q[94])
     from crm_app.services.playbooks.status import format_playbook_status
     print("\n".join(format_playbook_status(store)))
     tasks = crm.db.execute("SELECT count(*) FROM tasks").fetchone()[0]
@@ -218,6 +222,9 @@ def main() -> None:
     bundled = sum(1 for m in metas if len(m["event_payload"].get("refs") or []) > 1)
     print(f"CRM tasks: {tasks}; Slack chat.postMessage calls: {len(posts)} ({bundled} bundles, "
           f"{len(slack.limited)} answered 429); load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    rec.add("PQLs measured", len(both))
+    rec.add("Slack answers of 429", len(slack.limited))
+    rec.write()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from record import Recorder, add_flag  # noqa: E402
 from score_bench import AS_OF, cpu_seconds, generate, rss_mb  # noqa: E402
 
 from crm_app.errors import ErrorCollector  # noqa: E402
@@ -112,7 +113,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1, help="scoring processes (default 1: per-process figures)")
     parser.add_argument("--score", type=int, help="score only the first N people of the store in each run")
+    add_flag(parser)
     args = parser.parse_args()
+    rec = Recorder("propensity_bench", args.record)
     print(f"load average at start: {os.getloadavg()}")
     small = bench_store(args.train_people, args.train_people * args.events // args.people, args.seed + 1)
     big = bench_store(args.people, args.events, args.seed)
@@ -132,15 +135,18 @@ def main() -> None:
     for label, ruleset, lifecycle in runs:
         wall, cpu, summary = timed_run(big, ruleset, lifecycle, args.workers, args.score)
         scored = sum(m.scored for m in summary.models.values())
+        rec.add(f"{label}, people per CPU-second", summary.people / max(cpu, 1e-9))
         print(f"{label:42s} {scored:>9,} scored of {summary.people:,} people ({args.people:,} in the store) in "
               f"{wall:7.1f}s = "
               f"{summary.people / wall:>8,.0f} people/s ({summary.people / max(cpu, 1e-9):,.0f} per CPU-second); "
               f"CPU {cpu:,.0f}s; peak RSS {rss_mb():,.0f} MB; "
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
     for spec in specs:
-        print(f"predict_proba alone, {spec.name:28s} {predict_only(big, spec.name, 200_000):>9,.0f} rows/s "
+        rows = rec.add(f"predict_proba alone, {spec.name}, rows/s", predict_only(big, spec.name, 200_000))
+        print(f"predict_proba alone, {spec.name:28s} {rows:>9,.0f} rows/s "
               f"(reference: the model without features, reasons or writes)")
     print(f"load average at end: {os.getloadavg()}")
+    rec.write()
 
 
 if __name__ == "__main__":

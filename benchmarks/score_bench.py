@@ -28,6 +28,7 @@ from crm_app.services.scoring.duck_engine import copy_path  # noqa: E402
 from crm_app.services.scoring.run import score  # noqa: E402
 from crm_app.store.columnar.mirror import forget_epoch  # noqa: E402
 from conversion_reference import reference_sql  # noqa: E402
+from record import Recorder, add_flag  # noqa: E402
 from crm_app.specs.loader import SpecDirs, load_spec_set  # noqa: E402
 from crm_app.store import Store  # noqa: E402
 from crm_app.store import people as people_store  # noqa: E402
@@ -161,7 +162,7 @@ def accounts_only(store: Store, rules, people: int, seed: int) -> None:
               f"peak RSS {rss_mb():,.0f} MB")
 
 
-def compare_with_reference(store: Store, ours: float) -> None:
+def compare_with_reference(store: Store, ours: float) -> float:
     """The hand-written query on the same copy, timed in this run; every person's combined score compared."""
     import duckdb
     con = duckdb.connect(copy_path(store.url))
@@ -180,6 +181,7 @@ def compare_with_reference(store: Store, ours: float) -> None:
                               "LEFT JOIN ours o USING (person_id)").fetchall()[0]
     print(f"{'same combined score:':<24}{same:>9,} of {total:,} people")
     con.close()
+    return seconds
 
 
 def main() -> None:
@@ -194,7 +196,9 @@ def main() -> None:
     parser.add_argument("--changed", type=int, help="people marked changed for the incremental run (default 1%%)")
     parser.add_argument("--accounts-only", action="store_true",
                         help="time only the account rollups (PQA), over synthetic person results")
+    add_flag(parser)
     args = parser.parse_args()
+    rec = Recorder("score_bench", args.record)
     path = ROOT / "var" / "bench" / f"score-{args.people}-{args.events}-{args.seed}.db"
     fresh = not path.exists()
     store = Store(f"sqlite:///{path}")
@@ -228,9 +232,11 @@ def main() -> None:
             forget_epoch(conn)
         started, cpu = time.time(), cpu_seconds()
         summary = score(store, rules, AS_OF, chunk=args.chunk, engine=args.engine)
-        full = time.time() - started
+        full, cpu = time.time() - started, cpu_seconds() - cpu
+        rec.add(f"{label}, people/s", summary.people / full)
+        rec.add(f"{label}, CPU-seconds", cpu)
         print(f"{label + ':':<24}{summary.people:>9,} people in {full:6.1f}s = {summary.people / full:>9,.0f} "
-              f"people/s; CPU {cpu_seconds() - cpu:,.0f}s; peak RSS {rss_mb():,.0f} MB (largest worker "
+              f"people/s; CPU {cpu:,.0f}s; peak RSS {rss_mb():,.0f} MB (largest worker "
               f"{worker_rss_mb():,.0f} MB); load average now {os.getloadavg()[0]:.1f}")
     if args.engine == "duckdb":
         started = time.time()
@@ -238,7 +244,7 @@ def main() -> None:
         print(f"{'unchanged rerun:':<24}{again.people:>9,} people in {time.time() - started:6.1f}s, "
               f"{sum(m.changed for m in again.models.values())} results written")
         if any(m.name == "conversion" for m in rules.models):
-            compare_with_reference(store, full)
+            rec.add("full score / reference query, wall time ratio", full / compare_with_reference(store, full))
     report_accounts(store, rules, summary)
     rng = random.Random(args.seed)
     dirty = rng.sample(range(1, args.people + 1), args.changed or max(1, args.people // 100))
@@ -247,9 +253,11 @@ def main() -> None:
     started, cpu = time.time(), cpu_seconds()
     summary = score(store, rules, AS_OF + 3600, mode="changed", chunk=args.chunk, engine=args.engine)
     incremental = time.time() - started
+    rec.add(f"incremental score of {len(dirty):,} changed people, seconds", incremental)
     print(f"incremental ({len(dirty):,}): {summary.people:>9,} people in {incremental:6.1f}s = "
           f"{summary.people / incremental:>9,.0f} people/s; CPU {cpu_seconds() - cpu:,.1f}s; "
           f"peak RSS {rss_mb():,.0f} MB")
+    rec.write()
 
 
 if __name__ == "__main__":

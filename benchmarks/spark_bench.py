@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from record import Recorder, add_flag  # noqa: E402
 from score_bench import AS_OF, generate  # noqa: E402
 
 from crm_app.services.scoring.duck_engine import copy_path  # noqa: E402
@@ -55,10 +56,11 @@ def stored(store) -> dict:
             "SELECT model, subject_id, combined, band, reasons FROM results")}
 
 
-def timed(label: str, fn, people: int):
+def timed(label: str, fn, people: int, rec: Recorder):
     started = time.time()
     out = fn()
     took = time.time() - started
+    rec.add(f"{label}, people/s", people / took)
     print(f"{label + ':':<34}{took:7.1f}s = {people / took:>9,.0f} people/s; {load()}", flush=True)
     return out, took
 
@@ -70,7 +72,9 @@ def main() -> None:
     parser.add_argument("--master", default="local[1]")
     parser.add_argument("--models", default="conversion")
     parser.add_argument("--plan-only", action="store_true", help="skip the full runs; time the plan alone")
+    add_flag(parser)
     args = parser.parse_args()
+    rec = Recorder("spark_bench", args.record)
     path = ROOT / "var" / "bench" / f"score-{args.people}-{args.events}-1.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     store = Store(f"sqlite:///{path}")
@@ -86,25 +90,27 @@ def main() -> None:
           f"{cores} thread(s); {load()}", flush=True)
     spark = spark_session(args.master, shuffle_partitions=max(2, 2 * cores))
     if not args.plan_only:
-        full_runs(store, rules, args.people)
-    plan_alone(spark, store, rules, args, cores)
+        full_runs(store, rules, args.people, rec)
+    plan_alone(spark, store, rules, args, cores, rec)
     spark.stop()
     store.dispose()
+    rec.write()
 
 
-def full_runs(store, rules, people: int) -> None:
+def full_runs(store, rules, people: int, rec: Recorder) -> None:
     fresh(store)
-    timed("DuckDB full run (reference)", lambda: score(store, rules, AS_OF, engine="duckdb", workers=1), people)
+    timed("DuckDB full run (reference)", lambda: score(store, rules, AS_OF, engine="duckdb", workers=1), people, rec)
     reference = stored(store)
     fresh(store)
-    timed("Spark full run", lambda: score(store, rules, AS_OF, engine="spark", workers=1), people)
+    timed("Spark full run", lambda: score(store, rules, AS_OF, engine="spark", workers=1), people, rec)
     same = stored(store) == reference
+    rec.add("Spark's stored results equal DuckDB's (1 = yes)", int(same))
     print(f"Spark's stored results equal DuckDB's: {same} ({len(reference):,} results)", flush=True)
-    again, _ = timed("Spark unchanged rerun", lambda: score(store, rules, AS_OF, engine="spark", workers=1), people)
+    again, _ = timed("Spark unchanged rerun", lambda: score(store, rules, AS_OF, engine="spark", workers=1), people, rec)
     print(f"  results written by the rerun: {sum(m.changed for m in again.models.values())}")
 
 
-def plan_alone(spark, store, rules, args, cores: int) -> None:
+def plan_alone(spark, store, rules, args, cores: int, rec: Recorder) -> None:
     con = mirror.open_copy(copy_path(store.url), threads=cores)
     models = list(rules.models)
     fields, properties = needs(models)
@@ -112,16 +118,18 @@ def plan_alone(spark, store, rules, args, cores: int) -> None:
     plan = plan_over(con, models, AS_OF)
     # Every column is hashed, so neither optimizer can prune the scoring columns away.
     _, duck = timed("DuckDB plan alone", lambda: con.execute(f"SELECT sum(hash(t) % 1000) FROM ({plan.sql}) t")
-                    .fetchall(), args.people)
+                    .fetchall(), args.people, rec)
     with tempfile.TemporaryDirectory() as folder:
         _, export = timed("export to Parquet", lambda: register(spark, export_relations(con, folder, fields,
-                                                                                       properties)), args.people)
+                                                                                       properties)), args.people, rec)
         splan = plan_in_spark(spark, models, AS_OF)
         for label in ("Spark plan alone (first)", "Spark plan alone (again)"):  # the second after JIT warm-up
             _, took = timed(label, lambda: spark.sql(
-                f"SELECT sum(xxhash64(struct(*)) % 1000) FROM ({splan.sql})").collect(), args.people)
+                f"SELECT sum(xxhash64(struct(*)) % 1000) FROM ({splan.sql})").collect(), args.people, rec)
     con.close()
     per_core = args.events / took / cores
+    rec.add("Spark plan alone, events/s per core", per_core)
+    rec.add("DuckDB plan alone, events/s per core", args.events / duck / cores)
     print(f"Spark per-core throughput: {per_core:,.0f} events/s/core ({args.people / took / cores:,.0f} "
           f"people/s/core); DuckDB {args.events / duck / cores:,.0f} events/s/core")
     for people, events in ((10_000_000, 500_000_000), (100_000_000, 5_000_000_000)):

@@ -1,6 +1,7 @@
 """Every admin file shown in docs/ and every file under examples/ passes the project's own `check`."""
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from pathlib import Path
@@ -113,3 +114,56 @@ def test_a_broken_example_fails_check(tmp_path):
     where, text, doc, kind = next(b for b in ADMIN_BLOCKS if b[3] == "rules")
     errors = checked_with(tmp_path, where, text.replace("points:", "pionts:", 1), doc, kind)
     assert any("pionts" in e for e in errors)
+
+
+CONDITION = re.compile(r"`(\{(?:field|event|metric|score|quota): [^`]*\})`")
+WHEN_BLOCK = re.compile(r"^```yaml\n(when:\n.*?)^```", re.M | re.S)
+
+
+def condition_examples() -> list[tuple[str, str]]:
+    """(docs/file.md, text) of every inline condition and every `when:` block the docs show."""
+    found = []
+    for doc in sorted((ROOT / "docs").glob("*.md")):
+        text = doc.read_text()
+        found += [(f"docs/{doc.name}", m.replace("\\|", "|")) for m in CONDITION.findall(text)]
+        found += [(f"docs/{doc.name}", m) for m in WHEN_BLOCK.findall(text)]
+    return found
+
+
+@functools.cache
+def shipped_lists() -> dict:
+    from crm_app.specs.loader import SpecDirs, load_spec_set
+    lists = dict(load_spec_set(SpecDirs.under(ROOT)).rules.lists)
+    # Lists the examples name that an admin defines: the rule example's own, and the usage-shape example's.
+    lists.setdefault("target_regions", ("north america", "europe"))
+    lists.setdefault("intermediate_features", ("reports", "dashboards"))
+    return lists
+
+
+def condition_errors(text: str) -> list[str]:
+    from crm_app.errors import ErrorCollector
+    from crm_app.specs.condition_parser import parse_condition
+    from crm_app.specs.reader import Where
+    from crm_app.specs.yamlsource import parse_yaml
+    errors = ErrorCollector()
+    doc = parse_yaml(text, "example", errors)
+    if doc is not None:
+        node = doc["when"] if isinstance(doc, dict) and set(doc) == {"when"} else doc
+        parse_condition(node, Where("example", 1, "when"), errors, dict(shipped_lists()))
+    return [f"{e.key}: {e.message}" for e in errors.sorted()]
+
+
+CONDITIONS = condition_examples()
+
+
+def test_the_docs_show_conditions():
+    assert len(CONDITIONS) >= 25
+
+
+@pytest.mark.parametrize("where, text", CONDITIONS, ids=[f"{w}: {t[:60]}" for w, t in CONDITIONS])
+def test_every_condition_in_the_docs_parses(where, text):
+    assert condition_errors(text) == []
+
+
+def test_a_broken_condition_is_refused():
+    assert condition_errors("{field: plan, equls: trial}") != []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -27,7 +28,9 @@ class Recorder:
 
     def __init__(self, name: str, enabled: bool, argv: list[str] | None = None, folder: Path | None = None):
         self.name, self.enabled, self.folder = name, enabled, folder or FOLDER
-        args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--record"]
+        # A password in a database URL never reaches a committed file.
+        args = [re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", a)
+                for a in (sys.argv[1:] if argv is None else argv) if a != "--record"]
         self.command = shlex.join(["python", f"benchmarks/{name}.py", *args])
         self.load_start = os.getloadavg()[0]
         self.figures: dict[str, float] = {}
@@ -50,7 +53,8 @@ class Recorder:
                   "load_average": [round(self.load_start, 2), round(os.getloadavg()[0], 2)],
                   "figures": self.figures}
         path.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"recorded {len(self.figures)} figure(s) in {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"recorded {len(self.figures)} figure(s) in {shown}")
         return path
 
 

@@ -74,3 +74,8 @@ def test_the_recorder_writes_only_with_record(tmp_path):
         on.add("people/s", 1)
     with pytest.raises(ValueError, match="no figure"):
         record.Recorder("y_bench", True, argv=[], folder=tmp_path).write()
+
+
+def test_a_password_in_a_url_is_not_recorded(tmp_path):
+    rec = record.Recorder("x_bench", True, argv=["--database-url", "postgresql://ann:s3cret@db/pql"], folder=tmp_path)
+    assert "s3cret" not in rec.command and "postgresql://ann:***@db/pql" in rec.command

@@ -47,6 +47,15 @@ def test_every_setting_is_documented(setting):
     assert re.search(rf"\|\s*`{setting}`\s*\|", README), setting
 
 
+RULE_REFERENCE = (ROOT / "docs" / "rule-reference.md").read_text()
+
+
+@pytest.mark.parametrize("word", sorted(set(FIELD_OPERATORS) | set(EVENT_MEASURES) | set(COMPARISONS)
+                                        | set(COMBINATORS) | set(SUBJECTS)))
+def test_the_rule_reference_holds_every_operator_measure_and_subject(word):
+    assert f"`{word}`" in RULE_REFERENCE or f"{{{word}:" in RULE_REFERENCE or f"{word}:" in RULE_REFERENCE, word
+
+
 def test_readme_opens_with_the_demo_and_test_commands():
     first_block = README_ONLY.split("```bash", 1)[1].split("```", 1)[0]
     assert "python -m crm_app demo" in first_block and "pytest" in first_block

@@ -154,6 +154,7 @@ TABLE_MENTION = [re.compile(p) for p in (
     r"\btables? (?:`\w+`, )*`\w+`,? (?:and|or) `(\w+)`",
     r"\btables (`\w+`), ",
     r"(?:kept in|stored in|in|reads) `(\w+)` \(migration \d+",
+    r"\b(?:kept|queued) in `(\w+)`",
 )]
 
 

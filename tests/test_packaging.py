@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+from crm_app.services.admin.defaults import default_files, write_defaults
 from tests.conftest import ROOT
 
 
@@ -29,6 +30,8 @@ def test_the_wheel_holds_the_package_its_templates_and_assets(wheel):
     assert any(n.startswith("crm_app/web/dashboard/static/") for n in names)
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
     assert any(".dist-info/" in n and n.endswith("LICENSE") for n in names), "the Apache-2.0 LICENSE ships"
+    shipped = {n.removeprefix("crm_app/defaults/") for n in names if n.startswith("crm_app/defaults/")}
+    assert shipped == {str(p) for p in default_files()}, "the wheel carries every default admin file, for `pql init`"
 
 
 def test_the_installed_pql_command_runs_outside_the_checkout(wheel, tmp_path):
@@ -41,6 +44,12 @@ def test_the_installed_pql_command_runs_outside_the_checkout(wheel, tmp_path):
                          cwd=tmp_path, timeout=120)
     assert ran.returncode == 0, ran.stderr
     assert "monitor" in ran.stdout and "demo" in ran.stdout
+    init = subprocess.run([str(target / "bin" / "pql"), "init", "admin"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=120)
+    assert init.returncode == 0, init.stderr
+    check = subprocess.run([str(target / "bin" / "pql"), "check", "--offline"], capture_output=True, text=True,
+                           env=env, cwd=tmp_path / "admin", timeout=120)
+    assert check.returncode == 0 and check.stdout.startswith("OK: "), check.stdout + check.stderr
     where = subprocess.run([sys.executable, "-c", "import crm_app; print(crm_app.__file__)"], capture_output=True,
                            text=True, env=env, cwd=tmp_path, timeout=60)
     assert where.stdout.startswith(str(target))
@@ -62,3 +71,24 @@ def test_output_piped_into_head_ends_quietly(tmp_path):
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert "Traceback" not in ran.stderr and "BrokenPipe" not in ran.stderr, ran.stderr
     assert "status 141" in ran.stdout  # stopped by the closed pipe, as a shell pipeline expects
+
+
+@pytest.mark.parametrize("existing, force, kept, replaced", [
+    (None, False, False, True),  # empty folder: everything is written
+    ("shipped", False, False, False),  # already the shipped contents: nothing to do
+    ("edited", False, True, False),  # an admin's edit is never overwritten silently
+    ("edited", True, False, True),  # unless asked to
+])
+def test_init_writes_the_default_admin_files_and_keeps_edits(tmp_path, existing, force, kept, replaced):
+    relative = next(p for p in default_files() if p.parts[0] == "rules")
+    shipped = (ROOT / relative).read_bytes()
+    if existing:
+        (tmp_path / relative).parent.mkdir(parents=True)
+        (tmp_path / relative).write_bytes(shipped if existing == "shipped" else b"# my edit\n")
+    outcome = write_defaults(tmp_path, force=force)
+    assert (relative in outcome.kept) is kept
+    assert (relative in outcome.written) is replaced
+    assert (tmp_path / relative).read_bytes() == (b"# my edit\n" if kept else shipped)
+    assert all((tmp_path / p).is_file() for p in default_files())
+    from crm_app.cli import main
+    assert main(["init", str(tmp_path)] + (["--force"] if force else [])) == (1 if kept else 0)

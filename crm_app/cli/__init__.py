@@ -239,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_service(sub)
     from crm_app.cli.rules import register as register_rules  # rules publish|history|diff|rollback|patch
     register_rules(sub)
+    from crm_app.cli.init_files import register as register_init
+    register_init(sub)
     return parser
 
 

@@ -59,42 +59,48 @@ def collect(store: Store, models: list, goal: LifecycleModel, dates: list[int], 
             progress: Callable[[str], None] | None = None) -> list:
     """Samples per rule model (by position) over the dates: subjects the filter admits who have not reached
     the goal at t, their combined score at t, and whether they reach the goal by t + window."""
+    con = open_current(store)
+    try:
+        return collect_on(con, store, models, goal, dates, window, progress)
+    finally:
+        con.close()
+
+
+def collect_on(con, store: Store, models: list, goal: LifecycleModel, dates: list[int], window: int,
+               progress: Callable[[str], None] | None = None) -> list:
+    """collect() on a copy already caught up (duck_reader.open_current)."""
     # By position: a compared copy has the same name, and the plan names its columns after models.
     models = [dataclasses.replace(m, name=f"@{i}") for i, m in enumerate(models)]
     goal_probe = probe(models[0], GOAL, goal.goal)
     probes = [goal_probe] + ([probe(models[0], FILTER, goal.filter)] if goal.filter is not None else [])
     planned = [*models, *probes]
-    con = open_current(store)
-    try:
-        fields = record_fields(planned)
-        with store.read() as conn:
-            history.load(con, conn, fields)
-        aggregates = tuple(a for a in feature_plan(planned) if a.measure != "quota")
-        properties = event_properties(aggregates)
-        relations.ensure_typed_properties(con, properties)
-        relations.define_views(con, fields, properties)
-        history.define_today(con, fields)
-        type_ids = dict(con.execute("SELECT key, id FROM event_types").fetchall())
-        parts: list = [[] for _ in models]
-        for k, as_of in enumerate(dates, 1):
-            later = _plan(con, [goal_probe], as_of + window, type_ids, fields)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE bt_later AS SELECT person_id, "
-                        f"{ident(model_column(goal_probe, 'in_population'))} AS reached FROM ({later}) q")
-            now = _plan(con, planned, as_of, type_ids, fields)
-            admitted = ident(model_column(probes[1], "in_population")) if len(probes) > 1 else "TRUE"
-            scores = ", ".join(f"q.{ident(model_column(m, 'combined'))} AS s{i}" for i, m in enumerate(models))
-            got = con.execute(
-                f"SELECT q.person_id, {scores}, coalesce(l.reached, FALSE) AS reached FROM ({now}) q "
-                f"LEFT JOIN bt_later l ON l.person_id = q.person_id "
-                f"WHERE {admitted} AND NOT q.{ident(model_column(goal_probe, 'in_population'))} "
-                f"ORDER BY q.person_id").fetchnumpy()
-            for i, samples in enumerate(parts):
-                samples.append((got["person_id"], got[f"s{i}"], got["reached"], as_of))
-            if progress:
-                progress(f"as of {time.strftime('%Y-%m-%d', time.gmtime(as_of))}: {len(got['person_id'])} eligible "
-                         f"({k}/{len(dates)})")
-    finally:
-        con.close()
+    fields = record_fields(planned)
+    with store.read() as conn:
+        history.load(con, conn, fields)
+    aggregates = tuple(a for a in feature_plan(planned) if a.measure != "quota")
+    properties = event_properties(aggregates)
+    relations.ensure_typed_properties(con, properties)
+    relations.define_views(con, fields, properties)
+    history.define_today(con, fields)
+    type_ids = dict(con.execute("SELECT key, id FROM event_types").fetchall())
+    parts: list = [[] for _ in models]
+    for k, as_of in enumerate(dates, 1):
+        later = _plan(con, [goal_probe], as_of + window, type_ids, fields)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE bt_later AS SELECT person_id, "
+                    f"{ident(model_column(goal_probe, 'in_population'))} AS reached FROM ({later}) q")
+        now = _plan(con, planned, as_of, type_ids, fields)
+        admitted = ident(model_column(probes[1], "in_population")) if len(probes) > 1 else "TRUE"
+        scores = ", ".join(f"q.{ident(model_column(m, 'combined'))} AS s{i}" for i, m in enumerate(models))
+        got = con.execute(
+            f"SELECT q.person_id, {scores}, coalesce(l.reached, FALSE) AS reached FROM ({now}) q "
+            f"LEFT JOIN bt_later l ON l.person_id = q.person_id "
+            f"WHERE {admitted} AND NOT q.{ident(model_column(goal_probe, 'in_population'))} "
+            f"ORDER BY q.person_id").fetchnumpy()
+        for i, samples in enumerate(parts):
+            samples.append((got["person_id"], got[f"s{i}"], got["reached"], as_of))
+        if progress:
+            progress(f"as of {time.strftime('%Y-%m-%d', time.gmtime(as_of))}: {len(got['person_id'])} eligible "
+                     f"({k}/{len(dates)})")
     return [_samples(p) for p in parts]
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from crm_app.engine.plan import feature_plan
 from crm_app.engine.setwise.features import Catalog, event_properties, prop_column
-from crm_app.engine.setwise.fields import FieldCatalog, field_column, record_fields
+from crm_app.engine.setwise.fields import FieldCatalog, record_fields
 from crm_app.engine.setwise.plan import build_plan, supported
 from crm_app.engine.setwise.scores import model_column
 from crm_app.models import backtest as figures
@@ -47,12 +47,18 @@ def why_not(models: list, goal: LifecycleModel) -> str | None:
     return None
 
 
-def _plan(con, models, as_of: int, type_ids: dict, fields) -> str:
+def _catalogs(con, type_ids: dict) -> tuple[Catalog, FieldCatalog]:
+    """One pair for every date: the values of every event, and every value a field held today or in its
+    history. A value no subject holds at a date changes no test, so the plans stay exact."""
+    catalog = Catalog(type_ids, lambda name: relations.distinct_values(con, "ev", prop_column("j", name)))
+    field_catalog = FieldCatalog(lambda name: history.values_ever(con, name))
+    return catalog, field_catalog
+
+
+def _plan(con, models, as_of: int, catalogs: tuple, fields) -> str:
     """The plan's SQL over the copy with `subj` as of the moment."""
     history.define_subj_as_of(con, fields, as_of)
-    catalog = Catalog(type_ids, lambda name: relations.distinct_values(con, "ev", prop_column("j", name)))
-    field_catalog = FieldCatalog(lambda name: relations.distinct_values(con, "subj", field_column(name)))
-    return build_plan(models, catalog, field_catalog, as_of).sql
+    return build_plan(models, *catalogs, as_of).sql
 
 
 def collect(store: Store, models: list, goal: LifecycleModel, dates: list[int], window: int,
@@ -82,13 +88,13 @@ def collect_on(con, store: Store, models: list, goal: LifecycleModel, dates: lis
     relations.ensure_typed_properties(con, properties)
     relations.define_views(con, fields, properties)
     history.define_today(con, fields)
-    type_ids = dict(con.execute("SELECT key, id FROM event_types").fetchall())
+    catalogs = _catalogs(con, dict(con.execute("SELECT key, id FROM event_types").fetchall()))
     parts: list = [[] for _ in models]
     for k, as_of in enumerate(dates, 1):
-        later = _plan(con, [goal_probe], as_of + window, type_ids, fields)
+        later = _plan(con, [goal_probe], as_of + window, catalogs, fields)
         con.execute(f"CREATE OR REPLACE TEMP TABLE bt_later AS SELECT person_id, "
                     f"{ident(model_column(goal_probe, 'in_population'))} AS reached FROM ({later}) q")
-        now = _plan(con, planned, as_of, type_ids, fields)
+        now = _plan(con, planned, as_of, catalogs, fields)
         admitted = ident(model_column(probes[1], "in_population")) if len(probes) > 1 else "TRUE"
         scores = ", ".join(f"q.{ident(model_column(m, 'combined'))} AS s{i}" for i, m in enumerate(models))
         got = con.execute(

@@ -71,3 +71,10 @@ def define_subj_as_of(con, fields, as_of: int) -> None:
                 f"h AS (SELECT subject_id, {pivot} FROM picked GROUP BY subject_id) "
                 f"SELECT t.person_id, t.created_at, {cols} FROM subj_today t "
                 f"LEFT JOIN h ON h.subject_id = t.person_id")
+
+
+def values_ever(con, field: str) -> list:
+    """Every JSON text the field holds today (subj_today) or held in its history (None included)."""
+    column = ident("v:" + field)
+    return [r[0] for r in con.execute(f"SELECT {column} FROM subj_today UNION SELECT value FROM fh WHERE field = ?",
+                                      [field]).fetchall()]

@@ -33,7 +33,7 @@ def seed_with_history(store, people: int = 60) -> None:
     with store.begin() as conn:
         for i in range(0, people, 2):
             changed_at = AS_OF - rng.randrange(5, 55) * DAY
-            attributes = {"plan": rng.choice(["trial", "paid"]), "region": rng.choice(["Europe", "LATAM", None]),
+            attributes = {"plan": rng.choice(["trial", "paid", "free"]), "region": rng.choice(["Europe", "LATAM", None]),
                           "title": rng.choice(["VP Sales", "Student"])}
             upsert_people(conn, [{"external_id": f"u{i}", "changed_at": changed_at,
                                   "attributes": {k: v for k, v in attributes.items() if v is not None}}])

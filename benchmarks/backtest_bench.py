@@ -116,9 +116,9 @@ def main() -> None:
         _print(f"per-person, {args.old_dates} of {len(dates)} dates", old, args.people, args.old_dates)
         same = all(plan["digests"][d] == old["digests"][d] for d in dates[:args.old_dates])
         print(f"  same samples on the dates both ran: {same}")
-        per_date_plan, per_date_old = plan["wall"] / len(dates), old["wall"] / args.old_dates
-        print(f"  per date: plan {per_date_plan:.2f} s, per-person {per_date_old:.2f} s "
-              f"({per_date_old / per_date_plan:.1f}x)")
+        for what in ("wall", "cpu"):
+            per_plan, per_old = plan[what] / len(dates), old[what] / args.old_dates
+            print(f"  {what} per date: plan {per_plan:.2f} s, per-person {per_old:.2f} s ({per_old / per_plan:.1f}x)")
 
 
 def _print(label: str, out: dict, people: int, dates: int) -> None:

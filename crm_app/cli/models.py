@@ -111,7 +111,7 @@ def cmd_backtest(args, config: Config) -> int:
     window = _duration(args.window, "--window")
     out = run(_store(config), models, goal, parse_timestamp(args.start, "--from"), parse_timestamp(args.end, "--to"),
               window, _duration(args.step, "--step"), _reps(args.reps), args.target_lift, args.target_volume,
-              _progress(args.quiet), save=not args.dry_run)
+              _progress(args.quiet), save=not args.dry_run, engine=args.engine)
     print(json.dumps(out, default=str) if args.json else format_backtest(out))
     return 0
 
@@ -198,6 +198,8 @@ def register(sub) -> None:
     p.add_argument("--target-lift", type=float, help="suggest the threshold reaching this PQL/non-PQL ratio (default 3)")
     p.add_argument("--target-volume", type=float, help="suggest the threshold giving this many PQLs per rep per week")
     p.add_argument("--dry-run", action="store_true", help="print only; do not store the run")
+    p.add_argument("--engine", choices=("auto", "duckdb", "store"), default="auto",
+                   help="duckdb: the set-wise plan; store: the per-person engine (default auto: the plan)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_backtest)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from crm_app.engine import evaluate
+from crm_app.services.admin import impact_plan
 from crm_app.engine.plan import feature_plan, metric_names, score_inputs, score_key
 from crm_app.services.scoring.people import ordered_models
 from crm_app.specs.rules import RuleSet
@@ -28,13 +29,21 @@ def evaluate_sample(conn, ruleset: RuleSet, as_of: int, lo: int, hi: int) -> dic
     return out
 
 
-def compare_rule_sets(store: Store, current: RuleSet, candidate: RuleSet, as_of: int, sample: int = SAMPLE) -> dict:
-    """model -> what the candidate changes on the first `sample` people: bands, PQLs, average score, rules fired."""
+def compare_rule_sets(store: Store, current: RuleSet, candidate: RuleSet, as_of: int, sample: int = SAMPLE,
+                      engine: str = "auto") -> dict:
+    """model -> what the candidate changes on the first `sample` people: bands, PQLs, average score, rules fired.
+
+    engine: 'duckdb' (or 'auto') evaluates on the set-wise plan (impact_plan), 'store' per person; a copy held
+    by another process falls back to per person."""
     with store.read() as conn:
         lo, hi = people_store.person_id_bounds(conn)
-        hi = min(hi, lo + sample - 1)
-        before = evaluate_sample(conn, current, as_of, lo, hi)
-        after = evaluate_sample(conn, candidate, as_of, lo, hi)
+    hi = min(hi, lo + sample - 1)
+    both = impact_plan.evaluate_samples(store, [current, candidate], as_of, lo, hi) \
+        if impact_plan.use_plan(store, engine) else None
+    if both is None:
+        with store.read() as conn:
+            both = [evaluate_sample(conn, current, as_of, lo, hi), evaluate_sample(conn, candidate, as_of, lo, hi)]
+    before, after = both
     report: dict = {}
     for (model, pid), new in after.items():
         old = before.get((model, pid))

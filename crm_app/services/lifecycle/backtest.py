@@ -5,6 +5,8 @@ which only counts events with ts <= t, and person fields are read as of t from f
 """
 from __future__ import annotations
 
+import logging
+import os
 import time
 from typing import Callable
 
@@ -14,7 +16,9 @@ from crm_app.engine import evaluate
 from crm_app.engine.plan import feature_plan, metric_names, score_inputs
 from crm_app.errors import IngestError
 from crm_app.models import backtest as figures
+from crm_app.services.lifecycle import backtest_plan
 from crm_app.services.lifecycle import training_data as data
+from crm_app.services.scoring.duck_engine import CopyBusy
 from crm_app.specs.lifecycle import LifecycleModel
 from crm_app.specs.rules import Model
 from crm_app.store import Store
@@ -23,6 +27,8 @@ from crm_app.store import people as people_store
 from crm_app.store.scoring.features import compute_features
 
 DAY = 86400
+ENGINES = ("auto", "duckdb", "store")
+log = logging.getLogger(__name__)
 
 
 def as_of_dates(start: int, end: int, step: int) -> list[int]:
@@ -44,9 +50,44 @@ def _rule_scores(store: Store, model: Model, as_of: int, records: dict) -> dict:
     return out
 
 
+def chosen_engine(engine: str, store: Store, models: list[Model], goal: LifecycleModel) -> tuple[str, str | None]:
+    """(engine, why not the plan): 'duckdb' (the set-wise plan) or 'store' (the per-person engine). 'auto' is
+    SCORE_ENGINE when it says store, else the plan, except for in-memory stores; models or a goal the plan
+    cannot express go per-person under any engine."""
+    if engine not in ENGINES:
+        raise IngestError(f"unknown backtest engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if engine == "auto":
+        forced = os.environ.get("SCORE_ENGINE", "").strip().lower()
+        engine = "store" if forced == "store" or store.url.endswith(":memory:") else "duckdb"
+    if engine == "store":
+        return engine, None
+    reason = backtest_plan.why_not(models, goal)
+    return ("store", reason) if reason else ("duckdb", None)
+
+
 def collect(store: Store, models: list[Model], goal: LifecycleModel, dates: list[int], window: int,
-            progress: Callable[[str], None] | None = None) -> list:
+            progress: Callable[[str], None] | None = None, engine: str = "auto") -> list:
     """Samples per rule model over the same history: subjects not at the goal at t, scored at t."""
+    return collect_with_engine(store, models, goal, dates, window, progress, engine)[0]
+
+
+def collect_with_engine(store: Store, models: list[Model], goal: LifecycleModel, dates: list[int], window: int,
+                        progress: Callable[[str], None] | None = None, engine: str = "auto"
+                        ) -> tuple[list, str, str | None]:
+    """(samples per rule model, engine used, why not the plan) over the same history."""
+    used, why = chosen_engine(engine, store, models, goal)
+    if used == "duckdb":
+        try:
+            return backtest_plan.collect(store, models, goal, dates, window, progress), used, None
+        except CopyBusy as exc:
+            log.warning("backtest with the per-person engine: %s", exc)
+            used, why = "store", str(exc)
+    return collect_per_person(store, models, goal, dates, window, progress), used, why
+
+
+def collect_per_person(store: Store, models: list[Model], goal: LifecycleModel, dates: list[int], window: int,
+                       progress: Callable[[str], None] | None = None) -> list:
+    """collect() on the per-person engine over the store's SQL: the reference the plan is held to."""
     rows = [([], [], [], []) for _ in models]  # by position: a compared copy has the same model name
     for k, as_of in enumerate(dates, 1):
         now = data.snapshot(store, goal, as_of, [], [])
@@ -70,19 +111,20 @@ def collect(store: Store, models: list[Model], goal: LifecycleModel, dates: list
 
 def run(store: Store, models: list[Model], goal: LifecycleModel, start: int, end: int, window: int,
         step: int = 7 * DAY, reps: int = 1, target_lift: float | None = None, target_volume: float | None = None,
-        progress=None, save: bool = True) -> dict:
+        progress=None, save: bool = True, engine: str = "auto") -> dict:
     """Backtest one rule model (or compare several variants of it) on the same history; store the report."""
     dates = as_of_dates(start, end, step)
     with store.read() as conn:
         _, last_event = lifecycle_store.event_time_bounds(conn)
-    samples = collect(store, models, goal, dates, window, progress)
+    samples, used, why = collect_with_engine(store, models, goal, dates, window, progress, engine)
     labels = ["live", "edited"] if len(models) == 2 else [m.name for m in models]
     reports = {}
     for label, model, sample in zip(labels, models, samples):
         threshold = model.pql.threshold if model.pql else model.bands.high
         reports[label] = figures.report(sample, threshold, reps, step, target_lift, target_volume)
     out = {"model": models[0].name, "goal": goal.name, "from": start, "to": end, "window_days": window / DAY,
-           "step_days": step / DAY, "reps": reps, "results": reports, "notes": _notes(last_event, end, window)}
+           "step_days": step / DAY, "reps": reps, "results": reports, "engine": used,
+           "notes": _notes(last_event, end, window, used, why)}
     if save:
         with store.begin() as conn:
             out["id"] = lifecycle_store.save_backtest(conn, int(time.time()), models[0].name,
@@ -91,9 +133,11 @@ def run(store: Store, models: list[Model], goal: LifecycleModel, start: int, end
     return out
 
 
-def _notes(last_event, end: int, window: int) -> list[str]:
+def _notes(last_event, end: int, window: int, engine: str = "store", why: str | None = None) -> list[str]:
     notes = ["Person fields, events and metrics are as of each date (person fields from field history; a field "
              "recorded before history was kept reads as its first known value)."]
+    notes.append("Scored on the set-wise plan (DuckDB)." if engine == "duckdb" else
+                 "Scored by the per-person engine" + (f" (not on the set-wise plan: {why})." if why else "."))
     if last_event is not None and end + window > last_event:
         notes.append("The last window runs past the newest event: recent dates may look like they did not convert "
                      "because the outcome is not known yet. Move --to back by the window.")

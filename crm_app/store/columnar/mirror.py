@@ -106,3 +106,10 @@ def remember(con, model: str, digests: list, pql: str, since: str, first: str) -
         con.unregister("written")
     con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT person_id FROM cand WHERE NOT inpop)",
                 [model])
+
+
+def trusted(con, conn) -> bool:
+    """Whether the store's results epoch is the copy's: no other engine wrote (and drained the queue of
+    changed people) since the copy's last run. A reader that finds it untrusted re-reads every person."""
+    epoch = get_meta(conn, EPOCH)
+    return bool(epoch) and epoch == _state(con, EPOCH)

@@ -1,0 +1,80 @@
+"""Person fields as of a past moment in the DuckDB copy: field history loaded once, today's values replaced
+by the value known then, exactly as store.field_history.values_as_of reads it.
+
+Per (person, field): the latest row at or before the moment; else the earliest `initial` row (the first known
+value stands for the time before anything was recorded); else today's value. A None value is a missing field.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from sqlalchemy import select
+
+from crm_app.store.columnar.relations import field_expression, ident, literal
+from crm_app.store.field_history import field_history
+
+BATCH = 50_000
+
+
+def load(con, conn, fields) -> int:
+    """Copy the person field history of these fields into the temp table `fh`; return how many rows."""
+    con.execute("CREATE OR REPLACE TEMP TABLE fh (subject_id BIGINT, field VARCHAR, valid_from BIGINT, "
+                "value VARCHAR, initial BOOLEAN)")
+    if not fields:
+        return 0
+    h = field_history
+    query = (select(h.c.subject_id, h.c.field, h.c.valid_from, h.c.value, h.c.initial)
+             .where(h.c.subject_kind == "person", h.c.field.in_(list(fields))))
+    loaded = 0
+    for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
+        batch = {"subject_id": np.array([r[0] for r in part], dtype=np.int64),
+                 "field": np.array([r[1] for r in part], dtype=object),
+                 "valid_from": np.array([r[2] for r in part], dtype=np.int64),
+                 "value": np.array([None if r[3] is None else json.dumps(r[3]) for r in part], dtype=object),
+                 "initial": np.array([bool(r[4]) for r in part], dtype=bool)}
+        con.register("fh_part", batch)
+        try:
+            con.execute("INSERT INTO fh SELECT * FROM fh_part")
+        finally:
+            con.unregister("fh_part")
+        loaded += len(part)
+    return loaded
+
+
+def define_today(con, fields) -> None:
+    """`subj_today`: one row per person with today's value of each field (the plan's subj, materialised); the
+    view `subj` gives way to the tables define_subj_as_of makes."""
+    cols = "".join(f", {field_expression(f)} AS {ident('v:' + f)}" for f in fields)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE subj_today AS SELECT p.id AS person_id, p.created_at{cols} "
+                f"FROM people p LEFT JOIN accounts a ON a.id = p.account_id")
+    con.execute("DROP VIEW IF EXISTS subj")
+
+
+def define_subj_as_of(con, fields, as_of: int) -> None:
+    """The plan's `subj` relation as of a moment (a table; define_today comes first)."""
+    if not fields:
+        con.execute("CREATE OR REPLACE TEMP TABLE subj AS SELECT * FROM subj_today")
+        return
+    t = int(as_of)
+    picked = ("SELECT subject_id, field, "
+              f"arg_max({{'v': value}}, valid_from) FILTER (WHERE valid_from <= {t}) AS known, "
+              "arg_min({'v': value}, valid_from) FILTER (WHERE initial) AS earliest "
+              "FROM fh GROUP BY subject_id, field")
+    pivot = ", ".join(
+        f"bool_or(field = {literal(f)} AND (known IS NOT NULL OR earliest IS NOT NULL)) AS {ident('has:' + f)}, "
+        f"max(CASE WHEN field = {literal(f)} THEN coalesce(known, earliest).v END) AS {ident('v:' + f)}"
+        for f in fields)
+    cols = ", ".join(f"CASE WHEN h.{ident('has:' + f)} THEN h.{ident('v:' + f)} ELSE t.{ident('v:' + f)} END "
+                     f"AS {ident('v:' + f)}" for f in fields)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE subj AS WITH picked AS ({picked}), "
+                f"h AS (SELECT subject_id, {pivot} FROM picked GROUP BY subject_id) "
+                f"SELECT t.person_id, t.created_at, {cols} FROM subj_today t "
+                f"LEFT JOIN h ON h.subject_id = t.person_id")
+
+
+def values_ever(con, field: str) -> list:
+    """Every JSON text the field holds today (subj_today) or held in its history (None included)."""
+    column = ident("v:" + field)
+    return [r[0] for r in con.execute(f"SELECT {column} FROM subj_today UNION SELECT value FROM fh WHERE field = ?",
+                                      [field]).fetchall()]

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Index, MetaData, inspect, insert, select, text
 
 import crm_app.store
+from crm_app.errors import StoreSchemaError
 from crm_app.store import schema
 from crm_app.store.db import make_engine, migrate_locked, open_engine
 from crm_app.store.migrations import BASELINE, alembic_config, current_version, legacy, migrate
@@ -193,9 +194,21 @@ def test_a_store_of_a_newer_release_is_refused_with_a_clear_error(new_url):
     engine = open_engine(new_url())
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
-    with pytest.raises(RuntimeError, match="revision f00d, which this release does not know"):
+    with pytest.raises(StoreSchemaError, match="revision f00d, which this release does not know"):
         migrate_locked(engine)
     engine.dispose()
+
+
+def test_the_command_line_prints_the_newer_release_error_in_one_line(runner, config):
+    engine = open_engine(config.database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    engine.dispose()
+    code, out, err = runner("status")
+    assert code == 2
+    assert err.strip().splitlines() == ["error: the store is at schema revision f00d, which this release does not know "
+                                        "(a newer release migrated it): run that release, or restore a backup taken "
+                                        "before it"]
 
 
 def _start(url: str, barrier, out) -> None:

@@ -244,6 +244,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("meta", sa.Column("note", sa.Text(), nullable=True))
+    {then}
 
 
 def downgrade() -> None:
@@ -251,17 +252,22 @@ def downgrade() -> None:
 '''
 
 
-@pytest.fixture
-def next_revision(tmp_path, monkeypatch):
-    """The shipped revisions plus one more after the head (adds meta.note), as a developer would add it."""
+def add_revision(tmp_path, monkeypatch, then: str = "") -> str:
+    """The shipped revisions plus one more after the head (adds meta.note, then runs `then`), as a developer
+    would add it."""
     import shutil
 
     from crm_app.store import migrations
     scripts = tmp_path / "scripts"
     shutil.copytree(migrations.SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (scripts / "versions" / "9999_meta_note.py").write_text(NEXT_REVISION.format(rev="9999", down=HEAD))
+    (scripts / "versions" / "9999_meta_note.py").write_text(NEXT_REVISION.format(rev="9999", down=HEAD, then=then))
     monkeypatch.setattr(migrations, "SCRIPTS", scripts)
     return "9999"
+
+
+@pytest.fixture
+def next_revision(tmp_path, monkeypatch):
+    return add_revision(tmp_path, monkeypatch)
 
 
 def test_a_new_revision_upgrades_fresh_and_legacy_stores_and_its_downgrade_undoes_it(new_url, next_revision):
@@ -285,3 +291,14 @@ def test_a_new_revision_upgrades_fresh_and_legacy_stores_and_its_downgrade_undoe
         assert current_version(conn) == HEAD
     fresh_engine.dispose()
     legacy_engine.dispose()
+
+
+def test_a_revision_that_fails_leaves_the_store_as_it_was(new_url, tmp_path, monkeypatch):
+    engine = open_engine(new_url())
+    add_revision(tmp_path, monkeypatch, then='op.execute("SELECT no_such_function()")')
+    with pytest.raises(Exception, match="no_such_function"):
+        migrate_locked(engine)
+    with engine.connect() as conn:
+        assert "note" not in {c["name"] for c in inspect(conn).get_columns("meta")}
+        assert current_version(conn) == HEAD
+    engine.dispose()

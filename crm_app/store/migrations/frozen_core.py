@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 
-
 def step_1(op) -> None:
     op.create_table('accounts',
         sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),

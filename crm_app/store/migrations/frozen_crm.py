@@ -4,7 +4,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 
-
 def step_10(op) -> None:
     op.create_table('crm_api_calls',
         sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -101,7 +100,8 @@ def step_30(op) -> None:
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('playbook', 'subject_id', 'occurrence', 'step', name='uq_pb_ledger_key'),
         if_not_exists=True)
-    op.create_index('ix_pb_ledger_owner', 'pb_ledger', ['owner', 'action', 'updated_at'], unique=False, if_not_exists=True)
+    op.create_index('ix_pb_ledger_owner', 'pb_ledger', ['owner', 'action', 'updated_at'],
+                    unique=False, if_not_exists=True)
     op.create_index('ix_pb_ledger_status_next', 'pb_ledger', ['status', 'next_at'], unique=False, if_not_exists=True)
     op.create_table('pb_state',
         sa.Column('playbook', sa.String(length=64), nullable=False),
@@ -126,7 +126,8 @@ def step_30(op) -> None:
         sa.Column('at', sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint('id'),
         if_not_exists=True)
-    op.create_index(op.f('ix_pql_feedback_subject_id'), 'pql_feedback', ['subject_id'], unique=False, if_not_exists=True)
+    op.create_index(op.f('ix_pql_feedback_subject_id'), 'pql_feedback', ['subject_id'],
+                    unique=False, if_not_exists=True)
     op.create_table('rep_week',
         sa.Column('rep', sa.String(length=320), nullable=False),
         sa.Column('week', sa.Integer(), nullable=False),

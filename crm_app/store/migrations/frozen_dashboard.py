@@ -4,7 +4,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 
-
 def step_70(op) -> None:
     op.create_table('audit_log',
         sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -24,7 +23,8 @@ def step_70(op) -> None:
         sa.Column('seen_at', sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint('sid'),
         if_not_exists=True)
-    op.create_index(op.f('ix_dashboard_sessions_user'), 'dashboard_sessions', ['user'], unique=False, if_not_exists=True)
+    op.create_index(op.f('ix_dashboard_sessions_user'), 'dashboard_sessions', ['user'],
+                    unique=False, if_not_exists=True)
     op.create_table('dashboard_users',
         sa.Column('user', sa.String(length=255), nullable=False),
         sa.Column('password_hash', sa.Text(), nullable=False),

@@ -4,7 +4,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 
-
 def step_40(op) -> None:
     op.create_table('identity_account_matches',
         sa.Column('person_id', sa.Integer(), nullable=False),
@@ -20,8 +19,10 @@ def step_40(op) -> None:
         sa.Column('seen_at', sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint('key'),
         if_not_exists=True)
-    op.create_index(op.f('ix_identity_crm_people_email'), 'identity_crm_people', ['email'], unique=False, if_not_exists=True)
-    op.create_index(op.f('ix_identity_crm_people_product_user_id'), 'identity_crm_people', ['product_user_id'], unique=False, if_not_exists=True)
+    op.create_index(op.f('ix_identity_crm_people_email'), 'identity_crm_people', ['email'],
+                    unique=False, if_not_exists=True)
+    op.create_index(op.f('ix_identity_crm_people_product_user_id'), 'identity_crm_people', ['product_user_id'],
+                    unique=False, if_not_exists=True)
     op.create_table('identity_links',
         sa.Column('crm_key', sa.String(length=200), nullable=False),
         sa.Column('person_id', sa.Integer(), nullable=False),
@@ -29,7 +30,8 @@ def step_40(op) -> None:
         sa.Column('linked_at', sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint('crm_key'),
         if_not_exists=True)
-    op.create_index(op.f('ix_identity_links_person_id'), 'identity_links', ['person_id'], unique=False, if_not_exists=True)
+    op.create_index(op.f('ix_identity_links_person_id'), 'identity_links', ['person_id'],
+                    unique=False, if_not_exists=True)
 
 
 def step_41(op) -> None:
@@ -41,7 +43,8 @@ def step_41(op) -> None:
         sa.Column('since', sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint('model', 'subject_id', 'segment'),
         if_not_exists=True)
-    op.create_index('ix_segment_members_subject', 'segment_members', ['subject', 'subject_id'], unique=False, if_not_exists=True)
+    op.create_index('ix_segment_members_subject', 'segment_members', ['subject', 'subject_id'],
+                    unique=False, if_not_exists=True)
 
 
 def step_60(op) -> None:

@@ -112,3 +112,7 @@ class IngestError(ValueError):
 
 class ConfigError(Exception):
     """A setting from the environment is missing or malformed."""
+
+
+class StoreSchemaError(Exception):
+    """The store's schema is one this release cannot migrate (a newer release migrated it)."""

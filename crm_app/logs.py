@@ -29,6 +29,7 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     logging.captureWarnings(True)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its per-run lines repeat ours
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # context lines at every start; migrate() logs its own
     for name in ("gunicorn.error", "gunicorn.access", "werkzeug"):  # their own handlers would print plain text
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -100,14 +100,18 @@ def test_rollback_restores_an_earlier_version_and_scoring_uses_it(history):
 
 
 def test_migration_makes_the_newest_trained_version_live(store):
-    """On a store from before migration 90: the column is added and each model's newest trained version is live."""
+    """On a store from before legacy step 90: the column is added and each model's newest trained version is live."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
     from sqlalchemy import text
+
+    from crm_app.store.migrations.frozen_service import step_90
     with store.begin() as conn:
         for version, status in ((1, "trained"), (2, "trained"), (3, "insufficient")):
             conn.execute(insert(lifecycle_models).values(name="m", version=version, status=status, trained_at=1,
                                                          live=None))
         conn.execute(text("ALTER TABLE lifecycle_models DROP COLUMN live"))
-        lifecycle_store.add_live_column(conn)
+        step_90(Operations(MigrationContext.configure(conn)))
         live = conn.execute(select(lifecycle_models.c.version).where(lifecycle_models.c.live.is_(True))).all()
     assert live == [(2,)]
 

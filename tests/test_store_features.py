@@ -1,4 +1,4 @@
-"""The set-wise SQL features equal a plain-Python reference, on SQLite and PostgreSQL; dedupe; migrations."""
+"""The set-wise SQL features equal a plain-Python reference, on SQLite and PostgreSQL; dedupe."""
 from __future__ import annotations
 
 import random
@@ -12,7 +12,6 @@ from crm_app.store import events as event_store
 from crm_app.store import people as people_store
 from crm_app.store import schema
 from crm_app.store.scoring.features import compute_features
-from crm_app.store.migrations import MIGRATIONS, current_version, migrate
 from crm_app.store.scoring.results import claim_dirty, release_dirty
 from tests.helpers import AS_OF, DAY, HOUR, model_from_yaml, reference_features
 
@@ -119,12 +118,6 @@ def test_dirty_queue_keeps_people_marked_again_while_scoring(store):
         people_store.mark_dirty(conn, [ids["b"]])  # new data arrives for b mid-run
         release_dirty(conn, claimed)
         assert [pid for pid, _ in claim_dirty(conn)] == [ids["b"]]
-
-
-def test_migrations_are_versioned_and_idempotent(store):
-    with store.begin() as conn:
-        assert migrate(conn) == []
-        assert current_version(conn) == max(v for v, _, _ in MIGRATIONS)
 
 
 def test_upserting_unchanged_people_queues_no_one(store):

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from crm_app.config import Config
-from crm_app.errors import ConfigError, IngestError, SpecSetInvalid
+from crm_app.errors import ConfigError, IngestError, SpecSetInvalid, StoreSchemaError
 from crm_app.services.ingest.messages import parse_timestamp
 
 
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
         print(f"{len(exc.errors)} error(s) in the admin files; run 'python -m crm_app check'.", file=sys.stderr)
         return 2
-    except (IngestError, ConfigError) as exc:
+    except (IngestError, ConfigError, StoreSchemaError) as exc:
         for line in str(exc).splitlines():  # a ConfigError holds one line per bad setting
             print(f"error: {line}", file=sys.stderr)
         return 2

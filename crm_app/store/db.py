@@ -43,14 +43,19 @@ def make_engine(url: str) -> Engine:
 def open_engine(url: str) -> Engine:
     """Make the engine and bring its schema up to date."""
     engine = make_engine(url)
+    migrate_locked(engine)
+    return engine
+
+
+def migrate_locked(engine: Engine) -> list[str]:
+    """Migrate under the store's migration lock; return the revisions applied (none when another process did)."""
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":
-            # The same for SQLite: take the write lock before looking at schema_migrations (the driver would
+            # The same for SQLite: take the write lock before looking at the schema version (the driver would
             # otherwise begin only at the first INSERT, after another process created the same tables).
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         if conn.dialect.name == "postgresql":
             # Several processes start at once (gunicorn workers, workers on other machines): one migrates,
             # the others wait here and then find nothing left to do. Released at commit.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-        migrate(conn)
-    return engine
+        return migrate(conn)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Connection, Integer, LargeBinary, String, Table, func,
-                        inspect, select, text, update)
+                        select, update)
 
 from crm_app.store import schema
 from crm_app.store.dialect import chunks, upsert
@@ -162,15 +162,6 @@ def backtest_runs_of(conn: Connection, model: str, limit: int = 50) -> list[dict
     t = backtest_runs
     rows = conn.execute(select(t).where(t.c.model == model).order_by(t.c.id.desc()).limit(limit))
     return [dict(row._mapping) for row in rows]
-def add_live_column(conn: Connection) -> None:
-    """Migration 90: lifecycle_models.live, with the newest trained version of each model made live."""
-    if "live" not in {c["name"] for c in inspect(conn).get_columns("lifecycle_models")}:
-        conn.execute(text("ALTER TABLE lifecycle_models ADD COLUMN live BOOLEAN"))
-    t = lifecycle_models
-    newest = (select(t.c.name, func.max(t.c.version).label("version")).where(t.c.status == "trained")
-              .group_by(t.c.name))
-    for name, version in conn.execute(newest).all():
-        set_live(conn, name, version)
 
 
 def live_model(conn: Connection, name: str) -> dict | None:

@@ -1,4 +1,4 @@
-"""Tables of the store (SQLAlchemy Core). Changes to them are migrations in store/migrations.py."""
+"""Tables of the store (SQLAlchemy Core). Changes to them are Alembic revisions in store/migrations/versions/."""
 from __future__ import annotations
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
@@ -45,7 +45,7 @@ events = Table(
     Column("properties", JSON),
     Column("received_at", BigInteger, nullable=False),
     Index("ix_events_anonymous", "anonymous_id"),
-    # The person-ordered covering index is created per dialect in migrations.py (events_by_person_index).
+    # The person-ordered covering index is created per dialect by the migrations (frozen_core.py).
 )
 
 aliases = Table(
@@ -136,13 +136,6 @@ meta = Table(
     Column("value", Text),
 )
 
-schema_migrations = Table(
-    "schema_migrations", metadata,
-    Column("version", Integer, primary_key=True),
-    Column("description", String(255)),
-    Column("applied_at", BigInteger),
-)
-
 __all__ = ["metadata", "accounts", "people", "event_types", "events", "aliases", "metrics", "dirty", "results",
            "score_history", "score_runs", "rule_sets", "ingest_log", "ingest_rejects", "meta",
-           "schema_migrations", "UniqueConstraint"]
+           "UniqueConstraint"]

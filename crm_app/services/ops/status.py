@@ -31,7 +31,7 @@ def gather_status(store: Store, config: Config) -> dict:
 
 def format_status(store: Store, config: Config) -> str:
     status = gather_status(store, config)
-    lines = [f"store: {status['database']['backend']} schema v{status['database']['schema_version']}",
+    lines = [f"store: {status['database']['backend']} schema revision {status['database']['schema_version']}",
              "records: " + ", ".join(f"{k} {v}" for k, v in status["counts"].items()),
              f"ingest: {status['ingest']['accepted']} accepted, {status['ingest']['rejected']} rejected"]
     run = status["last_score_run"]

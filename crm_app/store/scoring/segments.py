@@ -98,9 +98,3 @@ def set_primary(conn: Connection, model: str, primary: dict) -> int:
         conn.execute(stmt, changes)
     return len(changes)
 
-
-def add_segment_column(conn: Connection) -> None:
-    """Migration 42: results.segment, unless the table was just created with it."""
-    from sqlalchemy import inspect, text
-    if "segment" not in {c["name"] for c in inspect(conn).get_columns("results")}:
-        conn.execute(text("ALTER TABLE results ADD COLUMN segment VARCHAR(64)"))

@@ -131,7 +131,8 @@ def next_steps(specs, told: dict, now: int) -> list[tuple[str, str]]:
                       f"--to {day(now - BACKTEST_TO_DAYS * DAY)} --window {BACKTEST_WINDOW_DAYS}d "
                       f"--step {BACKTEST_STEP_DAYS}d",
                       "PQL lift on the demo's history"))
-    steps += [("identity --report-only", "match rates and unmatched users"),
+    steps += [("health-kpis", "churn and upsell by customer health score and segment"),
+              ("identity --report-only", "match rates and unmatched users"),
               ("playbooks outbox", "the Slack alerts, with their buttons' state"),
               ("serve", "dashboard, ingest API, probes, /metrics and the scheduler on http://127.0.0.1:5000")]
     return steps

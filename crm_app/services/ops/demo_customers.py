@@ -10,11 +10,11 @@ PAID_PLANS = {"team": (49, 10), "business": (99, 25)}  # plan -> (price per seat
 
 # persona -> (share of customers, churned share, the segment rules/health.yaml should put most of them in)
 CUSTOMER_PERSONAS = {
-    "loyal_customer": (0.40, 0.02, "loyal_customer"),
+    "loyal_customer": (0.40, 0.01, "loyal_customer"),
     "expanding_customer": (0.20, 0.0, "upsell_candidate"),
-    "steady_customer": (0.15, 0.10, None),
-    "at_risk_customer": (0.15, 0.40, "at_risk"),
-    "churning_customer": (0.10, 0.80, "risk"),
+    "steady_customer": (0.15, 0.15, None),
+    "at_risk_customer": (0.15, 0.20, "at_risk"),
+    "churning_customer": (0.10, 0.45, "risk"),
 }
 
 
@@ -31,14 +31,18 @@ def customer_person_traits(rng: random.Random, persona: str) -> dict:
     """Person fields a CRM or billing system holds for a customer (read by the health rules)."""
     good = persona in ("loyal_customer", "expanding_customer")
     traits = {"contract": rng.choice(["one year", "two year"]) if good else
-              rng.choice(["month-to-month", "month-to-month", "one year"]),
-              "churn": "Yes" if rng.random() < CUSTOMER_PERSONAS[persona][1] else "No"}
+              rng.choice(["month-to-month", "month-to-month", "one year"])}
     if good:
         traits["nps"] = rng.choice([9, 10])
     elif persona in ("at_risk_customer", "churning_customer"):
         traits["nps"] = rng.choice([2, 4, 5, 6, 7])
         traits["open_support_tickets"] = rng.randint(0, 3)
         traits["payment_failures"] = rng.randint(0, 3) if persona == "churning_customer" else 0
+    # Outcomes follow the signals: detractors, failed payments and open tickets churn more often.
+    odds = (CUSTOMER_PERSONAS[persona][1] + 0.25 * (traits.get("nps", 10) <= 6)
+            + 0.2 * (traits.get("payment_failures", 0) >= 2) + 0.05 * traits.get("open_support_tickets", 0))
+    traits["churn"] = "Yes" if rng.random() < odds else "No"
+    traits["upsold"] = "Yes" if rng.random() < (0.4 if persona == "expanding_customer" else 0.05) else "No"
     return traits
 
 

@@ -316,6 +316,8 @@ def test_every_dashboard_page_shows_content_after_the_demo(browser, site):
         assert not empty, f"{url} shows an empty state: {empty}"
         assert page.inner_text("main" if page.query_selector("main") else "body").strip()
         visited.append(endpoint)
+    page.goto(server.url + "/dashboard/people?q=no-such-person-anywhere")  # what an empty state looks like
+    assert page.query_selector_all(".empty"), "the empty-state marker is missing: this test could not fail"
     assert {"dashboard.overview", "dashboard.people", "dashboard.person", "dashboard.accounts", "dashboard.account",
             "dashboard.models", "dashboard.backtest", "dashboard.activity", "dashboard.integrations",
             "dashboard.rules_page", "dashboard.thresholds", "dashboard.audit", "dashboard.users_page",

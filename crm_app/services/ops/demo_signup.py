@@ -11,7 +11,7 @@ from crm_app.services.scoring.explain import find_person
 from crm_app.store import schema
 from crm_app.store.scoring.results import stored_result
 
-DAY, HOUR = 86400, 3600
+HOUR = 3600
 NEW_USER = "u-new-signup"
 # (event, count, hours ago from, to, properties): a day and a half in, two logins and a first feature
 _FIRST_DAYS = (("Signed Up", 1, 40, 40, None), ("Logged In", 2, 0, 36, None), ("Feature Used", 1, 1, 30, "feature"))
@@ -21,13 +21,13 @@ def signup_messages(store, now: int) -> list[dict]:
     """Segment messages of a new signup at a trial account of an ICP industry, all before `now`."""
     a = schema.accounts
     with store.read() as conn:
-        account = next((row.external_id for row in conn.execute(select(a.c.external_id, a.c.attributes)
-                                                                .order_by(a.c.id))
+        account = next((row for row in conn.execute(select(a.c.external_id, a.c.domain, a.c.attributes)
+                                                    .order_by(a.c.id))
                         if (row.attributes or {}).get("plan") == "trial"
                         and (row.attributes or {}).get("industry") == "Software"), None)
-    context = {"groupId": account} if account else {}
-    traits = {"email": f"new.signup@{account or 'example'}.com", "name": "Nadia Newcomer", "title": "VP Engineering",
-              "job_function": "Engineering", "region": "Europe", "plan": "trial"}
+    context = {"groupId": account.external_id} if account else {}
+    traits = {"email": f"nadia.newcomer@{account.domain if account else 'example.com'}", "name": "Nadia Newcomer",
+              "title": "VP Engineering", "job_function": "Engineering", "region": "Europe", "plan": "trial"}
     out = [{"type": "identify", "userId": NEW_USER, "traits": traits, "messageId": f"identify-{NEW_USER}",
             "timestamp": now - 40 * HOUR, "context": context}]
     features = ("reports", "dashboards", "alerts", "sharing")

@@ -264,3 +264,62 @@ def test_manager_sees_but_cannot_save(browser, site):
     shot(page, "12-thresholds-manager")
     page.click("nav >> text=Rules")
     assert page.is_disabled("#apply-rules")
+
+
+def page_urls(app, store) -> list[tuple[str, str]]:
+    """(endpoint, URL) of every HTML page of the dashboard, from the Flask routes; ids come from the demo's store:
+    a PQL person, the account with the most people, the first published rule version."""
+    from flask import url_for
+    from sqlalchemy import func, select
+
+    from crm_app.services.admin import versions
+    from crm_app.store import schema
+    p, r = schema.people, schema.results
+    with store.read() as conn:
+        person = conn.execute(select(p.c.id).join(r, (r.c.subject_id == p.c.id) & (r.c.model == "conversion"))
+                              .where(r.c.pql.is_(True)).order_by(p.c.id).limit(1)).scalar()
+        account = conn.execute(select(p.c.account_id).where(p.c.account_id.is_not(None)).group_by(p.c.account_id)
+                               .order_by(func.count().desc(), p.c.account_id).limit(1)).scalar()
+    active = versions.active_version(store)[0]
+    values = {"person_id": person, "account_id": account, "number": 1}
+    query = {"dashboard.rules_diff": {"a": 1, "b": active}}  # its versions come as query arguments
+    out = []
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            endpoint = rule.endpoint
+            if (not endpoint.startswith("dashboard.") or "GET" not in rule.methods or endpoint == "dashboard.static"
+                    or "login" in endpoint or "sso" in endpoint):  # signing in is not a page of content
+                continue
+            args = {name: values[name] for name in rule.arguments}
+            out.append((endpoint, url_for(endpoint, **args, **query.get(endpoint, {}))))
+    return out
+
+
+def test_every_dashboard_page_shows_content_after_the_demo(browser, site):
+    from crm_app.services.dashboard.users import add_user
+    server, app, _, _ = site
+    add_user(app.config["PQL_STORE"], "visitor", "visitor-password", "admin")  # the demo's password was used once
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, server.url, "visitor", "visitor-password")
+    page.wait_for_selector("#histogram")
+    visited = []
+    for endpoint, url in page_urls(app, app.config["PQL_STORE"]):
+        head = page.request.get(server.url + url)  # the page's session: a download or JSON is not a page
+        if not head.headers.get("content-type", "").startswith("text/html"):
+            continue
+        assert head.ok, f"{url}: HTTP {head.status}"
+        response = page.goto(server.url + url)
+        assert response.ok and "/login" not in page.url, url
+        empty = [e.inner_text() for e in page.query_selector_all(".empty")]
+        assert not empty, f"{url} shows an empty state: {empty}"
+        assert page.inner_text("main" if page.query_selector("main") else "body").strip()
+        visited.append(endpoint)
+    page.goto(server.url + "/dashboard/people?q=no-such-person-anywhere")  # what an empty state looks like
+    assert page.query_selector_all(".empty"), "the empty-state marker is missing: this test could not fail"
+    assert {"dashboard.overview", "dashboard.people", "dashboard.person", "dashboard.accounts", "dashboard.account",
+            "dashboard.models", "dashboard.backtest", "dashboard.activity", "dashboard.integrations",
+            "dashboard.rules_page", "dashboard.thresholds", "dashboard.audit", "dashboard.users_page",
+            "dashboard.rules_diff", "dashboard.rules_rollback_preview"} <= set(visited), visited
+    assert not errors, errors

@@ -8,6 +8,7 @@ import shlex
 import signal
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 import pytest
 
@@ -43,8 +44,10 @@ def test_the_demo_resolves_identities_trains_the_shipped_model_and_prints_the_ba
     _, out = told
     linked, users = map(int, re.search(r"Identity: (\d+) of (\d+) product users linked", out).groups())
     assert users == 2000 and 0 < linked < users  # some signups are in no CRM (the creation policy's half)
-    assert re.search(r"Lifecycle model upgraded \(Starts an upgrade\): trained, \d+ reached the goal of 2000, "
-                     r"cross-validated ROC AUC 0\.\d\d", out)
+    reached, of, auc = re.search(r"Lifecycle model upgraded \(Starts an upgrade\): trained, (\d+) reached the goal of "
+                                 r"(\d+), cross-validated ROC AUC (0\.\d\d)", out).groups()
+    assert 30 <= int(reached) < int(of) < 2000  # trial users only: the customers are not its population
+    assert float(auc) >= 0.7
     accounts, most = map(int, re.search(r"Accounts with several ready users: (\d+); the most, \S+, has (\d+) PQLs",
                                         out).groups())
     assert accounts >= 1 and most >= 2
@@ -52,10 +55,47 @@ def test_the_demo_resolves_identities_trains_the_shipped_model_and_prints_the_ba
     assert lift > 1  # PQLs convert more often than the rest, on the demo's own history
 
 
+def test_the_demo_has_paying_customers_in_every_health_segment_and_crm_signups(told):
+    _, out = told
+    table = out.split("Customers by persona", 1)[1].split("\n\n", 1)[0]
+    members = {name: int(n) for name, n in re.findall(r"(Loyal Customer|Upsell Candidate|At-Risk|Risk) (\d+)", table)}
+    assert set(members) == {"Loyal Customer", "Upsell Candidate", "At-Risk", "Risk"} and min(members.values()) > 0
+    back_to = re.search(r"Score history: \d+ past runs back to (\S+) ", out).group(1)
+    days = (datetime.now(timezone.utc) - datetime.fromisoformat(back_to).replace(tzinfo=timezone.utc)).days
+    assert days > 180  # 'Loyal Customer' is health 70+ held for 180 days: a score from before then
+    unknown, created = map(int, re.search(r"(\d+) product signups were not in the CRM; (\d+) of them", out).groups())
+    assert unknown > created > 0
+
+
+def test_a_new_signup_gets_a_propensity_score_from_one_score_changed_cycle_without_retraining(told):
+    tmp, out = told
+    line = re.search(r"New signup (\S+): \d+ messages through ingest.*score_changed job \(ok, .*\n"
+                     r"  upgraded propensity (\d+)/100 \(band \w+\), live version v1; top reasons: (.+)", out)
+    assert line, out[-3000:]
+    user, shown, reasons = line.group(1), int(line.group(2)), line.group(3)
+    assert 1 <= shown <= 100 and reasons != "none"
+    from sqlalchemy import select
+
+    from crm_app.store import Store, schema
+    from crm_app.store.lifecycle import lifecycle_models
+    store = Store(f"sqlite:///{tmp}/var/pql.db")
+    try:
+        with store.read() as conn:
+            p, r = schema.people, schema.results
+            stored = conn.execute(select(r.c.combined, r.c.as_of).join(p, p.c.id == r.c.subject_id)
+                                  .where(p.c.external_id == user, r.c.model == "upgraded")).one()
+            trained = conn.execute(select(lifecycle_models.c.version, lifecycle_models.c.trained_at)
+                                   .where(lifecycle_models.c.name == "upgraded")).all()
+    finally:
+        store.dispose()
+    assert stored.combined == shown
+    assert len(trained) == 1 and stored.as_of >= trained[0].trained_at  # scored after the one training
+
+
 EXPECTED = {  # command -> something its output must show after the demo
     "explain": "Behaviour", "score": "bands", "status": "identity: product users matched",
     "train": "upgraded v2", "indicators": "lift", "backtest": "PQLs convert", "identity": "matched to CRM",
-    "playbooks": "New PQL",
+    "playbooks": "New PQL", "health-kpis": "segments order churn risk correctly: yes",
 }
 
 
@@ -112,3 +152,13 @@ def test_demo_refuses_a_store_with_data_it_did_not_make_unless_forced(tmp_path):
     gone = subprocess.run([sys.executable, "-m", "crm_app", "explain", "imported-1"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert gone.returncode == 1
+
+
+def test_monitor_checks_the_health_models_on_the_demo(told):
+    tmp, _ = told
+    ran = subprocess.run([sys.executable, "-m", "crm_app", "monitor"], cwd=ROOT, env=environment(tmp),
+                         capture_output=True, text=True, timeout=600)
+    assert ran.returncode in (0, 1), ran.stderr[-2000:]  # 1: a check is flagged, which is content too
+    status = {line.split()[1]: line.split()[0] for line in ran.stdout.splitlines() if line.strip()}
+    for check in ("clustered:health", "drift:health", "clustered:upsell", "health_kpis:health", "clustered:upgraded"):
+        assert status.get(check) in ("OK", "FLAG"), f"{check}: {ran.stdout}"

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from crm_app.config import Config
+from crm_app.services.ops.demo_customers import HISTORY_DAYS
 from crm_app.services.ops.demo_data import PERSONAS, generate
 from crm_app.services.scoring.explain import format_explanation, format_summary
 from crm_app.services.ingest.writer import ingest_messages
@@ -76,21 +77,28 @@ def run_demo(config: Config, people: int = 2000, seed: int = 7, out=print, force
     now = int(time.time()) // 3600 * 3600
     ws = generate(people, now, seed)
     out(f"Demo workspace: {len(ws.accounts)} accounts, {len(ws.identities)} people, {len(ws.events)} events "
-        f"over 90 days -> {store.url}")
+        f"over {HISTORY_DAYS} days -> {store.url}")
     messages = ws.accounts + ws.identities + ws.events
     rejected = 0
     for start in range(0, len(messages), BATCH):
         report = ingest_messages(store, messages[start:start + BATCH], "demo", received_at=now)
         rejected += len(report.rejected)
     out(f"Ingested {len(messages)} messages through the Segment ingest path ({rejected} rejected).")
+    from crm_app.services.ops.demo_history import backfill, snapshot_today
+    backfill(store, specs.rules, now, out)
     summary = score(store, specs.rules, now, lifecycle=specs.lifecycle)
+    snapshot_today(store, now)
     out(format_summary(summary))
     out(_persona_table(store, ws.personas))
+    from crm_app.services.ops.demo_story import customer_table
+    out(customer_table(store, ws.personas))
     _show_examples(store, specs.rules, ws.personas, now, out)
     from crm_app.services.ops.demo_playbooks import demo_playbooks  # route, task, alert (outbox)
     demo_playbooks(config, store, specs, now, out)
     from crm_app.services.ops.demo_story import tell_the_rest  # identity, lifecycle models, backtest
     told = tell_the_rest(store, specs, now, out)
+    from crm_app.services.ops.demo_signup import score_new_signup  # after training: the worker's next cycle
+    told["signup"] = score_new_signup(config, store, specs, now, out)
     with store.begin() as conn:
         set_meta(conn, "demo.fingerprint", _fingerprint(store))
     from crm_app.services.dashboard.auth import issue_one_time_password
@@ -123,7 +131,8 @@ def next_steps(specs, told: dict, now: int) -> list[tuple[str, str]]:
                       f"--to {day(now - BACKTEST_TO_DAYS * DAY)} --window {BACKTEST_WINDOW_DAYS}d "
                       f"--step {BACKTEST_STEP_DAYS}d",
                       "PQL lift on the demo's history"))
-    steps += [("identity --report-only", "match rates and unmatched users"),
+    steps += [("health-kpis", "churn and upsell by customer health score and segment"),
+              ("identity --report-only", "match rates and unmatched users"),
               ("playbooks outbox", "the Slack alerts, with their buttons' state"),
               ("serve", "dashboard, ingest API, probes, /metrics and the scheduler on http://127.0.0.1:5000")]
     return steps

@@ -1,8 +1,12 @@
-"""Generated demo workspace: accounts, people and 90 days of product events, by persona. Pure and seeded."""
+"""Generated demo workspace: trial and paying accounts, their people and 120 days of product events, by persona.
+Pure and seeded."""
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+
+from crm_app.services.ops.demo_customers import (CUSTOMER_PERSONAS, HISTORY_DAYS, customer_person_traits,
+                                                 customer_plan, customer_traits)
 
 DAY = 86400
 INDUSTRIES_ICP = ["Software", "Financial Services", "E-commerce", "Marketing", "Healthcare Technology"]
@@ -18,6 +22,7 @@ FIRST = ["Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Gus", "Hana", "Ivan", "
          "Nia", "Omar", "Pia", "Quinn", "Ravi", "Sara", "Tom", "Uma", "Vic", "Wen", "Yara", "Zoe"]
 LAST = ["Smith", "Garcia", "Okafor", "Kim", "Novak", "Rossi", "Silva", "Tanaka", "Weber", "Yilmaz", "Haddad"]
 
+CUSTOMER_SHARE = 0.12  # of accounts: paying customers, whose people get a customer persona
 # persona -> (share of people, whether the scoring should make them PQLs)
 PERSONAS = {
     "champion": (0.04, True),
@@ -37,22 +42,24 @@ class DemoWorkspace:
     accounts: list  # Segment group messages
     identities: list  # Segment identify messages
     events: list  # Segment track messages
-    personas: dict  # user id -> persona
+    personas: dict  # user id -> persona (trial personas, then customer personas)
 
 
 def generate(people: int, now: int, seed: int = 7) -> DemoWorkspace:
-    """A reproducible workspace of `people` people in about people/4 accounts, events up to `now`."""
+    """A reproducible workspace of `people` people in about people/4 accounts, events up to `now`; the people of
+    a paying account are customers, the rest trial users."""
     rng = random.Random(seed)
     ws = DemoWorkspace([], [], [], {})
-    names = list(PERSONAS)
-    weights = [PERSONAS[n][0] for n in names]
+    names, customer_names = list(PERSONAS), list(CUSTOMER_PERSONAS)
+    weights, customer_weights = [PERSONAS[n][0] for n in names], [CUSTOMER_PERSONAS[n][0] for n in customer_names]
     accounts = _accounts(rng, max(1, people // 4))
     ws.accounts = [a["message"] for a in accounts]
     for i in range(people):
-        persona = rng.choices(names, weights)[0]
+        account = rng.choice(accounts)
+        customer = account["message"]["traits"]["plan"] != "trial"
+        persona = rng.choices(customer_names, customer_weights)[0] if customer else rng.choices(names, weights)[0]
         user_id = f"u{i + 1:06d}"
         ws.personas[user_id] = persona
-        account = rng.choice(accounts)
         identify, group_id = _person(rng, user_id, persona, account, now)
         ws.identities.append(identify)
         ws.events.extend(_events(rng, user_id, group_id, persona, now))
@@ -69,6 +76,8 @@ def _accounts(rng: random.Random, n: int) -> list:
         traits = {"name": domain.split(".")[0].title(), "domain": domain,
                   "industry": rng.choice(INDUSTRIES_ICP if icp else INDUSTRIES_OTHER), "employees": employees,
                   "tools": rng.sample(TOOLS, rng.randint(0, 3)), "plan": "trial"}
+        if rng.random() < CUSTOMER_SHARE:
+            traits.update(customer_traits(rng, employees))
         out.append({"id": f"w{i + 1:05d}", "domain": domain,
                     "message": {"type": "group", "userId": None, "anonymousId": f"setup-w{i + 1:05d}",
                                 "groupId": f"w{i + 1:05d}", "traits": traits,
@@ -80,6 +89,7 @@ def _person(rng: random.Random, user_id: str, persona: str, account: dict, now: 
     first, last = rng.choice(FIRST), rng.choice(LAST)
     domain, group_id = account["domain"], account["id"]
     title, function, region = rng.choice(JUNIOR), rng.choice(FUNCTIONS), rng.choice(REGIONS)
+    customer = persona in CUSTOMER_PERSONAS
     if persona in ("champion", "velocity_burst") and rng.random() < 0.7:
         title = rng.choice(SENIOR)
         function = rng.choice(FUNCTIONS[:5])
@@ -93,16 +103,19 @@ def _person(rng: random.Random, user_id: str, persona: str, account: dict, now: 
     elif rng.random() < 0.1:
         region = rng.choice(OTHER_REGIONS)
     traits = {"email": f"{first.lower()}.{last.lower()}.{user_id}@{domain}", "name": f"{first} {last}",
-              "title": title, "job_function": function, "region": region, "plan": "trial"}
+              "title": title, "job_function": function, "region": region,
+              "plan": account["message"]["traits"]["plan"] if customer else "trial"}
+    if customer:
+        traits.update(customer_person_traits(rng, persona))
     message = {"type": "identify", "userId": user_id, "traits": traits, "messageId": f"identify-{user_id}",
-               "timestamp": now - 90 * DAY}
+               "timestamp": now - HISTORY_DAYS * DAY}
     if group_id:
         message["context"] = {"groupId": group_id}
     return message, group_id
 
 
 def _events(rng: random.Random, user_id: str, group_id, persona: str, now: int) -> list:
-    plan = _PLANS[persona](rng)
+    plan = customer_plan(rng, persona) if persona in CUSTOMER_PERSONAS else _PLANS[persona](rng)
     out = []
     for name, count, lo_days, hi_days, props in plan:
         for k in range(count):
@@ -131,25 +144,28 @@ def _common(rng, activity_lo: float, activity_hi: float, logins: int, depth: tup
 
 
 _PLANS = {
-    "champion": lambda rng: _common(rng, 0, 25, rng.randint(12, 25), (240, 1500)) + [
-        ("Onboarding Completed", 1, 20, 25, None), ("Report Created", rng.randint(3, 12), 0, 20, None),
-        ("Invite Sent", rng.randint(1, 6), 0, 10, None), ("Integration Connected", rng.randint(1, 3), 0, 15, None),
-        ("Premium Feature Used", rng.randint(0, 3), 0, 10, None), ("Logged In", 5, 0, 6, None),
-        ("Page Viewed", rng.randint(1, 3), 0, 7, lambda r: {"path": "/pricing"}),
-        ("Upgrade Started", rng.randint(0, 1), 0, 3, None)],
+    # Upgrades (the shipped lifecycle goal) are spread over the last six weeks, so backtests see them.
+    "champion": lambda rng: _common(rng, 0, 50, rng.randint(14, 30), (240, 1500)) + [
+        ("Onboarding Completed", 1, 42, 50, None), ("Report Created", rng.randint(3, 12), 0, 40, None),
+        ("Invite Sent", rng.randint(1, 6), 0, 30, None), ("Integration Connected", rng.randint(1, 3), 0, 35, None),
+        ("Premium Feature Used", rng.randint(0, 3), 0, 20, None), ("Logged In", 5, 0, 6, None),
+        ("Page Viewed", rng.randint(1, 3), 0, 30, lambda r: {"path": "/pricing"}),
+        ("Upgrade Started", int(rng.random() < 0.6), 0, 40, None)],
     "velocity_burst": lambda rng: _common(rng, 3, 40, rng.randint(4, 8), (200, 700)) + [
         ("Onboarding Completed", 1, 30, 40, None), ("Report Created", 3, 0, 1.9, None),
         ("Dashboard Created", 2, 0, 1.9, None), ("Invite Sent", 1, 0, 1.5, None),
         ("Integration Connected", 1, 5, 20, None)],
     "engaged_evaluator": lambda rng: _common(rng, 0, 30, rng.randint(6, 14), (150, 600)) + [
         ("Onboarding Completed", 1, 25, 30, None), ("Report Created", rng.randint(1, 5), 0, 25, None),
-        ("Invite Sent", rng.randint(0, 2), 0, 20, None), ("Data Exported", rng.randint(0, 2), 0, 20, None)],
-    "explorer": lambda rng: _common(rng, 2, 45, rng.randint(2, 6), (60, 400)) + [
-        ("Onboarding Completed", rng.randint(0, 1), 40, 45, None), ("Report Created", rng.randint(0, 2), 2, 40, None)],
-    "tire_kicker": lambda rng: _common(rng, 20, 80, rng.randint(1, 2), (30, 200)),
-    "gone_quiet": lambda rng: _common(rng, 45, 88, rng.randint(8, 15), (200, 900)) + [
-        ("Onboarding Completed", 1, 80, 88, None), ("Report Created", rng.randint(2, 6), 45, 80, None),
-        ("Invite Sent", rng.randint(0, 2), 50, 80, None), ("Email Unsubscribed", rng.randint(0, 1), 45, 50, None)],
+        ("Invite Sent", rng.randint(0, 2), 0, 20, None), ("Data Exported", rng.randint(0, 2), 0, 20, None),
+        ("Upgrade Started", int(rng.random() < 0.15), 0, 25, None)],
+    "explorer": lambda rng: _common(rng, 2, 60, rng.randint(2, 6), (60, 400)) + [
+        ("Onboarding Completed", rng.randint(0, 1), 55, 60, None), ("Report Created", rng.randint(0, 2), 2, 55, None),
+        ("Upgrade Started", int(rng.random() < 0.02), 0, 40, None)],
+    "tire_kicker": lambda rng: _common(rng, 20, 115, rng.randint(1, 2), (30, 200)),
+    "gone_quiet": lambda rng: _common(rng, 45, 117, rng.randint(8, 15), (200, 900)) + [
+        ("Onboarding Completed", 1, 108, 117, None), ("Report Created", rng.randint(2, 6), 45, 108, None),
+        ("Invite Sent", rng.randint(0, 2), 50, 108, None), ("Email Unsubscribed", rng.randint(0, 1), 45, 50, None)],
     "student": lambda rng: _common(rng, 0, 30, rng.randint(8, 15), (300, 1200)) + [
         ("Onboarding Completed", 1, 25, 30, None), ("Report Created", rng.randint(3, 8), 0, 25, None)],
     "competitor": lambda rng: _common(rng, 0, 20, rng.randint(10, 20), (300, 1500)) + [

@@ -36,6 +36,7 @@ def demo_playbooks(config, store, specs, now: int, out=print, show: int = 2) -> 
     else:
         adapter, created_field = make_adapter(), None
     rt = make_runtime(store, specs, adapter)
+    rt.dispatch_budget = max(rt.dispatch_budget, 600.0)  # the demo sends all it planned, however loaded the machine
     report = run_playbooks(rt, now)
     out(f"\nPlaybooks: {report['occurrences']} trigger occurrence(s), {report['sent']} action(s) sent, "
         f"{report['failed']} failed (retried later), {report['dead']} dead.")

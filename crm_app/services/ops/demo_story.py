@@ -69,3 +69,30 @@ def _accounts_with_several_pqls(store, model: str) -> list[tuple[str, int]]:
              .order_by(func.count().desc(), a.c.external_id))
     with store.read() as conn:
         return [(name, n) for name, n in conn.execute(query)]
+
+
+def customer_table(store, personas: dict) -> str:
+    """How each customer persona scored on health and upsell, and which segment (the first that holds) they are in."""
+    from crm_app.services.ops.demo_customers import CUSTOMER_PERSONAS
+    p, r = schema.people, schema.results
+    u = r.alias("upsell")
+    with store.read() as conn:
+        rows = conn.execute(select(p.c.external_id, r.c.combined, r.c.segment, u.c.combined)
+                            .join(r, (r.c.subject_id == p.c.id) & (r.c.model == "health"))
+                            .outerjoin(u, (u.c.subject_id == p.c.id) & (u.c.model == "upsell"))).all()
+    stats: dict = {}
+    for external_id, health, segment, upsell in rows:
+        s = stats.setdefault(personas.get(external_id, "?"), {"n": 0, "health": 0, "upsell": 0, "segments": {}})
+        s["n"] += 1
+        s["health"] += health or 0
+        s["upsell"] += upsell or 0
+        s["segments"][segment or "none"] = s["segments"].get(segment or "none", 0) + 1
+    lines = ["\nCustomers by persona (health and upsell models; segments from rules/health.yaml):",
+             f"  {'persona':<20}{'people':>7}{'health':>8}{'upsell':>8}  segments (expected most: …)"]
+    for name, (_, _, expected) in CUSTOMER_PERSONAS.items():
+        if name in stats:
+            s = stats[name]
+            segs = ", ".join(f"{k} {v}" for k, v in sorted(s["segments"].items(), key=lambda kv: -kv[1]))
+            lines.append(f"  {name:<20}{s['n']:>7}{s['health'] / s['n']:>8.1f}{s['upsell'] / s['n']:>8.1f}  "
+                         f"{segs} ({expected or 'none'})")
+    return "\n".join(lines)

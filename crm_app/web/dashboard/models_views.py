@@ -45,6 +45,7 @@ def backtest():
     from crm_app.store.lifecycle import backtest_runs_of
     chosen, compare = _run_id("run"), _run_id("compare")
     cards = []
+    goals = {g.stage: g.name for g in reversed(loaded_specs().lifecycle)}  # the first goal of each stage
     with store().read() as conn:
         for model in loaded_specs().rules.models:
             history = backtest_runs_of(conn, model.name)
@@ -52,6 +53,7 @@ def backtest():
             shown = by_id.get(chosen) or (history[0] if history else None)
             other = by_id.get(compare) if compare != (shown or {}).get("id") else None
             cards.append({"model": model, "run": shown, "other": other, "history": history,
+                          "goal": goals.get(model.stage),
                           "chart": _buckets_chart(shown, other) if shown else None,
                           "columns": _columns(shown, other) if shown else []})
     return render_template("dashboard/backtest.html", cards=cards)

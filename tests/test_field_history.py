@@ -165,3 +165,32 @@ def test_ingest_records_account_trait_changes(store):
         rows = conn.execute(select(h.c.subject_kind, h.c.field, h.c.value, h.c.initial)
                             .where(h.c.field == "tier").order_by(h.c.valid_from)).all()
     assert [tuple(r) for r in rows] == [("account", "tier", "smb", True), ("account", "tier", "enterprise", False)]
+
+
+def test_a_field_changed_after_the_goal_is_flagged_by_its_timing_and_a_steady_one_is_not(sqlite_store):
+    """Everyone has a last-contact value from the start and the values end up alike for both outcomes; only for
+    converted subjects it was changed after they reached the goal (a sales activity logged once they bought)."""
+    import numpy as np
+    from crm_app.services.lifecycle.training import train
+    rng = np.random.default_rng(12)
+    store, created = sqlite_store, AS_OF - 90 * DAY
+    converted = rng.random(200) < 0.4
+    choices = ["call", "email", "sms"]
+    with store.begin() as conn:
+        people_store.upsert_people(conn, [
+            {"external_id": f"p{i}", "created_at": created, "attributes": {
+                "bought": False, "region": str(rng.choice(["eu", "us"])), "c7": str(rng.choice(choices))}}
+            for i in range(len(converted))])
+    for i in np.flatnonzero(converted):
+        reached = created + int(rng.integers(5, 60)) * DAY
+        with store.begin() as conn:
+            people_store.upsert_people(conn, [{"external_id": f"p{i}", "changed_at": reached,
+                                               "attributes": {"bought": True}}])
+            before = people_store.flat_records(conn, 0, 10**9)
+            old = next(r["c7"] for r in before.values() if r["external_id"] == f"p{i}")
+            people_store.upsert_people(conn, [{"external_id": f"p{i}", "changed_at": reached + DAY, "attributes": {
+                "c7": str(rng.choice([c for c in choices if c != old]))}}])
+    report = train(store, lifecycle_spec(GOAL + "min_positives: 20\nalgorithm: logistic\n"), AS_OF)
+    leaks = {a["indicator"]: a["message"] for a in report["advice"] if a["kind"] == "leak"}
+    assert "field history shows its value changed after the goal" in leaks["c7"]
+    assert "region" not in leaks

@@ -150,13 +150,14 @@ def account_snapshot(store: Store, as_of: int, person_models: tuple) -> Snapshot
 
 def fill_timing(store: Store, spec: LifecycleModel, converted: list, names: list) -> dict:
     """Per field: (converted subjects for whom it was absent just before the goal and present after, converted
-    subjects whose moment of reaching the goal field history knows). Empty when the goal reads no field."""
+    subjects whose moment of reaching the goal field history knows, converted subjects whose value just before
+    the goal differs from the one kept now). Empty when the goal reads no field."""
     goal_fields = set(spec.goal_fields())
     if not goal_fields or not converted:
         return {}
     with store.read() as conn:
         history = field_history.history_of(conn, "person", converted)
-    appeared, known = dict.fromkeys(names, 0), 0
+    appeared, changed, known = dict.fromkeys(names, 0), dict.fromkeys(names, 0), 0
     for rows in history.values():
         reached = [t for field, t, _, initial in rows if field in goal_fields and not initial]
         if not reached:
@@ -164,7 +165,9 @@ def fill_timing(store: Store, spec: LifecycleModel, converted: list, names: list
         known += 1
         moment = max(reached)
         for name in names:
-            if field_history.value_at(rows, name, moment - 1) is None and \
-                    field_history.value_at(rows, name, float("inf")) is not None:
+            before, now = field_history.value_at(rows, name, moment - 1), field_history.value_at(rows, name, float("inf"))
+            if before is None and now is not None:
                 appeared[name] += 1
-    return {name: (n, known) for name, n in appeared.items()} if known else {}
+            elif before is not None and now is not None and before != now:
+                changed[name] += 1
+    return {name: (appeared[name], known, changed[name]) for name in names} if known else {}

@@ -41,6 +41,19 @@ def test_a_challenger_replaces_the_champion_only_within_the_tolerance(champion, 
         assert decision["measure"].startswith(measure) and "v3" in decision["reason"]
 
 
+@pytest.mark.parametrize("remeasured, promoted, note", [
+    ({"champion": 0.52, "challenger": 0.66, "champion_saw": 0}, True, None),
+    ({"champion": 0.71, "challenger": 0.66, "champion_saw": 12}, False, "v3 learned from 12 of these subjects"),
+])
+def test_a_remeasured_champion_is_judged_on_the_newest_period_not_its_stored_metric(remeasured, promoted, note):
+    period = {"version": 3, "from": AS_OF - 10 * DAY, "to": AS_OF, "n": 300, **remeasured}
+    decision = decide(TIMED, {"roc_auc": 0.5, "time_aware": {"kind": "out_of_time", "roc_auc": 0.5}}, 0.01, 3,
+                      period)
+    assert decision["promoted"] is promoted and decision["champion_value"] == remeasured["champion"]
+    assert decision["measure"].startswith("ROC AUC on the newest period") and "300 subjects" in decision["measure"]
+    assert (note in decision["reason"]) if note else "learned from" not in decision["reason"]
+
+
 @pytest.fixture
 def history(store):
     seed_history(store)

@@ -355,6 +355,59 @@ def test_a_manager_cannot_exclude_an_indicator(site):
     assert response.status_code == 403
 
 
+@pytest.fixture(scope="module")
+def trained_site(tmp_path_factory):
+    """A small demo workspace plus a history with a field goal, its lifecycle model trained and published."""
+    from pathlib import Path
+
+    from crm_app import create_app
+    from crm_app.services.admin import versions
+    from crm_app.services.lifecycle import training
+    from crm_app.specs.loader import load_spec_set
+    from tests.test_propensity_scoring import SPEC, seed_history
+    tmp = tmp_path_factory.mktemp("dash-models")
+    env = sandbox_env(tmp)
+    config, _ = demo_workspace(tmp, people=150, dashboard_manager_password="manager-pw")
+    (Path(config.specs_root) / "lifecycle").mkdir(exist_ok=True)
+    (Path(config.specs_root) / "lifecycle" / "lead.yaml").write_text(SPEC)
+    app = create_app(config)
+    store = app.config["PQL_STORE"]
+    app.config["PQL_NOW"] = scored_as_of(store)
+    seed_history(store)
+    spec = load_spec_set(config.spec_dirs).lifecycle[0]
+    assert training.train(store, spec, app.config["PQL_NOW"])["status"] == "trained"
+    assert versions.publish(store, versions.read_admin_files(Path(config.specs_root)), "test", "lifecycle model",
+                            base=versions.active_version(store)[0]).version
+    yield app, spec
+    store.dispose()
+    env.__exit__(None, None, None)
+
+
+def test_the_models_page_lists_versions_with_metrics_data_window_and_the_live_one(trained_site):
+    from crm_app.services.lifecycle import training, versions
+    app, spec = trained_site
+    store, client = app.config["PQL_STORE"], signed_in(app, "manager", "manager-pw")
+
+    def shown():
+        html = client.get("/dashboard/models").text
+        table = re.search(r'<table class="versions" data-versions="lead_conversion">(.*?)</table>', html, re.S).group(1)
+        return re.findall(r'<tr data-version="(\d+)"( data-live)?>', table), table
+    training.train(store, spec, app.config["PQL_NOW"])  # v2 goes live
+    history = versions.history(store, "lead_conversion")
+    rows, table = shown()
+    assert rows == [("2", " data-live"), ("1", "")]
+    assert f"{history[0]['roc_auc']:.3f}" in table and "trained by command" in table
+    window = f"{_day(history[0]['data_from'])} to {_day(history[0]['data_to'])}"
+    assert window in table
+    versions.rollback(store, "lead_conversion", 1)
+    assert shown()[0] == [("2", ""), ("1", " data-live")]
+
+
+def _day(ts) -> str:
+    import datetime
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
 def test_errors_explain_themselves_as_a_page_or_as_json_for_previews(site):
     client = signed_in(site[0], "admin", "admin-pw")
     page = client.get("/dashboard/people?band=purple")

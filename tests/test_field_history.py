@@ -108,3 +108,89 @@ def test_a_field_filled_in_only_after_the_goal_is_flagged_by_its_timing(sqlite_s
     leaks = {a["indicator"]: a["message"] for a in report["advice"] if a["kind"] == "leak"}
     assert "field history shows it filled in only after the goal" in leaks["c9"]
     assert "region" not in leaks
+
+
+ACCOUNT_FIT = """
+model: account_fit
+fit:
+  - {id: enterprise, label: Enterprise account, points: 50, when: {field: account.tier, equals: enterprise}}
+pql: {threshold: 40}
+"""
+
+
+def account_world(store) -> int:
+    """p1 belongs to a1, whose tier goes from smb to enterprise at CHANGED_AT (a CRM sync or an import)."""
+    with store.begin() as conn:
+        accounts = people_store.upsert_accounts(conn, [{"external_id": "a1", "attributes": {"tier": "smb"}}])
+        ids = people_store.upsert_people(conn, [{"external_id": "p1", "created_at": AS_OF - 60 * DAY,
+                                                 "account_id": accounts["a1"], "attributes": {"bought": False}}])
+        people_store.upsert_accounts(conn, [{"external_id": "a1", "changed_at": CHANGED_AT,
+                                             "attributes": {"tier": "enterprise", "seats": 40}}])
+    return ids["p1"]
+
+
+@pytest.mark.parametrize("when, tier, seats", [
+    (AS_OF - 100 * DAY, "smb", None),  # before anything was recorded: its first known value
+    (CHANGED_AT - 1, "smb", None),
+    (CHANGED_AT, "enterprise", 40),
+    (AS_OF, "enterprise", 40),
+])
+def test_account_fields_read_as_of_a_moment(store, when, tier, seats):
+    from crm_app.services.lifecycle import training_data as data
+    pid = account_world(store)
+    with store.read() as conn:
+        record = data.as_known_then(conn, people_store.flat_records(conn, pid, pid), pid, pid, when)[pid]
+    assert record["account.tier"] == tier and record.get("account.seats") == seats
+    account = data.account_snapshot(store, when, ()).records
+    assert [(r["tier"], r.get("seats")) for r in account.values()] == [(tier, seats)]
+
+
+def test_a_backtest_scores_the_old_account_value_before_the_change_and_the_new_after(store):
+    pid = account_world(store)
+    dates = [CHANGED_AT - 5 * DAY, CHANGED_AT - DAY, CHANGED_AT + DAY, CHANGED_AT + 5 * DAY]
+    samples = collect(store, [model_from_yaml(ACCOUNT_FIT)], lifecycle_spec(GOAL), dates, 3 * DAY)[0]
+    by_date = dict(zip(samples.as_of.tolist(), samples.score.tolist()))
+    assert list(samples.subject) == [pid] * 4
+    assert [by_date[d] for d in dates] == [0, 0, 50, 50]
+
+
+def test_ingest_records_account_trait_changes(store):
+    def group(tier, n):
+        return {"type": "group", "userId": "u1", "groupId": "g1", "messageId": f"g{n}", "timestamp": AS_OF,
+                "traits": {"tier": tier}}
+    for n, tier in enumerate(["smb", "smb", "enterprise"]):  # the second is unchanged: nothing new
+        assert not ingest_messages(store, [group(tier, n)], "test", received_at=AS_OF).rejected
+    h = field_history.field_history
+    with store.read() as conn:
+        rows = conn.execute(select(h.c.subject_kind, h.c.field, h.c.value, h.c.initial)
+                            .where(h.c.field == "tier").order_by(h.c.valid_from)).all()
+    assert [tuple(r) for r in rows] == [("account", "tier", "smb", True), ("account", "tier", "enterprise", False)]
+
+
+def test_a_field_changed_after_the_goal_is_flagged_by_its_timing_and_a_steady_one_is_not(sqlite_store):
+    """Everyone has a last-contact value from the start and the values end up alike for both outcomes; only for
+    converted subjects it was changed after they reached the goal (a sales activity logged once they bought)."""
+    import numpy as np
+    from crm_app.services.lifecycle.training import train
+    rng = np.random.default_rng(12)
+    store, created = sqlite_store, AS_OF - 90 * DAY
+    converted = rng.random(200) < 0.4
+    choices = ["call", "email", "sms"]
+    with store.begin() as conn:
+        people_store.upsert_people(conn, [
+            {"external_id": f"p{i}", "created_at": created, "attributes": {
+                "bought": False, "region": str(rng.choice(["eu", "us"])), "c7": str(rng.choice(choices))}}
+            for i in range(len(converted))])
+    for i in np.flatnonzero(converted):
+        reached = created + int(rng.integers(5, 60)) * DAY
+        with store.begin() as conn:
+            people_store.upsert_people(conn, [{"external_id": f"p{i}", "changed_at": reached,
+                                               "attributes": {"bought": True}}])
+            before = people_store.flat_records(conn, 0, 10**9)
+            old = next(r["c7"] for r in before.values() if r["external_id"] == f"p{i}")
+            people_store.upsert_people(conn, [{"external_id": f"p{i}", "changed_at": reached + DAY, "attributes": {
+                "c7": str(rng.choice([c for c in choices if c != old]))}}])
+    report = train(store, lifecycle_spec(GOAL + "min_positives: 20\nalgorithm: logistic\n"), AS_OF)
+    leaks = {a["indicator"]: a["message"] for a in report["advice"] if a["kind"] == "leak"}
+    assert "field history shows its value changed after the goal" in leaks["c7"]
+    assert "region" not in leaks

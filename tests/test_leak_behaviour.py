@@ -3,6 +3,7 @@ name is a hint, never the only evidence. On Leads.csv with every column renamed 
 from __future__ import annotations
 
 import csv
+import functools
 import textwrap
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from crm_app.models.advice import leak_screen
-from crm_app.models.dataset import Column
+from crm_app.models.dataset import Column, field_columns
 
 N = 2000
 REPO = Path(__file__).resolve().parents[1]
@@ -138,10 +139,61 @@ def test_neutral_names_still_flag_the_sales_columns_whose_values_give_them_away(
     assert not likely & product
 
 
-@pytest.mark.xfail(strict=True, reason="without names or field history, nothing in these columns' values tells "
-                   "them from product fields: the Asymmetrique block carries signal but its presence does not "
-                   "depend on the outcome, and Last Activity needs the timing of its changes")
+@pytest.mark.xfail(strict=True, reason="in a snapshot without names or field history these columns' values do not "
+                   "tell them from product fields: their most decisive values are weaker than genuine ones (Last "
+                   "Activity 'SMS Sent' 63% against Lead Origin 'Lead Add Form' 92%), the Asymmetrique block is "
+                   "missing in a band of lead numbers, not by outcome (39% against 38% converted), and given the "
+                   "outcome they follow the sales tags less than the signup field occupation does")
 @pytest.mark.parametrize("column_name", MISSED_WITHOUT_NAMES)
 def test_neutral_names_flag_the_other_sales_columns(neutral_leads, column_name):
     report, names = neutral_leads
     assert names[column_name] in {a["indicator"] for a in report["advice"] if a["kind"] == "leak"}
+
+
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+@functools.cache
+def screened(dataset: str) -> dict:
+    """Original column name -> severity (None: not flagged) from leak_screen over the data set's fields renamed
+    c00, c01, ... so that only their values speak."""
+    path, target, positive, skip = DATASETS[dataset]
+    if not path.is_file():
+        pytest.skip(f"{path} is not on this machine")
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    names = {h: f"c{k:02d}" for k, h in enumerate(rows[0]) if h and h != target and h not in skip}
+    records = {i: {names[h]: None if v in ("", "Select") else _number(v.strip()) for h, v in row.items() if h in names}
+               for i, row in enumerate(rows)}
+    y = np.array([int(row[target] == positive) for row in rows])
+    found = {f["indicator"]: f["severity"] for f in leak_screen(field_columns(list(records), records, set()), y)}
+    return {h: found.get(n) for h, n in names.items()}
+
+
+DATASETS = {
+    "leads": (LEADS, "Converted", "1", {"Prospect ID", "Lead Number"}),
+    "telco": (REPO.parent / "shared" / "datasets" / "telco" / "Telco-Customer-Churn.csv", "Churn", "Yes",
+              {"customerID"}),
+}
+LIKELY, NOT_LIKELY = True, False
+FLAGGED = [
+    *[("leads", c, LIKELY) for c in SALES_COLUMNS],
+    *[("leads", c, NOT_LIKELY) for c in (
+        "Lead Origin", "Lead Source", "Do Not Email", "TotalVisits", "Total Time Spent on Website",
+        "Page Views Per Visit", "Country", "Specialization", "How did you hear about X Education",
+        "What is your current occupation", "What matters most to you in choosing a course", "City",
+        "A free copy of Mastering The Interview")],
+    *[("telco", c, NOT_LIKELY) for c in (
+        "gender", "SeniorCitizen", "Partner", "Dependents", "tenure", "PhoneService", "MultipleLines",
+        "InternetService", "OnlineSecurity", "OnlineBackup", "DeviceProtection", "TechSupport", "StreamingTV",
+        "StreamingMovies", "Contract", "PaperlessBilling", "PaymentMethod", "MonthlyCharges", "TotalCharges")],
+]
+
+
+@pytest.mark.parametrize("dataset, column_name, likely", FLAGGED, ids=[f"{d}:{c}" for d, c, _ in FLAGGED])
+def test_neutral_names_flag_sales_columns_and_not_product_ones(dataset, column_name, likely):
+    assert (screened(dataset)[column_name] == "likely") is likely, screened(dataset)

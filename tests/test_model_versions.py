@@ -6,6 +6,7 @@ import pickle
 import textwrap
 import time
 
+import numpy as np
 import pytest
 from sqlalchemy import insert, select, update
 
@@ -15,6 +16,7 @@ from crm_app.services.lifecycle.schedule import due, retrain_due
 from crm_app.services.lifecycle.training import train
 from crm_app.services.scoring.run import score
 from crm_app.store import lifecycle as lifecycle_store
+from crm_app.store import people as people_store
 from crm_app.store.lifecycle import lifecycle_models
 from tests.helpers import AS_OF, DAY
 from tests.test_propensity_scoring import HYBRID, NO_RULES, SPEC, lifecycle_spec, result_of, seed_history, signup
@@ -37,6 +39,19 @@ def test_a_challenger_replaces_the_champion_only_within_the_tolerance(champion, 
     assert decision["promoted"] is promoted
     if measure:
         assert decision["measure"].startswith(measure) and "v3" in decision["reason"]
+
+
+@pytest.mark.parametrize("remeasured, promoted, note", [
+    ({"champion": 0.52, "challenger": 0.66, "champion_saw": 0}, True, None),
+    ({"champion": 0.71, "challenger": 0.66, "champion_saw": 12}, False, "v3 learned from 12 of these subjects"),
+])
+def test_a_remeasured_champion_is_judged_on_the_newest_period_not_its_stored_metric(remeasured, promoted, note):
+    period = {"version": 3, "from": AS_OF - 10 * DAY, "to": AS_OF, "n": 300, **remeasured}
+    decision = decide(TIMED, {"roc_auc": 0.5, "time_aware": {"kind": "out_of_time", "roc_auc": 0.5}}, 0.01, 3,
+                      period)
+    assert decision["promoted"] is promoted and decision["champion_value"] == remeasured["champion"]
+    assert decision["measure"].startswith("ROC AUC on the newest period") and "300 subjects" in decision["measure"]
+    assert (note in decision["reason"]) if note else "learned from" not in decision["reason"]
 
 
 @pytest.fixture
@@ -167,3 +182,38 @@ def test_the_worker_retrains_on_schedule_and_a_new_live_version_wakes_the_full_r
     train(store, lifecycle_spec(), AS_OF)
     run_job(ctx, JOBS_BY_NAME["score_changed"])
     assert woken == ["full_rescore", "full_rescore"]
+
+
+def seed_drift(store, n: int = 1200, seed: int = 3) -> None:
+    """Sign-ups over 100 days; in the first half paying follows x1, in the second half x3 (x1 then says nothing)."""
+    rng = np.random.default_rng(seed)
+    people = []
+    for i in range(n):
+        x1, x2, x3 = rng.normal(size=3)
+        day = 100 * i / n
+        logit = 2.5 * (x1 if day < 50 else x3)
+        paid = rng.random() < 1 / (1 + np.exp(-logit))
+        people.append({"external_id": f"d{i}", "created_at": int(AS_OF - (100 - day) * DAY),
+                       "attributes": {"plan": "paid" if paid else "trial", "x1": float(x1), "x2": float(x2),
+                                      "x3": float(x3)}})
+    with store.begin() as conn:
+        people_store.upsert_people(conn, people)
+
+
+def test_the_champion_is_measured_again_on_the_challengers_newest_period(store):
+    """A champion from before a drift keeps a high stored out-of-time ROC AUC from its own window; on the
+    challenger's newest period it is no better than chance, so the challenger goes live."""
+    seed_drift(store)
+    spec = lifecycle_spec()
+    champion = train(store, spec, AS_OF, window=(AS_OF - 100 * DAY, AS_OF - 50 * DAY))
+    assert champion["metrics"]["time_aware"]["roc_auc"] >= 0.75
+    challenger = train(store, spec, AS_OF, challenge=True)
+    newest = challenger["metrics"]["time_aware"]["periods"][-1]
+    decision = challenger["decision"]
+    assert decision["promoted"] is True and live_version(store) == 2, decision
+    assert decision["challenger_value"] == newest["roc_auc"] and decision["champion_value"] < 0.6
+    assert (decision["period"]["from"], decision["period"]["to"], decision["period"]["n"]) == \
+        (newest["from"], newest["to"], newest["n"])
+    assert "newest period" in decision["measure"] and "v1" in decision["reason"]
+    # The stored metric alone would have kept the champion.
+    assert champion["metrics"]["time_aware"]["roc_auc"] > newest["roc_auc"] + spec.tolerance

@@ -6,7 +6,8 @@ A column's name is a hint and never the only evidence. Each finding is strong (e
   5% of subjects have a value after which the outcome is all but certain, and such values exist both ways:
   some where >= 95% reach the goal and some where <= 5% do, as a sales disposition has "won" and "lost");
 - strong: field history shows it filled in only after the goal was reached, for most converted subjects whose
-  moment of reaching it is known (mostly missing before the outcome and present after);
+  moment of reaching it is known (mostly missing before the outcome and present after), or its value changed
+  after the goal for most of them (a sales activity or disposition updated once the outcome is known);
 - supporting: near-certain values for 2% or more of subjects, one way only (a real behaviour can make an
   outcome very unlikely: a two-year contract rarely churns); or presence that tells the outcome (the field is
   filled in far more often for one outcome: recorded because of it, as a field missing before the outcome and
@@ -70,11 +71,15 @@ def presence_auc(col: Column, y: np.ndarray) -> float:
 
 def evidence(col: Column, y: np.ndarray, timing: tuple | None = None) -> Evidence:
     """What the column's behaviour says about when it is written; `timing` is (filled only after the goal,
-    converted subjects whose moment is known) from field history."""
+    converted subjects whose moment is known, changed after the goal) from field history."""
     strong, supporting = [], []
     if timing and timing[1] >= MIN_TIMED and timing[0] >= AFTER_OUTCOME_SHARE * timing[1]:
         strong.append(f"field history shows it filled in only after the goal was reached for {timing[0]} of "
                       f"{timing[1]} converted subjects")
+    if timing and len(timing) > 2 and timing[1] >= MIN_TIMED and timing[2] >= AFTER_OUTCOME_SHARE * timing[1]:
+        strong.append(f"field history shows its value changed after the goal was reached for {timing[2]} of "
+                      f"{timing[1]} converted subjects, so the model would learn from values recorded after the "
+                      "outcome")
     auc = single_feature_auc(col, y)
     if auc >= GOAL_LIKE_AUC:
         strong.append(f"alone it predicts the goal with ROC AUC {auc:.2f}")

@@ -1,4 +1,4 @@
-"""Field history: every change of a person's fields with the moment it became known, so backtests and horizon
+"""Field history: every change of a person's or an account's fields with the moment it became known, so backtests and horizon
 training read fields as they were then (as events already are).
 
 A subject's first values are kept as `initial`: they stand for the time before anything was recorded (a record
@@ -55,6 +55,22 @@ def values_as_of(conn: Connection, kind: str, lo: int, hi: int, only, as_of: int
     scope = h.c.subject_id.in_(only) if only is not None else h.c.subject_id.between(lo, hi)
     rows = conn.execute(select(h.c.subject_id, h.c.field, h.c.valid_from, h.c.value, h.c.initial)
                         .where(h.c.subject_kind == kind, scope).order_by(h.c.subject_id, h.c.field, h.c.valid_from))
+    return _fold(rows, as_of)
+
+
+def account_values_for_people(conn: Connection, lo: int, hi: int, only, as_of: int) -> dict:
+    """person id -> {field: value of the person's account as of the moment}, for people whose account has history
+    (the account the person belongs to now)."""
+    h, p = field_history, schema.people
+    scope = p.c.id.in_(only) if only is not None else p.c.id.between(lo, hi)
+    rows = conn.execute(select(p.c.id, h.c.field, h.c.valid_from, h.c.value, h.c.initial)
+                        .select_from(p.join(h, (h.c.subject_kind == "account") & (h.c.subject_id == p.c.account_id)))
+                        .where(scope).order_by(p.c.id, h.c.field, h.c.valid_from))
+    return _fold(rows, as_of)
+
+
+def _fold(rows, as_of: int) -> dict:
+    """Rows (subject, field, valid_from, value, initial) in that order -> subject -> {field: value then}."""
     out: dict = {}
     for sid, name, valid_from, value, initial in rows:
         fields = out.setdefault(sid, {})

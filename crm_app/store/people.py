@@ -41,7 +41,26 @@ def upsert_accounts(conn: Connection, rows: list[dict]) -> dict:
         }
     for part in _in_lock_order(merged, existing):
         upsert(conn, schema.accounts, part, ["external_id"], ["name", "domain", "attributes", "updated_at"])
-    return account_ids(conn, ids)
+    found = account_ids(conn, ids)
+    _record_account_history(conn, merged, existing, found, {r["external_id"]: r.get("changed_at") for r in rows},
+                            now)
+    return found
+
+
+def _record_account_history(conn: Connection, merged: dict, existing: dict, found: dict, stamps: dict,
+                            now: int) -> None:
+    """Field history of the accounts whose attributes changed, at the row's `changed_at` or now. Accounts keep no
+    creation time, so their first values are initial rows from time 0: they stand for all the time before."""
+    initial, moved = [], []
+    for ext, row in merged.items():
+        before = existing.get(ext)
+        if before is not None and (before.get("attributes") or {}) == row["attributes"]:
+            continue
+        first, later = field_history.changes(before.get("attributes") or {} if before else None, row["attributes"],
+                                             0, stamps.get(ext) or now)
+        initial += [(found[ext], *r) for r in first]
+        moved += [(found[ext], *r) for r in later]
+    field_history.record(conn, "account", initial, moved)
 
 
 def _in_lock_order(rows: dict, existing: dict) -> tuple[list, list]:

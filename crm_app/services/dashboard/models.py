@@ -5,6 +5,7 @@ import os
 
 from crm_app.config import SETTINGS
 from crm_app.services.lifecycle import training as lifecycle
+from crm_app.services.lifecycle import versions
 from crm_app.services.lifecycle.monitoring import run as run_checks
 from crm_app.specs.loader import SpecSet
 from crm_app.store import Store
@@ -50,9 +51,13 @@ def health(store: Store, specs: SpecSet, now: int) -> list[dict]:
     return [dict(c, what_to_do=what_to_do(c)) for c in checks]
 
 
+VERSIONS_SHOWN = 10
+
+
 def lifecycle_reports(store: Store, specs: SpecSet) -> list[tuple]:
-    """(spec, latest training report or None) per lifecycle model."""
-    return [(spec, lifecycle.latest_report(store, spec.name)) for spec in specs.lifecycle]
+    """(spec, latest training report or None, its newest versions) per lifecycle model."""
+    return [(spec, lifecycle.latest_report(store, spec.name), versions.history(store, spec.name)[:VERSIONS_SHOWN])
+            for spec in specs.lifecycle]
 
 
 def exclude_and_retrain(store: Store, specs: SpecSet, model: str, indicator: str, now: int) -> dict:

@@ -11,6 +11,7 @@ from crm_app.models.champion import decide
 from crm_app.models.dataset import constant, identifier_like, is_excluded
 from crm_app.models.propensity import prepare_reasons
 from crm_app.models.train import fit, percentile_scores
+from crm_app.services.lifecycle import remeasure
 from crm_app.services.lifecycle import training_data as data
 from crm_app.specs.conditions import EventCondition, MetricCondition, iter_conditions
 from crm_app.specs.lifecycle import LifecycleModel, indicator_name
@@ -135,12 +136,17 @@ def train(store: Store, spec: LifecycleModel, as_of: int, progress: Progress | N
     prepare_reasons(fitted, columns)
     progress("scoring subjects that have not reached the goal")
     scores = _scores(spec, fitted, snap, now, ids, y, score_ids, events, metrics)
+    remeasured = None
+    if challenge:
+        with store.read() as conn:
+            remeasured = remeasure.on_newest_period(lifecycle_store.live_model(conn, spec.name), metrics_, snap,
+                                                    ids, y, times)
     report.update(status="trained", metrics=metrics_, scored=len(scores),
                   score_buckets=_buckets(list(scores.values())),
                   indicators=indicators.rank_indicators(columns, y),
                   advice=advice.advise(spec.name, positives, negatives, spec.min_positives, columns, leaks,
                                        metrics_, list(scores.values()), identifiers))
-    _save(store, spec, report, fitted, scores, first_event, started, window, challenge)
+    _save(store, spec, report, fitted, scores, first_event, started, window, challenge, remeasured)
     return report
 
 
@@ -166,7 +172,7 @@ def _buckets(scores: list[int]) -> dict:
 
 
 def _save(store: Store, spec: LifecycleModel, report: dict, fitted, scores: dict | None, first_event,
-          started: float, window: tuple | None, challenge: bool) -> None:
+          started: float, window: tuple | None, challenge: bool, remeasured: dict | None = None) -> None:
     """Store the version; make it live when it was trained by command or beat the champion."""
     with store.begin() as conn:
         version = lifecycle_store.next_version(conn, spec.name)
@@ -176,7 +182,9 @@ def _save(store: Store, spec: LifecycleModel, report: dict, fitted, scores: dict
             decision = decide(None, None, spec.tolerance, None)
         elif challenge:
             decision = decide(champion["metrics"] if champion else None, report["metrics"], spec.tolerance,
-                              champion["version"] if champion else None)
+                              champion["version"] if champion else None,
+                              remeasured if champion and remeasured and remeasured["version"] == champion["version"]
+                              else None)
         else:
             decision = {"promoted": True, "reason": "trained by command"}
         report["decision"] = decision

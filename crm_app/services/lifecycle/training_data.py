@@ -53,17 +53,23 @@ def snapshot(store: Store, spec: LifecycleModel, as_of: int, event_names: list[s
 
 
 def as_known_then(conn, records: dict, lo: int, hi: int, as_of: int) -> dict:
-    """People's records with each field as it was known at the moment (from field history)."""
-    for pid, fields in field_history.values_as_of(conn, "person", lo, hi, None, as_of).items():
-        record = records.get(pid)
-        if record is None:
+    """People's records with each field, theirs and their account's (`account.*`), as it was known at the moment
+    (from field history)."""
+    _overlay(records, field_history.values_as_of(conn, "person", lo, hi, None, as_of), "")
+    _overlay(records, field_history.account_values_for_people(conn, lo, hi, None, as_of), "account.")
+    return records
+
+
+def _overlay(records: dict, known: dict, prefix: str) -> None:
+    for sid, fields in known.items():
+        record = records.get(sid)
+        if record is None or (prefix and "account.id" not in record):
             continue
         for name, value in fields.items():
             if value is None:
-                record.pop(name, None)
+                record.pop(prefix + name, None)
             else:
-                record[name] = value
-    return records
+                record[prefix + name] = value
 
 
 def goal_reached(spec: LifecycleModel, snap: Snapshot) -> dict:
@@ -136,6 +142,7 @@ def account_snapshot(store: Store, as_of: int, person_models: tuple) -> Snapshot
     with store.read() as conn:
         for lo, hi, only in batches:
             chunk = records_with_rollups(conn, list(person_models), as_of, lo, hi, only)[0]
+            _overlay(chunk, field_history.values_as_of(conn, "account", lo, hi, only, as_of), "")
             records.update({aid: {k: v for k, v in r.items() if k not in ACCOUNT_SKIPPED}
                             for aid, r in chunk.items()})
     return Snapshot(as_of, records, {})
@@ -143,13 +150,14 @@ def account_snapshot(store: Store, as_of: int, person_models: tuple) -> Snapshot
 
 def fill_timing(store: Store, spec: LifecycleModel, converted: list, names: list) -> dict:
     """Per field: (converted subjects for whom it was absent just before the goal and present after, converted
-    subjects whose moment of reaching the goal field history knows). Empty when the goal reads no field."""
+    subjects whose moment of reaching the goal field history knows, converted subjects whose value just before
+    the goal differs from the one kept now). Empty when the goal reads no field."""
     goal_fields = set(spec.goal_fields())
     if not goal_fields or not converted:
         return {}
     with store.read() as conn:
         history = field_history.history_of(conn, "person", converted)
-    appeared, known = dict.fromkeys(names, 0), 0
+    appeared, changed, known = dict.fromkeys(names, 0), dict.fromkeys(names, 0), 0
     for rows in history.values():
         reached = [t for field, t, _, initial in rows if field in goal_fields and not initial]
         if not reached:
@@ -157,7 +165,9 @@ def fill_timing(store: Store, spec: LifecycleModel, converted: list, names: list
         known += 1
         moment = max(reached)
         for name in names:
-            if field_history.value_at(rows, name, moment - 1) is None and \
-                    field_history.value_at(rows, name, float("inf")) is not None:
+            before, now = field_history.value_at(rows, name, moment - 1), field_history.value_at(rows, name, float("inf"))
+            if before is None and now is not None:
                 appeared[name] += 1
-    return {name: (n, known) for name, n in appeared.items()} if known else {}
+            elif before is not None and now is not None and before != now:
+                changed[name] += 1
+    return {name: (appeared[name], known, changed[name]) for name in names} if known else {}

@@ -1,5 +1,6 @@
-"""Person fields as of a past moment in the DuckDB copy: field history loaded once, today's values replaced
-by the value known then, exactly as store.field_history.values_as_of reads it.
+"""Person and account fields as of a past moment in the DuckDB copy: field history loaded once, today's values
+replaced by the value known then, exactly as store.field_history.values_as_of reads it. An `account.*` field
+reads its account's history, through the account each person belongs to now.
 
 Per (person, field): the latest row at or before the moment; else the earliest `initial` row (the first known
 value stands for the time before anything was recorded); else today's value. A None value is a missing field.
@@ -18,14 +19,29 @@ BATCH = 50_000
 
 
 def load(con, conn, fields) -> int:
-    """Copy the person field history of these fields into the temp table `fh`; return how many rows."""
+    """Copy the field history of these fields into the temp table `fh` (account fields under each member's
+    person id); return how many history rows were read."""
     con.execute("CREATE OR REPLACE TEMP TABLE fh (subject_id BIGINT, field VARCHAR, valid_from BIGINT, "
                 "value VARCHAR, initial BOOLEAN)")
+    person_fields = [f for f in fields if not f.startswith("account.")]
+    account_keys = {f.split(".", 1)[1]: f for f in fields if f.startswith("account.")}
+    loaded = _copy(con, conn, "person", person_fields, "fh")
+    if account_keys:
+        con.execute("CREATE OR REPLACE TEMP TABLE fh_account AS SELECT * FROM fh WHERE false")
+        loaded += _copy(con, conn, "account", list(account_keys), "fh_account")
+        renamed = "CASE h.field " + " ".join(f"WHEN {literal(k)} THEN {literal(f)}" for k, f in account_keys.items())
+        con.execute(f"INSERT INTO fh SELECT p.id, {renamed} END, h.valid_from, h.value, h.initial "
+                    "FROM fh_account h JOIN people p ON p.account_id = h.subject_id")
+        con.execute("DROP TABLE fh_account")
+    return loaded
+
+
+def _copy(con, conn, kind: str, fields: list, table: str) -> int:
     if not fields:
         return 0
     h = field_history
     query = (select(h.c.subject_id, h.c.field, h.c.valid_from, h.c.value, h.c.initial)
-             .where(h.c.subject_kind == "person", h.c.field.in_(list(fields))))
+             .where(h.c.subject_kind == kind, h.c.field.in_(list(fields))))
     loaded = 0
     for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
         batch = {"subject_id": np.array([r[0] for r in part], dtype=np.int64),
@@ -35,7 +51,7 @@ def load(con, conn, fields) -> int:
                  "initial": np.array([bool(r[4]) for r in part], dtype=bool)}
         con.register("fh_part", batch)
         try:
-            con.execute("INSERT INTO fh SELECT * FROM fh_part")
+            con.execute(f"INSERT INTO {table} SELECT * FROM fh_part")
         finally:
             con.unregister("fh_part")
         loaded += len(part)

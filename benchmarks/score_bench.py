@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from crm_app.services.scoring.accounts import score_accounts  # noqa: E402
 from crm_app.services.scoring.duck_engine import copy_path  # noqa: E402
 from crm_app.services.scoring.run import score  # noqa: E402
-from crm_app.store.columnar.mirror import forget_epoch  # noqa: E402
+from crm_app.store.columnar.mirror import forget_results  # noqa: E402
 from conversion_reference import reference_sql  # noqa: E402
 from crm_app.specs.loader import SpecDirs, load_spec_set  # noqa: E402
 from crm_app.store import Store  # noqa: E402
@@ -225,7 +225,7 @@ def main() -> None:
         with store.begin() as conn:  # start from no results, so the full run writes every result
             conn.exec_driver_sql("DELETE FROM results")
             conn.exec_driver_sql("DELETE FROM score_history")
-            forget_epoch(conn)
+            forget_results(conn)
         started, cpu = time.time(), cpu_seconds()
         summary = score(store, rules, AS_OF, chunk=args.chunk, engine=args.engine)
         full = time.time() - started

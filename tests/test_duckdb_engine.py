@@ -8,7 +8,7 @@ import pytest
 
 from crm_app.services.scoring.run import score
 from crm_app.store import schema
-from crm_app.store.columnar import copy, mirror
+from crm_app.store.columnar import copy, mirror, outcome
 from crm_app.store.events import event_type_ids, insert_events, link_aliases
 from crm_app.store.people import ensure_people, mark_dirty, upsert_accounts, upsert_people
 from tests.helpers import AS_OF, DAY
@@ -235,7 +235,6 @@ def test_a_copy_of_another_store_is_rebuilt_not_reused(tmp_path, default_rules):
 
 def test_a_per_person_run_in_between_costs_the_next_duckdb_run_only_what_it_changed(store, default_rules,
                                                                                      monkeypatch):
-    from crm_app.services.scoring import duck_engine
     seed(store, people=30)
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     with store.begin() as conn:
@@ -243,8 +242,9 @@ def test_a_per_person_run_in_between_costs_the_next_duckdb_run_only_what_it_chan
         upsert_people(conn, [{"external_id": "u1", "email": "u1@rivalmetrics.com"}])  # id 2: a competitor now
     score(store, default_rules, AS_OF, engine="store", mode="changed", workers=1)
     rendered = []
-    real = duck_engine.result_of
-    monkeypatch.setattr(duck_engine, "result_of", lambda *a, **k: rendered.append(a[2]["person_id"]) or real(*a, **k))
+    real = outcome.stage
+    monkeypatch.setattr(outcome, "stage", lambda con, *a: rendered.extend(
+        r[0] for r in con.execute("SELECT person_id FROM cand").fetchall()) or real(con, *a))
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     assert sorted(set(rendered)) == [2]  # only the person whose stored result the per-person run changed
     duck = stored(store)

@@ -10,7 +10,8 @@ TABLES = (
      "domain VARCHAR, attributes VARCHAR)"),
     "CREATE TABLE IF NOT EXISTS event_types (id INTEGER PRIMARY KEY, key VARCHAR)",
     ("CREATE TABLE IF NOT EXISTS prev (model VARCHAR, subject_id BIGINT, pql BOOLEAN, pql_since BIGINT, "
-     "pql_first_at BIGINT, h UBIGINT, digest VARCHAR, PRIMARY KEY (model, subject_id))"),
+     "pql_first_at BIGINT, h UBIGINT, digest VARCHAR, fit INTEGER, behaviour INTEGER, combined INTEGER, "
+     "band VARCHAR, PRIMARY KEY (model, subject_id))"),
     "CREATE TABLE IF NOT EXISTS copy_state (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE TABLE IF NOT EXISTS catch_ups (stamp BIGINT, max_id BIGINT)",
     "CREATE TABLE IF NOT EXISTS typed_properties (name VARCHAR PRIMARY KEY)",
@@ -19,10 +20,20 @@ PERSON_COLUMNS = ("external_id", "email", "email_domain", "created_at")  # win o
 ACCOUNT_COLUMNS = {"account.id": "external_id", "account.name": "name", "account.domain": "domain"}
 
 
+PREV_ADDED = (("digest", "VARCHAR"), ("fit", "INTEGER"), ("behaviour", "INTEGER"), ("combined", "INTEGER"),
+              ("band", "VARCHAR"))
+
+
 def create_tables(con) -> None:
     for statement in TABLES:
         con.execute(statement)
-    con.execute("ALTER TABLE prev ADD COLUMN IF NOT EXISTS digest VARCHAR")  # copies made before it existed
+    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'prev'").fetchall()}
+    missing = [(name, kind) for name, kind in PREV_ADDED if name not in have]
+    for name, kind in missing:  # a copy made before the column existed: its mirror reloads from the store
+        con.execute(f"ALTER TABLE prev ADD COLUMN {name} {kind}")
+    if missing:
+        con.execute("DELETE FROM copy_state WHERE key = 'columnar_results_epoch'")
 
 
 def literal(text: str) -> str:

@@ -98,16 +98,23 @@ def field_expression(name: str) -> str:
 
 
 def define_views(con, fields, properties, scope_ids=None) -> None:
-    """The plan's relations as views over the copy; `scope_ids` narrows a run to those people."""
-    props = ", ".join(f"{ident(c)}" for name in properties for c in typed_expressions(name))
-    con.execute(f"CREATE OR REPLACE TEMP VIEW ev AS SELECT person_id, type_id, ts{', ' + props if props else ''} "
-                f"FROM events WHERE person_id IS NOT NULL")
-    cols = "".join(f", {field_expression(f)} AS {ident('v:' + f)}" for f in fields)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW subj AS SELECT p.id AS person_id, p.created_at{cols} "
-                f"FROM people p LEFT JOIN accounts a ON a.id = p.account_id")
+    """The plan's relations as views over the copy; `scope_ids` narrows a run to those people, whose events and
+    fields are then read once into small temp tables, so planning and the query never scan everyone again."""
     con.execute("CREATE OR REPLACE TEMP TABLE scope (person_id BIGINT)")
     if scope_ids is not None:
         con.execute("INSERT INTO scope SELECT unnest(?)", [list(scope_ids)])
+    props = ", ".join(f"{ident(c)}" for name in properties for c in typed_expressions(name))
+    events = f"SELECT person_id, type_id, ts{', ' + props if props else ''} FROM events WHERE person_id IS NOT NULL"
+    cols = "".join(f", {field_expression(f)} AS {ident('v:' + f)}" for f in fields)
+    people = f"SELECT p.id AS person_id, p.created_at{cols} FROM people p LEFT JOIN accounts a ON a.id = p.account_id"
+    if scope_ids is None:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW ev AS {events}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW subj AS {people}")
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ev_scoped AS {events} AND person_id IN (SELECT person_id FROM scope)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE subj_scoped AS {people} WHERE p.id IN (SELECT person_id FROM scope)")
+    con.execute("CREATE OR REPLACE TEMP VIEW ev AS SELECT * FROM ev_scoped")
+    con.execute("CREATE OR REPLACE TEMP VIEW subj AS SELECT * FROM subj_scoped")
 
 
 def distinct_values(con, relation: str, column: str, scoped: bool = False) -> list:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 
+import duckdb
 import pytest
 
+from crm_app.services.scoring.duck_engine import copy_path
 from crm_app.services.scoring.run import score
 from crm_app.store import schema
 from crm_app.store.columnar import copy, mirror, outcome
@@ -272,3 +274,33 @@ def test_events_identified_while_the_per_person_engine_ran_are_followed(store, d
         conn.execute(schema.results.delete())
     score(store, default_rules, AS_OF, engine="store", workers=1)
     assert stored(store) == duck
+
+
+def test_only_changed_results_reach_the_store(store, default_rules, monkeypatch):
+    from crm_app.store.scoring import results as results_store
+    seed(store, people=30)
+    score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    written = []
+    real = results_store.save_rows
+    monkeypatch.setattr(results_store, "save_rows", lambda conn, rows, history: written.append(
+        ([r[:2] for r in rows], [r[:2] for r in history])) or real(conn, rows, history))
+    before = stored(store)
+    summary = score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    assert written == [] and stored(store) == before  # unchanged results: not a row sent to the store
+    assert sum(m.changed for m in summary.models.values()) == 0
+    con = duckdb.connect(copy_path(store.url))
+    con.execute("UPDATE prev SET h = NULL")  # every result a candidate: the digests alone must tell unchanged
+    con.close()
+    summary = score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    assert written == [] and stored(store) == before
+    assert sum(m.changed for m in summary.models.values()) == 0
+    with store.begin() as conn:
+        upsert_people(conn, [{"external_id": "u1", "email": "u1@rivalmetrics.com"}])  # id 2: a competitor now
+        mark_dirty(conn, [2])
+    score(store, default_rules, AS_OF, engine="duckdb", mode="changed", workers=1)
+    rows = [key for batch, _ in written for key in batch]
+    history = [key for _, batch in written for key in batch]
+    assert rows and {pid for _, pid in rows} == {2} and len(rows) == len(set(rows))
+    assert {pid for _, pid in history} == {2}
+    now = stored(store)
+    assert {k for k in now if now[k] != before.get(k)} == set(rows)

@@ -117,6 +117,17 @@ def define_views(con, fields, properties, scope_ids=None) -> None:
     con.execute("CREATE OR REPLACE TEMP VIEW subj AS SELECT * FROM subj_scoped")
 
 
+def distinct_lists(con, relation: str, columns, scoped: bool = False) -> dict:
+    """column -> its distinct values in ev or subj (NULL aside), all columns in one scan."""
+    columns = list(columns)
+    if not columns:
+        return {}
+    where = " WHERE person_id IN (SELECT person_id FROM scope)" if scoped else ""
+    lists = ", ".join(f"list(DISTINCT {ident(c)})" for c in columns)
+    row = con.execute(f"SELECT {lists} FROM {relation}{where}").fetchall()[0]
+    return {c: [v for v in values or [] if v is not None] for c, values in zip(columns, row)}
+
+
 def distinct_values(con, relation: str, column: str, scoped: bool = False) -> list:
     """The distinct values of a column of ev or subj (scoped: among the people in `scope` only)."""
     where = " WHERE person_id IN (SELECT person_id FROM scope)" if scoped else ""

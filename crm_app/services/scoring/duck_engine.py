@@ -72,12 +72,14 @@ def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), event
         with store.begin() as conn:
             mirror.bind_to_store(con, conn)
         with store.read() as conn:
+            # A new copy reads every event with its person of now: there is nothing to follow yet.
+            fresh = con.execute("SELECT count(*) FROM catch_ups").fetchall()[0][0] == 0
             if events is None:
                 copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
             mirror.sync_previous(con, conn, [m.name for m in models])
             # Another engine consumed the queue of changed people, the copy's only news of who changed, since
             # our last run: every person and every event's person is read again.
-            foreign = mirror.queue_foreign(con, conn)
+            foreign = mirror.queue_foreign(con, conn) and not fresh
             copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign)
             copy.follow_people(con, conn, None if foreign else claimed)
     except BaseException:

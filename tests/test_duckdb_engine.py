@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 
+import duckdb
 import pytest
 
+from crm_app.services.scoring.duck_engine import copy_path
 from crm_app.services.scoring.run import score
 from crm_app.store import schema
-from crm_app.store.columnar import copy, mirror
+from crm_app.store.columnar import copy, mirror, outcome
 from crm_app.store.events import event_type_ids, insert_events, link_aliases
 from crm_app.store.people import ensure_people, mark_dirty, upsert_accounts, upsert_people
 from tests.helpers import AS_OF, DAY
@@ -235,7 +237,6 @@ def test_a_copy_of_another_store_is_rebuilt_not_reused(tmp_path, default_rules):
 
 def test_a_per_person_run_in_between_costs_the_next_duckdb_run_only_what_it_changed(store, default_rules,
                                                                                      monkeypatch):
-    from crm_app.services.scoring import duck_engine
     seed(store, people=30)
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     with store.begin() as conn:
@@ -243,8 +244,9 @@ def test_a_per_person_run_in_between_costs_the_next_duckdb_run_only_what_it_chan
         upsert_people(conn, [{"external_id": "u1", "email": "u1@rivalmetrics.com"}])  # id 2: a competitor now
     score(store, default_rules, AS_OF, engine="store", mode="changed", workers=1)
     rendered = []
-    real = duck_engine.result_of
-    monkeypatch.setattr(duck_engine, "result_of", lambda *a, **k: rendered.append(a[2]["person_id"]) or real(*a, **k))
+    real = outcome.stage
+    monkeypatch.setattr(outcome, "stage", lambda con, *a: rendered.extend(
+        r[0] for r in con.execute("SELECT person_id FROM cand").fetchall()) or real(con, *a))
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     assert sorted(set(rendered)) == [2]  # only the person whose stored result the per-person run changed
     duck = stored(store)
@@ -272,3 +274,33 @@ def test_events_identified_while_the_per_person_engine_ran_are_followed(store, d
         conn.execute(schema.results.delete())
     score(store, default_rules, AS_OF, engine="store", workers=1)
     assert stored(store) == duck
+
+
+def test_only_changed_results_reach_the_store(store, default_rules, monkeypatch):
+    from crm_app.store.scoring import results as results_store
+    seed(store, people=30)
+    score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    written = []
+    real = results_store.save_rows
+    monkeypatch.setattr(results_store, "save_rows", lambda conn, rows, history: written.append(
+        ([r[:2] for r in rows], [r[:2] for r in history])) or real(conn, rows, history))
+    before = stored(store)
+    summary = score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    assert written == [] and stored(store) == before  # unchanged results: not a row sent to the store
+    assert sum(m.changed for m in summary.models.values()) == 0
+    con = duckdb.connect(copy_path(store.url))
+    con.execute("UPDATE prev SET h = NULL")  # every result a candidate: the digests alone must tell unchanged
+    con.close()
+    summary = score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    assert written == [] and stored(store) == before
+    assert sum(m.changed for m in summary.models.values()) == 0
+    with store.begin() as conn:
+        upsert_people(conn, [{"external_id": "u1", "email": "u1@rivalmetrics.com"}])  # id 2: a competitor now
+        mark_dirty(conn, [2])
+    score(store, default_rules, AS_OF, engine="duckdb", mode="changed", workers=1)
+    rows = [key for batch, _ in written for key in batch]
+    history = [key for _, batch in written for key in batch]
+    assert rows and {pid for _, pid in rows} == {2} and len(rows) == len(set(rows))
+    assert {pid for _, pid in history} == {2}
+    now = stored(store)
+    assert {k for k in now if now[k] != before.get(k)} == set(rows)

@@ -31,7 +31,7 @@ def model_column(model, what: str) -> str:
     return f"{model.name}:{what}"
 
 
-def _weighted(model, rule) -> tuple:
+def weighted_evidence(model, rule) -> tuple:
     """Last-at feature keys a rule's recency reads (empty when its points are never weighted)."""
     if not (rule.kind == "behaviour" and rule.points > 0 and rule.recency_weighted and model.recency):
         return ()
@@ -179,7 +179,7 @@ def prev_column(model, what: str) -> str:
 
 def _rule_points(model, rule, comp: Compiler) -> list:
     fired = ir.col(rule_column(model, rule, "fired"))
-    evidence = _weighted(model, rule)
+    evidence = weighted_evidence(model, rule)
     if not evidence:
         return [(rule_column(model, rule, "points"),
                  ir.case([(fired, ir.lit(_static_points(rule.points)))], ir.lit(0)))]

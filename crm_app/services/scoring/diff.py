@@ -6,6 +6,7 @@ import heapq
 from dataclasses import dataclass, field
 
 from crm_app.engine.result import ScoreResult
+from crm_app.engine.setwise.stored import canonical
 from crm_app.store.scoring.results import COMPARED
 
 MOVERS_KEPT = 10
@@ -32,11 +33,12 @@ class ModelSummary:
 
 
 def result_row(result: ScoreResult, subject_id: int, rules_hash: str) -> dict:
-    """A result as a store row; reasons compact as [rule, text, points] lists; digest of what is compared."""
+    """A result as a store row; reasons compact as [rule, text, points] lists; digest of what is compared (the
+    set-wise plan takes the same digest in SQL: engine.setwise.stored)."""
     row = {c: getattr(result, c) for c in COMPARED if c != "reasons"}
     row.update(model=result.model, subject_id=subject_id, as_of=result.as_of, days_inactive=result.days_inactive,
                rules_hash=rules_hash, reasons=[[r.rule, r.text, r.points] for r in result.reasons])
-    row["digest"] = hashlib.blake2b(repr([row[c] for c in COMPARED]).encode(), digest_size=12).hexdigest()
+    row["digest"] = hashlib.md5(canonical([row[c] for c in COMPARED]).encode(), usedforsecurity=False).hexdigest()
     return row
 
 

@@ -1,5 +1,6 @@
-"""Scoring run on the set-wise plan in DuckDB: catch the copy up, run the one query, render and save only
-what changed. Unchanged results (same hash as the mirror's) cost no Python and no write."""
+"""Scoring run on the set-wise plan in DuckDB: catch the copy up, run the one query, render the candidates'
+stored rows in SQL and save only what changed. Unchanged results (same hash, or same digest, as the mirror's)
+cost no Python and no write; changed ones reach Python only as tuples on their way to the store."""
 from __future__ import annotations
 
 import hashlib
@@ -12,14 +13,16 @@ from crm_app.engine.setwise.fields import field_column
 from crm_app.engine.setwise.plan import feature_column
 from crm_app.engine.setwise.reasons import result_of
 from crm_app.engine.setwise.scores import model_column
-from crm_app.services.scoring.diff import HISTORY_FIELDS, ModelSummary, result_row, tally, top_movers
-from crm_app.services.scoring.setwise import plan_over, rows
+from crm_app.engine.setwise.stored import digest_sql, reasons_sql, value_fields, value_text
+from crm_app.services.scoring.diff import HISTORY_FIELDS, MOVERS_KEPT, ModelSummary, result_row, tally, top_movers
+from crm_app.services.scoring.setwise import plan_over
 from crm_app.store import Store
-from crm_app.store.columnar import copy, mirror
+from crm_app.store.columnar import copy, mirror, outcome
 from crm_app.store.columnar.relations import ident
 from crm_app.store.scoring import results as results_store
 
-FETCH = 5_000
+FETCH = 5_000  # rows rendered in Python per batch (the Spark engine)
+WRITE_BATCH = 20_000  # result rows per store transaction
 
 
 class CopyBusy(RuntimeError):
@@ -69,11 +72,14 @@ def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), event
         with store.begin() as conn:
             mirror.bind_to_store(con, conn)
         with store.read() as conn:
+            # A new copy reads every event with its person of now: there is nothing to follow yet.
+            fresh = con.execute("SELECT count(*) FROM catch_ups").fetchall()[0][0] == 0
             if events is None:
                 copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
-            # Another engine wrote results since our last run: it also consumed the queue of changed people,
-            # the copy's only news of who changed, so every person and every event's person is read again.
-            foreign = mirror.sync_previous(con, conn, [m.name for m in models])
+            mirror.sync_previous(con, conn, [m.name for m in models])
+            # Another engine consumed the queue of changed people, the copy's only news of who changed, since
+            # our last run: every person and every event's person is read again.
+            foreign = mirror.queue_foreign(con, conn) and not fresh
             copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign)
             copy.follow_people(con, conn, None if foreign else claimed)
     except BaseException:
@@ -104,31 +110,40 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
 
 
 def _score_model(store: Store, con, plan, columns: set, model, rules_hash: str, dry_run: bool) -> ModelSummary:
+    """Render the candidates in SQL, write those whose digest moved set-wise, tally from the same table."""
     summary = ModelSummary(model.name)
-    inpop = ident(model_column(model, "in_population"))
-    h = _hashed(plan, model, columns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE cand AS SELECT s.person_id, {h} AS h, s.{inpop} AS inpop "
-                f"FROM scored s LEFT JOIN prev p ON p.model = ? AND p.subject_id = s.person_id "
-                f"WHERE (s.{inpop} AND (p.h IS NULL OR p.h <> {h})) OR (NOT s.{inpop} AND p.subject_id IS NOT NULL)",
-                [model.name])
-    query = ("SELECT s.*, c.h AS \"@h\", pe.external_id AS \"@external_id\" FROM scored s "
-             "JOIN cand c USING (person_id) LEFT JOIN people pe ON pe.id = s.person_id ORDER BY s.person_id")
-    batch, done = [], []
-    for row in rows(con, query):
-        batch.append(row)
-        if len(batch) >= FETCH:
-            done += _save(store, plan, model, batch, rules_hash, summary, dry_run)
-            batch = []
-    done += _save(store, plan, model, batch, rules_hash, summary, dry_run)
+    inpop = model_column(model, "in_population")
+    outcome.candidates(con, model.name, _hashed(plan, model, columns), inpop)
+    values = [(f, raw, value_text(raw)) for f in value_fields(plan, model)
+              for raw in outcome.distinct_values(con, field_column(f))]
+    reasons = reasons_sql(plan, model)
+    result = {what: plan.outputs[model.name]["result"][what] for what in outcome.RESULT}
+    outcome.stage(con, model.name, result, reasons, digest_sql(plan, model, '"@reasons"'), values)
+    if not dry_run:
+        _write(store, con, model.name, plan.as_of, rules_hash)
+    summary.changed, summary.new_pqls, movers = outcome.tallies(con, MOVERS_KEPT)
+    summary.movers = top_movers(movers)
     band = ident(model_column(model, "band"))
-    counts = con.execute(f"SELECT {band}, count(*) FROM scored WHERE {inpop} GROUP BY {band}").fetchall()
+    counts = con.execute(f"SELECT {band}, count(*) FROM scored WHERE {ident(inpop)} GROUP BY {band}").fetchall()
     summary.run_bands = {b: n for b, n in counts}
     summary.scored = sum(summary.run_bands.values())
-    summary.movers = top_movers(summary.movers)
     if not dry_run:
-        states = (ident(model_column(model, what)) for what in ("pql", "pql_since", "pql_first_at"))
-        mirror.remember(con, model.name, done, *states)
+        mirror.remember(con, model.name)
     return summary
+
+
+def _write(store: Store, con, model: str, as_of: int, rules_hash: str) -> None:
+    """Changed results and their history, a transaction per batch; results that left the population go."""
+    for rows in outcome.changed_rows(con, model, as_of, rules_hash, WRITE_BATCH):
+        with store.begin() as conn:
+            results_store.save_rows(conn, rows, [])
+    for rows in outcome.history_rows(con, model, as_of, rules_hash, WRITE_BATCH):
+        with store.begin() as conn:
+            results_store.save_rows(conn, [], rows)
+    gone = outcome.removed(con)
+    if gone:
+        with store.begin() as conn:
+            results_store.delete_results(conn, [(model, pid) for pid in gone])
 
 
 def _save(store: Store, plan, model, batch: list, rules_hash: str, summary: ModelSummary, dry_run: bool) -> list:

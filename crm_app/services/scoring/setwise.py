@@ -30,8 +30,18 @@ def plan_over(con, models, as_of: int, scope_ids=None, events=None) -> ScorePlan
     if events is not None:
         sources.define_events(con, events, properties)
     type_ids = dict(con.execute("SELECT key, id FROM event_types").fetchall())
-    catalog = Catalog(type_ids, lambda name: relations.distinct_values(con, "ev", prop_column("j", name)))
-    field_catalog = FieldCatalog(lambda name: relations.distinct_values(con, "subj", field_column(name)))
+    # An incremental run plans over the values its own people hold: the plan is exact for them, and planning
+    # reads thousands of rows, not every person and event.
+    scoped = scope_ids is not None
+    # Every field and property the conditions may ask about, each relation read once.
+    known = {"ev": relations.distinct_lists(con, "ev", [prop_column("j", p) for p in properties], scoped),
+             "subj": relations.distinct_lists(con, "subj", [field_column(f) for f in fields], scoped)}
+
+    def values(relation: str, column: str) -> list:
+        found = known[relation].get(column)
+        return found if found is not None else relations.distinct_values(con, relation, column, scoped)
+    catalog = Catalog(type_ids, lambda name: values("ev", prop_column("j", name)))
+    field_catalog = FieldCatalog(lambda name: values("subj", field_column(name)))
     return build_plan(models, catalog, field_catalog, as_of, scoped=scope_ids is not None)
 
 

@@ -160,10 +160,12 @@ def _load_people(con, conn, only) -> int:
         parts = [query]
     else:
         con.execute("DELETE FROM people WHERE id IN (SELECT unnest(?))", [only])
-        parts = [query.where(p.c.id.in_(only[i:i + 5000])) for i in range(0, len(only), 5000)]
+        ids = sorted(set(only))
+        parts = (by_ids(conn, "SELECT id, external_id, email, account_id, CAST(attributes AS TEXT), created_at "
+                              "FROM people WHERE id", ids[i:i + BATCH]) for i in range(0, len(ids), BATCH))
     count = 0
     for part_query in parts:
-        for part in conn.execution_options(yield_per=BATCH).execute(part_query).partitions(BATCH):
+        for part in _partitions(conn, part_query):
             ids, ext, email, account, attributes, created = _columns(part, 6)
             domains = np.array([email_domain(x) for x in email], dtype=object)
             con.register("staged", {"id": ids.astype(np.int64), "external_id": ext, "email": email,
@@ -176,6 +178,15 @@ def _load_people(con, conn, only) -> int:
     return count
 
 
+def _partitions(conn, source):
+    """Batches of rows of a query, or of rows already read (a list)."""
+    if isinstance(source, list):
+        if source:
+            yield source
+        return
+    yield from conn.execution_options(yield_per=BATCH).execute(source).partitions(BATCH)
+
+
 def _load_accounts(con, conn, only) -> None:
     a = schema.accounts
     query = select(a.c.id, a.c.external_id, a.c.name, a.c.domain, cast(a.c.attributes, Text))
@@ -184,9 +195,11 @@ def _load_accounts(con, conn, only) -> None:
         parts = [query]
     else:
         con.execute("DELETE FROM accounts WHERE id IN (SELECT unnest(?))", [only])
-        parts = [query.where(a.c.id.in_(only[i:i + 5000])) for i in range(0, len(only), 5000)]
+        ids = sorted(set(only))
+        parts = (by_ids(conn, "SELECT id, external_id, name, domain, CAST(attributes AS TEXT) FROM accounts WHERE id",
+                        ids[i:i + BATCH]) for i in range(0, len(ids), BATCH))
     for part_query in parts:
-        for part in conn.execution_options(yield_per=BATCH).execute(part_query).partitions(BATCH):
+        for part in _partitions(conn, part_query):
             ids, ext, name, domain, attributes = _columns(part, 5)
             con.register("staged", {"id": ids.astype(np.int64), "external_id": ext, "name": name, "domain": domain,
                                     "attributes": attributes})
@@ -203,12 +216,24 @@ def follow_people(con, conn, person_ids) -> None:
         for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
             _move(con, part)
         return
-    ids = list(person_ids)
-    for start in range(0, len(ids), 5000):
-        part = ids[start:start + 5000]
-        rows = conn.execute(select(e.c.id, e.c.person_id).where(e.c.person_id.in_(part))).all()
-        if rows:
-            _move(con, rows)
+    rows = by_ids(conn, "SELECT id, person_id FROM events WHERE person_id", sorted(set(person_ids)))
+    if rows:
+        _move(con, rows)
+
+
+def by_ids(conn, select_where: str, ids: list) -> list:
+    """Rows of `<select_where> IN ids` through the driver: no statement is compiled per id list (compiling an
+    expanding IN of thousands of ids cost more than the read itself)."""
+    cursor = conn.connection.driver_connection.cursor()
+    if conn.dialect.name == "postgresql":
+        cursor.execute(f"{select_where} = ANY(%s)", (list(ids),), prepare=False)
+        return cursor.fetchall()
+    rows: list = []
+    for start in range(0, len(ids), 900):
+        part = ids[start:start + 900]
+        cursor.execute(f"{select_where} IN ({', '.join('?' * len(part))})", part)
+        rows += cursor.fetchall()
+    return rows
 
 
 def _move(con, rows: list) -> None:

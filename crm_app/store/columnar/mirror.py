@@ -13,6 +13,8 @@ from crm_app.store.columnar.relations import create_tables
 from crm_app.store.meta import get_meta, set_meta
 
 EPOCH = "columnar_results_epoch"
+QUEUE_EPOCH = "columnar_queue_epoch"
+PREV = "model, subject_id, pql, pql_since, pql_first_at, h, digest, fit, behaviour, combined, band"
 
 
 def open_copy(path: str, memory_limit: str | None = None, threads: int | None = None):
@@ -64,47 +66,60 @@ def sync_previous(con, conn, models: list) -> bool:
     if epoch and epoch == _state(con, EPOCH):
         return False
     r = schema.results
-    rows = conn.execute(select(r.c.model, r.c.subject_id, r.c.pql, r.c.pql_since, r.c.pql_first_at, r.c.digest)
+    rows = conn.execute(select(r.c.model, r.c.subject_id, r.c.pql, r.c.pql_since, r.c.pql_first_at, r.c.digest,
+                               r.c.fit, r.c.behaviour, r.c.combined, r.c.band)
                         .where(r.c.model.in_(models))).all()
     column = lambda i, kind=object: np.array([x[i] for x in rows], dtype=kind)  # noqa: E731
     con.register("stored", {"model": column(0), "subject_id": column(1, np.int64),
                             "pql": np.array([bool(x[2]) for x in rows], dtype=bool), "pql_since": column(3),
-                            "pql_first_at": column(4), "digest": column(5)})
+                            "pql_first_at": column(4), "digest": column(5), "fit": column(6),
+                            "behaviour": column(7), "combined": column(8), "band": column(9)})
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE reloaded AS SELECT s.model, s.subject_id, s.pql, s.pql_since, "
-                    "s.pql_first_at, CASE WHEN p.digest = s.digest THEN p.h END AS h, s.digest FROM stored s "
+        con.execute("CREATE OR REPLACE TEMP TABLE reloaded AS SELECT s.model, s.subject_id, s.pql, "
+                    "CAST(s.pql_since AS BIGINT) AS pql_since, CAST(s.pql_first_at AS BIGINT) AS pql_first_at, "
+                    "CASE WHEN p.digest = s.digest THEN p.h END AS h, CAST(s.digest AS VARCHAR) AS digest, "
+                    "CAST(s.fit AS INTEGER) AS fit, CAST(s.behaviour AS INTEGER) AS behaviour, "
+                    "CAST(s.combined AS INTEGER) AS combined, CAST(s.band AS VARCHAR) AS band FROM stored s "
                     "LEFT JOIN prev p ON p.model = s.model AND p.subject_id = s.subject_id")
     finally:
         con.unregister("stored")
     con.execute("DELETE FROM prev")
-    con.execute("INSERT INTO prev SELECT * FROM reloaded")
+    con.execute(f"INSERT INTO prev ({PREV}) SELECT * FROM reloaded")
     return True
 
 
 def new_epoch(con, conn) -> None:
-    """After our writes: the store and the mirror agree again."""
+    """After our writes: the store and the mirror agree again, and the copy knows every change queued so far."""
     epoch = uuid.uuid4().hex
-    set_meta(conn, EPOCH, epoch)
-    con.execute("INSERT OR REPLACE INTO copy_state VALUES (?, ?)", [EPOCH, epoch])
+    for key in (EPOCH, QUEUE_EPOCH):
+        set_meta(conn, key, epoch)
+        con.execute("INSERT OR REPLACE INTO copy_state VALUES (?, ?)", [key, epoch])
 
 
 def forget_epoch(conn) -> None:
-    """Another engine wrote results: the mirror must reload before it is trusted again."""
+    """Another engine wrote results and consumed the queue of changed people: the mirror must reload, and the
+    copy must read every person and every event's person again, before either is trusted."""
+    for key in (EPOCH, QUEUE_EPOCH):
+        set_meta(conn, key, "")
+
+
+def forget_results(conn) -> None:
+    """The stored results changed outside any run (deleted, say) while the queue stayed: the mirror reloads."""
     set_meta(conn, EPOCH, "")
 
 
-def remember(con, model: str, digests: list, pql: str, since: str, first: str) -> None:
-    """The candidates' new sticky PQL state, hash and digest (from the run's `scored` and `cand` tables and
-    the (person id, digest) pairs just rendered); those who left the model's population are forgotten."""
-    con.register("written", {"person_id": np.array([d[0] for d in digests], dtype=np.int64),
-                             "digest": np.array([d[1] for d in digests], dtype=object)})
-    try:
-        con.execute(f"INSERT OR REPLACE INTO prev SELECT ?, s.person_id, s.{pql}, s.{since}, s.{first}, c.h, "
-                    f"w.digest FROM scored s JOIN cand c USING (person_id) JOIN written w USING (person_id) "
-                    f"WHERE c.inpop", [model])
-    finally:
-        con.unregister("written")
-    con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT person_id FROM cand WHERE NOT inpop)",
+def queue_foreign(con, conn) -> bool:
+    """Whether someone else consumed the queue of changed people since the copy last did."""
+    epoch = get_meta(conn, QUEUE_EPOCH)
+    return not epoch or epoch != _state(con, QUEUE_EPOCH)
+
+
+def remember(con, model: str) -> None:
+    """The candidates' new state from the run's `outcome` table: sticky PQL dates, hash, digest and what history
+    and tallies compare; those who left the model's population are forgotten."""
+    con.execute(f"INSERT OR REPLACE INTO prev ({PREV}) SELECT ?, person_id, pql, pql_since, pql_first_at, h, "
+                "digest, fit, behaviour, combined, band FROM outcome WHERE inpop", [model])
+    con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT person_id FROM outcome WHERE NOT inpop)",
                 [model])
 
 

@@ -10,7 +10,8 @@ TABLES = (
      "domain VARCHAR, attributes VARCHAR)"),
     "CREATE TABLE IF NOT EXISTS event_types (id INTEGER PRIMARY KEY, key VARCHAR)",
     ("CREATE TABLE IF NOT EXISTS prev (model VARCHAR, subject_id BIGINT, pql BOOLEAN, pql_since BIGINT, "
-     "pql_first_at BIGINT, h UBIGINT, digest VARCHAR, PRIMARY KEY (model, subject_id))"),
+     "pql_first_at BIGINT, h UBIGINT, digest VARCHAR, fit INTEGER, behaviour INTEGER, combined INTEGER, "
+     "band VARCHAR, PRIMARY KEY (model, subject_id))"),
     "CREATE TABLE IF NOT EXISTS copy_state (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE TABLE IF NOT EXISTS catch_ups (stamp BIGINT, max_id BIGINT)",
     "CREATE TABLE IF NOT EXISTS typed_properties (name VARCHAR PRIMARY KEY)",
@@ -19,10 +20,20 @@ PERSON_COLUMNS = ("external_id", "email", "email_domain", "created_at")  # win o
 ACCOUNT_COLUMNS = {"account.id": "external_id", "account.name": "name", "account.domain": "domain"}
 
 
+PREV_ADDED = (("digest", "VARCHAR"), ("fit", "INTEGER"), ("behaviour", "INTEGER"), ("combined", "INTEGER"),
+              ("band", "VARCHAR"))
+
+
 def create_tables(con) -> None:
     for statement in TABLES:
         con.execute(statement)
-    con.execute("ALTER TABLE prev ADD COLUMN IF NOT EXISTS digest VARCHAR")  # copies made before it existed
+    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'prev'").fetchall()}
+    missing = [(name, kind) for name, kind in PREV_ADDED if name not in have]
+    for name, kind in missing:  # a copy made before the column existed: its mirror reloads from the store
+        con.execute(f"ALTER TABLE prev ADD COLUMN {name} {kind}")
+    if missing:
+        con.execute("DELETE FROM copy_state WHERE key = 'columnar_results_epoch'")
 
 
 def literal(text: str) -> str:
@@ -87,17 +98,37 @@ def field_expression(name: str) -> str:
 
 
 def define_views(con, fields, properties, scope_ids=None) -> None:
-    """The plan's relations as views over the copy; `scope_ids` narrows a run to those people."""
-    props = ", ".join(f"{ident(c)}" for name in properties for c in typed_expressions(name))
-    con.execute(f"CREATE OR REPLACE TEMP VIEW ev AS SELECT person_id, type_id, ts{', ' + props if props else ''} "
-                f"FROM events WHERE person_id IS NOT NULL")
-    cols = "".join(f", {field_expression(f)} AS {ident('v:' + f)}" for f in fields)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW subj AS SELECT p.id AS person_id, p.created_at{cols} "
-                f"FROM people p LEFT JOIN accounts a ON a.id = p.account_id")
+    """The plan's relations as views over the copy; `scope_ids` narrows a run to those people, whose events and
+    fields are then read once into small temp tables, so planning and the query never scan everyone again."""
     con.execute("CREATE OR REPLACE TEMP TABLE scope (person_id BIGINT)")
     if scope_ids is not None:
         con.execute("INSERT INTO scope SELECT unnest(?)", [list(scope_ids)])
+    props = ", ".join(f"{ident(c)}" for name in properties for c in typed_expressions(name))
+    events = f"SELECT person_id, type_id, ts{', ' + props if props else ''} FROM events WHERE person_id IS NOT NULL"
+    cols = "".join(f", {field_expression(f)} AS {ident('v:' + f)}" for f in fields)
+    people = f"SELECT p.id AS person_id, p.created_at{cols} FROM people p LEFT JOIN accounts a ON a.id = p.account_id"
+    if scope_ids is None:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW ev AS {events}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW subj AS {people}")
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ev_scoped AS {events} AND person_id IN (SELECT person_id FROM scope)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE subj_scoped AS {people} WHERE p.id IN (SELECT person_id FROM scope)")
+    con.execute("CREATE OR REPLACE TEMP VIEW ev AS SELECT * FROM ev_scoped")
+    con.execute("CREATE OR REPLACE TEMP VIEW subj AS SELECT * FROM subj_scoped")
 
 
-def distinct_values(con, relation: str, column: str) -> list:
-    return [r[0] for r in con.execute(f"SELECT DISTINCT {ident(column)} FROM {relation}").fetchall()]
+def distinct_lists(con, relation: str, columns, scoped: bool = False) -> dict:
+    """column -> its distinct values in ev or subj (NULL aside), all columns in one scan."""
+    columns = list(columns)
+    if not columns:
+        return {}
+    where = " WHERE person_id IN (SELECT person_id FROM scope)" if scoped else ""
+    lists = ", ".join(f"list(DISTINCT {ident(c)})" for c in columns)
+    row = con.execute(f"SELECT {lists} FROM {relation}{where}").fetchall()[0]
+    return {c: [v for v in values or [] if v is not None] for c, values in zip(columns, row)}
+
+
+def distinct_values(con, relation: str, column: str, scoped: bool = False) -> list:
+    """The distinct values of a column of ev or subj (scoped: among the people in `scope` only)."""
+    where = " WHERE person_id IN (SELECT person_id FROM scope)" if scoped else ""
+    return [r[0] for r in con.execute(f"SELECT DISTINCT {ident(column)} FROM {relation}{where}").fetchall()]

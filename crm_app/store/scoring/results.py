@@ -44,6 +44,12 @@ def save_results(conn: Connection, rows: list[dict], history: list[dict]) -> Non
                 [tuple(r[c] for c in HISTORY_ROW) for r in history])
 
 
+def save_rows(conn: Connection, results: list[tuple], history: list[tuple]) -> None:
+    """save_results for rows already in RESULT_ROW / HISTORY_ROW order, reasons already JSON text."""
+    bulk_upsert(conn, "results", list(RESULT_ROW), ["model", "subject_id"], results)
+    bulk_upsert(conn, "score_history", list(HISTORY_ROW), ["model", "subject_id", "as_of"], history)
+
+
 def delete_results(conn: Connection, pairs: list[tuple[str, int]]) -> None:
     """Forget results of subjects that left a model's population (their scores no longer apply)."""
     r = schema.results

@@ -87,21 +87,22 @@ def _changed_rows(spark, plan, model, columns: set):
 def _score_model(spark, store: Store, con, plan, columns: set, model, rules_hash: str,
                  dry_run: bool) -> ModelSummary:
     summary = ModelSummary(model.name)
-    inpop, pql, since, first = (model_column(model, w) for w in ("in_population", "pql", "pql_since", "pql_first_at"))
+    inpop, pql, since, first, fit, behaviour, combined, band = (model_column(model, w) for w in (
+        "in_population", "pql", "pql_since", "pql_first_at", "fit", "behaviour", "combined", "band"))
     batch, kept, dropped, digests = [], [], [], {}
     for row in _changed_rows(spark, plan, model, columns).toLocalIterator():
         row = row.asDict()
         batch.append(row)
         if row[inpop]:
-            kept.append((row["person_id"], row[pql], row[since], row[first], row["@h"]))
+            kept.append((row["person_id"], row[pql], row[since], row[first], row["@h"], row[fit], row[behaviour],
+                         row[combined], row[band]))
         else:
             dropped.append(row["person_id"])
         if len(batch) >= FETCH:
             digests.update(_save(store, plan, model, batch, rules_hash, summary, dry_run))
             batch = []
     digests.update(_save(store, plan, model, batch, rules_hash, summary, dry_run))
-    band = q(model_column(model, "band"))
-    counts = spark.sql(f"SELECT {band}, count(*) FROM scored WHERE {q(inpop)} GROUP BY {band}").collect()
+    counts = spark.sql(f"SELECT {q(band)}, count(*) FROM scored WHERE {q(inpop)} GROUP BY {q(band)}").collect()
     summary.run_bands = {b: n for b, n in counts}
     summary.scored = sum(summary.run_bands.values())
     summary.movers = top_movers(summary.movers)

@@ -53,6 +53,13 @@ def stored(store) -> dict:
                 for row in conn.execute(r.select())}
 
 
+def conversion_population(store) -> set:
+    """The people the shipped conversion model scores: its population is trial and free users (and no plan)."""
+    with store.read() as conn:
+        rows = conn.execute(schema.people.select()).mappings().all()
+    return {r["id"] for r in rows if (r["attributes"] or {}).get("plan") in ("trial", "free", None)}
+
+
 def test_duckdb_engine_stores_what_the_store_engine_stores(store, default_rules):
     seed(store)
     score(store, default_rules, AS_OF, engine="store", workers=1)
@@ -61,7 +68,7 @@ def test_duckdb_engine_stores_what_the_store_engine_stores(store, default_rules)
         conn.execute(schema.results.delete())
     summary = score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     assert stored(store) == expected
-    assert summary.models["conversion"].scored == 60
+    assert summary.models["conversion"].scored == len(conversion_population(store)) > 0
     later = score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     assert later.models["conversion"].changed == 0  # unchanged results cost no write
     assert stored(store) == expected
@@ -79,7 +86,7 @@ def test_an_incremental_run_on_a_later_day_agrees_with_the_store_engine(store, d
         return score(store, default_rules, AS_OF + 9 * DAY, engine=engine, mode="changed", workers=1)
 
     summary = runs("duckdb")
-    assert summary.models["conversion"].scored == len(changed)
+    assert summary.models["conversion"].scored == len(conversion_population(store) & set(changed)) > 0
     duck = stored(store)
     with store.begin() as conn:
         conn.execute(schema.results.delete())
@@ -241,7 +248,8 @@ def test_a_per_person_run_in_between_costs_the_next_duckdb_run_only_what_it_chan
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     with store.begin() as conn:
         mark_dirty(conn, [2, 3])
-        upsert_people(conn, [{"external_id": "u1", "email": "u1@rivalmetrics.com"}])  # id 2: a competitor now
+        upsert_people(conn, [{"external_id": "u1", "email": "u1@rivalmetrics.com",  # id 2: a competitor now
+                              "attributes": {"plan": "trial"}}])
     score(store, default_rules, AS_OF, engine="store", mode="changed", workers=1)
     rendered = []
     real = outcome.stage
@@ -294,13 +302,15 @@ def test_only_changed_results_reach_the_store(store, default_rules, monkeypatch)
     summary = score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     assert written == [] and stored(store) == before
     assert sum(m.changed for m in summary.models.values()) == 0
+    pid = min(conversion_population(store))
     with store.begin() as conn:
-        upsert_people(conn, [{"external_id": "u1", "email": "u1@rivalmetrics.com"}])  # id 2: a competitor now
-        mark_dirty(conn, [2])
+        external = conn.execute(schema.people.select().where(schema.people.c.id == pid)).mappings().one()
+        upsert_people(conn, [{"external_id": external["external_id"], "email": "x@rivalmetrics.com"}])  # a competitor
+        mark_dirty(conn, [pid])
     score(store, default_rules, AS_OF, engine="duckdb", mode="changed", workers=1)
     rows = [key for batch, _ in written for key in batch]
     history = [key for _, batch in written for key in batch]
-    assert rows and {pid for _, pid in rows} == {2} and len(rows) == len(set(rows))
-    assert {pid for _, pid in history} == {2}
+    assert rows and {subject for _, subject in rows} == {pid} and len(rows) == len(set(rows))
+    assert {subject for _, subject in history} == {pid}
     now = stored(store)
     assert {k for k in now if now[k] != before.get(k)} == set(rows)

@@ -115,6 +115,7 @@ def _score_model(store: Store, con, plan, columns: set, model, rules_hash: str, 
              "JOIN cand c USING (person_id) LEFT JOIN people pe ON pe.id = s.person_id ORDER BY s.person_id")
     batch, done = [], []
     for row in rows(con, query):
+        summary.rendered += 1
         batch.append(row)
         if len(batch) >= FETCH:
             done += _save(store, plan, model, batch, rules_hash, summary, dry_run)

@@ -197,3 +197,51 @@ def test_good_source_settings():
     assert event_source({}) == EventSource("store")
     assert event_source({"EVENT_SOURCE": " Segment_Warehouse ", "EVENT_SOURCE_PATH": "wh.duckdb",
                          "EVENT_SOURCE_SCHEMA": "prod"}) == EventSource("segment_warehouse", "wh.duckdb", "prod")
+
+
+def add_late_event(kind: str, tmp_path, user: str, timestamp: int, arrived: int) -> None:
+    """One more Logged In of `user`, stamped `timestamp`, reaching the source at `arrived`."""
+    if kind == "parquet":
+        con = duckdb.connect()
+        con.execute(f"""COPY (SELECT 'late-1' AS id, NULL::VARCHAR AS anonymous_id, '{user}' AS user_id,
+                        'Logged In' AS event, to_timestamp({timestamp})::TIMESTAMP AS timestamp, '{{}}' AS properties,
+                        to_timestamp({arrived})::TIMESTAMP AS received_at)
+                        TO '{tmp_path / "events" / "tracks" / "part-1.parquet"}' (FORMAT PARQUET)""")
+        return
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    row = ["late-1", None, user, "Logged In", "Logged In", datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None),
+           datetime.fromtimestamp(arrived, UTC).replace(tzinfo=None), "analytics-python"]
+    for table in ("tracks", "logged_in"):
+        con.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+    con.close()
+
+
+@pytest.mark.parametrize("kind", ["parquet", "segment_warehouse"])
+def test_changed_runs_from_a_source_score_who_has_events_that_arrived_since_the_last_run(
+        store, tmp_path, monkeypatch, default_rules, kind):
+    from crm_app.services.scoring.source_changes import watermark
+    identifies, tracks = messages(people=12, seed=4)
+    if kind == "parquet":
+        parquet_folder(tmp_path / "events", identifies, tracks)
+        path = tmp_path / "events"
+    else:
+        warehouse(str(tmp_path / "wh.duckdb"), identifies, tracks)
+        path = tmp_path / "wh.duckdb"
+    send(store.url, identifies)
+    monkeypatch.setenv("EVENT_SOURCE", kind)
+    monkeypatch.setenv("EVENT_SOURCE_PATH", str(path))
+    monkeypatch.setenv("COLUMNAR_LAG_SECONDS", "0")  # else who arrived in the last 300 s is scored again
+    first = score(store, default_rules, AS_OF, mode="changed", engine="duckdb", workers=1)
+    assert first.people == 12  # no watermark yet: everyone
+    newest = watermark(store, event_source())
+    assert newest is not None
+    idle = score(store, default_rules, AS_OF, mode="changed", engine="duckdb", workers=1)
+    assert idle.people == 0 and idle.models["conversion"].changed == 0
+    # An event that happened days ago but reached the source an hour after the newest arrival: still news.
+    add_late_event(kind, tmp_path, "u4", AS_OF - 3 * DAY, newest + 3600)
+    later = score(store, default_rules, AS_OF + 7200, mode="changed", engine="duckdb", workers=1)
+    assert later.people == 1 and watermark(store, event_source()) == newest + 3600
+    incremental = results(store)
+    full = score(store, default_rules, AS_OF + 7200, engine="duckdb", workers=1)
+    assert results(store)[("conversion", "u4")] == incremental[("conversion", "u4")]
+    assert full.people == 12

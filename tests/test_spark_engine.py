@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import duckdb
+import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
@@ -57,7 +58,7 @@ def test_spark_engine_stores_what_the_duckdb_and_store_engines_store(store, defa
     from crm_app.services.scoring.run import score
     from crm_app.store import schema
     from crm_app.store.people import mark_dirty
-    from tests.test_duckdb_engine import seed, stored
+    from tests.test_duckdb_engine import conversion_population, seed, stored
     monkeypatch.setenv("COLUMNAR_PATH", str(tmp_path / "copy.duckdb"))
     seed(store)
     score(store, default_rules, AS_OF, engine="store", workers=1)
@@ -66,9 +67,14 @@ def test_spark_engine_stores_what_the_duckdb_and_store_engines_store(store, defa
         conn.execute(schema.results.delete())
     summary = score(store, default_rules, AS_OF, engine="spark", workers=1)
     assert stored(store) == expected
-    assert summary.models["conversion"].scored == 60 and summary.models["conversion"].changed == 60
-    again = score(store, default_rules, AS_OF, engine="spark", workers=1)
-    assert again.models["conversion"].changed == 0  # only changed results come back, and none did
+    population = conversion_population(store)
+    assert summary.models["conversion"].scored == len(population) == summary.models["conversion"].changed > 0
+    assert summary.models["conversion"].rendered == 60
+    before = written(store)
+    again = score(store, default_rules, AS_OF + 60, engine="spark", workers=1)
+    # No new events: no result comes back from Spark, and nothing is written (as_of and history included).
+    assert again.models["conversion"].rendered == 0 and again.models["conversion"].changed == 0
+    assert written(store) == before
     switched = score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     assert switched.models["conversion"].changed == 0 and stored(store) == expected
     changed = list(range(1, 61, 3))
@@ -76,8 +82,29 @@ def test_spark_engine_stores_what_the_duckdb_and_store_engines_store(store, defa
         with store.begin() as conn:
             mark_dirty(conn, changed)
         later = score(store, default_rules, AS_OF + 20 * DAY, engine=engine, mode="changed", workers=1)
-        assert later.models["conversion"].scored == len(changed)
+        assert later.models["conversion"].scored == len(population & set(changed)) > 0
         assert (later.models["conversion"].changed > 0) == (engine == "spark")
+
+
+def written(store) -> tuple:
+    from crm_app.store import schema
+    with store.read() as conn:
+        return (sorted(tuple(r) for r in conn.execute(schema.results.select())),
+                sorted(tuple(r) for r in conn.execute(schema.score_history.select())))
+
+
+@pytest.mark.parametrize("rows,size", [(0, 5), (1, 5), (60, 7), (60, 1000), (200, 9)])
+def test_changed_rows_come_back_in_arrow_batches_of_about_the_size_asked(spark, rows, size):
+    from crm_app.services.scoring.spark.engine import changed_batches
+    ids = [i * i % 1009 + (500 if i % 3 else 0) for i in range(rows)]  # clustered, not dense
+    frame = spark.createDataFrame([(pid, f"u{pid}", pid % 2 == 0) for pid in set(ids)],
+                                  "person_id long, `@external_id` string, `m:x` boolean")
+    batches = list(changed_batches(frame, size))
+    got = [r["person_id"] for b in batches for r in b]
+    assert got == sorted(set(ids))
+    assert all(len(b) <= 2 * size for b in batches) and len(batches) <= -(-len(got) // size) + 1
+    assert all(r["@external_id"] == f"u{r['person_id']}" and r["m:x"] == (r["person_id"] % 2 == 0)
+               for b in batches for r in b)
 
 
 def test_string_literals_reach_spark_unchanged(spark):

@@ -155,6 +155,8 @@ def cmd_import(args, config: Config) -> int:
         if len(report.rejected) > 50:
             print(f"... and {len(report.rejected) - 50} more (kept in the ingest_rejects table)")
         return 1 if report.rejected else 0
+    if args.kind == "scores":
+        return _import_scores(args, config, store, path)
     if args.kind == "metrics":
         result = imports.import_metrics(store, path, mapping, as_of=_as_of(args.as_of), quiet=args.quiet)
     else:
@@ -163,6 +165,27 @@ def cmd_import(args, config: Config) -> int:
     for reject in result.rejected:
         print(f"{path}:{reject['index']}: {reject['reason']}")
     return 1 if result.rejected else 0
+
+
+def _import_scores(args, config: Config, store, path: Path) -> int:
+    """Results the plan-sql query computed in a warehouse, written as a local run writes them."""
+    from crm_app.services.scoring.explain import format_summary
+    from crm_app.services.scoring.warehouse_import import import_results
+    if not args.as_of:
+        print("error: import scores needs --as-of: the moment plan-sql was given (the results are as of it)",
+              file=sys.stderr)
+        return 2
+    report = import_results(store, _ruleset(config, store), str(path), _as_of(args.as_of), args.model)
+    print(format_summary(report.summary))
+    print(f"{path}: {report.rows} rows read, {report.summary.people} people imported, "
+          f"{len(report.rejected)} results refused")
+    for why in report.left_out:
+        print(f"{path}: {why}")
+    for n, reason in report.rejected[:50]:
+        print(f"{path}:{n}: {reason}")
+    if len(report.rejected) > 50:
+        print(f"... and {len(report.rejected) - 50} more")
+    return 1 if report.rejected or report.left_out else 0
 
 
 def cmd_demo(args, config: Config) -> int:
@@ -211,10 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stored", action="store_true", help="show the stored result and the CRM's values, no rescore")
     p.set_defaults(func=cmd_explain)
     p = sub.add_parser("import", help=cmd_import.__doc__)
-    p.add_argument("kind", choices=["events", "people", "accounts", "metrics"])
-    p.add_argument("file", help="events: .jsonl or .csv; others: .csv")
+    p.add_argument("kind", choices=["events", "people", "accounts", "metrics", "scores"])
+    p.add_argument("file", help="events: .jsonl or .csv; scores: .parquet or .csv; others: .csv")
     p.add_argument("--mapping", help="YAML file naming the id/email/account columns and field names")
-    p.add_argument("--as-of", help="metrics: the moment the values describe, when the file has no as_of column")
+    p.add_argument("--as-of", help="metrics: the moment the values describe, when the file has no as_of column; "
+                                    "scores: the --as-of plan-sql was given")
+    p.add_argument("--model", action="append", help="scores: the --model options plan-sql was given")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import)
     p = sub.add_parser("demo", help=cmd_demo.__doc__)

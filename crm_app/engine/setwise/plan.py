@@ -17,7 +17,7 @@ from crm_app.engine.setwise.fields import FieldCatalog, field_column, record_fie
 from crm_app.engine.setwise.scores import Compiler, Unsupported, model_column, model_layers, prev_column, rule_column
 from crm_app.specs.conditions import AllOf, AnyOf, EventCondition, FieldCondition, Not, iter_conditions
 
-__all__ = ["ScorePlan", "Unsupported", "build_plan", "feature_column", "supported"]
+__all__ = ["ScorePlan", "Unsupported", "build_plan", "feature_column", "layout", "supported"]
 
 PREV = ("pql", "pql_since", "pql_first_at")
 _LEAVES = (EventCondition, FieldCondition, AllOf, AnyOf, Not)
@@ -93,6 +93,15 @@ def build_plan(models, catalog: Catalog, field_catalog: FieldCatalog, as_of: int
     sql = "WITH " + ",\n".join(ctes) + f"\nSELECT * FROM l{len(layers)}"
     outputs = {m.name: _outputs(m) for m in models}
     return ScorePlan(models, aggregates, fields, event_properties(aggregates), as_of, sql, outputs)
+
+
+def layout(models, as_of: int) -> ScorePlan:
+    """The columns build_plan's query gives for these models (no SQL): enough to read back a result table the
+    query made elsewhere, e.g. in a warehouse. Feature columns are numbered as build_plan numbers them."""
+    models = tuple(models)
+    aggregates = tuple(a for a in feature_plan(models) if a.measure != "quota")
+    return ScorePlan(models, aggregates, record_fields(models), event_properties(aggregates), as_of, "",
+                     {m.name: _outputs(m) for m in models})
 
 
 RESULT = ("in_population", "fit", "fit_raw", "behaviour", "behaviour_before_decay", "decay", "combined", "band",

@@ -18,6 +18,7 @@ class ModelSummary:
     model: str
     scored: int = 0
     changed: int = 0
+    rendered: int = 0  # results a set-wise engine brought back to Python to render (its changed candidates)
     bands: dict = field(default_factory=dict)  # everyone's band after the run
     run_bands: dict = field(default_factory=dict)  # bands of the people scored in this run
     new_pqls: list = field(default_factory=list)  # (person external id, combined)
@@ -26,6 +27,7 @@ class ModelSummary:
     def merge(self, other: "ModelSummary") -> None:
         self.scored += other.scored
         self.changed += other.changed
+        self.rendered += other.rendered
         for band, n in other.run_bands.items():
             self.run_bands[band] = self.run_bands.get(band, 0) + n
         self.new_pqls.extend(other.new_pqls)

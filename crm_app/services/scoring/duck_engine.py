@@ -119,6 +119,7 @@ def _score_model(store: Store, con, plan, columns: set, model, rules_hash: str, 
     reasons = reasons_sql(plan, model)
     result = {what: plan.outputs[model.name]["result"][what] for what in outcome.RESULT}
     outcome.stage(con, model.name, result, reasons, digest_sql(plan, model, '"@reasons"'), values)
+    summary.rendered = con.execute("SELECT count(*) FROM cand").fetchone()[0]
     if not dry_run:
         _write(store, con, model.name, plan.as_of, rules_hash)
     summary.changed, summary.new_pqls, movers = outcome.tallies(con, MOVERS_KEPT)

@@ -25,6 +25,7 @@ from crm_app.services.scoring.people import ChunkOutcome, ordered_models, save_o
 from crm_app.services.scoring.propensity import load_live
 from crm_app.services.scoring.segments import update_segments
 from crm_app.services.scoring.setwise import plannable
+from crm_app.services.scoring.source_changes import save_watermark, source_scope
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store
@@ -101,8 +102,10 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
         lo, hi = people_store.person_id_bounds(conn)
     engine = chosen_engine(engine, store, mode, len(claimed))
     per_person = ruleset
+    changed_people = [pid for pid, _ in claimed] if mode == "changed" else None
     if engine in ("duckdb", "spark"):
-        per_person = _setwise_stage(store, ruleset, as_of, mode, dry_run, claimed, summary, engine)
+        per_person, changed_people = _setwise_stage(store, ruleset, as_of, mode, dry_run, claimed, summary,
+                                                    engine)
     if per_person is ruleset and not dry_run:
         with store.begin() as conn:
             forget_epoch(conn)
@@ -119,7 +122,6 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
     if progress and not batches and summary.people:  # the set-wise stage alone scored them: one step
         progress(summary.people)
     summary.people = summary.people or counted
-    changed_people = [pid for pid, _ in claimed] if mode == "changed" else None
     _after_people(store, ruleset, as_of, dry_run, summary, changed_people, live)
     with store.begin() as conn:
         for name, ms in summary.models.items():
@@ -153,21 +155,26 @@ def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
 
 
 def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_run: bool, claimed: list,
-                   summary: ScoreSummary, engine: str = "duckdb") -> RuleSet:
-    """Score the plannable person models in DuckDB; return the rule set left for the per-person stage."""
+                   summary: ScoreSummary, engine: str = "duckdb") -> tuple[RuleSet, list | None]:
+    """Score the plannable person models in DuckDB or Spark; return the rule set left for the per-person stage
+    and the people the run scored (None: everyone)."""
     setwise, rest = plannable(ordered_models(ruleset))
     source = event_source()
+    scope = [pid for pid, _ in claimed] if mode == "changed" else None
     if setwise:
-        scope = [pid for pid, _ in claimed] if mode == "changed" else None
+        if source.kind != "store":  # what changed is what reached the source since the last run
+            scope, newest = source_scope(store, source, scope)
         try:
             run = score_setwise if engine == "duckdb" else _spark_run()
             people, tallies = run(store, setwise, ruleset.hash, as_of, scope, dry_run, [pid for pid, _ in claimed],
                                   events=None if source.kind == "store" else source)
+            if source.kind != "store" and not dry_run:
+                save_watermark(store, source, newest)
         except CopyBusy as exc:
             if source.kind != "store":
                 raise
             log.warning("scoring with the per-person engine: %s", exc)
-            return ruleset
+            return ruleset, scope
         summary.people = people
         summary.models.update(tallies)
     if source.kind != "store":
@@ -175,7 +182,7 @@ def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_ru
             log.warning("%s is not scored from EVENT_SOURCE=%s: %s", model.name, source.kind, why)
         rest = []
     others = [m for m in ruleset.models if m.subject != "person"] + [m for m, _ in rest]
-    return dataclasses.replace(ruleset, models=tuple(others))
+    return dataclasses.replace(ruleset, models=tuple(others)), scope
 
 
 def _spark_run():

@@ -81,33 +81,53 @@ def _warehouse(con, source: EventSource) -> tuple[str, str]:
         pairs = ", ".join(f"{literal(c)}, {ident(c)}" for c in props)
         parts.append(f"SELECT id, CAST(json_object({pairs}) AS VARCHAR) AS properties FROM {prefix}.{ident(table)}")
     props = " UNION ALL ".join(parts) or "SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS properties WHERE FALSE"
-    raw = (f"SELECT t.user_id, t.anonymous_id, t.event, t.timestamp, coalesce(p.properties, '{{}}') AS properties "
-           f"FROM {prefix}.tracks t LEFT JOIN ({props}) p ON p.id = t.id")
-    ids = (f"SELECT anonymous_id, user_id, timestamp FROM {prefix}.identifies" if "identifies" in tables else None)
+    raw = (f"SELECT t.user_id, t.anonymous_id, t.event, t.timestamp, coalesce(p.properties, '{{}}') AS properties, "
+           f"{arrival(tables['tracks'], 't.')} AS arrival FROM {prefix}.tracks t LEFT JOIN ({props}) p ON p.id = t.id")
+    ids = (f"SELECT anonymous_id, user_id, timestamp, {arrival(tables['identifies'])} AS arrival "
+           f"FROM {prefix}.identifies" if "identifies" in tables else None)
     return raw, ids
 
 
-def _parquet(source: EventSource) -> tuple[str, str | None]:
-    tracks = literal(os.path.join(source.path, "tracks", "*.parquet"))
+# When a row reached the warehouse, best first: the loader's load time, the collector's receipt, the event's time.
+ARRIVAL = ("uuid_ts", "loaded_at", "received_at", "timestamp")
+
+
+def arrival(columns, table: str = "") -> str:
+    """The arrival expression over a table with these columns (`table`: its alias and a dot)."""
+    column = next(c for c in ARRIVAL if c in columns or c == "timestamp")
+    stamp = f"{table}timestamp"
+    return stamp if column == "timestamp" else f"coalesce({table}{ident(column)}, {stamp})"
+
+
+def _parquet(con, source: EventSource) -> tuple[str, str | None]:
+    def files(name: str) -> tuple[str, str]:
+        read = f"read_parquet({literal(os.path.join(source.path, name, '*.parquet'))}, union_by_name = true)"
+        return read, arrival([d[0] for d in con.execute(f"SELECT * FROM {read} LIMIT 0").description])
+    tracks, at = files("tracks")
     raw = (f"SELECT user_id, anonymous_id, event, timestamp, coalesce(CAST(properties AS VARCHAR), '{{}}') "
-           f"AS properties FROM read_parquet({tracks}, union_by_name = true)")
+           f"AS properties, {at} AS arrival FROM {tracks}")
     folder = os.path.join(source.path, "identifies")
     ids = None
     if os.path.isdir(folder) and any(n.endswith(".parquet") for n in os.listdir(folder)):
-        ids = (f"SELECT anonymous_id, user_id, timestamp FROM "
-               f"read_parquet({literal(os.path.join(folder, '*.parquet'))}, union_by_name = true)")
+        identifies, at = files("identifies")
+        ids = f"SELECT anonymous_id, user_id, timestamp, {at} AS arrival FROM {identifies}"
     return raw, ids
 
 
 def define_events(con, source: EventSource, properties) -> int:
     """Replace the plan's `ev` with the source's events; return how many source events name no known person
     (left out: a person comes from the CRM sync or ingest, never from an event row alone)."""
-    raw, ids = _warehouse(con, source) if source.kind == "segment_warehouse" else _parquet(source)
-    identified = (f"SELECT anonymous_id, arg_max(user_id, timestamp) AS user_id FROM ({ids}) "
-                  f"WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL GROUP BY anonymous_id") if ids else \
-        "SELECT NULL::VARCHAR AS anonymous_id, NULL::VARCHAR AS user_id WHERE FALSE"
+    raw, ids = _warehouse(con, source) if source.kind == "segment_warehouse" else _parquet(con, source)
+    ids = ids or ("SELECT NULL::VARCHAR AS anonymous_id, NULL::VARCHAR AS user_id, NULL::TIMESTAMP AS timestamp, "
+                  "NULL::TIMESTAMP AS arrival WHERE FALSE")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW source_identifies AS SELECT anonymous_id, user_id, timestamp, "
+                f"CAST(floor(epoch(arrival)) AS BIGINT) AS arrival FROM ({ids}) "
+                f"WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL")
+    identified = ("SELECT anonymous_id, arg_max(user_id, timestamp) AS user_id FROM source_identifies "
+                  "GROUP BY anonymous_id")
     con.execute(f"CREATE OR REPLACE TEMP VIEW source_events AS SELECT coalesce(r.user_id, i.user_id) AS user_id, "
-                f"lower(trim(r.event)) AS key, CAST(floor(epoch(r.timestamp)) AS BIGINT) AS ts, r.properties "
+                f"lower(trim(r.event)) AS key, CAST(floor(epoch(r.timestamp)) AS BIGINT) AS ts, r.properties, "
+                f"CAST(floor(epoch(r.arrival)) AS BIGINT) AS arrival "
                 f"FROM ({raw}) r LEFT JOIN ({identified}) i ON i.anonymous_id = r.anonymous_id "
                 f"WHERE r.event IS NOT NULL AND r.timestamp IS NOT NULL")
     _add_types(con)
@@ -125,3 +145,16 @@ def _add_types(con) -> None:
     con.execute("DELETE FROM event_types WHERE id < 0")
     con.execute("INSERT INTO event_types SELECT -row_number() OVER (ORDER BY key), key FROM "
                 "(SELECT DISTINCT key FROM source_events WHERE key NOT IN (SELECT key FROM event_types))")
+
+
+def newest_arrival(con) -> int | None:
+    """The newest arrival stamp of the source's events and identifies (views define_events made)."""
+    return con.execute("SELECT max(a) FROM (SELECT max(arrival) AS a FROM source_events UNION ALL "
+                       "SELECT max(arrival) FROM source_identifies)").fetchall()[0][0]
+
+
+def arrived_since(con, since: int) -> list:
+    """The user ids whose events or identifies reached the source after `since`."""
+    return [u[0] for u in con.execute(
+        "SELECT DISTINCT user_id FROM source_events WHERE user_id IS NOT NULL AND arrival > ? UNION "
+        "SELECT user_id FROM source_identifies WHERE arrival > ?", [int(since), int(since)]).fetchall()]

@@ -21,6 +21,7 @@ from crm_app.store.columnar.exchange import export_relations, record_changed
 from crm_app.store.columnar.relations import ensure_typed_properties
 
 HASH_MASK = (1 << 63) - 1
+BATCH = 20_000  # changed rows per Arrow transfer
 
 
 def result_hash(plan, model, columns: set) -> str:
@@ -81,7 +82,31 @@ def _changed_rows(spark, plan, model, columns: set):
         f"LEFT JOIN prev p ON p.model = {ir.render(ir.lit(model.name), ir.SPARK)} AND p.subject_id = s.person_id "
         f"LEFT JOIN people pe ON pe.id = s.person_id "
         f"WHERE (s.{inpop} AND (p.h IS NULL OR p.h <> CAST({h} AS STRING))) "
-        f"OR (NOT s.{inpop} AND p.subject_id IS NOT NULL)").sortWithinPartitions("person_id")
+        f"OR (NOT s.{inpop} AND p.subject_id IS NOT NULL)")
+
+
+def changed_batches(frame, size: int = BATCH):
+    """The frame's rows as lists of dicts, about `size` at a time, each batch one Arrow transfer of a range of
+    person ids (ranges cut at approximate quantiles, so clustered ids still make even batches). Nothing comes
+    back when nothing changed."""
+    frame = frame.persist()
+    try:
+        n = frame.count()
+        if not n:
+            return
+        parts = max(1, -(-n // size))
+        cuts = [] if parts == 1 else frame.selectExpr(
+            f"percentile_approx(person_id, array({', '.join(str(i / parts) for i in range(1, parts))}), 10000)"
+        ).first()[0]
+        bounds = [None, *sorted(set(cuts)), None]
+        for lo, hi in zip(bounds, bounds[1:]):
+            where = " AND ".join(([f"person_id > {lo}"] if lo is not None else [])
+                                 + ([f"person_id <= {hi}"] if hi is not None else [])) or "TRUE"
+            table = frame.where(where).orderBy("person_id").toArrow()
+            if table.num_rows:
+                yield table.to_pylist()
+    finally:
+        frame.unpersist()
 
 
 def _score_model(spark, store: Store, con, plan, columns: set, model, rules_hash: str,
@@ -89,19 +114,17 @@ def _score_model(spark, store: Store, con, plan, columns: set, model, rules_hash
     summary = ModelSummary(model.name)
     inpop, pql, since, first, fit, behaviour, combined, band = (model_column(model, w) for w in (
         "in_population", "pql", "pql_since", "pql_first_at", "fit", "behaviour", "combined", "band"))
-    batch, kept, dropped, digests = [], [], [], {}
-    for row in _changed_rows(spark, plan, model, columns).toLocalIterator():
-        row = row.asDict()
-        batch.append(row)
-        if row[inpop]:
-            kept.append((row["person_id"], row[pql], row[since], row[first], row["@h"], row[fit], row[behaviour],
-                         row[combined], row[band]))
-        else:
-            dropped.append(row["person_id"])
-        if len(batch) >= FETCH:
-            digests.update(_save(store, plan, model, batch, rules_hash, summary, dry_run))
-            batch = []
-    digests.update(_save(store, plan, model, batch, rules_hash, summary, dry_run))
+    kept, dropped, digests = [], [], {}
+    for batch in changed_batches(_changed_rows(spark, plan, model, columns)):
+        summary.rendered += len(batch)
+        for row in batch:
+            if row[inpop]:
+                kept.append((row["person_id"], row[pql], row[since], row[first], row["@h"], row[fit],
+                             row[behaviour], row[combined], row[band]))
+            else:
+                dropped.append(row["person_id"])
+        for start in range(0, len(batch), FETCH):
+            digests.update(_save(store, plan, model, batch[start:start + FETCH], rules_hash, summary, dry_run))
     counts = spark.sql(f"SELECT {q(band)}, count(*) FROM scored WHERE {q(inpop)} GROUP BY {q(band)}").collect()
     summary.run_bands = {b: n for b, n in counts}
     summary.scored = sum(summary.run_bands.values())

@@ -30,9 +30,10 @@ def plan_over(con, models, as_of: int, scope_ids=None, events=None) -> ScorePlan
     if events is not None:
         sources.define_events(con, events, properties)
     type_ids = dict(con.execute("SELECT key, id FROM event_types").fetchall())
-    catalog = Catalog(type_ids, lambda name: relations.distinct_values(con, "ev", prop_column("j", name)))
-    field_catalog = FieldCatalog(lambda name: relations.distinct_values(con, "subj", field_column(name)))
-    return build_plan(models, catalog, field_catalog, as_of, scoped=scope_ids is not None)
+    scoped = scope_ids is not None
+    catalog = Catalog(type_ids, lambda name: relations.distinct_values(con, "ev", prop_column("j", name), scoped))
+    field_catalog = FieldCatalog(lambda name: relations.distinct_values(con, "subj", field_column(name), scoped))
+    return build_plan(models, catalog, field_catalog, as_of, scoped=scoped)
 
 
 def rows(con, sql: str, batch: int = 10_000):

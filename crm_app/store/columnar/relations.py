@@ -99,5 +99,7 @@ def define_views(con, fields, properties, scope_ids=None) -> None:
         con.execute("INSERT INTO scope SELECT unnest(?)", [list(scope_ids)])
 
 
-def distinct_values(con, relation: str, column: str) -> list:
-    return [r[0] for r in con.execute(f"SELECT DISTINCT {ident(column)} FROM {relation}").fetchall()]
+def distinct_values(con, relation: str, column: str, scoped: bool = False) -> list:
+    """The column's distinct values, among the people in `scope` when scoped (the plan reads no one else)."""
+    where = " WHERE person_id IN (SELECT person_id FROM scope)" if scoped else ""
+    return [r[0] for r in con.execute(f"SELECT DISTINCT {ident(column)} FROM {relation}{where}").fetchall()]

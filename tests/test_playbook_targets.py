@@ -169,7 +169,7 @@ def task_targets(crm_kind: str, emu) -> list[tuple]:
     return out
 
 
-def test_a_dispatch_pass_reads_its_subjects_links_in_one_query(store):
+def test_planning_and_a_dispatch_pass_read_their_subjects_links_in_one_query_each(store):
     from sqlalchemy import event
 
     from tests.fake_crm import FakeCrm
@@ -180,16 +180,18 @@ def test_a_dispatch_pass_reads_its_subjects_links_in_one_query(store):
         link(store, crm.name, "Lead", f"00Q{i}", person_id=person)
     rt = runtime(store, playbook_set(TASK_ONLY), crm)
     set_scores(store, people, 80)
-    plan(rt, NOW)
     statements = []
 
     def seen(conn, cursor, statement, *args):
         statements.append(statement)
     event.listen(store.engine, "before_cursor_execute", seen)
     try:
+        plan(rt, NOW)
+        planned, statements[:] = list(statements), []
         counts = dispatch_due(rt, NOW)
     finally:
         event.remove(store.engine, "before_cursor_execute", seen)
     assert counts["sent"] == 5
     assert sorted(t.who_id for t in crm.tasks.values()) == [f"00Q{i}" for i in range(5)]
+    assert sum("crm_links" in s for s in planned) == 1, planned  # planning too: one query for the batch
     assert sum("crm_links" in s for s in statements) == 1, statements

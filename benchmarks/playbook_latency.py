@@ -36,6 +36,8 @@ from crm_app.services.ops.demo_data import generate  # noqa: E402
 from crm_app.services.ingest.writer import ingest_messages  # noqa: E402
 from crm_app.services.playbooks.cycle import run_cycle  # noqa: E402
 from crm_app.services.playbooks.cycle import run_playbooks  # noqa: E402
+from crm_app.services.playbooks.dispatch import dispatch_due, process_snoozes  # noqa: E402
+from crm_app.services.playbooks.plan import plan  # noqa: E402
 from crm_app.services.playbooks.runtime import Runtime  # noqa: E402
 from crm_app.services.scoring.run import score  # noqa: E402
 from crm_app.slack.pacing import ChannelPacer  # noqa: E402
@@ -49,6 +51,7 @@ from crm_app.services.crm.writeback import push_scores  # noqa: E402
 from crm_app.store import crm as crm_store  # noqa: E402
 from crm_app.store import people as people_store  # noqa: E402
 from tests.slack_emulator import SlackEmulator  # noqa: E402
+from benchmarks.sql_profile import SqlProfile  # noqa: E402
 
 WRITE_KEY = "bench-key"
 
@@ -110,6 +113,8 @@ def main() -> None:
     ap.add_argument("--pace-burst", type=int, default=3, help="SLACK_CHANNEL_BURST of our pacer")
     ap.add_argument("--database-url", help="an empty database (e.g. PostgreSQL); default: a fresh SQLite file")
     add_flag(ap)
+    ap.add_argument("--sql-profile", action="store_true",
+                    help="time the worker cycle's phases and count its SQL statements by shape")
     args = ap.parse_args()
     rec = Recorder("playbook_latency", args.record)
     tmp = Path(tempfile.mkdtemp(prefix="pql-latency-"))
@@ -169,9 +174,29 @@ def main() -> None:
     def writeback(store_, adapter):
         push_scores(store_, adapter, specs.fields)
 
+    phases, profile = {}, []
+
+    def timed(name, fn, *a):
+        t = time.perf_counter()
+        out = fn(*a)
+        phases[name] = phases.get(name, 0.0) + time.perf_counter() - t
+        return out
+
+    def profiled_cycle():
+        """run_cycle's steps, each timed (cycle.py)."""
+        t, now = time.perf_counter(), int(time.time())
+        timed("score changed", lambda: score(rt.store, rt.rules, now, mode="changed", lifecycle=rt.lifecycle))
+        timed("write back", writeback, rt.store, rt.adapter)
+        timed("plan", plan, rt, now)
+        timed("snoozes", process_snoozes, rt, now)
+        timed("dispatch", dispatch_due, rt, now)
+        return time.perf_counter() - t
+
     def worker():
+        if args.sql_profile:
+            profile.append(SqlProfile(store.engine, threading.current_thread()))
         while not stop.is_set():
-            cycles.append(run_cycle(rt, writeback).seconds)
+            cycles.append(profiled_cycle() if args.sql_profile else run_cycle(rt, writeback).seconds)
             time.sleep(args.interval)
     threading.Thread(target=worker, daemon=True).start()
 
@@ -214,6 +239,10 @@ def main() -> None:
         print(f"{label:20s} min {min(xs):.3f}s  p50 {q[49]:.3f}s  p90 {q[89]:.3f}s  p95 {q[94]:.3f}s  "
               f"p99 {q[98]:.3f}s  max {max(xs):.3f}s")
         rec.add(f"{label}, p95 seconds", q[94])
+    if profile:
+        print("worker cycle phases, ms per cycle: " + ", ".join(
+            f"{k} {v / len(cycles) * 1000:.1f}" for k, v in phases.items()))
+        print(profile[0].report(len(cycles)))
     from crm_app.services.playbooks.status import format_playbook_status
     print("\n".join(format_playbook_status(store)))
     tasks = crm.db.execute("SELECT count(*) FROM tasks").fetchone()[0]

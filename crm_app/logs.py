@@ -35,13 +35,17 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).propagate = True
 
 
-# gunicorn's logconfig_dict: its error and access logs as JSON on stderr too.
-GUNICORN_LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": json_formatter}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
-    "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-                "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False}},
-    "root": {"handlers": ["stderr"], "level": "INFO"},
-}
+# gunicorn's logconfig_dict: its error and access logs as JSON on stderr too, at LOG_LEVEL.
+def gunicorn_logging(level: str = "INFO") -> dict:
+    """gunicorn's logconfig_dict at this level; an unknown level leaves INFO here (settings refuse it in one line)."""
+    level = level.strip().upper() if isinstance(level, str) else "INFO"
+    level = level if isinstance(logging.getLevelName(level), int) else "INFO"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": json_formatter}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
+                    "gunicorn.access": {"handlers": ["stderr"], "level": level, "propagate": False}},
+        "root": {"handlers": ["stderr"], "level": level},
+    }

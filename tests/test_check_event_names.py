@@ -112,3 +112,20 @@ def test_the_dashboard_rule_preview_shows_the_warning(tmp_path, monkeypatch):
     assert "event-warnings" in page.text
     assert re.search(r"conversion\.yaml:\d+: behaviour\.invited_teammates: warning: event &#39;invite snt&#39; has "
                      r"never been received by the store; nearest known: &#39;Invite Sent&#39;", page.text), page.text
+
+
+def test_a_lifecycle_goal_naming_an_unseen_event_is_warned_about_at_its_line(store, tmp_path, monkeypatch):
+    send(store, SEEN + ["Upgrade Started"])
+    root = admin_copy(tmp_path / "files")
+    shutil.copytree(ROOT / "lifecycle", root / "lifecycle")
+    assert not [w for w in warnings(check(root, store.url, monkeypatch)[1]) if w.startswith("lifecycle/")]
+    path = root / "lifecycle" / "upgraded.yaml"
+    text = path.read_text()
+    assert "goal: {event: Upgrade Started" in text
+    path.write_text(text.replace("goal: {event: Upgrade Started", "goal: {event: Upgrade Startd", 1))
+    line = 1 + path.read_text().split("Upgrade Startd")[0].count("\n")
+    code, out, _ = check(root, store.url, monkeypatch)
+    assert code == 0
+    assert [w for w in warnings(out) if w.startswith("lifecycle/")] == [
+        f"lifecycle/upgraded.yaml:{line}: goal: warning: event 'upgrade startd' has never been received by the "
+        "store; nearest known: 'Upgrade Started'"]

@@ -167,3 +167,31 @@ def task_targets(crm_kind: str, emu) -> list[tuple]:
         assert not linked(emu, "tasks", task["id"], "contacts"), "an account task was associated with a contact"
         out.extend(("account", row[3]) for row in linked(emu, "tasks", task["id"], "companies"))
     return out
+
+
+def test_planning_and_a_dispatch_pass_read_their_subjects_links_in_one_query_each(store):
+    from sqlalchemy import event
+
+    from tests.fake_crm import FakeCrm
+    from tests.playbook_support import REPS
+    people = [add_person(store, f"trial-{i}") for i in range(5)]
+    crm = FakeCrm(REPS)
+    for i, person in enumerate(people):
+        link(store, crm.name, "Lead", f"00Q{i}", person_id=person)
+    rt = runtime(store, playbook_set(TASK_ONLY), crm)
+    set_scores(store, people, 80)
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        plan(rt, NOW)
+        planned, statements[:] = list(statements), []
+        counts = dispatch_due(rt, NOW)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert counts["sent"] == 5
+    assert sorted(t.who_id for t in crm.tasks.values()) == [f"00Q{i}" for i in range(5)]
+    assert sum("crm_links" in s for s in planned) == 1, planned  # planning too: one query for the batch
+    assert sum("crm_links" in s for s in statements) == 1, statements

@@ -66,7 +66,7 @@ def _event_warnings(config: Config, specs) -> list:
     try:
         store = _open(config)
         try:
-            return unseen_event_warnings(store, specs.rules, specs.playbooks)
+            return unseen_event_warnings(store, specs.rules, specs.playbooks, specs.lifecycle)
         finally:
             store.dispose()
     except SQLAlchemyError as exc:

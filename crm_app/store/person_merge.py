@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, case, delete, exists, or_, select
 
 from crm_app.store import schema
+from crm_app.store.bulk import lookup
 from crm_app.store.crm import crm_links
 from crm_app.store.sync.deletions import crm_deleted
 from crm_app.store.dialect import chunks
@@ -25,7 +26,9 @@ def crm_only_people(conn: Connection, emails: list[str]) -> dict:
     p, cp, links = schema.people, crm_people, crm_links
     key = links.c.crm + ":" + links.c.object_type + ":" + links.c.record_id
     out: dict = {}
-    for part in chunks(sorted({e for e in emails if e}), 900):
+    # Ingest asks for every batch: a driver-level read first, so emails no CRM record carries cost no join.
+    emails = lookup(conn, cp.name, "email", "email", [e for e in emails if e])
+    for part in chunks(sorted(emails), 900):
         q = (select(cp.c.email, p.c.id).distinct()
              .select_from(cp.join(links, key == cp.c.key).join(p, p.c.id == links.c.person_id))
              .where(cp.c.email.in_(part),

@@ -11,9 +11,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from crm_app.logs import GUNICORN_LOGGING
+from crm_app.logs import gunicorn_logging
 
-logconfig_dict = GUNICORN_LOGGING
+logconfig_dict = gunicorn_logging(os.environ.get("LOG_LEVEL", "INFO"))  # one access line a request at INFO
 control_socket_disable = True  # gunicorn's control socket has one default path per user: two servers would share it
 graceful_timeout = 25  # Procfile hosts kill 30 s after SIGTERM
 

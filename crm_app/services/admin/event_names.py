@@ -27,21 +27,21 @@ class EventWarning:
                 f"the store{hint}")
 
 
-def unseen_event_warnings(store, rules, playbooks=None) -> list[EventWarning]:
+def unseen_event_warnings(store, rules, playbooks=None, lifecycle=()) -> list[EventWarning]:
     """One warning per (place, event name) the store has never seen; [] when the store has no events at all
     (a new install: every name would be unseen, and none is suspect)."""
     with store.read() as conn:
         known = seen_event_names(conn)
     if not known:
         return []
-    found = {_warning(where, name, known) for where, names in _event_uses(rules, playbooks) for name in names
-             if name not in known}
+    found = {_warning(where, name, known) for where, names in _event_uses(rules, playbooks, lifecycle)
+             for name in names if name not in known}
     return sorted(found, key=lambda w: (w.file, w.line, w.event))
 
 
-def _event_uses(rules, playbooks):
+def _event_uses(rules, playbooks, lifecycle=()):
     """(file:line and key, event names) of every place that names events: rules, populations, segments,
-    activity events and playbook conditions."""
+    activity events, playbook conditions and lifecycle models' goals and filters."""
     for model in rules.models:
         for rule in model.rules:
             yield (rule.source, f"{rule.kind}.{rule.id}"), _names(rule.when)
@@ -51,6 +51,10 @@ def _event_uses(rules, playbooks):
         yield (f"{model.source}:1", "activity_events"), model.activity.names
     for playbook in playbooks.playbooks if playbooks else ():
         yield (playbook.source, "when"), _names(playbook.when)
+    for spec in lifecycle:
+        source = spec.source if spec.source[-1:].isdigit() else f"{spec.source}:1"
+        yield (source, "goal"), _names(spec.goal)
+        yield (source, "filter"), _names(spec.filter)
 
 
 def _names(when) -> list[str]:

@@ -123,13 +123,13 @@ def _storable(message: dict, max_depth: int) -> bool:
             return False
         if type(container) is dict:
             for key in container:
-                if search(key):
+                if not key.isprintable() and search(key):  # NUL and surrogates are never printable
                     return False
             container = container.values()
         for item in container:
             kind = type(item)
             if kind is str:
-                if search(item):
+                if not item.isprintable() and search(item):
                     return False
             elif kind is dict or kind is list:
                 stack.append((item, depth + 1))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from crm_app.errors import IngestError
-from crm_app.services.identity.join import absorb_for_known_users, adopt_for_new_users
+from crm_app.services.identity.join import absorb_for_known_users, adopt_for_new_users, crm_only_candidates
 from crm_app.services.identity.resolve import attach_accounts_by_domain
 from crm_app.services.ingest.messages import Message, parse_message
 from crm_app.store import Store
@@ -134,9 +134,10 @@ def _store_messages(conn, messages: list[Message], received_at: int) -> tuple[in
     ids = dict(known)
     if updates:
         # A sign-up whose CRM record was synced first becomes that CRM-only person (identity/join.py).
-        adopt_for_new_users(conn, updates, known)
+        candidates = crm_only_candidates(conn, updates)
+        adopt_for_new_users(conn, updates, known, candidates)
         ids.update(people_store.upsert_people(conn, updates))
-        absorb_for_known_users(conn, updates, ids)
+        absorb_for_known_users(conn, updates, ids, candidates)
         # No group id: the business email domain names the account (identity resolution, step 2).
         attach_accounts_by_domain(conn, [ids[r["external_id"]] for r in updates if r.get("email")])
 

@@ -11,7 +11,7 @@ from crm_app.crm.base import RecordUpdate, TaskRequest
 from crm_app.services.playbooks.alert_batch import AlertQueue, alert_channel, alert_row, rep_choices, retry_status
 from crm_app.services.playbooks.plan import build_entries
 from crm_app.services.playbooks.runtime import Runtime
-from crm_app.services.playbooks.targets import ACCOUNT, NotLinkedYet, resolve_target
+from crm_app.services.playbooks.targets import ACCOUNT, NotLinkedYet, prefetch_targets, resolve_target
 from crm_app.slack.blocks import alert_blocks, digest_blocks
 from crm_app.slack.senders import RateLimited
 from crm_app.store.playbooks import alerts as alert_store
@@ -49,14 +49,18 @@ def dispatch_due(rt: Runtime, now: int, budget: float | None = None) -> dict:
         due = pb_store.due_entries(conn, now, limit=100_000)
     key = lambda e: (e["playbook"], e["subject_id"], e["occurrence"])  # noqa: E731
     queue = AlertQueue(rt, now, backoff)  # Slack alerts wait here, per channel, until the pass is planned
-    for _, steps in groupby(due, key=key):
-        if time.perf_counter() - started > budget:
-            break
-        _run_steps(rt, list(steps), now, counts, queue)
-    for outcome, _, rest in queue.flush():
-        counts[outcome] = counts.get(outcome, 0) + 1
-        if outcome == "sent":
-            _run_steps(rt, rest, now, counts, None)
+    rt.known_targets = prefetch_targets(rt, due)
+    try:
+        for _, steps in groupby(due, key=key):
+            if time.perf_counter() - started > budget:
+                break
+            _run_steps(rt, list(steps), now, counts, queue)
+        for outcome, _, rest in queue.flush():
+            counts[outcome] = counts.get(outcome, 0) + 1
+            if outcome == "sent":
+                _run_steps(rt, rest, now, counts, None)
+    finally:
+        rt.known_targets = {}
     return counts
 
 
@@ -84,18 +88,14 @@ def dispatch_one(rt: Runtime, entry: dict, now: int) -> str:
         return _finish(rt, entry, now, "dead", error=str(exc))
     except RateLimited as exc:  # put back with Retry-After; no try is used up, nothing sleeps
         next_at = now + math.floor(exc.retry_after)  # the pacer holds the channel for the rest
-        with rt.store.begin() as conn:
-            pb_store.defer_later_steps(conn, entry, next_at)
         return _finish(rt, entry, now, "deferred", attempts=entry["attempts"], next_at=next_at,
-                       status_as="failed" if in_doubt else entry["status"])
+                       status_as="failed" if in_doubt else entry["status"], defer=True)
     except NotLinkedYet as exc:  # not a failure: no try is used up until the wait expires
         return _wait(rt, entry, now, str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of a remote call is retried with backoff
         status = "dead" if attempts >= rt.max_attempts else "failed"
-        with rt.store.begin() as conn:
-            pb_store.defer_later_steps(conn, entry, now + backoff(attempts))
         return _finish(rt, entry, now, status, error=f"{type(exc).__name__}: {exc}"[:2000],
-                       next_at=now + backoff(attempts), status_as=retry_status(status, exc))
+                       next_at=now + backoff(attempts), status_as=retry_status(status, exc), defer=True)
     rt.at("after_dispatch", entry)
     return _finish(rt, entry, now, "sent", result=result)
 
@@ -109,13 +109,15 @@ def _wait(rt: Runtime, entry: dict, now: int, reason: str) -> str:
         return _finish(rt, entry, now, "expired", error=f"{reason}; none came within {hours:g} h "
                        "(PLAYBOOK_WAIT_FOR_RECORD_HOURS): is the subject covered by mapping/create.yaml?")
     next_at = now + min(3600, max(30, waited // 2))
-    with rt.store.begin() as conn:
-        pb_store.defer_later_steps(conn, entry, next_at)
-    return _finish(rt, entry, now, "waiting", attempts=entry["attempts"], error=reason, next_at=next_at)
+    return _finish(rt, entry, now, "waiting", attempts=entry["attempts"], error=reason, next_at=next_at, defer=True)
 
 
-def _finish(rt: Runtime, entry: dict, now: int, status: str, status_as: str | None = None, **values) -> str:
+def _finish(rt: Runtime, entry: dict, now: int, status: str, status_as: str | None = None, defer: bool = False,
+            **values) -> str:
+    """Record the outcome; with `defer`, the occurrence's later steps wait for its next try (same transaction)."""
     with rt.store.begin() as conn:
+        if defer:
+            pb_store.defer_later_steps(conn, entry, values["next_at"])
         pb_store.mark(conn, entry["id"], now, status=status_as or status, **values)
     return status
 

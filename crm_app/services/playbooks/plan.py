@@ -51,6 +51,8 @@ def plan(rt: Runtime, now: int, batch: int = 2000) -> PlanSummary:
 def _plan_rows(conn, rt: Runtime, pb: Playbook, rows: list, now: int, summary: PlanSummary) -> None:
     ids = [r["subject_id"] for r in rows]
     records = _records(conn, rt, pb.model, ids, now)
+    accounts = any(r.get("record_kind") == "account" for r in records.values())
+    links = pb_store.linked_records(conn, getattr(rt.adapter, "name", ""), ids, account=accounts)
     history = (pb_store.history_since(conn, pb.model, ids, now - pb.trigger.within - DAY)
                if pb.trigger.type == "score_dropped" else {})
     states = []
@@ -70,18 +72,19 @@ def _plan_rows(conn, rt: Runtime, pb: Playbook, rows: list, now: int, summary: P
                     conn, pb.name, sid, occurrence):
                 summary.occurrences += 1
                 summary.entries += pb_store.insert_entries(
-                    conn, build_entries(conn, rt, pb, record, row, occurrence, now))
+                    conn, build_entries(conn, rt, pb, record, row, occurrence, now, links=links))
     pb_store.save_state(conn, states)
 
 
 def build_entries(conn, rt: Runtime, pb: Playbook, record: dict, row: dict, occurrence: str, now: int,
-                  only: tuple = (), owner: str | None = None) -> list[dict]:
-    """One ledger entry per action, rendered now: a retry sends exactly what was decided here."""
+                  only: tuple = (), owner: str | None = None, links: dict | None = None) -> list[dict]:
+    """One ledger entry per action, rendered now: a retry sends exactly what was decided here. `links`: the
+    CRM links of the batch's subjects, read once (None: looked up here)."""
     routing = rt.playbooks.routing
     owner = owner or _email(record.get(routing.owner_field))
     base = {"playbook": pb.name, "subject_id": row["subject_id"], "occurrence": occurrence, "attempts": 0,
             "next_at": now, "created_at": now, "updated_at": now, "result": None, "error": None}
-    crm_object, crm_id = crm_target(conn, rt, record, row["subject_id"])
+    crm_object, crm_id = crm_target(conn, rt, record, row["subject_id"], links)
     # Where actions land is decided again when they are sent; this is only what the messages show now.
     target = {"object": crm_object, "record_id": crm_id,
               "subject": "account" if record.get("record_kind") == "account" else "person"}
@@ -145,14 +148,17 @@ def _records(conn, rt: Runtime, model: str, ids: list, now: int) -> dict:
     return records
 
 
-def crm_target(conn, rt: Runtime, record: dict, subject_id: int) -> tuple:
+def crm_target(conn, rt: Runtime, record: dict, subject_id: int, links: dict | None = None) -> tuple:
     """(object, id) of the person's CRM record: the record's id field, else the link sync made (if any)."""
     routing = rt.playbooks.routing
     crm_id = record.get(routing.record_id_field)
     if crm_id:
         return record.get(routing.record_object_field) or routing.default_object, str(crm_id)
-    linked = pb_store.linked_record(conn, getattr(rt.adapter, "name", ""), subject_id,
-                                    account=record.get("record_kind") == "account")
+    if links is not None:
+        linked = links.get(subject_id)
+    else:
+        linked = pb_store.linked_record(conn, getattr(rt.adapter, "name", ""), subject_id,
+                                        account=record.get("record_kind") == "account")
     return linked if linked else (routing.default_object, None)
 
 

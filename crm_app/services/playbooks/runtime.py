@@ -27,6 +27,7 @@ class Runtime:
     owners: dict = field(default_factory=dict)  # email -> CRM owner id, filled lazily
     install_id: str = ""  # the store's own id (meta install_id), read on first use
     lifecycle: tuple = ()  # lifecycle model specs, scored with the rules in a cycle
+    known_targets: dict = field(default_factory=dict)  # (kind, subject id) -> Target, read once per dispatch pass
 
     def behaviour_rules(self, model: str) -> frozenset | None:
         if self.rules is None or model not in self.rules.names:

@@ -39,9 +39,26 @@ def subject_kind(rt: Runtime, entry: dict) -> str:
     return ACCOUNT if known and rt.rules.model(model).subject == ACCOUNT else PERSON
 
 
+def prefetch_targets(rt: Runtime, entries: list) -> dict:
+    """(kind, subject id) -> Target for the entries' subjects that have a CRM link, in one query per kind, so a
+    dispatch pass does not look each one up; the rest are looked up one by one when sent."""
+    wanted: dict = {}
+    for entry in entries:
+        wanted.setdefault(subject_kind(rt, entry), set()).add(entry["subject_id"])
+    crm, found = getattr(rt.adapter, "name", ""), {}
+    with rt.store.read() as conn:
+        for kind, ids in wanted.items():
+            for sid, (object_type, record_id) in pb_store.linked_records(conn, crm, ids, kind == ACCOUNT).items():
+                found[(kind, sid)] = Target(kind, object_type, str(record_id))
+    return found
+
+
 def resolve_target(rt: Runtime, entry: dict) -> Target:
     """The record the entry's action goes to now; NotLinkedYet when there is none."""
     kind = subject_kind(rt, entry)
+    known = rt.known_targets.get((kind, entry["subject_id"]))
+    if known is not None:
+        return known
     crm = getattr(rt.adapter, "name", "")
     with rt.store.read() as conn:
         linked = pb_store.linked_record(conn, crm, entry["subject_id"], account=kind == ACCOUNT)

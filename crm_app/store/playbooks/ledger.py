@@ -167,3 +167,17 @@ def linked_record(conn: Connection, crm: str, person_id: int, account: bool = Fa
     row = conn.execute(select(t.c.object_type, t.c.record_id).where(t.c.crm == crm, subject == person_id)
                        .order_by(t.c.object_type).limit(1)).first()
     return (row[0], row[1]) if row else None
+
+
+def linked_records(conn: Connection, crm: str, subject_ids, account: bool = False) -> dict:
+    """subject id -> (object type, record id) for many subjects at once, chosen as linked_record chooses."""
+    t = schema.metadata.tables.get("crm_links")
+    if t is None:
+        return {}
+    subject, out = t.c.account_id if account else t.c.person_id, {}
+    for part in chunks(sorted(set(subject_ids)), 900):
+        q = (select(subject, t.c.object_type, t.c.record_id).where(t.c.crm == crm, subject.in_(part))
+             .order_by(subject, t.c.object_type, t.c.record_id))
+        for sid, object_type, record_id in conn.execute(q):
+            out.setdefault(sid, (object_type, record_id))
+    return out

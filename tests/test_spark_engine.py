@@ -69,7 +69,7 @@ def test_spark_engine_stores_what_the_duckdb_and_store_engines_store(store, defa
     assert stored(store) == expected
     population = conversion_population(store)
     assert summary.models["conversion"].scored == len(population) == summary.models["conversion"].changed > 0
-    assert summary.models["conversion"].rendered == 60
+    assert summary.models["conversion"].rendered == len(population)
     before = written(store)
     again = score(store, default_rules, AS_OF + 60, engine="spark", workers=1)
     # No new events: no result comes back from Spark, and nothing is written (as_of and history included).

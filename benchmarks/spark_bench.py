@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -57,7 +58,8 @@ def stored(store) -> tuple:
     with store.read() as conn:
         for row in conn.exec_driver_sql("SELECT model, subject_id, combined, band, reasons FROM results "
                                         "ORDER BY model, subject_id"):
-            digest.update(repr(tuple(row)).encode())
+            # reasons compared as values: engines may escape non-ASCII text differently in the JSON column
+            digest.update(repr((*row[:4], json.loads(row[4]) if isinstance(row[4], str) else row[4])).encode())
             n += 1
     return n, digest.hexdigest()
 
@@ -119,7 +121,7 @@ def full_runs(store, rules, people: int, rec: Recorder) -> None:
 
 def plan_alone(spark, store, rules, args, cores: int, rec: Recorder) -> None:
     models = list(rules.models)
-    con, _ = timed("copy caught up from the store", lambda: open_caught_up(store, models), args.people)
+    con, _ = timed("copy caught up from the store", lambda: open_caught_up(store, models), args.people, rec)
     fields, properties = needs(models)
     ensure_typed_properties(con, properties)
     plan = plan_over(con, models, AS_OF)

@@ -307,3 +307,26 @@ def test_a_revision_that_fails_leaves_the_store_as_it_was(new_url, tmp_path, mon
         assert "note" not in {c["name"] for c in inspect(conn).get_columns("meta")}
         assert current_version(conn) == HEAD
     engine.dispose()
+
+
+def test_a_new_sqlite_file_switches_to_wal_once_another_process_write_ends(tmp_path):
+    """Switching to WAL needs the file's exclusive lock, and SQLite refuses it at once (no busy wait) while
+    another connection holds a write lock: the connect waits for that write instead of failing."""
+    import sqlite3
+    import threading
+    import time
+
+    from crm_app.store.db import make_engine
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    threading.Timer(0.5, lambda: holder.execute("COMMIT")).start()
+    started = time.monotonic()
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert time.monotonic() - started >= 0.4  # it waited for the other write, then switched
+    engine.dispose()
+    holder.close()

@@ -1,6 +1,8 @@
 """Database engine creation: SQLite (embedded default) or PostgreSQL, migrated at start."""
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -14,13 +16,28 @@ MIGRATION_LOCK = 7_160_001  # advisory lock key held while migrating a PostgreSQ
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the one writer
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    _use_wal(cursor)  # readers never block the one writer
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=OFF")
     cursor.execute("PRAGMA cache_size=-200000")  # 200 MB page cache for set-wise aggregation
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
+
+
+def _use_wal(cursor, wait_seconds: float = 30.0) -> None:
+    """Switch a new file to WAL (a lasting setting of the file). The switch needs the file's exclusive lock, and
+    SQLite answers "locked" at once, without its busy handler, while another process holds a write lock (two
+    processes opening a new store together): retry until that write ends."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def make_engine(url: str) -> Engine:

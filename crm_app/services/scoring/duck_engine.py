@@ -59,9 +59,9 @@ def _hashed(plan, model, columns: set) -> str:
     return f"hash({', '.join(parts)})"
 
 
-def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), events=None):
-    """The columnar copy, bound to this store and caught up for a run: events (unless another source gives
-    them), people and the results mirror. Raises CopyBusy when another process holds it."""
+def open_bound(store: Store):
+    """The store's columnar copy, opened with the configured memory and threads and bound to this store.
+    Raises CopyBusy when another process holds it."""
     path = copy_path(store.url)
     try:
         con = mirror.open_copy(path, os.environ.get("DUCKDB_MEMORY_LIMIT") or "512MB",
@@ -71,6 +71,17 @@ def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), event
     try:
         with store.begin() as conn:
             mirror.bind_to_store(con, conn)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), events=None):
+    """The columnar copy, bound to this store and caught up for a run: events (unless another source gives
+    them), people and the results mirror. Raises CopyBusy when another process holds it."""
+    con = open_bound(store)
+    try:
         with store.read() as conn:
             # A new copy reads every event with its person of now: there is nothing to follow yet.
             fresh = con.execute("SELECT count(*) FROM catch_ups").fetchall()[0][0] == 0

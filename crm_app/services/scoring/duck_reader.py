@@ -2,13 +2,11 @@
 alone, the queue of changed people read but not consumed."""
 from __future__ import annotations
 
-import os
 import time
 
-import duckdb
 from sqlalchemy import select
 
-from crm_app.services.scoring.duck_engine import CopyBusy, copy_path, lag_seconds
+from crm_app.services.scoring.duck_engine import lag_seconds, open_bound
 from crm_app.store import Store, schema
 from crm_app.store.columnar import copy, mirror
 
@@ -20,15 +18,8 @@ def open_current(store: Store):
     People queued as changed are re-read (and their events followed); when another engine wrote results since
     the copy's last run (it drained that queue), everyone is. A copy filled just now needs neither.
     """
-    path = copy_path(store.url)
+    con = open_bound(store)
     try:
-        con = mirror.open_copy(path, os.environ.get("DUCKDB_MEMORY_LIMIT") or "512MB",
-                               int(os.environ.get("DUCKDB_THREADS") or 0) or None)
-    except duckdb.IOException as exc:
-        raise CopyBusy(f"the columnar copy {path} is in use by another process ({exc})") from exc
-    try:
-        with store.begin() as conn:
-            mirror.bind_to_store(con, conn)
         with store.read() as conn:
             fresh = con.execute("SELECT count(*) FROM people").fetchall()[0][0] == 0
             copy.catch_up_events(con, conn, int(time.time()), lag_seconds())

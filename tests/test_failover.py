@@ -51,7 +51,10 @@ def test_one_worker_runs_jobs_and_a_standby_takes_over(store, tmp_path):
         wait_for(lambda: service_status(store)["scheduler"]["holder"] == holder_of(second), seconds=LEASE * 5)
         took = time.time() - killed_at
         wait_for(lambda: service_status(store)["jobs"]["score_changed"]["last"]["host"] == holder_of(second))
-        assert took <= LEASE + LEASE / 3 + 1.0, f"takeover took {took:.1f}s with a {LEASE}s lease"
+        # The lease, one poll of the standby (a third of the lease), and slack for a busy machine: the standby's
+        # poll and its first database round trip run late by the scheduler's delays, which grow with the load.
+        slack = 1.0 + 0.5 * os.getloadavg()[0] / (os.cpu_count() or 1)
+        assert took <= LEASE + LEASE / 3 + slack, f"takeover took {took:.1f}s with a {LEASE}s lease"
 
         second.send_signal(signal.SIGTERM)  # graceful: finishes the job, gives the lease up at once
         assert second.wait(15) == 0

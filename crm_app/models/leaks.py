@@ -8,6 +8,9 @@ A column's name is a hint and never the only evidence. Each finding is strong (e
 - strong: field history shows it filled in only after the goal was reached, for most converted subjects whose
   moment of reaching it is known (mostly missing before the outcome and present after), or its value changed
   after the goal for most of them (a sales activity or disposition updated once the outcome is known);
+- strong: most of its values are sales-activity outcomes (models.activity_values: "SMS sent", "no answer",
+  "not interested") and those values tell the outcome (lift >= 2 either way for 10% of subjects), or field
+  history shows them written after the goal for a fifth of converted subjects;
 - supporting: near-certain values for 2% or more of subjects, one way only (a real behaviour can make an
   outcome very unlikely: a two-year contract rarely churns); or presence that tells the outcome (the field is
   filled in far more often for one outcome: recorded because of it, as a field missing before the outcome and
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from crm_app.models import activity_values
 from crm_app.models.dataset import Column
 from crm_app.models.indicators import bin_labels
 from crm_app.models.train import single_feature_auc
@@ -80,6 +84,9 @@ def evidence(col: Column, y: np.ndarray, timing: tuple | None = None) -> Evidenc
         strong.append(f"field history shows its value changed after the goal was reached for {timing[2]} of "
                       f"{timing[1]} converted subjects, so the model would learn from values recorded after the "
                       "outcome")
+    activity = activity_values.finding(col, y, timing)
+    if activity:
+        strong.append(activity)
     auc = single_feature_auc(col, y)
     if auc >= GOAL_LIKE_AUC:
         strong.append(f"alone it predicts the goal with ROC AUC {auc:.2f}")

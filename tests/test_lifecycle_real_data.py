@@ -18,7 +18,7 @@ from crm_app.store.scoring.features import compute_features
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "datasets"
 LEAKS = {"tags", "lead_quality", "lead_profile", "asymmetrique_activity_index", "asymmetrique_profile_index",
-         "asymmetrique_activity_score", "asymmetrique_profile_score"}
+         "asymmetrique_activity_score", "asymmetrique_profile_score", "last_activity", "last_notable_activity"}
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/datasets is not on this machine")
 
 
@@ -50,7 +50,8 @@ def test_leads_without_sales_columns_matches_reference(leads, capsys):
     assert main(["train", "lead_conversion", "--quiet"]) == 0
     report = latest_report(store, "lead_conversion")
     print(f"Leads.csv ROC AUC {report['metrics']['roc_auc']} ({report['metrics']['candidates']})")
-    assert report["metrics"]["roc_auc"] >= 0.865  # README reference: LR 0.865, HGB 0.875
+    # README reference with the last activities: LR 0.865, HGB 0.875; without them LR 0.846, HGB 0.875.
+    assert report["metrics"]["roc_auc"] >= 0.865
     assert report["positives"] == 3561 and report["negatives"] == 5679
     assert not LEAKS & {i["name"] for i in report["indicators"]}
     assert "lead_number" in report["identifiers"]

@@ -12,7 +12,7 @@ from crm_app.models.dataset import (condition_plan, event_columns, event_plan, e
 from crm_app.specs.lifecycle import LifecycleModel
 from crm_app.store import Store
 from crm_app.store import lifecycle as lifecycle_store
-from crm_app.store import field_history
+from crm_app.store import field_history, membership
 from crm_app.store import people as people_store
 from crm_app.store.scoring.features import compute_features
 
@@ -54,9 +54,13 @@ def snapshot(store: Store, spec: LifecycleModel, as_of: int, event_names: list[s
 
 def as_known_then(conn, records: dict, lo: int, hi: int, as_of: int) -> dict:
     """People's records with each field, theirs and their account's (`account.*`), as it was known at the moment
-    (from field history)."""
+    (from field history), through the account each person belonged to then (membership history)."""
     _overlay(records, field_history.values_as_of(conn, "person", lo, hi, None, as_of), "")
-    _overlay(records, field_history.account_values_for_people(conn, lo, hi, None, as_of), "account.")
+    then = membership.accounts_as_of(conn, lo, hi, None, as_of)  # people who moved: the account they had then
+    if then:
+        membership.rebase(records, then, membership.accounts_now(conn, lo, hi, sorted(then)),
+                          membership.account_fields(conn, then.values()))
+    _overlay(records, field_history.account_values_for_people(conn, lo, hi, None, as_of, then), "account.")
     return records
 
 

@@ -26,7 +26,7 @@ def record_moves(conn: Connection, moves: list) -> None:
     field_history.record(conn, KIND, initial, moved)
 
 
-def accounts_as_of(conn: Connection, lo: int, hi: int, only, as_of: int) -> dict:
+def account_links_as_of(conn: Connection, lo: int, hi: int, only, as_of: int) -> dict:
     """person id -> account id (or None) as of the moment, for the people whose account link has history."""
     return {pid: fields.get(FIELD) for pid, fields in field_history.values_as_of(conn, KIND, lo, hi, only, as_of).items()}
 
@@ -34,8 +34,12 @@ def accounts_as_of(conn: Connection, lo: int, hi: int, only, as_of: int) -> dict
 def accounts_now(conn: Connection, lo: int, hi: int, only) -> dict:
     """person id -> today's account id (or None)."""
     p = schema.people
-    scope = p.c.id.in_(only) if only is not None else p.c.id.between(lo, hi)
-    return dict(conn.execute(select(p.c.id, p.c.account_id).where(scope)).all())
+    if only is None:
+        return dict(conn.execute(select(p.c.id, p.c.account_id).where(p.c.id.between(lo, hi))).all())
+    out: dict = {}
+    for part in chunks(list(only), 900):
+        out.update(conn.execute(select(p.c.id, p.c.account_id).where(p.c.id.in_(part))).all())
+    return out
 
 
 def account_fields(conn: Connection, account_ids) -> dict:
@@ -60,3 +64,39 @@ def rebase(records: dict, then: dict, now: dict, fields: dict) -> None:
         for key in [k for k in record if k.startswith("account.")]:
             del record[key]
         record.update(fields.get(account, {}))
+
+
+# Flat records as they were known at a moment: today's records with field history laid over them, people's
+# `account.*` fields through the account each person belonged to then.
+NOT_FROM_ACCOUNT = {"segments"}  # an account's segments are its own, never a member's `account.*` field
+
+
+def people_records_as_of(conn: Connection, records: dict, lo: int, hi: int, only, as_of: int) -> dict:
+    """People's flat records (people.flat_records) with each field, theirs and their account's, as of the moment."""
+    overlay(records, field_history.values_as_of(conn, "person", lo, hi, only, as_of), "")
+    then = account_links_as_of(conn, lo, hi, only, as_of)  # people who moved: the account they had then
+    if then:
+        rebase(records, then, accounts_now(conn, lo, hi, sorted(then)), account_fields(conn, then.values()))
+    overlay(records, field_history.account_values_for_people(conn, lo, hi, only, as_of, then), "account.")
+    return records
+
+
+def account_records_as_of(conn: Connection, records: dict, lo: int, hi: int, only, as_of: int) -> dict:
+    """Accounts' records with their fields as of the moment."""
+    overlay(records, field_history.values_as_of(conn, "account", lo, hi, only, as_of), "")
+    return records
+
+
+def overlay(records: dict, known: dict, prefix: str) -> None:
+    """Lay subject -> {field: value then} over records (under `prefix`); a None value removes the field."""
+    for sid, fields in known.items():
+        record = records.get(sid)
+        if record is None or (prefix and "account.id" not in record):
+            continue
+        for name, value in fields.items():
+            if prefix and name in NOT_FROM_ACCOUNT:
+                continue
+            if value is None:
+                record.pop(prefix + name, None)
+            else:
+                record[prefix + name] = value

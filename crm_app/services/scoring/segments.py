@@ -11,7 +11,7 @@ from crm_app.services.scoring.segment_membership import held, moved_lists, prima
 from crm_app.specs.conditions import FieldCondition, iter_conditions
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
-from crm_app.store import field_history, records_as_of
+from crm_app.store import field_history, membership
 from crm_app.store.dialect import chunks
 from crm_app.store import people as people_store
 from crm_app.store.scoring import rollups
@@ -63,10 +63,12 @@ def _range(conn, model, kinds: list, as_of: int, lo: int, hi: int, current: dict
     needs_fields = any(isinstance(c, FieldCondition) for s in model.segments for c in iter_conditions(s.when))
     records = {}
     if needs_fields:  # fields (and segments) as they were at the moment, from field history
-        records = (records_as_of.accounts_as_of(conn, records_with_rollups(conn, sources, as_of, lo, hi, only)[0],
-                                                lo, hi, only, as_of) if model.subject == "account"
-                   else records_as_of.people_as_of(conn, people_store.flat_records(conn, lo, hi, only), lo, hi, only,
-                                                   as_of))
+        if model.subject == "account":
+            today = records_with_rollups(conn, sources, as_of, lo, hi, only)[0]
+            records = membership.account_records_as_of(conn, today, lo, hi, only, as_of)
+        else:
+            today = people_store.flat_records(conn, lo, hi, only)
+            records = membership.people_records_as_of(conn, today, lo, hi, only, as_of)
     histories = {s.id: segment_store.history_since(conn, s.when.model, as_of - s.hold_for, lo, hi, only)
                  for s in model.segments if s.hold_for}
     checks = {s.id: compile_condition(s.when) for s in model.segments}

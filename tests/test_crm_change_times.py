@@ -11,6 +11,7 @@ from crm_app.services.crm.change_time import change_time
 from crm_app.services.crm.sync import sync_crm
 from crm_app.store import field_history, schema
 from tests import crm_world as w
+from tests.crm_world import hs_server, sf_server, tls  # noqa: F401 - fixtures
 
 NOW = int(datetime(2026, 12, 3, 12, tzinfo=timezone.utc).timestamp())
 NOV_20 = int(datetime(2026, 11, 20, 10, 0, 5, tzinfo=timezone.utc).timestamp())
@@ -59,3 +60,30 @@ def test_sync_records_changes_at_the_vendors_time(store, tmp_path, stamp, expect
     assert [(k, f, v) for k, f, v, _, _ in rows] == [("account", "industry", "Retail"), ("person", "title", "CEO")]
     for _, _, _, valid_from, _ in rows:
         assert valid_from == expected if expected else before <= valid_from <= after
+
+
+@pytest.mark.parametrize("crm", ["salesforce", "hubspot"])
+def test_vendor_emulators_stamp_the_change_with_their_modified_time(crm, request, store, tls):
+    """Salesforce's SystemModstamp and HubSpot's lastmodifieddate, on an org whose clock is ten days behind."""
+    from datetime import timedelta
+
+    from crm_app.crm.values import epoch_ms
+    server = request.getfixturevalue("sf_server" if crm == "salesforce" else "hs_server")
+    adapter = (w.salesforce_adapter if crm == "salesforce" else w.hubspot_adapter)(server, tls[0])
+    emu = server.app
+    emu.clock -= timedelta(days=10)
+    (w.seed_salesforce if crm == "salesforce" else w.seed_hubspot)(emu)
+    sync_crm(store, adapter, w.mapping(crm))
+    with store.begin() as conn:
+        conn.execute(schema.people.update().values(created_at=NOV_20 - 30 * 86400))
+    emu.clock += timedelta(seconds=2)
+    if crm == "salesforce":
+        contact = next(r for r in emu.records["Contact"].values() if r["Email"] == "bob@acme.com")
+        contact.update(Title="CTO", SystemModstamp=emu.tick())
+        stamp = contact["SystemModstamp"]
+    else:
+        contact = next(r for r in emu.objects["contacts"].values() if r["properties"]["email"] == "bob@acme.com")
+        contact["properties"].update(jobtitle="CTO", lastmodifieddate=emu.tick())
+        stamp = contact["properties"]["lastmodifieddate"]
+    sync_crm(store, adapter, w.mapping(crm))
+    assert [(f, v, t) for _, f, v, t, _ in _plan_history(store)] == [("title", "CTO", epoch_ms(stamp) // 1000)]

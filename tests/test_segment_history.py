@@ -98,3 +98,16 @@ def test_a_backtest_reads_the_segments_of_each_date(store, engine):
 def test_moved_lists(before, entered, left, expected):
     rows = [{"subject_id": s, "segment": g, "since": 0} for s, g in entered]
     assert moved_lists([1], before, rows, left) == expected
+
+
+@pytest.mark.parametrize("engine", ["store", "duckdb"])
+def test_membership_from_before_the_history_reads_as_its_first_known_value(store, engine):
+    """A member whose segments never changed since history began: today's list at every date, on both engines."""
+    from crm_app.store.scoring import segments as segment_store
+    pid = world(store)
+    with store.begin() as conn:
+        segment_store.save_members(conn, "tiers", "person", [{"subject_id": pid, "segment": "enterprise",
+                                                              "since": AS_OF - 90 * DAY}], [])
+    dates = [CHANGED_AT - 6 * DAY, AS_OF - DAY]
+    samples = collect(store, [model_from_yaml(IN_SEGMENT)], lifecycle_spec(GOAL), dates, DAY, engine=engine)[0]
+    assert samples.score.tolist() == [50, 50]

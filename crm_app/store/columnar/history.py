@@ -13,7 +13,7 @@ import json
 import numpy as np
 from sqlalchemy import select
 
-from crm_app.store.columnar import moves
+from crm_app.store.columnar import moves, segments_today
 from crm_app.store.columnar.relations import field_expression, ident, literal
 from crm_app.store.field_history import field_history
 
@@ -28,6 +28,8 @@ def load(con, conn, fields) -> int:
     person_fields = [f for f in fields if not f.startswith("account.")]
     account_keys = {f.split(".", 1)[1]: f for f in fields if f.startswith("account.")}
     loaded = _copy(con, conn, "person", person_fields, "fh")
+    if "segments" in person_fields:
+        segments_today.load(con, conn)
     if account_keys:
         con.execute("CREATE OR REPLACE TEMP TABLE fh_account AS SELECT * FROM fh WHERE false")
         loaded += _copy(con, conn, "account", list(account_keys), "fh_account")

@@ -58,15 +58,23 @@ def values_as_of(conn: Connection, kind: str, lo: int, hi: int, only, as_of: int
     return _fold(rows, as_of)
 
 
-def account_values_for_people(conn: Connection, lo: int, hi: int, only, as_of: int) -> dict:
-    """person id -> {field: value of the person's account as of the moment}, for people whose account has history
-    (the account the person belongs to now)."""
+def account_values_for_people(conn: Connection, lo: int, hi: int, only, as_of: int, then: dict | None = None) -> dict:
+    """person id -> {field: value of the person's account as of the moment}, for people whose account has history:
+    the account the person belonged to then where `then` (person id -> account id, from membership history) says,
+    else the one the person belongs to now."""
     h, p = field_history, schema.people
     scope = p.c.id.in_(only) if only is not None else p.c.id.between(lo, hi)
     rows = conn.execute(select(p.c.id, h.c.field, h.c.valid_from, h.c.value, h.c.initial)
                         .select_from(p.join(h, (h.c.subject_kind == "account") & (h.c.subject_id == p.c.account_id)))
                         .where(scope).order_by(p.c.id, h.c.field, h.c.valid_from))
-    return _fold(rows, as_of)
+    out = {pid: fields for pid, fields in _fold(rows, as_of).items() if pid not in (then or {})}
+    if then:
+        accounts = sorted({a for a in then.values() if a is not None})
+        known = {}
+        for part in chunks(accounts, 900):
+            known.update(values_as_of(conn, "account", 0, -1, part, as_of))
+        out.update({pid: known[a] for pid, a in then.items() if a in known})
+    return out
 
 
 def _fold(rows, as_of: int) -> dict:

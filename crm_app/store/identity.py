@@ -5,7 +5,7 @@ import time
 
 from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, bindparam, delete, func, select
 
-from crm_app.store import schema
+from crm_app.store import membership, schema
 from crm_app.store.dialect import chunks, upsert
 
 crm_people = Table(
@@ -94,6 +94,10 @@ def save_account_matches(conn: Connection, rows: list[dict]) -> None:
     stmt = (p.update().where(p.c.id == bindparam("pid"), p.c.account_id.is_(None))
             .values(account_id=bindparam("aid")))
     for part in chunks(matched, 2000):
+        aid = {r["pid"]: r["aid"] for r in part}
+        unlinked = conn.execute(select(p.c.id, p.c.created_at).where(p.c.id.in_(list(aid)), p.c.account_id.is_(None)))
+        now = int(time.time())
+        membership.record_moves(conn, [(pid, None, aid[pid], created, now) for pid, created in unlinked])
         conn.execute(stmt, part)  # one executemany per chunk
 
 

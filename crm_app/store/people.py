@@ -5,7 +5,7 @@ import time
 
 from sqlalchemy import Connection, func, select
 
-from crm_app.store import field_history, schema
+from crm_app.store import field_history, membership, schema
 from crm_app.store.bulk import bump_versions, lookup, rows_by_key
 from crm_app.store.dialect import upsert
 
@@ -114,8 +114,10 @@ def upsert_people(conn: Connection, rows: list[dict]) -> dict:
 
 
 def _record_history(conn: Connection, changed: dict, existing: dict, found: dict, stamps: dict, now: int) -> None:
-    """Field history of the people whose attributes changed, at the row's `changed_at` or now."""
+    """Field history of the people whose attributes or account changed, at the row's `changed_at` or now."""
     initial, moved = [], []
+    membership.record_moves(conn, [(found[ext], existing[ext].get("account_id"), row["account_id"], row["created_at"],
+                                    stamps.get(ext) or now) for ext, row in changed.items() if ext in existing])
     for ext, row in changed.items():
         before = existing.get(ext)
         if before is not None and before.get("attributes") == row["attributes"]:

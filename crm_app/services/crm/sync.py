@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from crm_app.crm.registry import setting
 from crm_app.services.crm.accounting import record_usage
+from crm_app.services.crm.change_time import change_time
 from crm_app.services.crm.deletions import check_deletions
 from crm_app.services.crm.follow import follow, moves_and_deletions
 from crm_app.services.identity.matching import canonical_email
@@ -108,7 +109,7 @@ def _upsert_accounts(conn, crm: str, mapping, obj: ObjectMapping, records: list,
     """Accounts match an existing link, then a domain, else get a CRM-derived external id."""
     by_domain = crm_store.accounts_by_domain(conn, [str(_mapped(obj, r).get("domain") or "") for r in records])
     linked = crm_store.external_ids(conn, "accounts", [k["account_id"] for k in known.values() if k["account_id"]])
-    rows, ext_of = [], {}
+    rows, ext_of, now = [], {}, int(time.time())
     for r in records:
         values = _mapped(obj, r)
         domain = _domain(values.get("domain"))
@@ -116,7 +117,8 @@ def _upsert_accounts(conn, crm: str, mapping, obj: ObjectMapping, records: list,
         ext = linked.get(link) or (by_domain.get(domain) or (None, None))[1] or f"{crm}:{obj.object_type}:{r.id}"
         ext_of[r.id] = ext
         attrs = {k: v for k, v in values.items() if k not in ("name", "domain")}
-        rows.append({"external_id": ext, "name": values.get("name"), "domain": domain, "attributes": attrs})
+        rows.append({"external_id": ext, "name": values.get("name"), "domain": domain, "attributes": attrs,
+                     "changed_at": change_time(r.modified_at, now)})
     ids = people_store.upsert_accounts(conn, rows)
     return {rid: ids[ext] for rid, ext in ext_of.items()}
 
@@ -127,7 +129,7 @@ def _upsert_people(conn, crm: str, mapping: CrmMapping, obj: ObjectMapping, reco
     by_email = people_by_canonical_email(conn, [canonical_email(_mapped(obj, r).get("email")) for r in records])
     linked = crm_store.external_ids(conn, "people", [k["person_id"] for k in known.values() if k["person_id"]])
     account_ids = _account_ids(conn, crm, mapping, obj, records)
-    rows, ext_of = [], {}
+    rows, ext_of, now = [], {}, int(time.time())
     for r in records:
         values = _mapped(obj, r)
         email = (values.get("email") or "").strip().lower() or None
@@ -136,7 +138,8 @@ def _upsert_people(conn, crm: str, mapping: CrmMapping, obj: ObjectMapping, reco
             or f"{crm}:{obj.object_type}:{r.id}"
         ext_of[r.id] = ext
         rows.append({"external_id": ext, "email": email, "account_id": account_ids.get(r.id),
-                     "attributes": {k: v for k, v in values.items() if k != "email"}})
+                     "attributes": {k: v for k, v in values.items() if k != "email"},
+                     "changed_at": change_time(r.modified_at, now)})
     ids = people_store.upsert_people(conn, rows)
     return {rid: ids[ext] for rid, ext in ext_of.items()}
 

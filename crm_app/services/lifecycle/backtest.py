@@ -134,8 +134,9 @@ def run(store: Store, models: list[Model], goal: LifecycleModel, start: int, end
 
 
 def _notes(last_event, end: int, window: int, engine: str = "store", why: str | None = None) -> list[str]:
-    notes = ["Person fields, events and metrics are as of each date (person fields from field history; a field "
-             "recorded before history was kept reads as its first known value)."]
+    notes = ["Person and account fields, account membership, segments, events and metrics are as of each date "
+             "(fields, membership and segments from field history; what was recorded before history was kept reads "
+             "as its first known value)."]
     notes.append("Scored on the set-wise plan (DuckDB)." if engine == "duckdb" else
                  "Scored by the per-person engine" + (f" (not on the set-wise plan: {why})." if why else "."))
     if last_event is not None and end + window > last_event:

@@ -12,7 +12,7 @@ from crm_app.models.dataset import (condition_plan, event_columns, event_plan, e
 from crm_app.specs.lifecycle import LifecycleModel
 from crm_app.store import Store
 from crm_app.store import lifecycle as lifecycle_store
-from crm_app.store import field_history
+from crm_app.store import field_history, membership
 from crm_app.store import people as people_store
 from crm_app.store.scoring.features import compute_features
 
@@ -54,22 +54,8 @@ def snapshot(store: Store, spec: LifecycleModel, as_of: int, event_names: list[s
 
 def as_known_then(conn, records: dict, lo: int, hi: int, as_of: int) -> dict:
     """People's records with each field, theirs and their account's (`account.*`), as it was known at the moment
-    (from field history)."""
-    _overlay(records, field_history.values_as_of(conn, "person", lo, hi, None, as_of), "")
-    _overlay(records, field_history.account_values_for_people(conn, lo, hi, None, as_of), "account.")
-    return records
-
-
-def _overlay(records: dict, known: dict, prefix: str) -> None:
-    for sid, fields in known.items():
-        record = records.get(sid)
-        if record is None or (prefix and "account.id" not in record):
-            continue
-        for name, value in fields.items():
-            if value is None:
-                record.pop(prefix + name, None)
-            else:
-                record[prefix + name] = value
+    (from field history), through the account each person belonged to then (membership history)."""
+    return membership.people_records_as_of(conn, records, lo, hi, None, as_of)
 
 
 def goal_reached(spec: LifecycleModel, snap: Snapshot) -> dict:
@@ -142,7 +128,7 @@ def account_snapshot(store: Store, as_of: int, person_models: tuple) -> Snapshot
     with store.read() as conn:
         for lo, hi, only in batches:
             chunk = records_with_rollups(conn, list(person_models), as_of, lo, hi, only)[0]
-            _overlay(chunk, field_history.values_as_of(conn, "account", lo, hi, only, as_of), "")
+            membership.account_records_as_of(conn, chunk, lo, hi, only, as_of)
             records.update({aid: {k: v for k, v in r.items() if k not in ACCOUNT_SKIPPED}
                             for aid, r in chunk.items()})
     return Snapshot(as_of, records, {})

@@ -31,3 +31,21 @@ def primary_segment(segments: tuple, inside: list) -> str | None:
         if seg.id in inside:
             return seg.label
     return None
+
+
+def moved_lists(ids: list, before: dict, entered: list, left: list) -> list:
+    """(subject, segment list before or None, list after or None) for the subjects whose list changes, given the
+    lists before (subject -> sorted ids), the entered rows and the left (subject, segment) pairs."""
+    gained: dict = {}
+    lost: dict = {}
+    for row in entered:
+        gained.setdefault(row["subject_id"], set()).add(row["segment"])
+    for sid, seg in left:
+        lost.setdefault(sid, set()).add(seg)
+    out = []
+    for sid in ids:
+        old = sorted(before.get(sid) or [])
+        new = sorted((set(old) - lost.get(sid, set())) | gained.get(sid, set()))
+        if new != old:
+            out.append((sid, old or None, new or None))
+    return out

@@ -7,10 +7,12 @@ the model's result row as `segment`, which field specs write into the CRM (value
 from __future__ import annotations
 
 from crm_app.engine.conditions import compile_condition
-from crm_app.services.scoring.segment_membership import held, primary_segment
+from crm_app.services.scoring.segment_membership import held, moved_lists, primary_segment
 from crm_app.specs.conditions import FieldCondition, iter_conditions
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
+from crm_app.store import field_history, membership
+from crm_app.store.dialect import chunks
 from crm_app.store import people as people_store
 from crm_app.store.scoring import rollups
 from crm_app.services.scoring.accounts import records_with_rollups
@@ -47,6 +49,7 @@ def update_segments(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = 
                                                 sources, only)
             if not dry_run:
                 with store.begin() as conn:
+                    _record_history(conn, model.subject, start, end, entered, left, as_of)
                     segment_store.save_members(conn, model.name, model.subject, entered, left)
                     segment_store.set_primary(conn, model.name, primary)
         out[model.name] = tally
@@ -59,9 +62,13 @@ def _range(conn, model, kinds: list, as_of: int, lo: int, hi: int, current: dict
     features = segment_store.scores_in_range(conn, kinds, lo, hi, only)
     needs_fields = any(isinstance(c, FieldCondition) for s in model.segments for c in iter_conditions(s.when))
     records = {}
-    if needs_fields:
-        records = (records_with_rollups(conn, sources, as_of, lo, hi, only)[0] if model.subject == "account"
-                   else people_store.flat_records(conn, lo, hi, only))
+    if needs_fields:  # fields (and segments) as they were at the moment, from field history
+        if model.subject == "account":
+            today = records_with_rollups(conn, sources, as_of, lo, hi, only)[0]
+            records = membership.account_records_as_of(conn, today, lo, hi, only, as_of)
+        else:
+            today = people_store.flat_records(conn, lo, hi, only)
+            records = membership.people_records_as_of(conn, today, lo, hi, only, as_of)
     histories = {s.id: segment_store.history_since(conn, s.when.model, as_of - s.hold_for, lo, hi, only)
                  for s in model.segments if s.hold_for}
     checks = {s.id: compile_condition(s.when) for s in model.segments}
@@ -90,3 +97,20 @@ def _range(conn, model, kinds: list, as_of: int, lo: int, hi: int, current: dict
         if f"score:{model.name}" in feats:  # only subjects the model scored have a result row to label
             primary[sid] = primary_segment(model.segments, inside)
     return entered, left, primary
+
+
+def _record_history(conn, subject: str, lo: int, hi: int, entered: list, left: list, as_of: int) -> None:
+    """Keep each changed subject's segment list (across models, as records carry it) in field history as the
+    field `segments`, so as-of reads (backtests, training, segments of a past moment) see membership then."""
+    ids = sorted({r["subject_id"] for r in entered} | {sid for sid, _ in left})
+    if not ids:
+        return
+    before: dict = {}
+    for part in chunks(ids, 900):
+        before.update(segment_store.segments_in_range(conn, subject, lo, hi, part))
+    initial, moved = [], []
+    for sid, old, new in moved_lists(ids, before, entered, left):
+        first, later = field_history.changes({"segments": old}, {"segments": new}, 0, as_of)
+        initial += [(sid, *r) for r in first]
+        moved += [(sid, *r) for r in later]
+    field_history.record(conn, subject, initial, moved)

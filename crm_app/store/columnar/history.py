@@ -1,6 +1,7 @@
 """Person and account fields as of a past moment in the DuckDB copy: field history loaded once, today's values
 replaced by the value known then, exactly as store.field_history.values_as_of reads it. An `account.*` field
-reads its account's history, through the account each person belongs to now.
+reads its account's history, through the account each person belongs to now, or, for people whose account link
+has history, through the account they belonged to at each moment (columnar.moves).
 
 Per (person, field): the latest row at or before the moment; else the earliest `initial` row (the first known
 value stands for the time before anything was recorded); else today's value. A None value is a missing field.
@@ -12,6 +13,7 @@ import json
 import numpy as np
 from sqlalchemy import select
 
+from crm_app.store.columnar import moves, segments_today
 from crm_app.store.columnar.relations import field_expression, ident, literal
 from crm_app.store.field_history import field_history
 
@@ -26,13 +28,18 @@ def load(con, conn, fields) -> int:
     person_fields = [f for f in fields if not f.startswith("account.")]
     account_keys = {f.split(".", 1)[1]: f for f in fields if f.startswith("account.")}
     loaded = _copy(con, conn, "person", person_fields, "fh")
+    if "segments" in person_fields:
+        segments_today.load(con, conn)
     if account_keys:
         con.execute("CREATE OR REPLACE TEMP TABLE fh_account AS SELECT * FROM fh WHERE false")
         loaded += _copy(con, conn, "account", list(account_keys), "fh_account")
         renamed = "CASE h.field " + " ".join(f"WHEN {literal(k)} THEN {literal(f)}" for k, f in account_keys.items())
+        moved = moves.load(con, conn, _copy, account_keys, renamed)
         con.execute(f"INSERT INTO fh SELECT p.id, {renamed} END, h.valid_from, h.value, h.initial "
-                    "FROM fh_account h JOIN people p ON p.account_id = h.subject_id")
+                    "FROM fh_account h JOIN people p ON p.account_id = h.subject_id"
+                    + (" WHERE p.id NOT IN (SELECT subject_id FROM fl)" if moved else ""))
         con.execute("DROP TABLE fh_account")
+        loaded += moved
     return loaded
 
 

@@ -129,8 +129,10 @@ def start_gunicorn(database_url: str, workers: int, write_key: str, root: Path =
     env = dict(os.environ, DATABASE_URL=database_url, WRITE_KEY=write_key, SECRET_KEY=uuid.uuid4().hex,
                DASHBOARD_ADMIN_PASSWORD=uuid.uuid4().hex, SPECS_ROOT=str(root), LOG_LEVEL="WARNING",
                PYTHONPATH=str(root))
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:crm_app.web.gunicorn_conf", "--bind",
-               f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning", "crm_app:create_app()"]
+    # A checkout from before the gunicorn config file (--code-root) runs with gunicorn's defaults: no access log.
+    config = ["-c", "python:crm_app.web.gunicorn_conf"] if (root / "crm_app/web/gunicorn_conf.py").exists() else []
+    command = [sys.executable, "-m", "gunicorn", *config, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+               "--log-level", "warning", "crm_app:create_app()"]
     proc = subprocess.Popen(command, env=env, cwd=root)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):

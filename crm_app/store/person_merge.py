@@ -24,10 +24,13 @@ def crm_only_people(conn: Connection, emails: list[str]) -> dict:
     (`crm:object:id`): sync made it, no product user did.
     """
     p, cp, links = schema.people, crm_people, crm_links
-    key = links.c.crm + ":" + links.c.object_type + ":" + links.c.record_id
     out: dict = {}
-    # Ingest asks for every batch: a driver-level read first, so emails no CRM record carries cost no join.
+    # Ingest asks for every batch: a driver-level read first, so emails no CRM record carries cost no join
+    # (and no statement is built).
     emails = lookup(conn, cp.name, "email", "email", [e for e in emails if e])
+    if not emails:
+        return out
+    key = links.c.crm + ":" + links.c.object_type + ":" + links.c.record_id
     for part in chunks(sorted(emails), 900):
         q = (select(cp.c.email, p.c.id).distinct()
              .select_from(cp.join(links, key == cp.c.key).join(p, p.c.id == links.c.person_id))
@@ -40,6 +43,8 @@ def crm_only_people(conn: Connection, emails: list[str]) -> dict:
 
 def rename_people(conn: Connection, names: dict) -> None:
     """person id -> new external id (a CRM-only person becomes the product user who signed up)."""
+    if not names:
+        return
     p = schema.people
     stmt = p.update().where(p.c.id == bindparam("pid")).values(external_id=bindparam("ext"))
     for part in chunks([{"pid": pid, "ext": ext} for pid, ext in sorted(names.items())], 2000):

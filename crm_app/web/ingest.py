@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from crm_app.errors import IngestError
 from crm_app.services.ingest.body import BodyRefused, read_body
 from crm_app.services.ingest.messages import MESSAGE_TYPES
-from crm_app.services.ingest.values import loads
+from crm_app.services.ingest.values import parse_body
 from crm_app.services.ingest.writer import ingest_messages
 from crm_app.web.metrics import count_messages
 
@@ -55,7 +55,7 @@ def _handle(kind: str | None):
     try:
         raw = read_body(request.stream, request.content_length, request.headers.get("Content-Encoding"),
                         config.max_batch_bytes)
-        body = loads(raw or b"null")
+        body, plain = parse_body(raw or b"null")
     except BodyRefused as exc:
         return _error(exc.status, exc.code, exc.message)
     except IngestError as exc:
@@ -73,7 +73,7 @@ def _handle(kind: str | None):
         messages, default_type = [body], kind
     report = ingest_messages(current_app.config["PQL_STORE"], messages, f"http:{kind or 'batch'}",
                              default_type, max_message_bytes=None if len(raw) <= config.max_message_bytes
-                             else config.max_message_bytes)
+                             else config.max_message_bytes, values_checked=plain)
     count_messages(report)
     wake = current_app.config.get("PQL_ON_INGEST")  # `serve`: wake the in-process scoring job
     if wake is not None and report.accepted:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from crm_app.errors import IngestError
-from crm_app.services.ingest.values import check_values, text_field
+from crm_app.services.ingest.values import check_values, storable_depth, text_field
 
 MESSAGE_TYPES = ("track", "identify", "group", "page", "screen", "alias")
 LATEST_TS = 253402300799  # 9999-12-31T23:59:59Z, the last moment ISO-8601 writes with four digits
@@ -40,11 +40,14 @@ def parse_timestamp(value, field: str = "timestamp") -> int:
         return int(seconds)
     if not isinstance(value, str) or not value.strip():
         raise IngestError(f"'{field}' must be an ISO-8601 date-time such as 2026-11-01T12:00:00Z")
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(value)  # the common form, with Z or an offset, as the SDKs send it
     except ValueError:
-        raise IngestError(f"'{field}' {value!r} is not an ISO-8601 date-time such as 2026-11-01T12:00:00Z")
+        text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise IngestError(f"'{field}' {value!r} is not an ISO-8601 date-time such as 2026-11-01T12:00:00Z")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     try:
@@ -78,11 +81,16 @@ def derived_message_id(message: dict) -> str:
     return "derived-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def parse_message(raw, default_type: str | None, received_at: int, max_bytes: int | None) -> Message:
-    """Check one message against the Segment spec; raise IngestError with the reason when it is not valid."""
+def parse_message(raw, default_type: str | None, received_at: int, max_bytes: int | None,
+                  values_checked: bool = False) -> Message:
+    """Check one message against the Segment spec; raise IngestError with the reason when it is not valid.
+
+    values_checked: the message comes from a body values.parse_body found plain, so only its depth is left to
+    check (the full walk then runs only when the depth is past the limit, to name the value)."""
     if not isinstance(raw, dict):
         raise IngestError(f"a message must be a JSON object, got {type(raw).__name__}")
-    check_values(raw)
+    if not values_checked or not storable_depth(raw):
+        check_values(raw)
     # None: the caller knows the whole request is within the limit, so no message in it can exceed it.
     size = len(json.dumps(raw, default=str).encode()) if max_bytes is not None else 0
     if max_bytes is not None and size > max_bytes:
@@ -107,11 +115,13 @@ def parse_message(raw, default_type: str | None, received_at: int, max_bytes: in
     group_id = _identifier(context.get("groupId"), "context.groupId")
     if kind == "track":
         event = raw.get("event")
-        if not isinstance(event, str) or not event.strip():
+        name = event.strip() if isinstance(event, str) else None
+        if not name:
             raise IngestError("a track message needs 'event', the name of what the user did")
-        if max(len(event.strip()), len(event.strip().lower())) > 255:  # stored as typed and lower-cased
+        # Stored as typed and lower-cased; lower() at most doubles a length, so short names skip it.
+        if len(name) > 127 and max(len(name), len(name.lower())) > 255:
             raise IngestError("'event' is longer than 255 characters (also once lower-cased)")
-        return Message(kind, message_id, user_id, anonymous_id, ts, event.strip(),
+        return Message(kind, message_id, user_id, anonymous_id, ts, name,
                        _mapping(raw.get("properties"), "properties"), group_id=group_id)
     if kind in ("page", "screen"):
         props = dict(_mapping(raw.get("properties"), "properties"))

@@ -70,8 +70,10 @@ def _payload_text(raw) -> str:
 
 def ingest_messages(store: Store, raw_messages: list, source: str, default_type: str | None = None,
                     received_at: int | None = None, max_message_bytes: int | None = DEFAULT_MAX_MESSAGE_BYTES,
-                    positions: list | None = None) -> IngestReport:
-    """Validate and store a list of messages in one transaction; return what was kept and what was refused."""
+                    positions: list | None = None, values_checked: bool = False) -> IngestReport:
+    """Validate and store a list of messages in one transaction; return what was kept and what was refused.
+
+    values_checked: the messages come from a body values.parse_body found plain (see parse_message)."""
     received_at = int(time.time()) if received_at is None else received_at
     report = IngestReport()
     valid: list[Message] = []
@@ -79,7 +81,7 @@ def ingest_messages(store: Store, raw_messages: list, source: str, default_type:
     for i, raw in enumerate(raw_messages):
         position = positions[i] if positions else i
         try:
-            valid.append(parse_message(raw, default_type, received_at, max_message_bytes))
+            valid.append(parse_message(raw, default_type, received_at, max_message_bytes, values_checked))
         except IngestError as exc:
             report.rejected.append({"index": position, "reason": str(exc)})
             rejects.append({"position": position, "reason": str(exc), "payload": _payload_text(raw)})
@@ -138,8 +140,10 @@ def _store_messages(conn, messages: list[Message], received_at: int) -> tuple[in
         adopt_for_new_users(conn, updates, known, candidates)
         ids.update(people_store.upsert_people(conn, updates))
         absorb_for_known_users(conn, updates, ids, candidates)
-        # No group id: the business email domain names the account (identity resolution, step 2).
-        attach_accounts_by_domain(conn, [ids[r["external_id"]] for r in updates if r.get("email")])
+        # No group id: the business email domain names the account (identity resolution, step 2). A row that
+        # sets an account leaves its person with one: nothing to read for it.
+        attach_accounts_by_domain(conn, [ids[r["external_id"]] for r in updates
+                                         if r.get("email") and not r.get("account_id")])
 
     aliases = {m.anonymous_id: ids[m.user_id] for m in messages if m.anonymous_id and m.user_id}
     event_store.link_aliases(conn, aliases)

@@ -140,6 +140,31 @@ def test_a_crash_mid_catch_up_leaves_the_copy_as_before(store, tmp_path, monkeyp
     assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] == len(n)
 
 
+def test_a_crash_after_a_committed_step_of_a_catch_up_resumes_without_loss_or_doubles(store, tmp_path,
+                                                                                      monkeypatch):
+    seed(store, people=5)
+    con = mirror.open_copy(str(tmp_path / "c.duckdb"))
+    monkeypatch.setattr(copy, "BATCH", 7)
+    monkeypatch.setattr(copy, "COMMIT_ROWS", 7)
+    merge, calls = copy._merge_events, []
+
+    def second_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return merge(*args, **kwargs)
+
+    monkeypatch.setattr(copy, "_merge_events", second_fails)
+    with store.read() as conn, pytest.raises(KeyboardInterrupt):
+        copy.catch_up_events(con, conn, now=1000, lag=60)
+    assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] == 14  # two steps committed
+    monkeypatch.setattr(copy, "_merge_events", merge)
+    with store.read() as conn:
+        copy.catch_up_events(con, conn, now=1001, lag=60)
+        ids = sorted(r[0] for r in conn.execute(schema.events.select().with_only_columns(schema.events.c.id)))
+    assert sorted(r[0] for r in con.execute("SELECT id FROM events").fetchall()) == ids
+
+
 def test_an_anonymous_history_identified_later_is_followed_by_the_copy(store, default_rules):
     seed(store, people=10)
     with store.begin() as conn:

@@ -6,7 +6,9 @@ import random
 
 import duckdb
 import pytest
+import sqlalchemy
 
+from crm_app.services.scoring import duck_engine
 from crm_app.services.scoring.duck_engine import copy_path
 from crm_app.services.scoring.run import score
 from crm_app.store import schema
@@ -72,6 +74,31 @@ def test_duckdb_engine_stores_what_the_store_engine_stores(store, default_rules)
     later = score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     assert later.models["conversion"].changed == 0  # unchanged results cost no write
     assert stored(store) == expected
+
+
+def test_a_write_larger_than_the_results_held_rebuilds_their_indexes_and_stores_the_same(store, default_rules,
+                                                                                         monkeypatch):
+    seed(store)
+    score(store, default_rules, AS_OF, engine="store", workers=1)
+    expected, history = stored(store), stored_history(store)
+    with store.begin() as conn:
+        conn.execute(schema.results.delete())
+        conn.execute(schema.score_history.delete())
+    dropped = []
+    drop = sqlalchemy.Index.drop
+    monkeypatch.setattr(sqlalchemy.Index, "drop", lambda index, bind: dropped.append(index.name) or drop(index, bind))
+    monkeypatch.setattr(duck_engine, "REINDEX_ROWS", 1)
+    score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    assert sorted(dropped) == sorted(i.name for i in schema.results.indexes)
+    assert stored(store) == expected and stored_history(store) == history
+    with store.read() as conn:
+        names = {i["name"] for i in sqlalchemy.inspect(conn).get_indexes("results")}
+    assert names >= set(dropped)
+
+
+def stored_history(store) -> set:
+    with store.read() as conn:
+        return {tuple(row) for row in conn.execute(schema.score_history.select())}
 
 
 def test_an_incremental_run_on_a_later_day_agrees_with_the_store_engine(store, default_rules):

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from contextlib import nullcontext
 
 import duckdb
+from sqlalchemy import func, select
 
 from crm_app.engine.setwise.fields import field_column
 from crm_app.engine.setwise.plan import feature_column
@@ -16,13 +18,14 @@ from crm_app.engine.setwise.scores import model_column
 from crm_app.engine.setwise.stored import digest_sql, reasons_sql, value_fields, value_text
 from crm_app.services.scoring.diff import HISTORY_FIELDS, MOVERS_KEPT, ModelSummary, result_row, tally, top_movers
 from crm_app.services.scoring.setwise import plan_over
-from crm_app.store import Store
+from crm_app.store import Store, schema
 from crm_app.store.columnar import copy, mirror, outcome
 from crm_app.store.columnar.relations import ident
 from crm_app.store.scoring import results as results_store
 
 FETCH = 5_000  # rows rendered in Python per batch (the Spark engine)
-WRITE_BATCH = 20_000  # result rows per store transaction
+WRITE_BATCH = 50_000  # result rows per store transaction
+REINDEX_ROWS = 200_000
 
 
 class CopyBusy(RuntimeError):
@@ -182,16 +185,35 @@ def _score_model(store: Store, con, plan, model, rules_hash: str, dry_run: bool,
 
 
 def _write(store: Store, con, model: str, as_of: int, rules_hash: str) -> None:
-    """Changed results and their history, a transaction per batch; results that left the population go."""
+    """Changed results and their history, a transaction per batch; results that left the population go.
+    A write larger than REINDEX_ROWS and than the results already held is one transaction that drops the
+    results' secondary indexes and builds them again after (one sort each, not a B-tree insert per row)."""
+    changed = con.execute(f"SELECT count(*) FROM outcome WHERE {outcome.CHANGED}").fetchall()[0][0]
+    if changed >= REINDEX_ROWS:
+        with store.read() as conn:
+            held = conn.execute(select(func.count()).select_from(schema.results)).scalar()
+        if changed > held:
+            with store.begin() as conn:
+                indexes = sorted(schema.results.indexes, key=lambda i: i.name)
+                for index in indexes:
+                    index.drop(conn)
+                _write_rows(con, model, as_of, rules_hash, lambda: nullcontext(conn))
+                for index in indexes:
+                    index.create(conn)
+            return
+    _write_rows(con, model, as_of, rules_hash, store.begin)
+
+
+def _write_rows(con, model: str, as_of: int, rules_hash: str, transaction) -> None:
     for rows in outcome.changed_rows(con, model, as_of, rules_hash, WRITE_BATCH):
-        with store.begin() as conn:
+        with transaction() as conn:
             results_store.save_rows(conn, rows, [])
     for rows in outcome.history_rows(con, model, as_of, rules_hash, WRITE_BATCH):
-        with store.begin() as conn:
+        with transaction() as conn:
             results_store.save_rows(conn, [], rows)
     gone = outcome.removed(con)
     if gone:
-        with store.begin() as conn:
+        with transaction() as conn:
             results_store.delete_results(conn, [(model, pid) for pid in gone])
 
 

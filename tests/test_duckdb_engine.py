@@ -6,7 +6,9 @@ import random
 
 import duckdb
 import pytest
+import sqlalchemy
 
+from crm_app.services.scoring import duck_engine
 from crm_app.services.scoring.duck_engine import copy_path
 from crm_app.services.scoring.run import score
 from crm_app.store import schema
@@ -74,6 +76,31 @@ def test_duckdb_engine_stores_what_the_store_engine_stores(store, default_rules)
     assert stored(store) == expected
 
 
+def test_a_write_larger_than_the_results_held_rebuilds_their_indexes_and_stores_the_same(store, default_rules,
+                                                                                         monkeypatch):
+    seed(store)
+    score(store, default_rules, AS_OF, engine="store", workers=1)
+    expected, history = stored(store), stored_history(store)
+    with store.begin() as conn:
+        conn.execute(schema.results.delete())
+        conn.execute(schema.score_history.delete())
+    dropped = []
+    drop = sqlalchemy.Index.drop
+    monkeypatch.setattr(sqlalchemy.Index, "drop", lambda index, bind: dropped.append(index.name) or drop(index, bind))
+    monkeypatch.setattr(duck_engine, "REINDEX_ROWS", 1)
+    score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    assert sorted(dropped) == sorted(i.name for i in schema.results.indexes)
+    assert stored(store) == expected and stored_history(store) == history
+    with store.read() as conn:
+        names = {i["name"] for i in sqlalchemy.inspect(conn).get_indexes("results")}
+    assert names >= set(dropped)
+
+
+def stored_history(store) -> set:
+    with store.read() as conn:
+        return {tuple(row) for row in conn.execute(schema.score_history.select())}
+
+
 def test_an_incremental_run_on_a_later_day_agrees_with_the_store_engine(store, default_rules):
     seed(store)
     seed(store, seed_=6, ahead=9 * DAY)  # events after the first as_of: the first runs do not see them
@@ -138,6 +165,31 @@ def test_a_crash_mid_catch_up_leaves_the_copy_as_before(store, tmp_path, monkeyp
     with store.read() as conn:
         n = conn.execute(schema.events.select().with_only_columns(schema.events.c.id)).all()
     assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] == len(n)
+
+
+def test_a_crash_after_a_committed_step_of_a_catch_up_resumes_without_loss_or_doubles(store, tmp_path,
+                                                                                      monkeypatch):
+    seed(store, people=5)
+    con = mirror.open_copy(str(tmp_path / "c.duckdb"))
+    monkeypatch.setattr(copy, "BATCH", 7)
+    monkeypatch.setattr(copy, "COMMIT_ROWS", 7)
+    merge, calls = copy._merge_events, []
+
+    def second_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return merge(*args, **kwargs)
+
+    monkeypatch.setattr(copy, "_merge_events", second_fails)
+    with store.read() as conn, pytest.raises(KeyboardInterrupt):
+        copy.catch_up_events(con, conn, now=1000, lag=60)
+    assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] == 14  # two steps committed
+    monkeypatch.setattr(copy, "_merge_events", merge)
+    with store.read() as conn:
+        copy.catch_up_events(con, conn, now=1001, lag=60)
+        ids = sorted(r[0] for r in conn.execute(schema.events.select().with_only_columns(schema.events.c.id)))
+    assert sorted(r[0] for r in con.execute("SELECT id FROM events").fetchall()) == ids
 
 
 def test_an_anonymous_history_identified_later_is_followed_by_the_copy(store, default_rules):

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from contextlib import nullcontext
 
 import duckdb
+from sqlalchemy import func, select
 
 from crm_app.engine.setwise.fields import field_column
 from crm_app.engine.setwise.plan import feature_column
@@ -16,13 +18,14 @@ from crm_app.engine.setwise.scores import model_column
 from crm_app.engine.setwise.stored import digest_sql, reasons_sql, value_fields, value_text
 from crm_app.services.scoring.diff import HISTORY_FIELDS, MOVERS_KEPT, ModelSummary, result_row, tally, top_movers
 from crm_app.services.scoring.setwise import plan_over
-from crm_app.store import Store
+from crm_app.store import Store, schema
 from crm_app.store.columnar import copy, mirror, outcome
 from crm_app.store.columnar.relations import ident
 from crm_app.store.scoring import results as results_store
 
 FETCH = 5_000  # rows rendered in Python per batch (the Spark engine)
-WRITE_BATCH = 20_000  # result rows per store transaction
+WRITE_BATCH = 50_000  # result rows per store transaction
+REINDEX_ROWS = 200_000
 
 
 class CopyBusy(RuntimeError):
@@ -108,10 +111,13 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
     con = open_caught_up(store, models, scope_ids, claimed, events)
     try:
         plan = plan_over(con, models, as_of, scope_ids, events)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE scored AS {plan.sql}")
-        columns = {d[0] for d in con.execute("SELECT * FROM scored LIMIT 0").description}
-        people = con.execute("SELECT count(*) FROM scored").fetchall()[0][0]
-        summaries = {m.name: _score_model(store, con, plan, columns, m, rules_hash, dry_run) for m in models}
+        columns = {r[0] for r in con.execute(f"DESCRIBE {plan.sql}").fetchall()}
+        hashes = {m.name: _hashed(plan, m, columns) for m in models}
+        _candidates_only(con, plan, models, hashes)
+        people = con.execute("SELECT count(*) FROM subj" + (" WHERE person_id IN (SELECT person_id FROM scope)"
+                                                             if scope_ids is not None else "")).fetchall()[0][0]
+        summaries = {m.name: _score_model(store, con, plan, m, rules_hash, dry_run, scope_ids is not None)
+                     for m in models}
         if not dry_run:
             with store.begin() as conn:
                 mirror.new_epoch(con, conn)
@@ -120,11 +126,47 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
         con.close()
 
 
-def _score_model(store: Store, con, plan, columns: set, model, rules_hash: str, dry_run: bool) -> ModelSummary:
+def _hash_column(model) -> str:
+    return f"@h:{model.name}"
+
+
+def _candidates_only(con, plan, models, hashes: dict) -> None:
+    """The temp table `scored`: the plan's rows of the subjects some model must look at again (hash moved, or
+    left the population holding a result), each with its hash per model. Unchanged subjects are never
+    materialised: their band is the mirror's."""
+    inner = ", ".join(f"{h} AS {ident(_hash_column(m))}" for m, h in zip(models, hashes.values()))
+    joins, moved = [], []
+    for i, model in enumerate(models):
+        inpop, h = f"s.{ident(model_column(model, 'in_population'))}", _hash_column(model)
+        joins.append(f" LEFT JOIN prev q{i} ON q{i}.model = {_lit(model.name)} AND q{i}.subject_id = s.person_id")
+        moved.append(f"({inpop} AND (q{i}.h IS NULL OR q{i}.h <> s.{ident(h)})) "
+                     f"OR (NOT {inpop} AND q{i}.subject_id IS NOT NULL)")
+    where = " OR ".join(moved) if moved else "FALSE"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE scored AS SELECT s.* FROM (SELECT *, {inner} FROM ({plan.sql})) s"
+                f"{''.join(joins)} WHERE {where}")
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _bands(con, model, scope: bool) -> dict:
+    """Band -> subjects in the population: the candidates' new bands, the mirror's for everyone else."""
+    band = ident(model_column(model, "band"))
+    only = " AND p.subject_id IN (SELECT person_id FROM scope)" if scope else ""
+    rows = con.execute(
+        f"SELECT band, count(*) FROM (SELECT s.{band} AS band FROM scored s JOIN cand c USING (person_id) "
+        f"WHERE c.inpop UNION ALL SELECT p.band FROM prev p SEMI JOIN subj ON subj.person_id = p.subject_id "
+        f"WHERE p.model = ?{only} AND p.subject_id NOT IN (SELECT person_id FROM cand)) GROUP BY band",
+        [model.name]).fetchall()
+    return {b: n for b, n in rows}
+
+
+def _score_model(store: Store, con, plan, model, rules_hash: str, dry_run: bool, scoped: bool) -> ModelSummary:
     """Render the candidates in SQL, write those whose digest moved set-wise, tally from the same table."""
     summary = ModelSummary(model.name)
     inpop = model_column(model, "in_population")
-    outcome.candidates(con, model.name, _hashed(plan, model, columns), inpop)
+    outcome.candidates(con, model.name, ident(_hash_column(model)), inpop)
     values = [(f, raw, value_text(raw)) for f in value_fields(plan, model)
               for raw in outcome.distinct_values(con, field_column(f))]
     reasons = reasons_sql(plan, model)
@@ -135,9 +177,7 @@ def _score_model(store: Store, con, plan, columns: set, model, rules_hash: str, 
         _write(store, con, model.name, plan.as_of, rules_hash)
     summary.changed, summary.new_pqls, movers = outcome.tallies(con, MOVERS_KEPT)
     summary.movers = top_movers(movers)
-    band = ident(model_column(model, "band"))
-    counts = con.execute(f"SELECT {band}, count(*) FROM scored WHERE {ident(inpop)} GROUP BY {band}").fetchall()
-    summary.run_bands = {b: n for b, n in counts}
+    summary.run_bands = _bands(con, model, scoped)
     summary.scored = sum(summary.run_bands.values())
     if not dry_run:
         mirror.remember(con, model.name)
@@ -145,16 +185,35 @@ def _score_model(store: Store, con, plan, columns: set, model, rules_hash: str, 
 
 
 def _write(store: Store, con, model: str, as_of: int, rules_hash: str) -> None:
-    """Changed results and their history, a transaction per batch; results that left the population go."""
+    """Changed results and their history, a transaction per batch; results that left the population go.
+    A write larger than REINDEX_ROWS and than the results already held is one transaction that drops the
+    results' secondary indexes and builds them again after (one sort each, not a B-tree insert per row)."""
+    changed = con.execute(f"SELECT count(*) FROM outcome WHERE {outcome.CHANGED}").fetchall()[0][0]
+    if changed >= REINDEX_ROWS:
+        with store.read() as conn:
+            held = conn.execute(select(func.count()).select_from(schema.results)).scalar()
+        if changed > held:
+            with store.begin() as conn:
+                indexes = sorted(schema.results.indexes, key=lambda i: i.name)
+                for index in indexes:
+                    index.drop(conn)
+                _write_rows(con, model, as_of, rules_hash, lambda: nullcontext(conn))
+                for index in indexes:
+                    index.create(conn)
+            return
+    _write_rows(con, model, as_of, rules_hash, store.begin)
+
+
+def _write_rows(con, model: str, as_of: int, rules_hash: str, transaction) -> None:
     for rows in outcome.changed_rows(con, model, as_of, rules_hash, WRITE_BATCH):
-        with store.begin() as conn:
+        with transaction() as conn:
             results_store.save_rows(conn, rows, [])
     for rows in outcome.history_rows(con, model, as_of, rules_hash, WRITE_BATCH):
-        with store.begin() as conn:
+        with transaction() as conn:
             results_store.save_rows(conn, [], rows)
     gone = outcome.removed(con)
     if gone:
-        with store.begin() as conn:
+        with transaction() as conn:
             results_store.delete_results(conn, [(model, pid) for pid in gone])
 
 

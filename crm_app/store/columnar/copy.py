@@ -9,8 +9,9 @@ earlier one) copied it. That holds as long as no ingest transaction stays open l
 Why none is doubled: the copy's events are keyed by the store's event id; ids already copied are skipped.
 An event whose person changed later (an anonymous history identified, a merge) marks that person changed,
 and follow_people moves the copy's rows of the claimed people before they are scored.
-Why a crash loses nothing: a catch-up is one DuckDB transaction, the rows and its (t_k, M_k) together; a
-crash rolls it back and the next catch-up redoes it.
+Why a crash loses nothing: a catch-up commits its rows with a (t_k, highest id so far) record, in steps of
+COMMIT_ROWS events read in id order; a crash rolls back the open step, and the next catch-up starts from the
+last committed one, as if that catch-up had stopped there.
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from crm_app.store.columnar.relations import ident, typed_expressions, typed_nam
 from crm_app.store.people import email_domain
 
 BATCH = 50_000
+# Events per DuckDB transaction of a catch-up: a new copy of millions of events is built in steps, so a
+# transaction never holds them all in memory.
+COMMIT_ROWS = 1_000_000
 
 
 def _columns(rows: list, n: int) -> list:
@@ -48,16 +52,23 @@ def catch_up_events(con, conn, now: int, lag: int) -> int:
     low = low_watermark(con, lag)
     seen_max = con.execute("SELECT coalesce(max(max_id), 0) FROM catch_ups").fetchall()[0][0]
     typed = typed_names(con)
-    added = 0
+    added = pending = 0
     con.execute("BEGIN TRANSACTION")
     try:
         late = _late_ids(con, conn, low, seen_max)
-        queries = [select(*_EVENT).where(e.c.id > seen_max).order_by(e.c.id)]
-        queries += [select(*_EVENT).where(e.c.id.in_(late[i:i + 5000])) for i in range(0, len(late), 5000)]
+        queries = [select(*_EVENT).where(e.c.id.in_(late[i:i + 5000])) for i in range(0, len(late), 5000)]
+        queries += [select(*_EVENT).where(e.c.id > seen_max).order_by(e.c.id)]
         for query in queries:
             for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
-                added += _merge_events(con, part, typed)
+                n = _merge_events(con, part, typed)
+                added, pending = added + n, pending + n
                 seen_max = max(seen_max, max(r[0] for r in part))
+                if pending >= COMMIT_ROWS:
+                    # A catch-up stamped `now` that stopped at seen_max: what a rerun after a crash starts from.
+                    con.execute("INSERT INTO catch_ups VALUES (?, ?)", [now, seen_max])
+                    con.execute("COMMIT")
+                    con.execute("BEGIN TRANSACTION")
+                    pending = 0
         con.execute("INSERT INTO catch_ups VALUES (?, ?)", [now, seen_max])
         con.execute("DELETE FROM catch_ups WHERE stamp < ? - 10 * ?", [now, max(lag, 1)])
         con.execute("COMMIT")
@@ -102,11 +113,12 @@ def _merge_events(con, rows: list, typed: list) -> int:
                  for c, x in typed_expressions(name).items()}
         names = "".join(f", {ident(c)}" for c in exprs)
         values = "".join(f", {x}" for x in exprs.values())
-        before = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
-        con.execute(f"INSERT INTO events (id, person_id, type_id, ts, properties{names}) "
-                    f"SELECT s.id, s.person_id, s.type_id, s.ts, s.properties{values} FROM staged s "
-                    f"ANTI JOIN events USING (id)")
-        return con.execute("SELECT count(*) FROM events").fetchall()[0][0] - before
+        # Only the copy's ids within the batch's range are compared (row groups outside it are skipped).
+        low, high = int(staged["id"].min()), int(staged["id"].max())
+        return con.execute(f"INSERT INTO events (id, person_id, type_id, ts, properties{names}) "
+                           f"SELECT s.id, s.person_id, s.type_id, s.ts, s.properties{values} FROM staged s "
+                           f"ANTI JOIN (SELECT id FROM events WHERE id BETWEEN {low} AND {high}) e USING (id)"
+                           ).fetchall()[0][0]
     finally:
         con.unregister("staged")
 

@@ -19,6 +19,7 @@ from crm_app.engine.setwise.fields import FieldCatalog, record_fields
 from crm_app.engine.setwise.plan import build_plan, supported
 from crm_app.engine.setwise.scores import model_column
 from crm_app.models import backtest as figures
+from crm_app.services.lifecycle.backtest_rolling import Rolling
 from crm_app.services.scoring.duck_reader import open_current
 from crm_app.specs.lifecycle import LifecycleModel
 from crm_app.store import Store
@@ -55,10 +56,10 @@ def _catalogs(con, type_ids: dict) -> tuple[Catalog, FieldCatalog]:
     return catalog, field_catalog
 
 
-def _plan(con, models, as_of: int, catalogs: tuple, fields) -> str:
-    """The plan's SQL over the copy with `subj` as of the moment."""
+def _plan(con, rolling: Rolling, as_of: int, catalogs: tuple, fields) -> str:
+    """The plan's SQL over the copy with `subj` and the features as of the moment."""
     history.define_subj_as_of(con, fields, as_of)
-    return build_plan(models, *catalogs, as_of).sql
+    return build_plan(rolling.models, *catalogs, as_of, features_sql=rolling.features(as_of)).sql
 
 
 def collect(store: Store, models: list, goal: LifecycleModel, dates: list[int], window: int,
@@ -90,11 +91,12 @@ def collect_on(con, store: Store, models: list, goal: LifecycleModel, dates: lis
     history.define_today(con, fields)
     catalogs = _catalogs(con, dict(con.execute("SELECT key, id FROM event_types").fetchall()))
     parts: list = [[] for _ in models]
+    rolling_now, rolling_later = Rolling(con, planned, catalogs[0], "now"), Rolling(con, [goal_probe], catalogs[0], "later")
     for k, as_of in enumerate(dates, 1):
-        later = _plan(con, [goal_probe], as_of + window, catalogs, fields)
+        later = _plan(con, rolling_later, as_of + window, catalogs, fields)
         con.execute(f"CREATE OR REPLACE TEMP TABLE bt_later AS SELECT person_id, "
                     f"{ident(model_column(goal_probe, 'in_population'))} AS reached FROM ({later}) q")
-        now = _plan(con, planned, as_of, catalogs, fields)
+        now = _plan(con, rolling_now, as_of, catalogs, fields)
         admitted = ident(model_column(probes[1], "in_population")) if len(probes) > 1 else "TRUE"
         scores = ", ".join(f"q.{ident(model_column(m, 'combined'))} AS s{i}" for i, m in enumerate(models))
         got = con.execute(

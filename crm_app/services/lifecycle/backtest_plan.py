@@ -54,10 +54,10 @@ def _catalogs(con, type_ids: dict) -> tuple[Catalog, FieldCatalog]:
     return catalog, field_catalog
 
 
-def _plan(con, rolling: Rolling, as_of: int, catalogs: tuple, fields, roll: bool) -> str:
+def _plan(con, rolling: Rolling, as_of: int, catalogs: tuple, roll: bool) -> str:
     """The plan's SQL over the copy with `subj` and the features as of the moment (roll False: the features
     from every event up to the moment, as a plain scoring run takes them)."""
-    history.define_subj_as_of(con, fields, as_of)
+    history.define_subj_as_of(con, record_fields(rolling.models), as_of)
     return build_plan(rolling.models, *catalogs, as_of, features_sql=rolling.features(as_of) if roll else None).sql
 
 
@@ -96,10 +96,10 @@ def collect_on(con, store: Store, models: list, goal: LifecycleModel, dates: lis
                                                                                       "later")
     dates = sorted(dates)
     for k, as_of in enumerate(dates, 1):
-        later = _plan(con, rolling_later, as_of + window, catalogs, fields, roll)
+        later = _plan(con, rolling_later, as_of + window, catalogs, roll)
         con.execute(f"CREATE OR REPLACE TEMP TABLE bt_later AS SELECT person_id, "
                     f"{ident(model_column(goal_probe, 'in_population'))} AS reached FROM ({later}) q")
-        now = _plan(con, rolling_now, as_of, catalogs, fields, roll)
+        now = _plan(con, rolling_now, as_of, catalogs, roll)
         admitted = ident(model_column(probes[1], "in_population")) if len(probes) > 1 else "TRUE"
         scores = ", ".join(f"q.{ident(model_column(m, 'combined'))} AS s{i}" for i, m in enumerate(models))
         eligible = sink.add(

@@ -45,7 +45,10 @@ def _digests(samples, dates: list[int]) -> dict:
 
 
 def _run(path: str, url: str, dates: list[int], window: int, queue) -> None:
-    """One path in a fresh process: its timings, peak RSS and per-date digests go back through the queue."""
+    """One path in a fresh process: its timings, peak RSS and per-date digests go back through the queue.
+    plan: the backtest's own collection (rolling features, samples summed up in DuckDB), timed; rows: the same
+    plan with every sample fetched, for the digests; full: rows with a full pass over the events per date."""
+    from crm_app.models import backtest as figures
     from crm_app.services.lifecycle import backtest
     from crm_app.specs.loader import SpecDirs, load_spec_set
     from crm_app.store import Store
@@ -54,7 +57,7 @@ def _run(path: str, url: str, dates: list[int], window: int, queue) -> None:
     goal = next(g for g in specs.lifecycle if g.name == "upgraded")
     store = Store(url)
     out = {}
-    if path in ("plan", "full"):
+    if path != "old":
         from crm_app.services.lifecycle.backtest_plan import collect_on
         from crm_app.services.scoring.duck_reader import open_current
         assert backtest.chosen_engine("auto", store, [model], goal) == ("duckdb", None)
@@ -62,13 +65,17 @@ def _run(path: str, url: str, dates: list[int], window: int, queue) -> None:
         con = open_current(store)  # the copy caught up with the store: timed on its own
         out["catch_up"] = time.time() - started
     cpu0, started = resource.getrusage(resource.RUSAGE_SELF), time.time()
-    if path in ("plan", "full"):
-        samples = collect_on(con, store, [model], goal, dates, window, roll=path == "plan")
+    if path != "old":
+        samples = collect_on(con, store, [model], goal, dates, window, roll=path != "full", tally=path == "plan")
         con.close()
     else:
         samples = backtest.collect_per_person(store, [model], goal, dates, window)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    out.update(wall=time.time() - started, samples=len(samples[0].score), digests=_digests(samples[0], dates),
+    tally = samples[0]
+    if path != "plan":
+        tally = figures.tally(samples[0])
+        out["digests"] = _digests(samples[0], dates)
+    out.update(wall=time.time() - started, samples=int(tally.samples.sum()),
                cpu=cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime,
                rss=cpu1.ru_maxrss / 1024, load=os.getloadavg())
     queue.put(out)
@@ -114,13 +121,15 @@ def main() -> None:
     plan = run_path("plan", url, dates, window)
     print(f"  copy catch-up (before the run, timed apart): {plan['catch_up']:.1f} s")
     _print("plan (DuckDB)", plan, args.people, len(dates))
+    compared = max(args.full_dates, args.old_dates)
+    rows = run_path("rows", url, dates[:compared], window) if compared else {}
     for path, label, n in (("full", "plan, a full pass per date", args.full_dates),
                            ("old", "per-person", args.old_dates)):
         if not n:
             continue
         old = run_path(path, url, dates[:n], window)
         _print(f"{label}, {n} of {len(dates)} dates", old, args.people, n)
-        same = all(plan["digests"][d] == old["digests"][d] for d in dates[:n])
+        same = all(rows["digests"][d] == old["digests"][d] for d in dates[:n])
         print(f"  same samples on the dates both ran: {same}")
         for what in ("wall", "cpu"):
             per_plan, per_old = plan[what] / len(dates), old[what] / n

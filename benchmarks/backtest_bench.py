@@ -3,9 +3,10 @@ on the set-wise plan (DuckDB) and on the per-person path over the store's SQL (t
 
     python benchmarks/backtest_bench.py --people 1000000 --events 20000000 --old-dates 1
 
-The store is score_bench.py's (var/bench/score-P-E-SEED.db, generated when missing). The per-person path runs
-on the first --old-dates dates only (it takes minutes per date at 1M people); both paths must give the same
-samples on those dates. Each path runs in its own process, so each peak RSS is its own. Prints wall and CPU
+The store is score_bench.py's (var/bench/score-P-E-SEED.db, generated when missing). The plan keeps each
+date's features rolling from the date before; for reference, the plan with a full pass over the events per
+date runs on the first --full-dates dates and the per-person path on the first --old-dates (it takes minutes
+per date at 1M people); each must give the same samples as the rolling plan on those dates. Each path runs in its own process, so each peak RSS is its own. Prints wall and CPU
 time, people x dates per second and the load average. Not part of the test run.
 """
 from __future__ import annotations
@@ -44,7 +45,10 @@ def _digests(samples, dates: list[int]) -> dict:
 
 
 def _run(path: str, url: str, dates: list[int], window: int, queue) -> None:
-    """One path in a fresh process: its timings, peak RSS and per-date digests go back through the queue."""
+    """One path in a fresh process: its timings, peak RSS and per-date digests go back through the queue.
+    plan: the backtest's own collection (rolling features, samples summed up in DuckDB), timed; rows: the same
+    plan with every sample fetched, for the digests; full: rows with a full pass over the events per date."""
+    from crm_app.models import backtest as figures
     from crm_app.services.lifecycle import backtest
     from crm_app.specs.loader import SpecDirs, load_spec_set
     from crm_app.store import Store
@@ -53,7 +57,7 @@ def _run(path: str, url: str, dates: list[int], window: int, queue) -> None:
     goal = next(g for g in specs.lifecycle if g.name == "upgraded")
     store = Store(url)
     out = {}
-    if path == "plan":
+    if path != "old":
         from crm_app.services.lifecycle.backtest_plan import collect_on
         from crm_app.services.scoring.duck_reader import open_current
         assert backtest.chosen_engine("auto", store, [model], goal) == ("duckdb", None)
@@ -61,13 +65,17 @@ def _run(path: str, url: str, dates: list[int], window: int, queue) -> None:
         con = open_current(store)  # the copy caught up with the store: timed on its own
         out["catch_up"] = time.time() - started
     cpu0, started = resource.getrusage(resource.RUSAGE_SELF), time.time()
-    if path == "plan":
-        samples = collect_on(con, store, [model], goal, dates, window)
+    if path != "old":
+        samples = collect_on(con, store, [model], goal, dates, window, roll=path != "full", tally=path == "plan")
         con.close()
     else:
         samples = backtest.collect_per_person(store, [model], goal, dates, window)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    out.update(wall=time.time() - started, samples=len(samples[0].score), digests=_digests(samples[0], dates),
+    tally = samples[0]
+    if path != "plan":
+        tally = figures.tally(samples[0])
+        out["digests"] = _digests(samples[0], dates)
+    out.update(wall=time.time() - started, samples=int(tally.samples.sum()),
                cpu=cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime,
                rss=cpu1.ru_maxrss / 1024, load=os.getloadavg())
     queue.put(out)
@@ -92,6 +100,8 @@ def main() -> None:
     parser.add_argument("--step-days", type=int, default=2, help="days between as-of dates (default 2)")
     parser.add_argument("--window-days", type=int, default=14, help="goal window after each date (default 14)")
     parser.add_argument("--old-dates", type=int, default=2, help="dates the per-person path runs (0: none)")
+    parser.add_argument("--full-dates", type=int, default=2,
+                        help="dates the plan runs with a full pass over the events per date (0: none)")
     args = parser.parse_args()
     from crm_app.store import Store
     from score_bench import generate
@@ -111,14 +121,19 @@ def main() -> None:
     plan = run_path("plan", url, dates, window)
     print(f"  copy catch-up (before the run, timed apart): {plan['catch_up']:.1f} s")
     _print("plan (DuckDB)", plan, args.people, len(dates))
-    if args.old_dates:
-        old = run_path("old", url, dates[:args.old_dates], window)
-        _print(f"per-person, {args.old_dates} of {len(dates)} dates", old, args.people, args.old_dates)
-        same = all(plan["digests"][d] == old["digests"][d] for d in dates[:args.old_dates])
+    compared = max(args.full_dates, args.old_dates)
+    rows = run_path("rows", url, dates[:compared], window) if compared else {}
+    for path, label, n in (("full", "plan, a full pass per date", args.full_dates),
+                           ("old", "per-person", args.old_dates)):
+        if not n:
+            continue
+        old = run_path(path, url, dates[:n], window)
+        _print(f"{label}, {n} of {len(dates)} dates", old, args.people, n)
+        same = all(rows["digests"][d] == old["digests"][d] for d in dates[:n])
         print(f"  same samples on the dates both ran: {same}")
         for what in ("wall", "cpu"):
-            per_plan, per_old = plan[what] / len(dates), old[what] / args.old_dates
-            print(f"  {what} per date: plan {per_plan:.2f} s, per-person {per_old:.2f} s ({per_old / per_plan:.1f}x)")
+            per_plan, per_old = plan[what] / len(dates), old[what] / n
+            print(f"  {what} per date: plan {per_plan:.2f} s, {label} {per_old:.2f} s ({per_old / per_plan:.1f}x)")
 
 
 def _print(label: str, out: dict, people: int, dates: int) -> None:

@@ -126,3 +126,19 @@ def test_threshold_stats_table(scores, converted, threshold, expect_lift):
     stats = figures.threshold_stats(s, threshold, 1, 7 * DAY)
     assert stats["lift"] == expect_lift
     assert stats["pqls"] == sum(x >= threshold for x in scores)
+
+
+@pytest.mark.parametrize("rows,threshold,volume", [
+    # (subject, date index, score): subject 1 is a PQL from the first date (warm-up), 2 crosses later, 3 never
+    ([(1, 0, 80), (1, 1, 90), (2, 0, 10), (2, 1, 80), (3, 0, 10), (3, 1, 20)], 75, 1),
+    ([(1, 0, 80), (2, 1, 76), (2, 2, 90), (3, 2, 99)], 75, 2),  # 2 appears after the first date
+    ([(1, 0, 80), (1, 1, 10), (1, 2, 80)], 75, 0),  # dropping out and back in is not new
+])
+def test_the_tally_counts_new_pqls_and_subjects_as_the_samples_do(rows, threshold, volume):
+    subject, when, score = (np.array(c) for c in zip(*rows))
+    s = figures.Samples(subject, when * 7 * DAY, score.astype(float), score > 50)
+    t = figures.tally(s)
+    weeks = (len(set(when.tolist())) - 1)
+    assert figures.weekly_volume(t, threshold, 1, 7 * DAY) == round(volume / weeks, 3)
+    assert t.subjects == len(set(subject.tolist())) and t.dates == len(set(when.tolist()))
+    assert figures.report(s, threshold, 1, 7 * DAY) == figures.report(t, threshold, 1, 7 * DAY)

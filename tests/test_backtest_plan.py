@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
+from crm_app.models import backtest as figures
 from crm_app.services.lifecycle import backtest
 from crm_app.store.people import upsert_people
 from tests.helpers import AS_OF, DAY, model_from_yaml
@@ -62,6 +63,25 @@ def test_shipped_rules_backtest_on_the_plan_as_on_the_per_person_engine(store, d
     plan, reference = both(store, models, lifecycle_spec(GOALS[goal]))
     assert_same(plan, reference)
     assert len(reference[0].score) > 0 and reference[0].converted.any()
+
+
+def assert_same_tally(got, want) -> None:
+    for name in ("score", "samples", "converted", "best", "first"):
+        assert getattr(got, name).tolist() == getattr(want, name).tolist(), name
+    assert got.dates == want.dates
+
+
+def test_thirty_dates_roll_on_the_plan_as_on_the_per_person_engine(store, default_rules):
+    # Thirty dates two days apart, given out of order: each date's features roll on from the one before.
+    seed_with_history(store)
+    dates = [AS_OF - d * DAY for d in range(60, 0, -2)]
+    dates = dates[1::2] + dates[::2]
+    models, goal = [default_rules.model("conversion")], lifecycle_spec(GOALS["filtered"])
+    plan, reference = both(store, models, goal, dates)
+    assert_same(plan, reference)
+    assert len(set(reference[0].as_of.tolist())) == 30
+    tallies = backtest.collect_with_engine(store, models, goal, dates, WINDOW, engine="duckdb", tally=True)[0]
+    assert_same_tally(tallies[0], figures.tally(reference[0]))
 
 
 def test_a_field_change_reaches_the_plan_at_its_moment(store):

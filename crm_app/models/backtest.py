@@ -19,50 +19,87 @@ class Samples:
     converted: np.ndarray  # bool
 
 
-def _rate(hits: np.ndarray) -> float | None:
-    return round(float(hits.mean()), 4) if len(hits) else None
+@dataclass(frozen=True)
+class Tally:
+    """Samples summed up per distinct score (ascending): all the figures need, whatever the number of samples."""
+
+    score: np.ndarray  # the distinct scores
+    samples: np.ndarray  # samples with that score
+    converted: np.ndarray  # of those, the converted
+    best: np.ndarray  # subjects whose highest score over the dates is that score
+    first: np.ndarray  # samples with that score on the first date
+    dates: int
+
+    @property
+    def subjects(self) -> int:
+        return int(self.best.sum())
 
 
-def bucket_table(s: Samples) -> list[dict]:
+def tally(s: Samples) -> Tally:
+    """The tally of row-wise samples."""
+    if not len(s.score):
+        empty = np.array([], dtype=np.int64)
+        return Tally(np.array([], dtype=float), empty, empty, empty, empty, 0)
+    score = np.asarray(s.score, dtype=float)
+    values, at = np.unique(score, return_inverse=True)
+    converted = np.asarray(s.converted, dtype=bool)
+    subjects, of = np.unique(s.subject, return_inverse=True)
+    best = np.full(len(subjects), -1, dtype=np.int64)
+    np.maximum.at(best, of, at)
+    dates = np.unique(s.as_of)
+    n = len(values)
+    return Tally(values, np.bincount(at, minlength=n), np.bincount(at[converted], minlength=n),
+                 np.bincount(best, minlength=n), np.bincount(at[s.as_of == dates[0]], minlength=n), len(dates))
+
+
+def as_tally(s: Samples | Tally) -> Tally:
+    return s if isinstance(s, Tally) else tally(s)
+
+
+def _rate(hits: int, n: int) -> float | None:
+    return round(hits / n, 4) if n else None
+
+
+def bucket_table(s: Samples | Tally) -> list[dict]:
     """Conversion by score bucket 0–25, 26–50, 51–75, 76–100."""
-    out = []
+    t, out = as_tally(s), []
     for lo, hi in BUCKETS:
-        inside = (s.score >= lo) & (s.score <= hi)
-        out.append({"bucket": f"{lo}-{hi}", "subjects": int(inside.sum()), "converted": int(s.converted[inside].sum()),
-                    "conversion": _rate(s.converted[inside])})
+        inside = (t.score >= lo) & (t.score <= hi)
+        n, hits = int(t.samples[inside].sum()), int(t.converted[inside].sum())
+        out.append({"bucket": f"{lo}-{hi}", "subjects": n, "converted": hits, "conversion": _rate(hits, n)})
     return out
 
 
-def weekly_volume(s: Samples, threshold: float, reps: int, step: int) -> float | None:
+def weekly_volume(s: Samples | Tally, threshold: float, reps: int, step: int) -> float | None:
     """New PQLs per rep per week: subjects crossing the threshold for the first time, after the first date."""
-    dates = np.unique(s.as_of)
-    if len(dates) < 2:
+    t = as_tally(s)
+    if t.dates < 2:
         return None
-    pql = s.score >= threshold
-    first: dict = {}
-    for subject, when in zip(s.subject[pql], s.as_of[pql]):
-        if subject not in first or when < first[subject]:
-            first[subject] = when
-    new = sum(1 for when in first.values() if when > dates[0])  # the first date only warms up
-    weeks = (len(dates) - 1) * step / WEEK
+    pql = t.score >= threshold
+    new = int(t.best[pql].sum()) - int(t.first[pql].sum())  # the first date only warms up
+    weeks = (t.dates - 1) * step / WEEK
     return round(new / weeks / max(1, reps), 3)
 
 
-def threshold_stats(s: Samples, threshold: float, reps: int, step: int) -> dict:
+def threshold_stats(s: Samples | Tally, threshold: float, reps: int, step: int) -> dict:
     """PQL conversion against non-PQL, their ratio (lift), precision, recall and weekly volume per rep."""
-    pql = s.score >= threshold
-    rate_pql, rate_non = _rate(s.converted[pql]), _rate(s.converted[~pql])
+    t = as_tally(s)
+    pql = t.score >= threshold
+    pqls, non = int(t.samples[pql].sum()), int(t.samples[~pql].sum())
+    hits, hits_non = int(t.converted[pql].sum()), int(t.converted[~pql].sum())
+    rate_pql, rate_non = _rate(hits, pqls), _rate(hits_non, non)
     lift = round(rate_pql / rate_non, 3) if rate_pql is not None and rate_non else None
-    converted = int(s.converted.sum())
-    return {"threshold": threshold, "pqls": int(pql.sum()), "non_pqls": int((~pql).sum()),
+    converted = hits + hits_non
+    return {"threshold": threshold, "pqls": pqls, "non_pqls": non,
             "pql_conversion": rate_pql, "non_pql_conversion": rate_non, "lift": lift,
-            "precision": rate_pql, "recall": round(int(s.converted[pql].sum()) / converted, 4) if converted else None,
-            "pqls_per_rep_per_week": weekly_volume(s, threshold, reps, step)}
+            "precision": rate_pql, "recall": round(hits / converted, 4) if converted else None,
+            "pqls_per_rep_per_week": weekly_volume(t, threshold, reps, step)}
 
 
-def suggest_threshold(s: Samples, reps: int, step: int, target_lift: float | None = None,
+def suggest_threshold(s: Samples | Tally, reps: int, step: int, target_lift: float | None = None,
                       target_volume: float | None = None, min_pqls: int = 10) -> dict | None:
     """The lowest threshold reaching the target lift, or the one whose weekly volume is closest to target."""
+    s = as_tally(s)
     candidates = [threshold_stats(s, t, reps, step) for t in range(1, 101)]
     candidates = [c for c in candidates if c["pqls"] >= min_pqls and c["non_pqls"] > 0]
     if target_volume is not None:
@@ -79,13 +116,14 @@ def suggest_threshold(s: Samples, reps: int, step: int, target_lift: float | Non
     return dict(reaching[0], reason=f"lowest threshold with PQLs converting at {target:g}x non-PQLs or better")
 
 
-def report(s: Samples, threshold: float, reps: int, step: int, target_lift: float | None = None,
+def report(s: Samples | Tally, threshold: float, reps: int, step: int, target_lift: float | None = None,
            target_volume: float | None = None) -> dict:
     """Everything the backtest shows for one rule set."""
+    s = as_tally(s)
     stats = threshold_stats(s, threshold, reps, step)
     lift = stats["lift"]
-    return {"samples": int(len(s.score)), "subjects": int(len(np.unique(s.subject))),
-            "dates": int(len(np.unique(s.as_of))), "converted": int(s.converted.sum()),
-            "base_conversion": _rate(s.converted), "buckets": bucket_table(s), "threshold": stats,
+    samples, converted = int(s.samples.sum()), int(s.converted.sum())
+    return {"samples": samples, "subjects": s.subjects, "dates": s.dates, "converted": converted,
+            "base_conversion": _rate(converted, samples), "buckets": bucket_table(s), "threshold": stats,
             "meets_guide": None if lift is None else lift >= 3.0,
             "suggestion": suggest_threshold(s, reps, step, target_lift, target_volume)}

@@ -81,6 +81,9 @@ class Dialect:
     double: str = "DOUBLE"
     greatest_skips_null: bool = True  # False: GREATEST/LEAST return NULL when any argument is NULL
     plain_names: bool = False  # column names only of letters, digits and _ (BigQuery): others become _<hex>_
+    # An IN list longer than LONG_IN, as a format with {0} (the item) and {1} (the values): a hash lookup where
+    # the list would be compared item by item (a field with thousands of distinct values).
+    long_in: str | None = None
 
     def ident(self, name: str) -> str:
         q = self.quote
@@ -89,7 +92,8 @@ class Dialect:
         return q + name.replace(q, q + q) + q
 
 
-DUCKDB = Dialect("duckdb", "({0} // {1})")
+LONG_IN = 64
+DUCKDB = Dialect("duckdb", "({0} // {1})", long_in="({0} IN (SELECT unnest([{1}])))")
 SPARK = Dialect("spark", "({0} div {1})", quote="`", to_int="CAST({0} AS BIGINT)", backslash_escapes=True)
 # Warehouses: BigQuery and Snowflake GREATEST/LEAST return NULL on any NULL argument; Snowflake's `/` is a
 # rounded decimal, so whole-number division is done exactly (the plan only divides non-negatives).
@@ -145,7 +149,10 @@ def render(node, dialect: Dialect = DUCKDB) -> str:
     if kind == "in":
         if not node[2]:
             return "FALSE"
-        return f"({render(node[1], dialect)} IN ({', '.join(_literal(v, dialect) for v in node[2])}))"
+        values = ", ".join(_literal(v, dialect) for v in node[2])
+        if dialect.long_in and len(node[2]) > LONG_IN:
+            return dialect.long_in.format(render(node[1], dialect), values)
+        return f"({render(node[1], dialect)} IN ({values}))"
     if kind == "null":
         return f"({render(node[1], dialect)} IS NULL)"
     if kind == "int":

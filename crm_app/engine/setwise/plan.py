@@ -56,8 +56,9 @@ class ScorePlan:
 
 
 def build_plan(models, catalog: Catalog, field_catalog: FieldCatalog, as_of: int, scoped: bool = False,
-               dialect: ir.Dialect = ir.DUCKDB) -> ScorePlan:
-    """One query scoring every subject (or those in `scope`) with every given model."""
+               dialect: ir.Dialect = ir.DUCKDB, features_sql: str | None = None) -> ScorePlan:
+    """One query scoring every subject (or those in `scope`) with every given model. `features_sql`: a query of
+    person_id and the feature columns as of the moment, standing in for the aggregation over ev."""
     models = tuple(models)
     for model in models:
         reason = supported(model)
@@ -74,7 +75,8 @@ def build_plan(models, catalog: Catalog, field_catalog: FieldCatalog, as_of: int
     scope = " AND person_id IN (SELECT person_id FROM scope)" if scoped else ""
     feat_cols = "".join(f", {r(aggregate(a, catalog, as_of))} AS {q(feature_column(i))}"
                         for i, a in enumerate(aggregates))
-    ctes = [f"feat AS (SELECT person_id{feat_cols} FROM ev WHERE ts <= {int(as_of)}{scope} GROUP BY person_id)"]
+    ctes = [f"feat AS ({features_sql})" if features_sql is not None else
+            f"feat AS (SELECT person_id{feat_cols} FROM ev WHERE ts <= {int(as_of)}{scope} GROUP BY person_id)"]
     joins, prev_cols = [], []
     for i, model in enumerate(models):
         alias = f"p{i}"

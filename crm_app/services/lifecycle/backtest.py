@@ -67,22 +67,24 @@ def chosen_engine(engine: str, store: Store, models: list[Model], goal: Lifecycl
 
 def collect(store: Store, models: list[Model], goal: LifecycleModel, dates: list[int], window: int,
             progress: Callable[[str], None] | None = None, engine: str = "auto") -> list:
-    """Samples per rule model over the same history: subjects not at the goal at t, scored at t."""
-    return collect_with_engine(store, models, goal, dates, window, progress, engine)[0]
+    """Samples per rule model over the same history, summed up (figures.Tally): subjects not at the goal at t,
+    scored at t."""
+    return collect_with_engine(store, models, goal, dates, window, progress, engine, tally=True)[0]
 
 
 def collect_with_engine(store: Store, models: list[Model], goal: LifecycleModel, dates: list[int], window: int,
-                        progress: Callable[[str], None] | None = None, engine: str = "auto"
+                        progress: Callable[[str], None] | None = None, engine: str = "auto", tally: bool = False
                         ) -> tuple[list, str, str | None]:
-    """(samples per rule model, engine used, why not the plan) over the same history."""
+    """(samples per rule model, engine used, why not the plan) over the same history; tally: summed up."""
     used, why = chosen_engine(engine, store, models, goal)
     if used == "duckdb":
         try:
-            return backtest_plan.collect(store, models, goal, dates, window, progress), used, None
+            return backtest_plan.collect(store, models, goal, dates, window, progress, tally), used, None
         except CopyBusy as exc:
             log.warning("backtest with the per-person engine: %s", exc)
             used, why = "store", str(exc)
-    return collect_per_person(store, models, goal, dates, window, progress), used, why
+    samples = collect_per_person(store, models, goal, dates, window, progress)
+    return [figures.tally(s) for s in samples] if tally else samples, used, why
 
 
 def collect_per_person(store: Store, models: list[Model], goal: LifecycleModel, dates: list[int], window: int,
@@ -116,7 +118,7 @@ def run(store: Store, models: list[Model], goal: LifecycleModel, start: int, end
     dates = as_of_dates(start, end, step)
     with store.read() as conn:
         _, last_event = lifecycle_store.event_time_bounds(conn)
-    samples, used, why = collect_with_engine(store, models, goal, dates, window, progress, engine)
+    samples, used, why = collect_with_engine(store, models, goal, dates, window, progress, engine, tally=True)
     labels = ["live", "edited"] if len(models) == 2 else [m.name for m in models]
     reports = {}
     for label, model, sample in zip(labels, models, samples):

@@ -11,14 +11,13 @@ import dataclasses
 import time
 from typing import Callable
 
-import numpy as np
-
 from crm_app.engine.plan import feature_plan
 from crm_app.engine.setwise.features import Catalog, event_properties, prop_column
 from crm_app.engine.setwise.fields import FieldCatalog, record_fields
 from crm_app.engine.setwise.plan import build_plan, supported
 from crm_app.engine.setwise.scores import model_column
-from crm_app.models import backtest as figures
+from crm_app.services.lifecycle import backtest_sinks as sinks
+from crm_app.services.lifecycle.backtest_rolling import Rolling
 from crm_app.services.scoring.duck_reader import open_current
 from crm_app.specs.lifecycle import LifecycleModel
 from crm_app.store import Store
@@ -55,26 +54,29 @@ def _catalogs(con, type_ids: dict) -> tuple[Catalog, FieldCatalog]:
     return catalog, field_catalog
 
 
-def _plan(con, models, as_of: int, catalogs: tuple, fields) -> str:
-    """The plan's SQL over the copy with `subj` as of the moment."""
-    history.define_subj_as_of(con, fields, as_of)
-    return build_plan(models, *catalogs, as_of).sql
+def _plan(con, rolling: Rolling, as_of: int, catalogs: tuple, roll: bool) -> str:
+    """The plan's SQL over the copy with `subj` and the features as of the moment (roll False: the features
+    from every event up to the moment, as a plain scoring run takes them)."""
+    history.define_subj_as_of(con, record_fields(rolling.models), as_of)
+    return build_plan(rolling.models, *catalogs, as_of, features_sql=rolling.features(as_of) if roll else None).sql
 
 
 def collect(store: Store, models: list, goal: LifecycleModel, dates: list[int], window: int,
-            progress: Callable[[str], None] | None = None) -> list:
+            progress: Callable[[str], None] | None = None, tally: bool = False) -> list:
     """Samples per rule model (by position) over the dates: subjects the filter admits who have not reached
-    the goal at t, their combined score at t, and whether they reach the goal by t + window."""
+    the goal at t, their combined score at t, and whether they reach the goal by t + window. tally: summed up
+    (figures.Tally) inside DuckDB instead of row by row (figures.Samples)."""
     con = open_current(store)
     try:
-        return collect_on(con, store, models, goal, dates, window, progress)
+        return collect_on(con, store, models, goal, dates, window, progress, tally=tally)
     finally:
         con.close()
 
 
 def collect_on(con, store: Store, models: list, goal: LifecycleModel, dates: list[int], window: int,
-               progress: Callable[[str], None] | None = None) -> list:
-    """collect() on a copy already caught up (duck_reader.open_current)."""
+               progress: Callable[[str], None] | None = None, roll: bool = True, tally: bool = False) -> list:
+    """collect() on a copy already caught up (duck_reader.open_current), the dates in rising order. roll False:
+    each date's features from a pass over all its events (the benchmark's reference)."""
     # By position: a compared copy has the same name, and the plan names its columns after models.
     models = [dataclasses.replace(m, name=f"@{i}") for i, m in enumerate(models)]
     goal_probe = probe(models[0], GOAL, goal.goal)
@@ -89,33 +91,22 @@ def collect_on(con, store: Store, models: list, goal: LifecycleModel, dates: lis
     relations.define_views(con, fields, properties)
     history.define_today(con, fields)
     catalogs = _catalogs(con, dict(con.execute("SELECT key, id FROM event_types").fetchall()))
-    parts: list = [[] for _ in models]
+    sink = (sinks.Tallies if tally else sinks.Rows)(con, len(models))
+    rolling_now, rolling_later = Rolling(con, planned, catalogs[0], "now"), Rolling(con, [goal_probe], catalogs[0],
+                                                                                      "later")
+    dates = sorted(dates)
     for k, as_of in enumerate(dates, 1):
-        later = _plan(con, [goal_probe], as_of + window, catalogs, fields)
+        later = _plan(con, rolling_later, as_of + window, catalogs, roll)
         con.execute(f"CREATE OR REPLACE TEMP TABLE bt_later AS SELECT person_id, "
                     f"{ident(model_column(goal_probe, 'in_population'))} AS reached FROM ({later}) q")
-        now = _plan(con, planned, as_of, catalogs, fields)
+        now = _plan(con, rolling_now, as_of, catalogs, roll)
         admitted = ident(model_column(probes[1], "in_population")) if len(probes) > 1 else "TRUE"
         scores = ", ".join(f"q.{ident(model_column(m, 'combined'))} AS s{i}" for i, m in enumerate(models))
-        got = con.execute(
+        eligible = sink.add(
             f"SELECT q.person_id, {scores}, coalesce(l.reached, FALSE) AS reached FROM ({now}) q "
             f"LEFT JOIN bt_later l ON l.person_id = q.person_id "
-            f"WHERE {admitted} AND NOT q.{ident(model_column(goal_probe, 'in_population'))} "
-            f"ORDER BY q.person_id").fetchnumpy()
-        for i, samples in enumerate(parts):
-            samples.append((got["person_id"], got[f"s{i}"], got["reached"], as_of))
+            f"WHERE {admitted} AND NOT q.{ident(model_column(goal_probe, 'in_population'))}", as_of)
         if progress:
-            progress(f"as of {time.strftime('%Y-%m-%d', time.gmtime(as_of))}: {len(got['person_id'])} eligible "
+            progress(f"as of {time.strftime('%Y-%m-%d', time.gmtime(as_of))}: {eligible} eligible "
                      f"({k}/{len(dates)})")
-    return [_samples(p) for p in parts]
-
-
-def _samples(parts: list) -> figures.Samples:
-    if not parts:
-        return figures.Samples(np.array([], dtype=np.int64), np.array([], dtype=np.int64), np.array([], dtype=float),
-                               np.array([], dtype=bool))
-    subject = np.concatenate([np.asarray(p[0], dtype=np.int64) for p in parts])
-    when = np.concatenate([np.full(len(p[0]), p[3], dtype=np.int64) for p in parts])
-    score = np.concatenate([np.asarray(p[1], dtype=float) for p in parts])
-    converted = np.concatenate([np.asarray(p[2], dtype=bool) for p in parts])
-    return figures.Samples(subject, when, score, converted)
+    return sink.result()

@@ -67,7 +67,7 @@ def _copy(con, conn, kind: str, fields: list, table: str) -> int:
 
 def define_today(con, fields) -> None:
     """`subj_today`: one row per person with today's value of each field (the plan's subj, materialised); the
-    view `subj` gives way to the tables define_subj_as_of makes."""
+    view `subj` gives way to the views define_subj_as_of makes."""
     cols = "".join(f", {field_expression(f)} AS {ident('v:' + f)}" for f in fields)
     con.execute(f"CREATE OR REPLACE TEMP TABLE subj_today AS SELECT p.id AS person_id, p.created_at{cols} "
                 f"FROM people p LEFT JOIN accounts a ON a.id = p.account_id")
@@ -75,9 +75,10 @@ def define_today(con, fields) -> None:
 
 
 def define_subj_as_of(con, fields, as_of: int) -> None:
-    """The plan's `subj` relation as of a moment (a table; define_today comes first)."""
+    """The plan's `subj` relation as of a moment (define_today comes first): a view of subj_today with the values
+    known then of the subjects that have history, so no moment copies everyone."""
     if not fields:
-        con.execute("CREATE OR REPLACE TEMP TABLE subj AS SELECT * FROM subj_today")
+        con.execute("CREATE OR REPLACE TEMP VIEW subj AS SELECT * FROM subj_today")
         return
     t = int(as_of)
     picked = ("SELECT subject_id, field, "
@@ -90,10 +91,10 @@ def define_subj_as_of(con, fields, as_of: int) -> None:
         for f in fields)
     cols = ", ".join(f"CASE WHEN h.{ident('has:' + f)} THEN h.{ident('v:' + f)} ELSE t.{ident('v:' + f)} END "
                      f"AS {ident('v:' + f)}" for f in fields)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE subj AS WITH picked AS ({picked}), "
-                f"h AS (SELECT subject_id, {pivot} FROM picked GROUP BY subject_id) "
-                f"SELECT t.person_id, t.created_at, {cols} FROM subj_today t "
-                f"LEFT JOIN h ON h.subject_id = t.person_id")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE subj_then AS WITH picked AS ({picked}) "
+                f"SELECT subject_id, {pivot} FROM picked GROUP BY subject_id")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW subj AS SELECT t.person_id, t.created_at, {cols} FROM subj_today t "
+                "LEFT JOIN subj_then h ON h.subject_id = t.person_id")
 
 
 def values_ever(con, field: str) -> list:

@@ -30,6 +30,9 @@ from tests.test_hot_reload import wait_for
 
 BATCHES = 150  # at least this many; the stream goes on until the kills have seen real work
 MAX_BATCHES = 1500
+# A worker's start-up imports the scoring stack (scikit-learn, skops, SciPy): 5 s of CPU, but 50 s and more of
+# wall time on a 2-core machine at load average 14, where a minute's wait for the lease was not enough.
+READY_SECONDS = 300
 EVENTS = ["Logged In", "Invite Sent", "Report Created", "Integration Connected", "Feature Used"]
 
 
@@ -74,10 +77,10 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
             # A kill counts only once the worker is up and leading: on a busy machine its start-up alone can
             # outlast the random pause, and killing it then would test nothing.
             wait_for(lambda: (service_status(store)["scheduler"] or {}).get("holder") == holder_of(worker),
-                     seconds=60)
+                     seconds=READY_SECONDS)
             runs_before = _score_runs(store)
             if kills % 2:  # every other life: let it score once, then kill it within its next runs
-                wait_for(lambda: _score_runs(store) > runs_before, seconds=60)
+                wait_for(lambda: _score_runs(store) > runs_before, seconds=READY_SECONDS)
                 time.sleep(rng.uniform(0.0, 0.8))
             else:  # a random point, start-up and the first run included
                 time.sleep(rng.uniform(0.6, 1.8))
@@ -91,7 +94,7 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
         sender.join()
         stream_ended = time.time()
         # The last worker drains the queue once it holds the lease (the killed one's lease must expire first).
-        wait_for(lambda: _drained(store) and _written(store) and _dispatched(store), seconds=120)
+        wait_for(lambda: _drained(store) and _written(store) and _dispatched(store), seconds=READY_SECONDS)
     finally:
         worker.terminate()
         worker.wait(20)
@@ -102,6 +105,8 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
                               .where(schema.results.c.model == "conversion")).scalar()
         runs = conn.execute(select(func.count()).select_from(schema.score_runs)
                             .where(schema.score_runs.c.started_at < stream_ended)).scalar()
+    print(f"crash test [{store.url.split(':')[0]}]: {kills} kills, {kills_mid_run} after the worker had scored, "
+          f"{runs} scoring runs during the stream")
     assert kills >= 3 and runs >= 2  # workers did score between kills, during the stream
     assert kills_mid_run >= 1, f"{kills} kills, none after the worker had scored: the test saw no real work"
     assert stored == len(sent) >= BATCHES * 50

@@ -2,7 +2,8 @@
 
 A task is created by a batch upsert on a unique-value task property holding its key (HubSpot documents
 "Create or update a batch of tasks by unique property values"), so a retry after a lost answer updates the
-task the first try made; search, whose index trails writes by seconds, is never asked whether it exists.
+task the first try made. A batch read by that property first finds the tasks that exist, which are not sent
+again (the upsert would reset their status); search, whose index trails writes by seconds, is never asked.
 The upsert takes no associations, so the task is then associated with its contact or company through the
 v4 default association (PUT), which is a no-op when it exists already.
 
@@ -21,14 +22,15 @@ from crm_app.crm.values import epoch_ms
 TASK_KEY = "pql_task_key"
 TASK_KEY_LABEL = "PQL task key"
 ASSOCIATION_BATCH = 100
+READ_BATCH = 100  # inputs a batch read takes
 CONTACT_TO_COMPANY = (279, 1)  # unlabeled and primary (Associations v4, "Association type ID values")
 PRIORITY = {"Low": "LOW", "Normal": "MEDIUM", "High": "HIGH"}
 RETRIED = (0, 429, 500, 502, 503, 504)
 
 
 class HubSpotTasks:
-    """Mixed into HubSpotCrm: needs its `client`, `core_api`, `policy`, `_exists`, `_ensure_group`,
-    `_create_once` and `_upsert_part` (HubSpotPeople)."""
+    """Mixed into HubSpotCrm: needs its `client`, `batch_api`, `core_api`, `policy`, `_call`, `_exists`,
+    `_ensure_group`, `_create_once` and `_upsert_part` (HubSpotPeople)."""
 
     def _associations_api(self):
         if getattr(self, "_v4_batch", None) is None:
@@ -52,22 +54,44 @@ class HubSpotTasks:
         return created
 
     def create_task(self, task: TaskRequest) -> str:
-        """Upsert the task by its key, then associate it with its contact or company; returns the task id."""
+        """Upsert the task by its key unless it exists, then associate it with its contact or company; returns
+        the task id. An upsert overwrites the properties it sends, hs_task_status included, so a task that
+        exists (the rep may have completed it) is not sent again; its associations are, as they may be missing
+        when the first try stopped between the upsert and the association."""
         self.ensure_task_key()
-        props = {"hs_timestamp": str(epoch_ms(f"{task.due}T00:00:00Z")), "hs_task_subject": task.subject,
-                 "hs_task_body": task.body, "hs_task_status": "NOT_STARTED",
-                 "hs_task_priority": PRIORITY.get(task.priority, "MEDIUM"), "hs_task_type": "TODO"}
-        if task.owner_id:
-            props["hubspot_owner_id"] = task.owner_id
-        (outcome,) = self._upsert_part("tasks", TASK_KEY, [(task_key(task), props)])
-        if not outcome.ok:
-            raise CrmError(f"HubSpot refused the task: {outcome.error}")
+        key = task_key(task)
+        task_id = self.existing_tasks([key]).get(key)
+        if task_id is None:
+            props = {"hs_timestamp": str(epoch_ms(f"{task.due}T00:00:00Z")), "hs_task_subject": task.subject,
+                     "hs_task_body": task.body, "hs_task_status": "NOT_STARTED",
+                     "hs_task_priority": PRIORITY.get(task.priority, "MEDIUM"), "hs_task_type": "TODO"}
+            if task.owner_id:
+                props["hubspot_owner_id"] = task.owner_id
+            (outcome,) = self._upsert_part("tasks", TASK_KEY, [(key, props)])
+            if not outcome.ok:
+                raise CrmError(f"HubSpot refused the task: {outcome.error}")
+            task_id = outcome.id
         _, basic = self._associations_api()
         for to_type, to_id in (("contacts", task.who_id), ("companies", task.what_id)):
             if to_id:
-                self._repeat(lambda: basic.create_default("tasks", outcome.id, to_type, to_id,
+                self._repeat(lambda: basic.create_default("tasks", task_id, to_type, to_id,
                                                           _preload_content=False))
-        return outcome.id
+        return task_id
+
+    def existing_tasks(self, keys: list[str]) -> dict:
+        """key -> task id of the tasks that exist: a batch read by the key property, 100 keys a call (current,
+        unlike search)."""
+        found: dict = {}
+        wanted = sorted(set(keys))
+        for start in range(0, len(wanted), READ_BATCH):
+            body = {"idProperty": TASK_KEY, "inputs": [{"id": k} for k in wanted[start:start + READ_BATCH]],
+                    "properties": [TASK_KEY]}
+            raw = self._call(lambda: self.batch_api.read("tasks", body, _preload_content=False))
+            for record in json.loads(raw.data or b"{}").get("results") or []:
+                value = (record.get("properties") or {}).get(TASK_KEY)
+                if value:
+                    found.setdefault(value, str(record["id"]))
+        return found
 
     def associate_companies(self, pairs: list[tuple[str, str]]) -> int:
         """Associate each (contact id, company id) pair, 100 a call; returns how many pairs were sent."""

@@ -211,16 +211,23 @@ class SalesforceCrm(SalesforcePeople, SalesforceDeletions):
 
     def create_task(self, task: TaskRequest) -> str:
         """Upsert the task on its key (an External ID field on Activity): a retry after a lost answer updates
-        the task the first try made instead of making a second one."""
+        the task the first try made instead of making a second one.
+
+        An upsert overwrites every field it sends, Status included, so a task the rep has completed would be
+        reopened by a resend: each attempt looks the key up first and leaves a task that exists untouched."""
         self.ensure_task_key()
+        key = task_key(task)
         body = {"Subject": task.subject, "Description": task.body, "ActivityDate": task.due, "Status": "Not Started",
                 "Priority": task.priority, "OwnerId": task.owner_id, "WhoId": task.who_id}
         if task.what_id and task.who_object != "Lead":
             body["WhatId"] = task.what_id  # must stay empty on a lead's task (Object Reference: Task)
-        path = f"sobjects/Task/{TASK_KEY}/{requests.utils.quote(task_key(task), safe='')}"
+        path = f"sobjects/Task/{TASK_KEY}/{requests.utils.quote(key, safe='')}"
         last = None
         for attempt in range(self.policy.attempts):
             try:
+                found = self.existing_tasks([key]).get(key)
+                if found:
+                    return found
                 return self.sf.restful(path, method="PATCH", json={k: v for k, v in body.items() if v is not None})["id"]
             except SalesforceError as exc:
                 if exc.status not in (500, 502, 503, 504):
@@ -230,6 +237,16 @@ class SalesforceCrm(SalesforcePeople, SalesforceDeletions):
                 last = exc
             self.policy.sleep(self.policy.delay(attempt))
         raise CrmError(f"Salesforce task upsert kept failing: {last}")
+
+    def existing_tasks(self, keys: list[str]) -> dict:
+        """key -> Task id of the tasks that exist, by SOQL (current, unlike search), 200 keys a query."""
+        found: dict = {}
+        wanted = sorted(set(keys))
+        for start in range(0, len(wanted), COLLECTION):
+            values = ", ".join(soql_quote(k) for k in wanted[start:start + COLLECTION])
+            for row in self._query(f"SELECT Id, {TASK_KEY} FROM Task WHERE {TASK_KEY} IN ({values})"):
+                found.setdefault(row[TASK_KEY], row["Id"])
+        return found
 
     def ensure_task_key(self) -> bool:
         """Create the External ID field on Activity that keys our tasks, readable and editable by the

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from crm_app.services.ingest.writer import ingest_messages
 from crm_app.services.lifecycle import training_data as data
-from crm_app.services.lifecycle.backtest import collect
+from crm_app.services.lifecycle.backtest import collect_with_engine
 from crm_app.store import field_history, membership
 from crm_app.store import people as people_store
 from tests.helpers import AS_OF, DAY, model_from_yaml
@@ -70,8 +70,8 @@ def test_a_backtest_scores_the_account_of_each_date(store, engine):
             for table in ("field_history", "people", "accounts"):
                 conn.exec_driver_sql(f"DELETE FROM {table}")
         pid = world(store, first)
-        samples = collect(store, [model_from_yaml(FIT)], lifecycle_spec(GOAL), [w for w, _ in cases], DAY,
-                          engine=engine)[0]
+        samples = collect_with_engine(store, [model_from_yaml(FIT)], lifecycle_spec(GOAL), [w for w, _ in cases],
+                                      DAY, engine=engine)[0][0]
         assert list(samples.subject) == [pid] * len(cases)
         assert dict(zip(samples.as_of.tolist(), samples.score.tolist())) == dict(cases), (engine, first)
 

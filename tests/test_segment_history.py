@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from crm_app.services.lifecycle.backtest import collect
+from crm_app.services.lifecycle.backtest import collect_with_engine
 from crm_app.services.scoring.segment_membership import moved_lists
 from crm_app.services.scoring.segments import update_segments
 from crm_app.specs.rules import RuleSet
@@ -83,8 +83,8 @@ def test_a_backtest_reads_the_segments_of_each_date(store, engine):
     update_segments(store, RULES, CHANGED_AT + DAY)  # p1 enters `enterprise` a day after the plan changed
     cases = [(CHANGED_AT - 6 * DAY, 0), (CHANGED_AT - DAY, 0), (CHANGED_AT, 0), (CHANGED_AT + 2 * DAY, 50),
              (AS_OF - DAY, 50)]
-    samples = collect(store, [model_from_yaml(IN_SEGMENT)], lifecycle_spec(GOAL), [w for w, _ in cases], DAY,
-                      engine=engine)[0]
+    samples = collect_with_engine(store, [model_from_yaml(IN_SEGMENT)], lifecycle_spec(GOAL), [w for w, _ in cases],
+                                  DAY, engine=engine)[0][0]
     assert list(samples.subject) == [pid] * len(cases)
     assert dict(zip(samples.as_of.tolist(), samples.score.tolist())) == dict(cases)
 
@@ -109,5 +109,6 @@ def test_membership_from_before_the_history_reads_as_its_first_known_value(store
         segment_store.save_members(conn, "tiers", "person", [{"subject_id": pid, "segment": "enterprise",
                                                               "since": AS_OF - 90 * DAY}], [])
     dates = [CHANGED_AT - 6 * DAY, AS_OF - DAY]
-    samples = collect(store, [model_from_yaml(IN_SEGMENT)], lifecycle_spec(GOAL), dates, DAY, engine=engine)[0]
+    samples = collect_with_engine(store, [model_from_yaml(IN_SEGMENT)], lifecycle_spec(GOAL), dates, DAY,
+                                  engine=engine)[0][0]
     assert samples.score.tolist() == [50, 50]

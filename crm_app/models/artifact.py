@@ -8,7 +8,6 @@ declared schema instead and refuses any type it is not told to trust; the list b
 from __future__ import annotations
 
 import numpy as np
-import skops.io as sio
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -35,6 +34,7 @@ class ArtifactRefused(Exception):
 
 def dump(fitted: Fitted) -> bytes:
     """The fitted model as skops bytes (the out-of-fold training predictions are not kept)."""
+    sio = _skops()
     return sio.dumps({
         "format": FORMAT, "estimator": fitted.estimator, "calibrator": fitted.calibrator,
         "columns": [[name, kind] for name, kind in fitted.columns],
@@ -50,6 +50,7 @@ def load(blob: bytes | None) -> Fitted:
         raise ArtifactRefused("no fitted model is stored for this version")
     if not bytes(blob[:2]) == b"PK":
         raise ArtifactRefused("the stored model is not a skops file (an older pickled version?); retrain it")
+    sio = _skops()
     try:
         untrusted = set(sio.get_untrusted_types(data=bytes(blob)))
     except Exception as exc:  # noqa: BLE001 - any unreadable file is refused the same way
@@ -62,6 +63,14 @@ def load(blob: bytes | None) -> Fitted:
     except Exception as exc:  # noqa: BLE001
         raise ArtifactRefused(f"the stored model cannot be loaded: {type(exc).__name__}: {exc}") from None
     return _fitted(doc)
+
+
+def _skops():
+    # Imported on first use: skops enumerates scikit-learn's types when imported (over a second of CPU), which
+    # every process that imports scoring would otherwise pay at start-up, models or not.
+    import skops.io
+
+    return skops.io
 
 
 def _fitted(doc) -> Fitted:

@@ -1,5 +1,5 @@
 """Bringing the copy up to date for an incremental run, at a cost that follows the people it scores, not the
-population: their people and account rows are upserted by key (no scan of the copy's people), and their events'
+population: their people and account rows are replaced by key, and their events'
 persons are checked against the store inside the run's own scoped events (`ev_scoped`), so the copy's events
 are touched only when an event really moved to or from one of them."""
 from __future__ import annotations
@@ -28,12 +28,12 @@ def refresh_people(con, conn, people) -> int:
     types = [tuple(t) for t in conn.exec_driver_sql("SELECT id, key FROM event_types ORDER BY id").all()]
     con.execute("BEGIN TRANSACTION")
     try:
-        _upsert(con, "people", {
+        _replace(con, "people", {
             "id": _column(rows, 0, np.int64), "external_id": _column(rows, 1), "email": _column(rows, 2),
             "email_domain": np.array([email_domain(r[2]) for r in rows], dtype=object),
             "account_id": _column(rows, 3), "attributes": _column(rows, 4), "created_at": _column(rows, 5)},
             ids, "id, external_id, email, email_domain, account_id, attributes, created_at")
-        _upsert(con, "accounts", {
+        _replace(con, "accounts", {
             "id": _column(account_rows, 0, np.int64), "external_id": _column(account_rows, 1),
             "name": _column(account_rows, 2), "domain": _column(account_rows, 3),
             "attributes": _column(account_rows, 4)}, accounts, "id, external_id, name, domain, attributes")
@@ -48,17 +48,18 @@ def refresh_people(con, conn, people) -> int:
     return len(rows)
 
 
-def _upsert(con, table: str, staged: dict, asked: list, columns: str) -> None:
-    """Insert or replace the staged rows by primary key; delete the asked ids the store did not return."""
-    if len(staged["id"]):
-        con.register("staged", staged)
-        try:
-            con.execute(f"INSERT OR REPLACE INTO {table} ({columns}) SELECT {columns} FROM staged")
-        finally:
-            con.unregister("staged")
-    gone = sorted(set(asked) - set(staged["id"].tolist()))
-    if gone:
-        con.execute(f"DELETE FROM {table} WHERE id IN (SELECT unnest(?::BIGINT[]))", [gone])
+def _replace(con, table: str, staged: dict, asked: list, columns: str) -> None:
+    """Delete the asked ids, insert the staged rows (ids the store did not return stay deleted). A delete and an
+    insert cost far less in DuckDB than INSERT OR REPLACE over a large table."""
+    con.register("asked", {"id": np.array(asked, dtype=np.int64)})
+    con.register("staged", staged)
+    try:
+        con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM asked)")
+        if len(staged["id"]):
+            con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM staged")
+    finally:
+        con.unregister("asked")
+        con.unregister("staged")
 
 
 def follow_people(con, conn, people) -> bool:

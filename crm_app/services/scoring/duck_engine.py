@@ -19,7 +19,7 @@ from crm_app.engine.setwise.stored import digest_sql, reasons_sql, value_fields,
 from crm_app.services.scoring.diff import HISTORY_FIELDS, MOVERS_KEPT, ModelSummary, result_row, tally, top_movers
 from crm_app.services.scoring.setwise import plan_over
 from crm_app.store import Store, schema
-from crm_app.store.columnar import copy, mirror, outcome
+from crm_app.store.columnar import copy, mirror, outcome, scoped
 from crm_app.store.columnar.relations import ident
 from crm_app.store.scoring import results as results_store
 
@@ -80,9 +80,12 @@ def open_bound(store: Store):
     return con
 
 
-def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), events=None):
+def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), events=None, follow_later=False):
     """The columnar copy, bound to this store and caught up for a run: events (unless another source gives
-    them), people and the results mirror. Raises CopyBusy when another process holds it."""
+    them), people and the results mirror. Raises CopyBusy when another process holds it.
+
+    follow_later: a scoped run over the store's events follows its people's events itself, once its scoped
+    events are built (scoped.follow_people), instead of reading them here."""
     con = open_bound(store)
     try:
         with store.read() as conn:
@@ -94,12 +97,21 @@ def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), event
             # Another engine consumed the queue of changed people, the copy's only news of who changed, since
             # our last run: every person and every event's person is read again.
             foreign = mirror.queue_foreign(con, conn) and not fresh
-            copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign)
-            copy.follow_people(con, conn, None if foreign else claimed)
+            if scope_ids is not None and not foreign:
+                scoped.refresh_people(con, conn, scope_ids)
+            else:
+                copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign)
+            if not (follow_later and _follows_in_scope(scope_ids, claimed, events, foreign)):
+                copy.follow_people(con, conn, None if foreign else claimed)
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _follows_in_scope(scope_ids, claimed, events, foreign: bool) -> bool:
+    """Whether a run's claimed people can be followed inside its scoped events (all of them are in scope)."""
+    return events is None and not foreign and scope_ids is not None and set(claimed) <= set(scope_ids)
 
 
 def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None,
@@ -108,9 +120,14 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
 
     claimed: the people queued as changed; their events are followed to their current person first.
     """
-    con = open_caught_up(store, models, scope_ids, claimed, events)
+    con = open_caught_up(store, models, scope_ids, claimed, events, follow_later=True)
     try:
         plan = plan_over(con, models, as_of, scope_ids, events)
+        if _follows_in_scope(scope_ids, claimed, events, False):
+            with store.read() as conn:
+                moved = scoped.follow_people(con, conn, scope_ids)
+            if moved:  # rare: an event changed hands; plan again over the corrected events
+                plan = plan_over(con, models, as_of, scope_ids, events)
         columns = {r[0] for r in con.execute(f"DESCRIBE {plan.sql}").fetchall()}
         hashes = {m.name: _hashed(plan, m, columns) for m in models}
         _candidates_only(con, plan, models, hashes)
@@ -162,7 +179,7 @@ def _bands(con, model, scope: bool) -> dict:
     return {b: n for b, n in rows}
 
 
-def _score_model(store: Store, con, plan, model, rules_hash: str, dry_run: bool, scoped: bool) -> ModelSummary:
+def _score_model(store: Store, con, plan, model, rules_hash: str, dry_run: bool, in_scope: bool) -> ModelSummary:
     """Render the candidates in SQL, write those whose digest moved set-wise, tally from the same table."""
     summary = ModelSummary(model.name)
     inpop = model_column(model, "in_population")
@@ -177,7 +194,7 @@ def _score_model(store: Store, con, plan, model, rules_hash: str, dry_run: bool,
         _write(store, con, model.name, plan.as_of, rules_hash)
     summary.changed, summary.new_pqls, movers = outcome.tallies(con, MOVERS_KEPT)
     summary.movers = top_movers(movers)
-    summary.run_bands = _bands(con, model, scoped)
+    summary.run_bands = _bands(con, model, in_scope)
     summary.scored = sum(summary.run_bands.values())
     if not dry_run:
         mirror.remember(con, model.name)

@@ -70,7 +70,10 @@ def catch_up_events(con, conn, now: int, lag: int) -> int:
                     con.execute("BEGIN TRANSACTION")
                     pending = 0
         con.execute("INSERT INTO catch_ups VALUES (?, ?)", [now, seen_max])
-        con.execute("DELETE FROM catch_ups WHERE stamp < ? - 10 * ?", [now, max(lag, 1)])
+        # Old catch-ups go, but never the newest settled one: it keeps the next low watermark above zero, so a
+        # run after a quiet spell re-reads the ids of the last `lag` seconds, not every id.
+        con.execute("DELETE FROM catch_ups WHERE stamp < least(? - 10 * ?, (SELECT max(stamp) FROM catch_ups "
+                    "WHERE stamp <= ? - ?))", [now, max(lag, 1), now, lag])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

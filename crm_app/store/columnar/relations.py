@@ -111,9 +111,11 @@ def define_views(con, fields, properties, scope_ids=None) -> None:
         con.execute(f"CREATE OR REPLACE TEMP VIEW ev AS {events}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW subj AS {people}")
         return
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ev_scoped AS {events} AND person_id IN (SELECT person_id FROM scope)")
+    # ev_scoped keeps the events' ids: the run checks its people's events against the store's by id.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ev_scoped AS SELECT id, {events[len('SELECT '):]} "
+                "AND person_id IN (SELECT person_id FROM scope)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE subj_scoped AS {people} WHERE p.id IN (SELECT person_id FROM scope)")
-    con.execute("CREATE OR REPLACE TEMP VIEW ev AS SELECT * FROM ev_scoped")
+    con.execute("CREATE OR REPLACE TEMP VIEW ev AS SELECT * EXCLUDE (id) FROM ev_scoped")
     con.execute("CREATE OR REPLACE TEMP VIEW subj AS SELECT * FROM subj_scoped")
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from crm_app.crm.base import RecordUpdate
 from crm_app.services.playbooks.alert_batch import refresh_message
-from crm_app.services.playbooks.dispatch import owner_id
+from crm_app.services.playbooks.actions import owner_id
 from crm_app.services.playbooks.plan import crm_target
 from crm_app.services.playbooks.runtime import Runtime
 from crm_app.slack.blocks import handled_line

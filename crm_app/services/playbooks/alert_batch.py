@@ -32,11 +32,15 @@ def alert_channel(rt: Runtime, payload: dict, missing: type[Exception] = LookupE
 
 def alert_row(rt: Runtime, entry: dict) -> dict:
     """The alert of a ledger entry, created on first call (so a retried post keeps its alert id)."""
-    p = entry["payload"]
     with rt.store.begin() as conn:
-        return alert_store.alert_for_ledger(conn, entry["id"], {
-            "playbook": entry["playbook"], "subject_id": entry["subject_id"], "model": p["context"]["model"],
-            "owner": entry["owner"], "context": p["context"], "created_at": entry["created_at"]})
+        return alert_store.alert_for_ledger(conn, entry["id"], alert_fields(entry))
+
+
+def alert_fields(entry: dict) -> dict:
+    """What the alert row of a ledger entry holds."""
+    p = entry["payload"]
+    return {"playbook": entry["playbook"], "subject_id": entry["subject_id"], "model": p["context"]["model"],
+            "owner": entry["owner"], "context": p["context"], "created_at": entry["created_at"]}
 
 
 def retry_status(status: str, exc: Exception) -> str:
@@ -102,16 +106,15 @@ class AlertQueue:
         try:
             recovered = self._already_posted(channel, group)
         except Exception as exc:  # noqa: BLE001 - Slack unreachable: retried with backoff like a failed post
-            return [(self._failed(e, exc), e, rest) for e, rest in group]
+            return self._failed(group, exc)
         if recovered:
             found = {id(e) for _, e, _ in recovered}
             group = [(e, rest) for e, rest in group if id(e) not in found]
             return recovered + (self._send(channel, group) if group else [])
         entries = [e for e, _ in group]
-        alerts = [alert_row(rt, e) for e in entries]
-        with rt.store.begin() as conn:
-            for e in entries:
-                pb_store.mark(conn, e["id"], now, status="dispatching", attempts=e["attempts"] + 1)
+        with rt.store.begin() as conn:  # the alerts and the in-flight marks, durable before the post
+            alerts = [alert_store.alert_for_ledger(conn, e["id"], alert_fields(e)) for e in entries]
+            pb_store.mark_in_flight(conn, [e["id"] for e in entries], now)
         for e in entries:
             rt.at("before_dispatch", e)
         refs = [f"pql-ledger-{e['id']}" for e in entries]
@@ -127,16 +130,17 @@ class AlertQueue:
         except RateLimited as exc:
             return self._put_back(group, exc.retry_after)
         except Exception as exc:  # noqa: BLE001 - any failure of a remote call is retried with backoff
-            return [(self._failed(e, exc), e, rest) for e, rest in group]
+            return self._failed(group, exc)
+        for e in entries:
+            rt.at("after_dispatch", e)
+        outcomes = []
+        for e, a in zip(entries, alerts):
+            result = {"alert_id": a["id"], **where, **({"bundled": len(entries)} if len(entries) > 1 else {})}
+            outcomes.append((e, {"status": "sent", "result": result}, None))
         with rt.store.begin() as conn:
             for a in alerts:
                 alert_store.set_posted(conn, a["id"], where["channel"], where["ts"])
-        for e in entries:
-            rt.at("after_dispatch", e)
-        with rt.store.begin() as conn:
-            for e, a in zip(entries, alerts):
-                result = {"alert_id": a["id"], **where, **({"bundled": len(entries)} if len(entries) > 1 else {})}
-                pb_store.mark(conn, e["id"], now, status="sent", result=result)
+            pb_store.record_outcomes(conn, outcomes, now)
         return [("sent", e, rest) for e, rest in group]
 
     def _put_back(self, group: list, wait: float) -> list:
@@ -146,20 +150,22 @@ class AlertQueue:
         (the pacer, not the ledger, decides when the post goes)."""
         next_at = self.now + math.floor(wait)
         with self.rt.store.begin() as conn:
-            for e, _ in group:
-                pb_store.mark(conn, e["id"], self.now, status=e["status"], attempts=e["attempts"], next_at=next_at)
-                pb_store.defer_later_steps(conn, e, next_at)
+            pb_store.record_outcomes(conn, [(e, {"status": e["status"], "attempts": e["attempts"],
+                                                 "next_at": next_at}, next_at) for e, _ in group], self.now)
         return [("deferred", e, []) for e, _ in group]
 
-    def _failed(self, entry: dict, exc: Exception) -> str:
-        attempts = entry["attempts"] + 1
-        status = "dead" if attempts >= self.rt.max_attempts else "failed"
-        next_at = self.now + self.backoff(attempts)
+    def _failed(self, group: list, exc: Exception) -> list:
+        outcomes, done = [], []
+        for entry, rest in group:
+            attempts = entry["attempts"] + 1
+            status = "dead" if attempts >= self.rt.max_attempts else "failed"
+            next_at = self.now + self.backoff(attempts)
+            outcomes.append((entry, {"status": retry_status(status, exc), "next_at": next_at,
+                                     "error": f"{type(exc).__name__}: {exc}"[:2000]}, next_at))
+            done.append((status, entry, rest))
         with self.rt.store.begin() as conn:
-            pb_store.defer_later_steps(conn, entry, next_at)
-            pb_store.mark(conn, entry["id"], self.now, status=retry_status(status, exc), next_at=next_at,
-                          error=f"{type(exc).__name__}: {exc}"[:2000])
-        return status
+            pb_store.record_outcomes(conn, outcomes, self.now)
+        return done
 
 
 def refresh_message(rt: Runtime, alert: dict, line: str) -> None:

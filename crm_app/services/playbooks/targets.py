@@ -40,8 +40,9 @@ def subject_kind(rt: Runtime, entry: dict) -> str:
 
 
 def prefetch_targets(rt: Runtime, entries: list) -> dict:
-    """(kind, subject id) -> Target for the entries' subjects that have a CRM link, in one query per kind, so a
-    dispatch pass does not look each one up; the rest are looked up one by one when sent."""
+    """(kind, subject id) -> Target, or None when the subject has no CRM record, for every subject of the
+    entries: the links in one query per kind and the people without one in one read of their records, so
+    a dispatch pass looks nothing up one by one."""
     wanted: dict = {}
     for entry in entries:
         wanted.setdefault(subject_kind(rt, entry), set()).add(entry["subject_id"])
@@ -50,26 +51,41 @@ def prefetch_targets(rt: Runtime, entries: list) -> dict:
         for kind, ids in wanted.items():
             for sid, (object_type, record_id) in pb_store.linked_records(conn, crm, ids, kind == ACCOUNT).items():
                 found[(kind, sid)] = Target(kind, object_type, str(record_id))
+            unlinked = sorted(sid for sid in ids if (kind, sid) not in found)
+            records = {}
+            for start in range(0, len(unlinked) if kind == PERSON else 0, 900):
+                records.update(people_store.flat_records(conn, 0, -1, unlinked[start:start + 900]))
+            for sid in unlinked:
+                found[(kind, sid)] = _record_target(rt, records.get(sid, {}))
     return found
+
+
+def _record_target(rt: Runtime, record: dict) -> Target | None:
+    """The CRM record a person's own record names (its id field), if any."""
+    routing = rt.playbooks.routing
+    if not record.get(routing.record_id_field):
+        return None
+    return Target(PERSON, record.get(routing.record_object_field) or routing.default_object,
+                  str(record[routing.record_id_field]))
 
 
 def resolve_target(rt: Runtime, entry: dict) -> Target:
     """The record the entry's action goes to now; NotLinkedYet when there is none."""
     kind = subject_kind(rt, entry)
-    known = rt.known_targets.get((kind, entry["subject_id"]))
+    key = (kind, entry["subject_id"])
+    if key in rt.known_targets:
+        known = rt.known_targets[key]
+    else:
+        crm = getattr(rt.adapter, "name", "")
+        with rt.store.read() as conn:
+            linked = pb_store.linked_record(conn, crm, entry["subject_id"], account=kind == ACCOUNT)
+            if linked:
+                return Target(kind, linked[0], str(linked[1]))
+            record = (people_store.flat_records(conn, 0, -1, [entry["subject_id"]]).get(entry["subject_id"], {})
+                      if kind == PERSON else {})
+        known = _record_target(rt, record)
     if known is not None:
         return known
-    crm = getattr(rt.adapter, "name", "")
-    with rt.store.read() as conn:
-        linked = pb_store.linked_record(conn, crm, entry["subject_id"], account=kind == ACCOUNT)
-        if linked:
-            return Target(kind, linked[0], str(linked[1]))
-        if kind == PERSON:
-            routing = rt.playbooks.routing
-            record = people_store.flat_records(conn, 0, -1, [entry["subject_id"]]).get(entry["subject_id"], {})
-            if record.get(routing.record_id_field):
-                return Target(kind, record.get(routing.record_object_field) or routing.default_object,
-                              str(record[routing.record_id_field]))
     planned = entry["payload"].get("record_id")
     if planned and kind == ACCOUNT:
         return Target(kind, entry["payload"].get("object"), str(planned))

@@ -1,13 +1,15 @@
 """Playbook state, the action ledger and routing counters: the SQL behind exactly-once actions."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, update
 
 from crm_app.store import schema
 from crm_app.store.dialect import chunks, insert_for, upsert
 from crm_app.store.playbooks.schema import pb_ledger, pb_state, rep_week, rr_cursor
 
 OPEN = ("pending", "dispatching", "failed", "waiting")  # waiting: for the subject's CRM record
+# OPEN as literal SQL: an executemany cannot expand an IN list
+OPEN_SQL = text("pb_ledger.status IN (" + ", ".join(f"'{s}'" for s in OPEN) + ")")
 COUNTED = ("pending", "dispatching", "failed", "sent", "digest")  # alerts that count toward noise limits
 
 
@@ -81,6 +83,35 @@ def defer_later_steps(conn: Connection, entry: dict, next_at: int) -> None:
 
 def mark(conn: Connection, entry_id: int, now: int, **values) -> None:
     conn.execute(update(pb_ledger).where(pb_ledger.c.id == entry_id).values(updated_at=now, **values))
+
+
+def mark_in_flight(conn: Connection, entry_ids: list[int], now: int) -> None:
+    """Entries about to be sent: 'dispatching' with one more try, one statement for all of them."""
+    led = pb_ledger
+    for part in chunks(sorted(set(entry_ids)), 900):
+        conn.execute(update(led).where(led.c.id.in_(part))
+                     .values(status="dispatching", attempts=led.c.attempts + 1, updated_at=now))
+
+
+def record_outcomes(conn: Connection, outcomes: list[tuple[dict, dict, int | None]], now: int) -> None:
+    """(entry, column values, next_at of its later steps or None) for many entries: the deferrals, then the
+    values, each as one executemany per shape of values (what defer_later_steps and mark do one by one)."""
+    led = pb_ledger
+    defers = [{"b_playbook": e["playbook"], "b_subject": e["subject_id"], "b_occurrence": e["occurrence"],
+               "b_step": e["step"], "b_next": next_at} for e, _, next_at in outcomes if next_at is not None]
+    if defers:
+        conn.execute(update(led).where(led.c.playbook == bindparam("b_playbook"),
+                                       led.c.subject_id == bindparam("b_subject"),
+                                       led.c.occurrence == bindparam("b_occurrence"),
+                                       led.c.step > bindparam("b_step"), OPEN_SQL)
+                     .values(next_at=bindparam("b_next")), defers)
+    shapes: dict = {}
+    for e, values, _ in outcomes:
+        shapes.setdefault(tuple(sorted(values)), []).append(
+            {"b_id": e["id"], **{f"b_{k}": v for k, v in values.items()}})
+    for columns, rows in shapes.items():
+        conn.execute(update(led).where(led.c.id == bindparam("b_id")).values(
+            updated_at=now, **{c: bindparam(f"b_{c}", type_=led.c[c].type) for c in columns}), rows)
 
 
 def sent_alerts(conn: Connection, since: int, subject_id: int | None = None, owner: str | None = None,

@@ -20,7 +20,7 @@ LEASE = 2.0
 def start_worker(url: str, tmp_path, name: str, extra: dict | None = None) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=url, SPECS_ROOT=str(ROOT), PYTHONPATH=str(ROOT), SCORE_WORKERS="1",
                LEADER_LEASE_SECONDS=str(LEASE), SCORE_CHANGED_SECONDS="0.3", RULES_POLL_SECONDS="0.3",
-               SHUTDOWN_GRACE_SECONDS="10")
+               SHUTDOWN_GRACE_SECONDS="10", LOG_LEVEL="INFO")
     env.update(extra or {})
     log = open(tmp_path / f"{name}.log", "w")
     return subprocess.Popen([sys.executable, "-m", "crm_app", "worker"], env=env, cwd=tmp_path,
@@ -41,6 +41,9 @@ def test_one_worker_runs_jobs_and_a_standby_takes_over(store, tmp_path):
     wait_for(lambda: (service_status(store)["scheduler"] or {}).get("holder") == holder_of(first))
     second = start_worker(store.url, tmp_path, "second")
     try:
+        # The standby's start-up (imports, first connection) can take seconds on a busy machine: the takeover is
+        # timed from a standby that is already polling, as in production.
+        wait_for(lambda: "worker started" in (tmp_path / "second.log").read_text(), seconds=120)
         time.sleep(LEASE * 1.5)  # the second is up and polling the lease meanwhile
         assert second.poll() is None
         assert service_status(store)["scheduler"]["holder"] == holder_of(first)

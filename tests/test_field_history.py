@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_app.services.ingest.writer import ingest_messages
-from crm_app.services.lifecycle.backtest import collect
+from crm_app.services.lifecycle.backtest import collect_with_engine
 from crm_app.store import field_history
 from crm_app.store import people as people_store
 from tests.helpers import AS_OF, DAY, model_from_yaml
@@ -62,7 +62,7 @@ def test_fields_read_as_of_a_moment(store, when, plan, seats):
 def test_a_backtest_scores_the_old_value_before_the_change_and_the_new_after(store):
     pid = history_world(store)
     dates = [CHANGED_AT - 5 * DAY, CHANGED_AT - DAY, CHANGED_AT + DAY, CHANGED_AT + 5 * DAY]
-    samples = collect(store, [model_from_yaml(FIT)], lifecycle_spec(GOAL), dates, 3 * DAY)[0]
+    samples = collect_with_engine(store, [model_from_yaml(FIT)], lifecycle_spec(GOAL), dates, 3 * DAY)[0][0]
     by_date = dict(zip(samples.as_of.tolist(), samples.score.tolist()))
     assert list(samples.subject) == [pid] * 4
     assert [by_date[d] for d in dates] == [0, 0, 50, 50]
@@ -148,7 +148,7 @@ def test_account_fields_read_as_of_a_moment(store, when, tier, seats):
 def test_a_backtest_scores_the_old_account_value_before_the_change_and_the_new_after(store):
     pid = account_world(store)
     dates = [CHANGED_AT - 5 * DAY, CHANGED_AT - DAY, CHANGED_AT + DAY, CHANGED_AT + 5 * DAY]
-    samples = collect(store, [model_from_yaml(ACCOUNT_FIT)], lifecycle_spec(GOAL), dates, 3 * DAY)[0]
+    samples = collect_with_engine(store, [model_from_yaml(ACCOUNT_FIT)], lifecycle_spec(GOAL), dates, 3 * DAY)[0][0]
     by_date = dict(zip(samples.as_of.tolist(), samples.score.tolist()))
     assert list(samples.subject) == [pid] * 4
     assert [by_date[d] for d in dates] == [0, 0, 50, 50]

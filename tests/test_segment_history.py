@@ -12,9 +12,9 @@ from crm_app.specs.rules import RuleSet
 from crm_app.store import field_history
 from crm_app.store import people as people_store
 from tests.helpers import AS_OF, DAY, model_from_yaml
+from tests.test_field_history import CHANGED_AT, GOAL
 from tests.test_propensity_scoring import lifecycle_spec
 
-CHANGED_AT = AS_OF - 10 * DAY
 TIERS = """
 model: tiers
 fit:
@@ -29,11 +29,6 @@ model: in_segment
 fit:
   - {id: enterprise, label: Enterprise segment, points: 50, when: {field: segments, equals: enterprise}}
 pql: {threshold: 40}
-"""
-GOAL = """
-model: bought
-stage: conversion
-goal: {field: bought, equals: true}
 """
 
 

@@ -59,7 +59,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "LEADER_LEASE_SECONDS": ("30", "worker: scheduler lease; a standby takes over within this after a crash"),
     "SHUTDOWN_GRACE_SECONDS": ("25", "worker: on SIGTERM, how long the running job may take to finish"),
     "SCORE_ENGINE": ("", "force duckdb, spark or store for every run whose engine is auto; empty = auto"),
-    "SETWISE_MIN_CHANGED": ("0", "under auto, incremental runs of fewer people use the per-person engine"),
+    "SETWISE_MIN_CHANGED": ("500", "under auto, incremental runs of fewer people use the per-person engine"),
     "COLUMNAR_PATH": ("", "the DuckDB copy's file; empty = beside the SQLite store, else under var/"),
     "COLUMNAR_LAG_SECONDS": ("300", "the longest an ingest transaction may stay open; the copy re-reads that far back"),
     "DUCKDB_MEMORY_LIMIT": ("512MB", "DuckDB's memory cap for a scoring run (it spills to disk past it)"),

@@ -262,7 +262,9 @@ def test_a_copy_held_by_another_process_falls_back_to_the_store_engine(store, de
 
 @pytest.mark.parametrize("engine, mode, changed, env, expected", [
     ("auto", "full", 0, {}, "duckdb"),
-    ("auto", "changed", 10, {}, "duckdb"),
+    ("auto", "changed", 499, {}, "store"),
+    ("auto", "changed", 500, {}, "duckdb"),
+    ("auto", "changed", 1, {"SETWISE_MIN_CHANGED": "0"}, "duckdb"),
     ("auto", "changed", 10, {"SETWISE_MIN_CHANGED": "50"}, "store"),
     ("auto", "changed", 50, {"SETWISE_MIN_CHANGED": "50"}, "duckdb"),
     ("auto", "full", 0, {"SCORE_ENGINE": "store"}, "store"),

@@ -68,6 +68,15 @@ dirty = Table(
     Column("version", Integer, nullable=False, default=1),
 )
 
+# People the per-person engine scored since the DuckDB copy last looked: the copy re-reads them (their
+# attributes, their events' person, the results mirror) instead of everyone. `seq` orders the hand-offs, so a
+# run acknowledges only those it read.
+copy_handoff = Table(
+    "copy_handoff", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", Integer, nullable=False),
+)
+
 results = Table(
     "results", metadata,
     Column("model", String(64), primary_key=True),
@@ -136,6 +145,6 @@ meta = Table(
     Column("value", Text),
 )
 
-__all__ = ["metadata", "accounts", "people", "event_types", "events", "aliases", "metrics", "dirty", "results",
-           "score_history", "score_runs", "rule_sets", "ingest_log", "ingest_rejects", "meta",
+__all__ = ["metadata", "accounts", "people", "event_types", "events", "aliases", "metrics", "dirty", "copy_handoff",
+           "results", "score_history", "score_runs", "rule_sets", "ingest_log", "ingest_rejects", "meta",
            "UniqueConstraint"]

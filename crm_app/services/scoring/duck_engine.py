@@ -80,12 +80,27 @@ def open_bound(store: Store):
     return con
 
 
-def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), events=None, follow_later=False):
+def with_hand_offs(store: Store, scope_ids, claimed) -> tuple[int, list, list | None, list]:
+    """(newest hand-off, the people handed off, scope and claimed widened by them): people the per-person
+    engine scored since the copy's last run are re-read and scored again like people queued as changed (their
+    unchanged results cost no write). The run acknowledges the hand-offs up to the newest it read."""
+    with store.read() as conn:
+        upto, handed = results_store.handed_off(conn)
+    if not handed:
+        return 0, [], scope_ids, list(claimed)
+    more = set(handed)
+    scope = None if scope_ids is None else sorted(set(scope_ids) | more)
+    return upto, handed, scope, sorted(set(claimed) | more)
+
+
+def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), events=None, follow_later=False,
+                   handed=()):
     """The columnar copy, bound to this store and caught up for a run: events (unless another source gives
     them), people and the results mirror. Raises CopyBusy when another process holds it.
 
     follow_later: a scoped run over the store's events follows its people's events itself, once its scoped
-    events are built (scoped.follow_people), instead of reading them here."""
+    events are built (scoped.follow_people), instead of reading them here. handed: people the per-person engine
+    scored since the copy's last run (with_hand_offs), whose mirrored results are reloaded."""
     con = open_bound(store)
     try:
         with store.read() as conn:
@@ -93,7 +108,7 @@ def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), event
             fresh = con.execute("SELECT count(*) FROM catch_ups").fetchall()[0][0] == 0
             if events is None:
                 copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
-            mirror.sync_previous(con, conn, [m.name for m in models])
+            mirror.sync_previous(con, conn, [m.name for m in models], handed)
             # Another engine consumed the queue of changed people, the copy's only news of who changed, since
             # our last run: every person and every event's person is read again.
             foreign = mirror.queue_foreign(con, conn) and not fresh
@@ -120,7 +135,8 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
 
     claimed: the people queued as changed; their events are followed to their current person first.
     """
-    con = open_caught_up(store, models, scope_ids, claimed, events, follow_later=True)
+    upto, handed, scope_ids, claimed = with_hand_offs(store, scope_ids, claimed)
+    con = open_caught_up(store, models, scope_ids, claimed, events, follow_later=True, handed=handed)
     try:
         plan = plan_over(con, models, as_of, scope_ids, events)
         if _follows_in_scope(scope_ids, claimed, events, False):
@@ -138,6 +154,7 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
         if not dry_run:
             with store.begin() as conn:
                 mirror.new_epoch(con, conn)
+                results_store.acknowledge_hand_off(conn, upto)
         return people, summaries
     finally:
         con.close()

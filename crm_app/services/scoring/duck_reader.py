@@ -9,14 +9,15 @@ from sqlalchemy import select
 from crm_app.services.scoring.duck_engine import lag_seconds, open_bound
 from crm_app.store import Store, schema
 from crm_app.store.columnar import copy, mirror
+from crm_app.store.scoring import results as results_store
 
 
 def open_current(store: Store):
     """The copy with every event and person as the store holds them now. Raises CopyBusy when another
     process holds it.
 
-    People queued as changed are re-read (and their events followed); when another engine wrote results since
-    the copy's last run (it drained that queue), everyone is. A copy filled just now needs neither.
+    People queued as changed or handed off by the per-person engine are re-read (and their events followed);
+    when another engine wrote results since the copy's last run without saying whose, everyone is. A copy filled just now needs neither.
     """
     con = open_bound(store)
     try:
@@ -24,6 +25,7 @@ def open_current(store: Store):
             fresh = con.execute("SELECT count(*) FROM people").fetchall()[0][0] == 0
             copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
             queued = conn.execute(select(schema.dirty.c.person_id)).scalars().all()
+            queued = sorted(set(queued) | set(results_store.handed_off(conn)[1]))
             everyone = not fresh and not mirror.trusted(con, conn)
             copy.refresh_people(con, conn, None, queued, everyone=everyone)
             if not fresh:

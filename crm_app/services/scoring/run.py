@@ -18,6 +18,7 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from crm_app.config import setting
 from crm_app.services.scoring.accounts import account_batches, score_accounts
 from crm_app.services.scoring.diff import ModelSummary
 from crm_app.services.scoring.duck_engine import CopyBusy, score_setwise
@@ -108,7 +109,9 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
                                                     engine)
     if per_person is ruleset and not dry_run:
         with store.begin() as conn:
-            forget_epoch(conn)
+            # Before any result is written, so a crash mid-run leaves the note too.
+            if changed_people is None or not results_store.hand_off_to_copy(conn, changed_people):
+                forget_epoch(conn)
     person_live = [m for m in live if m.spec.subject == "person"]
     batches = list(_batches(mode, claimed, lo, hi, chunk)) if ordered_models(per_person) or person_live else []
     workers = default_workers() if workers is None else workers
@@ -139,8 +142,8 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
 
 def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
     """'auto' is SCORE_ENGINE when set, else DuckDB, except for in-memory stores and incremental runs of fewer
-    than SETWISE_MIN_CHANGED people (default 0: none). Runs of the per-person engine consume the queue of
-    changed people, so the next DuckDB run must read every person again: mixing engines costs that."""
+    than SETWISE_MIN_CHANGED people. An incremental run of the per-person engine hands its people to the
+    DuckDB copy (results.hand_off_to_copy), which re-reads only them; a full one makes it re-read everyone."""
     if engine != "auto":
         return engine
     forced = os.environ.get("SCORE_ENGINE", "").strip().lower()
@@ -150,7 +153,7 @@ def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
         return "duckdb"  # the per-person engine reads only the store's events
     if store.url.endswith(":memory:"):
         return "store"
-    large = mode == "full" or changed >= int(os.environ.get("SETWISE_MIN_CHANGED") or 0)
+    large = mode == "full" or changed >= int(setting("SETWISE_MIN_CHANGED"))
     return "duckdb" if large else "store"
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from crm_app.store import schema
 from crm_app.store.columnar.relations import create_tables
+from crm_app.store.dialect import chunks
 from crm_app.store.meta import get_meta, set_meta
 
 EPOCH = "columnar_results_epoch"
@@ -56,19 +57,41 @@ def _state(con, key: str):
     return row[0][0] if row else None
 
 
-def sync_previous(con, conn, models: list) -> bool:
+def sync_previous(con, conn, models: list, handed=()) -> bool:
     """Reload the mirror from the store's results when another writer touched them; True when reloaded.
 
-    A subject keeps its hash only where the store still holds the very result (same digest) the hash was
-    taken for; the others are rendered and compared again.
+    Only the `handed` people are reloaded while the epoch holds: the per-person engine scored them and said
+    so (results.hand_off_to_copy); everyone is when another writer left no such note. A subject keeps its
+    hash only where the store still holds the very result (same digest) the hash was taken for; the others
+    are rendered and compared again.
     """
     epoch = get_meta(conn, EPOCH)
-    if epoch and epoch == _state(con, EPOCH):
+    current = bool(epoch) and epoch == _state(con, EPOCH)
+    if current and not handed:
         return False
     r = schema.results
-    rows = conn.execute(select(r.c.model, r.c.subject_id, r.c.pql, r.c.pql_since, r.c.pql_first_at, r.c.digest,
-                               r.c.fit, r.c.behaviour, r.c.combined, r.c.band)
-                        .where(r.c.model.in_(models))).all()
+    query = select(r.c.model, r.c.subject_id, r.c.pql, r.c.pql_since, r.c.pql_first_at, r.c.digest, r.c.fit,
+                   r.c.behaviour, r.c.combined, r.c.band).where(r.c.model.in_(models))
+    if current:
+        con.register("handed", {"subject_id": np.array(sorted(handed), dtype=np.int64)})
+        con.execute("CREATE OR REPLACE TEMP TABLE handed_ids AS SELECT subject_id FROM handed")
+        con.unregister("handed")
+        rows = [row for part in chunks(sorted(handed), 5000)
+                for row in conn.execute(query.where(r.c.subject_id.in_(part))).all()]
+    else:
+        rows = conn.execute(query).all()
+    _reload(con, rows)
+    if current:
+        con.execute("DELETE FROM prev WHERE subject_id IN (SELECT subject_id FROM handed_ids)")
+    else:
+        con.execute("DELETE FROM prev")
+    con.execute(f"INSERT INTO prev ({PREV}) SELECT * FROM reloaded")
+    return True
+
+
+def _reload(con, rows: list) -> None:
+    """The temp table `reloaded`: the stored results `rows` in the mirror's shape, each keeping the mirror's
+    hash only where its digest is the one the hash was taken for."""
     column = lambda i, kind=object: np.array([x[i] for x in rows], dtype=kind)  # noqa: E731
     con.register("stored", {"model": column(0), "subject_id": column(1, np.int64),
                             "pql": np.array([bool(x[2]) for x in rows], dtype=bool), "pql_since": column(3),
@@ -83,9 +106,6 @@ def sync_previous(con, conn, models: list) -> bool:
                     "LEFT JOIN prev p ON p.model = s.model AND p.subject_id = s.subject_id")
     finally:
         con.unregister("stored")
-    con.execute("DELETE FROM prev")
-    con.execute(f"INSERT INTO prev ({PREV}) SELECT * FROM reloaded")
-    return True
 
 
 def new_epoch(con, conn) -> None:
@@ -97,8 +117,9 @@ def new_epoch(con, conn) -> None:
 
 
 def forget_epoch(conn) -> None:
-    """Another engine wrote results and consumed the queue of changed people: the mirror must reload, and the
-    copy must read every person and every event's person again, before either is trusted."""
+    """Another engine wrote results and consumed the queue of changed people without saying whose (a full
+    run, a warehouse import): the mirror must reload, and the copy must read every person and every event's
+    person again, before either is trusted."""
     for key in (EPOCH, QUEUE_EPOCH):
         set_meta(conn, key, "")
 

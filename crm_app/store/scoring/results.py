@@ -1,7 +1,7 @@
-"""Latest results, score history, score runs and the dirty queue."""
+"""Latest results, score history, score runs, the dirty queue and the hand-offs to the DuckDB copy."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, delete, func, select, tuple_
+from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_
 
 from crm_app.store import schema
 from crm_app.store.bulk import bulk_upsert, delete_versions
@@ -93,3 +93,35 @@ def history_for(conn: Connection, model: str, subject_id: int) -> list[dict]:
     rows = conn.execute(select(h).where(and_(h.c.model == model, h.c.subject_id == subject_id))
                         .order_by(h.c.as_of))
     return [dict(r._mapping) for r in rows]
+
+
+# Hand-offs kept at most: where the DuckDB copy never runs (SCORE_ENGINE=store), they would pile up.
+HAND_OFF_CAP = 200_000
+
+
+def hand_off_to_copy(conn: Connection, person_ids: list[int]) -> bool:
+    """Note people the per-person engine is about to score: the DuckDB copy re-reads them on its next run.
+
+    False (and the notes are dropped) when they would pass HAND_OFF_CAP: the caller then has the copy re-read
+    everyone instead (mirror.forget_epoch)."""
+    h = schema.copy_handoff
+    held = conn.execute(select(func.count()).select_from(h)).scalar()
+    if held + len(person_ids) > HAND_OFF_CAP:
+        conn.execute(delete(h))
+        return False
+    if person_ids:
+        conn.execute(insert(h), [{"person_id": pid} for pid in person_ids])
+    return True
+
+
+def handed_off(conn: Connection) -> tuple[int, list[int]]:
+    """(the newest hand-off's seq, the people handed off so far); (0, []) when there are none."""
+    h = schema.copy_handoff
+    rows = conn.execute(select(h.c.seq, h.c.person_id)).all()
+    return max((seq for seq, _ in rows), default=0), sorted({pid for _, pid in rows})
+
+
+def acknowledge_hand_off(conn: Connection, upto: int) -> None:
+    """The copy has re-read the hand-offs up to `upto`; later ones stay for its next run."""
+    if upto:
+        conn.execute(delete(schema.copy_handoff).where(schema.copy_handoff.c.seq <= upto))

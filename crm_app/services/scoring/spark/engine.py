@@ -12,13 +12,14 @@ from crm_app.engine.setwise.fields import field_column
 from crm_app.engine.setwise.plan import feature_column
 from crm_app.engine.setwise.scores import model_column
 from crm_app.services.scoring.diff import ModelSummary, top_movers
-from crm_app.services.scoring.duck_engine import FETCH, _save, open_caught_up
+from crm_app.services.scoring.duck_engine import FETCH, _save, open_caught_up, with_hand_offs
 from crm_app.services.scoring.spark.relations import needs, plan_from_copy, q, register
 from crm_app.services.scoring.spark.session import spark_session
 from crm_app.store import Store
 from crm_app.store.columnar import mirror
 from crm_app.store.columnar.exchange import export_relations, record_changed
 from crm_app.store.columnar.relations import ensure_typed_properties
+from crm_app.store.scoring import results as results_store
 
 HASH_MASK = (1 << 63) - 1
 BATCH = 20_000  # changed rows per Arrow transfer
@@ -42,7 +43,8 @@ def result_hash(plan, model, columns: set) -> str:
 def score_spark(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None, dry_run: bool = False,
                 claimed=(), events=None, spark=None) -> tuple[int, dict]:
     """(people scored, model -> ModelSummary) for the plannable person models, computed by Spark."""
-    con = open_caught_up(store, models, scope_ids, claimed, events)
+    upto, handed, scope_ids, claimed = with_hand_offs(store, scope_ids, claimed)
+    con = open_caught_up(store, models, scope_ids, claimed, events, handed=handed)
     try:
         spark = spark or spark_session()
         fields, properties = needs(models)
@@ -54,6 +56,7 @@ def score_spark(store: Store, models: list, rules_hash: str, as_of: int, scope_i
         if not dry_run:
             with store.begin() as conn:
                 mirror.new_epoch(con, conn)
+                results_store.acknowledge_hand_off(conn, upto)
         return people, summaries
     finally:
         con.close()

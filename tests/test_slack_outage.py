@@ -254,6 +254,30 @@ def test_the_pacer_allows_a_burst_then_one_a_second_and_honours_retry_after():
     assert pacer.available("C") == 0 and pacer.wait("C") == pytest.approx(5.0)
     clock.now += 5
     assert pacer.available("C") == 1
+    clock.now += 60  # a channel that answered 429 takes one message at a time from then on; others burst
+    assert pacer.available("C") == 1 and pacer.available("D") == 3
+
+
+def test_after_a_429_the_next_alerts_for_that_channel_go_as_one_bundle(slack, sqlite_store):
+    slack.limit_channels(per_second=1, burst=1)  # Slack's burst is smaller than our pacer's
+    people = add_people(sqlite_store, 4)
+    clock = Clock()
+    rt = runtime(sqlite_store, playbooks_for_channel(), FakeCrm(REPS), sender=sender(slack, clock=clock))
+    set_scores(sqlite_store, people[:2], 80)
+    first = run_playbooks(rt, NOW)
+    assert first["deferred"] == 1 and len(slack.limited) == 1  # the burst our pacer allowed met a 429
+    clock.now += 1
+    time.sleep(1.05)  # the emulator's own bucket refills in real time
+    run_playbooks(rt, NOW + 1)
+    set_scores(sqlite_store, people[2:], 80)
+    clock.now += 10  # long enough for a whole burst by our pacer's own count
+    time.sleep(1.05)
+    run_playbooks(rt, NOW + 12)
+    assert len(slack.limited) == 1  # two alerts, and no second 429: they went as one message
+    posts = slack.called("chat.postMessage")
+    assert len(posts) == 4  # the first alert, the one put back and the 429 itself, then one bundle of two
+    meta = json.loads(posts[-1]["metadata"]) if isinstance(posts[-1]["metadata"], str) else posts[-1]["metadata"]
+    assert len(meta["event_payload"]["refs"]) == 2
 
 
 

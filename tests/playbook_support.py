@@ -95,7 +95,10 @@ def set_scores(store, ids: list[int], combined: int, as_of: int = NOW, pql: bool
 
 
 def runtime(store, playbooks, crm, sender=None, fault=None) -> Runtime:
-    return Runtime(store=store, playbooks=playbooks, adapter=crm, sender=sender or OutboxSender(store), fault=fault)
+    # A generous dispatch budget: on a loaded machine the default 2 s can end a pass before the step a test
+    # kills at, or leave actions for a pass the test does not run.
+    return Runtime(store=store, playbooks=playbooks, adapter=crm, sender=sender or OutboxSender(store), fault=fault,
+                   dispatch_budget=600)
 
 
 def sandbox_crm(path, people: int, feedback_field: str = "PQL_Feedback__c"):

@@ -56,32 +56,63 @@ def next_in_pool(members: tuple, position: int, routing: Routing, counts: dict) 
     return None, position
 
 
-def choose_owner(conn, routing: Routing, strategies: tuple, pool: str | None, record: dict, now: int) -> Choice:
-    """Try each strategy in order; record round-robin turns and weekly counts for a new assignment."""
-    week = week_of(now)
-    counts = pb_store.week_counts(conn, week)
-    for strategy in strategies:
-        email, chosen_pool = None, None
-        if strategy == "keep_current":
-            current = _email(record.get(routing.owner_field))
-            if current:
-                return Choice(current, strategy, False)
-            continue
-        if strategy == "account_owner":
-            email = _email(record.get(routing.account_owner_field))
-            email = email if eligible(routing, email, counts) else None
-        elif strategy in ("territory", "round_robin"):
-            chosen_pool = territory_pool(routing, record) if strategy == "territory" else pool
-            members = routing.pools.get(chosen_pool or "", ())
-            if not members:
+class Assigner:
+    """Owner choices for a batch of plan entries in one transaction: the week's counts and each pool's
+    round-robin position are read once, kept up to date here as reps are chosen, and written by `flush` (in the
+    same transaction as the ledger entries, before it commits)."""
+
+    def __init__(self, conn, now: int):
+        self.conn, self.week = conn, week_of(now)
+        self.counts = pb_store.week_counts(conn, self.week)
+        self.positions: dict = {}  # pool -> position, read on first use
+        self.moved: set = set()  # pools whose position moved
+        self.added: dict = {}  # rep -> assignments added
+
+    def choose(self, routing: Routing, strategies: tuple, pool: str | None, record: dict) -> Choice:
+        """Try each strategy in order; a new assignment counts toward the rep's weekly cap at once."""
+        for strategy in strategies:
+            email = None
+            if strategy == "keep_current":
+                current = _email(record.get(routing.owner_field))
+                if current:
+                    return Choice(current, strategy, False)
                 continue
-            email, position = next_in_pool(members, pb_store.rr_position(conn, chosen_pool), routing, counts)
+            if strategy == "account_owner":
+                email = _email(record.get(routing.account_owner_field))
+                email = email if eligible(routing, email, self.counts) else None
+            elif strategy in ("territory", "round_robin"):
+                chosen_pool = territory_pool(routing, record) if strategy == "territory" else pool
+                members = routing.pools.get(chosen_pool or "", ())
+                if not members:
+                    continue
+                email, position = next_in_pool(members, self._position(chosen_pool), routing, self.counts)
+                if email:
+                    self.positions[chosen_pool] = position
+                    self.moved.add(chosen_pool)
             if email:
-                pb_store.set_rr_position(conn, chosen_pool, position)
-        if email:
-            pb_store.count_assignment(conn, email, week)
-            return Choice(email, strategy, True)
-    return Choice(None, None, False)
+                self.counts[email] = self.counts.get(email, 0) + 1
+                self.added[email] = self.added.get(email, 0) + 1
+                return Choice(email, strategy, True)
+        return Choice(None, None, False)
+
+    def _position(self, pool: str) -> int:
+        if pool not in self.positions:
+            self.positions[pool] = pb_store.rr_position(self.conn, pool)
+        return self.positions[pool]
+
+    def flush(self) -> None:
+        for pool in sorted(self.moved):
+            pb_store.set_rr_position(self.conn, pool, self.positions[pool])
+        pb_store.count_assignments(self.conn, self.week, self.added)
+        self.moved, self.added = set(), {}
+
+
+def choose_owner(conn, routing: Routing, strategies: tuple, pool: str | None, record: dict, now: int) -> Choice:
+    """One choice, recorded at once (Assigner for a batch)."""
+    assigner = Assigner(conn, now)
+    choice = assigner.choose(routing, strategies, pool, record)
+    assigner.flush()
+    return choice
 
 
 def _email(value) -> str | None:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from jinja2 import TemplateError
 
 from crm_app.engine.triggers import Seen, evaluate_trigger, evaluate_when
-from crm_app.services.playbooks.assign import choose_owner
 from crm_app.services.playbooks.messaging import build_context, default_task_body, render
+from crm_app.services.playbooks.plan_batch import PlanBatch
 from crm_app.services.playbooks.runtime import Runtime
 from crm_app.services.scoring.accounts import records_with_rollups
 from crm_app.slack.blocks import alert_summary
@@ -55,7 +55,7 @@ def _plan_rows(conn, rt: Runtime, pb: Playbook, rows: list, now: int, summary: P
     links = pb_store.linked_records(conn, getattr(rt.adapter, "name", ""), ids, account=accounts)
     history = (pb_store.history_since(conn, pb.model, ids, now - pb.trigger.within - DAY)
                if pb.trigger.type == "score_dropped" else {})
-    states = []
+    states, planned, batch = [], [], PlanBatch(conn, pb, now, ids)
     for row in rows:
         sid, record = row["subject_id"], records.get(row["subject_id"], {})
         segments = tuple(record.get("segments") or ())
@@ -68,18 +68,27 @@ def _plan_rows(conn, rt: Runtime, pb: Playbook, rows: list, now: int, summary: P
                        "pql": row["pql"], "segments": list(segments), "armed": out.armed, "marker": out.marker,
                        "as_of": row["as_of"]})
         for occurrence in out.occurrences:
-            if evaluate_when(pb.when, record, row, pb.model, now) and not pb_store.occurrence_entries(
-                    conn, pb.name, sid, occurrence):
+            if (sid, occurrence) not in batch.planned and evaluate_when(pb.when, record, row, pb.model, now):
+                entries = build_entries(conn, rt, pb, record, row, occurrence, now, links=links, batch=batch)
                 summary.occurrences += 1
-                summary.entries += pb_store.insert_entries(
-                    conn, build_entries(conn, rt, pb, record, row, occurrence, now, links=links))
+                batch.added(entries)
+                planned += entries
+    summary.entries += pb_store.insert_entries(conn, planned)
+    batch.flush()
     pb_store.save_state(conn, states)
 
 
 def build_entries(conn, rt: Runtime, pb: Playbook, record: dict, row: dict, occurrence: str, now: int,
-                  only: tuple = (), owner: str | None = None, links: dict | None = None) -> list[dict]:
+                  only: tuple = (), owner: str | None = None, links: dict | None = None,
+                  batch: PlanBatch | None = None) -> list[dict]:
     """One ledger entry per action, rendered now: a retry sends exactly what was decided here. `links`: the
-    CRM links of the batch's subjects, read once (None: looked up here)."""
+    CRM links of the batch's subjects, read once (None: looked up here); `batch`: what the planning batch read
+    once (None: this subject's alone, its owner choice recorded here)."""
+    if batch is None:
+        batch = PlanBatch(conn, pb, now, [row["subject_id"]])
+        entries = build_entries(conn, rt, pb, record, row, occurrence, now, only, owner, links, batch)
+        batch.flush()
+        return entries
     routing = rt.playbooks.routing
     owner = owner or _email(record.get(routing.owner_field))
     base = {"playbook": pb.name, "subject_id": row["subject_id"], "occurrence": occurrence, "attempts": 0,
@@ -95,7 +104,7 @@ def build_entries(conn, rt: Runtime, pb: Playbook, record: dict, row: dict, occu
         status, error, payload = "pending", None, dict(target)
         try:
             if action.type == "assign":
-                choice = choose_owner(conn, routing, action.params["strategies"], action.params["pool"], record, now)
+                choice = batch.assigner.choose(routing, action.params["strategies"], action.params["pool"], record)
                 owner = choice.owner or owner
                 payload.update(owner=choice.owner, strategy=choice.strategy)
                 if choice.owner is None:
@@ -112,7 +121,7 @@ def build_entries(conn, rt: Runtime, pb: Playbook, record: dict, row: dict, occu
                 text = render(action.params["text"], ctx) if action.params["text"] else alert_summary(ctx)
                 payload.update(channel=action.params["channel"], to_owner=owner if action.params["to"] else None,
                                text=text, context=ctx)
-                status, error = _noise(conn, pb, routing, row["subject_id"], owner, action, now) or (status, error)
+                status, error = _noise(batch, pb, routing, row["subject_id"], owner, action) or (status, error)
             elif action.type == "set_field":
                 payload.update(field=action.params["field"], value=render(action.params["value"], ctx))
         except TemplateError as exc:
@@ -122,13 +131,11 @@ def build_entries(conn, rt: Runtime, pb: Playbook, record: dict, row: dict, occu
     return entries
 
 
-def _noise(conn, pb: Playbook, routing, subject_id: int, owner: str | None, action, now: int):
+def _noise(batch: PlanBatch, pb: Playbook, routing, subject_id: int, owner: str | None, action):
     """(status, why) when the alert must not go out as its own message now; None when it may."""
-    if pb.per_person and pb_store.sent_alerts(conn, now - pb.per_person.per,
-                                              subject_id=subject_id) >= pb.per_person.count:
+    if pb.per_person and batch.by_person.get(subject_id, 0) >= pb.per_person.count:
         return "suppressed", f"per-person limit: {pb.per_person.count} per {pb.per_person.per // 3600}h"
-    if owner and pb.per_owner and pb_store.sent_alerts(conn, now - pb.per_owner.per,
-                                                       owner=owner) >= pb.per_owner.count:
+    if owner and pb.per_owner and batch.by_owner.get(owner, 0) >= pb.per_owner.count:
         return "suppressed", f"per-owner limit: {pb.per_owner.count} per {pb.per_owner.per // 3600}h"
     rep = routing.rep(owner)
     if action.params["to"] == "owner" and rep is not None and rep.digest:

@@ -67,10 +67,14 @@ def due_entries(conn: Connection, now: int, limit: int = 500) -> list[dict]:
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
-def occurrence_entries(conn: Connection, playbook: str, subject_id: int, occurrence: str) -> list[dict]:
-    q = select(pb_ledger).where(pb_ledger.c.playbook == playbook, pb_ledger.c.subject_id == subject_id,
-                                pb_ledger.c.occurrence == occurrence).order_by(pb_ledger.c.step)
-    return [dict(r._mapping) for r in conn.execute(q)]
+def planned_occurrences(conn: Connection, playbook: str, subject_ids: list) -> set:
+    """(subject id, occurrence) pairs the playbook already has ledger entries for, among these subjects."""
+    led, found = pb_ledger, set()
+    for part in chunks(sorted(set(subject_ids)), 5000):
+        found.update((sid, occ) for sid, occ in conn.execute(
+            select(led.c.subject_id, led.c.occurrence).where(led.c.playbook == playbook, led.c.subject_id.in_(part))
+            .distinct()))
+    return found
 
 
 def defer_later_steps(conn: Connection, entry: dict, next_at: int) -> None:
@@ -114,19 +118,18 @@ def record_outcomes(conn: Connection, outcomes: list[tuple[dict, dict, int | Non
             updated_at=now, **{c: bindparam(f"b_{c}", type_=led.c[c].type) for c in columns}), rows)
 
 
-def sent_alerts(conn: Connection, since: int, subject_id: int | None = None, owner: str | None = None,
-                playbook: str | None = None) -> int:
-    """Alerts sent (or queued for a digest) since a moment, for one person or one owner: noise limits."""
+def alert_counts(conn: Connection, since: int, by: str, among: list | None = None) -> dict:
+    """Alerts sent (or queued for a digest) since a moment, per subject (by='subject_id') or per owner
+    (by='owner'): what noise limits compare. key -> count."""
     led = pb_ledger
-    q = select(func.count()).where(led.c.action == "slack_alert", led.c.status.in_(COUNTED),
-                                   led.c.updated_at >= since)
-    if subject_id is not None:
-        q = q.where(led.c.subject_id == subject_id)
-    if owner is not None:
-        q = q.where(led.c.owner == owner)
-    if playbook is not None:
-        q = q.where(led.c.playbook == playbook)
-    return conn.execute(q).scalar() or 0
+    q = (select(led.c[by], func.count()).where(led.c.action == "slack_alert", led.c.status.in_(COUNTED),
+                                               led.c.updated_at >= since).group_by(led.c[by]))
+    if among is None:
+        return dict(conn.execute(q).all())
+    counts: dict = {}
+    for part in chunks(sorted(set(among)), 5000):
+        counts.update(conn.execute(q.where(led.c[by].in_(part))).all())
+    return counts
 
 
 def status_counts(conn: Connection) -> dict:
@@ -180,10 +183,14 @@ def week_counts(conn: Connection, week: int) -> dict:
     return dict(conn.execute(q).all())
 
 
-def count_assignment(conn: Connection, rep: str, week: int) -> None:
-    stmt = insert_for(conn, rep_week).on_conflict_do_update(
-        index_elements=["rep", "week"], set_={"assigned": rep_week.c.assigned + 1})
-    conn.execute(stmt, [{"rep": rep, "week": week, "assigned": 1}])
+def count_assignments(conn: Connection, week: int, added: dict) -> None:
+    """Add each rep's new assignments (rep -> how many) to the week's counts, in one statement."""
+    if not added:
+        return
+    stmt = insert_for(conn, rep_week)
+    stmt = stmt.on_conflict_do_update(index_elements=["rep", "week"],
+                                      set_={"assigned": rep_week.c.assigned + stmt.excluded.assigned})
+    conn.execute(stmt, [{"rep": rep, "week": week, "assigned": n} for rep, n in sorted(added.items())])
 
 
 def linked_record(conn: Connection, crm: str, person_id: int, account: bool = False) -> tuple | None:

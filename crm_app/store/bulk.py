@@ -84,7 +84,7 @@ def bump_versions(conn: Connection, table_name: str, key: str, ids: list) -> Non
         # One statement over an array: psycopg's executemany runs one INSERT per id on the server (measured
         # 5 ms for the 95 people of a 100-event ingest batch). ORDER BY keeps the rows, and so the locks, in id order.
         for part in chunks(ordered, 50_000):
-            cursor.execute(f"INSERT INTO {table_name} ({key}, version) SELECT k, 1 FROM unnest(%s::bigint[]) "
+            cursor.execute(f"INSERT INTO {table_name} ({key}, version) SELECT k, 1 FROM unnest(%b::bigint[]) "
                            f"WITH ORDINALITY AS r(k, n) ORDER BY n {on_conflict}", (part,))
         return
     cursor.executemany(f"INSERT INTO {table_name} ({key}, version) VALUES (?, 1) {on_conflict}",
@@ -126,9 +126,11 @@ def _unnest_insert(conn: Connection, table, columns: list[str], json_positions: 
 
     Its text does not grow with the rows: psycopg converts a multi-row VALUES afresh on every call (its query
     cache skips statements of more than 50 parameters; 100 events have 700) and the server parses it afresh;
-    this one psycopg converts once and prepares. JSON values travel as text and are cast row by row."""
+    this one psycopg converts once and prepares. The arrays go in binary (%b): psycopg's text format escapes
+    every string with a regular expression (measured 2.3 ms of CPU against 0.5 ms for the 7 arrays of 100
+    events). JSON values travel as text and are cast row by row."""
     types = [table.c[c].type.compile(dialect=conn.dialect) for c in columns]
-    arrays = ", ".join(f"%s::{'text' if i in json_positions else t}[]" for i, t in enumerate(types))
+    arrays = ", ".join(f"%b::{'text' if i in json_positions else t}[]" for i, t in enumerate(types))
     names = [f"c{i}" for i in range(len(columns))]
     picked = ", ".join(f"{n}::{types[i]}" if i in json_positions else n for i, n in enumerate(names))
     return (f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {picked} FROM unnest({arrays}) "

@@ -10,7 +10,9 @@ Prints events per second, request latency percentiles and errors, then checks th
 stored exactly once. A PostgreSQL URL gets a fresh database created (and dropped) next to it. Request bodies
 (gzipped too with --gzip) are built before the clock starts, so the sending process, which shares the machine's
 cores with the server, spends its CPU on sending only (`--prebuilt 0` builds and compresses each body as it is
-sent, as before). The sender's own CPU is printed beside the figures.
+sent, as before). The sender's own CPU is printed beside the figures, and so is the server's CPU a request (its
+gunicorn workers, and on PostgreSQL the database's backends: benchmarks/server_cpu.py), steadier than
+throughput on a shared machine.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from record import Recorder, add_flag
+from server_cpu import ServerCpu
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ["Logged In", "Dashboard Viewed", "Report Created", "Invite Sent", "Integration Connected",
@@ -204,6 +207,8 @@ def main() -> int:
             proc, url = start_gunicorn(database_url, args.web_workers, args.write_key, Path(args.code_root).resolve())
         prebuilt = int(args.seconds * 20_000 / args.batch) if args.prebuilt is None else args.prebuilt
         load = Load(url, args.write_key, args.batch, args.users, args.gzip, prebuilt)
+        server = ServerCpu(proc.pid if proc else None, database_url if proc else None)
+        server.start()
         try:
             cpu_began = time.process_time()
             began = time.time()
@@ -215,6 +220,7 @@ def main() -> int:
                 t.join()
             elapsed = time.time() - began
             sender_cpu = time.process_time() - cpu_began
+            web_cpu, db_cpu = server.stop()
         finally:
             if proc is not None:
                 proc.terminate()
@@ -230,6 +236,10 @@ def main() -> int:
         print("request latency ms: " + ", ".join(f"p{p} {percentile(load.latencies, p) * 1000:.1f}"
                                                  for p in (50, 90, 95, 99)) +
               f", max {max(load.latencies, default=0) * 1000:.1f}")
+        if proc is not None and load.latencies:
+            per = 1000 / len(load.latencies)
+            print(f"server CPU a request: web workers {web_cpu * per:.2f} ms"
+                  + (f", database backends {db_cpu * per:.2f} ms" if server.database_url else ""))
         for sample in load.error_samples:
             print(f"  error: {sample}")
         if proc is not None:

@@ -64,15 +64,29 @@ def link_aliases(conn: Connection, pairs: dict) -> int:
     """Tie anonymous ids to people and bring the anonymous history along; return events attached."""
     if not pairs:
         return 0
-    upsert(conn, schema.aliases, [{"anonymous_id": a, "person_id": p} for a, p in sorted(pairs.items())],
-           ["anonymous_id"], ["person_id"])
     attached = 0
-    for anonymous_id, person_id in sorted(pairs.items()):
-        result = conn.execute(schema.events.update()
-                              .where(schema.events.c.anonymous_id == anonymous_id,
-                                     schema.events.c.person_id.is_(None))
-                              .values(person_id=person_id))
-        attached += result.rowcount or 0
+    if conn.dialect.name == "postgresql":
+        # Two statements for every alias of the batch (an SDK sends an anonymous id with each message), not an
+        # upsert and an UPDATE for each; the aliases are written in key order, as the upsert below does.
+        cursor = conn.connection.driver_connection.cursor()
+        ordered = sorted(pairs.items())
+        arrays = ([a for a, _ in ordered], [p for _, p in ordered])
+        cursor.execute("INSERT INTO aliases (anonymous_id, person_id) SELECT a, p FROM unnest(%b::varchar[], "
+                       "%b::bigint[]) WITH ORDINALITY AS r(a, p, n) ORDER BY n "
+                       "ON CONFLICT (anonymous_id) DO UPDATE SET person_id = excluded.person_id", arrays)
+        cursor.execute("UPDATE events SET person_id = a.person_id FROM unnest(%b::varchar[], %b::bigint[]) "
+                       "AS a(anonymous_id, person_id) WHERE events.anonymous_id = a.anonymous_id "
+                       "AND events.person_id IS NULL", arrays)
+        attached = max(cursor.rowcount, 0)
+    else:
+        upsert(conn, schema.aliases, [{"anonymous_id": a, "person_id": p} for a, p in sorted(pairs.items())],
+               ["anonymous_id"], ["person_id"])
+        for anonymous_id, person_id in sorted(pairs.items()):
+            result = conn.execute(schema.events.update()
+                                  .where(schema.events.c.anonymous_id == anonymous_id,
+                                         schema.events.c.person_id.is_(None))
+                                  .values(person_id=person_id))
+            attached += result.rowcount or 0
     mark_dirty(conn, list(pairs.values()))
     return attached
 

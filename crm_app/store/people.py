@@ -39,9 +39,12 @@ def upsert_accounts(conn: Connection, rows: list[dict]) -> dict:
             "attributes": _merge(base.get("attributes"), row.get("attributes") or {}),
             "updated_at": now,
         }
-    for part in _in_lock_order(merged, existing):
+    # As for people: an account a message names again, unchanged, is not written (nor locked) again.
+    changed = {ext: m for ext, m in merged.items() if ext not in existing or m["name"] != existing[ext]["name"]
+               or m["domain"] != existing[ext]["domain"] or m["attributes"] != (existing[ext]["attributes"] or {})}
+    for part in _in_lock_order(changed, existing):
         upsert(conn, schema.accounts, part, ["external_id"], ["name", "domain", "attributes", "updated_at"])
-    found = account_ids(conn, ids)
+    found = _ids_after_upsert(conn, "accounts", ids, existing)
     _record_account_history(conn, merged, existing, found, {r["external_id"]: r.get("changed_at") for r in rows},
                             now)
     return found
@@ -71,6 +74,15 @@ def _in_lock_order(rows: dict, existing: dict) -> tuple[list, list]:
     in opposite orders can still deadlock, and ingest then retries the transaction (services/ingest.py)."""
     return ([rows[k] for k in sorted(rows) if k in existing],
             [row for k, row in rows.items() if k not in existing])
+
+
+def _ids_after_upsert(conn: Connection, table_name: str, external_ids: list[str], existing: dict) -> dict:
+    """external_id -> id: the rows read before the upsert already carry theirs, only new ones are looked up."""
+    found = {ext: existing[ext]["id"] for ext in external_ids if ext in existing}
+    new = [ext for ext in external_ids if ext not in found]
+    if new:
+        found.update(lookup(conn, table_name, "external_id", "id", new))
+    return found
 
 
 def account_ids(conn: Connection, external_ids: list[str]) -> dict:
@@ -105,7 +117,7 @@ def upsert_people(conn: Connection, rows: list[dict]) -> dict:
     for part in _in_lock_order(changed, existing):
         upsert(conn, schema.people, part, ["external_id"], ["email", "account_id", "attributes", "created_at",
                                                             "updated_at"])
-    found = person_ids(conn, ids)
+    found = _ids_after_upsert(conn, "people", ids, existing)
     _record_history(conn, changed, existing, found, {r["external_id"]: r.get("changed_at") for r in rows}, now)
     changed = list(changed.values())
     # Only people whose data really changed are queued: a sync that re-reads what we hold rescores no one.

@@ -192,6 +192,26 @@ def test_a_crash_after_a_committed_step_of_a_catch_up_resumes_without_loss_or_do
     assert sorted(r[0] for r in con.execute("SELECT id FROM events").fetchall()) == ids
 
 
+def test_a_copy_of_an_older_schema_is_built_again_without_the_event_key(store, tmp_path):
+    seed(store, people=5)
+    path = str(tmp_path / "c.duckdb")
+    old = duckdb.connect(path)  # the first schema: events keyed by id, no version recorded
+    old.execute("CREATE TABLE events (id BIGINT PRIMARY KEY, person_id BIGINT, type_id INTEGER, ts BIGINT, "
+                "properties VARCHAR)")
+    old.execute("INSERT INTO events VALUES (999999, 1, 1, 1, '{}')")
+    old.close()
+    con = mirror.open_copy(path)
+    keys = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'events'").fetchall()[0][0]
+    assert keys == 0 and con.execute("SELECT count(*) FROM events").fetchall()[0][0] == 0
+    with store.read() as conn:
+        for now in (1000, 1001):
+            copy.catch_up_events(con, conn, now=now, lag=60)
+        ids = sorted(r[0] for r in conn.execute(schema.events.select().with_only_columns(schema.events.c.id)))
+    con.close()
+    con = mirror.open_copy(path)  # the current version is kept as it is
+    assert sorted(r[0] for r in con.execute("SELECT id FROM events").fetchall()) == ids
+
+
 def test_an_anonymous_history_identified_later_is_followed_by_the_copy(store, default_rules):
     seed(store, people=10)
     with store.begin() as conn:

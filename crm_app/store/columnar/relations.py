@@ -1,8 +1,12 @@
 """Tables of the DuckDB copy and the relations the set-wise plan reads (ev, subj, prev, scope)."""
 from __future__ import annotations
 
+# The copy's schema version: a copy of an older version is dropped and built again from the store.
+# 2: events carry no PRIMARY KEY (its in-memory index over every event id outgrew the memory budget at 20M
+# events); copy.catch_up_events skips ids already copied by an anti-join over the batch's id range instead.
+COPY_SCHEMA = 2
 TABLES = (
-    ("CREATE TABLE IF NOT EXISTS events (id BIGINT PRIMARY KEY, person_id BIGINT, type_id INTEGER, ts BIGINT, "
+    ("CREATE TABLE IF NOT EXISTS events (id BIGINT, person_id BIGINT, type_id INTEGER, ts BIGINT, "
      "properties VARCHAR)"),
     ("CREATE TABLE IF NOT EXISTS people (id BIGINT PRIMARY KEY, external_id VARCHAR, email VARCHAR, "
      "email_domain VARCHAR, account_id BIGINT, attributes VARCHAR, created_at BIGINT)"),
@@ -25,6 +29,7 @@ PREV_ADDED = (("digest", "VARCHAR"), ("fit", "INTEGER"), ("behaviour", "INTEGER"
 
 
 def create_tables(con) -> None:
+    _drop_older_copy(con)
     for statement in TABLES:
         con.execute(statement)
     have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
@@ -34,6 +39,20 @@ def create_tables(con) -> None:
         con.execute(f"ALTER TABLE prev ADD COLUMN {name} {kind}")
     if missing:
         con.execute("DELETE FROM copy_state WHERE key = 'columnar_results_epoch'")
+
+
+def _drop_older_copy(con) -> None:
+    """A copy made by an older schema version loses its tables (they are built again, then caught up from the
+    store); a new file just records the version."""
+    con.execute("CREATE TABLE IF NOT EXISTS copy_schema (version INTEGER)")
+    if con.execute("SELECT max(version) FROM copy_schema").fetchall()[0][0] == COPY_SCHEMA:
+        return
+    con.execute("BEGIN TRANSACTION")
+    for statement in TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {statement.split()[5]}")
+    con.execute("DELETE FROM copy_schema")
+    con.execute("INSERT INTO copy_schema VALUES (?)", [COPY_SCHEMA])
+    con.execute("COMMIT")
 
 
 def literal(text: str) -> str:

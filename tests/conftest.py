@@ -102,26 +102,28 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture
-def runner(config, monkeypatch):
-    """Runs `python -m crm_app` in-process with the test config; returns (exit code, stdout, stderr)."""
+def run_cli(*args: str):
+    """`python -m crm_app ARGS` in-process, configured from the environment; (exit code, stdout, stderr)."""
     import contextlib
     import io
 
     from crm_app.cli import main
 
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def runner(config, monkeypatch):
+    """Runs `python -m crm_app` in-process with the test config; returns (exit code, stdout, stderr)."""
     monkeypatch.setenv("DATABASE_URL", config.database_url)
     monkeypatch.setenv("SPECS_ROOT", config.specs_root)
-
-    def run(*args: str):
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(list(args))
-            except SystemExit as exc:
-                code = exc.code
-        return code, out.getvalue(), err.getvalue()
-    return run
+    return run_cli
 
 
 @pytest.fixture(scope="session")

@@ -23,8 +23,11 @@ CLOSE_GRACE_SECONDS = 5.0
 
 FINGERPRINT = """
 SELECT md5(string_agg(line, E'\\n' ORDER BY line)) FROM (
-  SELECT format('col %s.%s %s %s %s', table_name, column_name, data_type, is_nullable, column_default) AS line
-    FROM information_schema.columns WHERE table_schema = 'public'
+  SELECT format('col %s.%s %s %s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                pg_get_expr(d.adbin, d.adrelid)) AS line
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p') AND a.attnum > 0 AND NOT a.attisdropped
   UNION ALL SELECT 'idx ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
   UNION ALL SELECT format('con %s %s', c.conrelid::regclass, pg_get_constraintdef(c.oid))
     FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public'
@@ -62,22 +65,25 @@ class ReusedPostgres:
             self.fingerprint = conn.execute(FINGERPRINT).fetchone()[0]
             tables = [r[0] for r in conn.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
-            self.sequences = [r[0] for r in conn.execute(
-                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1")]
         self.tables = [t for t in tables if t not in KEPT]
 
     def drop(self) -> None:
         self._admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name)))
 
+    def _leftovers(self, conn) -> tuple[list[str], list[str]]:
+        """(tables holding rows, sequences used) in one round trip."""
+        probe = sql.SQL(" UNION ALL ").join(
+            [sql.SQL("SELECT 't', {name} WHERE EXISTS (SELECT 1 FROM {table})").format(
+                name=sql.Literal(t), table=sql.Identifier(t)) for t in self.tables]
+            + [sql.SQL("SELECT 's', sequencename::text FROM pg_sequences "
+                       "WHERE schemaname = 'public' AND last_value IS NOT NULL")])
+        rows = conn.execute(probe).fetchall()
+        return [n for k, n in rows if k == "t"], [n for k, n in rows if k == "s"]
+
     def check_clean(self) -> None:
         """Fail unless the database is as the migrations left it: no rows, sequences unused, no locks."""
         with psycopg.connect(self.url, autocommit=True) as conn:
-            probe = sql.SQL(" UNION ALL ").join(
-                sql.SQL("SELECT {name} WHERE EXISTS (SELECT 1 FROM {table})").format(
-                    name=sql.Literal(t), table=sql.Identifier(t)) for t in self.tables)
-            filled = [r[0] for r in conn.execute(probe)]
-            used = [r[0] for r in conn.execute(
-                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL")]
+            filled, used = self._leftovers(conn)
             locks = conn.execute("SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
                                  "WHERE d.datname = current_database() AND l.locktype = 'advisory'").fetchone()[0]
         assert not (filled or used or locks), \
@@ -116,8 +122,10 @@ class ReusedPostgres:
             return None
 
     def _empty(self) -> None:
-        statements = [sql.SQL("SET LOCAL session_replication_role = replica")]  # no FK checks, no triggers
-        statements += [sql.SQL("DELETE FROM {}").format(sql.Identifier(t)) for t in self.tables]
-        statements += [sql.SQL("ALTER SEQUENCE {} RESTART").format(sql.Identifier(s)) for s in self.sequences]
-        with psycopg.connect(self.url) as conn:  # one transaction, one round trip
+        """Delete the rows of the tables holding any and reset the sequences used, in one transaction."""
+        with psycopg.connect(self.url) as conn:
+            filled, used = self._leftovers(conn)
+            statements = [sql.SQL("SET LOCAL session_replication_role = replica")]  # no FK checks, no triggers
+            statements += [sql.SQL("DELETE FROM {}").format(sql.Identifier(t)) for t in filled]
+            statements += [sql.SQL("SELECT setval({}, 1, false)").format(sql.Literal(s)) for s in used]
             conn.execute(sql.SQL("; ").join(statements).as_string(conn))

@@ -3,18 +3,35 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
+
+
+@pytest.fixture(scope="module")
+def demo_made(tmp_path_factory):
+    """One 300-person demo for the module, run as the runner runs it, in a folder of its own."""
+    made = tmp_path_factory.mktemp("cli-demo")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DATABASE_URL", f"sqlite:///{made}/pql.db")
+        env.setenv("SPECS_ROOT", str(ROOT))
+        env.setenv("COLUMNAR_PATH", str(made / "columnar.duckdb"))
+        code, out, err = run_cli("demo", "--people", "300", "--seed", "3")
+    assert code == 0, err
+    return made, out
 
 
 @pytest.fixture
-def demo(runner):
-    code, out, err = runner("demo", "--people", "300", "--seed", "3")
-    assert code == 0, err
+def demo(demo_made, runner, tmp_path):
+    """The demo's output, with a copy of every file it made (store, sandbox CRM, columnar copy) where this test's
+    runner looks: each test changes its own copy, as when each test ran the demo itself."""
+    made, out = demo_made
+    for path in made.iterdir():
+        (shutil.copytree if path.is_dir() else shutil.copy2)(path, tmp_path / path.name)
     return out
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from crm_app.services.scoring.run import score
-from crm_app.store import schema
 from crm_app.store.columnar import copy, mirror, scoped
 from crm_app.store.meta import get_meta
 from crm_app.store.people import mark_dirty, upsert_people
 from crm_app.store.scoring import results as results_store
 from tests.helpers import AS_OF
-from tests.test_duckdb_engine import seed, stored
+from tests.test_duckdb_engine import assert_a_fresh_per_person_run_stores_the_same, seed
 
 
 @pytest.fixture
@@ -44,14 +43,6 @@ def _handed(store) -> list:
         return results_store.handed_off(conn)[1]
 
 
-def _as_a_fresh_full_run_stores(store, default_rules) -> None:
-    duck = stored(store)
-    with store.begin() as conn:
-        conn.execute(schema.results.delete())
-    score(store, default_rules, AS_OF, engine="store", workers=1)
-    assert stored(store) == duck
-
-
 def test_the_next_duckdb_run_re_reads_only_the_people_handed_off(store, default_rules, refreshes):
     seed(store, people=30)
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
@@ -69,7 +60,7 @@ def test_the_next_duckdb_run_re_reads_only_the_people_handed_off(store, default_
     # nothing to write. A mirror left with the old result would count person 2 changed and write it again.
     assert summary.models["conversion"].changed == 0
     assert _handed(store) == []
-    _as_a_fresh_full_run_stores(store, default_rules)
+    assert_a_fresh_per_person_run_stores_the_same(store, default_rules)
 
 
 def test_a_full_duckdb_run_re_reads_the_people_handed_off_too(store, default_rules, refreshes):
@@ -82,7 +73,7 @@ def test_a_full_duckdb_run_re_reads_the_people_handed_off_too(store, default_rul
     assert refreshes == [("copy", [2, 3], False)]
     assert summary.models["conversion"].changed == 0
     assert _handed(store) == []
-    _as_a_fresh_full_run_stores(store, default_rules)
+    assert_a_fresh_per_person_run_stores_the_same(store, default_rules)
 
 
 def test_past_the_cap_the_hand_offs_give_way_to_re_reading_everyone(store, default_rules, refreshes,
@@ -100,7 +91,7 @@ def test_past_the_cap_the_hand_offs_give_way_to_re_reading_everyone(store, defau
     refreshes.clear()
     score(store, default_rules, AS_OF, engine="duckdb", mode="changed", workers=1)
     assert refreshes == [("copy", [7], True)]
-    _as_a_fresh_full_run_stores(store, default_rules)
+    assert_a_fresh_per_person_run_stores_the_same(store, default_rules)
 
 
 def test_dry_runs_neither_hand_off_nor_acknowledge(store, default_rules):

@@ -55,6 +55,15 @@ def stored(store) -> dict:
                 for row in conn.execute(r.select())}
 
 
+def assert_a_fresh_per_person_run_stores_the_same(store, rules) -> None:
+    """The stored results equal what the per-person engine stores from scratch."""
+    duck = stored(store)
+    with store.begin() as conn:
+        conn.execute(schema.results.delete())
+    score(store, rules, AS_OF, engine="store", workers=1)
+    assert stored(store) == duck
+
+
 def conversion_population(store) -> set:
     """The people the shipped conversion model scores: its population is trial and free users (and no plan)."""
     with store.read() as conn:
@@ -225,10 +234,7 @@ def test_an_anonymous_history_identified_later_is_followed_by_the_copy(store, de
     score(store, default_rules, AS_OF, engine="duckdb", mode="changed", workers=1)
     duck = stored(store)
     assert any(r[0] == "invited_teammates" for r in duck[("conversion", 3)][3])
-    with store.begin() as conn:
-        conn.execute(schema.results.delete())
-    score(store, default_rules, AS_OF, engine="store", workers=1)
-    assert stored(store) == duck
+    assert_a_fresh_per_person_run_stores_the_same(store, default_rules)
 
 
 def test_a_full_run_reads_changed_new_and_merged_away_people(store, default_rules):
@@ -331,11 +337,7 @@ def test_a_per_person_run_in_between_costs_the_next_duckdb_run_only_what_it_chan
         r[0] for r in con.execute("SELECT person_id FROM cand").fetchall()) or real(con, *a))
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     assert sorted(set(rendered)) == [2]  # only the person whose stored result the per-person run changed
-    duck = stored(store)
-    with store.begin() as conn:
-        conn.execute(schema.results.delete())
-    score(store, default_rules, AS_OF, engine="store", workers=1)
-    assert stored(store) == duck
+    assert_a_fresh_per_person_run_stores_the_same(store, default_rules)
 
 
 def test_events_identified_while_the_per_person_engine_ran_are_followed(store, default_rules):
@@ -352,10 +354,7 @@ def test_events_identified_while_the_per_person_engine_ran_are_followed(store, d
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     duck = stored(store)
     assert any(r[0] == "invited_teammates" for r in duck[("conversion", 4)][3])
-    with store.begin() as conn:
-        conn.execute(schema.results.delete())
-    score(store, default_rules, AS_OF, engine="store", workers=1)
-    assert stored(store) == duck
+    assert_a_fresh_per_person_run_stores_the_same(store, default_rules)
 
 
 def test_only_changed_results_reach_the_store(store, default_rules, monkeypatch):

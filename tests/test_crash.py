@@ -83,7 +83,8 @@ def test_killing_the_worker_at_random_points_loses_nothing(store, tmp_path, defa
                      seconds=READY_SECONDS)
             runs_before = _score_runs(store)
             if kills % 2:  # every other life: let it score once, then kill it within its next runs
-                wait_for(lambda: _score_runs(store) > runs_before, seconds=READY_SECONDS)
+                # Once the stream has ended and the last life drained the queue, no run is coming.
+                wait_for(lambda: _score_runs(store) > runs_before or done.is_set(), seconds=READY_SECONDS)
                 time.sleep(rng.uniform(0.0, 0.8))
             else:  # a random point, start-up and the first run included
                 time.sleep(rng.uniform(0.6, 1.8))

@@ -215,6 +215,7 @@ def _score_model(store: Store, con, plan, model, rules_hash: str, dry_run: bool,
     summary.scored = sum(summary.run_bands.values())
     if not dry_run:
         mirror.remember(con, model.name)
+        summary.bands = mirror.band_totals(con, model.name)
     return summary
 
 

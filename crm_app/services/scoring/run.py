@@ -128,7 +128,8 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
     _after_people(store, ruleset, as_of, dry_run, summary, changed_people, live)
     with store.begin() as conn:
         for name, ms in summary.models.items():
-            ms.bands = ms.run_bands if dry_run else results_store.band_counts(conn, name)
+            # A set-wise run already counted everyone's bands in its mirror of the results.
+            ms.bands = ms.run_bands if dry_run else ms.bands or results_store.band_counts(conn, name)
         if not dry_run:
             results_store.release_dirty(conn, claimed)
         summary.seconds = time.time() - started

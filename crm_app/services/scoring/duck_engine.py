@@ -21,6 +21,7 @@ from crm_app.services.scoring.setwise import plan_over
 from crm_app.store import Store, schema
 from crm_app.store.columnar import copy, mirror, outcome, scoped
 from crm_app.store.columnar.relations import ident
+from crm_app.store.db import write_cache
 from crm_app.store.scoring import results as results_store
 
 FETCH = 5_000  # rows rendered in Python per batch (the Spark engine)
@@ -241,10 +242,10 @@ def _write(store: Store, con, model: str, as_of: int, rules_hash: str) -> None:
 
 def _write_rows(con, model: str, as_of: int, rules_hash: str, transaction) -> None:
     for rows in outcome.changed_rows(con, model, as_of, rules_hash, WRITE_BATCH):
-        with transaction() as conn:
+        with transaction() as conn, write_cache(conn):
             results_store.save_rows(conn, rows, [])
     for rows in outcome.history_rows(con, model, as_of, rules_hash, WRITE_BATCH):
-        with transaction() as conn:
+        with transaction() as conn, write_cache(conn):
             results_store.save_rows(conn, [], rows)
     gone = outcome.removed(con)
     if gone:

@@ -19,11 +19,15 @@ def plannable(models) -> tuple[list, list]:
     return ok, rest
 
 
+def plan_properties(models) -> tuple:
+    """The event properties the models' plan reads: the copy holds a typed column of each."""
+    return event_properties(tuple(a for a in feature_plan(models) if a.measure != "quota"))
+
+
 def plan_over(con, models, as_of: int, scope_ids=None, events=None) -> ScorePlan:
     """The plan for these models over the copy's relations, for everyone or the people in scope_ids;
     `events` (a sources.EventSource) reads the events from elsewhere than the store."""
-    aggregates = tuple(a for a in feature_plan(models) if a.measure != "quota")
-    properties = event_properties(aggregates)
+    properties = plan_properties(models)
     relations.ensure_typed_properties(con, properties)
     fields = record_fields(models)
     relations.define_views(con, fields, properties, scope_ids)

@@ -72,3 +72,27 @@ def test_an_event_that_left_a_claimed_person_leaves_their_score(store, default_r
         conn.execute(schema.results.delete())
     score(store, default_rules, AS_OF, engine="store", workers=1)
     assert stored(store) == duck
+
+
+def test_a_runs_band_totals_are_the_stored_results_bands(store, default_rules):
+    """The totals a DuckDB run reports come from its mirror of the results, not from a scan of the store: after a
+    full run and after an incremental one where people changed plan (some leave a population), they must be
+    the store's own counts."""
+    from crm_app.store.people import upsert_people
+    seed(store, people=40)
+    runs = [score(store, default_rules, AS_OF, engine="duckdb", workers=1)]
+    _same_bands(store, runs[0])
+    with store.begin() as conn:
+        upsert_people(conn, [{"external_id": f"u{i}", "attributes": {"plan": "paid", "title": "Student"}}
+                             for i in range(0, 40, 3)])
+        mark_dirty(conn, list(range(1, 41, 3)))
+    runs.append(score(store, default_rules, AS_OF, engine="duckdb", mode="changed", workers=1))
+    assert runs[1].people > 0
+    _same_bands(store, runs[1])
+
+
+def _same_bands(store, summary) -> None:
+    from crm_app.store.scoring.results import band_counts
+    with store.read() as conn:
+        for name, model in summary.models.items():
+            assert model.bands == band_counts(conn, name), name

@@ -11,6 +11,7 @@ from contextlib import nullcontext
 import duckdb
 from sqlalchemy import func, select
 
+from crm_app.config import setting
 from crm_app.engine.setwise.fields import field_column
 from crm_app.engine.setwise.plan import feature_column
 from crm_app.engine.setwise.reasons import result_of
@@ -68,7 +69,7 @@ def open_bound(store: Store):
     Raises CopyBusy when another process holds it."""
     path = copy_path(store.url)
     try:
-        con = mirror.open_copy(path, os.environ.get("DUCKDB_MEMORY_LIMIT") or "512MB",
+        con = mirror.open_copy(path, setting("DUCKDB_MEMORY_LIMIT"),
                                int(os.environ.get("DUCKDB_THREADS") or 0) or None)
     except duckdb.IOException as exc:
         raise CopyBusy(f"the columnar copy {path} is in use by another process ({exc})") from exc

@@ -3,9 +3,9 @@ DuckDB copy (or the configured event source) holds: its event type ids and the d
 fields and properties the rules read are written into the SQL, so it is generated again for each run."""
 from __future__ import annotations
 
-import os
 import time
 
+from crm_app.config import setting
 from crm_app.engine.plan import feature_plan
 from crm_app.engine.setwise import ir
 from crm_app.engine.setwise.features import Catalog, event_properties, prop_column
@@ -21,7 +21,7 @@ def plan_sql(store: Store, models, as_of: int, dialect: str) -> tuple[str, list]
     """(the SQL of the plannable models in `dialect`, [(model, why it was left out)])."""
     target = ir.DIALECTS[dialect]
     ok, rest = plannable(models)
-    con = mirror.open_copy(copy_path(store.url), os.environ.get("DUCKDB_MEMORY_LIMIT") or "512MB")
+    con = mirror.open_copy(copy_path(store.url), setting("DUCKDB_MEMORY_LIMIT"))
     try:
         source = sources.event_source()
         with store.read() as conn:

@@ -16,17 +16,22 @@ def demo_workspace(tmp: Path, people: int = 400, **settings):
 
     The caller sets CRM_SANDBOX_PATH inside tmp (see sandbox_env) so the demo's sandbox CRM stays there.
     """
-    from crm_app.config import Config
     from crm_app.services.ops.demo import run_demo
     for name in ("rules", "field_specs", "playbooks", "mapping"):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, tmp / name)
-    config = Config.from_env({}, database_url=f"sqlite:///{tmp}/var/pql.db", specs_root=str(tmp),
-                             secret_key="test-secret", **settings)
+    config = workspace_config(tmp, **settings)
     lines: list[str] = []
     run_demo(config, people=people, seed=11, out=lines.append)
     password = re.search(r"one-time password (\S+)", "\n".join(lines)).group(1)
     return config, password
+
+
+def workspace_config(tmp: Path, **settings):
+    """The configuration of a workspace demo_workspace made in tmp (or of a copy of one moved there)."""
+    from crm_app.config import Config
+    return Config.from_env({}, database_url=f"sqlite:///{tmp}/var/pql.db", specs_root=str(tmp),
+                           secret_key="test-secret", **settings)
 
 
 def scored_as_of(store) -> int:

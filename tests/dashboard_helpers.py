@@ -9,6 +9,7 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from tests.conftest import ROOT
+from tests.made_once import copy_into, made_once
 
 
 def demo_workspace(tmp: Path, people: int = 400, **settings):
@@ -25,6 +26,27 @@ def demo_workspace(tmp: Path, people: int = 400, **settings):
     run_demo(config, people=people, seed=11, out=lines.append)
     password = re.search(r"one-time password (\S+)", "\n".join(lines)).group(1)
     return config, password
+
+
+def copied_workspace(tmp_path_factory, worker_id: str, people: int, **settings) -> tuple:
+    """A copy of demo_workspace(people, **settings) in a new folder of this worker: (config, one-time password).
+
+    The workspace is made once per test run for every module and worker that asks for the same one
+    (tests/made_once.py); each caller changes only its own copy. The caller sets sandbox_env on the config's folder.
+    """
+    def make(folder: Path) -> None:
+        env = sandbox_env(folder)
+        try:
+            _, password = demo_workspace(folder, people=people, **settings)
+        finally:
+            env.__exit__(None, None, None)
+        (folder / "one-time-password").write_text(password)
+
+    name = "workspace-" + "-".join([str(people)] + [f"{k}={v}" for k, v in sorted(settings.items())])
+    made = made_once(tmp_path_factory, worker_id, name, make)
+    tmp = tmp_path_factory.mktemp("workspace")
+    copy_into(made, tmp)
+    return workspace_config(tmp, **settings), (tmp / "one-time-password").read_text()
 
 
 def workspace_config(tmp: Path, **settings):

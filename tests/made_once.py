@@ -7,6 +7,7 @@ file lock; the others wait for it and then read the same folder. Tests must copy
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -18,7 +19,9 @@ def made_once(tmp_path_factory, worker_id: str, name: str, make: Callable[[Path]
         folder = tmp_path_factory.mktemp(name)
         make(folder)
         return folder
-    run_root = tmp_path_factory.getbasetemp().parent  # this run's folder, above each worker's own
+    run_root = tmp_path_factory.getbasetemp().parent  # above each worker's own folder
+    # Named after this run too: a --basetemp folder outlives its run, and must not hand on what an earlier run made.
+    name = f"{name}-{os.environ['PYTEST_XDIST_TESTRUNUID']}"
     folder, done = run_root / name, run_root / f"{name}.done"
     with open(run_root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

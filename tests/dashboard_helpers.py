@@ -28,8 +28,9 @@ def demo_workspace(tmp: Path, people: int = 400, **settings):
     return config, password
 
 
-def copied_workspace(tmp_path_factory, worker_id: str, people: int, **settings) -> tuple:
-    """A copy of demo_workspace(people, **settings) in a new folder of this worker: (config, one-time password).
+def copied_workspace(tmp_path_factory, worker_id: str, people: int, then=None, **settings) -> tuple:
+    """A copy of demo_workspace(people, **settings), finished by then(config) if given, in a new folder of this
+    worker: (config, one-time password).
 
     The workspace is made once per test run for every module and worker that asks for the same one
     (tests/made_once.py); each caller changes only its own copy. The caller sets sandbox_env on the config's folder.
@@ -37,12 +38,15 @@ def copied_workspace(tmp_path_factory, worker_id: str, people: int, **settings) 
     def make(folder: Path) -> None:
         env = sandbox_env(folder)
         try:
-            _, password = demo_workspace(folder, people=people, **settings)
+            config, password = demo_workspace(folder, people=people, **settings)
+            if then:
+                then(config)
         finally:
             env.__exit__(None, None, None)
         (folder / "one-time-password").write_text(password)
 
-    name = "workspace-" + "-".join([str(people)] + [f"{k}={v}" for k, v in sorted(settings.items())])
+    steps = [str(people)] + ([then.__name__] if then else []) + [f"{k}={v}" for k, v in sorted(settings.items())]
+    name = "workspace-" + "-".join(steps)
     made = made_once(tmp_path_factory, worker_id, name, make)
     tmp = tmp_path_factory.mktemp("workspace")
     copy_into(made, tmp)
@@ -103,6 +107,19 @@ def train_and_backtest(config, store, as_of: int) -> None:
     # The demo's upgrades happen in its last days: dates up to a week back with a two-week window see them.
     backtest.run(store, [specs.rules.model("conversion"), edited.model("conversion")], specs.lifecycle[0], as_of - 42 * day,
                  as_of - 7 * day, 14 * day, 7 * day)
+
+
+def train_backtest_and_publish(config) -> None:
+    """train_and_backtest on a demo workspace, and the lifecycle file it wrote published as `rules publish` does."""
+    from crm_app import create_app
+    from crm_app.services.admin import versions
+    store = create_app(config).config["PQL_STORE"]
+    try:
+        train_and_backtest(config, store, scored_as_of(store))
+        assert versions.publish(store, versions.read_admin_files(Path(config.specs_root)), "test", "lifecycle model",
+                                base=versions.active_version(store)[0]).version
+    finally:
+        store.dispose()
 
 
 def sandbox_env(tmp: Path):

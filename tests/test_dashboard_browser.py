@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.dashboard_helpers import (LiveServer, demo_workspace, sandbox_env, scored_as_of, train_and_backtest,
-                                     workspace_config)
-from tests.made_once import copy_into, made_once
+from tests.dashboard_helpers import LiveServer, copied_workspace, sandbox_env, scored_as_of, train_backtest_and_publish
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
@@ -37,38 +35,17 @@ def browser():
 SETTINGS = {"dashboard_manager_password": "manager-pw"}
 
 
-def make_site(folder: Path) -> None:
-    """The browser tests' workspace: a 400-person demo, a trained lifecycle model, a backtest, all published."""
-    from crm_app import create_app
-    from crm_app.services.admin import versions
-    env = sandbox_env(folder)
-    try:
-        config, password = demo_workspace(folder, people=400, **SETTINGS)
-        app = create_app(config)
-        store = app.config["PQL_STORE"]
-        train_and_backtest(config, store, scored_as_of(store))
-        # the lifecycle file it wrote, published as `rules publish` does
-        assert versions.publish(store, versions.read_admin_files(Path(config.specs_root)), "test", "lifecycle model",
-                                base=versions.active_version(store)[0]).version
-        store.dispose()
-    finally:
-        env.__exit__(None, None, None)
-    (folder / "one-time-password").write_text(password)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, worker_id):
-    """The workspace, made once per test run (tests/made_once.py) and copied for this module, served live."""
+    """A 400-person demo workspace with a trained lifecycle model and a backtest, all published, served live."""
     from crm_app import create_app
-    made = made_once(tmp_path_factory, worker_id, "dashboard-site", make_site)
-    tmp = tmp_path_factory.mktemp("dash")
-    copy_into(made, tmp)
-    env = sandbox_env(tmp)
-    config = workspace_config(tmp, **SETTINGS)
+    config, password = copied_workspace(tmp_path_factory, worker_id, 400, then=train_backtest_and_publish,
+                                        **SETTINGS)
+    env = sandbox_env(Path(config.specs_root))
     app = create_app(config)
     app.config["PQL_NOW"] = scored_as_of(app.config["PQL_STORE"])
     with LiveServer(app) as server:
-        yield server, app, config, (tmp / "one-time-password").read_text()
+        yield server, app, config, password
     app.config["PQL_STORE"].dispose()
     env.__exit__(None, None, None)
 

@@ -138,13 +138,20 @@ def columnar_copy_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("COLUMNAR_PATH", str(tmp_path / "columnar.duckdb"))
 
 
+# The tests' Spark runs many small queries: the quick C1 compiler alone and the serial collector cost a JVM far
+# less CPU than the server compiler warming up on code that runs a few times (the results are the same).
+QUICK_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
 @pytest.fixture(scope="session")
 def spark():
     """One local SparkSession for the whole run (local[1], one shuffle partition, UI off), or a clear skip
     when Java or PySpark is missing (a failure under CI, which installs both)."""
     from crm_app.services.scoring.spark.session import SparkUnavailable, spark_session
     try:
-        session = spark_session("local[1]", shuffle_partitions=1)
+        with pytest.MonkeyPatch.context() as env:  # read once, when PySpark starts the JVM
+            env.setenv("PYSPARK_SUBMIT_ARGS", f'--driver-java-options "{QUICK_JVM}" pyspark-shell')
+            session = spark_session("local[1]", shuffle_partitions=1)
     except SparkUnavailable as exc:
         if os.environ.get("CI"):
             pytest.fail(str(exc))

@@ -9,6 +9,7 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from tests.conftest import ROOT
+from tests.made_once import copy_into, made_once
 
 
 def demo_workspace(tmp: Path, people: int = 400, **settings):
@@ -16,17 +17,47 @@ def demo_workspace(tmp: Path, people: int = 400, **settings):
 
     The caller sets CRM_SANDBOX_PATH inside tmp (see sandbox_env) so the demo's sandbox CRM stays there.
     """
-    from crm_app.config import Config
     from crm_app.services.ops.demo import run_demo
     for name in ("rules", "field_specs", "playbooks", "mapping"):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, tmp / name)
-    config = Config.from_env({}, database_url=f"sqlite:///{tmp}/var/pql.db", specs_root=str(tmp),
-                             secret_key="test-secret", **settings)
+    config = workspace_config(tmp, **settings)
     lines: list[str] = []
     run_demo(config, people=people, seed=11, out=lines.append)
     password = re.search(r"one-time password (\S+)", "\n".join(lines)).group(1)
     return config, password
+
+
+def copied_workspace(tmp_path_factory, worker_id: str, people: int, then=None, **settings) -> tuple:
+    """A copy of demo_workspace(people, **settings), finished by then(config) if given, in a new folder of this
+    worker: (config, one-time password).
+
+    The workspace is made once per test run for every module and worker that asks for the same one
+    (tests/made_once.py); each caller changes only its own copy. The caller sets sandbox_env on the config's folder.
+    """
+    def make(folder: Path) -> None:
+        env = sandbox_env(folder)
+        try:
+            config, password = demo_workspace(folder, people=people, **settings)
+            if then:
+                then(config)
+        finally:
+            env.__exit__(None, None, None)
+        (folder / "one-time-password").write_text(password)
+
+    steps = [str(people)] + ([then.__name__] if then else []) + [f"{k}={v}" for k, v in sorted(settings.items())]
+    name = "workspace-" + "-".join(steps)
+    made = made_once(tmp_path_factory, worker_id, name, make)
+    tmp = tmp_path_factory.mktemp("workspace")
+    copy_into(made, tmp)
+    return workspace_config(tmp, **settings), (tmp / "one-time-password").read_text()
+
+
+def workspace_config(tmp: Path, **settings):
+    """The configuration of a workspace demo_workspace made in tmp (or of a copy of one moved there)."""
+    from crm_app.config import Config
+    return Config.from_env({}, database_url=f"sqlite:///{tmp}/var/pql.db", specs_root=str(tmp),
+                           secret_key="test-secret", **settings)
 
 
 def scored_as_of(store) -> int:
@@ -76,6 +107,19 @@ def train_and_backtest(config, store, as_of: int) -> None:
     # The demo's upgrades happen in its last days: dates up to a week back with a two-week window see them.
     backtest.run(store, [specs.rules.model("conversion"), edited.model("conversion")], specs.lifecycle[0], as_of - 42 * day,
                  as_of - 7 * day, 14 * day, 7 * day)
+
+
+def train_backtest_and_publish(config) -> None:
+    """train_and_backtest on a demo workspace, and the lifecycle file it wrote published as `rules publish` does."""
+    from crm_app import create_app
+    from crm_app.services.admin import versions
+    store = create_app(config).config["PQL_STORE"]
+    try:
+        train_and_backtest(config, store, scored_as_of(store))
+        assert versions.publish(store, versions.read_admin_files(Path(config.specs_root)), "test", "lifecycle model",
+                                base=versions.active_version(store)[0]).version
+    finally:
+        store.dispose()
 
 
 def sandbox_env(tmp: Path):

@@ -10,19 +10,25 @@ import sys
 import pytest
 
 from tests.conftest import ROOT, run_cli
+from tests.made_once import made_once
 
 
-@pytest.fixture(scope="module")
-def demo_made(tmp_path_factory):
-    """One 300-person demo for the module, run as the runner runs it, in a folder of its own."""
-    made = tmp_path_factory.mktemp("cli-demo")
+def run_the_demo(made) -> None:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DATABASE_URL", f"sqlite:///{made}/pql.db")
         env.setenv("SPECS_ROOT", str(ROOT))
         env.setenv("COLUMNAR_PATH", str(made / "columnar.duckdb"))
         code, out, err = run_cli("demo", "--people", "300", "--seed", "3")
     assert code == 0, err
-    return made, out
+    (made / "demo-output.txt").write_text(out)
+
+
+@pytest.fixture(scope="module")
+def demo_made(tmp_path_factory, worker_id):
+    """One 300-person demo, run as the runner runs it, in a folder of its own: made once per test run, whichever
+    workers this module's tests land on (tests/made_once.py)."""
+    made = made_once(tmp_path_factory, worker_id, "cli-demo", run_the_demo)
+    return made, (made / "demo-output.txt").read_text()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from crm_app.services.admin import rule_files
 from crm_app.services.dashboard.score_cube import cube
 from crm_app.store.dashboard import queries
 from crm_app.store.dashboard.queries import PeopleQuery
-from tests.dashboard_helpers import demo_workspace, sandbox_env, scored_as_of
+from tests.dashboard_helpers import copied_workspace, sandbox_env, scored_as_of
 
 AS_OF = 1_790_000_000
 
@@ -157,12 +158,11 @@ def test_replace_top_level_keeps_every_other_line(text, key, flow, expected):
 # --- the app: logins, roles, CSRF, pages ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, worker_id):
     from crm_app import create_app
-    tmp = tmp_path_factory.mktemp("dash")
-    env = sandbox_env(tmp)
-    config, password = demo_workspace(tmp, people=150,
-                                      dashboard_admin_password="admin-pw", dashboard_manager_password="manager-pw")
+    config, password = copied_workspace(tmp_path_factory, worker_id, 150, dashboard_admin_password="admin-pw",
+                                        dashboard_manager_password="manager-pw")
+    env = sandbox_env(Path(config.specs_root))
     app = create_app(config)
     app.config["PQL_NOW"] = scored_as_of(app.config["PQL_STORE"])
     yield app, config, password
@@ -356,18 +356,15 @@ def test_a_manager_cannot_exclude_an_indicator(site):
 
 
 @pytest.fixture(scope="module")
-def trained_site(tmp_path_factory):
+def trained_site(tmp_path_factory, worker_id):
     """A small demo workspace plus a history with a field goal, its lifecycle model trained and published."""
-    from pathlib import Path
-
     from crm_app import create_app
     from crm_app.services.admin import versions
     from crm_app.services.lifecycle import training
     from crm_app.specs.loader import load_spec_set
     from tests.test_propensity_scoring import SPEC, seed_history
-    tmp = tmp_path_factory.mktemp("dash-models")
-    env = sandbox_env(tmp)
-    config, _ = demo_workspace(tmp, people=150, dashboard_manager_password="manager-pw")
+    config, _ = copied_workspace(tmp_path_factory, worker_id, 150, dashboard_manager_password="manager-pw")
+    env = sandbox_env(Path(config.specs_root))
     (Path(config.specs_root) / "lifecycle").mkdir(exist_ok=True)
     (Path(config.specs_root) / "lifecycle" / "lead.yaml").write_text(SPEC)
     app = create_app(config)

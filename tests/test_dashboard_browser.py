@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.dashboard_helpers import LiveServer, demo_workspace, sandbox_env, scored_as_of, train_and_backtest
+from tests.dashboard_helpers import LiveServer, copied_workspace, sandbox_env, scored_as_of, train_backtest_and_publish
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
@@ -32,19 +32,18 @@ def browser():
         browser.close()
 
 
+SETTINGS = {"dashboard_manager_password": "manager-pw"}
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, worker_id):
+    """A 400-person demo workspace with a trained lifecycle model and a backtest, all published, served live."""
     from crm_app import create_app
-    tmp = tmp_path_factory.mktemp("dash")
-    env = sandbox_env(tmp)
-    config, password = demo_workspace(tmp, people=400, dashboard_manager_password="manager-pw")
+    config, password = copied_workspace(tmp_path_factory, worker_id, 400, then=train_backtest_and_publish,
+                                        **SETTINGS)
+    env = sandbox_env(Path(config.specs_root))
     app = create_app(config)
     app.config["PQL_NOW"] = scored_as_of(app.config["PQL_STORE"])
-    train_and_backtest(config, app.config["PQL_STORE"], app.config["PQL_NOW"])
-    from crm_app.services.admin import versions  # the lifecycle file it wrote, published as `rules publish` does
-    store = app.config["PQL_STORE"]
-    assert versions.publish(store, versions.read_admin_files(Path(config.specs_root)), "test", "lifecycle model",
-                            base=versions.active_version(store)[0]).version
     with LiveServer(app) as server:
         yield server, app, config, password
     app.config["PQL_STORE"].dispose()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import re
 import io
+from pathlib import Path
 
 import pytest
 
 from crm_app.store.dashboard import queries
 from crm_app.store.dashboard.queries import PeopleQuery
-from tests.dashboard_helpers import demo_workspace, sandbox_env, scored_as_of
+from tests.dashboard_helpers import copied_workspace, sandbox_env, scored_as_of
 from tests.test_dashboard import signed_in
 
 AS_OF = 1_790_000_000
@@ -133,12 +134,11 @@ def test_csv_export_walks_every_match_in_order(store, monkeypatch, page):
 # --- through the app --------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, worker_id):
     from crm_app import create_app
-    tmp = tmp_path_factory.mktemp("workbench")
-    env = sandbox_env(tmp)
-    config, _ = demo_workspace(tmp, people=150, dashboard_admin_password="admin-pw",
-                               dashboard_manager_password="manager-pw")
+    config, _ = copied_workspace(tmp_path_factory, worker_id, 150, dashboard_admin_password="admin-pw",
+                                 dashboard_manager_password="manager-pw")
+    env = sandbox_env(Path(config.specs_root))
     app = create_app(config)
     app.config["PQL_NOW"] = scored_as_of(app.config["PQL_STORE"])
     yield app, config

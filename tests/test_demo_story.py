@@ -9,14 +9,17 @@ import signal
 import subprocess
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.made_once import copy_into, made_once
 
 
 def environment(tmp) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SPECS_ROOT")}
+    # Without COLUMNAR_PATH the columnar copy lives beside the store, so each copy of the demo's files has its own.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SPECS_ROOT", "COLUMNAR_PATH")}
     return dict(env, DATABASE_URL=f"sqlite:///{tmp}/var/pql.db", CRM_SANDBOX_PATH=str(tmp / "var" / "crm.db"),
                 SCORE_WORKERS="1")
 
@@ -27,12 +30,24 @@ def demo(tmp, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
-@pytest.fixture(scope="module")
-def told(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("story")
-    ran = demo(tmp)  # the default size: the lifecycle model needs 30 people who reached its goal
+def run_the_demo(folder: Path) -> None:
+    ran = demo(folder)  # the default size: the lifecycle model needs 30 people who reached its goal
     assert ran.returncode == 0, ran.stderr[-3000:]
-    return tmp, ran.stdout
+    (folder / "demo-output.txt").write_text(ran.stdout)
+
+
+@pytest.fixture(scope="module")
+def demo_made(tmp_path_factory, worker_id) -> Path:
+    """One default-size demo per test run, whichever workers this module's tests land on (tests/made_once.py)."""
+    return made_once(tmp_path_factory, worker_id, "demo-story", run_the_demo)
+
+
+@pytest.fixture
+def told(demo_made, tmp_path):
+    """The demo's output, with a copy of every file it made (store, sandbox CRM, columnar copy) in this test's
+    folder: each test changes its own copy, as when each test ran the demo itself."""
+    copy_into(demo_made, tmp_path)
+    return tmp_path, (tmp_path / "demo-output.txt").read_text()
 
 
 def next_commands(out: str) -> list[str]:
@@ -103,14 +118,27 @@ def test_every_printed_next_command_works_as_printed(told):
     tmp, out = told
     commands = next_commands(out)
     assert {shlex.split(c)[3] for c in commands} == set(EXPECTED) | {"serve"}, commands
-    for command in commands:
-        argv = shlex.split(command)
-        assert argv[1:3] == ["-m", "crm_app"]
-        if argv[3] == "serve":
-            continue
-        ran = subprocess.run(argv, cwd=ROOT, env=environment(tmp), capture_output=True, text=True, timeout=600)
-        assert ran.returncode == 0, f"{command}: {ran.stderr[-2000:]}"
-        assert EXPECTED[argv[3]] in ran.stdout, f"{command} printed:\n{ran.stdout[-2000:]}"
+    running = {}
+    try:
+        for number, command in enumerate(commands):
+            argv = shlex.split(command)
+            assert argv[1:3] == ["-m", "crm_app"]
+            if argv[3] == "serve":
+                continue
+            # Each on its own copy of the demo's files, all at once: as run right after the demo, never waiting
+            # for another's lock on the store or the columnar copy.
+            own = tmp / f"next-{number}"
+            copy_into(tmp / "var", own / "var")
+            running[command] = subprocess.Popen(argv, cwd=ROOT, env=environment(own), stdout=subprocess.PIPE,
+                                                stderr=subprocess.PIPE, text=True)
+        for command, proc in running.items():
+            stdout, stderr = proc.communicate(timeout=600)
+            assert proc.returncode == 0, f"{command}: {stderr[-2000:]}"
+            assert EXPECTED[shlex.split(command)[3]] in stdout, f"{command} printed:\n{stdout[-2000:]}"
+    finally:
+        for proc in running.values():
+            if proc.poll() is None:
+                proc.kill()
 
 
 def test_the_printed_serve_command_serves(told):
@@ -128,9 +156,8 @@ def test_the_printed_serve_command_serves(told):
             proc.kill()
 
 
-def test_demo_refuses_a_store_with_data_it_did_not_make_unless_forced(tmp_path):
-    again = demo(tmp_path, "--people", "60")
-    assert again.returncode == 0, again.stderr[-2000:]
+def test_demo_refuses_a_store_with_data_it_did_not_make_unless_forced(told):
+    tmp_path, _ = told  # a store the demo made
     rerun = demo(tmp_path, "--people", "60")  # untouched since: replaced without asking
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     people = tmp_path / "people.csv"

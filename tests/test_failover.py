@@ -11,6 +11,7 @@ import time
 import pytest
 
 from crm_app.services.ops.service_status import service_status
+from tests.child_processes import die_with_parent
 from tests.conftest import ROOT
 from tests.test_hot_reload import wait_for
 
@@ -24,7 +25,7 @@ def start_worker(url: str, tmp_path, name: str, extra: dict | None = None) -> su
     env.update(extra or {})
     log = open(tmp_path / f"{name}.log", "w")
     return subprocess.Popen([sys.executable, "-m", "crm_app", "worker"], env=env, cwd=tmp_path,
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
 
 
 def holder_of(proc: subprocess.Popen) -> str:

@@ -16,6 +16,7 @@ from crm_app.services.admin import versions
 from crm_app.services.ingest.writer import ingest_messages
 from crm_app.services.ops.service_status import service_status
 from crm_app.store import schema
+from tests.child_processes import die_with_parent
 from tests.conftest import ROOT
 from tests.test_hot_reload import recent, wait_for
 
@@ -44,7 +45,7 @@ def environment(url: str, cwd) -> dict:
 def start(args: list, url: str, cwd) -> subprocess.Popen:
     log = open(cwd / f"{args[0]}.log", "w")
     return subprocess.Popen([sys.executable, "-m", "crm_app", *args], env=environment(url, cwd), cwd=cwd,
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
 
 
 def cli(url: str, cwd, *args: str) -> str:
@@ -268,6 +269,35 @@ def test_two_edits_on_one_version_publish_one_and_refuse_the_other(store, tmp_pa
     assert versions.publish(store, mine, "ann", "mine", "edit", base=1).version == 2
     refused = versions.publish(store, theirs, "bob", "theirs", "edit", base=1)
     assert refused.version is None and "version 2 was published after version 1" in refused.errors[0]
+    assert [(v["version"], v["author"]) for v in versions.history(store)] == [(2, "ann"), (1, "seed")]
+
+
+def test_another_process_never_sees_a_version_without_its_files(store, tmp_path):
+    """Until the publishing transaction commits, others see the old version; then the new one with its files.
+    (On SQLite a savepoint taken before the transaction's first write committed the version row alone.)"""
+    import time
+
+    from crm_app.store import rule_versions
+    files = versions.read_admin_files(checkout(tmp_path, "a"))
+    assert versions.publish(store, files, "seed", "seed").version == 1
+    with store.begin() as conn:
+        number = rule_versions.add_version(conn, files, {"set_hash": "x"}, "ann", "m", "edit", time.time(), 1)
+        with store.read() as other:  # another connection: another process's view
+            assert rule_versions.latest_version(other) == 1
+    with store.read() as other:
+        assert rule_versions.latest_version(other) == number == 2
+        assert rule_versions.version_files(other, 2) == files
+
+
+def test_a_publisher_that_loses_the_race_for_a_number_is_refused_and_writes_nothing(store, tmp_path, monkeypatch):
+    from crm_app.store import rule_versions
+    files = versions.read_admin_files(checkout(tmp_path, "a"))
+    assert versions.publish(store, files, "seed", "seed").version == 1
+    assert versions.publish(store, files, "ann", "first", "edit", base=1).version == 2
+    monkeypatch.setattr(rule_versions, "latest_version", lambda conn: 1)  # read before ann's commit
+    refused = versions.publish(store, files, "bob", "second", "edit", base=1, audit_action="rules_published")
+    assert refused.version is None and "published by someone else" in refused.errors[0]
+    monkeypatch.undo()
     assert [(v["version"], v["author"]) for v in versions.history(store)] == [(2, "ann"), (1, "seed")]
 
 

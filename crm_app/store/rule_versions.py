@@ -58,11 +58,13 @@ def add_version(conn: Connection, files: dict[str, bytes], hashes: dict, author:
         raise VersionConflict(f"version {current} was published after version {base}, which this change "
                               "was based on; reload and make the change again")
     number = (current or 0) + 1
+    # No savepoint: on SQLite, a SAVEPOINT opened before the transaction's first write is that transaction, and
+    # releasing it commits, so another process would see the version before its files. A conflict aborts the
+    # caller's whole transaction instead.
     try:
-        with conn.begin_nested():
-            conn.execute(insert(rule_versions).values(
-                version=number, author=author[:255], message=message, kind=kind, created_at=now,
-                replaces=current, **hashes))
+        conn.execute(insert(rule_versions).values(
+            version=number, author=author[:255], message=message, kind=kind, created_at=now,
+            replaces=current, **hashes))
     except IntegrityError:
         raise VersionConflict(f"version {number} was published by someone else at the same moment; "
                               "reload and make the change again") from None

@@ -1,7 +1,7 @@
 """The few statements that differ between SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -33,3 +33,11 @@ def chunks(items: list, size: int):
 def is_deadlock(exc: BaseException) -> bool:
     """True for a PostgreSQL deadlock or serialization failure: the transaction can simply be run again."""
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001")
+
+
+def key_bounds(conn: Connection, key) -> tuple[int, int]:
+    """(lowest, highest) of an indexed integer key, (0, -1) when the table is empty. Two queries: SQLite reads a
+    min() or max() from the index's end only when the query holds just one of them; both together scan."""
+    low = conn.execute(select(func.min(key))).scalar()
+    high = conn.execute(select(func.max(key))).scalar()
+    return (0, -1) if low is None else (low, high)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from crm_app.store import field_history, membership, schema
 from crm_app.store.bulk import bump_versions, lookup, rows_by_key
-from crm_app.store.dialect import upsert
+from crm_app.store.dialect import key_bounds, upsert
 
 
 
@@ -166,8 +166,7 @@ def mark_dirty(conn: Connection, person_ids_: list[int]) -> None:
 
 
 def person_id_bounds(conn: Connection) -> tuple[int, int]:
-    row = conn.execute(select(func.min(schema.people.c.id), func.max(schema.people.c.id))).one()
-    return (row[0] or 0, row[1] or -1)
+    return key_bounds(conn, schema.people.c.id)
 
 
 def flat_records(conn: Connection, lo: int, hi: int, only: list[int] | None = None) -> dict:

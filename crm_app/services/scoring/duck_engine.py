@@ -23,6 +23,7 @@ from crm_app.store import Store, schema
 from crm_app.store.columnar import copy, mirror, outcome, scoped
 from crm_app.store.columnar.relations import ident
 from crm_app.store.db import write_cache
+from crm_app.store.reindex import indexes_rebuilt
 from crm_app.store.scoring import results as results_store
 
 FETCH = 5_000  # rows rendered in Python per batch (the Spark engine)
@@ -230,13 +231,8 @@ def _write(store: Store, con, model: str, as_of: int, rules_hash: str) -> None:
         with store.read() as conn:
             held = conn.execute(select(func.count()).select_from(schema.results)).scalar()
         if changed > held:
-            with store.begin() as conn:
-                indexes = sorted(schema.results.indexes, key=lambda i: i.name)
-                for index in indexes:
-                    index.drop(conn)
+            with store.begin() as conn, indexes_rebuilt(conn, "results"):
                 _write_rows(con, model, as_of, rules_hash, lambda: nullcontext(conn))
-                for index in indexes:
-                    index.create(conn)
             return
     _write_rows(con, model, as_of, rules_hash, store.begin)
 

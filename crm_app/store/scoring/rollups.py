@@ -4,14 +4,14 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, case, func, select
 
 from crm_app.store import schema
+from crm_app.store.dialect import key_bounds
 
 DAY = 86400
 ACTIVE_WINDOWS = (7, 30)  # days: active_users_7d, active_users_30d
 
 
 def account_id_bounds(conn: Connection) -> tuple[int, int]:
-    row = conn.execute(select(func.min(schema.accounts.c.id), func.max(schema.accounts.c.id))).one()
-    return (row[0] or 0, row[1] or -1)
+    return key_bounds(conn, schema.accounts.c.id)
 
 
 def _scope(column, lo: int, hi: int, only):

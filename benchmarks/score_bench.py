@@ -33,6 +33,7 @@ from crm_app.specs.loader import SpecDirs, load_spec_set  # noqa: E402
 from crm_app.store import Store  # noqa: E402
 from crm_app.store import people as people_store  # noqa: E402
 from crm_app.store.bulk import as_json, bulk_insert  # noqa: E402
+from crm_app.store.db import streaming_cache  # noqa: E402
 from crm_app.store.events import event_type_ids  # noqa: E402
 
 DAY = 86400
@@ -229,7 +230,7 @@ def main() -> None:
     if cold:
         Path(copy_path(store.url)).unlink(missing_ok=True)
     for label in runs:
-        with store.begin() as conn:  # start from no results, so the full run writes every result
+        with store.begin() as conn, streaming_cache(conn):  # from no results: the full run writes every result
             conn.exec_driver_sql("DELETE FROM results")
             conn.exec_driver_sql("DELETE FROM score_history")
             forget_results(conn)

@@ -14,7 +14,7 @@ from crm_app.store.migrations import migrate
 
 MIGRATION_LOCK = 7_160_001  # advisory lock key held while migrating a PostgreSQL store
 SQLITE_CACHE_KIB = 200_000  # page cache a connection keeps, for set-wise aggregation over the store
-SQLITE_WRITE_CACHE_KIB = 16_000  # while bulk-writing rows that will not be read back
+SQLITE_STREAMING_CACHE_KIB = 16_000  # while bulk-writing or bulk-reading rows that will not be read again
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -29,13 +29,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 @contextmanager
-def write_cache(conn):
-    """A small SQLite page cache while `conn` bulk-writes: a million written rows would otherwise stay cached,
-    hundreds of MB of a scoring run's memory, for pages nothing reads again. Other backends are unchanged."""
+def streaming_cache(conn):
+    """A small SQLite page cache while `conn` bulk-writes, or bulk-reads into the columnar copy: a million rows
+    would otherwise stay cached, hundreds of MB of a scoring run's memory, for pages nothing reads again. Other
+    backends are unchanged."""
     if conn.dialect.name != "sqlite":
         yield conn
         return
-    conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_WRITE_CACHE_KIB}")
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_STREAMING_CACHE_KIB}")
     try:
         yield conn
     finally:

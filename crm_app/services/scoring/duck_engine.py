@@ -22,7 +22,7 @@ from crm_app.services.scoring.setwise import plan_over
 from crm_app.store import Store, schema
 from crm_app.store.columnar import copy, mirror, outcome, scoped
 from crm_app.store.columnar.relations import ident
-from crm_app.store.db import write_cache
+from crm_app.store.db import streaming_cache
 from crm_app.store.reindex import indexes_rebuilt
 from crm_app.store.scoring import results as results_store
 
@@ -106,7 +106,7 @@ def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), event
     scored since the copy's last run (with_hand_offs), whose mirrored results are reloaded."""
     con = open_bound(store)
     try:
-        with store.read() as conn:
+        with store.read() as conn, streaming_cache(conn):
             # A new copy reads every event with its person of now: there is nothing to follow yet.
             fresh = con.execute("SELECT count(*) FROM catch_ups").fetchall()[0][0] == 0
             if events is None:
@@ -239,10 +239,10 @@ def _write(store: Store, con, model: str, as_of: int, rules_hash: str) -> None:
 
 def _write_rows(con, model: str, as_of: int, rules_hash: str, transaction) -> None:
     for rows in outcome.changed_rows(con, model, as_of, rules_hash, WRITE_BATCH):
-        with transaction() as conn, write_cache(conn):
+        with transaction() as conn, streaming_cache(conn):
             results_store.save_rows(conn, rows, [])
     for rows in outcome.history_rows(con, model, as_of, rules_hash, WRITE_BATCH):
-        with transaction() as conn, write_cache(conn):
+        with transaction() as conn, streaming_cache(conn):
             results_store.save_rows(conn, [], rows)
     gone = outcome.removed(con)
     if gone:

@@ -16,6 +16,8 @@ last committed one, as if that catch-up had stopped there.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from sqlalchemy import Text, cast, func, select
 
@@ -27,6 +29,7 @@ BATCH = 50_000
 # Events per DuckDB transaction of a catch-up: a new copy of millions of events is built in steps, so a
 # transaction never holds them all in memory.
 COMMIT_ROWS = 1_000_000
+PEOPLE_PER_COMMIT = 200_000
 
 
 def _columns(rows: list, n: int) -> list:
@@ -146,8 +149,7 @@ def refresh_people(con, conn, only=None, claimed=(), everyone: bool = False) -> 
         else:
             top = con.execute("SELECT coalesce(max(id), 0) FROM people").fetchall()[0][0]
             p = schema.people
-            fresh = conn.execute(select(p.c.id).where(p.c.id > top)).scalars().all()
-            count = _load_people(con, conn, sorted(set(claimed) | set(fresh)))
+            count = _load_people(con, conn, sorted({pid for pid in claimed if pid <= top}), above=top)
             in_store = conn.execute(select(func.count()).select_from(p)).scalar()
             if in_store != con.execute("SELECT count(*) FROM people").fetchall()[0][0]:
                 count = _load_people(con, conn, None)
@@ -168,7 +170,12 @@ def _account_ids(con, people: list) -> list:
                                       "AND id IN (SELECT unnest(?))", [people]).fetchall()]
 
 
-def _load_people(con, conn, only) -> int:
+def _load_people(con, conn, only, above: int | None = None) -> int:
+    """Replace the copy's rows of these people (None: everyone), then add the store's people above `above`.
+
+    A large load commits every PEOPLE_PER_COMMIT people: DuckDB keeps a transaction's new rows in memory, outside
+    its memory limit. A crash between two commits leaves people missing from the copy: the next full run finds
+    them by its count check (or as ids above the copy's highest) and reads them again."""
     p = schema.people
     query = select(p.c.id, p.c.external_id, p.c.email, p.c.account_id, cast(p.c.attributes, Text), p.c.created_at)
     if only is None:
@@ -179,7 +186,9 @@ def _load_people(con, conn, only) -> int:
         ids = sorted(set(only))
         parts = (by_ids(conn, "SELECT id, external_id, email, account_id, CAST(attributes AS TEXT), created_at "
                               "FROM people WHERE id", ids[i:i + BATCH]) for i in range(0, len(ids), BATCH))
-    count = 0
+    if above is not None:
+        parts = itertools.chain(parts, [query.where(p.c.id > above).order_by(p.c.id)])
+    count = pending = 0
     for part_query in parts:
         for part in _partitions(conn, part_query):
             ids, ext, email, account, attributes, created = _columns(part, 6)
@@ -190,7 +199,11 @@ def _load_people(con, conn, only) -> int:
             con.execute("INSERT INTO people SELECT id, external_id, email, email_domain, account_id, attributes, "
                         "created_at FROM staged")
             con.unregister("staged")
-            count += len(part)
+            count, pending = count + len(part), pending + len(part)
+            if pending >= PEOPLE_PER_COMMIT:
+                con.execute("COMMIT")
+                con.execute("BEGIN TRANSACTION")
+                pending = 0
     return count
 
 

@@ -3,6 +3,7 @@ events' ids, never re-reads the copy's people or events wholesale, keeps the cop
 spell, and still stores what the per-person engine stores when an event changed hands."""
 from __future__ import annotations
 
+from crm_app.services.scoring import duck_engine
 from crm_app.services.scoring.run import score
 from crm_app.store import schema
 from crm_app.store.columnar import copy, mirror, scoped
@@ -36,24 +37,25 @@ def test_an_incremental_run_reads_only_its_people(store, default_rules, monkeypa
 
     def wholesale(*args, **kwargs):
         raise AssertionError("an incremental run re-read the copy's people or events wholesale")
-    for name in ("refresh_people", "follow_people", "_load_people", "_load_accounts"):
+    for name in ("refresh_people", "follow_every_event", "_load_people", "_load_accounts"):
         monkeypatch.setattr(copy, name, wholesale)
     read = []
     real = scoped.by_ids
     monkeypatch.setattr(scoped, "by_ids", lambda conn, sql, ids: read.append((sql.split()[-3], list(ids)))
                         or real(conn, sql, ids))
     seen = {}
-    real_follow = scoped.follow_people
+    real_plan = duck_engine.plan_over
 
-    def follow(con, conn, people):
+    def plan(con, *args, **kwargs):
+        planned = real_plan(con, *args, **kwargs)
         seen["ev"] = sorted(r[0] for r in con.execute("SELECT id FROM ev_scoped").fetchall())
-        return real_follow(con, conn, people)
-    monkeypatch.setattr(scoped, "follow_people", follow)
+        return planned
+    monkeypatch.setattr(duck_engine, "plan_over", plan)
     summary = score(store, default_rules, AS_OF, engine="duckdb", mode="changed", workers=1)
     assert summary.people == len(changed)
     assert seen["ev"] == sorted(theirs)  # the run's events are its people's, no one else's
-    assert {table: sorted(ids) for table, ids in read} == {
-        "people": changed, "accounts": sorted(accounts), "events": changed}
+    # No event is read from the store: moves between people come from the store's log of them.
+    assert {table: sorted(ids) for table, ids in read} == {"people": changed, "accounts": sorted(accounts)}
 
 
 def test_an_event_that_left_a_claimed_person_leaves_their_score(store, default_rules):

@@ -77,6 +77,14 @@ copy_handoff = Table(
     Column("person_id", Integer, nullable=False),
 )
 
+# Events whose person changed or that were deleted, logged by triggers on events (revision 0004): the DuckDB copy
+# follows them, then deletes the rows it read.
+event_moves = Table(
+    "event_moves", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", BigInteger, nullable=False),
+)
+
 results = Table(
     "results", metadata,
     Column("model", String(64), primary_key=True),

@@ -20,7 +20,7 @@ from crm_app.engine.setwise.stored import digest_sql, reasons_sql, value_fields,
 from crm_app.services.scoring.diff import HISTORY_FIELDS, MOVERS_KEPT, ModelSummary, result_row, tally, top_movers
 from crm_app.services.scoring.setwise import plan_over
 from crm_app.store import Store, schema
-from crm_app.store.columnar import copy, mirror, outcome, scoped
+from crm_app.store.columnar import copy, event_moves, mirror, outcome, scoped
 from crm_app.store.columnar.relations import ident
 from crm_app.store.db import streaming_cache
 from crm_app.store.reindex import indexes_rebuilt
@@ -96,14 +96,11 @@ def with_hand_offs(store: Store, scope_ids, claimed) -> tuple[int, list, list | 
     return upto, handed, scope, sorted(set(claimed) | more)
 
 
-def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), events=None, follow_later=False,
-                   handed=()):
+def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), events=None, handed=()):
     """The columnar copy, bound to this store and caught up for a run: events (unless another source gives
-    them), people and the results mirror. Raises CopyBusy when another process holds it.
-
-    follow_later: a scoped run over the store's events follows its people's events itself, once its scoped
-    events are built (scoped.follow_people), instead of reading them here. handed: people the per-person engine
-    scored since the copy's last run (with_hand_offs), whose mirrored results are reloaded."""
+    them), their moves between people, people and the results mirror. Raises CopyBusy when another process
+    holds it. handed: people the per-person engine scored since the copy's last run (with_hand_offs), whose
+    mirrored results are reloaded."""
     con = open_bound(store)
     try:
         with store.read() as conn, streaming_cache(conn):
@@ -113,23 +110,25 @@ def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), event
                 copy.catch_up_events(con, conn, int(time.time()), lag_seconds())
             mirror.sync_previous(con, conn, [m.name for m in models], handed)
             # Another engine consumed the queue of changed people, the copy's only news of who changed, since
-            # our last run: every person and every event's person is read again.
+            # our last run: every person is read again.
             foreign = mirror.queue_foreign(con, conn) and not fresh
             if scope_ids is not None and not foreign:
                 scoped.refresh_people(con, conn, scope_ids)
             else:
                 copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign)
-            if not (follow_later and _follows_in_scope(scope_ids, claimed, events, foreign)):
-                copy.follow_people(con, conn, None if foreign else claimed)
+            followed = event_moves.follow(con, conn, fresh)
+        forget_followed(store, followed)
     except BaseException:
         con.close()
         raise
     return con
 
 
-def _follows_in_scope(scope_ids, claimed, events, foreign: bool) -> bool:
-    """Whether a run's claimed people can be followed inside its scoped events (all of them are in scope)."""
-    return events is None and not foreign and scope_ids is not None and set(claimed) <= set(scope_ids)
+def forget_followed(store: Store, followed: list) -> None:
+    """Drop the moves log's rows the copy has followed (committed in the copy already)."""
+    if followed:
+        with store.begin() as conn:
+            event_moves.forget(conn, followed)
 
 
 def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None,
@@ -139,14 +138,9 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
     claimed: the people queued as changed; their events are followed to their current person first.
     """
     upto, handed, scope_ids, claimed = with_hand_offs(store, scope_ids, claimed)
-    con = open_caught_up(store, models, scope_ids, claimed, events, follow_later=True, handed=handed)
+    con = open_caught_up(store, models, scope_ids, claimed, events, handed=handed)
     try:
         plan = plan_over(con, models, as_of, scope_ids, events)
-        if _follows_in_scope(scope_ids, claimed, events, False):
-            with store.read() as conn:
-                moved = scoped.follow_people(con, conn, scope_ids)
-            if moved:  # rare: an event changed hands; plan again over the corrected events
-                plan = plan_over(con, models, as_of, scope_ids, events)
         columns = {r[0] for r in con.execute(f"DESCRIBE {plan.sql}").fetchall()}
         hashes = {m.name: _hashed(plan, m, columns) for m in models}
         _candidates_only(con, plan, models, hashes)

@@ -30,6 +30,7 @@ from crm_app.services.scoring.source_changes import save_watermark, source_scope
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import people as people_store
+from crm_app.store.columnar import event_moves
 from crm_app.store.columnar.mirror import forget_epoch
 from crm_app.store.columnar.sources import event_source
 from crm_app.store.scoring import results as results_store
@@ -112,6 +113,7 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
             # Before any result is written, so a crash mid-run leaves the note too.
             if changed_people is None or not results_store.hand_off_to_copy(conn, changed_people):
                 forget_epoch(conn)
+            event_moves.prune_unfollowed(conn)
     person_live = [m for m in live if m.spec.subject == "person"]
     batches = list(_batches(mode, claimed, lo, hi, chunk)) if ordered_models(per_person) or person_live else []
     workers = default_workers() if workers is None else workers

@@ -8,8 +8,8 @@ or below M_j was taken before t_j, so its transaction committed by t_j + lag <= 
 earlier one) copied it. That holds as long as no ingest transaction stays open longer than `lag` (a setting).
 Why none is doubled: the copy's events carry the store's event id, and a batch inserts only the ids the copy
 lacks (an anti-join against the copy's ids in the batch's id range; no index is kept over 20M ids).
-An event whose person changed later (an anonymous history identified, a merge) marks that person changed,
-and follow_people moves the copy's rows of the claimed people before they are scored.
+An event whose person changed later (an anonymous history identified, a merge) is logged by the store's
+triggers, and the copy follows the log (event_moves) before a run scores.
 Why a crash loses nothing: a catch-up commits its rows with a (t_k, highest id so far) record, in steps of
 COMMIT_ROWS events read in id order; a crash rolls back the open step, and the next catch-up starts from the
 last committed one, as if that catch-up had stopped there.
@@ -236,18 +236,12 @@ def _load_accounts(con, conn, only) -> None:
             con.unregister("staged")
 
 
-def follow_people(con, conn, person_ids) -> None:
-    """Events whose person changed (identified, merged) since they were copied, for these people (None:
-    every event's person is read again)."""
+def follow_every_event(con, conn) -> None:
+    """Read every event's person again (a copy built before the store logged moves between people)."""
     e = schema.events
-    if person_ids is None:
-        query = select(e.c.id, e.c.person_id).where(e.c.person_id.is_not(None))
-        for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
-            _move(con, part)
-        return
-    rows = by_ids(conn, "SELECT id, person_id FROM events WHERE person_id", sorted(set(person_ids)))
-    if rows:
-        _move(con, rows)
+    query = select(e.c.id, e.c.person_id).where(e.c.person_id.is_not(None))
+    for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
+        _move(con, part)
 
 
 def by_ids(conn, select_where: str, ids: list) -> list:

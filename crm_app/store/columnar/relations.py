@@ -131,8 +131,8 @@ def define_views(con, fields, properties, scope_ids=None) -> None:
         con.execute(f"CREATE OR REPLACE TEMP VIEW ev AS {events}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW subj AS {people}")
         return
-    # ev_scoped keeps the events' ids: the run checks its people's events against the store's by id. It holds
-    # each property's JSON text alone; the view derives the other typed columns from it for the few rows read.
+    # ev_scoped keeps the events' ids (what a run read can be checked by id). It holds each property's JSON
+    # text alone; the view derives the other typed columns from it for the few rows read.
     # Scanning every event's column costs the same whatever the scope, so one column a property, not three.
     json_columns = "".join(f", {ident('j:' + name)}" for name in properties)
     con.execute(f"CREATE OR REPLACE TEMP TABLE ev_scoped AS SELECT id, person_id, type_id, ts{json_columns} "

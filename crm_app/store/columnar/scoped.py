@@ -1,7 +1,6 @@
-"""Bringing the copy up to date for an incremental run, at a cost that follows the people it scores, not the
-population: their people and account rows are replaced by key, and their events'
-persons are checked against the store inside the run's own scoped events (`ev_scoped`), so the copy's events
-are touched only when an event really moved to or from one of them."""
+"""Bringing the copy's people up to date for an incremental run, at a cost that follows the people it scores,
+not the population: their people and account rows are replaced by key. (Their events' moves between people come
+from the store's log of them, event_moves.)"""
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +10,6 @@ from crm_app.store.people import email_domain
 
 PEOPLE = "SELECT id, external_id, email, account_id, CAST(attributes AS TEXT), created_at FROM people WHERE id"
 ACCOUNTS = "SELECT id, external_id, name, domain, CAST(attributes AS TEXT) FROM accounts WHERE id"
-EVENTS = "SELECT id, person_id FROM events WHERE person_id"
 
 
 def _column(rows: list, i: int, kind=object):
@@ -60,33 +58,3 @@ def _replace(con, table: str, staged: dict, asked: list, columns: str) -> None:
     finally:
         con.unregister("asked")
         con.unregister("staged")
-
-
-def follow_people(con, conn, people) -> bool:
-    """Move the copy's events of these people to the person the store now gives them (an anonymous history
-    identified, a merge): events the store gives them that the copy holds elsewhere, and events the copy gives
-    them that the store gives someone else. Compares against the temp table `ev_scoped` (the scoped run's
-    events, with their ids); returns True when an event moved, after which `ev_scoped` must be built again."""
-    rows = by_ids(conn, EVENTS, sorted(set(people)))
-    con.register("store_ev", {"id": np.array([r[0] for r in rows], dtype=np.int64),
-                              "person_id": np.array([r[1] for r in rows], dtype=np.int64)})
-    try:
-        # Ids above the last catch-up's are not in the copy yet: the next catch-up copies them with their person.
-        seen = con.execute("SELECT coalesce(max(max_id), 0) FROM catch_ups").fetchall()[0][0]
-        gained = con.execute("SELECT s.id, s.person_id FROM store_ev s LEFT JOIN ev_scoped e ON e.id = s.id "
-                             "WHERE s.id <= ? AND e.person_id IS DISTINCT FROM s.person_id", [seen]).fetchall()
-        lost = [r[0] for r in con.execute("SELECT e.id FROM ev_scoped e ANTI JOIN store_ev s ON s.id = e.id "
-                                          "ORDER BY e.id").fetchall()]
-    finally:
-        con.unregister("store_ev")
-    moved = dict(gained)
-    for start in range(0, len(lost), 5000):  # lost events: read their current person (None: deleted, or anonymous)
-        part = lost[start:start + 5000]
-        found = dict(by_ids(conn, "SELECT id, person_id FROM events WHERE id", part))
-        moved.update({i: found.get(i) for i in part})
-    if not moved:
-        return False
-    ids, owners = list(moved), list(moved.values())
-    con.execute("UPDATE events SET person_id = m.person_id FROM (SELECT unnest(?::BIGINT[]) AS id, "
-                "unnest(?::BIGINT[]) AS person_id) m WHERE events.id = m.id", [ids, owners])
-    return True

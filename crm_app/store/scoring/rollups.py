@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, case, func, select
 
 from crm_app.store import schema
+from crm_app.store.bulk import lookup
 from crm_app.store.dialect import key_bounds
 
 DAY = 86400
@@ -20,13 +21,8 @@ def _scope(column, lo: int, hi: int, only):
 
 def accounts_of_people(conn: Connection, person_ids: list[int]) -> list[int]:
     """Sorted distinct account ids of these people (an incremental run re-scores only their accounts)."""
-    from crm_app.store.dialect import chunks
-    p = schema.people
-    found: set = set()
-    for part in chunks(sorted(set(person_ids)), 900):
-        found.update(conn.execute(select(p.c.account_id).where(p.c.id.in_(part), p.c.account_id.is_not(None))
-                                  .distinct()).scalars())
-    return sorted(found)
+    accounts = lookup(conn, "people", "id", "account_id", person_ids)
+    return sorted({a for a in accounts.values() if a is not None})
 
 
 def account_records(conn: Connection, lo: int, hi: int, only: list | None = None) -> dict:

@@ -182,6 +182,7 @@ def _reference_run(url: str) -> tuple:
     import duckdb
     store = Store(url)
     con = duckdb.connect(copy_path(store.url))
+    con.execute("SET enable_progress_bar = false")
     type_ids = dict(con.execute("SELECT key, id FROM event_types").fetchall())
     started, cpu = time.time(), cpu_seconds()
     con.execute(f"CREATE TEMP TABLE reference AS {reference_sql(type_ids, AS_OF)}")

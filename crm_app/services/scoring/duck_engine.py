@@ -103,7 +103,9 @@ def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), event
     mirrored results are reloaded."""
     con = open_bound(store)
     try:
-        with store.read() as conn, streaming_cache(conn):
+        # A full run streams people (and a new copy every event) through the store's connection once: a small
+        # cache for it. An incremental run reads a few pages, likely cached from its last run: left as it is.
+        with store.read() as conn, (streaming_cache(conn) if scope_ids is None else nullcontext()):
             # A new copy reads every event with its person of now: there is nothing to follow yet.
             fresh = con.execute("SELECT count(*) FROM catch_ups").fetchall()[0][0] == 0
             if events is None:

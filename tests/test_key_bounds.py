@@ -18,11 +18,9 @@ def test_bounds_of_the_people_held(store, people, bounds):
         assert account_id_bounds(conn) == (0, -1)
 
 
-def test_sqlite_reads_each_bound_from_the_index_without_a_scan(store):
-    if store.backend != "sqlite":
-        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+def test_sqlite_reads_each_bound_from_the_index_without_a_scan(sqlite_store):
     statements = []
-    with store.read() as conn:
+    with sqlite_store.read() as conn:
         def seen(_conn, _cursor, statement, *_):
             statements.append(statement)
         event.listen(conn, "before_cursor_execute", seen)

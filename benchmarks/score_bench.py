@@ -210,6 +210,9 @@ def main() -> None:
     parser.add_argument("--changed", type=int, help="people marked changed for the incremental run (default 1%%)")
     parser.add_argument("--warm", action="store_true",
                         help="reuse the columnar copy of an earlier run (skip the cold-copy run)")
+    parser.add_argument("--incremental-only", action="store_true",
+                        help="only the incremental run, over the results and copy of an earlier run")
+    parser.add_argument("--sample-seed", type=int, help="seed of the changed people's sample (default --seed)")
     parser.add_argument("--accounts-only", action="store_true",
                         help="time only the account rollups (PQA), over synthetic person results")
     add_flag(parser)
@@ -238,37 +241,38 @@ def main() -> None:
         return
     print(f"Store: {path} ({path.stat().st_size / 1e9:.2f} GB); engine {args.engine}; "
           f"load average {os.getloadavg()[0]:.1f}")
-    cold = args.engine == "duckdb" and not (args.warm and Path(copy_path(store.url)).exists())
-    runs = ["full score (cold copy)", "full score"] if cold else ["full score"]
-    if cold:
-        Path(copy_path(store.url)).unlink(missing_ok=True)
-    for label in runs:
-        with store.begin() as conn, streaming_cache(conn):  # from no results: the full run writes every result
-            conn.exec_driver_sql("DELETE FROM results")
-            conn.exec_driver_sql("DELETE FROM score_history")
-            forget_results(conn)
-        started, cpu = time.time(), cpu_seconds()
-        summary = score(store, rules, AS_OF, chunk=args.chunk, engine=args.engine)
-        full, cpu = time.time() - started, cpu_seconds() - cpu
-        rec.add(f"{label}, people/s", summary.people / full)
-        rec.add(f"{label}, CPU-seconds", cpu)
-        print(f"{label + ':':<24}{summary.people:>9,} people in {full:6.1f}s = {summary.people / full:>9,.0f} "
-              f"people/s; CPU {cpu:,.0f}s; peak RSS {rss_mb():,.0f} MB (largest worker "
-              f"{worker_rss_mb():,.0f} MB); load average now {os.getloadavg()[0]:.1f}")
-    if args.engine == "duckdb":
-        started, cpu = time.time(), cpu_seconds()
-        again = score(store, rules, AS_OF, chunk=args.chunk, engine=args.engine)
-        rerun = time.time() - started
-        print(f"{'unchanged rerun:':<24}{again.people:>9,} people in {rerun:6.1f}s; CPU {cpu_seconds() - cpu:,.1f}s; "
-              f"{sum(m.changed for m in again.models.values())} results written; peak RSS {rss_mb():,.0f} MB; "
-              f"load average now {os.getloadavg()[0]:.1f}")
-        if any(m.name == "conversion" for m in rules.models):
-            reference = compare_with_reference(store, full)
-            rec.add("full score / reference query, wall time ratio", full / reference)
-            rec.add("unchanged rerun / reference query, wall time ratio", rerun / reference)
-            print(f"{'unchanged rerun / reference = ':<24}{rerun / reference:.2f}x")
-    report_accounts(store, rules, summary)
-    rng = random.Random(args.seed)
+    if not args.incremental_only:
+        cold = args.engine == "duckdb" and not (args.warm and Path(copy_path(store.url)).exists())
+        runs = ["full score (cold copy)", "full score"] if cold else ["full score"]
+        if cold:
+            Path(copy_path(store.url)).unlink(missing_ok=True)
+        for label in runs:
+            with store.begin() as conn, streaming_cache(conn):  # from no results: the full run writes every result
+                conn.exec_driver_sql("DELETE FROM results")
+                conn.exec_driver_sql("DELETE FROM score_history")
+                forget_results(conn)
+            started, cpu = time.time(), cpu_seconds()
+            summary = score(store, rules, AS_OF, chunk=args.chunk, engine=args.engine)
+            full, cpu = time.time() - started, cpu_seconds() - cpu
+            rec.add(f"{label}, people/s", summary.people / full)
+            rec.add(f"{label}, CPU-seconds", cpu)
+            print(f"{label + ':':<24}{summary.people:>9,} people in {full:6.1f}s = {summary.people / full:>9,.0f} "
+                  f"people/s; CPU {cpu:,.0f}s; peak RSS {rss_mb():,.0f} MB (largest worker "
+                  f"{worker_rss_mb():,.0f} MB); load average now {os.getloadavg()[0]:.1f}")
+        if args.engine == "duckdb":
+            started, cpu = time.time(), cpu_seconds()
+            again = score(store, rules, AS_OF, chunk=args.chunk, engine=args.engine)
+            rerun = time.time() - started
+            print(f"{'unchanged rerun:':<24}{again.people:>9,} people in {rerun:6.1f}s; CPU {cpu_seconds() - cpu:,.1f}s; "
+                  f"{sum(m.changed for m in again.models.values())} results written; peak RSS {rss_mb():,.0f} MB; "
+                  f"load average now {os.getloadavg()[0]:.1f}")
+            if any(m.name == "conversion" for m in rules.models):
+                reference = compare_with_reference(store, full)
+                rec.add("full score / reference query, wall time ratio", full / reference)
+                rec.add("unchanged rerun / reference query, wall time ratio", rerun / reference)
+                print(f"{'unchanged rerun / reference = ':<24}{rerun / reference:.2f}x")
+        report_accounts(store, rules, summary)
+    rng = random.Random(args.seed if args.sample_seed is None else args.sample_seed)
     dirty = rng.sample(range(1, args.people + 1), args.changed or max(1, args.people // 100))
     with store.begin() as conn:
         people_store.mark_dirty(conn, dirty)
@@ -276,7 +280,7 @@ def main() -> None:
     summary = score(store, rules, AS_OF + 3600, mode="changed", chunk=args.chunk, engine=args.engine)
     incremental = time.time() - started
     rec.add(f"incremental score of {len(dirty):,} changed people, seconds", incremental)
-    print(f"incremental ({len(dirty):,}): {summary.people:>9,} people in {incremental:6.1f}s = "
+    print(f"incremental ({len(dirty):,}): {summary.people:>9,} people in {incremental:6.2f}s = "
           f"{summary.people / incremental:>9,.0f} people/s; CPU {cpu_seconds() - cpu:,.1f}s; "
           f"peak RSS {rss_mb():,.0f} MB")
     rec.write()

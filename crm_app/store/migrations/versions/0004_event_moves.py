@@ -21,7 +21,7 @@ SQLITE_TRIGGERS = (
     "BEGIN INSERT INTO event_moves (event_id) VALUES (OLD.id); END",
 )
 POSTGRESQL_TRIGGERS = (
-    """CREATE FUNCTION note_event_move() RETURNS trigger LANGUAGE plpgsql AS $$
+    """CREATE OR REPLACE FUNCTION note_event_move() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
     INSERT INTO event_moves (event_id) VALUES (OLD.id);

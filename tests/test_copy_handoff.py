@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crm_app.services.scoring.run import score
+from crm_app.store import schema
 from crm_app.store.columnar import copy, mirror, scoped
 from crm_app.store.meta import get_meta
 from crm_app.store.people import mark_dirty, upsert_people
@@ -109,9 +110,23 @@ def test_a_hand_off_made_while_a_run_was_under_way_stays_for_the_next(store):
     with store.begin() as conn:
         results_store.hand_off_to_copy(conn, [1, 2])
     with store.read() as conn:
-        upto, people = results_store.handed_off(conn)
+        read, people = results_store.handed_off(conn)
     assert people == [1, 2]
     with store.begin() as conn:
         results_store.hand_off_to_copy(conn, [2, 5])  # a per-person run while the DuckDB run scored
-        results_store.acknowledge_hand_off(conn, upto)
+        results_store.acknowledge_hand_off(conn, read)
     assert _handed(store) == [2, 5]
+
+
+def test_a_hand_off_with_a_lower_seq_committed_after_the_read_stays(store):
+    h = schema.copy_handoff
+    with store.begin() as conn:
+        results_store.hand_off_to_copy(conn, [1, 2, 3])
+        conn.execute(h.delete().where(h.c.person_id == 2))  # its seq is still to come: a late commit
+    with store.read() as conn:
+        read, people = results_store.handed_off(conn)
+    assert people == [1, 3]
+    with store.begin() as conn:
+        conn.execute(h.insert().values(seq=read[0] + 1, person_id=7))
+        results_store.acknowledge_hand_off(conn, read)
+    assert _handed(store) == [7]

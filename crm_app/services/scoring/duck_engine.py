@@ -83,17 +83,17 @@ def open_bound(store: Store):
     return con
 
 
-def with_hand_offs(store: Store, scope_ids, claimed) -> tuple[int, list, list | None, list]:
-    """(newest hand-off, the people handed off, scope and claimed widened by them): people the per-person
+def with_hand_offs(store: Store, scope_ids, claimed) -> tuple[list, list, list | None, list]:
+    """(the hand-offs read, the people handed off, scope and claimed widened by them): people the per-person
     engine scored since the copy's last run are re-read and scored again like people queued as changed (their
-    unchanged results cost no write). The run acknowledges the hand-offs up to the newest it read."""
+    unchanged results cost no write). The run acknowledges the hand-offs it read."""
     with store.read() as conn:
-        upto, handed = results_store.handed_off(conn)
+        read, handed = results_store.handed_off(conn)
     if not handed:
-        return 0, [], scope_ids, list(claimed)
+        return [], [], scope_ids, list(claimed)
     more = set(handed)
     scope = None if scope_ids is None else sorted(set(scope_ids) | more)
-    return upto, handed, scope, sorted(set(claimed) | more)
+    return read, handed, scope, sorted(set(claimed) | more)
 
 
 def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), events=None, handed=()):
@@ -139,7 +139,7 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
 
     claimed: the people queued as changed; their events are followed to their current person first.
     """
-    upto, handed, scope_ids, claimed = with_hand_offs(store, scope_ids, claimed)
+    read, handed, scope_ids, claimed = with_hand_offs(store, scope_ids, claimed)
     con = open_caught_up(store, models, scope_ids, claimed, events, handed=handed)
     try:
         plan = plan_over(con, models, as_of, scope_ids, events)
@@ -153,7 +153,7 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
         if not dry_run:
             with store.begin() as conn:
                 mirror.new_epoch(con, conn)
-                results_store.acknowledge_hand_off(conn, upto)
+                results_store.acknowledge_hand_off(conn, read)
         return people, summaries
     finally:
         con.close()

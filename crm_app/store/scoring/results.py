@@ -114,14 +114,16 @@ def hand_off_to_copy(conn: Connection, person_ids: list[int]) -> bool:
     return True
 
 
-def handed_off(conn: Connection) -> tuple[int, list[int]]:
-    """(the newest hand-off's seq, the people handed off so far); (0, []) when there are none."""
+def handed_off(conn: Connection) -> tuple[list[int], list[int]]:
+    """(the seqs of the hand-offs read, the people handed off so far); ([], []) when there are none."""
     h = schema.copy_handoff
     rows = conn.execute(select(h.c.seq, h.c.person_id)).all()
-    return max((seq for seq, _ in rows), default=0), sorted({pid for _, pid in rows})
+    return sorted(seq for seq, _ in rows), sorted({pid for _, pid in rows})
 
 
-def acknowledge_hand_off(conn: Connection, upto: int) -> None:
-    """The copy has re-read the hand-offs up to `upto`; later ones stay for its next run."""
-    if upto:
-        conn.execute(delete(schema.copy_handoff).where(schema.copy_handoff.c.seq <= upto))
+def acknowledge_hand_off(conn: Connection, seqs: list[int]) -> None:
+    """The copy has re-read these hand-offs. Exactly these go: on PostgreSQL a hand-off with a lower seq may
+    commit after the read, and stays for the copy's next run."""
+    h = schema.copy_handoff
+    for part in chunks(sorted(seqs), 900):
+        conn.execute(delete(h).where(h.c.seq.in_(part)))

@@ -43,7 +43,7 @@ def result_hash(plan, model, columns: set) -> str:
 def score_spark(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None, dry_run: bool = False,
                 claimed=(), events=None, spark=None) -> tuple[int, dict]:
     """(people scored, model -> ModelSummary) for the plannable person models, computed by Spark."""
-    upto, handed, scope_ids, claimed = with_hand_offs(store, scope_ids, claimed)
+    read, handed, scope_ids, claimed = with_hand_offs(store, scope_ids, claimed)
     con = open_caught_up(store, models, scope_ids, claimed, events, handed=handed)
     try:
         spark = spark or spark_session()
@@ -56,7 +56,7 @@ def score_spark(store: Store, models: list, rules_hash: str, as_of: int, scope_i
         if not dry_run:
             with store.begin() as conn:
                 mirror.new_epoch(con, conn)
-                results_store.acknowledge_hand_off(conn, upto)
+                results_store.acknowledge_hand_off(conn, read)
         return people, summaries
     finally:
         con.close()

@@ -137,7 +137,7 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
                   dry_run: bool = False, claimed=(), events=None) -> tuple[int, dict]:
     """(people scored, model -> ModelSummary) for the plannable person models.
 
-    claimed: the people queued as changed; their events are followed to their current person first.
+    claimed: the people queued as changed; a full run re-reads them into the copy.
     """
     read, handed, scope_ids, claimed = with_hand_offs(store, scope_ids, claimed)
     con = open_caught_up(store, models, scope_ids, claimed, events, handed=handed)

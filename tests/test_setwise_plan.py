@@ -180,6 +180,7 @@ def test_plan_equals_evaluate_on_random_rule_sets_and_histories(model, people, l
     load(con, people)
     insert_prev(con, model, people)
     plan = plan_over(con, [model], as_of)
+    assert list(plan.columns) == [r[0] for r in con.execute(f"DESCRIBE {plan.sql}").fetchall()]
     got = dict(results(con, plan))
     assert set(got) == set(range(1, len(people) + 1))
     assert_as_evaluate(model, people, as_of, got, plan.sql)
@@ -214,6 +215,7 @@ def test_shipped_conversion_rules_plan_equals_evaluate(default_rules):
     con = duckdb.connect()
     load(con, [person])
     plan = plan_over(con, [model], AS_OF)
+    assert list(plan.columns) == [r[0] for r in con.execute(f"DESCRIBE {plan.sql}").fetchall()]
     (pid, got), = results(con, plan)
     rec = flat(*person[:3], pid)
     events = [{"event": n, "ts": AS_OF - age, "properties": p} for n, age, p in person[3]]

@@ -53,6 +53,7 @@ class ScorePlan:
     as_of: int
     sql: str
     outputs: dict  # model name -> the result columns of that model, in ScoreResult order
+    columns: tuple = ()  # every column the query gives, in order (build_plan's plans only)
 
 
 def build_plan(models, catalog: Catalog, field_catalog: FieldCatalog, as_of: int, scoped: bool = False,
@@ -94,7 +95,10 @@ def build_plan(models, catalog: Catalog, field_catalog: FieldCatalog, as_of: int
         ctes.append(f"l{n} AS (SELECT *, {cols} FROM l{n - 1})" if cols else f"l{n} AS (SELECT * FROM l{n - 1})")
     sql = "WITH " + ",\n".join(ctes) + f"\nSELECT * FROM l{len(layers)}"
     outputs = {m.name: _outputs(m) for m in models}
-    return ScorePlan(models, aggregates, fields, event_properties(aggregates), as_of, sql, outputs)
+    columns = ("person_id", "created_at", *[field_column(f) for f in fields],
+               *[feature_column(i) for i in range(len(aggregates))],
+               *[prev_column(m, what) for m in models for what in PREV], *[name for layer in layers for name, _ in layer])
+    return ScorePlan(models, aggregates, fields, event_properties(aggregates), as_of, sql, outputs, columns)
 
 
 def layout(models, as_of: int) -> ScorePlan:

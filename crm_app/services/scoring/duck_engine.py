@@ -143,8 +143,7 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
     con = open_caught_up(store, models, scope_ids, claimed, events, handed=handed)
     try:
         plan = plan_over(con, models, as_of, scope_ids, events)
-        columns = {r[0] for r in con.execute(f"DESCRIBE {plan.sql}").fetchall()}
-        hashes = {m.name: _hashed(plan, m, columns) for m in models}
+        hashes = {m.name: _hashed(plan, m, set(plan.columns)) for m in models}
         _candidates_only(con, plan, models, hashes)
         people = con.execute("SELECT count(*) FROM subj" + (" WHERE person_id IN (SELECT person_id FROM scope)"
                                                              if scope_ids is not None else "")).fetchall()[0][0]

@@ -26,9 +26,9 @@ FOLLOWS_LOG = "follows_event_moves"  # copy_state key: the copy follows the log
 def follow(con, conn: Connection, fresh: bool) -> list[int]:
     """Bring the copy's events up to the logged moves; return the log seqs read (forget them once this run's
     copy work is committed). fresh: the copy was built by this run's catch-up."""
-    if not fresh and not _follows_log(con):
-        follow_every_event(con, conn)
     if not _follows_log(con):
+        if not fresh:
+            follow_every_event(con, conn)
         con.execute("INSERT OR REPLACE INTO copy_state VALUES (?, ?)", [FOLLOWS_LOG, "1"])
     m = schema.event_moves
     rows = conn.execute(select(m.c.seq, m.c.event_id).order_by(m.c.seq)).all()

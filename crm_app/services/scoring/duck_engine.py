@@ -21,6 +21,7 @@ from crm_app.services.scoring.diff import HISTORY_FIELDS, MOVERS_KEPT, ModelSumm
 from crm_app.services.scoring.setwise import plan_over
 from crm_app.store import Store, schema
 from crm_app.store.columnar import copy, event_moves, mirror, outcome, scoped
+from crm_app.store.columnar.partitions import create_in_parts, plan_parts
 from crm_app.store.columnar.relations import ident
 from crm_app.store.db import streaming_cache
 from crm_app.store.reindex import indexes_rebuilt
@@ -144,7 +145,8 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
     try:
         plan = plan_over(con, models, as_of, scope_ids, events)
         hashes = {m.name: _hashed(plan, m, set(plan.columns)) for m in models}
-        _candidates_only(con, plan, models, hashes)
+        everyone = scope_ids is None and events is None
+        _candidates_only(con, plan, models, hashes, plan_parts(con, len(plan.aggregates)) if everyone else 1)
         people = con.execute("SELECT count(*) FROM subj" + (" WHERE person_id IN (SELECT person_id FROM scope)"
                                                              if scope_ids is not None else "")).fetchall()[0][0]
         summaries = {m.name: _score_model(store, con, plan, m, rules_hash, dry_run, scope_ids is not None)
@@ -162,10 +164,11 @@ def _hash_column(model) -> str:
     return f"@h:{model.name}"
 
 
-def _candidates_only(con, plan, models, hashes: dict) -> None:
+def _candidates_only(con, plan, models, hashes: dict, parts: int = 1) -> None:
     """The temp table `scored`: the plan's rows of the subjects some model must look at again (hash moved, or
     left the population holding a result), each with its hash per model. Unchanged subjects are never
-    materialised: their band is the mirror's."""
+    materialised: their band is the mirror's. parts > 1 (everyone's run): the plan runs over that many
+    partitions of the people in turn (see partitions), whose rows are appended."""
     inner = ", ".join(f"{h} AS {ident(_hash_column(m))}" for m, h in zip(models, hashes.values()))
     joins, moved = [], []
     for i, model in enumerate(models):
@@ -174,8 +177,8 @@ def _candidates_only(con, plan, models, hashes: dict) -> None:
         moved.append(f"({inpop} AND (q{i}.h IS NULL OR q{i}.h <> s.{ident(h)})) "
                      f"OR (NOT {inpop} AND q{i}.subject_id IS NOT NULL)")
     where = " OR ".join(moved) if moved else "FALSE"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE scored AS SELECT s.* FROM (SELECT *, {inner} FROM ({plan.sql})) s"
-                f"{''.join(joins)} WHERE {where}")
+    query = f"SELECT s.* FROM (SELECT *, {inner} FROM ({plan.sql})) s{''.join(joins)} WHERE {where}"
+    create_in_parts(con, "scored", query, parts, plan.fields, plan.properties)
 
 
 def _lit(text: str) -> str:

@@ -46,6 +46,7 @@ events = Table(
     Column("received_at", BigInteger, nullable=False),
     Index("ix_events_anonymous", "anonymous_id"),
     # The person-ordered covering index is created per dialect by the migrations (frozen_core.py).
+    sqlite_autoincrement=True,  # an id is never given twice: see revision 0005
 )
 
 aliases = Table(

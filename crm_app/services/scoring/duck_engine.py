@@ -221,10 +221,15 @@ def _score_model(store: Store, con, plan, model, rules_hash: str, dry_run: bool,
 
 
 def _write(store: Store, con, model: str, as_of: int, rules_hash: str) -> None:
-    """Changed results and their history, a transaction per batch; results that left the population go.
+    """Changed results and their history, a transaction per batch (one for a write of one batch); results that
+    left the population go.
     A write larger than REINDEX_ROWS and than the results already held is one transaction that drops the
     results' secondary indexes and builds them again after (one sort each, not a B-tree insert per row)."""
     changed = con.execute(f"SELECT count(*) FROM outcome WHERE {outcome.CHANGED}").fetchall()[0][0]
+    if changed <= WRITE_BATCH:  # results, history and removals in one transaction: one commit, not three
+        with store.begin() as conn:
+            _write_rows(con, model, as_of, rules_hash, lambda: nullcontext(conn))
+        return
     if changed >= REINDEX_ROWS:
         with store.read() as conn:
             held = conn.execute(select(func.count()).select_from(schema.results)).scalar()

@@ -1,8 +1,9 @@
 """Keeping the DuckDB copy up to date from the store: events by id with a settled low watermark, people and
 accounts refreshed set-wise, the sticky PQL state of the last results.
 
-Why no event is lost: ingest in many processes commits event ids out of order, so "everything above the
-highest id copied" would skip an id that committed late. Each catch-up k records (stamp t_k, highest id M_k it
+Why no event is lost: on PostgreSQL, ingest in many processes commits event ids out of order, so "everything
+above the highest id copied" would skip an id that committed late. (SQLite lets one writer in at a time and
+never gives an id twice, so its ids become visible in order: there the catch-up reads above the highest id.) Each catch-up k records (stamp t_k, highest id M_k it
 saw) and re-reads every id above L_k = M_j, where j is the newest catch-up with t_j <= t_(k-1) - lag. An id at
 or below M_j was taken before t_j, so its transaction committed by t_j + lag <= t_(k-1), and catch-up k-1 (or an
 earlier one) copied it. That holds as long as no ingest transaction stays open longer than `lag` (a setting).
@@ -46,6 +47,12 @@ def low_watermark(con, lag: int) -> int:
     return row[0][0] if row else 0
 
 
+def ids_commit_in_order(conn) -> bool:
+    """SQLite lets one writer in at a time and never gives an event id twice (revision 0005): an id becomes
+    visible only after every lower one did, so nothing can commit late below the highest id seen."""
+    return conn.dialect.name == "sqlite"
+
+
 def catch_up_events(con, conn, now: int, lag: int) -> int:
     """Copy events the copy lacks; return how many were added.
 
@@ -53,8 +60,8 @@ def catch_up_events(con, conn, now: int, lag: int) -> int:
     one range above the highest id seen, late commits below it by id.
     """
     e = schema.events
-    low = low_watermark(con, lag)
     seen_max = con.execute("SELECT coalesce(max(max_id), 0) FROM catch_ups").fetchall()[0][0]
+    low = seen_max if ids_commit_in_order(conn) else low_watermark(con, lag)
     typed = typed_names(con)
     added = pending = 0
     con.execute("BEGIN TRANSACTION")

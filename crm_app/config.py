@@ -61,7 +61,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "SCORE_ENGINE": ("", "force duckdb, spark or store for every run whose engine is auto; empty = auto"),
     "SETWISE_MIN_CHANGED": ("500", "under auto, incremental runs of fewer people use the per-person engine"),
     "COLUMNAR_PATH": ("", "the DuckDB copy's file; empty = beside the SQLite store, else under var/"),
-    "COLUMNAR_LAG_SECONDS": ("300", "the longest an ingest transaction may stay open; the copy re-reads that far back"),
+    "COLUMNAR_LAG_SECONDS": ("300", "the longest an ingest transaction may stay open; the copy re-reads that far "
+                             "back (PostgreSQL stores; SQLite's ids commit in order)"),
     "DUCKDB_MEMORY_LIMIT": ("384MB", "DuckDB's memory cap for a scoring run (it spills to disk past it)"),
     "DUCKDB_THREADS": ("", "DuckDB's threads; empty = one per core"),
 }

@@ -100,7 +100,7 @@ def test_a_write_larger_than_the_results_held_rebuilds_their_indexes_and_stores_
                         lambda conn, table: rebuilt.append(table) or secondary_indexes(conn, table))
     monkeypatch.setattr(duck_engine, "REINDEX_ROWS", 1)
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
-    assert rebuilt == ["results"] and len(before) >= 6  # the dashboard's keyset indexes among them
+    assert set(rebuilt) == {"results"} and len(before) >= 6  # the dashboard's keyset indexes among them
     assert stored(store) == expected and stored_history(store) == history
     with store.read() as conn:
         assert secondary_indexes(conn, "results") == before

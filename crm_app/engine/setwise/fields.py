@@ -46,10 +46,15 @@ def field_leaf(catalog: FieldCatalog, cond):
 
 
 def record_fields(models) -> tuple:
-    """Every record field the models' conditions read (populations included), in a stable order."""
+    """Every record field the models' conditions read (populations and quota limits included), in a stable order."""
     from crm_app.specs.conditions import FieldCondition, iter_conditions
+    from crm_app.specs.usage import QuotaCondition
     names = set()
     for model in models:
         for when in [r.when for r in model.rules] + [model.population]:
-            names.update(c.field for c in iter_conditions(when) if isinstance(c, FieldCondition))
+            for c in iter_conditions(when):
+                if isinstance(c, FieldCondition):
+                    names.add(c.field)
+                elif isinstance(c, QuotaCondition) and isinstance(c.limit, str):
+                    names.add(c.limit)  # the field holding the plan limit
     return tuple(sorted(names))

@@ -14,8 +14,10 @@ from crm_app.engine.plan import feature_plan
 from crm_app.engine.setwise import ir
 from crm_app.engine.setwise.features import Catalog, aggregate, event_properties
 from crm_app.engine.setwise.fields import FieldCatalog, field_column, record_fields
+from crm_app.engine.setwise.metrics import PointColumns, at_column, metric_points, value_column
 from crm_app.engine.setwise.scores import Compiler, Unsupported, model_column, model_layers, prev_column, rule_column
-from crm_app.specs.conditions import AllOf, AnyOf, EventCondition, FieldCondition, Not, iter_conditions
+from crm_app.specs.conditions import AllOf, AnyOf, EventCondition, FieldCondition, MetricCondition, Not, iter_conditions
+from crm_app.specs.usage import QuotaCondition
 
 __all__ = ["ScorePlan", "Unsupported", "build_plan", "feature_column", "layout", "supported"]
 
@@ -27,13 +29,15 @@ def feature_column(index: int) -> str:
     return f"f:{index}"
 
 
-def supported(model) -> str | None:
-    """Why a model cannot be planned set-wise (None when it can): metric, quota and score conditions."""
+def supported(model, metrics: bool = False) -> str | None:
+    """Why a model cannot be planned set-wise (None when it can): score conditions, and metric and quota
+    conditions unless the runner provides the metric points (metrics=True: the relation `mp`)."""
     if model.subject != "person":
         return "account models roll up person results"
+    leaves = _LEAVES + (MetricCondition, QuotaCondition) if metrics else _LEAVES
     for when in [r.when for r in model.rules] + [model.population]:
         for leaf in iter_conditions(when):
-            if not isinstance(leaf, _LEAVES):
+            if not isinstance(leaf, leaves):
                 return f"{type(leaf).__name__} conditions are scored by the per-person engine"
             if isinstance(leaf, EventCondition) and leaf.measure not in _MEASURES:
                 return f"the {leaf.measure!r} measure is scored by the per-person engine"
@@ -54,20 +58,23 @@ class ScorePlan:
     sql: str
     outputs: dict  # model name -> the result columns of that model, in ScoreResult order
     columns: tuple = ()  # every column the query gives, in order (build_plan's plans only)
+    points: tuple = ()  # metrics.MetricPoint the query reads from `mp`; columns metrics.value_column(i), at_column(i)
 
 
 def build_plan(models, catalog: Catalog, field_catalog: FieldCatalog, as_of: int, scoped: bool = False,
-               dialect: ir.Dialect = ir.DUCKDB, features_sql: str | None = None) -> ScorePlan:
+               dialect: ir.Dialect = ir.DUCKDB, features_sql: str | None = None, metrics: bool = False) -> ScorePlan:
     """One query scoring every subject (or those in `scope`) with every given model. `features_sql`: a query of
-    person_id and the feature columns as of the moment, standing in for the aggregation over ev."""
+    person_id and the feature columns as of the moment, standing in for the aggregation over ev. metrics: the
+    runner provides the relation `mp` of metric points, so metric and quota conditions are planned too."""
     models = tuple(models)
     for model in models:
-        reason = supported(model)
+        reason = supported(model, metrics)
         if reason:
             raise Unsupported(f"{model.name}: {reason}")
     aggregates = tuple(a for a in feature_plan(models) if a.measure != "quota")
     features = {agg.key: feature_column(i) for i, agg in enumerate(aggregates)}
-    comp = Compiler(features, field_catalog, as_of)
+    points = metric_points(models) if metrics else ()
+    comp = Compiler(features, field_catalog, as_of, PointColumns(points, field_catalog.values))
     per_model = [model_layers(m, comp) for m in models]
     layers = [[c for layers in per_model for c in layers[i]] for i in range(len(per_model[0]))] if models else []
     def r(node):
@@ -85,8 +92,12 @@ def build_plan(models, catalog: Catalog, field_catalog: FieldCatalog, as_of: int
                      f"{r(ir.lit(model.name))}")
         prev_cols += [f"{alias}.{what} AS {q(prev_column(model, what))}" for what in PREV]
     fields = record_fields(models)
+    point_cols = [name for i in range(len(points)) for name in (value_column(i), at_column(i))]
     base = ", ".join(["subj.person_id", "subj.created_at", *[f"subj.{q(field_column(f))}" for f in fields],
-                      *[f"feat.{q(feature_column(i))}" for i in range(len(aggregates))], *prev_cols])
+                      *[f"feat.{q(feature_column(i))}" for i in range(len(aggregates))],
+                      *[f"mp.{q(c)}" for c in point_cols], *prev_cols])
+    if points:
+        joins.insert(0, " LEFT JOIN mp ON mp.person_id = subj.person_id")
     only = " WHERE subj.person_id IN (SELECT person_id FROM scope)" if scoped else ""
     ctes.append(f"l0 AS (SELECT {base} FROM subj LEFT JOIN feat ON feat.person_id = subj.person_id"
                 f"{''.join(joins)}{only})")
@@ -96,9 +107,9 @@ def build_plan(models, catalog: Catalog, field_catalog: FieldCatalog, as_of: int
     sql = "WITH " + ",\n".join(ctes) + f"\nSELECT * FROM l{len(layers)}"
     outputs = {m.name: _outputs(m) for m in models}
     columns = ("person_id", "created_at", *[field_column(f) for f in fields],
-               *[feature_column(i) for i in range(len(aggregates))],
+               *[feature_column(i) for i in range(len(aggregates))], *point_cols,
                *[prev_column(m, what) for m in models for what in PREV], *[name for layer in layers for name, _ in layer])
-    return ScorePlan(models, aggregates, fields, event_properties(aggregates), as_of, sql, outputs, columns)
+    return ScorePlan(models, aggregates, fields, event_properties(aggregates), as_of, sql, outputs, columns, points)
 
 
 def layout(models, as_of: int) -> ScorePlan:

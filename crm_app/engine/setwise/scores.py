@@ -13,8 +13,9 @@ from crm_app.engine.conditions import DAY
 from crm_app.engine.plan import activity_key
 from crm_app.engine.setwise import ir
 from crm_app.engine.setwise.fields import field_leaf
-from crm_app.specs.conditions import AllOf, AnyOf, EventCondition, FieldCondition, Not, iter_conditions, last_at_key
-from crm_app.specs.usage import SPIKE_SPANS
+from crm_app.specs.conditions import (AllOf, AnyOf, EventCondition, FieldCondition, MetricCondition, Not, iter_conditions,
+                                      last_at_key)
+from crm_app.specs.usage import SPIKE_SPANS, QuotaCondition
 
 ZERO_WHEN_MISSING = ("count", "distinct", "sum", "active_weeks", "sophistication")
 
@@ -56,6 +57,7 @@ class Compiler:
     features: dict  # feature key -> column name
     catalog: object  # fields.FieldCatalog
     as_of: int
+    points: object = None  # metrics.PointColumns, when the plan reads metric points
 
     def feature(self, key: str):
         if key not in self.features:
@@ -90,6 +92,10 @@ class Compiler:
             return field_leaf(self.catalog, cond)
         if isinstance(cond, EventCondition):
             return self.compare(self.measured(cond), cond.comparison)
+        if isinstance(cond, MetricCondition) and self.points is not None:
+            return self.compare(self.points.metric(cond), cond.comparison)
+        if isinstance(cond, QuotaCondition) and self.points is not None:
+            return self.compare(self.points.quota(cond), cond.comparison)
         if isinstance(cond, AllOf):
             return ir.and_(*[self.condition(c) for c in cond.items])
         if isinstance(cond, AnyOf):

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from crm_app.config import setting
 from crm_app.engine.setwise.fields import field_column
+from crm_app.engine.setwise.metrics import at_column, metric_points, value_column
 from crm_app.engine.setwise.plan import feature_column
 from crm_app.engine.setwise.reasons import result_of
 from crm_app.engine.setwise.scores import model_column
@@ -21,6 +22,7 @@ from crm_app.services.scoring.diff import HISTORY_FIELDS, MOVERS_KEPT, ModelSumm
 from crm_app.services.scoring.setwise import plan_over
 from crm_app.store import Store, schema
 from crm_app.store.columnar import copy, event_moves, mirror, outcome, scoped
+from crm_app.store.columnar.metric_points import load_points, read_points
 from crm_app.store.columnar.partitions import create_in_parts, plan_parts
 from crm_app.store.columnar.relations import ident
 from crm_app.store.db import streaming_cache
@@ -62,6 +64,7 @@ def _hashed(plan, model, columns: set) -> str:
     ages = [names["age"] for names in out["rules"].values() if names["age"] in columns]
     parts = [ident(c) for c in cols if c in columns] + [f"({ident(a)} // 604800)" for a in ages]
     parts += [ident(feature_column(i)) for i in range(len(plan.aggregates))]
+    parts += [ident(c) for i in range(len(plan.points)) for c in (value_column(i), at_column(i))]
     parts += [ident(field_column(f)) for f in plan.fields]
     return f"hash({', '.join(parts)})"
 
@@ -143,7 +146,12 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
     read, handed, scope_ids, claimed = with_hand_offs(store, scope_ids, claimed)
     con = open_caught_up(store, models, scope_ids, claimed, events, handed=handed)
     try:
-        plan = plan_over(con, models, as_of, scope_ids, events)
+        points = metric_points(models)
+        if points:
+            with store.read() as conn:
+                rows = read_points(conn, [(p.name, as_of - p.back) for p in points], scope_ids)
+            load_points(con, [(value_column(i), at_column(i)) for i in range(len(points))], rows)
+        plan = plan_over(con, models, as_of, scope_ids, events, metrics=True)
         hashes = {m.name: _hashed(plan, m, set(plan.columns)) for m in models}
         everyone = scope_ids is None and events is None
         _candidates_only(con, plan, models, hashes, plan_parts(con, len(plan.aggregates)) if everyone else 1)
@@ -226,10 +234,6 @@ def _write(store: Store, con, model: str, as_of: int, rules_hash: str) -> None:
     A write larger than REINDEX_ROWS and than the results already held is one transaction that drops the
     results' secondary indexes and builds them again after (one sort each, not a B-tree insert per row)."""
     changed = con.execute(f"SELECT count(*) FROM outcome WHERE {outcome.CHANGED}").fetchall()[0][0]
-    if changed <= WRITE_BATCH:  # results, history and removals in one transaction: one commit, not three
-        with store.begin() as conn:
-            _write_rows(con, model, as_of, rules_hash, lambda: nullcontext(conn))
-        return
     if changed >= REINDEX_ROWS:
         with store.read() as conn:
             held = conn.execute(select(func.count()).select_from(schema.results)).scalar()
@@ -237,6 +241,10 @@ def _write(store: Store, con, model: str, as_of: int, rules_hash: str) -> None:
             with store.begin() as conn, indexes_rebuilt(conn, "results"):
                 _write_rows(con, model, as_of, rules_hash, lambda: nullcontext(conn))
             return
+    if changed <= WRITE_BATCH:  # results, history and removals in one transaction: one commit, not three
+        with store.begin() as conn:
+            _write_rows(con, model, as_of, rules_hash, lambda: nullcontext(conn))
+        return
     _write_rows(con, model, as_of, rules_hash, store.begin)
 
 

@@ -164,7 +164,7 @@ def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_ru
                    summary: ScoreSummary, engine: str = "duckdb") -> tuple[RuleSet, list | None]:
     """Score the plannable person models in DuckDB or Spark; return the rule set left for the per-person stage
     and the people the run scored (None: everyone)."""
-    setwise, rest = plannable(ordered_models(ruleset))
+    setwise, rest = plannable(ordered_models(ruleset), metrics=engine == "duckdb")
     source = event_source()
     scope = [pid for pid, _ in claimed] if mode == "changed" else None
     if setwise:

@@ -10,11 +10,12 @@ from crm_app.engine.setwise.reasons import result_of
 from crm_app.store.columnar import relations, sources
 
 
-def plannable(models) -> tuple[list, list]:
-    """(models the plan scores, (model, why not) the per-person engine must score)."""
+def plannable(models, metrics: bool = False) -> tuple[list, list]:
+    """(models the plan scores, (model, why not) the per-person engine must score); metrics: the runner
+    provides the metric points (the DuckDB engine), so metric and quota conditions are planned."""
     ok, rest = [], []
     for model in models:
-        reason = supported(model)
+        reason = supported(model, metrics)
         (rest.append((model, reason)) if reason else ok.append(model))
     return ok, rest
 
@@ -24,9 +25,10 @@ def plan_properties(models) -> tuple:
     return event_properties(tuple(a for a in feature_plan(models) if a.measure != "quota"))
 
 
-def plan_over(con, models, as_of: int, scope_ids=None, events=None) -> ScorePlan:
+def plan_over(con, models, as_of: int, scope_ids=None, events=None, metrics: bool = False) -> ScorePlan:
     """The plan for these models over the copy's relations, for everyone or the people in scope_ids;
-    `events` (a sources.EventSource) reads the events from elsewhere than the store."""
+    `events` (a sources.EventSource) reads the events from elsewhere than the store; metrics: the relation `mp`
+    holds the models' metric points (metric_points.load_points)."""
     properties = plan_properties(models)
     relations.ensure_typed_properties(con, properties)
     fields = record_fields(models)
@@ -46,7 +48,7 @@ def plan_over(con, models, as_of: int, scope_ids=None, events=None) -> ScorePlan
         return found if found is not None else relations.distinct_values(con, relation, column, scoped)
     catalog = Catalog(type_ids, lambda name: values("ev", prop_column("j", name)))
     field_catalog = FieldCatalog(lambda name: values("subj", field_column(name)))
-    return build_plan(models, catalog, field_catalog, as_of, scoped=scope_ids is not None)
+    return build_plan(models, catalog, field_catalog, as_of, scoped=scope_ids is not None, metrics=metrics)
 
 
 def rows(con, sql: str, batch: int = 10_000):

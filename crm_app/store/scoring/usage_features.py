@@ -58,14 +58,14 @@ def add_quota_usage(conn, features: dict, quotas: list, as_of: int, scope, lo, h
     m = schema.metrics
     for agg in quotas:
         name, window = agg.of, agg.extra[0]
-        latest = _point_at(conn, m, name, as_of, scope, lo, hi, only)
-        earlier = _point_at(conn, m, name, as_of - window, scope, lo, hi, only)
+        latest = point_at(conn, m, name, as_of, scope, lo, hi, only)
+        earlier = point_at(conn, m, name, as_of - window, scope, lo, hi, only)
         for person_id, (value, at) in latest.items():
             before = earlier.get(person_id, (None, None))
             features.setdefault(person_id, {})[agg.key] = (value, at, before[0], before[1])
 
 
-def _point_at(conn, m, name: str, moment: int, scope, lo, hi, only) -> dict:
+def point_at(conn, m, name: str, moment: int, scope, lo, hi, only) -> dict:
     """person id -> (value, as_of) of the latest metric value at or before `moment`."""
     last = (select(m.c.person_id, func.max(m.c.as_of).label("at"))
             .where(m.c.name == name, m.c.as_of <= moment, scope(m.c.person_id, lo, hi, only))

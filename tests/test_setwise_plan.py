@@ -113,13 +113,13 @@ PROPS = st.fixed_dictionaries({}, optional={
 HISTORY = st.lists(st.tuples(st.sampled_from(EVENTS), st.integers(-2 * DAY, 120 * DAY), PROPS), max_size=25)
 RECORD = st.fixed_dictionaries({
     "title": st.sampled_from(["VP Sales", "Student intern", "Director", "", None, 42]),
-    "region": st.sampled_from(["Europe", "LATAM", "north america", None]),
+    "region": st.sampled_from(["Europe", "LATAM", "north america", None, "", "  ", "\u00a0\t", []]),
     "plan": st.sampled_from(["trial", "free", "paid", None]),
     "seats": st.sampled_from([1, 5, "7", "1,200", None, True]),
     "job_function": st.sampled_from(["Engineering", "engineering", "Sales", None]),
     # A dotted attribute: a CRM lead's company field, read as account.* when the person has no account.
     "account.industry": st.sampled_from(["Software", "Fintech", None]),
-    "account.name": st.sampled_from(["Lead Co", None]),
+    "account.name": st.sampled_from(["Lead Co", None, " ", [], ["x"]]),
 })
 ACCOUNT = st.one_of(st.none(), st.fixed_dictionaries({
     "industry": st.sampled_from(["Software", "software ", "Retail", None]),

@@ -20,6 +20,10 @@ def field_column(name: str) -> str:
 @dataclass
 class FieldCatalog:
     values: Callable[[str], Iterable]  # field -> its distinct JSON texts among the subjects (None included)
+    # field -> its distinct JSON texts that may hold no value (null, an empty list, a blank string): a superset,
+    # each decided by the predicate itself. Given, `exists` conditions never list a field's every value (an id
+    # field holds one per subject).
+    blank_texts: Callable[[str], Iterable] | None = None
     _truth: dict = field(default_factory=dict)
 
     def matching(self, cond) -> tuple[tuple, tuple, bool]:
@@ -37,12 +41,42 @@ class FieldCatalog:
 
 def field_leaf(catalog: FieldCatalog, cond):
     """A total boolean over the subject row for one field condition."""
+    if cond.op == "exists" and catalog.blank_texts is not None:
+        return _exists_leaf(catalog, cond)
     accepted, refused, missing_passes = catalog.matching(cond)
     column = ir.col(field_column(cond.field))
     # The shorter list is written; both are exact over the values the subjects hold at planning time.
     test = ir.isin(column, accepted) if len(accepted) <= len(refused) else ir.not_(ir.isin(column, refused))
     present = ir.and_(ir.not_(ir.is_null(column)), test)
     return ir.or_(present, ir.is_null(column)) if missing_passes else ir.total(present)
+
+
+def _exists_leaf(catalog: FieldCatalog, cond):
+    """`exists` decided on the field's blank texts alone: any other text holds a value, so the predicate gives
+    for it what it gives for a plain value."""
+    test = field_predicate(cond.op, cond.value)
+    blanks = sorted({v for v in catalog.blank_texts(cond.field) if v is not None})
+    passing = tuple(v for v in blanks if test(json.loads(v)))
+    column = ir.col(field_column(cond.field))
+    present = ir.not_(ir.is_null(column))
+    other = ir.and_(present, ir.not_(ir.isin(column, blanks))) if test("a value") else ir.FALSE
+    return ir.total(ir.or_(ir.and_(ir.is_null(column), ir.lit(test(None))),
+                           ir.and_(present, ir.isin(column, passing)), other))
+
+
+def exists_only_fields(models) -> tuple:
+    """Fields every condition of which is `exists`: the plan needs only their blank texts, not their values."""
+    from crm_app.specs.conditions import FieldCondition, iter_conditions
+    from crm_app.specs.usage import QuotaCondition
+    ops: dict = {}
+    for model in models:
+        for when in [r.when for r in model.rules] + [model.population]:
+            for c in iter_conditions(when):
+                if isinstance(c, FieldCondition):
+                    ops.setdefault(c.field, set()).add(c.op)
+                elif isinstance(c, QuotaCondition) and isinstance(c.limit, str):
+                    ops.setdefault(c.limit, set()).add("quota limit")  # its numbers are read from its values
+    return tuple(sorted(f for f, used in ops.items() if used == {"exists"}))
 
 
 def record_fields(models) -> tuple:

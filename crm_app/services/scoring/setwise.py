@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crm_app.engine.plan import feature_plan
 from crm_app.engine.setwise.features import Catalog, event_properties, prop_column
-from crm_app.engine.setwise.fields import FieldCatalog, field_column, record_fields
+from crm_app.engine.setwise.fields import FieldCatalog, exists_only_fields, field_column, record_fields
 from crm_app.engine.setwise.plan import ScorePlan, build_plan, supported
 from crm_app.engine.setwise.reasons import result_of
 from crm_app.store.columnar import relations, sources
@@ -40,14 +40,17 @@ def plan_over(con, models, as_of: int, scope_ids=None, events=None, metrics: boo
     # reads thousands of rows, not every person and event.
     scoped = scope_ids is not None
     # Every field and property the conditions may ask about, each relation read once.
+    exists_only = set(exists_only_fields(models))
     known = {"ev": relations.distinct_lists(con, "ev", [prop_column("j", p) for p in properties], scoped),
-             "subj": relations.distinct_lists(con, "subj", [field_column(f) for f in fields], scoped)}
+             "subj": relations.distinct_lists(con, "subj", [field_column(f) for f in fields
+                                                            if f not in exists_only], scoped)}
 
     def values(relation: str, column: str) -> list:
         found = known[relation].get(column)
         return found if found is not None else relations.distinct_values(con, relation, column, scoped)
     catalog = Catalog(type_ids, lambda name: values("ev", prop_column("j", name)))
-    field_catalog = FieldCatalog(lambda name: values("subj", field_column(name)))
+    field_catalog = FieldCatalog(lambda name: values("subj", field_column(name)),
+                                 lambda name: relations.blank_texts(con, "subj", field_column(name), scoped))
     return build_plan(models, catalog, field_catalog, as_of, scoped=scope_ids is not None, metrics=metrics)
 
 

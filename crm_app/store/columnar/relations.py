@@ -165,3 +165,18 @@ def distinct_values(con, relation: str, column: str, scoped: bool = False) -> li
     """The distinct values of a column of ev or subj (scoped: among the people in `scope` only)."""
     where = " WHERE person_id IN (SELECT person_id FROM scope)" if scoped else ""
     return [r[0] for r in con.execute(f"SELECT DISTINCT {ident(column)} FROM {relation}{where}").fetchall()]
+
+
+# Every character Python's str.strip() removes: a text of only these is blank to the engine's operators.
+WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
+
+def blank_texts(con, relation: str, column: str, scoped: bool = False) -> list:
+    """The distinct JSON texts of a column of subj that may hold no value: null, an empty list, a string of
+    whitespace only (a superset: the caller decides each with the engine's own predicate)."""
+    where = " AND person_id IN (SELECT person_id FROM scope)" if scoped else ""
+    c = ident(column)
+    return [r[0] for r in con.execute(
+        f"SELECT DISTINCT {c} FROM {relation} WHERE {c} IS NOT NULL AND (json_type({c}) = 'NULL' "
+        f"OR (json_type({c}) = 'ARRAY' AND json_array_length({c}) = 0) OR (json_type({c}) = 'VARCHAR' "
+        f"AND length(trim(json_extract_string({c}, '$'), {literal(WHITESPACE)})) = 0)){where}").fetchall()]

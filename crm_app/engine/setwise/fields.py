@@ -64,6 +64,12 @@ def _exists_leaf(catalog: FieldCatalog, cond):
                            ir.and_(present, ir.isin(column, passing)), other))
 
 
+def maybe_blank(text: str) -> bool:
+    """Whether a JSON text holds no value to the engine's operators: null, an empty list, a blank string."""
+    value = json.loads(text)
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
+
+
 def exists_only_fields(models) -> tuple:
     """Fields every condition of which is `exists`: the plan needs only their blank texts, not their values."""
     from crm_app.specs.conditions import FieldCondition, iter_conditions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crm_app.engine.plan import feature_plan
 from crm_app.engine.setwise.features import Catalog, event_properties, prop_column
-from crm_app.engine.setwise.fields import FieldCatalog, exists_only_fields, field_column, record_fields
+from crm_app.engine.setwise.fields import FieldCatalog, exists_only_fields, field_column, maybe_blank, record_fields
 from crm_app.engine.setwise.plan import ScorePlan, build_plan, supported
 from crm_app.engine.setwise.reasons import result_of
 from crm_app.store.columnar import relations, sources
@@ -49,8 +49,11 @@ def plan_over(con, models, as_of: int, scope_ids=None, events=None, metrics: boo
         found = known[relation].get(column)
         return found if found is not None else relations.distinct_values(con, relation, column, scoped)
     catalog = Catalog(type_ids, lambda name: values("ev", prop_column("j", name)))
-    field_catalog = FieldCatalog(lambda name: values("subj", field_column(name)),
-                                 lambda name: relations.blank_texts(con, "subj", field_column(name), scoped))
+    def blanks(name: str) -> list:
+        listed = known["subj"].get(field_column(name))  # a field other conditions list anyway: no scan
+        return [v for v in listed if maybe_blank(v)] if listed is not None else \
+            relations.blank_texts(con, "subj", field_column(name), scoped)
+    field_catalog = FieldCatalog(lambda name: values("subj", field_column(name)), blanks)
     return build_plan(models, catalog, field_catalog, as_of, scoped=scope_ids is not None, metrics=metrics)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from crm_app.engine.conditions import compile_condition
 from crm_app.services.scoring.segment_membership import held, moved_lists, primary_segment
-from crm_app.specs.conditions import FieldCondition, iter_conditions
+from crm_app.specs.conditions import FieldCondition, ScoreCondition, iter_conditions
 from crm_app.specs.rules import RuleSet
 from crm_app.store import Store
 from crm_app.store import field_history, membership
@@ -59,8 +59,15 @@ def update_segments(store: Store, ruleset: RuleSet, as_of: int, dry_run: bool = 
 def _range(conn, model, kinds: list, as_of: int, lo: int, hi: int, current: dict, tally: dict,
            sources: list = (), only=None):
     """(entered rows, left pairs, {subject: primary segment or None changes}) for one range of subjects."""
-    features = segment_store.scores_in_range(conn, kinds, lo, hi, only)
     needs_fields = any(isinstance(c, FieldCondition) for s in model.segments for c in iter_conditions(s.when))
+    checks = {s.id: compile_condition(s.when) for s in model.segments}
+    if not needs_fields and not _blank_subject_inside(model, checks, as_of):
+        # A subject with none of the scores the segments read is in none of them: only subjects holding one
+        # (and those with score history, or current members, who may have to leave) are looked at, and only
+        # those scores are read.
+        kinds = sorted({c.model for s in model.segments for c in iter_conditions(s.when)
+                        if isinstance(c, ScoreCondition)} | {model.name})
+    features = segment_store.scores_in_range(conn, kinds, lo, hi, only)
     records = {}
     if needs_fields:  # fields (and segments) as they were at the moment, from field history
         if model.subject == "account":
@@ -71,9 +78,11 @@ def _range(conn, model, kinds: list, as_of: int, lo: int, hi: int, current: dict
             records = membership.people_records_as_of(conn, today, lo, hi, only, as_of)
     histories = {s.id: segment_store.history_since(conn, s.when.model, as_of - s.hold_for, lo, hi, only)
                  for s in model.segments if s.hold_for}
-    checks = {s.id: compile_condition(s.when) for s in model.segments}
     entered, left, primary = [], [], {}
-    for sid in sorted(set(features) | set(records)):
+    asked = None if only is None else set(only)
+    members = {sid for sid, _ in current if lo <= sid <= hi and (asked is None or sid in asked)}
+    with_history = {sid for points in histories.values() for sid in points}
+    for sid in sorted(set(features) | set(records) | members | with_history):
         feats, record = features.get(sid, {}), records.get(sid, {})
         inside = []
         for seg in model.segments:
@@ -97,6 +106,18 @@ def _range(conn, model, kinds: list, as_of: int, lo: int, hi: int, current: dict
         if f"score:{model.name}" in feats:  # only subjects the model scored have a result row to label
             primary[sid] = primary_segment(model.segments, inside)
     return entered, left, primary
+
+
+def _blank_subject_inside(model, checks: dict, as_of: int) -> bool:
+    """Whether a subject with no score, no field and no score history would be in some segment (a `not`)."""
+    for seg in model.segments:
+        if seg.hold_for:
+            inside = held([], as_of - seg.hold_for, as_of, lambda v, c=checks[seg.id]: c({}, {}, as_of))
+        else:
+            inside = checks[seg.id]({}, {}, as_of)
+        if inside:
+            return True
+    return False
 
 
 def _record_history(conn, subject: str, lo: int, hi: int, entered: list, left: list, as_of: int) -> None:

@@ -45,3 +45,16 @@ def test_an_id_field_is_not_listed_value_by_value():
     plan = plan_over(con, [model], AS_OF)
     assert "id-00042" not in plan.sql
     assert all(any(x.rule == "has_id" for x in r["m"].reasons) for _, r in results(con, plan))
+
+
+def test_blank_texts_are_a_superset_of_the_texts_holding_no_value():
+    from crm_app.engine.setwise.fields import maybe_blank
+    from crm_app.store.columnar.relations import blank_texts
+    texts = ['"u1"', '""', '"   "', '"\u00a0\u2003"', '"\\u00a0\\t"', '" x "', '[]', '[ ]', ' []', '[""]', 'null',
+             ' null ', '"null"', '0', 'false', '{}', '"\\\\"', '"\\"\\""']
+    con = duckdb.connect()
+    con.execute('CREATE TABLE subj (person_id BIGINT, "v:f" VARCHAR)')
+    con.executemany("INSERT INTO subj VALUES (?, ?)", list(enumerate(texts)))
+    found = set(blank_texts(con, "subj", "v:f"))
+    assert {t for t in texts if maybe_blank(t)} <= found
+    assert found == {'""', '"   "', '"\u00a0\u2003"', '"\\u00a0\\t"', '[]', '[ ]', ' []', 'null', ' null '}

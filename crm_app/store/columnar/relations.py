@@ -151,18 +151,21 @@ def define_views(con, fields, properties, scope_ids=None, part: tuple[int, int] 
 
 
 def distinct_lists(con, relation: str, columns, scoped: bool = False) -> dict:
-    """column -> its distinct values in ev or subj (NULL aside), all columns in one scan. The columns are
-    unpivoted into one DISTINCT (one hash table, which spills): a `list(DISTINCT ...)` a column kept a hash
-    table each outside the memory limit, and 14 of them over 1M people ran out of it under 384MB."""
+    """column -> its distinct values in ev or subj (NULL aside), all columns in one scan: one grouping set a
+    column, whose hash tables spill (a `list(DISTINCT ...)` a column kept its state outside the memory limit,
+    and 14 of them over 1M people ran out of it under 384MB). A row of a column's set holds NULL in every
+    other column."""
     columns = list(columns)
     if not columns:
         return {}
     where = " WHERE person_id IN (SELECT person_id FROM scope)" if scoped else ""
-    on = ", ".join(ident(c) for c in columns)
+    names = [ident(c) for c in columns]
     found: dict = {c: [] for c in columns}
-    for name, value in con.execute(f"SELECT DISTINCT name, value FROM (UNPIVOT (SELECT {on} FROM {relation}{where}) "
-                                   f"ON {on} INTO NAME name VALUE value)").fetchall():
-        found[name].append(value)
+    for row in con.execute(f"SELECT {', '.join(names)} FROM {relation}{where} "
+                           f"GROUP BY GROUPING SETS ({', '.join(f'({n})' for n in names)})").fetchall():
+        for column, value in zip(columns, row):
+            if value is not None:
+                found[column].append(value)
     return found
 
 
@@ -181,7 +184,11 @@ def blank_texts(con, relation: str, column: str, scoped: bool = False) -> list:
     whitespace only (a superset: the caller decides each with the engine's own predicate)."""
     where = " AND person_id IN (SELECT person_id FROM scope)" if scoped else ""
     c = ident(column)
+    text = f"ltrim({c}, ' \t\n\r')"  # JSON's own whitespace may lead a text
+    # A blank string's text opens with a quote followed by whitespace, an escape or the closing quote: that
+    # cheap test spares parsing the JSON of every other string (an id field holds one per person).
     return [r[0] for r in con.execute(
-        f"SELECT DISTINCT {c} FROM {relation} WHERE {c} IS NOT NULL AND (json_type({c}) = 'NULL' "
-        f"OR (json_type({c}) = 'ARRAY' AND json_array_length({c}) = 0) OR (json_type({c}) = 'VARCHAR' "
+        f"SELECT DISTINCT {c} FROM {relation} WHERE {c} IS NOT NULL AND (trim({text}, ' \t\n\r') = 'null' "
+        f"OR (left({text}, 1) = '[' AND json_array_length({c}) = 0) OR (left({text}, 1) = '\"' "
+        f"AND strpos({literal(WHITESPACE + chr(92) + chr(34))}, substr({text}, 2, 1)) > 0 "
         f"AND length(trim(json_extract_string({c}, '$'), {literal(WHITESPACE)})) = 0)){where}").fetchall()]

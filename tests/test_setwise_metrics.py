@@ -179,3 +179,24 @@ def test_quota_values_in_sql_are_engine_usage_s_on_a_grid_of_edges(measure):
         before_at = AS_OF - span if span or before is not None else None
         usage = {cond.feature_key: (now, AS_OF, before, before_at)} if has else {}
         assert got[i] == quota_value(cond, {}, usage, AS_OF), (now, before, span, has)
+
+
+def test_models_the_plan_takes_over_from_the_per_person_engine_are_not_written_again(store, default_rules,
+                                                                                     monkeypatch):
+    from crm_app.services.scoring import run
+    seed(store, people=40)
+    with store.begin() as conn:
+        upsert_metrics(conn, [{"person_id": pid, "name": "open_support_tickets", "as_of": AS_OF - DAY,
+                               "value": float(pid % 2)} for pid in range(1, 41)])
+    planned = run.plannable
+    monkeypatch.setattr(run, "plannable", lambda models, metrics=False: planned(models, False))
+    first = score(store, default_rules, AS_OF, engine="duckdb", workers=1)  # health and upsell per person
+    assert first.models["conversion"].changed > 0
+    monkeypatch.undo()
+    with store.read() as conn:
+        history = conn.execute(schema.score_history.select()).all()
+    again = score(store, default_rules, AS_OF, engine="duckdb", workers=1)  # now all three planned
+    assert {name: again.models[name].changed for name in ("conversion", "health", "upsell")} == \
+        {"conversion": 0, "health": 0, "upsell": 0}
+    with store.read() as conn:
+        assert conn.execute(schema.score_history.select()).all() == history

@@ -138,10 +138,11 @@ def forget_followed(store: Store, followed: list) -> None:
 
 
 def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope_ids=None,
-                  dry_run: bool = False, claimed=(), events=None) -> tuple[int, dict]:
+                  dry_run: bool = False, claimed=(), events=None, progress=None) -> tuple[int, dict]:
     """(people scored, model -> ModelSummary) for the plannable person models.
 
-    claimed: the people queued as changed; a full run re-reads them into the copy.
+    claimed: the people queued as changed; a full run re-reads them into the copy. progress(n): called as each
+    model's results are written, with its share of the people (the shares add up to the people scored).
     """
     read, handed, scope_ids, claimed = with_hand_offs(store, scope_ids, claimed)
     con = open_caught_up(store, models, scope_ids, claimed, events, handed=handed)
@@ -157,8 +158,11 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
         _candidates_only(con, plan, models, hashes, plan_parts(con, len(plan.aggregates)) if everyone else 1)
         people = con.execute("SELECT count(*) FROM subj" + (" WHERE person_id IN (SELECT person_id FROM scope)"
                                                              if scope_ids is not None else "")).fetchall()[0][0]
-        summaries = {m.name: _score_model(store, con, plan, m, rules_hash, dry_run, scope_ids is not None)
-                     for m in models}
+        summaries = {}
+        for i, m in enumerate(models):
+            summaries[m.name] = _score_model(store, con, plan, m, rules_hash, dry_run, scope_ids is not None)
+            if progress:
+                progress(people * (i + 1) // len(models) - people * i // len(models))
         if not dry_run:
             with store.begin() as conn:
                 mirror.new_epoch(con, conn)

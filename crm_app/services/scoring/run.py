@@ -17,6 +17,7 @@ import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 from crm_app.config import setting
 from crm_app.services.scoring.accounts import account_batches, score_accounts
@@ -105,9 +106,11 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
     engine = chosen_engine(engine, store, mode, len(claimed))
     per_person = ruleset
     changed_people = [pid for pid, _ in claimed] if mode == "changed" else None
+    reported = []  # people the set-wise stage reported as done, a model at a time
     if engine in ("duckdb", "spark"):
         per_person, changed_people = _setwise_stage(store, ruleset, as_of, mode, dry_run, claimed, summary,
-                                                    engine)
+                                                    engine, (lambda n: (reported.append(n), progress(n)))
+                                                    if progress else None)
     if per_person is ruleset and not dry_run:
         with store.begin() as conn:
             # Before any result is written, so a crash mid-run leaves the note too.
@@ -124,8 +127,8 @@ def score(store: Store, ruleset: RuleSet, as_of: int, mode: str = "full", dry_ru
             summary.models[name].merge(tally)
         if progress:
             progress(outcome.people)
-    if progress and not batches and summary.people:  # the set-wise stage alone scored them: one step
-        progress(summary.people)
+    if progress and not batches and summary.people > sum(reported):  # the set-wise stage scored them all
+        progress(summary.people - sum(reported))
     summary.people = summary.people or counted
     _after_people(store, ruleset, as_of, dry_run, summary, changed_people, live)
     with store.begin() as conn:
@@ -161,9 +164,9 @@ def chosen_engine(engine: str, store: Store, mode: str, changed: int) -> str:
 
 
 def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_run: bool, claimed: list,
-                   summary: ScoreSummary, engine: str = "duckdb") -> tuple[RuleSet, list | None]:
+                   summary: ScoreSummary, engine: str = "duckdb", progress=None) -> tuple[RuleSet, list | None]:
     """Score the plannable person models in DuckDB or Spark; return the rule set left for the per-person stage
-    and the people the run scored (None: everyone)."""
+    and the people the run scored (None: everyone). progress(n): DuckDB reports its people in a step a model."""
     setwise, rest = plannable(ordered_models(ruleset), metrics=engine == "duckdb")
     source = event_source()
     scope = [pid for pid, _ in claimed] if mode == "changed" else None
@@ -171,7 +174,7 @@ def _setwise_stage(store: Store, ruleset: RuleSet, as_of: int, mode: str, dry_ru
         if source.kind != "store":  # what changed is what reached the source since the last run
             scope, newest = source_scope(store, source, scope)
         try:
-            run = score_setwise if engine == "duckdb" else _spark_run()
+            run = partial(score_setwise, progress=progress) if engine == "duckdb" else _spark_run()
             people, tallies = run(store, setwise, ruleset.hash, as_of, scope, dry_run, [pid for pid, _ in claimed],
                                   events=None if source.kind == "store" else source)
             if source.kind != "store" and not dry_run:

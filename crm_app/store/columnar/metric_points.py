@@ -30,22 +30,21 @@ def read_points(conn, points: list, scope_ids=None) -> dict:
     return rows
 
 
-def load_points(con, columns: list, rows: dict) -> int:
-    """Make the temp table `mp` of read_points' rows, each point's (value, moment) under the given pair of
-    column names; return how many people hold a point."""
-    points = columns
-    columns = "".join(f", {ident(value)} DOUBLE, {ident(at)} BIGINT" for value, at in columns)
+def load_points(con, names: list, rows: dict) -> int:
+    """Make the temp table `mp` of read_points' rows, each point's (value, moment) under its pair of column
+    names; return how many people hold a point."""
+    columns = "".join(f", {ident(value)} DOUBLE, {ident(at)} BIGINT" for value, at in names)
     con.execute(f"CREATE OR REPLACE TEMP TABLE mp (person_id BIGINT{columns})")
     if not rows:
         return 0
     ids = sorted(rows)
     staged = {"person_id": np.array(ids, dtype=np.int64)}
-    for i in range(len(points)):
+    for i in range(len(names)):
         staged[f"v{i}"] = np.array([rows[p][2 * i] for p in ids], dtype=object)
         staged[f"a{i}"] = np.array([rows[p][2 * i + 1] for p in ids], dtype=object)
     con.register("points_in", staged)
     try:
-        casts = "".join(f", CAST(v{i} AS DOUBLE), CAST(a{i} AS BIGINT)" for i in range(len(points)))
+        casts = "".join(f", CAST(v{i} AS DOUBLE), CAST(a{i} AS BIGINT)" for i in range(len(names)))
         con.execute(f"INSERT INTO mp SELECT person_id{casts} FROM points_in")
     finally:
         con.unregister("points_in")

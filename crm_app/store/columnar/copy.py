@@ -6,7 +6,8 @@ above the highest id copied" would skip an id that committed late. (SQLite lets 
 never gives an id twice, so its ids become visible in order: there the catch-up reads above the highest id.)
 Each catch-up k records (stamp t_k, highest id M_k it saw) and re-reads every id above L_k = M_j, where j is
 the newest catch-up with t_j <= t_(k-1) - lag. An id at or below M_j was taken before t_j, so its transaction
-committed by t_j + lag <= t_(k-1), and catch-up k-1 (or an earlier one) copied it. That holds as long as no ingest transaction stays open longer than `lag` (a setting).
+committed by t_j + lag <= t_(k-1), and catch-up k-1 (or an earlier one) copied it. That holds as long as no
+ingest transaction stays open longer than `lag` (a setting).
 Why none is doubled: the copy's events carry the store's event id, and a batch inserts only the ids the copy
 lacks (an anti-join against the copy's ids in the batch's id range; no index is kept over 20M ids).
 An event whose person changed later (an anonymous history identified, a merge) is logged by the store's

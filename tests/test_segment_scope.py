@@ -73,3 +73,21 @@ def test_a_member_whose_scores_are_gone_leaves(store):
         conn.execute(schema.score_history.delete().where(schema.score_history.c.subject_id == ids["p"]))
     tally = update_segments(store, rules(), AS_OF + DAY)
     assert membership(store) == {} and tally["health"]["at_risk"] == [0, 1, 0]
+
+
+def test_account_segments_roll_up_only_the_person_models_they_read(store, monkeypatch):
+    from crm_app.services.scoring.run import score
+    from crm_app.store.scoring import rollups
+    from tests.test_account_scores import ACCOUNT, PERSON, T2, members, setup_world
+    other = PERSON.replace("model: conversion", "model: other")
+    ruleset = RuleSet(models=(model_from_yaml(PERSON), model_from_yaml(other), model_from_yaml(ACCOUNT)), hash="r")
+    accounts = setup_world(store)
+    score(store, ruleset, T2, workers=1)
+    assert members(store) == {(accounts["A"], "several_ready_users")}
+    rolled = []
+    person_rollups = rollups.person_rollups
+    monkeypatch.setattr(rollups, "person_rollups", lambda conn, model, *a, **k: rolled.append(model) or
+                        person_rollups(conn, model, *a, **k))
+    tally = update_segments(store, ruleset, T2)
+    assert sorted(set(rolled)) == ["conversion"]  # the segment reads people.conversion.* alone
+    assert members(store) == {(accounts["A"], "several_ready_users")} and tally["account"]["several_ready_users"][2] == 1

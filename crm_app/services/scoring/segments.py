@@ -71,7 +71,7 @@ def _range(conn, model, kinds: list, as_of: int, lo: int, hi: int, current: dict
     records = {}
     if needs_fields:  # fields (and segments) as they were at the moment, from field history
         if model.subject == "account":
-            today = records_with_rollups(conn, sources, as_of, lo, hi, only)[0]
+            today = records_with_rollups(conn, _rolled_up(model, sources), as_of, lo, hi, only)[0]
             records = membership.account_records_as_of(conn, today, lo, hi, only, as_of)
         else:
             today = people_store.flat_records(conn, lo, hi, only)
@@ -106,6 +106,13 @@ def _range(conn, model, kinds: list, as_of: int, lo: int, hi: int, current: dict
         if f"score:{model.name}" in feats:  # only subjects the model scored have a result row to label
             primary[sid] = primary_segment(model.segments, inside)
     return entered, left, primary
+
+
+def _rolled_up(model, sources: list) -> list:
+    """The person models whose rollups (`people.<model>.*`) the account model's segments read: only those are
+    rolled up again for them."""
+    read = {c.field for s in model.segments for c in iter_conditions(s.when) if isinstance(c, FieldCondition)}
+    return [m for m in sources if any(f.startswith(f"people.{m}.") for f in read)]
 
 
 def _blank_subject_inside(model, checks: dict, as_of: int) -> bool:

@@ -14,6 +14,7 @@ from crm_app.engine import evaluate, in_population
 from crm_app.engine.setwise import ir
 from crm_app.engine.setwise.metrics import MetricPoint, PointColumns, at_column, metric_points, value_column
 from crm_app.engine.usage import quota_value
+from crm_app.specs.conditions import model_leaves
 from crm_app.specs.usage import QuotaCondition
 from crm_app.services.scoring.run import score
 from crm_app.services.scoring.setwise import plan_over, plannable, results
@@ -22,7 +23,7 @@ from crm_app.store.columnar.metric_points import load_points
 from crm_app.store.columnar.mirror import forget_results
 from crm_app.store.events import upsert_metrics
 from crm_app.store.people import upsert_accounts
-from tests.helpers import AS_OF, DAY, model_from_yaml
+from tests.helpers import AS_OF, DAY, model_from_yaml, reference_features
 from tests.test_duckdb_engine import assert_a_fresh_per_person_run_stores_the_same, seed, stored
 from tests.test_setwise_plan import SETTINGS, flat, load
 
@@ -78,20 +79,16 @@ def latest_at(metrics: list, name: str, moment: int):
 
 
 def python_features(model, events: list, metrics: list, as_of: int) -> dict:
-    from tests.helpers import reference_features
     features = reference_features([model], events, as_of)
     for point in metric_points([model]):
         if point.back == 0 and latest_at(metrics, point.name, as_of) is not None:
             features[f"metric:{point.name}"] = latest_at(metrics, point.name, as_of)[0]
-    for rule in model.rules:
-        from crm_app.specs.conditions import iter_conditions
-        from crm_app.specs.usage import QuotaCondition
-        for leaf in iter_conditions(rule.when):
-            if isinstance(leaf, QuotaCondition):
-                now = latest_at(metrics, leaf.metric, as_of)
-                if now is not None:
-                    before = latest_at(metrics, leaf.metric, as_of - leaf.rate_window) or (None, None)
-                    features[leaf.feature_key] = (now[0], now[1], before[0], before[1])
+    for leaf in model_leaves([model]):
+        if isinstance(leaf, QuotaCondition):
+            now = latest_at(metrics, leaf.metric, as_of)
+            if now is not None:
+                before = latest_at(metrics, leaf.metric, as_of - leaf.rate_window) or (None, None)
+                features[leaf.feature_key] = (now[0], now[1], before[0], before[1])
     return features
 
 

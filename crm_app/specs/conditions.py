@@ -117,3 +117,10 @@ def iter_conditions(cond):
         yield from iter_conditions(cond.item)
     elif cond is not None:
         yield cond
+
+
+def model_leaves(models):
+    """Every leaf condition of the models' rules and populations."""
+    for model in models:
+        for when in [r.when for r in model.rules] + [model.population]:
+            yield from iter_conditions(when)

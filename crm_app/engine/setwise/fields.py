@@ -72,29 +72,25 @@ def maybe_blank(text: str) -> bool:
 
 def exists_only_fields(models) -> tuple:
     """Fields every condition of which is `exists`: the plan needs only their blank texts, not their values."""
-    from crm_app.specs.conditions import FieldCondition, iter_conditions
+    from crm_app.specs.conditions import FieldCondition, model_leaves
     from crm_app.specs.usage import QuotaCondition
     ops: dict = {}
-    for model in models:
-        for when in [r.when for r in model.rules] + [model.population]:
-            for c in iter_conditions(when):
-                if isinstance(c, FieldCondition):
-                    ops.setdefault(c.field, set()).add(c.op)
-                elif isinstance(c, QuotaCondition) and isinstance(c.limit, str):
-                    ops.setdefault(c.limit, set()).add("quota limit")  # its numbers are read from its values
+    for c in model_leaves(models):
+        if isinstance(c, FieldCondition):
+            ops.setdefault(c.field, set()).add(c.op)
+        elif isinstance(c, QuotaCondition) and isinstance(c.limit, str):
+            ops.setdefault(c.limit, set()).add("quota limit")  # its numbers are read from its values
     return tuple(sorted(f for f, used in ops.items() if used == {"exists"}))
 
 
 def record_fields(models) -> tuple:
     """Every record field the models' conditions read (populations and quota limits included), in a stable order."""
-    from crm_app.specs.conditions import FieldCondition, iter_conditions
+    from crm_app.specs.conditions import FieldCondition, model_leaves
     from crm_app.specs.usage import QuotaCondition
     names = set()
-    for model in models:
-        for when in [r.when for r in model.rules] + [model.population]:
-            for c in iter_conditions(when):
-                if isinstance(c, FieldCondition):
-                    names.add(c.field)
-                elif isinstance(c, QuotaCondition) and isinstance(c.limit, str):
-                    names.add(c.limit)  # the field holding the plan limit
+    for c in model_leaves(models):
+        if isinstance(c, FieldCondition):
+            names.add(c.field)
+        elif isinstance(c, QuotaCondition) and isinstance(c.limit, str):
+            names.add(c.limit)  # the field holding the plan limit
     return tuple(sorted(names))

@@ -13,7 +13,7 @@ from crm_app.engine.conditions import DAY
 from crm_app.engine.operators import as_number
 from crm_app.engine.setwise import ir
 from crm_app.engine.setwise.fields import field_column
-from crm_app.specs.conditions import MetricCondition, iter_conditions
+from crm_app.specs.conditions import MetricCondition, model_leaves
 from crm_app.specs.usage import QuotaCondition
 
 
@@ -36,13 +36,11 @@ def at_column(index: int) -> str:
 def metric_points(models) -> tuple:
     """Every point the models' metric and quota conditions read, deduplicated, in a stable order."""
     points = set()
-    for model in models:
-        for when in [r.when for r in model.rules] + [model.population]:
-            for leaf in iter_conditions(when):
-                if isinstance(leaf, MetricCondition):
-                    points.add(MetricPoint(leaf.name))
-                elif isinstance(leaf, QuotaCondition):
-                    points.update({MetricPoint(leaf.metric), MetricPoint(leaf.metric, int(leaf.rate_window))})
+    for leaf in model_leaves(models):
+        if isinstance(leaf, MetricCondition):
+            points.add(MetricPoint(leaf.name))
+        elif isinstance(leaf, QuotaCondition):
+            points.update({MetricPoint(leaf.metric), MetricPoint(leaf.metric, int(leaf.rate_window))})
     return tuple(sorted(points))
 
 
@@ -71,8 +69,7 @@ class PointColumns:
         for text in sorted({v for v in self.field_values(cond.limit) if v is not None}):
             number = as_number(json.loads(text))
             if number and number > 0:
-                whens.append((ir.op("=", column, ir.lit(text)), ir.lit(float(number) if isinstance(number, float)
-                                                                       else number)))
+                whens.append((ir.op("=", column, ir.lit(text)), ir.lit(number)))
         return ir.case(whens) if whens else ir.NULL
 
     def quota(self, cond: QuotaCondition):

@@ -16,7 +16,7 @@ from crm_app.engine.setwise.features import Catalog, aggregate, event_properties
 from crm_app.engine.setwise.fields import FieldCatalog, field_column, record_fields
 from crm_app.engine.setwise.metrics import PointColumns, at_column, metric_points, value_column
 from crm_app.engine.setwise.scores import Compiler, Unsupported, model_column, model_layers, prev_column, rule_column
-from crm_app.specs.conditions import AllOf, AnyOf, EventCondition, FieldCondition, MetricCondition, Not, iter_conditions
+from crm_app.specs.conditions import AllOf, AnyOf, EventCondition, FieldCondition, MetricCondition, Not, model_leaves
 from crm_app.specs.usage import QuotaCondition
 
 __all__ = ["ScorePlan", "Unsupported", "build_plan", "feature_column", "layout", "supported"]
@@ -35,12 +35,11 @@ def supported(model, metrics: bool = False) -> str | None:
     if model.subject != "person":
         return "account models roll up person results"
     leaves = _LEAVES + (MetricCondition, QuotaCondition) if metrics else _LEAVES
-    for when in [r.when for r in model.rules] + [model.population]:
-        for leaf in iter_conditions(when):
-            if not isinstance(leaf, leaves):
-                return f"{type(leaf).__name__} conditions are scored by the per-person engine"
-            if isinstance(leaf, EventCondition) and leaf.measure not in _MEASURES:
-                return f"the {leaf.measure!r} measure is scored by the per-person engine"
+    for leaf in model_leaves([model]):
+        if not isinstance(leaf, leaves):
+            return f"{type(leaf).__name__} conditions are scored by the per-person engine"
+        if isinstance(leaf, EventCondition) and leaf.measure not in _MEASURES:
+            return f"the {leaf.measure!r} measure is scored by the per-person engine"
     return None
 
 

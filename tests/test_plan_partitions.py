@@ -1,5 +1,5 @@
-"""A full run's plan over partitions of the people: how many parts a memory limit asks for, and the same stored
-results, history and tallies whether the plan ran in one part or in many."""
+"""A full run's plan over partitions of the people: how many parts a memory limit asks for, which ranges of ids
+they are, and the same stored results, history and tallies whether the plan ran in one part or in many."""
 from __future__ import annotations
 
 import pytest
@@ -67,8 +67,27 @@ def test_each_part_reads_only_its_people(sqlite_store, default_rules, monkeypatc
     monkeypatch.setattr(partitions, "define_views", spy)
     monkeypatch.setattr(duck_engine, "plan_parts", lambda con, aggregates: 3)
     score(sqlite_store, default_rules, AS_OF, engine="duckdb", workers=1)
-    assert [part for part, _, _ in seen] == [(0, 3), (1, 3), (2, 3)]
+    assert len(seen) == 3 and seen[0][0][0] is None and seen[-1][0][1] is None
+    assert all(seen[k][0][1] == seen[k + 1][0][0] for k in range(2))  # ranges meet: no id falls between them
     everyone = set().union(*(people for _, people, _ in seen))
     assert len(everyone) == 40 and sum(len(people) for _, people, _ in seen) == 40
-    for (k, parts), people, events in seen:
-        assert people and all(p % parts == k for p in people) and events <= people
+    for (low, high), people, events in seen:
+        assert people and all((low is None or p >= low) and (high is None or p < high) for p in people)
+        assert events <= people
+        assert len(people) in (13, 14)  # cut at the ids' quantiles: parts of about the same size
+
+
+@pytest.mark.parametrize("ids, parts, expected", [
+    (range(1, 101), 4, [(None, 25), (25, 50), (50, 75), (75, None)]),
+    (range(1, 101), 1, [(None, None)]),
+    ([], 4, [(None, None)]),  # no people: one part of everything
+    ([5, 5, 5], 3, [(None, 5), (5, None)]),  # repeated cuts merge: no empty range
+    ([1, 2, 1_000_000], 2, [(None, 2), (2, None)]),  # sparse ids: cut by people, not by the id span
+])
+def test_person_ranges_cover_every_id_once(ids, parts, expected):
+    import duckdb
+    con = duckdb.connect()
+    con.execute("CREATE TABLE people (id BIGINT)")
+    for i in ids:
+        con.execute("INSERT INTO people VALUES (?)", [i])
+    assert partitions.person_ranges(con, parts) == expected

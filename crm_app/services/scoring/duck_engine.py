@@ -21,7 +21,7 @@ from crm_app.engine.setwise.stored import digest_sql, reasons_sql, value_fields,
 from crm_app.services.scoring.diff import HISTORY_FIELDS, MOVERS_KEPT, ModelSummary, result_row, tally, top_movers
 from crm_app.services.scoring.setwise import plan_over
 from crm_app.store import Store, schema
-from crm_app.store.columnar import copy, event_moves, mirror, outcome, scoped
+from crm_app.store.columnar import clustering, copy, event_moves, mirror, outcome, scoped
 from crm_app.store.columnar.metric_points import load_points, read_points
 from crm_app.store.columnar.partitions import create_in_parts, plan_parts
 from crm_app.store.columnar.relations import ident
@@ -102,7 +102,8 @@ def with_hand_offs(store: Store, scope_ids, claimed) -> tuple[list, list, list |
 
 def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), events=None, handed=()):
     """The columnar copy, bound to this store and caught up for a run: events (unless another source gives
-    them), their moves between people, people and the results mirror. Raises CopyBusy when another process
+    them), their moves between people, people and the results mirror; for everyone's run, the events in person
+    order again when the tail copied since asks for it (clustering). Raises CopyBusy when another process
     holds it. handed: people the per-person engine scored since the copy's last run (with_hand_offs), whose
     mirrored results are reloaded."""
     con = open_bound(store)
@@ -124,6 +125,8 @@ def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), event
                 copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign)
             followed = event_moves.follow(con, conn, fresh)
         forget_followed(store, followed)
+        if scope_ids is None and events is None:
+            clustering.keep_clustered(con)
     except BaseException:
         con.close()
         raise

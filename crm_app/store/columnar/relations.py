@@ -117,10 +117,10 @@ def field_expression(name: str) -> str:
     return f"(CASE {whens}ELSE {from_person} END)"
 
 
-def define_views(con, fields, properties, scope_ids=None, part: tuple[int, int] | None = None) -> None:
+def define_views(con, fields, properties, scope_ids=None, part: tuple[int | None, int | None] | None = None) -> None:
     """The plan's relations as views over the copy; `scope_ids` narrows a run to those people, whose events and
     fields are then read once into small temp tables, so planning and the query never scan everyone again.
-    part (k, parts): only the people whose id is k modulo parts (see partitions), for everyone's run."""
+    part (low, high): only the people with low <= id < high (None: no bound), for everyone's run in parts."""
     con.execute("CREATE OR REPLACE TEMP TABLE scope (person_id BIGINT)")
     if scope_ids is not None:
         con.execute("INSERT INTO scope SELECT unnest(?)", [list(scope_ids)])
@@ -130,9 +130,11 @@ def define_views(con, fields, properties, scope_ids=None, part: tuple[int, int] 
     people = f"SELECT p.id AS person_id, p.created_at{cols} FROM people p LEFT JOIN accounts a ON a.id = p.account_id"
     if scope_ids is None:
         if part is not None:
-            k, parts = int(part[0]), int(part[1])
-            events += f" AND person_id % {parts} = {k}"
-            people += f" WHERE p.id % {parts} = {k}"
+            low, high = part
+            bounds = ([f">= {int(low)}"] if low is not None else []) + ([f"< {int(high)}"] if high is not None else [])
+            if bounds:
+                events += "".join(f" AND person_id {b}" for b in bounds)
+                people += " WHERE " + " AND ".join(f"p.id {b}" for b in bounds)
         con.execute(f"CREATE OR REPLACE TEMP VIEW ev AS {events}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW subj AS {people}")
         return

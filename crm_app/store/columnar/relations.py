@@ -86,7 +86,8 @@ def typed_expressions(name: str, source: str = "properties", path: str | None = 
 def ensure_typed_properties(con, names) -> None:
     """Add and fill the typed columns of properties not typed yet; new events get them as they are copied."""
     have = {r[0] for r in con.execute("SELECT name FROM typed_properties").fetchall()}
-    for name in sorted(set(names) - have):
+    missing = sorted(set(names) - have)
+    for name in missing:
         exprs = typed_expressions(name)
         for column in exprs:
             kind = "DOUBLE" if column.startswith("n:") else "VARCHAR"
@@ -94,6 +95,10 @@ def ensure_typed_properties(con, names) -> None:
         sets = ", ".join(f"{ident(c)} = {e}" for c, e in exprs.items())
         con.execute(f"UPDATE events SET {sets} WHERE properties IS NOT NULL")
         con.execute("INSERT INTO typed_properties VALUES (?)", [name])
+    if missing:
+        # An UPDATE of every event keeps its new values in memory until a checkpoint writes them to the file:
+        # left there, they took nearly all of a 384MB limit and the run's next query ran out of memory.
+        con.execute("CHECKPOINT")
 
 
 def typed_names(con) -> list:

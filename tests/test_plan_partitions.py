@@ -58,8 +58,8 @@ def test_each_part_reads_only_its_people(sqlite_store, default_rules, monkeypatc
     seen = []
     define = partitions.define_views
 
-    def spy(con, fields, properties, scope_ids=None, part=None):
-        define(con, fields, properties, scope_ids, part)
+    def spy(con, fields, properties, scope_ids=None, part=None, subjects=None):
+        define(con, fields, properties, scope_ids, part, subjects)
         if part is not None:
             people = {r[0] for r in con.execute("SELECT person_id FROM subj").fetchall()}
             events = {r[0] for r in con.execute("SELECT DISTINCT person_id FROM ev").fetchall()}

@@ -21,7 +21,7 @@ from crm_app.engine.setwise.stored import digest_sql, reasons_sql, value_fields,
 from crm_app.services.scoring.diff import HISTORY_FIELDS, MOVERS_KEPT, ModelSummary, result_row, tally, top_movers
 from crm_app.services.scoring.setwise import plan_over
 from crm_app.store import Store, schema
-from crm_app.store.columnar import clustering, copy, event_moves, mirror, outcome, scoped
+from crm_app.store.columnar import clustering, copy, event_moves, mirror, outcome, relations, scoped
 from crm_app.store.columnar.metric_points import load_points, read_points
 from crm_app.store.columnar.partitions import create_in_parts, plan_parts
 from crm_app.store.columnar.relations import ident
@@ -155,9 +155,9 @@ def score_setwise(store: Store, models: list, rules_hash: str, as_of: int, scope
             with store.read() as conn:
                 rows = read_points(conn, [(p.name, as_of - p.back) for p in points], scope_ids)
             load_points(con, [(value_column(i), at_column(i)) for i in range(len(points))], rows)
-        plan = plan_over(con, models, as_of, scope_ids, events, metrics=True)
-        hashes = {m.name: _hashed(plan, m, set(plan.columns)) for m in models}
         everyone = scope_ids is None and events is None
+        plan = plan_over(con, models, as_of, scope_ids, events, metrics=True, materialise=everyone)
+        hashes = {m.name: _hashed(plan, m, set(plan.columns)) for m in models}
         _candidates_only(con, plan, models, hashes, plan_parts(con, len(plan.aggregates)) if everyone else 1)
         people = con.execute("SELECT count(*) FROM subj" + (" WHERE person_id IN (SELECT person_id FROM scope)"
                                                              if scope_ids is not None else "")).fetchall()[0][0]
@@ -193,7 +193,8 @@ def _candidates_only(con, plan, models, hashes: dict, parts: int = 1) -> None:
                      f"OR (NOT {inpop} AND q{i}.subject_id IS NOT NULL)")
     where = " OR ".join(moved) if moved else "FALSE"
     query = f"SELECT s.* FROM (SELECT *, {inner} FROM ({plan.sql})) s{''.join(joins)} WHERE {where}"
-    create_in_parts(con, "scored", query, parts, plan.fields, plan.properties)
+    create_in_parts(con, "scored", query, parts, plan.fields, plan.properties,
+                    subjects=relations.SUBJECTS if parts > 1 else None)
 
 
 def _lit(text: str) -> str:

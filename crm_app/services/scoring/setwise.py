@@ -25,14 +25,18 @@ def plan_properties(models) -> tuple:
     return event_properties(tuple(a for a in feature_plan(models) if a.measure != "quota"))
 
 
-def plan_over(con, models, as_of: int, scope_ids=None, events=None, metrics: bool = False) -> ScorePlan:
+def plan_over(con, models, as_of: int, scope_ids=None, events=None, metrics: bool = False,
+              materialise: bool = False) -> ScorePlan:
     """The plan for these models over the copy's relations, for everyone or the people in scope_ids;
     `events` (a sources.EventSource) reads the events from elsewhere than the store; metrics: the relation `mp`
-    holds the models' metric points (metric_points.load_points)."""
+    holds the models' metric points (metric_points.load_points); materialise: everyone's subj rows are made a
+    temp table once (relations.materialise_subjects), for a caller that reads them several times."""
     properties = plan_properties(models)
     relations.ensure_typed_properties(con, properties)
     fields = record_fields(models)
     relations.define_views(con, fields, properties, scope_ids)
+    if materialise and scope_ids is None:
+        relations.materialise_subjects(con, fields)
     if events is not None:
         sources.define_events(con, events, properties)
     type_ids = dict(con.execute("SELECT key, id FROM event_types").fetchall())

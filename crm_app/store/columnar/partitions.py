@@ -56,18 +56,18 @@ def person_ranges(con, parts: int) -> list[tuple[int | None, int | None]]:
     return list(zip(bounds, bounds[1:]))
 
 
-def create_in_parts(con, table: str, query: str, parts: int, fields, properties) -> None:
+def create_in_parts(con, table: str, query: str, parts: int, fields, properties, subjects: str | None = None) -> None:
     """The temp table `table` of the query's rows: with parts > 1, the query runs once per range of person ids
-    (the views ev and subj narrowed to it) and the parts' rows are appended; the views over everyone are
-    defined again after."""
+    (the views ev and subj narrowed to it; subj read from `subjects` when given, see define_views) and the
+    parts' rows are appended; the views over everyone are defined again after."""
     ranges = person_ranges(con, parts)
     if len(ranges) == 1:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(table)} AS {query}")
         return
     try:
         for k, part in enumerate(ranges):
-            define_views(con, fields, properties, None, part=part)
+            define_views(con, fields, properties, None, part=part, subjects=subjects)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(table)} AS {query}" if k == 0 else
                         f"INSERT INTO {ident(table)} {query}")
     finally:
-        define_views(con, fields, properties)
+        define_views(con, fields, properties, subjects=subjects)

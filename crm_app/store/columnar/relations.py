@@ -122,24 +122,41 @@ def field_expression(name: str) -> str:
     return f"(CASE {whens}ELSE {from_person} END)"
 
 
-def define_views(con, fields, properties, scope_ids=None, part: tuple[int | None, int | None] | None = None) -> None:
+SUBJECTS = "subj_everyone"  # everyone's subj rows of a run, fields extracted (materialise_subjects)
+
+
+def _people_query(fields) -> str:
+    cols = "".join(f", {field_expression(f)} AS {ident('v:' + f)}" for f in fields)
+    return f"SELECT p.id AS person_id, p.created_at{cols} FROM people p LEFT JOIN accounts a ON a.id = p.account_id"
+
+
+def materialise_subjects(con, fields) -> None:
+    """Everyone's subj rows as the temp table SUBJECTS, and the view subj over it: each field's JSON is then
+    extracted once a run, where the lists of values and every part of the plan would each extract it again."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SUBJECTS} AS {_people_query(fields)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW subj AS SELECT * FROM {SUBJECTS}")
+
+
+def define_views(con, fields, properties, scope_ids=None, part: tuple[int | None, int | None] | None = None,
+                 subjects: str | None = None) -> None:
     """The plan's relations as views over the copy; `scope_ids` narrows a run to those people, whose events and
     fields are then read once into small temp tables, so planning and the query never scan everyone again.
-    part (low, high): only the people with low <= id < high (None: no bound), for everyone's run in parts."""
+    part (low, high): only the people with low <= id < high (None: no bound), for everyone's run in parts.
+    subjects: the table materialise_subjects made, read for everyone's subj rows instead of the people."""
     con.execute("CREATE OR REPLACE TEMP TABLE scope (person_id BIGINT)")
     if scope_ids is not None:
         con.execute("INSERT INTO scope SELECT unnest(?)", [list(scope_ids)])
     props = ", ".join(f"{ident(c)}" for name in properties for c in typed_expressions(name))
     events = f"SELECT person_id, type_id, ts{', ' + props if props else ''} FROM events WHERE person_id IS NOT NULL"
-    cols = "".join(f", {field_expression(f)} AS {ident('v:' + f)}" for f in fields)
-    people = f"SELECT p.id AS person_id, p.created_at{cols} FROM people p LEFT JOIN accounts a ON a.id = p.account_id"
+    people = _people_query(fields)
     if scope_ids is None:
-        if part is not None:
-            low, high = part
-            bounds = ([f">= {int(low)}"] if low is not None else []) + ([f"< {int(high)}"] if high is not None else [])
-            if bounds:
-                events += "".join(f" AND person_id {b}" for b in bounds)
-                people += " WHERE " + " AND ".join(f"p.id {b}" for b in bounds)
+        if subjects is not None:
+            people = f"SELECT * FROM {ident(subjects)}"
+        low, high = part or (None, None)
+        bounds = ([f">= {int(low)}"] if low is not None else []) + ([f"< {int(high)}"] if high is not None else [])
+        if bounds:
+            events += "".join(f" AND person_id {b}" for b in bounds)
+            people = f"SELECT * FROM ({people}) WHERE " + " AND ".join(f"person_id {b}" for b in bounds)
         con.execute(f"CREATE OR REPLACE TEMP VIEW ev AS {events}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW subj AS {people}")
         return

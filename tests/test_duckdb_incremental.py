@@ -6,6 +6,7 @@ from __future__ import annotations
 from crm_app.services.scoring import duck_engine
 from crm_app.services.scoring.run import score
 from crm_app.store import schema
+from crm_app.store.columnar import accounts as copy_accounts
 from crm_app.store.columnar import copy, mirror, scoped
 from crm_app.store.people import mark_dirty
 from tests.helpers import AS_OF
@@ -37,8 +38,9 @@ def test_an_incremental_run_reads_only_its_people(store, default_rules, monkeypa
 
     def wholesale(*args, **kwargs):
         raise AssertionError("an incremental run re-read the copy's people or events wholesale")
-    for name in ("refresh_people", "follow_every_event", "_load_people", "_load_accounts"):
+    for name in ("refresh_people", "follow_every_event", "_load_people", "load_accounts"):
         monkeypatch.setattr(copy, name, wholesale)
+    monkeypatch.setattr(copy_accounts, "load_accounts", wholesale)
     read = []
     real = scoped.by_ids
     monkeypatch.setattr(scoped, "by_ids", lambda conn, sql, ids: read.append((sql.split()[-3], list(ids)))

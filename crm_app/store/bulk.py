@@ -177,3 +177,30 @@ def delete_versions(conn: Connection, table_name: str, key: str, pairs: list[tup
                            ([p[0] for p in part], [p[1] for p in part]), prepare=False)
         return
     cursor.executemany(f"DELETE FROM {table_name} WHERE {key} = ? AND version = ?", pairs)
+
+
+BATCH = 50_000  # rows a batch of partitions_of
+
+
+def partitions_of(conn, source):
+    """Batches of rows of a query, or of rows already read (a list)."""
+    if isinstance(source, list):
+        if source:
+            yield source
+        return
+    yield from conn.execution_options(yield_per=BATCH).execute(source).partitions(BATCH)
+
+
+def by_ids(conn, select_where: str, ids: list) -> list:
+    """Rows of `<select_where> IN ids` through the driver: no statement is compiled per id list (compiling an
+    expanding IN of thousands of ids cost more than the read itself)."""
+    cursor = conn.connection.driver_connection.cursor()
+    if conn.dialect.name == "postgresql":
+        cursor.execute(f"{select_where} = ANY(%s)", (list(ids),), prepare=False)
+        return cursor.fetchall()
+    rows: list = []
+    for start in range(0, len(ids), 900):
+        part = ids[start:start + 900]
+        cursor.execute(f"{select_where} IN ({', '.join('?' * len(part))})", part)
+        rows += cursor.fetchall()
+    return rows

@@ -24,10 +24,11 @@ import numpy as np
 from sqlalchemy import Text, cast, func, select
 
 from crm_app.store import schema
+from crm_app.store.columnar.accounts import load_accounts, refresh_accounts
+from crm_app.store.bulk import BATCH, by_ids, partitions_of
 from crm_app.store.columnar.relations import ident, typed_expressions, typed_names
 from crm_app.store.people import email_domain
 
-BATCH = 50_000
 # Events per DuckDB transaction of a catch-up: a new copy of millions of events is built in steps, so a
 # transaction never holds them all in memory.
 COMMIT_ROWS = 1_000_000
@@ -138,30 +139,29 @@ def _merge_events(con, rows: list, typed: list) -> int:
         con.unregister("staged")
 
 
-def refresh_people(con, conn, only=None, claimed=(), everyone: bool = False) -> int:
+def refresh_people(con, conn, only=None, claimed=(), everyone: bool = False, now: int | None = None,
+                   lag: int = 0) -> int:
     """Bring the copy's people, accounts and event types up to date; return how many people were read.
 
     only: an incremental run's people (they and their accounts are re-read). Otherwise a full run re-reads the
-    claimed people (every change to a person queues them), people above the highest id copied, and every
-    account; when the counts still differ (someone was deleted or merged away), or `everyone`, it re-reads
-    everyone.
+    claimed people (every change to a person queues them), people above the highest id copied, and the
+    accounts updated since its last read at `now` (accounts.refresh_accounts; every account when now is None);
+    when the counts still differ (someone was deleted or merged away), or `everyone`, it re-reads everyone.
     """
     con.execute("BEGIN TRANSACTION")
     try:
-        if everyone:
-            count = _load_people(con, conn, None)
-            _load_accounts(con, conn, None)
-        elif only is not None:
+        if only is not None:
             count = _load_people(con, conn, list(only))
-            _load_accounts(con, conn, _account_ids(con, list(only)))
+            load_accounts(con, conn, _account_ids(con, list(only)))
         else:
             top = con.execute("SELECT coalesce(max(id), 0) FROM people").fetchall()[0][0]
             p = schema.people
-            count = _load_people(con, conn, sorted({pid for pid in claimed if pid <= top}), above=top)
+            count = 0 if everyone else _load_people(con, conn, sorted({pid for pid in claimed if pid <= top}),
+                                                    above=top)
             in_store = conn.execute(select(func.count()).select_from(p)).scalar()
-            if in_store != con.execute("SELECT count(*) FROM people").fetchall()[0][0]:
+            if everyone or in_store != con.execute("SELECT count(*) FROM people").fetchall()[0][0]:
                 count = _load_people(con, conn, None)
-            _load_accounts(con, conn, None)
+            refresh_accounts(con, conn, now, lag, everything=everyone)
         types = conn.execute(select(schema.event_types.c.id, schema.event_types.c.key)).all()
         con.execute("DELETE FROM event_types")
         if types:
@@ -198,7 +198,7 @@ def _load_people(con, conn, only, above: int | None = None) -> int:
         parts = itertools.chain(parts, [query.where(p.c.id > above).order_by(p.c.id)])
     count = pending = 0
     for part_query in parts:
-        for part in _partitions(conn, part_query):
+        for part in partitions_of(conn, part_query):
             ids, ext, email, account, attributes, created = _columns(part, 6)
             domains = np.array([email_domain(x) for x in email], dtype=object)
             con.register("staged", {"id": ids.astype(np.int64), "external_id": ext, "email": email,
@@ -215,56 +215,12 @@ def _load_people(con, conn, only, above: int | None = None) -> int:
     return count
 
 
-def _partitions(conn, source):
-    """Batches of rows of a query, or of rows already read (a list)."""
-    if isinstance(source, list):
-        if source:
-            yield source
-        return
-    yield from conn.execution_options(yield_per=BATCH).execute(source).partitions(BATCH)
-
-
-def _load_accounts(con, conn, only) -> None:
-    a = schema.accounts
-    query = select(a.c.id, a.c.external_id, a.c.name, a.c.domain, cast(a.c.attributes, Text))
-    if only is None:
-        con.execute("DELETE FROM accounts")
-        parts = [query]
-    else:
-        con.execute("DELETE FROM accounts WHERE id IN (SELECT unnest(?))", [only])
-        ids = sorted(set(only))
-        parts = (by_ids(conn, "SELECT id, external_id, name, domain, CAST(attributes AS TEXT) FROM accounts WHERE id",
-                        ids[i:i + BATCH]) for i in range(0, len(ids), BATCH))
-    for part_query in parts:
-        for part in _partitions(conn, part_query):
-            ids, ext, name, domain, attributes = _columns(part, 5)
-            con.register("staged", {"id": ids.astype(np.int64), "external_id": ext, "name": name, "domain": domain,
-                                    "attributes": attributes})
-            con.execute("INSERT INTO accounts SELECT * FROM staged")
-            con.unregister("staged")
-
-
 def follow_every_event(con, conn) -> None:
     """Read every event's person again (a copy built before the store logged moves between people)."""
     e = schema.events
     query = select(e.c.id, e.c.person_id).where(e.c.person_id.is_not(None))
     for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
         _move(con, part)
-
-
-def by_ids(conn, select_where: str, ids: list) -> list:
-    """Rows of `<select_where> IN ids` through the driver: no statement is compiled per id list (compiling an
-    expanding IN of thousands of ids cost more than the read itself)."""
-    cursor = conn.connection.driver_connection.cursor()
-    if conn.dialect.name == "postgresql":
-        cursor.execute(f"{select_where} = ANY(%s)", (list(ids),), prepare=False)
-        return cursor.fetchall()
-    rows: list = []
-    for start in range(0, len(ids), 900):
-        part = ids[start:start + 900]
-        cursor.execute(f"{select_where} IN ({', '.join('?' * len(part))})", part)
-        rows += cursor.fetchall()
-    return rows
 
 
 def _move(con, rows: list) -> None:

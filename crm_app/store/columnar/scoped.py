@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crm_app.store.columnar.copy import by_ids
+from crm_app.store.bulk import by_ids
 from crm_app.store.people import email_domain
 
 PEOPLE = "SELECT id, external_id, email, account_id, CAST(attributes AS TEXT), created_at FROM people WHERE id"

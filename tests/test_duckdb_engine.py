@@ -15,6 +15,7 @@ from crm_app.store.columnar import outcome
 from crm_app.store.events import event_type_ids, insert_events, link_aliases
 from crm_app.store.people import ensure_people, mark_dirty, upsert_accounts, upsert_people
 from crm_app.store.reindex import secondary_indexes
+from crm_app.store.scoring import outcome_writes
 from tests.helpers import AS_OF, DAY
 
 NAMES = ["Logged In", "Feature Used", "Invite Sent", "Onboarding Completed", "Page Viewed", "Session Ended",
@@ -98,7 +99,7 @@ def test_a_write_larger_than_the_results_held_rebuilds_their_indexes_and_stores_
     rebuilt = []
     monkeypatch.setattr(reindex, "secondary_indexes",
                         lambda conn, table: rebuilt.append(table) or secondary_indexes(conn, table))
-    monkeypatch.setattr(duck_engine, "REINDEX_ROWS", 1)
+    monkeypatch.setattr(outcome_writes, "REINDEX_ROWS", 1)
     score(store, default_rules, AS_OF, engine="duckdb", workers=1)
     assert set(rebuilt) == {"results"} and len(before) >= 6  # the dashboard's keyset indexes among them
     assert stored(store) == expected and stored_history(store) == history

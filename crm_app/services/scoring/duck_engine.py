@@ -9,7 +9,6 @@ import time
 from contextlib import nullcontext
 
 import duckdb
-from sqlalchemy import func, select
 
 from crm_app.config import setting
 from crm_app.engine.setwise.fields import field_column
@@ -20,18 +19,16 @@ from crm_app.engine.setwise.scores import model_column
 from crm_app.engine.setwise.stored import digest_sql, reasons_sql, value_fields, value_text
 from crm_app.services.scoring.diff import HISTORY_FIELDS, MOVERS_KEPT, ModelSummary, result_row, tally, top_movers
 from crm_app.services.scoring.setwise import plan_over
-from crm_app.store import Store, schema
+from crm_app.store import Store
 from crm_app.store.columnar import clustering, copy, event_moves, mirror, outcome, relations, scoped
 from crm_app.store.columnar.metric_points import load_points, read_points
 from crm_app.store.columnar.partitions import create_in_parts, plan_parts
 from crm_app.store.columnar.relations import ident
 from crm_app.store.db import streaming_cache
-from crm_app.store.reindex import indexes_rebuilt
 from crm_app.store.scoring import results as results_store
+from crm_app.store.scoring.outcome_writes import write_outcome
 
 FETCH = 5_000  # rows rendered in Python per batch (the Spark engine)
-WRITE_BATCH = 50_000  # result rows per store transaction
-REINDEX_ROWS = 200_000
 
 
 class CopyBusy(RuntimeError):
@@ -226,7 +223,7 @@ def _score_model(store: Store, con, plan, model, rules_hash: str, dry_run: bool,
     outcome.stage(con, model.name, result, reasons, digest_sql(plan, model, '"@reasons"'), values)
     summary.rendered = con.execute("SELECT count(*) FROM cand").fetchone()[0]
     if not dry_run:
-        _write(store, con, model.name, plan.as_of, rules_hash)
+        write_outcome(store, con, model.name, plan.as_of, rules_hash)
     summary.changed, summary.new_pqls, movers = outcome.tallies(con, MOVERS_KEPT)
     summary.movers = top_movers(movers)
     summary.run_bands = _bands(con, model, in_scope)
@@ -235,39 +232,6 @@ def _score_model(store: Store, con, plan, model, rules_hash: str, dry_run: bool,
         mirror.remember(con, model.name)
         summary.bands = mirror.band_totals(con, model.name)
     return summary
-
-
-def _write(store: Store, con, model: str, as_of: int, rules_hash: str) -> None:
-    """Changed results and their history, a transaction per batch (one for a write of one batch); results that
-    left the population go.
-    A write larger than REINDEX_ROWS and than the results already held is one transaction that drops the
-    results' secondary indexes and builds them again after (one sort each, not a B-tree insert per row)."""
-    changed = con.execute(f"SELECT count(*) FROM outcome WHERE {outcome.CHANGED}").fetchall()[0][0]
-    if changed >= REINDEX_ROWS:
-        with store.read() as conn:
-            held = conn.execute(select(func.count()).select_from(schema.results)).scalar()
-        if changed > held:
-            with store.begin() as conn, indexes_rebuilt(conn, "results"):
-                _write_rows(con, model, as_of, rules_hash, lambda: nullcontext(conn))
-            return
-    if changed <= WRITE_BATCH:  # results, history and removals in one transaction: one commit, not three
-        with store.begin() as conn:
-            _write_rows(con, model, as_of, rules_hash, lambda: nullcontext(conn))
-        return
-    _write_rows(con, model, as_of, rules_hash, store.begin)
-
-
-def _write_rows(con, model: str, as_of: int, rules_hash: str, transaction) -> None:
-    for rows in outcome.changed_rows(con, model, as_of, rules_hash, WRITE_BATCH):
-        with transaction() as conn, streaming_cache(conn):
-            results_store.save_rows(conn, rows, [])
-    for rows in outcome.history_rows(con, model, as_of, rules_hash, WRITE_BATCH):
-        with transaction() as conn, streaming_cache(conn):
-            results_store.save_rows(conn, [], rows)
-    gone = outcome.removed(con)
-    if gone:
-        with transaction() as conn:
-            results_store.delete_results(conn, [(model, pid) for pid in gone])
 
 
 def _save(store: Store, plan, model, batch: list, rules_hash: str, summary: ModelSummary, dry_run: bool) -> list:

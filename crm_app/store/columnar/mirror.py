@@ -15,7 +15,7 @@ from crm_app.store.meta import get_meta, set_meta
 
 EPOCH = "columnar_results_epoch"
 QUEUE_EPOCH = "columnar_queue_epoch"
-PREV = "model, subject_id, pql, pql_since, pql_first_at, h, digest, fit, behaviour, combined, band"
+PREV = "model, subject_id, pql, pql_since, pql_first_at, h, digest, fit, behaviour, combined, band, fit_raw"
 
 
 def open_copy(path: str, memory_limit: str | None = None, threads: int | None = None):
@@ -71,7 +71,7 @@ def sync_previous(con, conn, models: list, handed=()) -> bool:
         return False
     r = schema.results
     query = select(r.c.model, r.c.subject_id, r.c.pql, r.c.pql_since, r.c.pql_first_at, r.c.digest, r.c.fit,
-                   r.c.behaviour, r.c.combined, r.c.band).where(r.c.model.in_(models))
+                   r.c.behaviour, r.c.combined, r.c.band, r.c.fit_raw).where(r.c.model.in_(models))
     if current:
         con.register("handed", {"subject_id": np.array(sorted(handed), dtype=np.int64)})
         con.execute("CREATE OR REPLACE TEMP TABLE handed_ids AS SELECT subject_id FROM handed")
@@ -96,13 +96,14 @@ def _reload(con, rows: list) -> None:
     con.register("stored", {"model": column(0), "subject_id": column(1, np.int64),
                             "pql": np.array([bool(x[2]) for x in rows], dtype=bool), "pql_since": column(3),
                             "pql_first_at": column(4), "digest": column(5), "fit": column(6),
-                            "behaviour": column(7), "combined": column(8), "band": column(9)})
+                            "behaviour": column(7), "combined": column(8), "band": column(9), "fit_raw": column(10)})
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE reloaded AS SELECT s.model, s.subject_id, s.pql, "
                     "CAST(s.pql_since AS BIGINT) AS pql_since, CAST(s.pql_first_at AS BIGINT) AS pql_first_at, "
                     "CASE WHEN p.digest = s.digest THEN p.h END AS h, CAST(s.digest AS VARCHAR) AS digest, "
                     "CAST(s.fit AS INTEGER) AS fit, CAST(s.behaviour AS INTEGER) AS behaviour, "
-                    "CAST(s.combined AS INTEGER) AS combined, CAST(s.band AS VARCHAR) AS band FROM stored s "
+                    "CAST(s.combined AS INTEGER) AS combined, CAST(s.band AS VARCHAR) AS band, "
+                    "CAST(s.fit_raw AS INTEGER) AS fit_raw FROM stored s "
                     "LEFT JOIN prev p ON p.model = s.model AND p.subject_id = s.subject_id")
     finally:
         con.unregister("stored")
@@ -143,7 +144,7 @@ def remember(con, model: str) -> None:
     try:
         con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT person_id FROM outcome)", [model])
         con.execute(f"INSERT INTO prev ({PREV}) SELECT ?, person_id, pql, pql_since, pql_first_at, h, digest, fit, "
-                    "behaviour, combined, band FROM outcome WHERE inpop", [model])
+                    "behaviour, combined, band, fit_raw FROM outcome WHERE inpop", [model])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

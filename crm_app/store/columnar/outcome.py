@@ -41,18 +41,25 @@ def stage(con, model: str, result: dict, reasons: str, digest: str, values: list
         f"CREATE OR REPLACE TEMP TABLE outcome AS SELECT r.person_id, r.h, r.inpop, {cols}, "
         f"CASE WHEN r.inpop THEN r.\"@reasons\" END AS reasons, CASE WHEN r.inpop THEN {digest} END AS digest, "
         "pe.external_id, p.subject_id IS NOT NULL AS p_exists, p.digest AS p_digest, p.fit AS p_fit, "
-        "p.behaviour AS p_behaviour, p.combined AS p_combined, p.band AS p_band, p.pql AS p_pql "
+        "p.behaviour AS p_behaviour, p.combined AS p_combined, p.band AS p_band, p.pql AS p_pql, "
+        "p.fit_raw AS p_fit_raw, p.pql_since AS p_pql_since "
         f"FROM (SELECT s.*, c.h, c.inpop, CASE WHEN c.inpop THEN {reasons} END AS \"@reasons\" "
         "FROM scored s JOIN cand c USING (person_id)) r "
         "LEFT JOIN prev p ON p.model = ? AND p.subject_id = r.person_id "
         "LEFT JOIN people pe ON pe.id = r.person_id", [model])
 
 
-def changed_rows(con, model: str, as_of: int, rules_hash: str, batch: int):
-    """Result rows (results.RESULT_ROW order) of the results that changed, in batches."""
+def changed_rows(con, model: str, as_of: int, rules_hash: str, batch: int, where: str = "TRUE"):
+    """Result rows (results.RESULT_ROW order) of the results that changed (and meet `where`), in batches."""
     cols = ", ".join(RESULT)
     yield from _batches(con, f"SELECT ?, person_id, ?, {cols}, reasons, digest, ? FROM outcome WHERE {CHANGED} "
-                             "ORDER BY person_id", [model, as_of, rules_hash], batch)
+                             f"AND ({where}) ORDER BY person_id", [model, as_of, rules_hash], batch)
+
+
+def keyed_moved(columns) -> str:
+    """SQL over `outcome`: the result is new, or one of these columns moved from the mirror's value (a value the
+    mirror does not hold, NULL, counts as moved)."""
+    return "NOT p_exists OR " + " OR ".join(f"{c} IS DISTINCT FROM p_{c}" for c in columns)
 
 
 def history_rows(con, model: str, as_of: int, rules_hash: str, batch: int):

@@ -15,7 +15,7 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS event_types (id INTEGER PRIMARY KEY, key VARCHAR)",
     ("CREATE TABLE IF NOT EXISTS prev (model VARCHAR, subject_id BIGINT, pql BOOLEAN, pql_since BIGINT, "
      "pql_first_at BIGINT, h UBIGINT, digest VARCHAR, fit INTEGER, behaviour INTEGER, combined INTEGER, "
-     "band VARCHAR, PRIMARY KEY (model, subject_id))"),
+     "band VARCHAR, fit_raw INTEGER, PRIMARY KEY (model, subject_id))"),
     "CREATE TABLE IF NOT EXISTS copy_state (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE TABLE IF NOT EXISTS catch_ups (stamp BIGINT, max_id BIGINT)",
     "CREATE TABLE IF NOT EXISTS typed_properties (name VARCHAR PRIMARY KEY)",
@@ -25,7 +25,7 @@ ACCOUNT_COLUMNS = {"account.id": "external_id", "account.name": "name", "account
 
 
 PREV_ADDED = (("digest", "VARCHAR"), ("fit", "INTEGER"), ("behaviour", "INTEGER"), ("combined", "INTEGER"),
-              ("band", "VARCHAR"))
+              ("band", "VARCHAR"), ("fit_raw", "INTEGER"))
 
 
 def create_tables(con) -> None:

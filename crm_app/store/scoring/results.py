@@ -50,6 +50,26 @@ def save_rows(conn: Connection, results: list[tuple], history: list[tuple]) -> N
     bulk_upsert(conn, "score_history", list(HISTORY_ROW), ["model", "subject_id", "as_of"], history)
 
 
+# The result columns the dashboard's indexes carry (dashboard/indexes.py): a write that sets none of them
+# touches no index.
+KEYED = ("fit", "fit_raw", "behaviour", "combined", "band", "pql", "pql_since")
+_UNKEYED = tuple(c for c in RESULT_ROW if c not in KEYED and c not in ("model", "subject_id"))
+
+
+def update_unkeyed(conn: Connection, rows: list[tuple]) -> int:
+    """Write result rows (RESULT_ROW order) by setting their unkeyed columns alone, where the stored row already
+    holds their keyed values; return how many rows were written (on SQLite; elsewhere none: 0).
+    A row whose stored keyed values differ, or that is not stored, is left for the caller to upsert."""
+    if conn.dialect.name != "sqlite" or not rows:
+        return 0
+    where = ["model = ?", "subject_id = ?", *[f"{c} IS ?" for c in KEYED]]
+    order = [RESULT_ROW.index(c) for c in (*_UNKEYED, "model", "subject_id", *KEYED)]
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.executemany(f"UPDATE results SET {', '.join(f'{c} = ?' for c in _UNKEYED)} WHERE {' AND '.join(where)}",
+                       [tuple(row[i] for i in order) for row in rows])
+    return cursor.rowcount
+
+
 def delete_results(conn: Connection, pairs: list[tuple[str, int]]) -> None:
     """Forget results of subjects that left a model's population (their scores no longer apply)."""
     r = schema.results

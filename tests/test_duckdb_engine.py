@@ -7,7 +7,6 @@ import random
 import duckdb
 import pytest
 
-from crm_app.services.scoring import duck_engine
 from crm_app.services.scoring.duck_engine import copy_path
 from crm_app.services.scoring.run import score
 from crm_app.store import reindex, schema

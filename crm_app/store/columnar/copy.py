@@ -24,8 +24,8 @@ import numpy as np
 from sqlalchemy import Text, cast, func, select
 
 from crm_app.store import schema
-from crm_app.store.columnar.accounts import load_accounts, refresh_accounts
 from crm_app.store.bulk import BATCH, by_ids, partitions_of
+from crm_app.store.columnar.accounts import load_accounts, refresh_accounts
 from crm_app.store.columnar.relations import ident, typed_expressions, typed_names
 from crm_app.store.people import email_domain
 

@@ -54,24 +54,38 @@ def test_the_keyed_columns_are_every_column_an_index_of_results_holds(store):
     assert indexed - {"model", "subject_id"} <= set(results_store.KEYED)
 
 
-def test_a_later_full_run_writes_what_the_per_person_engine_writes(store, default_rules, monkeypatch):
-    seed(store, people=60)
-    score(store, default_rules, AS_OF, engine="duckdb", workers=1)
-    unkeyed = []
+def _unkeyed_counts(monkeypatch) -> list:
+    """(rows written, rows offered) of every update_unkeyed call."""
+    counts = []
     real = results_store.update_unkeyed
-    monkeypatch.setattr(results_store, "update_unkeyed", lambda conn, rows: unkeyed.append(len(rows)) or
-                        real(conn, rows))
-    later = score(store, default_rules, AS_OF + 9 * DAY, engine="duckdb", workers=1)
-    assert later.models["conversion"].changed > 0
+
+    def spy(conn, rows):
+        counts.append((real(conn, rows), len(rows)))
+        return counts[-1][0]
+    monkeypatch.setattr(results_store, "update_unkeyed", spy)
+    return counts
+
+
+def _two_dates_agree_with_the_per_person_engine(store, rules) -> None:
+    """What the DuckDB runs stored at AS_OF and nine days later equals what the per-person engine stores."""
     duck, history = stored(store), stored_history(store)
-    if store.backend == "sqlite":
-        assert sum(unkeyed) > 0  # some results kept their keyed values: written by the UPDATE
     with store.begin() as conn:
         conn.execute(schema.results.delete())
         conn.execute(schema.score_history.delete())
-    score(store, default_rules, AS_OF, engine="store", workers=1)
-    score(store, default_rules, AS_OF + 9 * DAY, engine="store", workers=1)
+    score(store, rules, AS_OF, engine="store", workers=1)
+    score(store, rules, AS_OF + 9 * DAY, engine="store", workers=1)
     assert stored(store) == duck and stored_history(store) == history
+
+
+def test_a_later_full_run_writes_what_the_per_person_engine_writes(store, default_rules, monkeypatch):
+    seed(store, people=60)
+    score(store, default_rules, AS_OF, engine="duckdb", workers=1)
+    counts = _unkeyed_counts(monkeypatch)
+    later = score(store, default_rules, AS_OF + 9 * DAY, engine="duckdb", workers=1)
+    assert later.models["conversion"].changed > 0
+    if store.backend == "sqlite":
+        assert sum(written for written, _ in counts) > 0  # some results kept their keyed values: the UPDATE's
+    _two_dates_agree_with_the_per_person_engine(store, default_rules)
 
 
 def test_a_mirror_wrong_about_every_keyed_value_still_stores_the_right_results(sqlite_store, default_rules,
@@ -81,17 +95,7 @@ def test_a_mirror_wrong_about_every_keyed_value_still_stores_the_right_results(s
     seed(sqlite_store, people=40)
     score(sqlite_store, default_rules, AS_OF, engine="duckdb", workers=1)
     monkeypatch.setattr(outcome, "keyed_moved", lambda columns: "FALSE")
-    counts = []
-    real = results_store.update_unkeyed
-    monkeypatch.setattr(results_store, "update_unkeyed", lambda conn, rows: counts.append((real(conn, rows),
-                                                                                           len(rows)))
-                        or counts[-1][0])
+    counts = _unkeyed_counts(monkeypatch)
     score(sqlite_store, default_rules, AS_OF + 9 * DAY, engine="duckdb", workers=1)
     assert any(written < offered for written, offered in counts)  # some keyed values had moved after all
-    duck, history = stored(sqlite_store), stored_history(sqlite_store)
-    with sqlite_store.begin() as conn:
-        conn.execute(schema.results.delete())
-        conn.execute(schema.score_history.delete())
-    score(sqlite_store, default_rules, AS_OF, engine="store", workers=1)
-    score(sqlite_store, default_rules, AS_OF + 9 * DAY, engine="store", workers=1)
-    assert stored(sqlite_store) == duck and stored_history(sqlite_store) == history
+    _two_dates_agree_with_the_per_person_engine(sqlite_store, default_rules)

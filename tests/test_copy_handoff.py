@@ -24,9 +24,9 @@ def refreshes(monkeypatch) -> list:
         calls.append(("scoped", sorted(ids), False))
         return real_scoped(con, conn, ids)
 
-    def copy_spy(con, conn, scope_ids, claimed, everyone=False):
+    def copy_spy(con, conn, scope_ids, claimed, everyone=False, **clock):
         calls.append(("copy", sorted(claimed), everyone))
-        return real_copy(con, conn, scope_ids, claimed, everyone=everyone)
+        return real_copy(con, conn, scope_ids, claimed, everyone=everyone, **clock)
     monkeypatch.setattr(scoped, "refresh_people", scoped_spy)
     monkeypatch.setattr(copy, "refresh_people", copy_spy)
     return calls

@@ -179,16 +179,13 @@ def delete_versions(conn: Connection, table_name: str, key: str, pairs: list[tup
     cursor.executemany(f"DELETE FROM {table_name} WHERE {key} = ? AND version = ?", pairs)
 
 
-BATCH = 50_000  # rows a batch of partitions_of
-
-
-def partitions_of(conn, source):
-    """Batches of rows of a query, or of rows already read (a list)."""
+def partitions_of(conn, source, batch: int):
+    """Batches of `batch` rows of a query, or of rows already read (a list, one batch)."""
     if isinstance(source, list):
         if source:
             yield source
         return
-    yield from conn.execution_options(yield_per=BATCH).execute(source).partitions(BATCH)
+    yield from conn.execution_options(yield_per=batch).execute(source).partitions(batch)
 
 
 def by_ids(conn, select_where: str, ids: list) -> list:

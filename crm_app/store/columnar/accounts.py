@@ -9,8 +9,9 @@ import numpy as np
 from sqlalchemy import Text, cast, func, select
 
 from crm_app.store import schema
-from crm_app.store.bulk import BATCH, by_ids, partitions_of
+from crm_app.store.bulk import by_ids, partitions_of
 
+BATCH = 50_000
 READ_AT = "accounts_read_at"  # copy_state key: when the copy last read the accounts (the worker's clock)
 _SELECT = "SELECT id, external_id, name, domain, CAST(attributes AS TEXT) FROM accounts WHERE id"
 
@@ -27,7 +28,7 @@ def load_accounts(con, conn, only) -> int:
         parts = (by_ids(conn, _SELECT, ids[i:i + BATCH]) for i in range(0, len(ids), BATCH))
     count = 0
     for part_query in parts:
-        for part in partitions_of(conn, part_query):
+        for part in partitions_of(conn, part_query, BATCH):
             ids, ext, name, domain, attributes = (np.array([r[i] for r in part], dtype=object) for i in range(5))
             con.register("staged", {"id": ids.astype(np.int64), "external_id": ext, "name": name, "domain": domain,
                                     "attributes": attributes})

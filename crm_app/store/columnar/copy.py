@@ -24,11 +24,12 @@ import numpy as np
 from sqlalchemy import Text, cast, func, select
 
 from crm_app.store import schema
-from crm_app.store.bulk import BATCH, by_ids, partitions_of
+from crm_app.store.bulk import by_ids, partitions_of
 from crm_app.store.columnar.accounts import load_accounts, refresh_accounts
 from crm_app.store.columnar.relations import ident, typed_expressions, typed_names
 from crm_app.store.people import email_domain
 
+BATCH = 50_000
 # Events per DuckDB transaction of a catch-up: a new copy of millions of events is built in steps, so a
 # transaction never holds them all in memory.
 COMMIT_ROWS = 1_000_000
@@ -198,7 +199,7 @@ def _load_people(con, conn, only, above: int | None = None) -> int:
         parts = itertools.chain(parts, [query.where(p.c.id > above).order_by(p.c.id)])
     count = pending = 0
     for part_query in parts:
-        for part in partitions_of(conn, part_query):
+        for part in partitions_of(conn, part_query, BATCH):
             ids, ext, email, account, attributes, created = _columns(part, 6)
             domains = np.array([email_domain(x) for x in email], dtype=object)
             con.register("staged", {"id": ids.astype(np.int64), "external_id": ext, "email": email,

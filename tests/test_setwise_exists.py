@@ -51,7 +51,7 @@ def test_blank_texts_are_a_superset_of_the_texts_holding_no_value():
     from crm_app.engine.setwise.fields import maybe_blank
     from crm_app.store.columnar.relations import blank_texts
     texts = ['"u1"', '""', '"   "', '"\u00a0\u2003"', '"\\u00a0\\t"', '" x "', '[]', '[ ]', ' []', '[""]', 'null',
-             ' null ', '"null"', '0', 'false', '{}', '"\\\\"', '"\\"\\""']
+             ' null ', '"null"', '0', 'false', '{}', '"\\\\"', '"\\"\\""', '  "u1"', '"\u2003x"']
     con = duckdb.connect()
     con.execute('CREATE TABLE subj (person_id BIGINT, "v:f" VARCHAR)')
     con.executemany("INSERT INTO subj VALUES (?, ?)", list(enumerate(texts)))

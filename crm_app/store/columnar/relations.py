@@ -211,8 +211,13 @@ def blank_texts(con, relation: str, column: str, scoped: bool = False) -> list:
     text = f"ltrim({c}, ' \t\n\r')"  # JSON's own whitespace may lead a text
     # A blank string's text opens with a quote followed by whitespace, an escape or the closing quote: that
     # cheap test spares parsing the JSON of every other string (an id field holds one per person).
+    marks = literal(WHITESPACE + chr(92) + chr(34))
+    # Most texts of a field that is mostly filled open with a quote and an ordinary character (an id, a name):
+    # ruled out first by two cheap tests, the rest only meet the trims and the JSON parse.
+    ordinary = f"(starts_with({c}, '\"') AND strpos({marks}, substr({c}, 2, 1)) = 0)"
     return [r[0] for r in con.execute(
-        f"SELECT DISTINCT {c} FROM {relation} WHERE {c} IS NOT NULL AND (trim({text}, ' \t\n\r') = 'null' "
+        f"SELECT DISTINCT {c} FROM {relation} WHERE {c} IS NOT NULL AND NOT {ordinary} "
+        f"AND (trim({text}, ' \t\n\r') = 'null' "
         f"OR (left({text}, 1) = '[' AND json_array_length({c}) = 0) OR (left({text}, 1) = '\"' "
-        f"AND strpos({literal(WHITESPACE + chr(92) + chr(34))}, substr({text}, 2, 1)) > 0 "
+        f"AND strpos({marks}, substr({text}, 2, 1)) > 0 "
         f"AND length(trim(json_extract_string({c}, '$'), {literal(WHITESPACE)})) = 0)){where}").fetchall()]

@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import select
 
 from crm_app.store.columnar import moves, segments_today
-from crm_app.store.columnar.relations import field_expression, ident, literal
+from crm_app.store.columnar.relations import ident, literal, subjects_query
 from crm_app.store.field_history import field_history
 
 BATCH = 50_000
@@ -68,9 +68,7 @@ def _copy(con, conn, kind: str, fields: list, table: str) -> int:
 def define_today(con, fields) -> None:
     """`subj_today`: one row per person with today's value of each field (the plan's subj, materialised); the
     view `subj` gives way to the views define_subj_as_of makes."""
-    cols = "".join(f", {field_expression(f)} AS {ident('v:' + f)}" for f in fields)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE subj_today AS SELECT p.id AS person_id, p.created_at{cols} "
-                f"FROM people p LEFT JOIN accounts a ON a.id = p.account_id")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE subj_today AS {subjects_query(fields)}")
     con.execute("DROP VIEW IF EXISTS subj")
 
 

@@ -57,7 +57,7 @@ def load(con, conn, copy, account_keys: dict, renamed: str) -> int:
 
 
 def _today(key: str, field: str) -> str:
-    """An account's value of one field today as JSON text, as relations.field_expression reads it for members."""
+    """An account's value of one field today as JSON text, as relations.subjects_query reads it for members."""
     path = json_path(key)
     column = f"WHEN true THEN CAST(to_json(a.{ACCOUNT_COLUMNS[field]}) AS VARCHAR) " if field in ACCOUNT_COLUMNS else ""
     return (f"(CASE WHEN json_exists(a.attributes, {path}) THEN CAST(json_extract(a.attributes, {path}) AS VARCHAR) "

@@ -105,35 +105,41 @@ def typed_names(con) -> list:
     return sorted(r[0] for r in con.execute("SELECT name FROM typed_properties").fetchall())
 
 
-def field_expression(name: str) -> str:
-    """A record field as JSON text, as the store's flat record holds it: the person's attributes, then the
-    fixed person columns; for `account.*`, the account's attributes, then its columns, when the person has an
-    account, else a person attribute of that dotted name (a lead's company fields, say)."""
-    if name in PERSON_COLUMNS:
-        return f"CAST(to_json(p.{name}) AS VARCHAR)"
-    from_person = f"CAST(json_extract(p.attributes, {json_path(name)}) AS VARCHAR)"
-    if not name.startswith("account."):
-        return from_person
-    key = name.split(".", 1)[1]
-    from_account = f"CAST(json_extract(a.attributes, {json_path(key)}) AS VARCHAR)"
-    whens = f"WHEN a.id IS NOT NULL AND json_exists(a.attributes, {json_path(key)}) THEN {from_account} "
-    if name in ACCOUNT_COLUMNS:
-        whens += f"WHEN a.id IS NOT NULL THEN CAST(to_json(a.{ACCOUNT_COLUMNS[name]}) AS VARCHAR) "
-    return f"(CASE {whens}ELSE {from_person} END)"
+def subjects_query(fields) -> str:
+    """Everyone's subj rows: person_id, created_at and each record field as JSON text, as the store's flat record
+    holds it: the person's attributes, then the fixed person columns; for `account.*`, the account's attributes,
+    then its columns, when the person has an account, else a person attribute of that dotted name (a lead's
+    company fields, say). Each attributes document is parsed once for all its paths (json_extract of a list
+    of paths), not once a field: 0.45 s instead of 0.95 s for the 15 fields of the shipped models at 1M people."""
+    person = [f for f in fields if f not in PERSON_COLUMNS]
+    account = [f for f in fields if f.startswith("account.")]
+    paths = lambda names: "[" + ", ".join(json_path(n) for n in names) + "]"  # noqa: E731
+
+    def expression(name: str) -> str:
+        if name in PERSON_COLUMNS:
+            return f"CAST(to_json(p.{name}) AS VARCHAR)"
+        from_person = f"CAST(p.pj[{person.index(name) + 1}] AS VARCHAR)"
+        if not name.startswith("account."):
+            return from_person
+        held = f"a.aj[{account.index(name) + 1}]"  # NULL where the path is missing, JSON null where it holds null
+        whens = f"WHEN a.id IS NOT NULL AND {held} IS NOT NULL THEN CAST({held} AS VARCHAR) "
+        if name in ACCOUNT_COLUMNS:
+            whens += f"WHEN a.id IS NOT NULL THEN CAST(to_json(a.{ACCOUNT_COLUMNS[name]}) AS VARCHAR) "
+        return f"(CASE {whens}ELSE {from_person} END)"
+    cols = "".join(f", {expression(f)} AS {ident('v:' + f)}" for f in fields)
+    pj = f", json_extract(attributes, {paths(person)}) AS pj" if person else ""
+    aj = f", json_extract(attributes, {paths([f.split('.', 1)[1] for f in account])}) AS aj" if account else ""
+    return (f"SELECT p.id AS person_id, p.created_at{cols} FROM (SELECT *{pj} FROM people) p "
+            f"LEFT JOIN (SELECT *{aj} FROM accounts) a ON a.id = p.account_id")
 
 
 SUBJECTS = "subj_everyone"  # everyone's subj rows of a run, fields extracted (materialise_subjects)
 
 
-def _people_query(fields) -> str:
-    cols = "".join(f", {field_expression(f)} AS {ident('v:' + f)}" for f in fields)
-    return f"SELECT p.id AS person_id, p.created_at{cols} FROM people p LEFT JOIN accounts a ON a.id = p.account_id"
-
-
 def materialise_subjects(con, fields) -> None:
     """Everyone's subj rows as the temp table SUBJECTS, and the view subj over it: each field's JSON is then
     extracted once a run, where the lists of values and every part of the plan would each extract it again."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {SUBJECTS} AS {_people_query(fields)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SUBJECTS} AS {subjects_query(fields)}")
     con.execute(f"CREATE OR REPLACE TEMP VIEW subj AS SELECT * FROM {SUBJECTS}")
 
 
@@ -148,7 +154,7 @@ def define_views(con, fields, properties, scope_ids=None, part: tuple[int | None
         con.execute("INSERT INTO scope SELECT unnest(?)", [list(scope_ids)])
     props = ", ".join(f"{ident(c)}" for name in properties for c in typed_expressions(name))
     events = f"SELECT person_id, type_id, ts{', ' + props if props else ''} FROM events WHERE person_id IS NOT NULL"
-    people = _people_query(fields)
+    people = subjects_query(fields)
     if scope_ids is None:
         if subjects is not None:
             people = f"SELECT * FROM {ident(subjects)}"

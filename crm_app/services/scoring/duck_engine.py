@@ -110,9 +110,9 @@ def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), event
         with store.read() as conn, (streaming_cache(conn) if scope_ids is None else nullcontext()):
             # A new copy reads every event with its person of now: there is nothing to follow yet.
             fresh = con.execute("SELECT count(*) FROM catch_ups").fetchall()[0][0] == 0
-            now = int(time.time())
+            now, lag = int(time.time()), lag_seconds()
             if events is None:
-                copy.catch_up_events(con, conn, now, lag_seconds())
+                copy.catch_up_events(con, conn, now, lag)
             mirror.sync_previous(con, conn, [m.name for m in models], handed)
             # Another engine consumed the queue of changed people, the copy's only news of who changed, since
             # our last run: every person is read again.
@@ -120,7 +120,7 @@ def open_caught_up(store: Store, models: list, scope_ids=None, claimed=(), event
             if scope_ids is not None and not foreign:
                 scoped.refresh_people(con, conn, scope_ids)
             else:
-                copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign, now=now, lag=lag_seconds())
+                copy.refresh_people(con, conn, scope_ids, claimed, everyone=foreign, now=now, lag=lag)
             followed = event_moves.follow(con, conn, fresh)
         forget_followed(store, followed)
         if scope_ids is None and events is None:

@@ -73,7 +73,7 @@ def catch_up_events(con, conn, now: int, lag: int) -> int:
         queries = [select(*_EVENT).where(e.c.id.in_(late[i:i + 5000])) for i in range(0, len(late), 5000)]
         queries += [select(*_EVENT).where(e.c.id > seen_max).order_by(e.c.id)]
         for query in queries:
-            for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
+            for part in partitions_of(conn, query, BATCH):
                 n = _merge_events(con, part, typed)
                 added, pending = added + n, pending + n
                 seen_max = max(seen_max, max(r[0] for r in part))
@@ -220,7 +220,7 @@ def follow_every_event(con, conn) -> None:
     """Read every event's person again (a copy built before the store logged moves between people)."""
     e = schema.events
     query = select(e.c.id, e.c.person_id).where(e.c.person_id.is_not(None))
-    for part in conn.execution_options(yield_per=BATCH).execute(query).partitions(BATCH):
+    for part in partitions_of(conn, query, BATCH):
         _move(con, part)
 
 

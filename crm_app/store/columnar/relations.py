@@ -215,11 +215,10 @@ def blank_texts(con, relation: str, column: str, scoped: bool = False) -> list:
     where = " AND person_id IN (SELECT person_id FROM scope)" if scoped else ""
     c = ident(column)
     text = f"ltrim({c}, ' \t\n\r')"  # JSON's own whitespace may lead a text
-    # A blank string's text opens with a quote followed by whitespace, an escape or the closing quote: that
-    # cheap test spares parsing the JSON of every other string (an id field holds one per person).
+    # A blank string's text opens with a quote followed by whitespace, an escape or the closing quote. A text
+    # opening with a quote and any other character (an id, a name: most texts of a filled field) is ruled out
+    # first by two cheap tests; only the rest meet the trims and the JSON parse.
     marks = literal(WHITESPACE + chr(92) + chr(34))
-    # Most texts of a field that is mostly filled open with a quote and an ordinary character (an id, a name):
-    # ruled out first by two cheap tests, the rest only meet the trims and the JSON parse.
     ordinary = f"(starts_with({c}, '\"') AND strpos({marks}, substr({c}, 2, 1)) = 0)"
     return [r[0] for r in con.execute(
         f"SELECT DISTINCT {c} FROM {relation} WHERE {c} IS NOT NULL AND NOT {ordinary} "

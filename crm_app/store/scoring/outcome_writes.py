@@ -45,11 +45,9 @@ def _write_rows(con, model: str, as_of: int, rules_hash: str, transaction, unkey
     """unkeyed_apart: results whose keyed columns the mirror says did not move are written by
     results.update_unkeyed; a batch it could not apply whole (the store held other keyed values) is upserted."""
     keyed = outcome.keyed_moved(results_store.KEYED)
-    batches = [(outcome.changed_rows(con, model, as_of, rules_hash, WRITE_BATCH, f"NOT ({keyed})"), True),
-               (outcome.changed_rows(con, model, as_of, rules_hash, WRITE_BATCH, keyed), False)] \
-        if unkeyed_apart else [(outcome.changed_rows(con, model, as_of, rules_hash, WRITE_BATCH), False)]
-    for rows_of, unkeyed in batches:
-        for rows in rows_of:
+    passes = [(f"NOT ({keyed})", True), (keyed, False)] if unkeyed_apart else [("TRUE", False)]
+    for where, unkeyed in passes:
+        for rows in outcome.changed_rows(con, model, as_of, rules_hash, WRITE_BATCH, where):
             with transaction() as conn, streaming_cache(conn):
                 if not unkeyed or results_store.update_unkeyed(conn, rows) < len(rows):
                     results_store.save_rows(conn, rows, [])

@@ -25,18 +25,24 @@ class FieldCatalog:
     # field holds one per subject).
     blank_texts: Callable[[str], Iterable] | None = None
     _truth: dict = field(default_factory=dict)
+    _parsed: dict = field(default_factory=dict)  # field -> its (JSON text, value) pairs, in text order
 
     def matching(self, cond) -> tuple[tuple, tuple, bool]:
         """(JSON texts the condition accepts, those it refuses, whether a missing value passes)."""
         key = (cond.field, cond.op, repr(cond.value))
         if key not in self._truth:
             test = field_predicate(cond.op, cond.value)
-            values = sorted({v for v in self.values(cond.field) if v is not None})
-            accepted = tuple(v for v in values if test(json.loads(v)))
-            taken = set(accepted)
-            refused = tuple(v for v in values if v not in taken)
-            self._truth[key] = (accepted, refused, test(None))
+            accepted, refused = [], []
+            for text, value in self._values_of(cond.field):
+                (accepted if test(value) else refused).append(text)
+            self._truth[key] = (tuple(accepted), tuple(refused), test(None))
         return self._truth[key]
+
+    def _values_of(self, name: str) -> list:
+        """A field's distinct values, each parsed once for all the conditions on it."""
+        if name not in self._parsed:
+            self._parsed[name] = [(v, json.loads(v)) for v in sorted({v for v in self.values(name) if v is not None})]
+        return self._parsed[name]
 
 
 def field_leaf(catalog: FieldCatalog, cond):

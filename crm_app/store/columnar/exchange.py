@@ -42,12 +42,20 @@ def export_relations(con, folder: str, fields, properties, scope_ids=None, event
 def record_changed(con, model: str, kept: list, dropped: list) -> None:
     """The mirror after a run elsewhere: kept = [(subject id, pql, pql_since, pql_first_at, hash, fit, behaviour,
     combined, band, digest)], dropped = subject ids that left the model's population."""
-    if kept:
-        columns = [list(c) for c in zip(*kept)]
-        con.execute("INSERT OR REPLACE INTO prev (subject_id, pql, pql_since, pql_first_at, h, fit, behaviour, "
-                    "combined, band, digest, model) SELECT unnest(?::BIGINT[]), unnest(?::BOOLEAN[]), "
-                    "unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::UBIGINT[]), unnest(?::INTEGER[]), "
-                    "unnest(?::INTEGER[]), unnest(?::INTEGER[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), ?",
-                    [*columns, model])
-    if dropped:
-        con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT unnest(?))", [model, list(dropped)])
+    columns = [list(c) for c in zip(*kept)]
+    gone = [k[0] for k in kept] + list(dropped)
+    if not gone:
+        return
+    con.execute("BEGIN TRANSACTION")  # the mirror keeps no key: a subject's row goes before its new one comes
+    try:
+        con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT unnest(?::BIGINT[]))", [model, gone])
+        if kept:
+            con.execute("INSERT INTO prev (subject_id, pql, pql_since, pql_first_at, h, fit, behaviour, combined, "
+                        "band, digest, model) SELECT unnest(?::BIGINT[]), unnest(?::BOOLEAN[]), "
+                        "unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::UBIGINT[]), unnest(?::INTEGER[]), "
+                        "unnest(?::INTEGER[]), unnest(?::INTEGER[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), ?",
+                        [*columns, model])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

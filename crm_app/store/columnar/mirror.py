@@ -139,7 +139,7 @@ def queue_foreign(con, conn) -> bool:
 def remember(con, model: str) -> None:
     """The candidates' new state from the run's `outcome` table: sticky PQL dates, hash, digest and what history
     and tallies compare; those who left the model's population are forgotten."""
-    # A delete and an insert: INSERT OR REPLACE probes the key index row by row, which costs far more.
+    # One transaction: the mirror keeps no key, a subject's row goes before its new one comes (relations).
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT person_id FROM outcome)", [model])

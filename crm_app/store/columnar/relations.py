@@ -15,7 +15,7 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS event_types (id INTEGER PRIMARY KEY, key VARCHAR)",
     ("CREATE TABLE IF NOT EXISTS prev (model VARCHAR, subject_id BIGINT, pql BOOLEAN, pql_since BIGINT, "
      "pql_first_at BIGINT, h UBIGINT, digest VARCHAR, fit INTEGER, behaviour INTEGER, combined INTEGER, "
-     "band VARCHAR, fit_raw INTEGER, PRIMARY KEY (model, subject_id))"),
+     "band VARCHAR, fit_raw INTEGER)"),
     "CREATE TABLE IF NOT EXISTS copy_state (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE TABLE IF NOT EXISTS catch_ups (stamp BIGINT, max_id BIGINT)",
     "CREATE TABLE IF NOT EXISTS typed_properties (name VARCHAR PRIMARY KEY)",
@@ -32,6 +32,7 @@ def create_tables(con) -> None:
     _drop_older_copy(con)
     for statement in TABLES:
         con.execute(statement)
+    _drop_mirror_key(con)
     have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
                                       "WHERE table_name = 'prev'").fetchall()}
     missing = [(name, kind) for name, kind in PREV_ADDED if name not in have]
@@ -39,6 +40,25 @@ def create_tables(con) -> None:
         con.execute(f"ALTER TABLE prev ADD COLUMN {name} {kind}")
     if missing:
         con.execute("DELETE FROM copy_state WHERE key = 'columnar_results_epoch'")
+
+
+def _drop_mirror_key(con) -> None:
+    """The mirror holds one row a (model, subject) because every writer deletes a subject's row before it
+    inserts one, in one transaction. It keeps no key: maintaining the key's index made a full run's mirror
+    update 5 times slower (1.5 s against 0.25 s for 300,000 results) and its checkpoint heavier. A copy made
+    with the key gets its mirror rewritten without it."""
+    if not con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'prev' "
+                       "AND constraint_type = 'PRIMARY KEY'").fetchall()[0][0]:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("CREATE TABLE prev_unkeyed AS SELECT * FROM prev ORDER BY model, subject_id")
+        con.execute("DROP TABLE prev")
+        con.execute("ALTER TABLE prev_unkeyed RENAME TO prev")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _drop_older_copy(con) -> None:

@@ -31,8 +31,9 @@ def test_an_incremental_run_reads_only_its_people(store, default_rules, monkeypa
     changed = [3, 17, 29]
     with store.begin() as conn:
         mark_dirty(conn, changed)
-        theirs = conn.execute(schema.events.select().with_only_columns(schema.events.c.id)
-                              .where(schema.events.c.person_id.in_(changed))).scalars().all()
+        e = schema.events
+        theirs = conn.execute(e.select().with_only_columns(e.c.person_id, e.c.type_id, e.c.ts)
+                              .where(e.c.person_id.in_(changed))).all()
         accounts = set(conn.execute(schema.people.select().with_only_columns(schema.people.c.account_id)
                                     .where(schema.people.c.id.in_(changed))).scalars().all())
 
@@ -50,12 +51,12 @@ def test_an_incremental_run_reads_only_its_people(store, default_rules, monkeypa
 
     def plan(con, *args, **kwargs):
         planned = real_plan(con, *args, **kwargs)
-        seen["ev"] = sorted(r[0] for r in con.execute("SELECT id FROM ev_scoped").fetchall())
+        seen["ev"] = sorted(con.execute("SELECT person_id, type_id, ts FROM ev_scoped").fetchall())
         return planned
     monkeypatch.setattr(duck_engine, "plan_over", plan)
     summary = score(store, default_rules, AS_OF, engine="duckdb", mode="changed", workers=1)
     assert summary.people == len(changed)
-    assert seen["ev"] == sorted(theirs)  # the run's events are its people's, no one else's
+    assert seen["ev"] == sorted(tuple(r) for r in theirs)  # the run's events are its people's, no one else's
     # No event is read from the store: moves between people come from the store's log of them.
     assert {table: sorted(ids) for table, ids in read} == {"people": changed, "accounts": sorted(accounts)}
 

@@ -1,6 +1,8 @@
 """Latest results, score history, score runs, the dirty queue and the hand-offs to the DuckDB copy."""
 from __future__ import annotations
 
+from operator import itemgetter
+
 from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_
 
 from crm_app.store import schema
@@ -63,10 +65,10 @@ def update_unkeyed(conn: Connection, rows: list[tuple]) -> int:
     if conn.dialect.name != "sqlite" or not rows:
         return 0
     where = ["model = ?", "subject_id = ?", *[f"{c} IS ?" for c in KEYED]]
-    order = [RESULT_ROW.index(c) for c in (*_UNKEYED, "model", "subject_id", *KEYED)]
+    parameters = itemgetter(*[RESULT_ROW.index(c) for c in (*_UNKEYED, "model", "subject_id", *KEYED)])
     cursor = conn.connection.driver_connection.cursor()
     cursor.executemany(f"UPDATE results SET {', '.join(f'{c} = ?' for c in _UNKEYED)} WHERE {' AND '.join(where)}",
-                       [tuple(row[i] for i in order) for row in rows])
+                       map(parameters, rows))
     return cursor.rowcount
 
 

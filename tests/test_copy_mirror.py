@@ -1,8 +1,10 @@
 """The copy's mirror of the stored results keeps no key: it holds one row a stored result through full,
-incremental and later runs, and a copy made while it had a key gets it rewritten, rows kept."""
+incremental and later runs, whether a run deletes and inserts its rows or rewrites it, and a copy made while it
+had a key gets it rewritten, rows kept."""
 from __future__ import annotations
 
 import duckdb
+import pytest
 
 from crm_app.services.scoring.duck_engine import copy_path
 from crm_app.services.scoring.run import score
@@ -28,7 +30,12 @@ def held(store) -> list:
                                                                                          r.c.digest)))
 
 
-def test_the_mirror_holds_one_row_a_stored_result_through_every_kind_of_run(store, default_rules):
+# Rows are deleted and inserted again (0: only an empty mirror is rewritten), the mirror rewritten when the
+# candidates are many (the default), or rewritten every run.
+@pytest.mark.parametrize("share", [0, mirror.REWRITE_SHARE, 10**9])
+def test_the_mirror_holds_one_row_a_stored_result_through_every_kind_of_run(store, default_rules, monkeypatch,
+                                                                              share):
+    monkeypatch.setattr(mirror, "REWRITE_SHARE", share)
     seed(store)
     runs = [(AS_OF, None), (AS_OF + 3600, [3, 4, 5, 40]), (AS_OF + DAY, None), (AS_OF + DAY + 60, [4, 41]),
             (AS_OF + 30 * DAY, None)]

@@ -136,15 +136,31 @@ def queue_foreign(con, conn) -> bool:
     return not epoch or epoch != _state(con, QUEUE_EPOCH)
 
 
+REWRITE_SHARE = 4  # a run whose candidates number at least 1/4 of the mirror's rows rewrites the mirror
+
+
 def remember(con, model: str) -> None:
     """The candidates' new state from the run's `outcome` table: sticky PQL dates, hash, digest and what history
-    and tallies compare; those who left the model's population are forgotten."""
+    and tallies compare; those who left the model's population are forgotten.
+
+    Few candidates: their rows are deleted and inserted again. Many: the mirror is rewritten, unchanged rows and
+    new ones in order. Deleting 425,000 of 1M rows left row groups full of deleted rows, which the next run's
+    checkpoint rewrote (0.3 s of an incremental run of 10,000 people); the rewrite costs the full run about what
+    the deletes and their checkpoint did (0.65-0.75 s against 0.9 s) and leaves nothing behind."""
+    new = ("SELECT ?, person_id, pql, pql_since, pql_first_at, h, digest, fit, behaviour, combined, band, fit_raw "
+           "FROM outcome WHERE inpop")
+    candidates = con.execute("SELECT count(*) FROM outcome").fetchall()[0][0]
+    held = con.execute("SELECT count(*) FROM prev").fetchall()[0][0]
     # One transaction: the mirror keeps no key, a subject's row goes before its new one comes (relations).
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT person_id FROM outcome)", [model])
-        con.execute(f"INSERT INTO prev ({PREV}) SELECT ?, person_id, pql, pql_since, pql_first_at, h, digest, fit, "
-                    "behaviour, combined, band, fit_raw FROM outcome WHERE inpop", [model])
+        if candidates * REWRITE_SHARE >= held:
+            con.execute(f"CREATE OR REPLACE TABLE prev AS SELECT * FROM (SELECT {PREV} FROM prev WHERE NOT "
+                        f"(model = ? AND subject_id IN (SELECT person_id FROM outcome)) UNION ALL {new}) "
+                        "ORDER BY model, subject_id", [model, model])
+        else:
+            con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT person_id FROM outcome)", [model])
+            con.execute(f"INSERT INTO prev ({PREV}) {new}", [model])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

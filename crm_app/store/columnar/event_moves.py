@@ -15,8 +15,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, delete, select
 
 from crm_app.store import schema
-from crm_app.store.columnar.copy import follow_every_event
 from crm_app.store.bulk import by_ids
+from crm_app.store.columnar.copy import follow_every_event
 from crm_app.store.columnar.mirror import STORE_ID
 from crm_app.store.dialect import chunks
 from crm_app.store.meta import get_meta

@@ -42,10 +42,10 @@ def export_relations(con, folder: str, fields, properties, scope_ids=None, event
 def record_changed(con, model: str, kept: list, dropped: list) -> None:
     """The mirror after a run elsewhere: kept = [(subject id, pql, pql_since, pql_first_at, hash, fit, behaviour,
     combined, band, digest)], dropped = subject ids that left the model's population."""
-    columns = [list(c) for c in zip(*kept)]
     gone = [k[0] for k in kept] + list(dropped)
     if not gone:
         return
+    columns = [list(c) for c in zip(*kept)]
     con.execute("BEGIN TRANSACTION")  # the mirror keeps no key: a subject's row goes before its new one comes
     try:
         con.execute("DELETE FROM prev WHERE model = ? AND subject_id IN (SELECT unnest(?::BIGINT[]))", [model, gone])

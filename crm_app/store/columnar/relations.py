@@ -50,15 +50,7 @@ def _drop_mirror_key(con) -> None:
     if not con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'prev' "
                        "AND constraint_type = 'PRIMARY KEY'").fetchall()[0][0]:
         return
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute("CREATE TABLE prev_unkeyed AS SELECT * FROM prev ORDER BY model, subject_id")
-        con.execute("DROP TABLE prev")
-        con.execute("ALTER TABLE prev_unkeyed RENAME TO prev")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    con.execute("CREATE OR REPLACE TABLE prev AS SELECT * FROM prev ORDER BY model, subject_id")
 
 
 def _drop_older_copy(con) -> None:
@@ -126,7 +118,7 @@ def typed_names(con) -> list:
 
 
 def subjects_query(fields, scoped: bool = False) -> str:
-    """Everyone's subj rows: person_id, created_at and each record field as JSON text, as the store's flat record
+    """The subj rows: person_id, created_at and each record field as JSON text, as the store's flat record
     holds it: the person's attributes, then the fixed person columns; for `account.*`, the account's attributes,
     then its columns, when the person has an account, else a person attribute of that dotted name (a lead's
     company fields, say). Each attributes document is parsed once for all its paths (json_extract of a list
